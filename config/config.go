@@ -1,0 +1,308 @@
+// Package config loads hookworker's settings from the environment.
+//
+// Every setting is a HOOKWORKER_ variable with a documented default; Load reads
+// them, fills in the computed defaults and validates the result. Every error
+// names the variable it is about and never repeats a secret.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"reflect"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/hookworker/hookworker/proxies"
+	"github.com/hookworker/hookworker/sender"
+)
+
+// Prefix starts the name of every variable hookworker reads.
+const Prefix = "HOOKWORKER"
+
+// Config holds every setting. The envconfig tags carry the full variable
+// names (HOOKWORKER_…) and Load processes them without a prefix, so that
+// envconfig's fallback to the bare name (TIMEOUT, LOG_LEVEL, …) never picks up
+// a variable meant for another program.
+type Config struct {
+	// NATSURL is the NATS server URL or URLs, comma-separated. Empty starts an
+	// embedded JetStream server. Defaults to empty.
+	NATSURL string `envconfig:"HOOKWORKER_NATS_URL" desc:"NATS server URL(s), comma-separated; empty starts an embedded JetStream server" shown:"(embedded)"`
+	// NATSCreds is a credentials file for the NATS connection. Defaults to
+	// empty (none).
+	NATSCreds string `envconfig:"HOOKWORKER_NATS_CREDS" desc:"credentials file for the NATS connection"`
+	// EmbeddedListen is where the embedded server listens for producers, as
+	// host:port. Used only when NATSURL is empty. Defaults to 127.0.0.1:4222.
+	EmbeddedListen string `envconfig:"HOOKWORKER_EMBEDDED_LISTEN" default:"127.0.0.1:4222" desc:"host:port the embedded NATS server listens on"`
+	// EmbeddedDir is the embedded server's JetStream store. Used only when
+	// NATSURL is empty. Defaults to ./data.
+	EmbeddedDir string `envconfig:"HOOKWORKER_EMBEDDED_DIR" default:"./data" desc:"the embedded NATS server's JetStream store directory"`
+
+	// Subject is the subject jobs are published on. Defaults to hooks.send.
+	Subject string `envconfig:"HOOKWORKER_SUBJECT" default:"hooks.send" desc:"subject jobs are published on"`
+	// Stream is the job stream (WorkQueue retention). Defaults to HOOKS.
+	Stream string `envconfig:"HOOKWORKER_STREAM" default:"HOOKS" desc:"job stream (work queue), created when missing"`
+	// Durable is the durable consumer every worker process shares. Defaults
+	// to hookworker.
+	Durable string `envconfig:"HOOKWORKER_DURABLE" default:"hookworker" desc:"durable consumer shared by every worker process"`
+	// ResultSubject is the subject results are published on. Defaults to
+	// hooks.result.
+	ResultSubject string `envconfig:"HOOKWORKER_RESULT_SUBJECT" default:"hooks.result" desc:"subject results are published on"`
+	// ResultStream keeps the delivery history (Limits retention). Defaults to
+	// HOOKS_RESULTS.
+	ResultStream string `envconfig:"HOOKWORKER_RESULT_STREAM" default:"HOOKS_RESULTS" desc:"result stream (delivery history), created when missing"`
+	// ResultMaxAge is how long the result stream keeps a result; zero keeps
+	// results for ever. Defaults to 168h (7 days).
+	ResultMaxAge time.Duration `envconfig:"HOOKWORKER_RESULT_MAX_AGE" default:"168h" desc:"how long the result stream keeps results; 0 keeps them for ever"`
+
+	// Concurrency is the number of jobs in flight in one process. Zero lets
+	// the worker choose: 64 per CPU, at least 64. Defaults to 0.
+	Concurrency int `envconfig:"HOOKWORKER_CONCURRENCY" default:"0" desc:"jobs in flight in one process; 0: 64 per CPU, at least 64" shown:"0 (64 per CPU)"`
+	// HostConcurrency is the number of jobs one destination host (host:port)
+	// may hold in flight in one process. Zero means a quarter of Concurrency,
+	// at least 1. Defaults to 0.
+	HostConcurrency int `envconfig:"HOOKWORKER_HOST_CONCURRENCY" default:"0" desc:"jobs one destination host:port may hold in flight; 0: a quarter of CONCURRENCY" shown:"0 (CONCURRENCY/4)"`
+	// AckWait is the durable consumer's AckWait; in-flight jobs are kept
+	// alive past it. At least 1s. Defaults to 30s.
+	AckWait time.Duration `envconfig:"HOOKWORKER_ACK_WAIT" default:"30s" desc:"the durable consumer's AckWait; in-flight jobs are kept alive past it"`
+	// ShutdownTimeout is the grace period for in-flight jobs on SIGINT or
+	// SIGTERM. Defaults to 30s.
+	ShutdownTimeout time.Duration `envconfig:"HOOKWORKER_SHUTDOWN_TIMEOUT" default:"30s" desc:"grace period for in-flight jobs on SIGINT / SIGTERM"`
+
+	// Timeout bounds one HTTP attempt, and is the most a job may ask for.
+	// Defaults to 15s.
+	Timeout time.Duration `envconfig:"HOOKWORKER_TIMEOUT" default:"15s" desc:"per-attempt HTTP timeout (the most a job may ask for)"`
+	// MaxRetries bounds retries on 429, 408, 425 and 5xx, and is the most a
+	// job may ask for. Defaults to 3.
+	MaxRetries int `envconfig:"HOOKWORKER_MAX_RETRIES" default:"3" desc:"retries on 429 / 408 / 425 / 5xx (the most a job may ask for)"`
+	// MaxProxyRetries bounds proxy rotations on timeouts and connection
+	// errors, and is the most a job may ask for. Defaults to 3.
+	MaxProxyRetries int `envconfig:"HOOKWORKER_MAX_PROXY_RETRIES" default:"3" desc:"proxy rotations on timeouts and connection errors (the most a job may ask for)"`
+	// BackoffMin is the first retry wait; each retry doubles it. Defaults to
+	// 500ms.
+	BackoffMin time.Duration `envconfig:"HOOKWORKER_BACKOFF_MIN" default:"500ms" desc:"first exponential backoff wait"`
+	// BackoffMax caps the backoff. Defaults to 30s.
+	BackoffMax time.Duration `envconfig:"HOOKWORKER_BACKOFF_MAX" default:"30s" desc:"longest exponential backoff wait"`
+	// DeferAfter: a retry wait longer than this frees the job's slot and the
+	// job is redelivered when the wait is over. Zero never defers. Defaults
+	// to 10s.
+	DeferAfter time.Duration `envconfig:"HOOKWORKER_DEFER_AFTER" default:"10s" desc:"a retry wait longer than this frees the slot; the job is redelivered after it; 0 never defers"`
+	// MaxRetryWait is the longest Retry-After honoured; a longer one fails
+	// the job. Zero means no limit. Defaults to 1h.
+	MaxRetryWait time.Duration `envconfig:"HOOKWORKER_MAX_RETRY_WAIT" default:"1h" desc:"longest Retry-After honoured; a longer one fails the job; 0: no limit"`
+	// MaxRedeliveries is how many deliveries of a job may be lost without an
+	// acknowledgement (a worker died) before the job gets a failed result.
+	// Defaults to 5.
+	MaxRedeliveries int `envconfig:"HOOKWORKER_MAX_REDELIVERIES" default:"5" desc:"deliveries lost without an ack (worker died) before a job is failed"`
+
+	// Proxies is the raw comma-separated proxy list: host:port,
+	// host:port:user:pass or a URL such as http://user:pass@host:port. See
+	// ProxyList. Defaults to empty (direct).
+	Proxies string `envconfig:"HOOKWORKER_PROXIES" desc:"comma-separated proxies: host:port, host:port:user:pass or http://user:pass@host:port"`
+	// ProxiesFile names a file of proxies, one a line, added to Proxies.
+	// Defaults to empty.
+	ProxiesFile string `envconfig:"HOOKWORKER_PROXIES_FILE" desc:"file of proxies, one a line (# comments)"`
+	// ProxyCooldown is how long a burned proxy stays out of rotation.
+	// Defaults to 1m.
+	ProxyCooldown time.Duration `envconfig:"HOOKWORKER_PROXY_COOLDOWN" default:"1m" desc:"how long a burned proxy stays out of rotation"`
+
+	// SigningSecret is the Standard Webhooks secret, "whsec_" followed by
+	// base64. Empty sends unsigned requests. Defaults to empty.
+	SigningSecret string `envconfig:"HOOKWORKER_SIGNING_SECRET" desc:"whsec_… secret for Standard Webhooks signatures"`
+	// DiscordUsername is the default Discord webhook username. Defaults to
+	// empty (the webhook's own).
+	DiscordUsername string `envconfig:"HOOKWORKER_DISCORD_USERNAME" desc:"default Discord username"`
+	// DiscordAvatarURL is the default Discord avatar, an http(s) URL.
+	// Defaults to empty (the webhook's own).
+	DiscordAvatarURL string `envconfig:"HOOKWORKER_DISCORD_AVATAR_URL" desc:"default Discord avatar URL"`
+	// AllowPrivateNetworks allows destinations on loopback, private,
+	// link-local and other non-public addresses. Defaults to false.
+	AllowPrivateNetworks bool `envconfig:"HOOKWORKER_ALLOW_PRIVATE_NETWORKS" default:"false" desc:"allow destinations on loopback, private, link-local and other non-public addresses"`
+	// AllowedNetworks are non-public networks allowed anyway, as CIDRs.
+	// Defaults to empty.
+	AllowedNetworks Networks `envconfig:"HOOKWORKER_ALLOWED_NETWORKS" desc:"comma-separated CIDRs allowed even though non-public, e.g. 10.1.0.0/16"`
+
+	// HTTPAddr is where /metrics, /healthz and /readyz are served, as
+	// host:port. Empty turns the server off. Defaults to empty.
+	HTTPAddr string `envconfig:"HOOKWORKER_HTTP_ADDR" desc:"host:port for /metrics, /healthz and /readyz, e.g. :9464" shown:"(off)"`
+	// LogLevel is debug, info, warn or error. Defaults to info.
+	LogLevel string `envconfig:"HOOKWORKER_LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	// LogFormat is text (tint, coloured on a terminal) or json. Defaults to
+	// text.
+	LogFormat string `envconfig:"HOOKWORKER_LOG_FORMAT" default:"text" desc:"text (coloured on a terminal) or json"`
+}
+
+// Load reads the configuration from the environment, fills in the computed
+// defaults (see Concurrency and HostConcurrency) and validates it.
+func Load() (Config, error) {
+	var c Config
+	if err := envconfig.Process("", &c); err != nil {
+		return Config{}, loadError(err)
+	}
+	c.LogLevel = strings.ToLower(strings.TrimSpace(c.LogLevel))
+	c.LogFormat = strings.ToLower(strings.TrimSpace(c.LogFormat))
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// applyDefaults fills in the settings whose default is computed.
+func (c *Config) applyDefaults() {
+	if c.Concurrency == 0 {
+		c.Concurrency = max(64, 64*runtime.NumCPU())
+	}
+	if c.HostConcurrency == 0 && c.Concurrency > 0 {
+		c.HostConcurrency = max(1, c.Concurrency/4)
+	}
+}
+
+// loadError rewrites an envconfig error so that it starts with the variable's
+// name and says what was expected.
+func loadError(err error) error {
+	var pe *envconfig.ParseError
+	if !errors.As(err, &pe) {
+		return fmt.Errorf("read environment: %w", err)
+	}
+	var want string
+	switch pe.TypeName {
+	case "time.Duration":
+		want = "a duration such as 15s or 1m30s"
+	case "int":
+		want = "a whole number"
+	case "bool":
+		want = "true or false"
+	case "config.Networks":
+		return fmt.Errorf("%s: must be comma-separated CIDRs such as 10.1.0.0/16: %v", pe.KeyName, cause(pe.Err))
+	default:
+		return fmt.Errorf("%s: invalid value %q: %v", pe.KeyName, pe.Value, cause(pe.Err))
+	}
+	return fmt.Errorf("%s: must be %s, got %q", pe.KeyName, want, pe.Value)
+}
+
+// cause strips the innermost error of envconfig's wrapping, which repeats the
+// variable and value.
+func cause(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
+}
+
+// Networks is a list of CIDRs, read from a comma-separated list (spaces
+// around entries allowed). Each prefix is kept masked: 10.1.2.3/16 becomes
+// 10.1.0.0/16. It converts to and from []netip.Prefix.
+type Networks []netip.Prefix
+
+// Decode parses a comma-separated list of CIDRs; it implements
+// envconfig.Decoder.
+func (n *Networks) Decode(value string) error {
+	var list Networks
+	for s := range strings.SplitSeq(value, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return fmt.Errorf("invalid CIDR %q", s)
+		}
+		list = append(list, p.Masked())
+	}
+	*n = list
+	return nil
+}
+
+// String returns the comma-separated list.
+func (n Networks) String() string {
+	parts := make([]string, len(n))
+	for i, p := range n {
+		parts[i] = p.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// ProxyList parses Proxies and reads ProxiesFile, in that order.
+func (c Config) ProxyList() ([]*url.URL, error) {
+	var list []*url.URL
+	if strings.TrimSpace(c.Proxies) != "" {
+		l, err := proxies.ParseList(c.Proxies)
+		if err != nil {
+			return nil, fmt.Errorf("%s_PROXIES: %w", Prefix, err)
+		}
+		list = append(list, l...)
+	}
+	if c.ProxiesFile != "" {
+		l, err := proxies.ReadFile(c.ProxiesFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s_PROXIES_FILE: %w", Prefix, err)
+		}
+		list = append(list, l...)
+	}
+	return list, nil
+}
+
+// SenderConfig returns the sender settings. The caller sets Proxies, Observer,
+// Logger and UserAgent.
+func (c Config) SenderConfig() sender.Config {
+	return sender.Config{
+		Timeout:              c.Timeout,
+		MaxRetries:           c.MaxRetries,
+		MaxProxyRetries:      c.MaxProxyRetries,
+		BackoffMin:           c.BackoffMin,
+		BackoffMax:           c.BackoffMax,
+		DeferAfter:           c.DeferAfter,
+		MaxRetryWait:         c.MaxRetryWait,
+		SigningSecret:        c.SigningSecret,
+		AllowPrivateNetworks: c.AllowPrivateNetworks,
+		AllowedNetworks:      append([]netip.Prefix(nil), c.AllowedNetworks...),
+	}
+}
+
+// variable describes one setting, from the struct tags.
+type variable struct {
+	name  string // HOOKWORKER_…
+	field string
+	def   string // as shown to users
+	desc  string
+}
+
+// variables lists every setting in declaration order.
+func variables() []variable {
+	t := reflect.TypeFor[Config]()
+	vars := make([]variable, 0, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		def := f.Tag.Get("shown")
+		if def == "" {
+			def = f.Tag.Get("default")
+		}
+		if def == "" {
+			def = "(empty)"
+		}
+		vars = append(vars, variable{
+			name:  f.Tag.Get("envconfig"),
+			field: f.Name,
+			def:   def,
+			desc:  f.Tag.Get("desc"),
+		})
+	}
+	return vars
+}
+
+// envName returns the variable that sets the named Config field.
+func envName(field string) string {
+	f, ok := reflect.TypeFor[Config]().FieldByName(field)
+	if !ok {
+		panic("config: no field " + field)
+	}
+	return f.Tag.Get("envconfig")
+}

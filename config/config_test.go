@@ -1,0 +1,465 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// clearEnv unsets every HOOKWORKER_ variable for the test, so that the
+// environment the tests run in cannot leak into them.
+func clearEnv(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, Prefix+"_") {
+			t.Setenv(name, "")
+			os.Unsetenv(name)
+		}
+	}
+}
+
+// setEnv sets the variables for the test.
+func setEnv(t *testing.T, env map[string]string) {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	clearEnv(t)
+	c, err := Load()
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	conc := max(64, 64*runtime.NumCPU())
+	want := Config{
+		EmbeddedListen:  "127.0.0.1:4222",
+		EmbeddedDir:     "./data",
+		Subject:         "hooks.send",
+		Stream:          "HOOKS",
+		Durable:         "hookworker",
+		ResultSubject:   "hooks.result",
+		ResultStream:    "HOOKS_RESULTS",
+		ResultMaxAge:    7 * 24 * time.Hour,
+		Concurrency:     conc,
+		HostConcurrency: conc / 4,
+		AckWait:         30 * time.Second,
+		ShutdownTimeout: 30 * time.Second,
+		Timeout:         15 * time.Second,
+		MaxRetries:      3,
+		MaxProxyRetries: 3,
+		BackoffMin:      500 * time.Millisecond,
+		BackoffMax:      30 * time.Second,
+		DeferAfter:      10 * time.Second,
+		MaxRetryWait:    time.Hour,
+		MaxRedeliveries: 5,
+		ProxyCooldown:   time.Minute,
+		LogLevel:        "info",
+		LogFormat:       "text",
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("Load() =\n%+v\nwant\n%+v", c, want)
+	}
+}
+
+func TestLoadValues(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "nats.creds")
+	if err := os.WriteFile(creds, []byte("creds"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	list := filepath.Join(dir, "proxies.txt")
+	if err := os.WriteFile(list, []byte("# pool\n10.0.0.3:8080\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	setEnv(t, map[string]string{
+		"HOOKWORKER_NATS_URL":               "nats://a:4222,nats://b:4222",
+		"HOOKWORKER_NATS_CREDS":             creds,
+		"HOOKWORKER_CONCURRENCY":            "10",
+		"HOOKWORKER_TIMEOUT":                "2s",
+		"HOOKWORKER_MAX_RETRIES":            "0",
+		"HOOKWORKER_PROXIES":                "10.0.0.1:8080,10.0.0.2:8080:user:pass",
+		"HOOKWORKER_PROXIES_FILE":           list,
+		"HOOKWORKER_SIGNING_SECRET":         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+		"HOOKWORKER_ALLOW_PRIVATE_NETWORKS": "true",
+		"HOOKWORKER_ALLOWED_NETWORKS":       "10.1.2.3/16, 127.0.0.1/32",
+		"HOOKWORKER_LOG_LEVEL":              "DEBUG",
+		"HOOKWORKER_LOG_FORMAT":             "json",
+		"HOOKWORKER_DISCORD_USERNAME":       "deploy bot",
+		"HOOKWORKER_DISCORD_AVATAR_URL":     "https://example.com/a.png",
+		"HOOKWORKER_HTTP_ADDR":              ":9464",
+	})
+	c, err := Load()
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if c.Concurrency != 10 || c.HostConcurrency != 2 {
+		t.Errorf("Concurrency, HostConcurrency = %d, %d; want 10, 2", c.Concurrency, c.HostConcurrency)
+	}
+	if c.LogLevel != "debug" {
+		t.Errorf("LogLevel = %q, want debug", c.LogLevel)
+	}
+	wantNets := Networks{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("127.0.0.1/32")}
+	if !reflect.DeepEqual(c.AllowedNetworks, wantNets) {
+		t.Errorf("AllowedNetworks = %v, want %v", c.AllowedNetworks, wantNets)
+	}
+	got, err := c.ProxyList()
+	if err != nil {
+		t.Fatalf("ProxyList: %v", err)
+	}
+	var hosts []string
+	for _, u := range got {
+		hosts = append(hosts, u.Host)
+	}
+	if want := []string{"10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080"}; !reflect.DeepEqual(hosts, want) {
+		t.Errorf("ProxyList hosts = %v, want %v", hosts, want)
+	}
+
+	sc := c.SenderConfig()
+	if sc.Timeout != 2*time.Second || sc.MaxRetries != 0 || sc.MaxProxyRetries != 3 ||
+		sc.BackoffMin != 500*time.Millisecond || sc.BackoffMax != 30*time.Second ||
+		sc.DeferAfter != 10*time.Second || sc.MaxRetryWait != time.Hour ||
+		sc.SigningSecret != c.SigningSecret || !sc.AllowPrivateNetworks ||
+		!reflect.DeepEqual(sc.AllowedNetworks, []netip.Prefix(wantNets)) {
+		t.Errorf("SenderConfig() = %+v", sc)
+	}
+	if sc.Proxies != nil || sc.Observer != nil || sc.Logger != nil {
+		t.Errorf("SenderConfig() sets Proxies, Observer or Logger: %+v", sc)
+	}
+}
+
+// TestLoadIgnoresBareNames checks that a variable without the HOOKWORKER_
+// prefix is never read, even though envconfig falls back to bare names.
+func TestLoadIgnoresBareNames(t *testing.T) {
+	clearEnv(t)
+	setEnv(t, map[string]string{"TIMEOUT": "1s", "LOG_LEVEL": "shout", "HOOKWORKER_TIMEOUT": ""})
+	os.Unsetenv("HOOKWORKER_TIMEOUT")
+	c, err := Load()
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if c.Timeout != 15*time.Second || c.LogLevel != "info" {
+		t.Errorf("Timeout, LogLevel = %s, %q; want the defaults 15s, info", c.Timeout, c.LogLevel)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	badList := filepath.Join(dir, "bad.txt")
+	if err := os.WriteFile(badList, []byte("user:secretpw@nope\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string // substring of the error
+	}{
+		{"duration syntax", map[string]string{"HOOKWORKER_TIMEOUT": "soon"}, `HOOKWORKER_TIMEOUT: must be a duration such as 15s or 1m30s, got "soon"`},
+		{"int syntax", map[string]string{"HOOKWORKER_MAX_RETRIES": "three"}, `HOOKWORKER_MAX_RETRIES: must be a whole number, got "three"`},
+		{"bool syntax", map[string]string{"HOOKWORKER_ALLOW_PRIVATE_NETWORKS": "maybe"}, `HOOKWORKER_ALLOW_PRIVATE_NETWORKS: must be true or false, got "maybe"`},
+		{"cidr syntax", map[string]string{"HOOKWORKER_ALLOWED_NETWORKS": "10.0.0.0/8,10.1"}, `HOOKWORKER_ALLOWED_NETWORKS: must be comma-separated CIDRs`},
+		{"timeout zero", map[string]string{"HOOKWORKER_TIMEOUT": "0s"}, "HOOKWORKER_TIMEOUT: must be positive, got 0s"},
+		{"timeout negative", map[string]string{"HOOKWORKER_TIMEOUT": "-1s"}, "HOOKWORKER_TIMEOUT: must be positive, got -1s"},
+		{"shutdown zero", map[string]string{"HOOKWORKER_SHUTDOWN_TIMEOUT": "0s"}, "HOOKWORKER_SHUTDOWN_TIMEOUT: must be positive"},
+		{"ack wait short", map[string]string{"HOOKWORKER_ACK_WAIT": "500ms"}, "HOOKWORKER_ACK_WAIT: must be at least 1s, got 500ms"},
+		{"backoff min zero", map[string]string{"HOOKWORKER_BACKOFF_MIN": "0s"}, "HOOKWORKER_BACKOFF_MIN: must be positive"},
+		{"backoff max zero", map[string]string{"HOOKWORKER_BACKOFF_MAX": "0s"}, "HOOKWORKER_BACKOFF_MAX: must be positive"},
+		{"backoff min above max", map[string]string{"HOOKWORKER_BACKOFF_MIN": "1m", "HOOKWORKER_BACKOFF_MAX": "30s"}, "HOOKWORKER_BACKOFF_MIN: must not exceed HOOKWORKER_BACKOFF_MAX (30s), got 1m0s"},
+		{"defer negative", map[string]string{"HOOKWORKER_DEFER_AFTER": "-1s"}, "HOOKWORKER_DEFER_AFTER: must not be negative"},
+		{"retry wait negative", map[string]string{"HOOKWORKER_MAX_RETRY_WAIT": "-1s"}, "HOOKWORKER_MAX_RETRY_WAIT: must not be negative"},
+		{"result max age negative", map[string]string{"HOOKWORKER_RESULT_MAX_AGE": "-1h"}, "HOOKWORKER_RESULT_MAX_AGE: must not be negative"},
+		{"proxy cooldown zero", map[string]string{"HOOKWORKER_PROXY_COOLDOWN": "0s"}, "HOOKWORKER_PROXY_COOLDOWN: must be positive"},
+		{"max retries negative", map[string]string{"HOOKWORKER_MAX_RETRIES": "-1"}, "HOOKWORKER_MAX_RETRIES: must not be negative, got -1"},
+		{"max proxy retries negative", map[string]string{"HOOKWORKER_MAX_PROXY_RETRIES": "-2"}, "HOOKWORKER_MAX_PROXY_RETRIES: must not be negative, got -2"},
+		{"max redeliveries negative", map[string]string{"HOOKWORKER_MAX_REDELIVERIES": "-1"}, "HOOKWORKER_MAX_REDELIVERIES: must not be negative"},
+		{"concurrency negative", map[string]string{"HOOKWORKER_CONCURRENCY": "-1"}, "HOOKWORKER_CONCURRENCY: must be at least 1"},
+		{"host concurrency negative", map[string]string{"HOOKWORKER_HOST_CONCURRENCY": "-1"}, "HOOKWORKER_HOST_CONCURRENCY: must not be negative"},
+		{"host concurrency above", map[string]string{"HOOKWORKER_CONCURRENCY": "4", "HOOKWORKER_HOST_CONCURRENCY": "5"}, "HOOKWORKER_HOST_CONCURRENCY: must not exceed HOOKWORKER_CONCURRENCY (4), got 5"},
+		{"subject empty", map[string]string{"HOOKWORKER_SUBJECT": " "}, "HOOKWORKER_SUBJECT: must not contain whitespace"},
+		{"subject space", map[string]string{"HOOKWORKER_SUBJECT": "hooks send"}, "HOOKWORKER_SUBJECT: must not contain whitespace"},
+		{"subject wildcard", map[string]string{"HOOKWORKER_SUBJECT": "hooks.>"}, "HOOKWORKER_SUBJECT: must not contain wildcards"},
+		{"subject empty token", map[string]string{"HOOKWORKER_RESULT_SUBJECT": "hooks..result"}, "HOOKWORKER_RESULT_SUBJECT: must be dot-separated non-empty tokens"},
+		{"subjects equal", map[string]string{"HOOKWORKER_RESULT_SUBJECT": "hooks.send"}, "HOOKWORKER_RESULT_SUBJECT: must differ from HOOKWORKER_SUBJECT"},
+		{"stream dot", map[string]string{"HOOKWORKER_STREAM": "HOOKS.v2"}, "HOOKWORKER_STREAM: must not contain"},
+		{"stream star", map[string]string{"HOOKWORKER_RESULT_STREAM": "R*"}, "HOOKWORKER_RESULT_STREAM: must not contain"},
+		{"stream gt", map[string]string{"HOOKWORKER_STREAM": "R>"}, "HOOKWORKER_STREAM: must not contain"},
+		{"stream space", map[string]string{"HOOKWORKER_STREAM": "MY HOOKS"}, "HOOKWORKER_STREAM: must not contain"},
+		{"streams equal", map[string]string{"HOOKWORKER_RESULT_STREAM": "HOOKS"}, "HOOKWORKER_RESULT_STREAM: must differ from HOOKWORKER_STREAM"},
+		{"durable slash", map[string]string{"HOOKWORKER_DURABLE": "a/b"}, "HOOKWORKER_DURABLE: must not contain"},
+		{"durable long", map[string]string{"HOOKWORKER_DURABLE": strings.Repeat("d", 256)}, "HOOKWORKER_DURABLE: must be at most 255 bytes"},
+		{"log level", map[string]string{"HOOKWORKER_LOG_LEVEL": "verbose"}, `HOOKWORKER_LOG_LEVEL: must be debug, info, warn or error, got "verbose"`},
+		{"log format", map[string]string{"HOOKWORKER_LOG_FORMAT": "xml"}, `HOOKWORKER_LOG_FORMAT: must be text or json, got "xml"`},
+		{"secret prefix", map[string]string{"HOOKWORKER_SIGNING_SECRET": "topsecretvalue"}, `HOOKWORKER_SIGNING_SECRET: must start with "whsec_"`},
+		{"secret base64", map[string]string{"HOOKWORKER_SIGNING_SECRET": "whsec_topsecret!!"}, "HOOKWORKER_SIGNING_SECRET: must be \"whsec_\" followed by standard base64"},
+		{"secret empty key", map[string]string{"HOOKWORKER_SIGNING_SECRET": "whsec_"}, "HOOKWORKER_SIGNING_SECRET: must hold a key"},
+		{"proxies", map[string]string{"HOOKWORKER_PROXIES": "10.0.0.1:8080,bad:1:user:secretpw:extra"}, "HOOKWORKER_PROXIES: "},
+		{"proxies file missing", map[string]string{"HOOKWORKER_PROXIES_FILE": filepath.Join(dir, "none.txt")}, "HOOKWORKER_PROXIES_FILE: "},
+		{"proxies file bad", map[string]string{"HOOKWORKER_PROXIES_FILE": badList}, "HOOKWORKER_PROXIES_FILE: "},
+		{"avatar scheme", map[string]string{"HOOKWORKER_DISCORD_AVATAR_URL": "ftp://example.com/a.png"}, "HOOKWORKER_DISCORD_AVATAR_URL: must be an http or https URL"},
+		{"avatar relative", map[string]string{"HOOKWORKER_DISCORD_AVATAR_URL": "/a.png"}, "HOOKWORKER_DISCORD_AVATAR_URL: must be an http or https URL"},
+		{"username long", map[string]string{"HOOKWORKER_DISCORD_USERNAME": strings.Repeat("é", 81)}, "HOOKWORKER_DISCORD_USERNAME: must be 1 to 80 characters, got 81"},
+		{"username blank", map[string]string{"HOOKWORKER_DISCORD_USERNAME": "   "}, "HOOKWORKER_DISCORD_USERNAME: must be 1 to 80 characters, got 0"},
+		{"username discord", map[string]string{"HOOKWORKER_DISCORD_USERNAME": "My Discord Bot"}, `HOOKWORKER_DISCORD_USERNAME: must not contain "discord"`},
+		{"username clyde", map[string]string{"HOOKWORKER_DISCORD_USERNAME": "clydesdale"}, `HOOKWORKER_DISCORD_USERNAME: must not contain "clyde"`},
+		{"username everyone", map[string]string{"HOOKWORKER_DISCORD_USERNAME": "Everyone"}, `HOOKWORKER_DISCORD_USERNAME: must not be "Everyone"`},
+		{"username here", map[string]string{"HOOKWORKER_DISCORD_USERNAME": "here"}, `HOOKWORKER_DISCORD_USERNAME: must not be "here"`},
+		{"http addr", map[string]string{"HOOKWORKER_HTTP_ADDR": "9464"}, "HOOKWORKER_HTTP_ADDR: must be host:port"},
+		{"http addr port", map[string]string{"HOOKWORKER_HTTP_ADDR": ":http"}, "HOOKWORKER_HTTP_ADDR: port must be a number"},
+		{"http addr range", map[string]string{"HOOKWORKER_HTTP_ADDR": ":70000"}, "HOOKWORKER_HTTP_ADDR: port must be a number"},
+		{"embedded listen", map[string]string{"HOOKWORKER_EMBEDDED_LISTEN": "localhost"}, "HOOKWORKER_EMBEDDED_LISTEN: must be host:port"},
+		{"embedded dir", map[string]string{"HOOKWORKER_EMBEDDED_DIR": " "}, "HOOKWORKER_EMBEDDED_DIR: must not be empty"},
+		{"nats creds missing", map[string]string{"HOOKWORKER_NATS_CREDS": filepath.Join(dir, "none.creds")}, "HOOKWORKER_NATS_CREDS: cannot read"},
+		{"nats creds dir", map[string]string{"HOOKWORKER_NATS_CREDS": dir}, "HOOKWORKER_NATS_CREDS: is a directory"},
+		{"nats url scheme", map[string]string{"HOOKWORKER_NATS_URL": "http://user:natspw@nats:4222"}, "HOOKWORKER_NATS_URL: scheme must be nats, tls, ws or wss"},
+		{"nats url empty entry", map[string]string{"HOOKWORKER_NATS_URL": "nats://a:4222,"}, "HOOKWORKER_NATS_URL: holds an empty entry"},
+		{"nats url host", map[string]string{"HOOKWORKER_NATS_URL": "nats://user:natspw@"}, "HOOKWORKER_NATS_URL: invalid server URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			setEnv(t, tt.env)
+			_, err := Load()
+			if err == nil {
+				t.Fatalf("Load() succeeded, want an error containing %q", tt.want)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("Load() error = %q, want it to contain %q", msg, tt.want)
+			}
+			for line := range strings.Lines(msg) {
+				if !strings.HasPrefix(line, Prefix+"_") {
+					t.Errorf("error line %q does not start with a variable name", line)
+				}
+			}
+			for _, secret := range []string{"secretpw", "topsecret", "natspw"} {
+				if strings.Contains(msg, secret) {
+					t.Errorf("Load() error %q holds a secret", msg)
+				}
+			}
+		})
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	clearEnv(t)
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Timeout = 0
+	c.LogFormat = "yaml"
+	err = c.Validate()
+	if err == nil {
+		t.Fatal("Validate() = nil, want errors")
+	}
+	for _, want := range []string{"HOOKWORKER_TIMEOUT:", "HOOKWORKER_LOG_FORMAT:"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %q, want it to mention %s", err, want)
+		}
+	}
+}
+
+func TestComputedDefaults(t *testing.T) {
+	tests := []struct {
+		name                  string
+		conc, host            string
+		wantConc, wantHostMin int
+		wantHost              int
+	}{
+		{name: "both chosen", wantConc: max(64, 64*runtime.NumCPU()), wantHost: max(64, 64*runtime.NumCPU()) / 4},
+		{name: "host from concurrency", conc: "10", wantConc: 10, wantHost: 2},
+		{name: "host at least one", conc: "3", wantConc: 3, wantHost: 1},
+		{name: "both given", conc: "8", host: "8", wantConc: 8, wantHost: 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			if tt.conc != "" {
+				t.Setenv("HOOKWORKER_CONCURRENCY", tt.conc)
+			}
+			if tt.host != "" {
+				t.Setenv("HOOKWORKER_HOST_CONCURRENCY", tt.host)
+			}
+			c, err := Load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Concurrency != tt.wantConc || c.HostConcurrency != tt.wantHost {
+				t.Errorf("Concurrency, HostConcurrency = %d, %d; want %d, %d", c.Concurrency, c.HostConcurrency, tt.wantConc, tt.wantHost)
+			}
+		})
+	}
+}
+
+func TestUsageListsEveryVariable(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	Usage(&buf)
+	out := buf.String()
+	rt := reflect.TypeFor[Config]()
+	for i := range rt.NumField() {
+		f := rt.Field(i)
+		name := f.Tag.Get("envconfig")
+		if !strings.HasPrefix(name, Prefix+"_") {
+			t.Errorf("field %s: envconfig tag %q lacks the prefix", f.Name, name)
+		}
+		if f.Tag.Get("desc") == "" {
+			t.Errorf("field %s has no desc tag", f.Name)
+		}
+		line := lineWith(out, name+" ")
+		if line == "" {
+			t.Errorf("Usage does not list %s", name)
+			continue
+		}
+		if def := f.Tag.Get("default"); def != "" && f.Tag.Get("shown") == "" && !strings.Contains(line, " "+def+" ") {
+			t.Errorf("Usage line %q lacks the default %q", line, def)
+		}
+	}
+	for _, want := range []string{"HOOKWORKER_TIMEOUT", "15s", "HOOKWORKER_RESULT_MAX_AGE", "168h", "HOOKWORKER_MAX_REDELIVERIES", "HOOKWORKER_PROXY_COOLDOWN"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Usage lacks %q", want)
+		}
+	}
+}
+
+// lineWith returns the first line of s containing sub, or "".
+func lineWith(s, sub string) string {
+	for line := range strings.Lines(s) {
+		if strings.Contains(line, sub) {
+			return line
+		}
+	}
+	return ""
+}
+
+func TestNewLogger(t *testing.T) {
+	t.Parallel()
+	t.Run("json", func(t *testing.T) {
+		t.Parallel()
+		var buf bytes.Buffer
+		log, err := NewLogger(&buf, "warn", "json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		log.Info("dropped")
+		log.Warn("kept", "job_id", "j1", "status", 503)
+		var line map[string]any
+		if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+			t.Fatalf("output %q is not one JSON object: %v", buf.String(), err)
+		}
+		if line["msg"] != "kept" || line["job_id"] != "j1" || line["status"] != float64(503) || line["level"] != "WARN" {
+			t.Errorf("logged %v", line)
+		}
+	})
+	t.Run("text without colour off a terminal", func(t *testing.T) {
+		t.Parallel()
+		var buf bytes.Buffer
+		log, err := NewLogger(&buf, "debug", "text")
+		if err != nil {
+			t.Fatal(err)
+		}
+		log.Debug("hello", "job_id", "j1")
+		out := buf.String()
+		if !strings.Contains(out, "hello") || !strings.Contains(out, "job_id=j1") {
+			t.Errorf("logged %q", out)
+		}
+		if strings.Contains(out, "\x1b[") {
+			t.Errorf("logged colour codes to a buffer: %q", out)
+		}
+	})
+	for _, tt := range []struct{ level, format, want string }{
+		{"loud", "text", "HOOKWORKER_LOG_LEVEL"},
+		{"info", "yaml", "HOOKWORKER_LOG_FORMAT"},
+	} {
+		t.Run("bad "+tt.level+" "+tt.format, func(t *testing.T) {
+			t.Parallel()
+			_, err := NewLogger(&bytes.Buffer{}, tt.level, tt.format)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("NewLogger(%q, %q) error = %v, want one naming %s", tt.level, tt.format, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLogValueHidesSecrets(t *testing.T) {
+	clearEnv(t)
+	setEnv(t, map[string]string{
+		"HOOKWORKER_NATS_URL":           "nats://natsuser:natspw@nats.example:4222",
+		"HOOKWORKER_PROXIES":            "10.0.0.1:8080:proxyuser:proxypw,http://u2:proxypw2@10.0.0.2:3128",
+		"HOOKWORKER_SIGNING_SECRET":     "whsec_c2lnbmluZ3NlY3JldGtleQ==",
+		"HOOKWORKER_DISCORD_AVATAR_URL": "https://cdn.example/a.png?token=avatarpw",
+	})
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "config", c)
+	out := buf.String()
+	for _, secret := range []string{"natspw", "natsuser", "proxypw", "proxyuser", "c2lnbmluZ3NlY3JldGtleQ", "avatarpw"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("logged config holds %q: %s", secret, out)
+		}
+	}
+	var line struct {
+		Config map[string]any `json:"config"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]any{
+		"signing_secret": "REDACTED",
+		"proxies":        "10.0.0.1:8080,10.0.0.2:3128",
+		"subject":        "hooks.send",
+		"max_retries":    float64(3),
+	} {
+		if got := line.Config[key]; got != want {
+			t.Errorf("config[%q] = %v, want %v", key, got, want)
+		}
+	}
+	if got, _ := line.Config["nats_url"].(string); !strings.Contains(got, "nats.example:4222") {
+		t.Errorf("config[nats_url] = %q, want the host kept", got)
+	}
+	if len(line.Config) != reflect.TypeFor[Config]().NumField() {
+		t.Errorf("LogValue shows %d settings, want %d", len(line.Config), reflect.TypeFor[Config]().NumField())
+	}
+}
+
+func TestNetworksDecode(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in      string
+		want    string
+		wantErr bool
+	}{
+		{in: "", want: ""},
+		{in: "10.1.2.3/16", want: "10.1.0.0/16"},
+		{in: " 10.0.0.0/8 , fd00::/8,", want: "10.0.0.0/8,fd00::/8"},
+		{in: "10.0.0.1", wantErr: true},
+		{in: "10.0.0.0/33", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			t.Parallel()
+			var n Networks
+			err := n.Decode(tt.in)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Decode(%q) error = %v, wantErr %v", tt.in, err, tt.wantErr)
+			}
+			if err == nil && n.String() != tt.want {
+				t.Errorf("Decode(%q) = %q, want %q", tt.in, n, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,139 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"reflect"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/lmittmann/tint"
+
+	"github.com/hookworker/hookworker/proxies"
+	"github.com/hookworker/hookworker/redact"
+)
+
+// Usage writes every variable with its default and meaning, as an aligned
+// table.
+func Usage(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VARIABLE\tDEFAULT\tMEANING")
+	for _, v := range variables() {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.name, v.def, v.desc)
+	}
+	tw.Flush()
+}
+
+// NewLogger returns a logger writing to w at level (debug, info, warn or
+// error) in format text (tint, coloured only when w is a terminal) or json.
+func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	switch strings.ToLower(strings.TrimSpace(level)) {
+	case "debug":
+		lvl = slog.LevelDebug
+	case "info", "":
+		lvl = slog.LevelInfo
+	case "warn":
+		lvl = slog.LevelWarn
+	case "error":
+		lvl = slog.LevelError
+	default:
+		return nil, fmt.Errorf("%s: must be debug, info, warn or error, got %q", envName("LogLevel"), level)
+	}
+	switch strings.ToLower(strings.TrimSpace(format)) {
+	case "text", "":
+		return slog.New(tint.NewTextHandler(w, &tint.Options{
+			Level:      lvl,
+			TimeFormat: time.DateTime + ".000",
+			NoColor:    !isTerminal(w),
+		})), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl})), nil
+	default:
+		return nil, fmt.Errorf("%s: must be text or json, got %q", envName("LogFormat"), format)
+	}
+}
+
+// isTerminal reports whether w is a character device such as a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// LogValue shows every setting under its variable's name in snake_case
+// (nats_url, timeout, …), with the signing secret, proxy credentials and URL
+// user info and query values redacted.
+func (c Config) LogValue() slog.Value {
+	rv := reflect.ValueOf(c)
+	vars := variables()
+	attrs := make([]slog.Attr, 0, len(vars))
+	for _, v := range vars {
+		key := strings.ToLower(strings.TrimPrefix(v.name, Prefix+"_"))
+		var val slog.Value
+		switch v.field {
+		case "NATSURL":
+			val = slog.StringValue(redactNATSURL(c.NATSURL))
+		case "SigningSecret":
+			val = slog.StringValue(redactSecret(c.SigningSecret))
+		case "Proxies":
+			val = slog.StringValue(redactProxies(c.Proxies))
+		case "DiscordAvatarURL":
+			if c.DiscordAvatarURL != "" {
+				val = slog.StringValue(redact.URL(c.DiscordAvatarURL))
+			} else {
+				val = slog.StringValue("")
+			}
+		case "AllowedNetworks":
+			val = slog.StringValue(c.AllowedNetworks.String())
+		default:
+			val = slog.AnyValue(rv.FieldByName(v.field).Interface())
+		}
+		attrs = append(attrs, slog.Attr{Key: key, Value: val})
+	}
+	return slog.GroupValue(attrs...)
+}
+
+func redactNATSURL(s string) string {
+	if s == "" {
+		return ""
+	}
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if !strings.Contains(p, "://") {
+			p = "nats://" + p
+		}
+		parts[i] = redact.URL(p)
+	}
+	return strings.Join(parts, ",")
+}
+
+func redactSecret(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "REDACTED"
+}
+
+// redactProxies shows host:port of each proxy, never credentials.
+func redactProxies(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return ""
+	}
+	list, err := proxies.ParseList(s)
+	if err != nil {
+		return "(invalid)"
+	}
+	out := make([]string, len(list))
+	for i, u := range list {
+		out[i] = redact.Proxy(u)
+	}
+	return strings.Join(out, ",")
+}

@@ -1,0 +1,287 @@
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/hookworker/hookworker/redact"
+)
+
+// maxNameLen is the longest stream or consumer name JetStream accepts.
+const maxNameLen = 255
+
+// Validate checks every setting and returns all the problems found, joined,
+// one per line, each starting with the variable's name. It expects the
+// computed defaults to be applied already (Load does so). No error holds the
+// signing secret or a proxy password.
+func (c Config) Validate() error {
+	v := validator{}
+
+	v.natsURL(c.NATSURL)
+	if c.NATSCreds != "" {
+		v.readableFile("NATSCreds", c.NATSCreds)
+	}
+	if c.NATSURL == "" {
+		v.hostPort("EmbeddedListen", c.EmbeddedListen)
+		if strings.TrimSpace(c.EmbeddedDir) == "" {
+			v.add("EmbeddedDir", "must not be empty when %s_NATS_URL is empty", Prefix)
+		}
+	}
+
+	v.subject("Subject", c.Subject)
+	v.subject("ResultSubject", c.ResultSubject)
+	if c.Subject != "" && c.Subject == c.ResultSubject {
+		v.add("ResultSubject", "must differ from %s, both are %q", envName("Subject"), c.Subject)
+	}
+	v.name("Stream", c.Stream)
+	v.name("ResultStream", c.ResultStream)
+	v.name("Durable", c.Durable)
+	if c.Stream != "" && c.Stream == c.ResultStream {
+		v.add("ResultStream", "must differ from %s, both are %q", envName("Stream"), c.Stream)
+	}
+	v.notNegative("ResultMaxAge", c.ResultMaxAge)
+
+	if c.Concurrency < 1 {
+		v.add("Concurrency", "must be at least 1 (or 0 for the default), got %d", c.Concurrency)
+	}
+	switch {
+	case c.HostConcurrency < 0:
+		v.add("HostConcurrency", "must not be negative, got %d", c.HostConcurrency)
+	case c.HostConcurrency == 0 && c.Concurrency >= 1:
+		v.add("HostConcurrency", "must be at least 1 after defaults, got 0")
+	case c.Concurrency >= 1 && c.HostConcurrency > c.Concurrency:
+		v.add("HostConcurrency", "must not exceed %s (%d), got %d", envName("Concurrency"), c.Concurrency, c.HostConcurrency)
+	}
+	if c.AckWait < time.Second {
+		v.add("AckWait", "must be at least 1s, got %s", c.AckWait)
+	}
+	v.positive("ShutdownTimeout", c.ShutdownTimeout)
+
+	v.positive("Timeout", c.Timeout)
+	v.count("MaxRetries", c.MaxRetries)
+	v.count("MaxProxyRetries", c.MaxProxyRetries)
+	v.count("MaxRedeliveries", c.MaxRedeliveries)
+	v.positive("BackoffMin", c.BackoffMin)
+	v.positive("BackoffMax", c.BackoffMax)
+	if c.BackoffMin > 0 && c.BackoffMax > 0 && c.BackoffMin > c.BackoffMax {
+		v.add("BackoffMin", "must not exceed %s (%s), got %s", envName("BackoffMax"), c.BackoffMax, c.BackoffMin)
+	}
+	v.notNegative("DeferAfter", c.DeferAfter)
+	v.notNegative("MaxRetryWait", c.MaxRetryWait)
+
+	if _, err := c.ProxyList(); err != nil {
+		v.errs = append(v.errs, err)
+	}
+	v.positive("ProxyCooldown", c.ProxyCooldown)
+
+	if c.SigningSecret != "" {
+		if err := checkSecret(c.SigningSecret); err != nil {
+			v.add("SigningSecret", "%v", err)
+		}
+	}
+	if c.DiscordUsername != "" {
+		if err := checkDiscordUsername(c.DiscordUsername); err != nil {
+			v.add("DiscordUsername", "%v", err)
+		}
+	}
+	if c.DiscordAvatarURL != "" {
+		v.httpURL("DiscordAvatarURL", c.DiscordAvatarURL)
+	}
+	for _, p := range c.AllowedNetworks {
+		if !p.IsValid() {
+			v.add("AllowedNetworks", "holds an invalid CIDR")
+			break
+		}
+	}
+	if c.HTTPAddr != "" {
+		v.hostPort("HTTPAddr", c.HTTPAddr)
+	}
+
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		v.add("LogLevel", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		v.add("LogFormat", "must be text or json, got %q", c.LogFormat)
+	}
+	return errors.Join(v.errs...)
+}
+
+// validator collects the problems found, each naming its variable.
+type validator struct {
+	errs []error
+}
+
+func (v *validator) add(field, format string, args ...any) {
+	v.errs = append(v.errs, fmt.Errorf("%s: %s", envName(field), fmt.Sprintf(format, args...)))
+}
+
+func (v *validator) positive(field string, d time.Duration) {
+	if d <= 0 {
+		v.add(field, "must be positive, got %s", d)
+	}
+}
+
+func (v *validator) notNegative(field string, d time.Duration) {
+	if d < 0 {
+		v.add(field, "must not be negative, got %s", d)
+	}
+}
+
+func (v *validator) count(field string, n int) {
+	if n < 0 {
+		v.add(field, "must not be negative, got %d", n)
+	}
+}
+
+// subject checks a subject to publish on: dot-separated non-empty tokens, no
+// whitespace, no wildcards.
+func (v *validator) subject(field, s string) {
+	if s == "" {
+		v.add(field, "must not be empty")
+		return
+	}
+	if strings.IndexFunc(s, unicode.IsSpace) >= 0 {
+		v.add(field, "must not contain whitespace, got %q", s)
+		return
+	}
+	for tok := range strings.SplitSeq(s, ".") {
+		switch tok {
+		case "":
+			v.add(field, "must be dot-separated non-empty tokens, got %q", s)
+			return
+		case "*", ">":
+			v.add(field, "must not contain wildcards, got %q", s)
+			return
+		}
+	}
+}
+
+// name checks a JetStream stream or consumer name.
+func (v *validator) name(field, s string) {
+	switch {
+	case s == "":
+		v.add(field, "must not be empty")
+	case len(s) > maxNameLen:
+		v.add(field, "must be at most %d bytes, got %d", maxNameLen, len(s))
+	case strings.IndexFunc(s, unicode.IsSpace) >= 0 || strings.ContainsAny(s, ".*>/\\"):
+		v.add(field, "must not contain whitespace or any of . * > / \\, got %q", s)
+	case !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0:
+		v.add(field, "must be printable text")
+	}
+}
+
+// natsURL checks each comma-separated server URL; a URL without a scheme
+// means nats://.
+func (v *validator) natsURL(s string) {
+	if s == "" {
+		return
+	}
+	for raw := range strings.SplitSeq(s, ",") {
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			v.add("NATSURL", "holds an empty entry")
+			return
+		}
+		full := raw
+		if !strings.Contains(full, "://") {
+			full = "nats://" + full
+		}
+		u, err := url.Parse(full)
+		if err != nil || u.Host == "" {
+			v.add("NATSURL", "invalid server URL %s", redact.URL(raw))
+			return
+		}
+		switch u.Scheme {
+		case "nats", "tls", "ws", "wss":
+		default:
+			v.add("NATSURL", "scheme must be nats, tls, ws or wss, got %s", redact.URL(raw))
+			return
+		}
+	}
+}
+
+// hostPort checks host:port; the host may be empty (all interfaces) and the
+// port must be a number (0 picks a free one).
+func (v *validator) hostPort(field, s string) {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		v.add(field, "must be host:port such as :9464, got %q", s)
+		return
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		v.add(field, "port must be a number from 0 to 65535, got %q", s)
+	}
+}
+
+func (v *validator) readableFile(field, path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		v.add(field, "cannot read %q: %v", path, errors.Unwrap(err))
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		v.add(field, "cannot read %q: %v", path, errors.Unwrap(err))
+		return
+	}
+	if st.IsDir() {
+		v.add(field, "is a directory, want a file: %q", path)
+	}
+}
+
+func (v *validator) httpURL(field, s string) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.add(field, "must be an http or https URL, got %s", redact.URL(s))
+	}
+}
+
+// checkSecret checks a Standard Webhooks secret without repeating it.
+func checkSecret(s string) error {
+	rest, ok := strings.CutPrefix(s, "whsec_")
+	if !ok {
+		return errors.New(`must start with "whsec_"`)
+	}
+	key, err := base64.StdEncoding.DecodeString(rest)
+	if err != nil {
+		return errors.New(`must be "whsec_" followed by standard base64`)
+	}
+	if len(key) == 0 {
+		return errors.New(`must hold a key after "whsec_"`)
+	}
+	return nil
+}
+
+// checkDiscordUsername applies Discord's rules for webhook usernames.
+func checkDiscordUsername(s string) error {
+	n := utf8.RuneCountInString(strings.TrimSpace(s))
+	if n < 1 || n > 80 {
+		return fmt.Errorf("must be 1 to 80 characters, got %d", n)
+	}
+	lower := strings.ToLower(s)
+	for _, word := range []string{"discord", "clyde"} {
+		if strings.Contains(lower, word) {
+			return fmt.Errorf("must not contain %q (Discord refuses it), got %q", word, s)
+		}
+	}
+	switch strings.TrimSpace(lower) {
+	case "everyone", "here":
+		return fmt.Errorf("must not be %q (Discord refuses it)", s)
+	}
+	return nil
+}
