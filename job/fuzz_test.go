@@ -1,0 +1,54 @@
+package job
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+func FuzzDecode(f *testing.F) {
+	seeds := []string{
+		`{"url":"https://example.com/hook","payload":{"a":1}}`,
+		`{"id":"order-1","type":"discord","urls":["https://a.example","https://b.example"],"discord":{"content":"hi"},"timeout":"2s","max_retries":1,"max_proxy_retries":0,"meta":null}`,
+		`{"id":"x y","url":"","payload":null,"headers":{"X-A":"1\r\n"}}`,
+		`{"timeout":1e400,"max_retries":-1}`,
+		`[]`, `null`, `"s"`, `{`,
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s), "HOOKS-1")
+	}
+	f.Add([]byte(`{"url":"https://a.example","payload":1}`), "bad id")
+	f.Fuzz(func(t *testing.T, data []byte, fallback string) {
+		j, err := Decode(data, fallback)
+		if err != nil {
+			if j.ID == "" && fallback != "" {
+				t.Errorf("rejected job lost its id: %q", err)
+			}
+			return
+		}
+		if !ValidID(j.ID) {
+			t.Errorf("accepted job has invalid id %q", j.ID)
+		}
+		if (j.URL == "") == (len(j.URLs) == 0) {
+			t.Errorf("accepted job has url %q and urls %q", j.URL, j.URLs)
+		}
+		switch j.Type {
+		case Webhook:
+			if !json.Valid(j.Payload) {
+				t.Errorf("accepted webhook job has payload %q", j.Payload)
+			}
+		case Discord:
+			if !json.Valid(j.Discord) {
+				t.Errorf("accepted discord job has discord %q", j.Discord)
+			}
+		default:
+			t.Errorf("accepted job has type %q", j.Type)
+		}
+		if j.Timeout < 0 {
+			t.Errorf("accepted job has timeout %s", j.Timeout)
+		}
+		if _, err := json.Marshal(Rejected(j, err, time.Time{})); err != nil {
+			t.Errorf("result does not encode: %v", err)
+		}
+	})
+}

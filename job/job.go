@@ -1,0 +1,447 @@
+// Package job decodes the send jobs producers publish and encodes the results
+// hookworker publishes, as the public contract defines them.
+//
+// Decode checks a job completely before anything is sent: a job it accepts
+// has a valid id, a destination and what its type needs. Its errors are short,
+// name the field and never repeat a URL (a Discord webhook token lives in
+// the path).
+package job
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hookworker/hookworker/sender"
+)
+
+// Type is the kind of a job.
+type Type string
+
+// The job types.
+const (
+	// Webhook posts Payload verbatim, signed per Standard Webhooks. It is the
+	// default.
+	Webhook Type = "webhook"
+	// Discord turns the discord object into a Discord execute-webhook call.
+	Discord Type = "discord"
+)
+
+// MaxIDLen is the longest job id accepted.
+const MaxIDLen = 128
+
+// Job is one send job, as published on the job subject.
+type Job struct {
+	// ID identifies the job: sent as webhook-id, echoed in the result and
+	// used to de-duplicate results. See ValidID.
+	ID string `json:"id,omitempty"`
+	// Type is Webhook or Discord.
+	Type Type `json:"type,omitempty"`
+	// URL is the one destination; exactly one of URL and URLs is set.
+	URL string `json:"url,omitempty"`
+	// URLs is a pool of destinations used round-robin.
+	URLs []string `json:"urls,omitempty"`
+	// Payload is the JSON body of a webhook job, kept byte for byte as
+	// published.
+	Payload json.RawMessage `json:"payload,omitempty"`
+	// Headers are extra request headers.
+	Headers map[string]string `json:"headers,omitempty"`
+	// Discord is the discord object of a Discord job, kept as published; the
+	// discord package decodes and checks it.
+	Discord json.RawMessage `json:"discord,omitempty"`
+	// Timeout is the per-attempt timeout the job asks for; zero means the
+	// worker's. It is clamped to the worker's maximum.
+	Timeout Duration `json:"timeout,omitempty"`
+	// MaxRetries is the retry budget the job asks for; nil means the
+	// worker's. It is clamped to the worker's maximum.
+	MaxRetries *int `json:"max_retries,omitempty"`
+	// MaxProxyRetries is the proxy rotation budget the job asks for; nil
+	// means the worker's. It is clamped to the worker's maximum.
+	MaxProxyRetries *int `json:"max_proxy_retries,omitempty"`
+	// Meta is any JSON value, echoed in the result.
+	Meta json.RawMessage `json:"meta,omitempty"`
+}
+
+// Duration is a time.Duration that reads from JSON as a Go duration string
+// ("15s", "1m30s") or a number of seconds (15, 1.5), and writes as a string.
+type Duration time.Duration
+
+// UnmarshalJSON reads a duration string or a number of seconds.
+func (d *Duration) UnmarshalJSON(data []byte) error {
+	v, err := parseDuration(data)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the duration as a string such as "15s".
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// String returns the duration as time.Duration formats it.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+var errDuration = errors.New("must be a duration such as \"15s\" or a number of seconds")
+
+func parseDuration(data []byte) (time.Duration, error) {
+	data = bytes.TrimSpace(data)
+	if len(data) > 0 && data[0] == '"' {
+		var s string
+		if err := json.Unmarshal(data, &s); err != nil {
+			return 0, errDuration
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return 0, errDuration
+		}
+		return d, nil
+	}
+	secs, err := strconv.ParseFloat(string(data), 64)
+	if err != nil || math.IsNaN(secs) || math.IsInf(secs, 0) {
+		return 0, errDuration
+	}
+	ns := secs * float64(time.Second)
+	switch {
+	case ns >= math.MaxInt64:
+		return time.Duration(math.MaxInt64), nil
+	case ns <= math.MinInt64:
+		return time.Duration(math.MinInt64), nil
+	}
+	return time.Duration(ns), nil
+}
+
+// ValidID reports whether id is a valid job id: 1 to MaxIDLen characters of
+// A-Z, a-z, 0-9, '_', '-' and ':'.
+func ValidID(id string) bool {
+	if len(id) == 0 || len(id) > MaxIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-', c == ':':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Request builds the delivery of the job. Per-job values are clamped to the
+// worker's maximums in limits (Timeout, MaxRetries, MaxProxyRetries); a job
+// asking for 0 retries gets none (a negative value in the Request). Body is
+// the payload; a Discord job's body is set by the discord package.
+func (j Job) Request(limits sender.Config) sender.Request {
+	req := sender.Request{ID: j.ID, Body: j.Payload}
+	if j.URL != "" {
+		req.URLs = []string{j.URL}
+	} else {
+		req.URLs = append([]string(nil), j.URLs...)
+	}
+	if len(j.Headers) > 0 {
+		req.Header = make(http.Header, len(j.Headers))
+		for k, v := range j.Headers {
+			req.Header.Set(k, v)
+		}
+	}
+	if t := time.Duration(j.Timeout); t > 0 {
+		if limits.Timeout > 0 {
+			t = min(t, limits.Timeout)
+		}
+		req.Timeout = t
+	}
+	req.MaxRetries = clampCount(j.MaxRetries, limits.MaxRetries)
+	req.MaxProxyRetries = clampCount(j.MaxProxyRetries, limits.MaxProxyRetries)
+	return req
+}
+
+// clampCount turns a per-job budget into the Request's encoding: 0 for the
+// worker's own, -1 for none, else the budget capped at limit.
+func clampCount(n *int, limit int) int {
+	if n == nil {
+		return 0
+	}
+	v := min(*n, limit)
+	if v <= 0 {
+		return -1
+	}
+	return v
+}
+
+// wire is a job with every field kept raw, so that each can be checked on
+// its own and the id, type and meta survive a bad field elsewhere.
+type wire struct {
+	ID              json.RawMessage `json:"id"`
+	Type            json.RawMessage `json:"type"`
+	URL             json.RawMessage `json:"url"`
+	URLs            json.RawMessage `json:"urls"`
+	Payload         json.RawMessage `json:"payload"`
+	Headers         json.RawMessage `json:"headers"`
+	Discord         json.RawMessage `json:"discord"`
+	Timeout         json.RawMessage `json:"timeout"`
+	MaxRetries      json.RawMessage `json:"max_retries"`
+	MaxProxyRetries json.RawMessage `json:"max_proxy_retries"`
+	Meta            json.RawMessage `json:"meta"`
+}
+
+// Decode reads and checks one job. Unknown fields are ignored. The id is
+// the job's own id if present, else fallbackID (the Nats-Msg-Id header or
+// "<stream>-<sequence>").
+//
+// On error the returned Job still carries an ID fit for the rejected result
+// (the job's own if valid, else fallbackID), and its Type and Meta when they
+// could be read. The error is short and names the field.
+func Decode(data []byte, fallbackID string) (Job, error) {
+	j := Job{ID: fallbackID, Type: Webhook}
+	var w wire
+	if err := json.Unmarshal(data, &w); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field == "" {
+			return j, errors.New("job: must be a JSON object")
+		}
+		return j, fmt.Errorf("job: invalid JSON: %w", err)
+	}
+
+	// The fields a rejected result echoes come first.
+	var idErr error
+	if present(w.ID) {
+		var id string
+		if json.Unmarshal(w.ID, &id) != nil || !ValidID(id) {
+			idErr = errors.New("id: must be 1 to 128 characters of A-Z a-z 0-9 : _ -")
+		} else {
+			j.ID = id
+		}
+	} else if !ValidID(fallbackID) {
+		idErr = errors.New("id: missing, and the message id is not 1 to 128 characters of A-Z a-z 0-9 : _ -")
+	}
+	if present(w.Meta) {
+		j.Meta = w.Meta
+	}
+	var typeErr error
+	if present(w.Type) {
+		var t string
+		if json.Unmarshal(w.Type, &t) != nil {
+			typeErr = errors.New(`type: must be "webhook" or "discord"`)
+		} else {
+			switch Type(t) {
+			case "", Webhook:
+			case Discord:
+				j.Type = Discord
+			default:
+				j.Type = Type(truncate(t, 32))
+				typeErr = fmt.Errorf(`type: must be "webhook" or "discord", got %q`, truncate(t, 32))
+			}
+		}
+	}
+	if idErr != nil {
+		return j, idErr
+	}
+	if typeErr != nil {
+		return j, typeErr
+	}
+
+	if err := j.decodeURLs(w.URL, w.URLs); err != nil {
+		return j, err
+	}
+	switch j.Type {
+	case Webhook:
+		if !present(w.Payload) {
+			return j, errors.New("payload: required for a webhook job")
+		}
+		if present(w.Discord) {
+			return j, errors.New(`discord: only for a job of type "discord"`)
+		}
+		j.Payload = w.Payload
+	case Discord:
+		if !present(w.Discord) {
+			return j, errors.New("discord: required for a discord job")
+		}
+		if w.Discord[0] != '{' {
+			return j, errors.New("discord: must be an object")
+		}
+		if present(w.Payload) {
+			return j, errors.New(`payload: not used by a job of type "discord"`)
+		}
+		j.Discord = w.Discord
+	}
+	if present(w.Headers) {
+		h, err := decodeHeaders(w.Headers)
+		if err != nil {
+			return j, err
+		}
+		j.Headers = h
+	}
+	if present(w.Timeout) {
+		d, err := parseDuration(w.Timeout)
+		if err != nil {
+			return j, fmt.Errorf("timeout: %w", err)
+		}
+		if d <= 0 {
+			return j, fmt.Errorf("timeout: must be positive, got %s", d)
+		}
+		j.Timeout = Duration(d)
+	}
+	var err error
+	if j.MaxRetries, err = decodeCount("max_retries", w.MaxRetries); err != nil {
+		return j, err
+	}
+	if j.MaxProxyRetries, err = decodeCount("max_proxy_retries", w.MaxProxyRetries); err != nil {
+		return j, err
+	}
+	return j, nil
+}
+
+// present reports whether a field was given a value other than null.
+func present(raw json.RawMessage) bool {
+	return len(raw) > 0 && !bytes.Equal(raw, []byte("null"))
+}
+
+func (j *Job) decodeURLs(one, pool json.RawMessage) error {
+	switch {
+	case present(one) && present(pool):
+		return errors.New("url, urls: give exactly one")
+	case present(one):
+		var s string
+		if json.Unmarshal(one, &s) != nil {
+			return errors.New("url: must be a string")
+		}
+		if err := checkURL(s); err != nil {
+			return fmt.Errorf("url: %w", err)
+		}
+		j.URL = s
+	case present(pool):
+		var list []json.RawMessage
+		if json.Unmarshal(pool, &list) != nil {
+			return errors.New("urls: must be an array of strings")
+		}
+		if len(list) == 0 {
+			return errors.New("urls: must not be empty")
+		}
+		j.URLs = make([]string, len(list))
+		for i, raw := range list {
+			var s string
+			if json.Unmarshal(raw, &s) != nil {
+				return fmt.Errorf("urls[%d]: must be a string", i)
+			}
+			if err := checkURL(s); err != nil {
+				return fmt.Errorf("urls[%d]: %w", i, err)
+			}
+			j.URLs[i] = s
+		}
+	default:
+		return errors.New("url: required (or urls)")
+	}
+	return nil
+}
+
+// checkURL checks a destination without ever quoting it: it may hold a
+// secret.
+func checkURL(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("must be an absolute http or https URL")
+	}
+	return nil
+}
+
+// reservedHeaders are set by the worker itself (a job may not override them
+// without breaking the body, the signature or the connection), or are
+// hop-by-hop headers and proxy credentials.
+var reservedHeaders = map[string]bool{
+	"Connection":          true,
+	"Content-Length":      true,
+	"Content-Type":        true,
+	"Host":                true,
+	"Keep-Alive":          true,
+	"Proxy-Authorization": true,
+	"Proxy-Connection":    true,
+	"Te":                  true,
+	"Trailer":             true,
+	"Transfer-Encoding":   true,
+	"Upgrade":             true,
+}
+
+func decodeHeaders(raw json.RawMessage) (map[string]string, error) {
+	var h map[string]string
+	if json.Unmarshal(raw, &h) != nil {
+		return nil, errors.New("headers: must be an object of strings")
+	}
+	seen := make(map[string]bool, len(h))
+	for name, value := range h {
+		if !validHeaderName(name) {
+			return nil, fmt.Errorf("headers: invalid name %q", truncate(name, 64))
+		}
+		canon := http.CanonicalHeaderKey(name)
+		if reservedHeaders[canon] || strings.HasPrefix(canon, "Webhook-") {
+			return nil, fmt.Errorf("headers: %s is set by the worker", canon)
+		}
+		if seen[canon] {
+			return nil, fmt.Errorf("headers: %s given twice", canon)
+		}
+		seen[canon] = true
+		if !validHeaderValue(value) {
+			return nil, fmt.Errorf("headers: %s: value holds a control character", canon)
+		}
+	}
+	return h, nil
+}
+
+// validHeaderName reports whether s is an RFC 9110 token.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue reports whether s holds no control character other than
+// horizontal tab (so no CR, LF or NUL).
+func validHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func decodeCount(field string, raw json.RawMessage) (*int, error) {
+	if !present(raw) {
+		return nil, nil
+	}
+	var n int
+	if json.Unmarshal(raw, &n) != nil || n < 0 {
+		return nil, fmt.Errorf("%s: must be a whole number, 0 or more", field)
+	}
+	return &n, nil
+}
+
+// truncate cuts s to at most n bytes, for quoting in an error.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

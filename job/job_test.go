@@ -1,0 +1,424 @@
+package job
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookworker/hookworker/sender"
+)
+
+func intp(n int) *int { return &n }
+
+func TestDecode(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		in       string
+		fallback string
+		want     Job
+	}{
+		{
+			name:     "minimal webhook",
+			in:       `{"url":"https://example.com/hook","payload":{"a":1}}`,
+			fallback: "HOOKS-7",
+			want:     Job{ID: "HOOKS-7", Type: Webhook, URL: "https://example.com/hook", Payload: json.RawMessage(`{"a":1}`)},
+		},
+		{
+			name: "every field",
+			in: `{"id":"order-123:shipped_1","type":"webhook","urls":["https://a.example/hook","http://b.example:8080/hook?x=1"],
+				"payload":[1,"two",null],"headers":{"X-Env":"prod","authorization":"Bearer t"},"timeout":"2s",
+				"max_retries":0,"max_proxy_retries":7,"meta":{"k":"v"},"future_field":{"ignored":true}}`,
+			fallback: "HOOKS-1",
+			want: Job{
+				ID: "order-123:shipped_1", Type: Webhook,
+				URLs:    []string{"https://a.example/hook", "http://b.example:8080/hook?x=1"},
+				Payload: json.RawMessage(`[1,"two",null]`),
+				Headers: map[string]string{"X-Env": "prod", "authorization": "Bearer t"},
+				Timeout: Duration(2 * time.Second), MaxRetries: intp(0), MaxProxyRetries: intp(7),
+				Meta: json.RawMessage(`{"k":"v"}`),
+			},
+		},
+		{
+			name:     "discord",
+			in:       `{"type":"discord","url":"https://discord.com/api/webhooks/1/tok","discord":{"content":"hi"}}`,
+			fallback: "msg-id",
+			want:     Job{ID: "msg-id", Type: Discord, URL: "https://discord.com/api/webhooks/1/tok", Discord: json.RawMessage(`{"content":"hi"}`)},
+		},
+		{
+			name:     "payload scalar",
+			in:       `{"url":"https://example.com","payload":"text"}`,
+			fallback: "f",
+			want:     Job{ID: "f", Type: Webhook, URL: "https://example.com", Payload: json.RawMessage(`"text"`)},
+		},
+		{
+			name:     "timeout in seconds",
+			in:       `{"url":"https://example.com","payload":1,"timeout":1.5}`,
+			fallback: "f",
+			want:     Job{ID: "f", Type: Webhook, URL: "https://example.com", Payload: json.RawMessage(`1`), Timeout: Duration(1500 * time.Millisecond)},
+		},
+		{
+			name:     "nulls are absent",
+			in:       `{"id":null,"type":null,"url":"https://example.com","urls":null,"payload":{},"headers":null,"discord":null,"timeout":null,"max_retries":null,"meta":null}`,
+			fallback: "f",
+			want:     Job{ID: "f", Type: Webhook, URL: "https://example.com", Payload: json.RawMessage(`{}`)},
+		},
+		{
+			name:     "empty type is webhook",
+			in:       `{"type":"","url":"https://example.com","payload":{}}`,
+			fallback: "f",
+			want:     Job{ID: "f", Type: Webhook, URL: "https://example.com", Payload: json.RawMessage(`{}`)},
+		},
+		{
+			name:     "id of 128 characters",
+			in:       `{"id":"` + strings.Repeat("a", 128) + `","url":"https://example.com","payload":{}}`,
+			fallback: "f",
+			want:     Job{ID: strings.Repeat("a", 128), Type: Webhook, URL: "https://example.com", Payload: json.RawMessage(`{}`)},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Decode([]byte(tt.in), tt.fallback)
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Decode =\n%+v\nwant\n%+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	t.Parallel()
+	const secretURL = "https://discord.com/api/webhooks/1/SECRETTOKEN"
+	tests := []struct {
+		name     string
+		in       string
+		fallback string
+		want     string // the error, exactly
+		wantID   string
+		wantType Type
+		wantMeta string
+	}{
+		{name: "not JSON", in: `{"url":`, want: "job: invalid JSON: unexpected end of JSON input"},
+		{name: "not an object", in: `["url"]`, want: "job: must be a JSON object"},
+		{name: "null", in: `null`, want: "url: required (or urls)"},
+		{name: "no url", in: `{"payload":{}}`, want: "url: required (or urls)"},
+		{name: "both url and urls", in: `{"url":"https://a.example","urls":["https://b.example"],"payload":{}}`, want: "url, urls: give exactly one"},
+		{name: "url not a string", in: `{"url":5,"payload":{}}`, want: "url: must be a string"},
+		{name: "url empty", in: `{"url":"","payload":{}}`, want: "url: must not be empty"},
+		{name: "url relative", in: `{"url":"/hook","payload":{}}`, want: "url: must be an absolute http or https URL"},
+		{name: "url scheme", in: `{"url":"ftp://example.com/SECRETTOKEN","payload":{}}`, want: "url: must be an absolute http or https URL"},
+		{name: "url unparsable", in: `{"url":"https://exa mple.com/SECRETTOKEN","payload":{}}`, want: "url: must be an absolute http or https URL"},
+		{name: "urls empty", in: `{"urls":[],"payload":{}}`, want: "urls: must not be empty"},
+		{name: "urls not an array", in: `{"urls":"https://a.example","payload":{}}`, want: "urls: must be an array of strings"},
+		{name: "urls entry not a string", in: `{"urls":["https://a.example",3],"payload":{}}`, want: "urls[1]: must be a string"},
+		{name: "urls entry empty", in: `{"urls":["https://a.example",""],"payload":{}}`, want: "urls[1]: must not be empty"},
+		{name: "urls entry bad", in: `{"urls":["` + secretURL + `","mailto:x@SECRETTOKEN"],"payload":{}}`, want: "urls[1]: must be an absolute http or https URL"},
+		{name: "webhook without payload", in: `{"url":"https://a.example"}`, want: "payload: required for a webhook job"},
+		{name: "webhook null payload", in: `{"url":"https://a.example","payload":null}`, want: "payload: required for a webhook job"},
+		{name: "webhook with discord", in: `{"url":"https://a.example","payload":{},"discord":{"content":"x"}}`, want: `discord: only for a job of type "discord"`},
+		{name: "discord without discord", in: `{"type":"discord","url":"` + secretURL + `"}`, want: "discord: required for a discord job", wantType: Discord},
+		{name: "discord not an object", in: `{"type":"discord","url":"` + secretURL + `","discord":"hi"}`, want: "discord: must be an object", wantType: Discord},
+		{name: "discord with payload", in: `{"type":"discord","url":"` + secretURL + `","discord":{},"payload":{}}`, want: `payload: not used by a job of type "discord"`, wantType: Discord},
+		{name: "unknown type", in: `{"type":"sms","url":"https://a.example","payload":{}}`, want: `type: must be "webhook" or "discord", got "sms"`, wantType: "sms"},
+		{name: "type not a string", in: `{"type":1,"url":"https://a.example","payload":{}}`, want: `type: must be "webhook" or "discord"`},
+		{name: "id empty", in: `{"id":"","url":"https://a.example","payload":{}}`, want: "id: must be 1 to 128 characters of A-Z a-z 0-9 : _ -"},
+		{name: "id too long", in: `{"id":"` + strings.Repeat("a", 129) + `","url":"https://a.example","payload":{}}`, want: "id: must be 1 to 128 characters of A-Z a-z 0-9 : _ -"},
+		{name: "id space", in: `{"id":"a b","url":"https://a.example","payload":{}}`, want: "id: must be 1 to 128 characters of A-Z a-z 0-9 : _ -"},
+		{name: "id dot", in: `{"id":"a.b","url":"https://a.example","payload":{}}`, want: "id: must be 1 to 128 characters of A-Z a-z 0-9 : _ -"},
+		{name: "id unicode", in: `{"id":"café","url":"https://a.example","payload":{}}`, want: "id: must be 1 to 128 characters of A-Z a-z 0-9 : _ -"},
+		{name: "id number", in: `{"id":12,"url":"https://a.example","payload":{}}`, want: "id: must be 1 to 128 characters of A-Z a-z 0-9 : _ -"},
+		{name: "bad fallback id", in: `{"url":"https://a.example","payload":{}}`, fallback: "bad id", want: "id: missing, and the message id is not 1 to 128 characters of A-Z a-z 0-9 : _ -", wantID: "bad id"},
+		{name: "id error keeps type and meta", in: `{"id":"x y","type":"discord","meta":[1]}`, want: "id: must be 1 to 128 characters of A-Z a-z 0-9 : _ -", wantType: Discord, wantMeta: `[1]`},
+		{name: "later error keeps id and meta", in: `{"id":"mine","url":"https://a.example","payload":{},"timeout":"soon","meta":{"m":1}}`, want: `timeout: must be a duration such as "15s" or a number of seconds`, wantID: "mine", wantMeta: `{"m":1}`},
+		{name: "timeout zero", in: `{"url":"https://a.example","payload":{},"timeout":"0s"}`, want: "timeout: must be positive, got 0s"},
+		{name: "timeout negative", in: `{"url":"https://a.example","payload":{},"timeout":-1}`, want: "timeout: must be positive, got -1s"},
+		{name: "timeout bool", in: `{"url":"https://a.example","payload":{},"timeout":true}`, want: `timeout: must be a duration such as "15s" or a number of seconds`},
+		{name: "max_retries negative", in: `{"url":"https://a.example","payload":{},"max_retries":-1}`, want: "max_retries: must be a whole number, 0 or more"},
+		{name: "max_retries fraction", in: `{"url":"https://a.example","payload":{},"max_retries":1.5}`, want: "max_retries: must be a whole number, 0 or more"},
+		{name: "max_retries string", in: `{"url":"https://a.example","payload":{},"max_retries":"3"}`, want: "max_retries: must be a whole number, 0 or more"},
+		{name: "max_proxy_retries negative", in: `{"url":"https://a.example","payload":{},"max_proxy_retries":-3}`, want: "max_proxy_retries: must be a whole number, 0 or more"},
+		{name: "headers not an object", in: `{"url":"https://a.example","payload":{},"headers":["X-A"]}`, want: "headers: must be an object of strings"},
+		{name: "header value not a string", in: `{"url":"https://a.example","payload":{},"headers":{"X-A":1}}`, want: "headers: must be an object of strings"},
+		{name: "header name space", in: `{"url":"https://a.example","payload":{},"headers":{"X A":"1"}}`, want: `headers: invalid name "X A"`},
+		{name: "header name empty", in: `{"url":"https://a.example","payload":{},"headers":{"":"1"}}`, want: `headers: invalid name ""`},
+		{name: "header name colon", in: `{"url":"https://a.example","payload":{},"headers":{"X-A:":"1"}}`, want: `headers: invalid name "X-A:"`},
+		{name: "header value CRLF", in: `{"url":"https://a.example","payload":{},"headers":{"X-A":"1\r\nX-B: 2"}}`, want: "headers: X-A: value holds a control character"},
+		{name: "header value NUL", in: `{"url":"https://a.example","payload":{},"headers":{"X-A":"\u0000"}}`, want: "headers: X-A: value holds a control character"},
+		{name: "header twice", in: `{"url":"https://a.example","payload":{},"headers":{"x-a":"1","X-A":"2"}}`, want: "headers: X-A given twice"},
+		{name: "content-type", in: `{"url":"https://a.example","payload":{},"headers":{"content-type":"text/plain"}}`, want: "headers: Content-Type is set by the worker"},
+		{name: "content-length", in: `{"url":"https://a.example","payload":{},"headers":{"Content-Length":"1"}}`, want: "headers: Content-Length is set by the worker"},
+		{name: "host", in: `{"url":"https://a.example","payload":{},"headers":{"Host":"evil.example"}}`, want: "headers: Host is set by the worker"},
+		{name: "transfer-encoding", in: `{"url":"https://a.example","payload":{},"headers":{"Transfer-Encoding":"chunked"}}`, want: "headers: Transfer-Encoding is set by the worker"},
+		{name: "webhook-id", in: `{"url":"https://a.example","payload":{},"headers":{"webhook-id":"x"}}`, want: "headers: Webhook-Id is set by the worker"},
+		{name: "webhook-timestamp", in: `{"url":"https://a.example","payload":{},"headers":{"Webhook-Timestamp":"1"}}`, want: "headers: Webhook-Timestamp is set by the worker"},
+		{name: "webhook-signature", in: `{"url":"https://a.example","payload":{},"headers":{"WEBHOOK-SIGNATURE":"v1,x"}}`, want: "headers: Webhook-Signature is set by the worker"},
+		{name: "connection", in: `{"url":"https://a.example","payload":{},"headers":{"Connection":"close"}}`, want: "headers: Connection is set by the worker"},
+		{name: "proxy-authorization", in: `{"url":"https://a.example","payload":{},"headers":{"Proxy-Authorization":"Basic x"}}`, want: "headers: Proxy-Authorization is set by the worker"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fallback := tt.fallback
+			if fallback == "" {
+				fallback = "HOOKS-42"
+			}
+			j, err := Decode([]byte(tt.in), fallback)
+			if err == nil {
+				t.Fatalf("Decode succeeded: %+v", j)
+			}
+			if err.Error() != tt.want {
+				t.Errorf("Decode error = %q, want %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "SECRETTOKEN") {
+				t.Errorf("error %q holds the URL", err)
+			}
+			wantID := tt.wantID
+			if wantID == "" {
+				wantID = fallback
+			}
+			if j.ID != wantID {
+				t.Errorf("ID = %q, want %q", j.ID, wantID)
+			}
+			wantType := tt.wantType
+			if wantType == "" {
+				wantType = Webhook
+			}
+			if j.Type != wantType {
+				t.Errorf("Type = %q, want %q", j.Type, wantType)
+			}
+			if string(j.Meta) != tt.wantMeta {
+				t.Errorf("Meta = %s, want %s", j.Meta, tt.wantMeta)
+			}
+		})
+	}
+}
+
+// TestDecodePayloadVerbatim checks that the payload reaches the Request byte
+// for byte: whitespace, key order, escapes and non-ASCII text as published.
+func TestDecodePayloadVerbatim(t *testing.T) {
+	t.Parallel()
+	payloads := []string{
+		`{ "b" : 1 ,	"a" :[ 1.50, 2e3 ] }`,
+		"{\n  \"text\": \"héllo \\u00e9 \\\"quoted\\\" 🚀\",\n  \"n\": 1.0000000000000000001\n}",
+		`"\u003cscript\u003e"`,
+		`12345678901234567890123`,
+		`[]`,
+		`false`,
+	}
+	for _, p := range payloads {
+		t.Run(p, func(t *testing.T) {
+			t.Parallel()
+			j, err := Decode([]byte(`{"url":"https://example.com","payload":`+p+`}`), "id")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(j.Payload) != p {
+				t.Errorf("Payload = %q, want %q", j.Payload, p)
+			}
+			if body := j.Request(sender.Config{}).Body; string(body) != p {
+				t.Errorf("Request().Body = %q, want %q", body, p)
+			}
+		})
+	}
+}
+
+func TestValidID(t *testing.T) {
+	t.Parallel()
+	for id, want := range map[string]bool{
+		"a": true, "order-123:shipped_v2": true, "HOOKS-99": true, strings.Repeat("Z", 128): true,
+		"": false, strings.Repeat("Z", 129): false, "a/b": false, "a b": false, "a.b": false, "é": false, "a\n": false,
+	} {
+		if got := ValidID(id); got != want {
+			t.Errorf("ValidID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}
+
+func TestDurationJSON(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in      string
+		want    time.Duration
+		wantErr bool
+	}{
+		{in: `"15s"`, want: 15 * time.Second},
+		{in: `"1m30s"`, want: 90 * time.Second},
+		{in: `15`, want: 15 * time.Second},
+		{in: `0.25`, want: 250 * time.Millisecond},
+		{in: `1e300`, want: time.Duration(1<<63 - 1)},
+		{in: `"15"`, wantErr: true},
+		{in: `"fast"`, wantErr: true},
+		{in: `[]`, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			t.Parallel()
+			var d Duration
+			err := json.Unmarshal([]byte(tt.in), &d)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Unmarshal(%s) error = %v, wantErr %v", tt.in, err, tt.wantErr)
+			}
+			if err == nil && time.Duration(d) != tt.want {
+				t.Errorf("Unmarshal(%s) = %s, want %s", tt.in, time.Duration(d), tt.want)
+			}
+		})
+	}
+	out, err := json.Marshal(Duration(1500 * time.Millisecond))
+	if err != nil || string(out) != `"1.5s"` {
+		t.Errorf("Marshal = %s, %v; want \"1.5s\"", out, err)
+	}
+}
+
+func TestRequest(t *testing.T) {
+	t.Parallel()
+	limits := sender.Config{Timeout: 10 * time.Second, MaxRetries: 3, MaxProxyRetries: 2}
+	tests := []struct {
+		name string
+		job  Job
+		want sender.Request
+	}{
+		{
+			name: "worker defaults",
+			job:  Job{ID: "a", URL: "https://a.example", Payload: json.RawMessage(`{}`)},
+			want: sender.Request{ID: "a", URLs: []string{"https://a.example"}, Body: []byte(`{}`)},
+		},
+		{
+			name: "below the maximums",
+			job:  Job{ID: "b", URLs: []string{"https://a.example", "https://b.example"}, Timeout: Duration(time.Second), MaxRetries: intp(1), MaxProxyRetries: intp(1)},
+			want: sender.Request{ID: "b", URLs: []string{"https://a.example", "https://b.example"}, Timeout: time.Second, MaxRetries: 1, MaxProxyRetries: 1},
+		},
+		{
+			name: "clamped",
+			job:  Job{ID: "c", URL: "https://a.example", Timeout: Duration(time.Hour), MaxRetries: intp(100), MaxProxyRetries: intp(100)},
+			want: sender.Request{ID: "c", URLs: []string{"https://a.example"}, Timeout: 10 * time.Second, MaxRetries: 3, MaxProxyRetries: 2},
+		},
+		{
+			name: "zero means none",
+			job:  Job{ID: "d", URL: "https://a.example", MaxRetries: intp(0), MaxProxyRetries: intp(0)},
+			want: sender.Request{ID: "d", URLs: []string{"https://a.example"}, MaxRetries: -1, MaxProxyRetries: -1},
+		},
+		{
+			name: "headers canonical",
+			job:  Job{ID: "e", URL: "https://a.example", Headers: map[string]string{"x-env": "prod", "Authorization": "Bearer t"}},
+			want: sender.Request{ID: "e", URLs: []string{"https://a.example"}, Header: http.Header{"X-Env": {"prod"}, "Authorization": {"Bearer t"}}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := tt.job.Request(limits); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Request =\n%+v\nwant\n%+v", got, tt.want)
+			}
+		})
+	}
+	t.Run("worker allows no retries", func(t *testing.T) {
+		t.Parallel()
+		j := Job{ID: "f", URL: "https://a.example", MaxRetries: intp(5)}
+		if got := j.Request(sender.Config{}).MaxRetries; got != -1 {
+			t.Errorf("MaxRetries = %d, want -1 (none)", got)
+		}
+	})
+}
+
+func TestResultJSON(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 11, 22, 11, 0, 0, 1, time.FixedZone("CET", 3600))
+	j := Job{ID: "order-123-shipped", Type: Webhook, Meta: json.RawMessage(`{"any":"json value, echoed in the result"}`)}
+	tests := []struct {
+		name string
+		res  Result
+		want string
+	}{
+		{
+			name: "delivered, as the contract shows",
+			res: NewResult(j, sender.Result{
+				OK: true, Outcome: sender.Delivered, Status: 204, URL: "https://example.com/hook", Attempts: 1,
+				StartedAt: start, FinishedAt: start.Add(120 * time.Millisecond),
+			}),
+			want: `{"id":"order-123-shipped","type":"webhook","ok":true,"outcome":"delivered","status":204,` +
+				`"url":"https://example.com/hook","attempts":1,"error":null,"response":null,"proxy":null,` +
+				`"started_at":"2026-11-22T10:00:00.000000001Z","finished_at":"2026-11-22T10:00:00.120000001Z",` +
+				`"duration_ms":120,"meta":{"any":"json value, echoed in the result"}}`,
+		},
+		{
+			name: "failed with a response and a proxy",
+			res: NewResult(Job{ID: "x", Type: Discord}, sender.Result{
+				OK: true, Outcome: sender.Failed, Status: 400, URL: "https://discord.com/api/webhooks/1/REDACTED", Attempts: 4,
+				Error: "status 400", Response: json.RawMessage(`{"message":"bad"}`), Proxy: "10.0.0.1:8080",
+				StartedAt: start, FinishedAt: start.Add(2 * time.Second),
+			}),
+			want: `{"id":"x","type":"discord","ok":false,"outcome":"failed","status":400,` +
+				`"url":"https://discord.com/api/webhooks/1/REDACTED","attempts":4,"error":"status 400","response":{"message":"bad"},"proxy":"10.0.0.1:8080",` +
+				`"started_at":"2026-11-22T10:00:00.000000001Z","finished_at":"2026-11-22T10:00:02.000000001Z","duration_ms":2000}`,
+		},
+		{
+			name: "response not JSON",
+			res: NewResult(Job{ID: "y", Type: Webhook}, sender.Result{
+				Outcome: sender.Failed, Status: 502, URL: "https://a.example", Attempts: 1, Error: "status 502",
+				Response: json.RawMessage(`<html>`), StartedAt: start, FinishedAt: start,
+			}),
+			want: `{"id":"y","type":"webhook","ok":false,"outcome":"failed","status":502,"url":"https://a.example","attempts":1,` +
+				`"error":"status 502","response":"\u003chtml\u003e","proxy":null,"started_at":"2026-11-22T10:00:00.000000001Z",` +
+				`"finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0}`,
+		},
+		{
+			name: "rejected",
+			res:  Rejected(Job{ID: "HOOKS-9", Type: Webhook, Meta: json.RawMessage(`[1]`)}, errString("payload: required for a webhook job"), start),
+			want: `{"id":"HOOKS-9","type":"webhook","ok":false,"outcome":"rejected","status":null,"url":null,"attempts":0,` +
+				`"error":"payload: required for a webhook job","response":null,"proxy":null,` +
+				`"started_at":"2026-11-22T10:00:00.000000001Z","finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":[1]}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := json.Marshal(tt.res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("Marshal =\n%s\nwant\n%s", got, tt.want)
+			}
+			var back Result
+			if err := json.Unmarshal(got, &back); err != nil {
+				t.Fatalf("Unmarshal: %v", err)
+			}
+			if !reflect.DeepEqual(back, tt.res) {
+				t.Errorf("round trip =\n%+v\nwant\n%+v", back, tt.res)
+			}
+		})
+	}
+}
+
+// TestResultFields checks the result carries exactly the contract's fields.
+func TestResultFields(t *testing.T) {
+	t.Parallel()
+	out, err := json.Marshal(Rejected(Job{ID: "a", Type: Webhook}, nil, time.Unix(0, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(out, &m); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"id", "type", "ok", "outcome", "status", "url", "attempts", "error", "response", "proxy", "started_at", "finished_at", "duration_ms"}
+	if len(m) != len(want) {
+		t.Errorf("result has %d fields, want %d: %s", len(m), len(want), out)
+	}
+	for _, k := range want {
+		if _, ok := m[k]; !ok {
+			t.Errorf("result lacks %q: %s", k, out)
+		}
+	}
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }

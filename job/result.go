@@ -1,0 +1,181 @@
+package job
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hookworker/hookworker/sender"
+)
+
+// Result is the one terminal account of a job, as published on the result
+// subject. Its JSON form is the contract's: status, url, error, response and
+// proxy are null when empty, times are RFC 3339 in UTC with nanoseconds, and
+// meta is left out when the job had none.
+type Result struct {
+	ID      string
+	Type    Type
+	OK      bool
+	Outcome sender.Outcome
+	// Status is the final HTTP status, 0 when no response came back.
+	Status int
+	// URL is the destination used last, redacted; empty when none was.
+	URL string
+	// Attempts counts HTTP attempts across retries, proxy rotations and
+	// redeliveries.
+	Attempts int
+	// Error is a short cause on failure, empty on success.
+	Error string
+	// Response is the final response body as JSON, nil when there was none.
+	Response json.RawMessage
+	// Proxy is host:port of the proxy used last, empty without one.
+	Proxy      string
+	StartedAt  time.Time
+	FinishedAt time.Time
+	// DurationMS is FinishedAt - StartedAt in milliseconds.
+	DurationMS int64
+	// Meta is the job's meta, echoed.
+	Meta json.RawMessage
+}
+
+// NewResult is the result of a job from its delivery. OK is set exactly when
+// the outcome is delivered.
+func NewResult(j Job, r sender.Result) Result {
+	resp := r.Response
+	if len(resp) > 0 && !json.Valid(resp) {
+		// Keep the result publishable whatever the sender handed over.
+		resp, _ = json.Marshal(string(resp))
+	}
+	return Result{
+		ID:         j.ID,
+		Type:       j.Type,
+		OK:         r.Outcome == sender.Delivered,
+		Outcome:    r.Outcome,
+		Status:     r.Status,
+		URL:        r.URL,
+		Attempts:   r.Attempts,
+		Error:      r.Error,
+		Response:   resp,
+		Proxy:      r.Proxy,
+		StartedAt:  r.StartedAt.UTC(),
+		FinishedAt: r.FinishedAt.UTC(),
+		DurationMS: r.Duration().Milliseconds(),
+		Meta:       j.Meta,
+	}
+}
+
+// Rejected is the result of a job that was not sent because err says it is
+// invalid: outcome rejected, no attempt, started and finished at at.
+func Rejected(j Job, err error, at time.Time) Result {
+	r := Result{
+		ID:         j.ID,
+		Type:       j.Type,
+		Outcome:    sender.Rejected,
+		StartedAt:  at.UTC(),
+		FinishedAt: at.UTC(),
+		Meta:       j.Meta,
+	}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	return r
+}
+
+// resultJSON is the contract's result JSON.
+type resultJSON struct {
+	ID         string          `json:"id"`
+	Type       Type            `json:"type"`
+	OK         bool            `json:"ok"`
+	Outcome    sender.Outcome  `json:"outcome"`
+	Status     *int            `json:"status"`
+	URL        *string         `json:"url"`
+	Attempts   int             `json:"attempts"`
+	Error      *string         `json:"error"`
+	Response   json.RawMessage `json:"response"`
+	Proxy      *string         `json:"proxy"`
+	StartedAt  string          `json:"started_at"`
+	FinishedAt string          `json:"finished_at"`
+	DurationMS int64           `json:"duration_ms"`
+	Meta       json.RawMessage `json:"meta,omitempty"`
+}
+
+// MarshalJSON writes the contract's result JSON.
+func (r Result) MarshalJSON() ([]byte, error) {
+	w := resultJSON{
+		ID:         r.ID,
+		Type:       r.Type,
+		OK:         r.OK,
+		Outcome:    r.Outcome,
+		Status:     nonZero(r.Status),
+		URL:        nonZero(r.URL),
+		Attempts:   r.Attempts,
+		Error:      nonZero(r.Error),
+		Response:   r.Response,
+		Proxy:      nonZero(r.Proxy),
+		StartedAt:  r.StartedAt.UTC().Format(time.RFC3339Nano),
+		FinishedAt: r.FinishedAt.UTC().Format(time.RFC3339Nano),
+		DurationMS: r.DurationMS,
+		Meta:       r.Meta,
+	}
+	if len(w.Response) == 0 {
+		w.Response = nil
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON reads the contract's result JSON.
+func (r *Result) UnmarshalJSON(data []byte) error {
+	var w resultJSON
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	var started, finished time.Time
+	var err error
+	if w.StartedAt != "" {
+		if started, err = time.Parse(time.RFC3339Nano, w.StartedAt); err != nil {
+			return fmt.Errorf("started_at: %w", err)
+		}
+	}
+	if w.FinishedAt != "" {
+		if finished, err = time.Parse(time.RFC3339Nano, w.FinishedAt); err != nil {
+			return fmt.Errorf("finished_at: %w", err)
+		}
+	}
+	*r = Result{
+		ID:         w.ID,
+		Type:       w.Type,
+		OK:         w.OK,
+		Outcome:    w.Outcome,
+		Status:     deref(w.Status),
+		URL:        deref(w.URL),
+		Attempts:   w.Attempts,
+		Error:      deref(w.Error),
+		Proxy:      deref(w.Proxy),
+		StartedAt:  started.UTC(),
+		FinishedAt: finished.UTC(),
+		DurationMS: w.DurationMS,
+	}
+	if present(w.Response) {
+		r.Response = w.Response
+	}
+	if present(w.Meta) {
+		r.Meta = w.Meta
+	}
+	return nil
+}
+
+func nonZero[T comparable](v T) *T {
+	var zero T
+	if v == zero {
+		return nil
+	}
+	return &v
+}
+
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
+}
