@@ -422,3 +422,34 @@ func TestResultFields(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// TestJobRoundTrip checks that a Job written with encoding/json (as a
+// producer in Go would) decodes to the same Job.
+func TestJobRoundTrip(t *testing.T) {
+	t.Parallel()
+	jobs := []Job{
+		{ID: "a", Type: Webhook, URL: "https://a.example", Payload: json.RawMessage(`{"x":[1,2]}`)},
+		{
+			ID: "b", Type: Discord, URLs: []string{"https://a.example", "https://b.example"},
+			Discord: json.RawMessage(`{"content":"hi"}`), Headers: map[string]string{"X-A": "1"},
+			Timeout: Duration(1500 * time.Millisecond), MaxRetries: intp(0), MaxProxyRetries: intp(2),
+			Meta: json.RawMessage(`"m"`),
+		},
+	}
+	for _, j := range jobs {
+		t.Run(j.ID, func(t *testing.T) {
+			t.Parallel()
+			data, err := json.Marshal(j)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Decode(data, "fallback")
+			if err != nil {
+				t.Fatalf("Decode(%s): %v", data, err)
+			}
+			if !reflect.DeepEqual(got, j) {
+				t.Errorf("Decode(%s) =\n%+v\nwant\n%+v", data, got, j)
+			}
+		})
+	}
+}
