@@ -1,0 +1,242 @@
+// Package bus connects hookworker to NATS JetStream: to a NATS server, or to
+// an embedded one it starts itself, and to the streams, the durable consumer
+// and the state bucket the worker needs.
+//
+// A server that cannot be reached is retried for ever: Connect returns at
+// once with a connection that keeps trying, and Ensure waits, with backoff,
+// until the server answers. Only a configuration the server refuses, or an
+// existing stream that does not capture the configured subject, is an error.
+package bus
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	neturl "net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config says where the NATS server is.
+type Config struct {
+	// URL is the NATS server URL or URLs, comma-separated. Empty starts an
+	// embedded server.
+	URL string
+	// Creds is a credentials file for the connection; empty for none.
+	Creds string
+	// EmbeddedListen is host:port the embedded server listens on for
+	// producers (port 0 picks a free one).
+	EmbeddedListen string
+	// EmbeddedDir is the embedded server's JetStream store.
+	EmbeddedDir string
+	// Name is the connection name shown by the server.
+	Name string
+	// Logger receives connection events; nil discards them.
+	Logger *slog.Logger
+}
+
+// Bus is a NATS connection with JetStream, and the embedded server behind it
+// when there is one.
+type Bus struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	srv    *server.Server
+	log    *slog.Logger
+	closed chan struct{}
+	bound  atomic.Bool
+}
+
+// Connect connects to cfg.URL, or starts an embedded JetStream server when
+// cfg.URL is empty and connects to it in-process. An unreachable server is
+// not an error: the connection retries for ever in the background (see
+// Connected). It fails only on bad options or when the embedded server
+// cannot start.
+func Connect(cfg Config) (*Bus, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	b := &Bus{log: log, closed: make(chan struct{})}
+	name := cfg.Name
+	if name == "" {
+		name = "hookworker"
+	}
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true),
+		nats.ReconnectWait(time.Second),
+		nats.ReconnectJitter(500*time.Millisecond, time.Second),
+		nats.ConnectHandler(func(nc *nats.Conn) {
+			log.Info("nats connected", "server", nc.ConnectedUrlRedacted())
+		}),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "error", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info("nats reconnected", "server", nc.ConnectedUrlRedacted())
+		}),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Debug("nats reconnect attempt failed", "error", err)
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			log.Warn("nats error", "error", err)
+		}),
+		nats.ClosedHandler(func(*nats.Conn) { close(b.closed) }),
+	}
+	if cfg.Creds != "" {
+		opts = append(opts, nats.UserCredentials(cfg.Creds))
+	}
+	url := cfg.URL
+	if url == "" {
+		srv, err := startEmbedded(cfg.EmbeddedListen, cfg.EmbeddedDir)
+		if err != nil {
+			return nil, err
+		}
+		b.srv = srv
+		log.Info("started embedded nats server", "listen", srv.Addr().String(), "store_dir", cfg.EmbeddedDir)
+		opts = append(opts, nats.InProcessServer(srv))
+		url = srv.ClientURL()
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		b.shutdownServer()
+		return nil, fmt.Errorf("connect to nats %s: %w", redactURLs(url), err)
+	}
+	if !nc.IsConnected() {
+		log.Warn("nats not reachable yet, retrying", "server", redactURLs(url))
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		b.shutdownServer()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	b.nc, b.js = nc, js
+	return b, nil
+}
+
+// startEmbedded starts a JetStream server listening on listen (host:port)
+// with its store in dir, and waits until it accepts connections.
+func startEmbedded(listen, dir string) (*server.Server, error) {
+	host, portStr, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats listen address %q: %w", listen, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats listen address %q: bad port", listen)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("embedded nats store: %w", err)
+	}
+	srv, err := server.NewServer(&server.Options{
+		ServerName: "hookworker-embedded",
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   dir,
+		NoSigs:     true,
+		NoLog:      true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats server: %w", err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		return nil, fmt.Errorf("embedded nats server on %s did not start", listen)
+	}
+	return srv, nil
+}
+
+// Conn returns the NATS connection.
+func (b *Bus) Conn() *nats.Conn { return b.nc }
+
+// JetStream returns the JetStream context of the connection.
+func (b *Bus) JetStream() jetstream.JetStream { return b.js }
+
+// Embedded returns the address producers reach the embedded server on, or ""
+// when connected to an external server.
+func (b *Bus) Embedded() string {
+	if b.srv == nil {
+		return ""
+	}
+	return b.srv.Addr().String()
+}
+
+// Connected reports whether the connection is up now.
+func (b *Bus) Connected() bool { return b.nc.IsConnected() }
+
+// Ready reports whether the connection is up and Ensure has bound the
+// consumer: what /readyz answers.
+func (b *Bus) Ready() bool { return b.bound.Load() && b.nc.IsConnected() }
+
+// Close drains the connection (pending acks and publishes go out), waits for
+// it to close, then shuts the embedded server down.
+func (b *Bus) Close() {
+	if err := b.nc.Drain(); err != nil {
+		b.nc.Close()
+	}
+	t := time.NewTimer(10 * time.Second)
+	defer t.Stop()
+	select {
+	case <-b.closed:
+	case <-t.C:
+		b.nc.Close()
+	}
+	b.shutdownServer()
+}
+
+func (b *Bus) shutdownServer() {
+	if b.srv == nil {
+		return
+	}
+	b.srv.Shutdown()
+	b.srv.WaitForShutdown()
+	b.log.Info("embedded nats server stopped")
+}
+
+// redactURLs redacts each of a comma-separated list of server URLs: user
+// info (a password or token) and query are dropped.
+func redactURLs(s string) string {
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if !strings.Contains(p, "://") {
+			p = "nats://" + p
+		}
+		u, err := neturl.Parse(p)
+		if err != nil {
+			parts[i] = "(invalid url)"
+			continue
+		}
+		u.User = nil
+		u.RawQuery = ""
+		parts[i] = u.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// errorsIsAny reports whether err is any of targets.
+func errorsIsAny(err error, targets ...error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,185 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func runServer(t *testing.T) *server.Server {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	t.Cleanup(srv.Shutdown)
+	return srv
+}
+
+func topology() Topology {
+	return Topology{
+		Subject: "hooks.send", Stream: "HOOKS", Durable: "hookworker",
+		ResultSubject: "hooks.result", ResultStream: "HOOKS_RESULTS",
+		ResultMaxAge: time.Hour, AckWait: time.Second, MaxAckPending: 1000,
+	}
+}
+
+func TestSubjectMatches(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		pattern, subject string
+		want             bool
+	}{
+		{"hooks.send", "hooks.send", true},
+		{"hooks.*", "hooks.send", true},
+		{"hooks.>", "hooks.send", true},
+		{">", "hooks.send", true},
+		{"hooks.>", "hooks", false},
+		{"hooks.*", "hooks.send.x", false},
+		{"hooks.result", "hooks.send", false},
+		{"hooks.send.x", "hooks.send", false},
+		{"*.send", "hooks.send", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.pattern+"/"+tt.subject, func(t *testing.T) {
+			t.Parallel()
+			if got := SubjectMatches(tt.pattern, tt.subject); got != tt.want {
+				t.Errorf("SubjectMatches(%q, %q) = %v, want %v", tt.pattern, tt.subject, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestEnsureCreatesAndReuses(t *testing.T) {
+	t.Parallel()
+	srv := runServer(t)
+	b, err := Connect(Config{URL: srv.ClientURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := t.Context()
+	for range 2 { // the second run finds everything in place
+		bound, err := b.Ensure(ctx, topology())
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := bound.Consumer.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Config.AckPolicy != jetstream.AckExplicitPolicy || info.Config.MaxDeliver != -1 || info.Config.FilterSubject != "hooks.send" {
+			t.Errorf("consumer config = %+v", info.Config)
+		}
+	}
+	if !b.Ready() {
+		t.Error("Ready() = false after Ensure")
+	}
+	s, err := b.JetStream().Stream(ctx, "HOOKS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	if cfg.Retention != jetstream.WorkQueuePolicy || cfg.Discard != jetstream.DiscardNew || cfg.Duplicates != JobDuplicates {
+		t.Errorf("job stream config = %+v", cfg)
+	}
+	rs, err := b.JetStream().Stream(ctx, "HOOKS_RESULTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc := rs.CachedInfo().Config; rc.Retention != jetstream.LimitsPolicy || rc.MaxAge != time.Hour {
+		t.Errorf("result stream config = %+v", rc)
+	}
+}
+
+func TestEnsureSubjectMismatch(t *testing.T) {
+	t.Parallel()
+	srv := runServer(t)
+	b, err := Connect(Config{URL: srv.ClientURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.JetStream().CreateStream(t.Context(), jetstream.StreamConfig{Name: "HOOKS", Subjects: []string{"other.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.Ensure(t.Context(), topology())
+	var se *SubjectError
+	if !errors.As(err, &se) || se.Stream != "HOOKS" || se.Subject != "hooks.send" {
+		t.Fatalf("Ensure error = %v, want a SubjectError naming HOOKS and hooks.send", err)
+	}
+}
+
+func TestEnsureWaitsForServer(t *testing.T) {
+	t.Parallel()
+	// Reserve a port, start nothing on it yet.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	b, err := Connect(Config{URL: "nats://127.0.0.1:" + strconv.Itoa(port)})
+	if err != nil {
+		t.Fatalf("Connect with no server: %v", err)
+	}
+	defer b.Close()
+	if b.Ready() {
+		t.Error("Ready() = true without a server")
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.Ensure(t.Context(), topology())
+		done <- err
+	}()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	defer srv.Shutdown()
+	if err := <-done; err != nil {
+		t.Fatalf("Ensure: %v", err)
+	}
+	if !b.Ready() {
+		t.Error("Ready() = false once bound")
+	}
+}
+
+func TestEmbedded(t *testing.T) {
+	t.Parallel()
+	b, err := Connect(Config{EmbeddedListen: "127.0.0.1:0", EmbeddedDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Ensure(t.Context(), topology()); err != nil {
+		t.Fatal(err)
+	}
+	// A producer reaches the embedded server over TCP.
+	nc, err := nats.Connect("nats://" + b.Embedded())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if _, err := js.Publish(ctx, "hooks.send", []byte(`{}`)); err != nil {
+		t.Fatalf("publish to embedded server: %v", err)
+	}
+	b.Close()
+}
+
+
+

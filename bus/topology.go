@@ -1,0 +1,238 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Topology names the streams, the consumer and the state bucket the worker
+// uses.
+type Topology struct {
+	// Subject and Stream are the job subject and its WorkQueue stream.
+	Subject, Stream string
+	// Durable is the pull consumer every worker process shares.
+	Durable string
+	// ResultSubject and ResultStream are the result subject and its Limits
+	// stream.
+	ResultSubject, ResultStream string
+	// ResultMaxAge is how long the result stream keeps a result; 0 keeps it
+	// for ever.
+	ResultMaxAge time.Duration
+	// AckWait is the consumer's AckWait.
+	AckWait time.Duration
+	// MaxAckPending bounds the jobs handed out and not yet acknowledged,
+	// across every process.
+	MaxAckPending int
+	// StateBucket is the key-value bucket for per-job delivery state;
+	// empty means DefaultStateBucket.
+	StateBucket string
+	// StateTTL is how long a job's delivery state is kept; 0 means 24h.
+	StateTTL time.Duration
+}
+
+// DefaultStateBucket is the bucket holding per-job delivery state.
+const DefaultStateBucket = "HOOKWORKER_STATE"
+
+// JobDuplicates is the job stream's duplicate window.
+const JobDuplicates = 2 * time.Minute
+
+// ResultDuplicates is the result stream's duplicate window: a result
+// re-published after a lost acknowledgement within it is stored once.
+const ResultDuplicates = 10 * time.Minute
+
+// Bound is what Ensure set up.
+type Bound struct {
+	// Consumer is the durable pull consumer on the job stream.
+	Consumer jetstream.Consumer
+	// State is the per-job delivery state bucket.
+	State jetstream.KeyValue
+}
+
+// SubjectError says an existing stream does not capture the subject it is
+// configured for.
+type SubjectError struct {
+	Stream  string
+	Subject string
+}
+
+func (e *SubjectError) Error() string {
+	return fmt.Sprintf("stream %s exists but does not capture subject %s", e.Stream, e.Subject)
+}
+
+// Ensure creates what is missing of the job stream, the result stream, the
+// durable consumer and the state bucket, and uses what exists as it is. It
+// waits (with backoff, logging) for a server that is not reachable or not
+// answering yet, until ctx ends; it fails at once on a SubjectError or a
+// configuration the server refuses.
+func (b *Bus) Ensure(ctx context.Context, t Topology) (Bound, error) {
+	wait := 250 * time.Millisecond
+	for {
+		bound, err := b.ensureOnce(ctx, t)
+		if err == nil {
+			b.bound.Store(true)
+			b.log.Info("jetstream ready", "stream", t.Stream, "subject", t.Subject, "durable", t.Durable,
+				"result_stream", t.ResultStream, "result_subject", t.ResultSubject)
+			return bound, nil
+		}
+		if permanent(err) {
+			return Bound{}, err
+		}
+		b.log.Warn("jetstream not ready, retrying", "error", err, "retry_in", wait)
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return Bound{}, ctx.Err()
+		case <-timer.C:
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
+// permanent reports whether err will not go away by retrying.
+func permanent(err error) bool {
+	var se *SubjectError
+	if errors.As(err, &se) {
+		return true
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errorsIsAny(err, nats.ErrTimeout, nats.ErrNoResponders, nats.ErrConnectionClosed,
+			nats.ErrConnectionReconnecting, nats.ErrDisconnected, jetstream.ErrJetStreamNotEnabled,
+			jetstream.ErrJetStreamNotEnabledForAccount, jetstream.ErrNoHeartbeat) {
+		return false
+	}
+	var api *jetstream.APIError
+	if errors.As(err, &api) {
+		return api.Code == http.StatusBadRequest
+	}
+	return false
+}
+
+func (b *Bus) ensureOnce(ctx context.Context, t Topology) (Bound, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := b.ensureStream(ctx, jetstream.StreamConfig{
+		Name:       t.Stream,
+		Subjects:   []string{t.Subject},
+		Retention:  jetstream.WorkQueuePolicy,
+		Storage:    jetstream.FileStorage,
+		Discard:    jetstream.DiscardNew,
+		Duplicates: JobDuplicates,
+	}, t.Subject); err != nil {
+		return Bound{}, err
+	}
+	if _, err := b.ensureStream(ctx, jetstream.StreamConfig{
+		Name:       t.ResultStream,
+		Subjects:   []string{t.ResultSubject},
+		Retention:  jetstream.LimitsPolicy,
+		Storage:    jetstream.FileStorage,
+		MaxAge:     t.ResultMaxAge,
+		Duplicates: resultDuplicates(t.ResultMaxAge),
+	}, t.ResultSubject); err != nil {
+		return Bound{}, err
+	}
+	cons, err := b.js.Consumer(ctx, t.Stream, t.Durable)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		cons, err = b.js.CreateConsumer(ctx, t.Stream, jetstream.ConsumerConfig{
+			Durable:       t.Durable,
+			Description:   "hookworker job consumer",
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       t.AckWait,
+			MaxDeliver:    -1,
+			MaxAckPending: t.MaxAckPending,
+			FilterSubject: t.Subject,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+		})
+	}
+	if err != nil {
+		return Bound{}, fmt.Errorf("consumer %s on stream %s: %w", t.Durable, t.Stream, err)
+	}
+	bucket := t.StateBucket
+	if bucket == "" {
+		bucket = DefaultStateBucket
+	}
+	ttl := t.StateTTL
+	if ttl <= 0 {
+		ttl = 24 * time.Hour
+	}
+	kv, err := b.js.KeyValue(ctx, bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = b.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      bucket,
+			Description: "hookworker per-job delivery state",
+			TTL:         ttl,
+			Storage:     jetstream.FileStorage,
+		})
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = b.js.KeyValue(ctx, bucket)
+		}
+	}
+	if err != nil {
+		return Bound{}, fmt.Errorf("state bucket %s: %w", bucket, err)
+	}
+	return Bound{Consumer: cons, State: kv}, nil
+}
+
+// resultDuplicates is the result stream's duplicate window, never longer
+// than its max age (the server refuses that).
+func resultDuplicates(maxAge time.Duration) time.Duration {
+	if maxAge > 0 && maxAge < ResultDuplicates {
+		return maxAge
+	}
+	return ResultDuplicates
+}
+
+// ensureStream returns the stream named in cfg, creating it when missing; an
+// existing stream must capture subject.
+func (b *Bus) ensureStream(ctx context.Context, cfg jetstream.StreamConfig, subject string) (jetstream.Stream, error) {
+	s, err := b.js.Stream(ctx, cfg.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		s, err = b.js.CreateStream(ctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			s, err = b.js.Stream(ctx, cfg.Name)
+		} else if err == nil {
+			b.log.Info("created stream", "stream", cfg.Name, "subject", subject)
+			return s, nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", cfg.Name, err)
+	}
+	subjects := s.CachedInfo().Config.Subjects
+	if len(subjects) == 0 {
+		subjects = []string{cfg.Name}
+	}
+	for _, pattern := range subjects {
+		if SubjectMatches(pattern, subject) {
+			return s, nil
+		}
+	}
+	return nil, &SubjectError{Stream: cfg.Name, Subject: subject}
+}
+
+// SubjectMatches reports whether the subject pattern (with the wildcards *
+// for one token and > for one or more trailing tokens) captures the literal
+// subject.
+func SubjectMatches(pattern, subject string) bool {
+	pt := strings.Split(pattern, ".")
+	st := strings.Split(subject, ".")
+	for i, p := range pt {
+		if p == ">" {
+			return len(st) > i
+		}
+		if i >= len(st) {
+			return false
+		}
+		if p != "*" && p != st[i] {
+			return false
+		}
+	}
+	return len(pt) == len(st)
+}
