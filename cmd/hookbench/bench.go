@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// bench holds the long-lived parts of a run: the JetStream server, the
+// receiver and this process's connection.
+type bench struct {
+	o        options
+	log      io.Writer
+	dir      string
+	nats     *child
+	receiver *child
+	nc       *nats.Conn
+	children []*child // every child started, for the final accounting
+}
+
+func newBench(ctx context.Context, o options, log io.Writer) (*bench, error) {
+	dir, err := os.MkdirTemp("", "hookbench-")
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{o: o, log: log, dir: dir}
+	if b.nats, err = b.start("nats", []string{"-dir", dir}, nil); err != nil {
+		b.close()
+		return nil, err
+	}
+	if b.receiver, err = b.start("receiver", []string{"-delay", o.SlowDelay.String()}, nil); err != nil {
+		b.close()
+		return nil, err
+	}
+	if b.nc, err = nats.Connect(b.nats.info, nats.Name("hookbench")); err != nil {
+		b.close()
+		return nil, fmt.Errorf("connect to the bench's nats server: %w", err)
+	}
+	return b, nil
+}
+
+func (b *bench) start(role string, args, env []string) (*child, error) {
+	c, err := startChild(role, args, env)
+	if err != nil {
+		return nil, err
+	}
+	b.children = append(b.children, c)
+	return c, nil
+}
+
+// close stops every child and removes the store.
+func (b *bench) close() {
+	if b.nc != nil {
+		b.nc.Close()
+	}
+	for i := len(b.children) - 1; i >= 0; i-- {
+		if b.children[i].usage == nil {
+			b.children[i].stop()
+		}
+	}
+	os.RemoveAll(b.dir)
+}
+
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(b.log, "hookbench: "+format+"\n", args...)
+}
+
+// all runs every phase in turn.
+func (b *bench) all(ctx context.Context) (*report, error) {
+	r := &report{o: b.o}
+	for _, phase := range []struct {
+		name string
+		run  func(context.Context, *report) error
+	}{
+		{"http ceiling", b.httpCeiling},
+		{"bus ceiling", b.busCeiling},
+		{"end to end", b.endToEnd},
+		{"slow receiver", b.slowReceiver},
+	} {
+		b.logf("%s…", phase.name)
+		if err := phase.run(ctx, r); err != nil {
+			return nil, fmt.Errorf("%s: %w", phase.name, err)
+		}
+	}
+	return r, nil
+}
+
+// httpCeiling posts the jobs' payloads straight to the receiver with the
+// worker's HTTP client, at the same concurrency.
+func (b *bench) httpCeiling(_ context.Context, r *report) error {
+	c, err := b.start("httpload", []string{
+		"-url", b.receiver.info + "/hook", "-jobs", strconv.Itoa(b.o.Jobs),
+		"-concurrency", strconv.Itoa(b.o.Concurrency), "-payload", strconv.Itoa(b.o.Payload),
+	}, nil)
+	if err != nil {
+		return err
+	}
+	defer c.stop()
+	before, err := c.stats()
+	if err != nil {
+		return err
+	}
+	var lr loadResult
+	if err := c.callJSON(&lr, "run"); err != nil {
+		return err
+	}
+	after, err := c.stats()
+	if err != nil {
+		return err
+	}
+	if lr.OK != lr.Done {
+		return fmt.Errorf("%d of %d requests failed", lr.Done-lr.OK, lr.Done)
+	}
+	r.HTTP = throughput{N: lr.OK, Seconds: lr.Seconds, CPU: after.CPU - before.CPU}
+	b.logf("  %.0f requests/s", r.HTTP.rate())
+	return nil
+}
+
+// busCeiling runs the bus half of the worker alone.
+func (b *bench) busCeiling(ctx context.Context, r *report) error {
+	c, err := b.start("busload", []string{
+		"-nats", b.nats.info, "-prefix", "bus", "-concurrency", strconv.Itoa(b.o.Concurrency),
+	}, nil)
+	if err != nil {
+		return err
+	}
+	defer c.stop()
+	m, dr, err := b.measure(ctx, c, "bus", b.o.Jobs, b.o.Window, "/hook", nil)
+	if err != nil {
+		return err
+	}
+	r.Bus = throughput{N: dr.Results, Seconds: dr.Seconds, CPU: m.cpu, NATSCPU: m.natsCPU}
+	b.logf("  %.0f jobs/s", r.Bus.rate())
+	return nil
+}
+
+// workerEnv is the environment of a worker bound to prefix's topology.
+func (b *bench) workerEnv(prefix string, concurrency, hostConcurrency int) []string {
+	t := topology(prefix, concurrency)
+	return []string{
+		"HOOKWORKER_NATS_URL=" + b.nats.info,
+		"HOOKWORKER_SUBJECT=" + t.Subject,
+		"HOOKWORKER_STREAM=" + t.Stream,
+		"HOOKWORKER_DURABLE=" + t.Durable,
+		"HOOKWORKER_RESULT_SUBJECT=" + t.ResultSubject,
+		"HOOKWORKER_RESULT_STREAM=" + t.ResultStream,
+		"HOOKWORKER_RESULT_MAX_AGE=" + t.ResultMaxAge.String(),
+		"HOOKWORKER_CONCURRENCY=" + strconv.Itoa(concurrency),
+		"HOOKWORKER_HOST_CONCURRENCY=" + strconv.Itoa(hostConcurrency),
+		"HOOKWORKER_ALLOWED_NETWORKS=127.0.0.1/32",
+		"HOOKWORKER_HTTP_ADDR=",
+		"HOOKWORKER_LOG_LEVEL=warn",
+		"HOOKWORKER_LOG_FORMAT=json",
+	}
+}
+
+// endToEnd runs jobs through the real worker.
+func (b *bench) endToEnd(ctx context.Context, r *report) error {
+	c, err := b.start("worker", nil, b.workerEnv("e2e", b.o.Concurrency, b.o.Concurrency))
+	if err != nil {
+		return err
+	}
+	defer c.stop()
+	var hooks measureHooks
+	if b.o.CPUProfile != "" {
+		hooks.before = func() error { _, err := c.call("cpuprofile", b.o.CPUProfile); return err }
+		hooks.after = func() error { _, err := c.call("stopcpu"); return err }
+	}
+	m, dr, err := b.measure(ctx, c, "e2e", b.o.Jobs, b.o.Window, "/hook", &hooks)
+	if err != nil {
+		return err
+	}
+	if b.o.MemProfile != "" {
+		if _, err := c.call("memprofile", b.o.MemProfile); err != nil {
+			return err
+		}
+	}
+	r.E2E = throughput{N: dr.Results, Seconds: dr.Seconds, CPU: m.cpu, NATSCPU: m.natsCPU, ReceiverCPU: m.receiverCPU, BenchCPU: m.benchCPU}
+	r.E2EDelivered = dr.Delivered
+	r.E2EDuplicates = dr.Duplicates
+	r.E2EP50, r.E2EP99 = dr.percentile(50), dr.percentile(99)
+	r.E2EWorker = m.after
+	b.logf("  %.0f deliveries/s, p50 %s, p99 %s", r.E2E.rate(), r.E2EP50, r.E2EP99)
+	return nil
+}
+
+// slowReceiver holds SlowJobs jobs in flight against the slow receiver.
+func (b *bench) slowReceiver(ctx context.Context, r *report) error {
+	c, err := b.start("worker", nil, b.workerEnv("slow", b.o.SlowConcurrency, b.o.SlowConcurrency))
+	if err != nil {
+		return err
+	}
+	defer c.stop()
+	baseline, err := settle(ctx, c, 0, time.Second)
+	if err != nil {
+		return err
+	}
+	if _, err := b.receiver.call("resetcounts"); err != nil {
+		return err
+	}
+	m, dr, err := b.measure(ctx, c, "slow", b.o.SlowJobs, b.o.SlowJobs, "/slow", nil)
+	if err != nil {
+		return err
+	}
+	var counts receiverCounts
+	if err := b.receiver.callJSON(&counts, "counts"); err != nil {
+		return err
+	}
+	after, err := settle(ctx, c, baseline, b.o.Settle)
+	if err != nil {
+		return err
+	}
+	r.Slow = slowResult{
+		Jobs: dr.Results, Delivered: dr.Delivered, Seconds: dr.Seconds,
+		P50: dr.percentile(50), P99: dr.percentile(99),
+		PeakInFlight: counts.PeakInFlight, Worker: m.after,
+		GoroutinesBefore: baseline, GoroutinesAfter: after,
+	}
+	return nil
+}
+
+// settle waits, at most wait, until c's goroutine count is at or below
+// target (0: until it stops changing), and returns the last count.
+func settle(ctx context.Context, c *child, target int, wait time.Duration) (int, error) {
+	deadline := time.Now().Add(wait)
+	last := -1
+	for {
+		s, err := c.stats()
+		if err != nil {
+			return 0, err
+		}
+		g := s.Goroutines
+		if (target > 0 && g <= target) || (target == 0 && g == last) || time.Now().After(deadline) {
+			return g, nil
+		}
+		last = g
+		timer := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return 0, ctx.Err()
+		case <-timer.C:
+		}
+	}
+}
+
+// measured is the resource use of one load through the bus.
+type measured struct {
+	cpu, natsCPU, receiverCPU, benchCPU float64
+	after                               Stats
+}
+
+// measureHooks run just before and just after the load.
+type measureHooks struct{ before, after func() error }
+
+// measure drives jobs through c (a worker or the bus load) and returns the
+// CPU each process spent meanwhile.
+func (b *bench) measure(ctx context.Context, c *child, prefix string, jobs, window int, path string, hooks *measureHooks) (measured, driveResult, error) {
+	var m measured
+	if _, err := c.call("reset"); err != nil {
+		return m, driveResult{}, err
+	}
+	cBefore, err := c.stats()
+	if err != nil {
+		return m, driveResult{}, err
+	}
+	nBefore, err := b.nats.stats()
+	if err != nil {
+		return m, driveResult{}, err
+	}
+	rBefore, err := b.receiver.stats()
+	if err != nil {
+		return m, driveResult{}, err
+	}
+	selfBefore := cpuSeconds(syscall.RUSAGE_SELF)
+	if hooks != nil && hooks.before != nil {
+		if err := hooks.before(); err != nil {
+			return m, driveResult{}, err
+		}
+	}
+	dr, err := drive(ctx, b.nc, topology(prefix, b.o.Concurrency), jobs, window, b.receiver.info+path, payload(b.o.Payload), b.o.Timeout)
+	if hooks != nil && hooks.after != nil {
+		if herr := hooks.after(); err == nil {
+			err = herr
+		}
+	}
+	if err != nil {
+		return m, driveResult{}, err
+	}
+	m.benchCPU = cpuSeconds(syscall.RUSAGE_SELF) - selfBefore
+	if m.after, err = c.stats(); err != nil {
+		return m, driveResult{}, err
+	}
+	nAfter, err := b.nats.stats()
+	if err != nil {
+		return m, driveResult{}, err
+	}
+	rAfter, err := b.receiver.stats()
+	if err != nil {
+		return m, driveResult{}, err
+	}
+	m.cpu = m.after.CPU - cBefore.CPU
+	m.natsCPU = nAfter.CPU - nBefore.CPU
+	m.receiverCPU = rAfter.CPU - rBefore.CPU
+	return m, dr, nil
+}

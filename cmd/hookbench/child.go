@@ -1,0 +1,402 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Every part of a run (the NATS server, the receiver, the worker, the two
+// ceiling loads) is this same binary started again with roleEnv set, so that each
+// has its own process: its CPU time, peak RSS, heap and goroutines are its
+// own and not mixed with the load generator's. A child prints one line
+// "ready <info>" when it is up and then answers commands, one a line, on
+// standard input:
+//
+//	stats              one JSON line of Stats
+//	reset              restart the heap and goroutine peaks
+//	cpuprofile <path>  start a CPU profile
+//	stopcpu            stop it
+//	memprofile <path>  write an allocation profile
+//	<role command>     whatever the role adds (run, ...)
+//
+// Standard input closing ends the child.
+
+// Stats is what a process reports about itself.
+type Stats struct {
+	// Goroutines is the current number of goroutines; GoroutinesPeak the
+	// highest sampled since the last reset.
+	Goroutines     int `json:"goroutines"`
+	GoroutinesPeak int `json:"goroutines_peak"`
+	// HeapInuse is the current Go heap in use; HeapInusePeak the highest
+	// sampled since the last reset.
+	HeapInuse     uint64 `json:"heap_inuse"`
+	HeapInusePeak uint64 `json:"heap_inuse_peak"`
+	// RSS and HWM are VmRSS and VmHWM (peak RSS) of the process.
+	RSS uint64 `json:"rss"`
+	HWM uint64 `json:"hwm"`
+	// CPU is user plus system CPU seconds used by the process so far.
+	CPU float64 `json:"cpu"`
+}
+
+// sampler follows the heap and goroutine peaks of this process.
+type sampler struct {
+	heapPeak atomic.Uint64
+	goPeak   atomic.Int64
+}
+
+// run samples every interval until stop is closed.
+func (s *sampler) run(interval time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		s.sample()
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *sampler) sample() (heap uint64, goroutines int) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	raise(&s.heapPeak, ms.HeapInuse)
+	g := runtime.NumGoroutine()
+	for {
+		old := s.goPeak.Load()
+		if int64(g) <= old || s.goPeak.CompareAndSwap(old, int64(g)) {
+			break
+		}
+	}
+	return ms.HeapInuse, g
+}
+
+func (s *sampler) reset() {
+	s.heapPeak.Store(0)
+	s.goPeak.Store(0)
+	s.sample()
+}
+
+func raise(v *atomic.Uint64, n uint64) {
+	for {
+		old := v.Load()
+		if n <= old || v.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
+// stats reports this process.
+func (s *sampler) stats() Stats {
+	heap, g := s.sample()
+	rss, hwm := memory("self")
+	return Stats{
+		Goroutines: g, GoroutinesPeak: int(s.goPeak.Load()),
+		HeapInuse: heap, HeapInusePeak: s.heapPeak.Load(),
+		RSS: rss, HWM: hwm, CPU: cpuSeconds(syscall.RUSAGE_SELF),
+	}
+}
+
+// memory returns VmRSS and VmHWM in bytes of the process pid ("self" or a
+// number), zeros when /proc cannot tell.
+func memory(pid string) (rss, hwm uint64) {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return 0, 0
+	}
+	for line := range strings.Lines(string(b)) {
+		key, val, ok := strings.Cut(line, ":")
+		if !ok || (key != "VmRSS" && key != "VmHWM") {
+			continue
+		}
+		kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 10, 64)
+		if err != nil {
+			continue
+		}
+		if key == "VmRSS" {
+			rss = kb << 10
+		} else {
+			hwm = kb << 10
+		}
+	}
+	return rss, hwm
+}
+
+// cpuSeconds is user plus system time from getrusage(who).
+func cpuSeconds(who int) float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(who, &ru); err != nil {
+		return 0
+	}
+	return tv(ru.Utime) + tv(ru.Stime)
+}
+
+func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+
+// command is a role's own command handler: it gets the words after the
+// command name and returns the reply line.
+type command func(args []string) (string, error)
+
+// serve is the child side of the protocol: it announces ready with info and
+// answers commands from in on out until in closes.
+func serve(in io.Reader, out io.Writer, info string, commands map[string]command) error {
+	s := &sampler{}
+	stop := make(chan struct{})
+	defer close(stop)
+	go s.run(20*time.Millisecond, stop)
+	w := bufio.NewWriter(out)
+	reply := func(line string) error {
+		if _, err := w.WriteString(line + "\n"); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
+	if err := reply("ready " + info); err != nil {
+		return err
+	}
+	var cpuProfile *os.File
+	defer func() {
+		if cpuProfile != nil {
+			pprof.StopCPUProfile()
+			cpuProfile.Close()
+		}
+	}()
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		words := strings.Fields(sc.Text())
+		if len(words) == 0 {
+			continue
+		}
+		var (
+			line string
+			err  error
+		)
+		switch words[0] {
+		case "stats":
+			var b []byte
+			b, err = json.Marshal(s.stats())
+			line = string(b)
+		case "reset":
+			s.reset()
+			line = "ok"
+		case "cpuprofile":
+			if len(words) != 2 || cpuProfile != nil {
+				err = errors.New("usage: cpuprofile <path>, once")
+				break
+			}
+			if cpuProfile, err = os.Create(words[1]); err == nil {
+				if err = pprof.StartCPUProfile(cpuProfile); err != nil {
+					cpuProfile.Close()
+					cpuProfile = nil
+				}
+			}
+			line = "ok"
+		case "stopcpu":
+			if cpuProfile != nil {
+				pprof.StopCPUProfile()
+				err = cpuProfile.Close()
+				cpuProfile = nil
+			}
+			line = "ok"
+		case "memprofile":
+			if len(words) != 2 {
+				err = errors.New("usage: memprofile <path>")
+				break
+			}
+			err = writeHeapProfile(words[1])
+			line = "ok"
+		default:
+			cmd, ok := commands[words[0]]
+			if !ok {
+				err = fmt.Errorf("unknown command %q", words[0])
+				break
+			}
+			line, err = cmd(words[1:])
+		}
+		if err != nil {
+			line = "error " + strings.ReplaceAll(err.Error(), "\n", " ")
+		}
+		if err := reply(line); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// child is the parent side: one started role.
+type child struct {
+	role   string
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	out    *bufio.Scanner
+	stderr *lockedBuffer
+	info   string
+	mu     sync.Mutex
+	usage  *syscall.Rusage
+}
+
+// lockedBuffer keeps the last bytes a child wrote on standard error.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf.Len() > 64<<10 {
+		b.buf.Next(b.buf.Len() - 32<<10)
+	}
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startChild starts this binary again as role with args and extra
+// environment, and waits for its ready line.
+func startChild(role string, args []string, env []string) (*child, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(append(os.Environ(), roleEnv+"="+role), env...)
+	c := &child{role: role, cmd: cmd, stderr: &lockedBuffer{}}
+	cmd.Stderr = c.stderr
+	if c.in, err = cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	c.out = bufio.NewScanner(stdout)
+	c.out.Buffer(make([]byte, 64<<10), 16<<20)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", role, err)
+	}
+	line, err := c.read()
+	if err != nil {
+		c.stop()
+		return nil, err
+	}
+	info, ok := strings.CutPrefix(line, "ready")
+	if !ok {
+		c.stop()
+		return nil, fmt.Errorf("%s: unexpected first line %q", role, line)
+	}
+	c.info = strings.TrimSpace(info)
+	return c, nil
+}
+
+func (c *child) read() (string, error) {
+	if !c.out.Scan() {
+		err := c.out.Err()
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return "", fmt.Errorf("%s: %w; its last output: %s", c.role, err, tail(c.stderr.String(), 2000))
+	}
+	return c.out.Text(), nil
+}
+
+// call sends one command and returns its reply.
+func (c *child) call(words ...string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := io.WriteString(c.in, strings.Join(words, " ")+"\n"); err != nil {
+		return "", fmt.Errorf("%s: %w", c.role, err)
+	}
+	line, err := c.read()
+	if err != nil {
+		return "", err
+	}
+	if msg, ok := strings.CutPrefix(line, "error "); ok {
+		return "", fmt.Errorf("%s %s: %s", c.role, words[0], msg)
+	}
+	return line, nil
+}
+
+// callJSON sends one command and decodes its JSON reply into v.
+func (c *child) callJSON(v any, words ...string) error {
+	line, err := c.call(words...)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal([]byte(line), v); err != nil {
+		return fmt.Errorf("%s %s: reply %q: %w", c.role, words[0], line, err)
+	}
+	return nil
+}
+
+func (c *child) stats() (Stats, error) {
+	var s Stats
+	err := c.callJSON(&s, "stats")
+	return s, err
+}
+
+// stop closes the child's standard input, waits for it to exit (killing it
+// after a grace period) and keeps its resource usage.
+func (c *child) stop() {
+	if c.in != nil {
+		c.in.Close()
+	}
+	done := make(chan struct{})
+	go func() {
+		c.cmd.Wait()
+		close(done)
+	}()
+	timer := time.NewTimer(10 * time.Second)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		c.cmd.Process.Kill()
+		<-done
+	}
+	if st := c.cmd.ProcessState; st != nil {
+		if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
+			c.usage = ru
+		}
+	}
+}
+
+func tail(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		s = "…" + s[len(s)-n:]
+	}
+	return s
+}

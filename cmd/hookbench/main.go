@@ -1,0 +1,116 @@
+// Command hookbench measures hookworker against the limits of the machine it
+// runs on, in one run: the HTTP ceiling (the worker's HTTP client posting
+// straight to a fast receiver), the bus ceiling (JetStream jobs consumed,
+// answered with a result and acknowledged, no HTTP), the worker end to end,
+// and the worker holding thousands of jobs in flight against a slow
+// receiver.
+//
+// Every part runs in its own process on loopback: a JetStream server, a
+// receiver answering 204, the ceiling loads and the worker, each this binary
+// started again with HOOKBENCH_ROLE set. So the CPU time, peak RSS, Go heap and goroutines
+// reported for the worker are the worker's alone, and the load generator
+// (this process, publishing jobs and collecting results) is counted apart.
+//
+// It prints a table and, last, one line of key=value pairs with every
+// figure.
+//
+//	go run ./cmd/hookbench [-jobs 20000] [-concurrency 128] [-payload 512] \
+//	    [-slow-jobs 10000] [-slow-delay 200ms] [-cpuprofile f] [-memprofile f]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// roleEnv names the environment variable that makes this binary run as one
+// part of the benchmark instead of the whole of it.
+const roleEnv = "HOOKBENCH_ROLE"
+
+// options are the command's flags.
+type options struct {
+	Payload         int
+	Jobs            int
+	Concurrency     int
+	Window          int
+	SlowDelay       time.Duration
+	SlowJobs        int
+	SlowConcurrency int
+	Timeout         time.Duration
+	Settle          time.Duration
+	CPUProfile      string
+	MemProfile      string
+}
+
+func main() {
+	if role := os.Getenv(roleEnv); role != "" {
+		if err := runRole(role, os.Args[1:]); err != nil {
+			fmt.Fprintf(os.Stderr, "hookbench %s: %v\n", role, err)
+			os.Exit(1)
+		}
+		return
+	}
+	var o options
+	flag.IntVar(&o.Payload, "payload", 512, "payload size in bytes")
+	flag.IntVar(&o.Jobs, "jobs", 20000, "jobs (and requests) per throughput run")
+	flag.IntVar(&o.Concurrency, "concurrency", 128, "jobs in flight in the worker and requests in flight in the HTTP ceiling (the worker's default on 2 CPUs)")
+	flag.IntVar(&o.Window, "window", 0, "jobs published and not yet answered, at most; 0: 2 × concurrency")
+	flag.DurationVar(&o.SlowDelay, "slow-delay", 200*time.Millisecond, "how long the slow receiver takes to answer")
+	flag.IntVar(&o.SlowJobs, "slow-jobs", 10000, "jobs in the slow-receiver run, all published at once")
+	flag.IntVar(&o.SlowConcurrency, "slow-concurrency", 0, "worker CONCURRENCY and HOST_CONCURRENCY in the slow run; 0: slow-jobs")
+	flag.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "longest wait for one run's results")
+	flag.DurationVar(&o.Settle, "settle", 5*time.Second, "longest wait for the worker's goroutines to return to baseline after the slow run")
+	flag.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the worker during the end-to-end run to this file")
+	flag.StringVar(&o.MemProfile, "memprofile", "", "write an allocation profile of the worker after the end-to-end run to this file")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "hookbench:", err)
+		os.Exit(1)
+	}
+}
+
+// check validates o and fills in its defaults.
+func (o *options) check() error {
+	if o.Payload < 0 || o.Jobs < 1 || o.Concurrency < 1 || o.SlowJobs < 1 || o.Window < 0 || o.SlowConcurrency < 0 {
+		return errors.New("payload must not be negative; jobs, concurrency and slow-jobs must be positive")
+	}
+	if o.Timeout <= 0 || o.SlowDelay < 0 || o.Settle < 0 {
+		return errors.New("timeout must be positive, slow-delay and settle not negative")
+	}
+	if o.Window == 0 {
+		o.Window = 2 * o.Concurrency
+	}
+	if o.SlowConcurrency == 0 {
+		o.SlowConcurrency = o.SlowJobs
+	}
+	return nil
+}
+
+// run runs the whole benchmark and writes the table to out, progress to log.
+func run(ctx context.Context, o options, out, log io.Writer) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	raiseFileLimit()
+	b, err := newBench(ctx, o, log)
+	if err != nil {
+		return err
+	}
+	r, err := b.all(ctx)
+	b.close()
+	if err != nil {
+		return err
+	}
+	r.finish(b)
+	r.print(out)
+	return nil
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary play the benchmark's child roles, as the
+// command does.
+func TestMain(m *testing.M) {
+	if role := os.Getenv(roleEnv); role != "" {
+		if err := runRole(role, os.Args[1:]); err != nil {
+			fmt.Fprintf(os.Stderr, "hookbench %s: %v\n", role, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestRunTiny runs every phase on a tiny configuration and checks that the
+// key=value line is complete and its counts agree. It asserts nothing about
+// speed.
+func TestRunTiny(t *testing.T) {
+	o := options{
+		Payload: 64, Jobs: 50, Concurrency: 4,
+		SlowDelay: 50 * time.Millisecond, SlowJobs: 100,
+		Timeout: 30 * time.Second, Settle: 2 * time.Second,
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), o, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	kv := parsePairs(t, lines[len(lines)-1])
+	for _, key := range []string{
+		"http_rps", "bus_jps", "combined_limit", "e2e_dps", "e2e_vs_http", "e2e_vs_combined",
+		"e2e_worker_cpu_s_per_1k", "e2e_worker_heap_peak_mib", "e2e_worker_rss_peak_mib",
+		"slow_dps", "slow_worker_rss_peak_mib", "slow_goroutines_before", "slow_goroutines_after",
+		"cpu_total_s",
+	} {
+		if _, ok := kv[key]; !ok {
+			t.Errorf("key %s missing from %q", key, lines[len(lines)-1])
+		}
+	}
+	tests := []struct {
+		key  string
+		want float64
+	}{
+		{"jobs", 50},
+		{"concurrency", 4},
+		{"window", 8},
+		{"e2e_results", 50},
+		{"e2e_delivered", 50},
+		{"e2e_duplicates", 0},
+		{"slow_jobs", 100},
+		{"slow_concurrency", 100},
+		{"slow_delivered", 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			if got := kv[tt.key]; got != tt.want {
+				t.Errorf("%s = %v, want %v", tt.key, got, tt.want)
+			}
+		})
+	}
+	for _, key := range []string{"http_rps", "bus_jps", "e2e_dps", "slow_dps", "e2e_worker_rss_peak_mib", "slow_worker_rss_peak_mib", "cpu_total_s"} {
+		if kv[key] <= 0 {
+			t.Errorf("%s = %v, want it positive", key, kv[key])
+		}
+	}
+	if kv["slow_peak_in_flight"] < 1 || kv["slow_peak_in_flight"] > 100 {
+		t.Errorf("slow_peak_in_flight = %v, want 1 to 100", kv["slow_peak_in_flight"])
+	}
+	if len(lines) < 10 {
+		t.Errorf("table has %d lines, want a table before the key=value line", len(lines))
+	}
+}
+
+// parsePairs reads a key=value line whose values are numbers or booleans.
+func parsePairs(t *testing.T, line string) map[string]float64 {
+	t.Helper()
+	kv := make(map[string]float64)
+	for pair := range strings.FieldsSeq(line) {
+		k, v, ok := strings.Cut(pair, "=")
+		if !ok || k == "" {
+			t.Fatalf("%q is not key=value", pair)
+		}
+		if _, dup := kv[k]; dup {
+			t.Fatalf("key %s twice", k)
+		}
+		switch v {
+		case "true":
+			kv[k] = 1
+		case "false":
+			kv[k] = 0
+		default:
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s=%s: %v", k, v, err)
+			}
+			kv[k] = f
+		}
+	}
+	return kv
+}
+
+func TestOptionsCheck(t *testing.T) {
+	t.Parallel()
+	valid := options{Jobs: 1, Concurrency: 2, SlowJobs: 3, Timeout: time.Second}
+	tests := []struct {
+		name    string
+		change  func(*options)
+		wantErr bool
+	}{
+		{"valid", func(*options) {}, false},
+		{"no jobs", func(o *options) { o.Jobs = 0 }, true},
+		{"no concurrency", func(o *options) { o.Concurrency = 0 }, true},
+		{"negative payload", func(o *options) { o.Payload = -1 }, true},
+		{"no timeout", func(o *options) { o.Timeout = 0 }, true},
+		{"negative delay", func(o *options) { o.SlowDelay = -time.Second }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			o := valid
+			tt.change(&o)
+			err := o.check()
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("check() = %v, want error %v", err, tt.wantErr)
+			}
+			if err == nil && (o.Window != 2*o.Concurrency || o.SlowConcurrency != o.SlowJobs) {
+				t.Errorf("defaults not applied: window %d, slow concurrency %d", o.Window, o.SlowConcurrency)
+			}
+		})
+	}
+}
+
+func TestPayloadAndJob(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int{0, 11, 64, 4096} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
+			t.Parallel()
+			p := payload(size)
+			if size >= 11 && len(p) != size {
+				t.Errorf("payload(%d) has %d bytes", size, len(p))
+			}
+			j := jobJSON("id-1", "http://127.0.0.1:1/hook", p)
+			if !bytes.Contains(j, p) || !bytes.HasPrefix(j, []byte(`{"id":"id-1"`)) {
+				t.Errorf("job %s", j)
+			}
+		})
+	}
+}

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookworker/hookworker/bus"
+	"github.com/hookworker/hookworker/job"
+	"github.com/hookworker/hookworker/sender"
+)
+
+// runRole runs this process as one part of the benchmark (see child.go).
+func runRole(role string, args []string) error {
+	raiseFileLimit()
+	switch role {
+	case "nats":
+		return natsRole(args)
+	case "receiver":
+		return receiverRole(args)
+	case "httpload":
+		return httpLoadRole(args)
+	case "busload":
+		return busLoadRole(args)
+	case "worker":
+		return workerRole(args)
+	}
+	return fmt.Errorf("unknown role %q", role)
+}
+
+// raiseFileLimit lifts the soft open-file limit to the hard one: the slow
+// run holds one connection per job in flight.
+func raiseFileLimit() {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err == nil && l.Cur < l.Max {
+		l.Cur = l.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
+	}
+}
+
+// natsRole runs a JetStream server on loopback with its store in -dir.
+func natsRole(args []string) error {
+	fs := flag.NewFlagSet("nats", flag.ContinueOnError)
+	dir := fs.String("dir", "", "JetStream store directory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	srv, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: *dir,
+		NoSigs: true, MaxPayload: 8 << 20,
+	})
+	if err != nil {
+		return err
+	}
+	srv.Start()
+	defer srv.Shutdown()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		return errors.New("nats server not ready after 10s")
+	}
+	return serve(os.Stdin, os.Stdout, srv.ClientURL(), nil)
+}
+
+// receiverCounts is what the receiver saw.
+type receiverCounts struct {
+	Requests     int64 `json:"requests"`
+	PeakInFlight int64 `json:"peak_in_flight"`
+}
+
+// receiverRole answers every POST with 204: at once on /hook, after -delay
+// on /slow.
+func receiverRole(args []string) error {
+	fs := flag.NewFlagSet("receiver", flag.ContinueOnError)
+	delay := fs.Duration("delay", 200*time.Millisecond, "how long /slow takes to answer")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var requests, inFlight, peak atomic.Int64
+	var peakMu sync.Mutex
+	handler := func(slow bool) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			requests.Add(1)
+			n := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			if n > peak.Load() {
+				peakMu.Lock()
+				if n > peak.Load() {
+					peak.Store(n)
+				}
+				peakMu.Unlock()
+			}
+			_, _ = io.Copy(io.Discard, r.Body)
+			if slow {
+				timer := time.NewTimer(*delay)
+				select {
+				case <-r.Context().Done():
+					timer.Stop()
+					return
+				case <-timer.C:
+				}
+			}
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /hook", handler(false))
+	mux.Handle("POST /slow", handler(true))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	return serve(os.Stdin, os.Stdout, "http://"+ln.Addr().String(), map[string]command{
+		"counts": func([]string) (string, error) {
+			b, err := json.Marshal(receiverCounts{Requests: requests.Load(), PeakInFlight: peak.Load()})
+			return string(b), err
+		},
+		"resetcounts": func([]string) (string, error) {
+			requests.Store(0)
+			peak.Store(inFlight.Load())
+			return "ok", nil
+		},
+	})
+}
+
+// loadResult is what a ceiling load reports.
+type loadResult struct {
+	Done    int     `json:"done"`
+	OK      int     `json:"ok"`
+	Seconds float64 `json:"seconds"`
+	Error   string  `json:"error,omitempty"`
+}
+
+// httpLoadRole posts -jobs requests to -url at -concurrency with the
+// worker's own HTTP client (sender.New + Send), when told "run".
+func httpLoadRole(args []string) error {
+	fs := flag.NewFlagSet("httpload", flag.ContinueOnError)
+	target := fs.String("url", "", "receiver URL")
+	jobs := fs.Int("jobs", 1000, "requests to send")
+	concurrency := fs.Int("concurrency", 64, "requests in flight")
+	size := fs.Int("payload", 512, "payload bytes")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	s, err := sender.New(sender.Config{
+		Timeout:         15 * time.Second,
+		AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
+	})
+	if err != nil {
+		return err
+	}
+	body := payload(*size)
+	run := func([]string) (string, error) {
+		var next, ok atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range *concurrency {
+			wg.Go(func() {
+				for {
+					i := next.Add(1) - 1
+					if i >= int64(*jobs) {
+						return
+					}
+					r := s.Send(context.Background(), sender.Request{
+						ID: "http-" + strconv.FormatInt(i, 10), URLs: []string{*target}, Body: body,
+					})
+					if r.OK {
+						ok.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		b, err := json.Marshal(loadResult{Done: *jobs, OK: int(ok.Load()), Seconds: time.Since(start).Seconds()})
+		return string(b), err
+	}
+	return serve(os.Stdin, os.Stdout, "", map[string]command{"run": run})
+}
+
+// busLoadRole does what the worker does on the bus, without HTTP: it binds
+// the same topology, takes jobs from the durable pull consumer with
+// -concurrency in flight, decodes each, publishes a delivered result and
+// acknowledges the job.
+func busLoadRole(args []string) error {
+	fs := flag.NewFlagSet("busload", flag.ContinueOnError)
+	natsURL := fs.String("nats", "", "NATS URL")
+	prefix := fs.String("prefix", "bus", "subject and stream prefix")
+	concurrency := fs.Int("concurrency", 64, "jobs in flight")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	b, err := bus.Connect(bus.Config{URL: *natsURL, Name: "hookbench-busload"})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	top := topology(*prefix, *concurrency)
+	bound, err := b.Ensure(ctx, top)
+	if err != nil {
+		return err
+	}
+	js := b.JetStream()
+	msgs, err := bound.Consumer.Messages(jetstream.PullMaxMessages(*concurrency))
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	for range *concurrency {
+		wg.Go(func() {
+			for {
+				msg, err := msgs.Next()
+				if err != nil {
+					return
+				}
+				handleBusJob(ctx, js, top.ResultSubject, msg)
+			}
+		})
+	}
+	err = serve(os.Stdin, os.Stdout, "", nil)
+	msgs.Stop()
+	cancel()
+	wg.Wait()
+	return err
+}
+
+// handleBusJob answers one job as the worker would after a 204, without
+// sending anything.
+func handleBusJob(ctx context.Context, js jetstream.JetStream, subject string, msg jetstream.Msg) {
+	meta, _ := msg.Metadata()
+	fallback := "job"
+	if meta != nil {
+		fallback = meta.Stream + "-" + strconv.FormatUint(meta.Sequence.Stream, 10)
+	}
+	j, err := job.Decode(msg.Data(), fallback)
+	var res job.Result
+	now := time.Now()
+	if err != nil {
+		res = job.Rejected(j, err, now)
+	} else {
+		res = job.NewResult(j, sender.Result{
+			OK: true, Outcome: sender.Delivered, Status: http.StatusNoContent,
+			URL: j.URL, Attempts: 1, StartedAt: now, FinishedAt: now,
+		})
+	}
+	data, err := json.Marshal(res)
+	if err != nil {
+		_ = msg.Nak()
+		return
+	}
+	out := nats.NewMsg(subject)
+	out.Data = data
+	out.Header.Set(jetstream.MsgIDHeader, j.ID)
+	out.Header.Set("Hook-Job-Id", j.ID)
+	out.Header.Set("Hook-Outcome", string(res.Outcome))
+	if _, err := js.PublishMsg(ctx, out); err != nil {
+		_ = msg.Nak()
+		return
+	}
+	_ = msg.Ack()
+}
