@@ -1,0 +1,283 @@
+// Package sender makes one webhook delivery over HTTP: it signs the request
+// (Standard Webhooks), sends it to a destination or a pool of destinations,
+// retries on 429, 408, 425, 5xx, timeouts and connection errors with
+// exponential backoff (github.com/sethvargo/go-retry), rotates proxies, refuses
+// non-public destinations, and returns exactly one Result. Send never panics
+// and never returns without a Result; a Result whose Defer is positive asks
+// the caller to send the job again later instead of holding it while waiting.
+//
+// Nothing secret (a Discord webhook token, URL user info or query values, a
+// proxy password, the signing secret) ever appears in a Result or a log line:
+// URLs go through package redact.
+package sender
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Version is the program version, sent in the default User-Agent
+// ("hookworker/<Version>"). It is set at build time with -ldflags.
+var Version = "dev"
+
+// The defaults New applies to zero Config fields.
+const (
+	// DefaultTimeout bounds one HTTP attempt when Config.Timeout is zero.
+	DefaultTimeout = 15 * time.Second
+	// DefaultBackoffMin is the first backoff when Config.BackoffMin is zero.
+	DefaultBackoffMin = 500 * time.Millisecond
+	// DefaultBackoffMax is the longest backoff when Config.BackoffMax is zero.
+	DefaultBackoffMax = 30 * time.Second
+)
+
+// signingSecretPrefix starts every Standard Webhooks signing secret.
+const signingSecretPrefix = "whsec_"
+
+// Config configures a Sender. The zero value is usable: direct sends, no
+// retries, the default timeout and backoff, no signature, public destinations
+// only.
+type Config struct {
+	// Timeout bounds one HTTP attempt (connect, request, response headers and
+	// body). Defaults to 15s.
+	Timeout time.Duration
+	// MaxRetries bounds retries on 429, 408, 425, 5xx and, without proxies, on
+	// timeouts and connection errors. Zero means none.
+	MaxRetries int
+	// MaxProxyRetries bounds proxy rotations on timeouts and connection errors
+	// when Proxies is set. Zero means none.
+	MaxProxyRetries int
+	// BackoffMin is the first backoff; each retry doubles it. Defaults to 500ms.
+	BackoffMin time.Duration
+	// BackoffMax caps the backoff. Defaults to 30s.
+	BackoffMax time.Duration
+	// DeferAfter: a retry wait longer than this is not waited for; Send
+	// returns a Result with Defer set instead. Zero means never defer.
+	DeferAfter time.Duration
+	// MaxRetryWait is the longest wait a 429 may ask for; a longer one fails
+	// the delivery. Zero means no limit.
+	MaxRetryWait time.Duration
+	// SigningSecret, when set, is the Standard Webhooks secret ("whsec_"
+	// followed by base64) used to sign every request.
+	SigningSecret string
+	// AllowPrivateNetworks allows destinations on loopback, private,
+	// link-local and other non-public addresses.
+	AllowPrivateNetworks bool
+	// AllowedNetworks are non-public networks allowed anyway.
+	AllowedNetworks []netip.Prefix
+	// Proxies, when set, hands out the proxy for every attempt. Nil sends
+	// directly.
+	Proxies ProxyProvider
+	// UserAgent is sent as User-Agent. Defaults to "hookworker/<Version>".
+	UserAgent string
+	// Observer, when set, is told of attempts, retries and burned proxies.
+	Observer Observer
+	// Logger receives a debug line per attempt. Nil discards.
+	Logger *slog.Logger
+}
+
+// Sender delivers requests. It is safe for concurrent use and is meant to be
+// built once per process: it holds the connection pools.
+type Sender struct {
+	cfg      Config
+	ua       []string
+	log      *slog.Logger
+	obs      Observer
+	guard    *guard
+	direct   *http.Client
+	signKey  []byte
+	macs     sync.Pool // *signer
+	cursors  cursors
+	now      func() time.Time
+	proxyMu  sync.Mutex
+	viaProxy map[string]*http.Client // keyed by proxy URL
+}
+
+// New checks cfg, applies its defaults and builds a Sender. Its errors never
+// contain the signing secret.
+func New(cfg Config) (*Sender, error) {
+	if err := check(&cfg); err != nil {
+		return nil, err
+	}
+	s := &Sender{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		obs:      cfg.Observer,
+		guard:    newGuard(cfg.AllowPrivateNetworks, cfg.AllowedNetworks),
+		now:      time.Now,
+		viaProxy: make(map[string]*http.Client),
+	}
+	s.cursors.init()
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.obs == nil {
+		s.obs = nopObserver{}
+	}
+	ua := cfg.UserAgent
+	if ua == "" {
+		ua = "hookworker/" + Version
+	}
+	s.ua = []string{ua}
+	if cfg.SigningSecret != "" {
+		key, err := decodeSecret(cfg.SigningSecret)
+		if err != nil {
+			return nil, err
+		}
+		s.signKey = key
+		s.macs.New = func() any { return &signer{mac: hmac.New(sha256.New, key)} }
+	}
+	s.direct = newClient(s.guard.dialer())
+	return s, nil
+}
+
+// check validates cfg and fills in its defaults.
+func check(cfg *Config) error {
+	if cfg.Timeout < 0 || cfg.BackoffMin < 0 || cfg.BackoffMax < 0 || cfg.DeferAfter < 0 || cfg.MaxRetryWait < 0 {
+		return errors.New("sender config: durations must not be negative")
+	}
+	if cfg.MaxRetries < 0 || cfg.MaxProxyRetries < 0 {
+		return errors.New("sender config: retry counts must not be negative")
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.BackoffMin == 0 {
+		cfg.BackoffMin = DefaultBackoffMin
+	}
+	if cfg.BackoffMax == 0 {
+		cfg.BackoffMax = max(DefaultBackoffMax, cfg.BackoffMin)
+	}
+	if cfg.BackoffMin > cfg.BackoffMax {
+		return fmt.Errorf("sender config: backoff min %s is above backoff max %s", cfg.BackoffMin, cfg.BackoffMax)
+	}
+	for _, p := range cfg.AllowedNetworks {
+		if !p.IsValid() {
+			return errors.New("sender config: invalid allowed network")
+		}
+	}
+	if strings.ContainsAny(cfg.UserAgent, "\r\n") {
+		return errors.New("sender config: user agent must be one line")
+	}
+	return nil
+}
+
+// decodeSecret returns the HMAC key of a "whsec_<base64>" secret. Its errors
+// name the format, never the secret.
+func decodeSecret(secret string) ([]byte, error) {
+	const format = `signing secret must be "whsec_" followed by base64`
+	b64, ok := strings.CutPrefix(secret, signingSecretPrefix)
+	if !ok {
+		return nil, errors.New(format)
+	}
+	key, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(key) == 0 {
+		return nil, errors.New(format + " (the part after the prefix does not decode)")
+	}
+	return key, nil
+}
+
+// newClient returns an HTTP client that never follows redirects, dialling
+// with dial.
+func newClient(dialer *net.Dialer) *http.Client {
+	return &http.Client{
+		Transport: newTransport(dialer, nil),
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// newTransport returns a transport tuned for many concurrent sends to the
+// same hosts, through proxy when it is not nil.
+func newTransport(dialer *net.Dialer, proxy *url.URL) *http.Transport {
+	t := &http.Transport{
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          4096,
+		MaxIdleConnsPerHost:   1024,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	if proxy != nil {
+		t.Proxy = http.ProxyURL(proxy)
+	}
+	return t
+}
+
+// clientFor returns the client for sends through proxy (nil: direct). There is
+// one transport per proxy, so that connections are pooled per proxy. The
+// proxy itself is trusted: its dial is not checked against non-public
+// networks.
+func (s *Sender) clientFor(proxy *url.URL) *http.Client {
+	if proxy == nil {
+		return s.direct
+	}
+	key := proxy.String()
+	s.proxyMu.Lock()
+	defer s.proxyMu.Unlock()
+	c, ok := s.viaProxy[key]
+	if !ok {
+		c = &http.Client{
+			Transport:     newTransport(plainDialer(), proxy),
+			CheckRedirect: s.direct.CheckRedirect,
+		}
+		s.viaProxy[key] = c
+	}
+	return c
+}
+
+// Close closes idle connections of every transport. The Sender stays usable.
+func (s *Sender) Close() {
+	s.direct.CloseIdleConnections()
+	s.proxyMu.Lock()
+	defer s.proxyMu.Unlock()
+	for _, c := range s.viaProxy {
+		c.CloseIdleConnections()
+	}
+}
+
+// signer computes Standard Webhooks signatures; pooled because an HMAC is
+// not safe for concurrent use.
+type signer struct {
+	mac hash.Hash
+	buf []byte
+	sum []byte
+}
+
+// sign returns the webhook-signature value for one attempt:
+// "v1,<base64 HMAC-SHA256 of id.timestamp.body>".
+func (s *Sender) sign(id, timestamp string, body []byte) string {
+	sg := s.macs.Get().(*signer)
+	defer s.macs.Put(sg)
+	sg.mac.Reset()
+	sg.buf = append(sg.buf[:0], id...)
+	sg.buf = append(sg.buf, '.')
+	sg.buf = append(sg.buf, timestamp...)
+	sg.buf = append(sg.buf, '.')
+	sg.mac.Write(sg.buf)
+	sg.mac.Write(body)
+	sg.sum = sg.mac.Sum(sg.sum[:0])
+	sg.buf = append(sg.buf[:0], "v1,"...)
+	sg.buf = base64.StdEncoding.AppendEncode(sg.buf, sg.sum)
+	return string(sg.buf)
+}
+
+// nopObserver is the Observer used when none is configured.
+type nopObserver struct{}
+
+func (nopObserver) Attempt(int)  {}
+func (nopObserver) Retry()       {}
+func (nopObserver) ProxyBurned() {}
