@@ -218,7 +218,7 @@ func (b *bench) slowReceiver(ctx context.Context, r *report) error {
 	}
 	r.Slow = slowResult{
 		Jobs: dr.Results, Delivered: dr.Delivered, Seconds: dr.Seconds,
-		P50: dr.percentile(50), P99: dr.percentile(99),
+		P50: dr.percentile(50), P99: dr.percentile(99), PublishSeconds: dr.PublishSeconds,
 		PeakInFlight: counts.PeakInFlight, Worker: m.after,
 		GoroutinesBefore: baseline, GoroutinesAfter: after,
 	}

@@ -59,7 +59,9 @@ type driveResult struct {
 	Duplicates int
 	PubErrors  int64
 	Seconds    float64
-	Latencies  []time.Duration // sorted, one per first result
+	// PublishSeconds is how long publishing every job took.
+	PublishSeconds float64
+	Latencies      []time.Duration // sorted, one per first result
 }
 
 // rate is results per second.
@@ -157,6 +159,7 @@ func drive(ctx context.Context, nc *nats.Conn, t bus.Topology, jobs, window int,
 		}
 		res.Published++
 	}
+	res.PublishSeconds = time.Since(start).Seconds()
 	select {
 	case <-done:
 	case <-ctx.Done():

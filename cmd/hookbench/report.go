@@ -40,6 +40,7 @@ func (t throughput) per1k(cpu float64) float64 {
 type slowResult struct {
 	Jobs, Delivered  int
 	Seconds          float64
+	PublishSeconds   float64
 	P50, P99         time.Duration
 	PeakInFlight     int64
 	Worker           Stats
@@ -159,6 +160,7 @@ func (r *report) fields() []field {
 	add("slow receiver", "concurrency / delay", "slow_target_dps", f(target, 0))
 	add("slow receiver", "ratio (target ≥ 0.9)", "slow_vs_target", f(ratio(slowRate, target), 3))
 	add("slow receiver", "seconds publish → last result", "slow_seconds", f(s.Seconds, 3))
+	add("slow receiver", "seconds to publish every job", "slow_publish_seconds", f(s.PublishSeconds, 3))
 	add("slow receiver", "latency p50 / p99 ms", "slow_p50_ms", ms(s.P50))
 	add("slow receiver", "", "slow_p99_ms", ms(s.P99))
 	add("slow receiver", "requests in flight at the receiver, peak", "slow_peak_in_flight", strconv.FormatInt(s.PeakInFlight, 10))
