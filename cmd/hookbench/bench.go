@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -54,15 +55,20 @@ func (b *bench) start(role string, args, env []string) (*child, error) {
 	return c, nil
 }
 
-// close stops every child and removes the store.
+// close stops every child, all at once, and removes the store.
 func (b *bench) close() {
 	if b.nc != nil {
 		b.nc.Close()
 	}
-	for i := len(b.children) - 1; i >= 0; i-- {
-		if b.children[i].usage == nil {
-			b.children[i].stop()
+	var wg sync.WaitGroup
+	for _, c := range b.children {
+		if c.role != "nats" {
+			wg.Go(c.stop)
 		}
+	}
+	wg.Wait()
+	if b.nats != nil {
+		b.nats.stop()
 	}
 	os.RemoveAll(b.dir)
 }
@@ -101,7 +107,7 @@ func (b *bench) httpCeiling(_ context.Context, r *report) error {
 	if err != nil {
 		return err
 	}
-	defer c.stop()
+	defer c.release()
 	before, err := c.stats()
 	if err != nil {
 		return err
@@ -130,7 +136,7 @@ func (b *bench) busCeiling(ctx context.Context, r *report) error {
 	if err != nil {
 		return err
 	}
-	defer c.stop()
+	defer c.release()
 	m, dr, err := b.measure(ctx, c, "bus", b.o.Jobs, b.o.Window, "/hook", nil)
 	if err != nil {
 		return err
@@ -166,13 +172,8 @@ func (b *bench) endToEnd(ctx context.Context, r *report) error {
 	if err != nil {
 		return err
 	}
-	defer c.stop()
-	var hooks measureHooks
-	if b.o.CPUProfile != "" {
-		hooks.before = func() error { _, err := c.call("cpuprofile", b.o.CPUProfile); return err }
-		hooks.after = func() error { _, err := c.call("stopcpu"); return err }
-	}
-	m, dr, err := b.measure(ctx, c, "e2e", b.o.Jobs, b.o.Window, "/hook", &hooks)
+	defer c.release()
+	m, dr, err := b.measure(ctx, c, "e2e", b.o.Jobs, b.o.Window, "/hook", profiling(c, b.o.CPUProfile))
 	if err != nil {
 		return err
 	}
@@ -196,7 +197,7 @@ func (b *bench) slowReceiver(ctx context.Context, r *report) error {
 	if err != nil {
 		return err
 	}
-	defer c.stop()
+	defer c.release()
 	baseline, err := settle(ctx, c, 0, time.Second)
 	if err != nil {
 		return err
@@ -204,7 +205,7 @@ func (b *bench) slowReceiver(ctx context.Context, r *report) error {
 	if _, err := b.receiver.call("resetcounts"); err != nil {
 		return err
 	}
-	m, dr, err := b.measure(ctx, c, "slow", b.o.SlowJobs, b.o.SlowJobs, "/slow", nil)
+	m, dr, err := b.measure(ctx, c, "slow", b.o.SlowJobs, b.o.SlowJobs, "/slow", profiling(c, b.o.SlowCPUProfile))
 	if err != nil {
 		return err
 	}
@@ -258,6 +259,18 @@ type measured struct {
 
 // measureHooks run just before and just after the load.
 type measureHooks struct{ before, after func() error }
+
+// profiling returns hooks that CPU-profile c into path during the load, nil
+// when path is empty.
+func profiling(c *child, path string) *measureHooks {
+	if path == "" {
+		return nil
+	}
+	return &measureHooks{
+		before: func() error { _, err := c.call("cpuprofile", path); return err },
+		after:  func() error { _, err := c.call("stopcpu"); return err },
+	}
+}
 
 // measure drives jobs through c (a worker or the bus load) and returns the
 // CPU each process spent meanwhile.

@@ -260,6 +260,7 @@ type child struct {
 	stderr *lockedBuffer
 	info   string
 	mu     sync.Mutex
+	done   chan struct{} // closed when the child has exited, after release
 	usage  *syscall.Rusage
 }
 
@@ -367,24 +368,35 @@ func (c *child) stats() (Stats, error) {
 	return s, err
 }
 
-// stop closes the child's standard input, waits for it to exit (killing it
-// after a grace period) and keeps its resource usage.
-func (c *child) stop() {
+// release closes the child's standard input, which tells it to exit, and
+// does not wait: stop collects it.
+func (c *child) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done != nil {
+		return
+	}
+	c.done = make(chan struct{})
 	if c.in != nil {
 		c.in.Close()
 	}
-	done := make(chan struct{})
 	go func() {
 		c.cmd.Wait()
-		close(done)
+		close(c.done)
 	}()
+}
+
+// stop releases the child, waits for it to exit (killing it after a grace
+// period) and keeps its resource usage.
+func (c *child) stop() {
+	c.release()
 	timer := time.NewTimer(10 * time.Second)
 	defer timer.Stop()
 	select {
-	case <-done:
+	case <-c.done:
 	case <-timer.C:
 		c.cmd.Process.Kill()
-		<-done
+		<-c.done
 	}
 	if st := c.cmd.ProcessState; st != nil {
 		if ru, ok := st.SysUsage().(*syscall.Rusage); ok {

@@ -47,6 +47,7 @@ type options struct {
 	Settle          time.Duration
 	CPUProfile      string
 	MemProfile      string
+	SlowCPUProfile  string
 }
 
 func main() {
@@ -69,6 +70,7 @@ func main() {
 	flag.DurationVar(&o.Settle, "settle", 5*time.Second, "longest wait for the worker's goroutines to return to baseline after the slow run")
 	flag.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the worker during the end-to-end run to this file")
 	flag.StringVar(&o.MemProfile, "memprofile", "", "write an allocation profile of the worker after the end-to-end run to this file")
+	flag.StringVar(&o.SlowCPUProfile, "slow-cpuprofile", "", "write a CPU profile of the worker during the slow-receiver run to this file")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -32,7 +32,7 @@ func TestRunTiny(t *testing.T) {
 	o := options{
 		Payload: 64, Jobs: 50, Concurrency: 4,
 		SlowDelay: 50 * time.Millisecond, SlowJobs: 100,
-		Timeout: 30 * time.Second, Settle: 2 * time.Second,
+		Timeout: 30 * time.Second, Settle: 500 * time.Millisecond,
 	}
 	var out bytes.Buffer
 	if err := run(context.Background(), o, &out, io.Discard); err != nil {

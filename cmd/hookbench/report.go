@@ -159,6 +159,7 @@ func (r *report) fields() []field {
 	add("slow receiver", "deliveries/s", "slow_dps", f(slowRate, 0))
 	add("slow receiver", "concurrency / delay", "slow_target_dps", f(target, 0))
 	add("slow receiver", "ratio (target ≥ 0.9)", "slow_vs_target", f(ratio(slowRate, target), 3))
+	add("slow receiver", "deliveries/s / combined limit of the fast runs", "slow_vs_combined", f(ratio(slowRate, combined), 3))
 	add("slow receiver", "seconds publish → last result", "slow_seconds", f(s.Seconds, 3))
 	add("slow receiver", "seconds to publish every job", "slow_publish_seconds", f(s.PublishSeconds, 3))
 	add("slow receiver", "latency p50 / p99 ms", "slow_p50_ms", ms(s.P50))
