@@ -64,14 +64,6 @@ type driveResult struct {
 	Latencies      []time.Duration // sorted, one per first result
 }
 
-// rate is results per second.
-func (d driveResult) rate() float64 {
-	if d.Seconds <= 0 {
-		return 0
-	}
-	return float64(d.Results) / d.Seconds
-}
-
 // percentile returns the p-th percentile (0 < p ≤ 100) of the latencies.
 func (d driveResult) percentile(p float64) time.Duration {
 	if len(d.Latencies) == 0 {
