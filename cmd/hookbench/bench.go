@@ -202,6 +202,10 @@ func (b *bench) slowReceiver(ctx context.Context, r *report) error {
 	if err != nil {
 		return err
 	}
+	before, err := c.stats()
+	if err != nil {
+		return err
+	}
 	if _, err := b.receiver.call("resetcounts"); err != nil {
 		return err
 	}
@@ -217,11 +221,16 @@ func (b *bench) slowReceiver(ctx context.Context, r *report) error {
 	if err != nil {
 		return err
 	}
+	idle, err := c.stats()
+	if err != nil {
+		return err
+	}
 	r.Slow = slowResult{
 		Jobs: dr.Results, Delivered: dr.Delivered, Seconds: dr.Seconds,
 		P50: dr.percentile(50), P99: dr.percentile(99), PublishSeconds: dr.PublishSeconds,
 		PeakInFlight: counts.PeakInFlight, Worker: m.after,
 		GoroutinesBefore: baseline, GoroutinesAfter: after,
+		FDsBefore: before.FDs, FDsAfter: idle.FDs,
 	}
 	return nil
 }

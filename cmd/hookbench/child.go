@@ -50,6 +50,8 @@ type Stats struct {
 	HWM uint64 `json:"hwm"`
 	// CPU is user plus system CPU seconds used by the process so far.
 	CPU float64 `json:"cpu"`
+	// FDs is the number of open file descriptors (connections included).
+	FDs int `json:"fds"`
 }
 
 // sampler follows the heap and goroutine peaks of this process.
@@ -108,7 +110,7 @@ func (s *sampler) stats() Stats {
 	return Stats{
 		Goroutines: g, GoroutinesPeak: int(s.goPeak.Load()),
 		HeapInuse: heap, HeapInusePeak: s.heapPeak.Load(),
-		RSS: rss, HWM: hwm, CPU: cpuSeconds(syscall.RUSAGE_SELF),
+		RSS: rss, HWM: hwm, CPU: cpuSeconds(syscall.RUSAGE_SELF), FDs: openFiles(),
 	}
 }
 
@@ -135,6 +137,16 @@ func memory(pid string) (rss, hwm uint64) {
 		}
 	}
 	return rss, hwm
+}
+
+// openFiles counts this process's open file descriptors, -1 when /proc
+// cannot tell.
+func openFiles() int {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(fds)
 }
 
 // cpuSeconds is user plus system time from getrusage(who).

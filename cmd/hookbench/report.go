@@ -46,6 +46,8 @@ type slowResult struct {
 	Worker           Stats
 	GoroutinesBefore int
 	GoroutinesAfter  int
+	FDsBefore        int
+	FDsAfter         int
 }
 
 // report gathers every figure of a run.
@@ -170,6 +172,8 @@ func (r *report) fields() []field {
 	add("slow receiver", "worker goroutines before / peak / after", "slow_goroutines_before", strconv.Itoa(s.GoroutinesBefore))
 	add("slow receiver", "", "slow_goroutines_peak", strconv.Itoa(s.Worker.GoroutinesPeak))
 	add("slow receiver", "", "slow_goroutines_after", strconv.Itoa(s.GoroutinesAfter))
+	add("slow receiver", "worker open files before / after (idle keep-alive connections)", "slow_fds_before", strconv.Itoa(s.FDsBefore))
+	add("slow receiver", "", "slow_fds_after", strconv.Itoa(s.FDsAfter))
 	add("slow receiver", "goroutines back to baseline", "slow_goroutines_back", strconv.FormatBool(s.GoroutinesAfter <= s.GoroutinesBefore))
 	add("slow receiver", "targets met", "slow_target_met", strconv.FormatBool(
 		ratio(slowRate, target) >= 0.9 && rss <= 150 && s.GoroutinesAfter <= s.GoroutinesBefore))
