@@ -1,3 +1,127 @@
 // Package redact removes secrets from URLs and proxy addresses before they are
 // written to a log line, an error or a result. It is the one place that does so.
+//
+// The secrets it knows are URL user info (user names and passwords), query
+// values (API keys and signatures often travel there), fragments and the token
+// of a Discord-style webhook URL, the segment after the webhook id in
+// /api/webhooks/{id}/{token} or /api/v10/webhooks/{id}/{token}, on any host.
 package redact
+
+import (
+	"net/url"
+	"strings"
+)
+
+// Mask replaces every secret that URL removes.
+const Mask = "REDACTED"
+
+// Invalid is what URL returns for input it cannot parse.
+const Invalid = "(invalid url)"
+
+// URL returns raw with its secrets removed: the user info is dropped, every
+// query value is replaced by Mask (keys are kept), the fragment is dropped and
+// the token of a webhook path /api/webhooks/{id}/{token} (with an optional
+// version segment such as /api/v10/webhooks/...) is replaced by Mask wherever
+// that path appears. Input that does not parse as a URL gives Invalid, so the
+// result never carries more than the input's redacted form.
+func URL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return Invalid
+	}
+	u.User = nil
+	u.Fragment, u.RawFragment = "", ""
+	u.RawQuery = query(u.RawQuery)
+	if u.Opaque != "" {
+		return opaque(u)
+	}
+	p := webhookPath(u.EscapedPath())
+	path, err := url.PathUnescape(p)
+	if err != nil {
+		return Invalid
+	}
+	u.Path, u.RawPath = path, p
+	return u.String()
+}
+
+// Proxy returns the host:port of a proxy URL, without scheme or credentials.
+// A nil URL gives "".
+func Proxy(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	host := u.Host
+	if i := strings.LastIndexByte(host, '@'); i >= 0 {
+		host = host[i+1:]
+	}
+	return host
+}
+
+// opaque redacts a URL without an authority, such as "user:pass@host/path"
+// read as scheme "user": everything up to the last '@' may be credentials, so
+// it goes, scheme included.
+func opaque(u *url.URL) string {
+	o := u.Opaque
+	prefix := u.Scheme + ":"
+	if i := strings.LastIndexByte(o, '@'); i >= 0 {
+		o, prefix = o[i+1:], ""
+	}
+	s := prefix + webhookPath(o)
+	if u.ForceQuery || u.RawQuery != "" {
+		s += "?" + u.RawQuery
+	}
+	return s
+}
+
+// query replaces every value of a raw query string by Mask, keeping the keys
+// and their order.
+func query(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	parts := strings.Split(raw, "&")
+	for i, p := range parts {
+		if key, _, ok := strings.Cut(p, "="); ok {
+			parts[i] = key + "=" + Mask
+		}
+	}
+	return strings.Join(parts, "&")
+}
+
+// webhookPath replaces the token segment of every api/[vN/]webhooks/{id}/{token}
+// sequence in an escaped path.
+func webhookPath(p string) string {
+	segs := strings.Split(p, "/")
+	changed := false
+	for i := 0; i < len(segs); i++ {
+		if !strings.EqualFold(segs[i], "api") {
+			continue
+		}
+		j := i + 1
+		if j < len(segs) && isVersion(segs[j]) {
+			j++
+		}
+		if j+2 < len(segs) && strings.EqualFold(segs[j], "webhooks") && segs[j+2] != "" {
+			segs[j+2] = Mask
+			changed = true
+			i = j + 2
+		}
+	}
+	if !changed {
+		return p
+	}
+	return strings.Join(segs, "/")
+}
+
+// isVersion reports whether s is an API version segment such as "v10".
+func isVersion(s string) bool {
+	if len(s) < 2 || (s[0] != 'v' && s[0] != 'V') {
+		return false
+	}
+	for _, c := range s[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}

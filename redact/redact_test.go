@@ -1,0 +1,143 @@
+package redact_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/hookworker/hookworker/redact"
+)
+
+const token = "aBcD-eFgH_1234567890xyzXYZsecretTOKEN"
+
+func TestURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"discord", "https://discord.com/api/webhooks/123456789/" + token, "https://discord.com/api/webhooks/123456789/REDACTED"},
+		{"discordapp", "https://discordapp.com/api/webhooks/123456789/" + token, "https://discordapp.com/api/webhooks/123456789/REDACTED"},
+		{"ptb", "https://ptb.discord.com/api/webhooks/123456789/" + token, "https://ptb.discord.com/api/webhooks/123456789/REDACTED"},
+		{"canary", "https://canary.discord.com/api/webhooks/123456789/" + token, "https://canary.discord.com/api/webhooks/123456789/REDACTED"},
+		{"api version", "https://discord.com/api/v10/webhooks/123456789/" + token, "https://discord.com/api/v10/webhooks/123456789/REDACTED"},
+		{"any host", "http://127.0.0.1:8080/api/webhooks/1/" + token, "http://127.0.0.1:8080/api/webhooks/1/REDACTED"},
+		{"prefixed path", "https://relay.example/discord/api/webhooks/1/" + token, "https://relay.example/discord/api/webhooks/1/REDACTED"},
+		{"slack suffix", "https://discord.com/api/webhooks/1/" + token + "/slack", "https://discord.com/api/webhooks/1/REDACTED/slack"},
+		{"message path", "https://discord.com/api/webhooks/1/" + token + "/messages/2", "https://discord.com/api/webhooks/1/REDACTED/messages/2"},
+		{"token with query", "https://discord.com/api/webhooks/1/" + token + "?wait=true&thread_id=42", "https://discord.com/api/webhooks/1/REDACTED?wait=REDACTED&thread_id=REDACTED"},
+		{"escaped token", "https://discord.com/api/webhooks/1/" + token + "%2Fmore", "https://discord.com/api/webhooks/1/REDACTED"},
+		{"no token", "https://discord.com/api/webhooks/1", "https://discord.com/api/webhooks/1"},
+		{"empty token", "https://discord.com/api/webhooks/1/", "https://discord.com/api/webhooks/1/"},
+		{"user info", "https://alice:" + token + "@example.com/hook", "https://example.com/hook"},
+		{"user only", "https://" + token + "@example.com/hook", "https://example.com/hook"},
+		{"password with at", "https://alice:p@ss" + token + "@example.com/hook", "https://example.com/hook"},
+		{"query values", "https://example.com/hook?key=" + token + "&sig=abc&flag&=v", "https://example.com/hook?key=REDACTED&sig=REDACTED&flag&=REDACTED"},
+		{"fragment", "https://example.com/hook#" + token, "https://example.com/hook"},
+		{"plain", "https://example.com/hook", "https://example.com/hook"},
+		{"no scheme", "discord.com/api/webhooks/1/" + token, "discord.com/api/webhooks/1/REDACTED"},
+		{"opaque credentials", "alice:" + token + "@example.com/hook", "example.com/hook"},
+		{"empty", "", ""},
+		{"bad escape", "https://example.com/%zz/" + token, redact.Invalid},
+		{"bad port", "https://alice:" + token + "@example.com:port/", redact.Invalid},
+		{"control character", "https://example.com/\x00" + token, redact.Invalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := redact.URL(tt.in)
+			if got != tt.want {
+				t.Errorf("URL(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+			if strings.Contains(got, token) {
+				t.Errorf("URL(%q) = %q still holds the secret", tt.in, got)
+			}
+		})
+	}
+}
+
+func TestProxy(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   *url.URL
+		want string
+	}{
+		{"nil", nil, ""},
+		{"http", &url.URL{Scheme: "http", User: url.UserPassword("alice", token), Host: "10.0.0.1:3128"}, "10.0.0.1:3128"},
+		{"socks5", &url.URL{Scheme: "socks5", Host: "proxy.example:1080"}, "proxy.example:1080"},
+		{"ipv6", &url.URL{Scheme: "http", Host: "[::1]:8080"}, "[::1]:8080"},
+		{"credentials in host", &url.URL{Scheme: "http", Host: "alice:" + token + "@10.0.0.1:3128"}, "10.0.0.1:3128"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := redact.Proxy(tt.in); got != tt.want {
+				t.Errorf("Proxy(%v) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzURLSecrets builds URLs around fuzzed secrets and checks that the
+// redacted form does not depend on them: changing only the password, the
+// webhook token or the query value never changes the output, so no part of
+// any of them can show through.
+func FuzzURLSecrets(f *testing.F) {
+	f.Add("https", "discord.com", "alice", "hunter2", "123", token, "s3cret")
+	f.Add("http", "127.0.0.1:8080", "u", "p:a@s/s", "1", "t/o?k#en", "a&b=c")
+	f.Add("socks5", "[::1]:1080", "", "x", "", "%zz", "")
+	f.Fuzz(func(t *testing.T, scheme, host, user, pass, id, tok, value string) {
+		if pass == "" || tok == "" || value == "" {
+			t.Skip("secrets must be present to be changed")
+		}
+		build := func(pass, tok, value string) string {
+			u := url.URL{
+				Scheme:   scheme,
+				User:     url.UserPassword(user, pass),
+				Host:     host,
+				Path:     "/api/v10/webhooks/" + id + "/" + tok,
+				RawPath:  "/api/v10/webhooks/" + url.PathEscape(id) + "/" + url.PathEscape(tok),
+				RawQuery: "wait=true&key=" + url.QueryEscape(value),
+			}
+			return u.String()
+		}
+		got := redact.URL(build(pass, tok, value))
+		other := redact.URL(build("other-password", "other-token", "other-value"))
+		if got != other {
+			t.Fatalf("redacted output depends on the secrets: %q vs %q", got, other)
+		}
+	})
+}
+
+// FuzzURL checks that URL never panics and that a password it can see in
+// its input never shows in its output.
+func FuzzURL(f *testing.F) {
+	f.Add("https://alice:" + token + "@discord.com/api/webhooks/1/" + token + "?a=b#c")
+	f.Add("alice:pw@host")
+	f.Add("://")
+	f.Add("%")
+	f.Fuzz(func(t *testing.T, raw string) {
+		got := redact.URL(raw)
+		u, err := url.Parse(raw)
+		if err != nil {
+			if got != redact.Invalid {
+				t.Fatalf("URL(%q) = %q for unparseable input", raw, got)
+			}
+			return
+		}
+		if u.User == nil {
+			return
+		}
+		pass, ok := u.User.Password()
+		// Only a password that is written out once, in the user info, can be
+		// told apart from the same text elsewhere in the URL.
+		if !ok || len(pass) < 8 || strings.Count(raw, pass) != 1 || !strings.Contains(raw, ":"+pass+"@") {
+			return
+		}
+		if strings.Contains(got, pass) || strings.Contains(got, url.PathEscape(pass)) {
+			t.Fatalf("URL(%q) = %q shows the password %q", raw, got, pass)
+		}
+	})
+}
