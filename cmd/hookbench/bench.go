@@ -79,7 +79,7 @@ func (b *bench) logf(format string, args ...any) {
 
 // all runs every phase in turn.
 func (b *bench) all(ctx context.Context) (*report, error) {
-	r := &report{o: b.o}
+	r := &report{o: b.o, loadAvg: loadAverage()}
 	for _, phase := range []struct {
 		name string
 		run  func(context.Context, *report) error

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -65,6 +67,21 @@ type report struct {
 	peakRSS  map[string]int64 // role (with a phase) → bytes
 	totalCPU float64
 	selfHWM  uint64
+	// loadAvg is the one-minute load average when the run started.
+	loadAvg string
+}
+
+// loadAverage is the one-minute load average, "0" when unknown.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "0"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "0"
+	}
+	return f[0]
 }
 
 // finish takes the final accounting from the exited children.
@@ -111,6 +128,8 @@ func (r *report) fields() []field {
 	add("setup", "jobs per run", "jobs", strconv.Itoa(o.Jobs))
 	add("setup", "concurrency", "concurrency", strconv.Itoa(o.Concurrency))
 	add("setup", "publish window", "window", strconv.Itoa(o.Window))
+	add("setup", "CPUs / load average at start (other work skews every figure)", "cpus", strconv.Itoa(runtime.NumCPU()))
+	add("setup", "", "loadavg_1m", r.loadAvg)
 
 	add("http ceiling", "requests/s", "http_rps", f(r.HTTP.rate(), 0))
 	add("http ceiling", "client CPU s per 1k", "http_cpu_s_per_1k", f(r.HTTP.per1k(r.HTTP.CPU), 4))
