@@ -218,4 +218,3 @@ func TestDeadURL(t *testing.T) {
 		t.Error("receiver reached through a dead proxy")
 	}
 }
-
