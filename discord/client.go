@@ -86,7 +86,7 @@ func (c *Client) Send(ctx context.Context, m Message, req sender.Request) sender
 			FinishedAt: time.Now(),
 		}
 		if len(req.URLs) > 0 {
-			r.URL = redact.URL(req.URLs[0])
+			r.URL = redactURL(req.URLs[0])
 		}
 		return r
 	}
@@ -156,12 +156,30 @@ func (c *Client) withIdentity(m Message) Message {
 func CheckWebhookURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return &InvalidError{Field: "url", Reason: redact.URL(raw) + " is not an http or https URL"}
+		return &InvalidError{Field: "url", Reason: redactURL(raw) + " is not an http or https URL"}
 	}
 	if _, _, ok := webhookPath(u.Path); !ok {
-		return &InvalidError{Field: "url", Reason: redact.URL(raw) + " is not a webhook URL (/api/webhooks/{id}/{token})"}
+		return &InvalidError{Field: "url", Reason: redactURL(raw) + " is not a webhook URL (/api/webhooks/{id}/{token})"}
 	}
 	return nil
+}
+
+// redactURL is redact.URL, and for a URL that is not a well-formed webhook
+// URL also its path hidden, since a mistyped webhook URL still holds its
+// token.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return redact.URL(raw)
+	}
+	if _, _, ok := webhookPath(u.Path); ok {
+		return redact.URL(raw)
+	}
+	if u.Path != "" && u.Path != "/" {
+		u.Path, u.RawPath = "/REDACTED", ""
+	}
+	u.Opaque = ""
+	return redact.URL(u.String())
 }
 
 // webhookPath splits a webhook URL path into its id and token.
