@@ -180,6 +180,3 @@ func TestEmbedded(t *testing.T) {
 	}
 	b.Close()
 }
-
-
-

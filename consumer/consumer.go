@@ -1,0 +1,593 @@
+// Package consumer takes send jobs from the JetStream job stream, delivers
+// them through a sender (or a Discord client), publishes one result per job
+// on the result subject and only then acknowledges the job.
+//
+// Every ack decision is made in one place (finish, handBack): a terminal
+// result that was stored is acknowledged; anything else — a deferral, a busy
+// destination host, a shutdown, a result that could not be published — is
+// handed back with a recorded negative acknowledgement, so that the job comes
+// back with its progress (attempts, retries) intact. Deliveries that ended
+// without either (a worker died) are counted, and a job that loses too many
+// is failed, so no job ends without a result.
+package consumer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookworker/hookworker/discord"
+	"github.com/hookworker/hookworker/job"
+	"github.com/hookworker/hookworker/sender"
+)
+
+// Sender delivers one webhook request; *sender.Sender satisfies it.
+type Sender interface {
+	Send(ctx context.Context, req sender.Request) sender.Result
+}
+
+// Discord delivers one Discord message; *discord.Client satisfies it.
+type Discord interface {
+	Send(ctx context.Context, m discord.Message, req sender.Request) sender.Result
+}
+
+// Metrics is told what the worker does; *metrics.Metrics satisfies it. Its
+// methods must be safe for concurrent use.
+type Metrics interface {
+	// JobReceived is called for every message taken from the stream.
+	JobReceived()
+	// Finished is called for every terminal result stored.
+	Finished(outcome string, d time.Duration)
+	// InFlight is called with +1 when a job starts and -1 when it ends.
+	InFlight(delta int)
+}
+
+// Headers set on every published result.
+const (
+	HeaderJobID   = "Hook-Job-Id"
+	HeaderOutcome = "Hook-Outcome"
+)
+
+// Config tunes a Worker.
+type Config struct {
+	// Concurrency is the number of jobs in flight in this process. At least
+	// 1.
+	Concurrency int
+	// HostConcurrency is the number of jobs one destination host:port may
+	// hold in flight in this process; 0 means Concurrency.
+	HostConcurrency int
+	// AckWait is the consumer's AckWait; jobs running longer are kept alive
+	// every AckWait/3.
+	AckWait time.Duration
+	// ShutdownTimeout is how long in-flight jobs may run on after Run's
+	// context ends; the rest are interrupted and handed back.
+	ShutdownTimeout time.Duration
+	// MaxRedeliveries is how many deliveries of a job may be lost without an
+	// acknowledgement before the job gets a failed result.
+	MaxRedeliveries int
+	// ResultSubject is where results are published.
+	ResultSubject string
+	// Limits holds the worker's maximums for per-job values (Timeout,
+	// MaxRetries, MaxProxyRetries).
+	Limits sender.Config
+	// FetchWait is how long one pull waits for jobs; 0 means 2s. It bounds
+	// how long Run takes to notice its context ended.
+	FetchWait time.Duration
+	// Logger receives one info line per terminal result, and problems; nil
+	// discards.
+	Logger *slog.Logger
+}
+
+// Worker runs jobs from a durable pull consumer. Several Workers, in one
+// process or many, may share the consumer.
+type Worker struct {
+	cfg     Config
+	js      jetstream.JetStream
+	cons    jetstream.Consumer
+	state   jetstream.KeyValue
+	sender  Sender
+	discord Discord
+	metrics Metrics
+	log     *slog.Logger
+	slots   chan struct{}
+	hosts   *hostLimiter
+}
+
+// New returns a Worker that pulls from cons, publishes results through js,
+// keeps per-job delivery state in state and delivers webhooks with s and
+// Discord messages with d. m may be nil.
+func New(cfg Config, js jetstream.JetStream, cons jetstream.Consumer, state jetstream.KeyValue, s Sender, d Discord, m Metrics) *Worker {
+	if cfg.Concurrency < 1 {
+		cfg.Concurrency = 1
+	}
+	if cfg.HostConcurrency < 1 || cfg.HostConcurrency > cfg.Concurrency {
+		cfg.HostConcurrency = cfg.Concurrency
+	}
+	if cfg.FetchWait <= 0 {
+		cfg.FetchWait = 2 * time.Second
+	}
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = 30 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if m == nil {
+		m = nopMetrics{}
+	}
+	return &Worker{
+		cfg: cfg, js: js, cons: cons, state: state,
+		sender: s, discord: d, metrics: m, log: log,
+		slots: make(chan struct{}, cfg.Concurrency),
+		hosts: newHostLimiter(cfg.HostConcurrency),
+	}
+}
+
+// Run pulls and runs jobs until ctx ends, then stops pulling, lets in-flight
+// jobs finish within ShutdownTimeout, interrupts the rest (they are handed
+// back for redelivery with their progress) and returns nil. NATS errors
+// are logged and retried, never returned.
+func (w *Worker) Run(ctx context.Context) error {
+	jobCtx, interrupt := context.WithCancel(context.WithoutCancel(ctx))
+	defer interrupt()
+	var wg sync.WaitGroup
+	w.pull(ctx, jobCtx, &wg)
+
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	grace := time.NewTimer(w.cfg.ShutdownTimeout)
+	defer grace.Stop()
+	select {
+	case <-done:
+		w.log.Info("worker stopped, no job in flight")
+		return nil
+	case <-grace.C:
+	}
+	w.log.Warn("shutdown timeout reached, handing in-flight jobs back", "shutdown_timeout", w.cfg.ShutdownTimeout)
+	interrupt()
+	<-done
+	return nil
+}
+
+// pull fetches batches no larger than the free slots, so that no message
+// waits in a buffer (its AckWait running) while the worker is busy, and
+// starts one goroutine per message, until ctx ends.
+func (w *Worker) pull(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
+	release := func(n int) {
+		for range n {
+			<-w.slots
+		}
+	}
+	backoff := 100 * time.Millisecond
+	for {
+		select {
+		case w.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		n := 1
+	grab:
+		for n < cap(w.slots) {
+			select {
+			case w.slots <- struct{}{}:
+				n++
+			default:
+				break grab
+			}
+		}
+		batch, err := w.cons.Fetch(n, jetstream.FetchMaxWait(w.cfg.FetchWait))
+		if err != nil {
+			release(n)
+			w.log.Warn("fetch jobs", "error", err, "retry_in", backoff)
+			if !sleep(ctx, backoff) {
+				return
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		used := 0
+		for msg := range batch.Messages() {
+			used++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer release(1)
+				w.handle(jobCtx, msg)
+			}()
+		}
+		release(n - used)
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
+			w.log.Warn("fetch jobs", "error", err, "retry_in", backoff)
+			if !sleep(ctx, backoff) {
+				return
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+	}
+}
+
+// sleep waits d or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// state is what the state bucket keeps for a job between deliveries.
+type state struct {
+	// Progress is what earlier deliveries spent.
+	Progress sender.Progress `json:"progress"`
+	// HandedBack counts deliveries ended on purpose with a negative
+	// acknowledgement (deferred, host busy, interrupted, result not stored);
+	// every other earlier delivery was lost.
+	HandedBack int `json:"handed_back"`
+	// HostBusy counts deliveries handed back because the host was busy.
+	HostBusy int `json:"host_busy"`
+	// StartedAt is when the first delivery started.
+	StartedAt time.Time `json:"started_at"`
+	// Result is a terminal result that was published (or meant to be) but
+	// whose job was not acknowledged: the next delivery stores it again
+	// instead of sending again.
+	Result *job.Result `json:"result,omitempty"`
+}
+
+// delivery is one message being handled.
+type delivery struct {
+	msg      jetstream.Msg
+	meta     *jetstream.MsgMetadata
+	job      job.Job
+	state    state
+	stateKey string
+	// stored reports whether the bucket holds state for the job.
+	stored bool
+	start  time.Time
+}
+
+// handle runs one message to a decision: a stored result and an ack, or a
+// hand-back. It never panics.
+func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
+	w.metrics.JobReceived()
+	w.metrics.InFlight(1)
+	defer w.metrics.InFlight(-1)
+
+	stop := w.keepAlive(msg)
+	defer stop()
+
+	d := &delivery{msg: msg, start: time.Now()}
+	defer func() {
+		if p := recover(); p != nil {
+			w.log.Error("job panicked", "job_id", d.job.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			r := sender.Result{Outcome: sender.Failed, Error: fmt.Sprintf("internal error: %v", p),
+				Attempts: d.state.Progress.Attempts, StartedAt: d.start, FinishedAt: time.Now()}
+			w.finish(d, job.NewResult(d.job, r), stop)
+		}
+	}()
+	w.run(ctx, d, stop)
+}
+
+func (w *Worker) run(ctx context.Context, d *delivery, stop func()) {
+	meta, err := d.msg.Metadata()
+	if err != nil {
+		// Not a JetStream message: nothing to acknowledge.
+		w.log.Error("message without jetstream metadata", "error", err)
+		return
+	}
+	d.meta = meta
+	fallback := d.msg.Headers().Get(nats.MsgIdHdr)
+	if fallback == "" {
+		fallback = meta.Stream + "-" + strconv.FormatUint(meta.Sequence.Stream, 10)
+	}
+	j, decodeErr := job.Decode(d.msg.Data(), fallback)
+	d.job = j
+	if decodeErr != nil {
+		w.finish(d, job.Rejected(j, decodeErr, d.start), stop)
+		return
+	}
+	d.stateKey = stateKey(j.ID)
+	d.state.StartedAt = d.start
+	if meta.NumDelivered > 1 {
+		w.loadState(ctx, d)
+		if d.state.Result != nil {
+			// Delivered before; its result was not confirmed stored.
+			w.finish(d, *d.state.Result, stop)
+			return
+		}
+		lost := int(meta.NumDelivered) - 1 - d.state.HandedBack
+		if lost > 0 && lost >= w.cfg.MaxRedeliveries {
+			p := d.state.Progress
+			r := sender.Result{
+				Outcome: sender.Failed, Status: p.Status, Response: p.Response, Attempts: p.Attempts, Retries: p.Retries,
+				Error:     fmt.Sprintf("abandoned after %d deliveries without completion", lost),
+				StartedAt: d.state.StartedAt, FinishedAt: time.Now(),
+			}
+			w.finish(d, job.NewResult(j, r), stop)
+			return
+		}
+	}
+
+	// A job whose destination host is saturated is handed back with a short,
+	// growing delay instead of waiting here: waiting would hold a global slot,
+	// and 10,000 jobs to a dead host would then fill every slot while the
+	// jobs behind them, to healthy hosts, waited their turn. Handed back, the
+	// dead host's jobs hold at most HostConcurrency slots and the stream keeps
+	// moving.
+	host := hostOf(j)
+	if !w.hosts.acquire(host) {
+		d.state.HostBusy++
+		delay := min(250*time.Millisecond<<min(d.state.HostBusy-1, 6), 10*time.Second)
+		w.handBack(d, delay, "host busy", stop)
+		return
+	}
+	defer w.hosts.release(host)
+
+	req := j.Request(w.cfg.Limits)
+	req.Prior = d.state.Progress
+	res := w.deliver(ctx, j, req)
+
+	switch {
+	case ctx.Err() != nil && res.Outcome != sender.Delivered:
+		// Interrupted by shutdown: hand it back with what it spent.
+		d.state.Progress = res.Progress()
+		w.handBack(d, 0, "interrupted by shutdown", stop)
+	case res.Defer > 0:
+		d.state.Progress = res.Progress()
+		w.log.Info("job deferred", "job_id", j.ID, "defer", res.Defer, "attempts", res.Attempts, "status", res.Status)
+		w.handBack(d, res.Defer, "deferred", stop)
+	default:
+		if !d.state.StartedAt.IsZero() && d.state.StartedAt.Before(res.StartedAt) {
+			res.StartedAt = d.state.StartedAt
+		}
+		w.finish(d, job.NewResult(j, res), stop)
+	}
+}
+
+// deliver sends the job through the sender or the Discord client.
+func (w *Worker) deliver(ctx context.Context, j job.Job, req sender.Request) sender.Result {
+	if j.Type != job.Discord {
+		return w.sender.Send(ctx, req)
+	}
+	var m discord.Message
+	if err := json.Unmarshal(j.Discord, &m); err != nil {
+		now := time.Now()
+		return sender.Result{Outcome: sender.Rejected, Error: "discord: " + shortJSONError(err),
+			Attempts: req.Prior.Attempts, StartedAt: now, FinishedAt: now}
+	}
+	return w.discord.Send(ctx, m, req)
+}
+
+// shortJSONError is a JSON decoding error without the Go type names.
+func shortJSONError(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field != "" {
+			return fmt.Sprintf("%s: wrong type (%s)", te.Field, te.Value)
+		}
+		return "wrong type (" + te.Value + ")"
+	}
+	return err.Error()
+}
+
+// opTimeout bounds one NATS operation on the way out (publish, ack, state).
+const opTimeout = 10 * time.Second
+
+// finish stores r on the result stream and acknowledges the job. If the
+// result cannot be stored, the job is handed back with the result kept in
+// the state bucket, so the next delivery stores it instead of sending again.
+func (w *Worker) finish(d *delivery, r job.Result, stop func()) {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	data, err := json.Marshal(r)
+	if err != nil {
+		// A Result always marshals; keep the job for another try.
+		w.log.Error("encode result", "job_id", r.ID, "error", err)
+		w.handBack(d, time.Second, "result not encoded", stop)
+		return
+	}
+	msg := nats.NewMsg(w.cfg.ResultSubject)
+	msg.Data = data
+	msg.Header.Set(nats.MsgIdHdr, r.ID)
+	msg.Header.Set(HeaderJobID, r.ID)
+	msg.Header.Set(HeaderOutcome, string(r.Outcome))
+	if _, err := w.js.PublishMsg(ctx, msg); err != nil {
+		w.log.Warn("publish result, job handed back", "job_id", r.ID, "error", err)
+		d.state.Result = &r
+		w.handBack(d, time.Second, "result not stored", stop)
+		return
+	}
+	stop()
+	if err := d.msg.DoubleAck(ctx); err != nil {
+		// The result is stored; if the ack was lost the job comes back and
+		// the stored result is published again (the result stream drops
+		// the duplicate), not sent again.
+		w.log.Warn("acknowledge job", "job_id", r.ID, "error", err)
+		d.state.Result = &r
+		d.state.HandedBack++
+		w.saveState(ctx, d)
+	} else if d.stored {
+		if err := w.state.Delete(ctx, d.stateKey); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			w.log.Warn("delete job state", "job_id", r.ID, "error", err)
+		}
+	}
+	w.metrics.Finished(string(r.Outcome), r.FinishedAt.Sub(r.StartedAt))
+	attrs := []any{"job_id", r.ID, "type", string(r.Type), "outcome", string(r.Outcome), "attempts", r.Attempts, "duration_ms", r.DurationMS}
+	if r.Status != 0 {
+		attrs = append(attrs, "status", r.Status)
+	}
+	if r.URL != "" {
+		attrs = append(attrs, "url", r.URL)
+	}
+	if r.Proxy != "" {
+		attrs = append(attrs, "proxy", r.Proxy)
+	}
+	if r.Error != "" {
+		attrs = append(attrs, "error", r.Error)
+	}
+	w.log.Info("job finished", attrs...)
+}
+
+// handBack records the hand-back (and the job's progress) in the state
+// bucket, then asks for redelivery after delay.
+func (w *Worker) handBack(d *delivery, delay time.Duration, why string, stop func()) {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	d.state.HandedBack++
+	if d.stateKey != "" {
+		w.saveState(ctx, d)
+	}
+	stop()
+	var err error
+	if delay > 0 {
+		err = d.msg.NakWithDelay(delay)
+	} else {
+		err = d.msg.Nak()
+	}
+	if err != nil {
+		w.log.Warn("hand job back", "job_id", d.job.ID, "reason", why, "error", err)
+		return
+	}
+	w.log.Debug("job handed back", "job_id", d.job.ID, "reason", why, "delay", delay)
+}
+
+func (w *Worker) loadState(ctx context.Context, d *delivery) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	e, err := w.state.Get(ctx, d.stateKey)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return
+	}
+	if err != nil {
+		// Without the state the job still runs, with fresh budgets; the
+		// lost-delivery count errs towards running it.
+		w.log.Warn("load job state", "job_id", d.job.ID, "error", err)
+		d.state.HandedBack = int(d.meta.NumDelivered) - 1
+		return
+	}
+	var s state
+	if err := json.Unmarshal(e.Value(), &s); err != nil {
+		w.log.Warn("decode job state", "job_id", d.job.ID, "error", err)
+		d.state.HandedBack = int(d.meta.NumDelivered) - 1
+		d.stored = true
+		return
+	}
+	if s.StartedAt.IsZero() {
+		s.StartedAt = d.start
+	}
+	d.state = s
+	d.stored = true
+}
+
+func (w *Worker) saveState(ctx context.Context, d *delivery) {
+	data, err := json.Marshal(d.state)
+	if err == nil {
+		_, err = w.state.Put(ctx, d.stateKey, data)
+	}
+	if err != nil {
+		w.log.Warn("save job state", "job_id", d.job.ID, "error", err)
+		return
+	}
+	d.stored = true
+}
+
+// keepAlive tells the server every AckWait/3 that msg is still being worked
+// on, so that it is never redelivered while this worker has it. The returned
+// stop is idempotent.
+func (w *Worker) keepAlive(msg jetstream.Msg) (stop func()) {
+	done := make(chan struct{})
+	var once sync.Once
+	go func() {
+		t := time.NewTicker(max(w.cfg.AckWait/3, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := msg.InProgress(); err != nil {
+					w.log.Debug("keep job alive", "error", err)
+				}
+			}
+		}
+	}()
+	return func() { once.Do(func() { close(done) }) }
+}
+
+// stateKey maps a job id to a state bucket key; ids may hold ':', keys may
+// not, and '=' never appears in an id.
+func stateKey(id string) string { return strings.ReplaceAll(id, ":", "=") }
+
+// hostOf returns host:port of the job's first destination.
+func hostOf(j job.Job) string {
+	raw := j.URL
+	if raw == "" && len(j.URLs) > 0 {
+		raw = j.URLs[0]
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		port = "443"
+		if u.Scheme == "http" {
+			port = "80"
+		}
+	}
+	return net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// hostLimiter bounds the jobs in flight per destination host.
+type hostLimiter struct {
+	mu    sync.Mutex
+	limit int
+	busy  map[string]int
+}
+
+func newHostLimiter(limit int) *hostLimiter {
+	return &hostLimiter{limit: limit, busy: make(map[string]int)}
+}
+
+func (h *hostLimiter) acquire(host string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.busy[host] >= h.limit {
+		return false
+	}
+	h.busy[host]++
+	return true
+}
+
+func (h *hostLimiter) release(host string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.busy[host] <= 1 {
+		delete(h.busy, host)
+		return
+	}
+	h.busy[host]--
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) JobReceived()                   {}
+func (nopMetrics) Finished(string, time.Duration) {}
+func (nopMetrics) InFlight(int)                   {}

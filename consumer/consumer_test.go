@@ -1,0 +1,593 @@
+package consumer_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookworker/hookworker/bus"
+	"github.com/hookworker/hookworker/consumer"
+	"github.com/hookworker/hookworker/discord"
+	"github.com/hookworker/hookworker/job"
+	"github.com/hookworker/hookworker/sender"
+)
+
+// env is one in-process NATS server with JetStream and a producer connection
+// that also watches the result subject.
+type env struct {
+	t       *testing.T
+	srv     *server.Server
+	js      jetstream.JetStream
+	results chan job.Result
+	topo    bus.Topology
+}
+
+func newEnv(t *testing.T, ackWait time.Duration) *env {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	t.Cleanup(srv.Shutdown)
+	e := &env{t: t, srv: srv, results: make(chan job.Result, 1000), topo: bus.Topology{
+		Subject: "hooks.send", Stream: "HOOKS", Durable: "hookworker",
+		ResultSubject: "hooks.result", ResultStream: "HOOKS_RESULTS",
+		ResultMaxAge: time.Hour, AckWait: ackWait, MaxAckPending: 1000,
+	}}
+	// Create the topology once, so that the producer can publish at once.
+	b, err := bus.Connect(bus.Config{URL: srv.ClientURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Ensure(t.Context(), e.topo); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if _, err := nc.Subscribe(e.topo.ResultSubject, func(m *nats.Msg) {
+		var r job.Result
+		if err := json.Unmarshal(m.Data, &r); err != nil {
+			t.Errorf("result is not JSON: %v: %s", err, m.Data)
+			return
+		}
+		if m.Header.Get(nats.MsgIdHdr) != r.ID || m.Header.Get(consumer.HeaderJobID) != r.ID || m.Header.Get(consumer.HeaderOutcome) != string(r.Outcome) {
+			t.Errorf("result headers %v do not match result %s/%s", m.Header, r.ID, r.Outcome)
+		}
+		e.results <- r
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	e.js, _ = jetstream.New(nc)
+	return e
+}
+
+type workerOpts struct {
+	concurrency, hostConcurrency int
+	maxRedeliveries              int
+	deferAfter                   time.Duration
+	shutdown                     time.Duration
+}
+
+// worker is one running Worker with its own connection.
+type worker struct {
+	bus    *bus.Bus
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+	once   sync.Once
+}
+
+// stop cancels the worker and waits for Run to return.
+func (w *worker) stop(t *testing.T) {
+	t.Helper()
+	w.once.Do(func() {
+		w.cancel()
+		<-w.done
+		if w.err != nil {
+			t.Errorf("Run: %v", w.err)
+		}
+		w.bus.Close()
+	})
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (e *env) startWorker(o workerOpts) *worker {
+	t := e.t
+	t.Helper()
+	if o.concurrency == 0 {
+		o.concurrency = 8
+	}
+	if o.maxRedeliveries == 0 {
+		o.maxRedeliveries = 5
+	}
+	if o.shutdown == 0 {
+		o.shutdown = 5 * time.Second
+	}
+	log := testLogger(t)
+	b, err := bus.Connect(bus.Config{URL: e.srv.ClientURL(), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound, err := b.Ensure(t.Context(), e.topo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scfg := sender.Config{
+		Timeout: 10 * time.Second, MaxRetries: 3, MaxProxyRetries: 3,
+		BackoffMin: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
+		DeferAfter: o.deferAfter, MaxRetryWait: time.Minute,
+		AllowPrivateNetworks: true, Logger: log,
+	}
+	snd, err := sender.New(scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc := discord.New(snd, discord.Config{Username: "hookworker", Logger: log})
+	w := consumer.New(consumer.Config{
+		Concurrency: o.concurrency, HostConcurrency: o.hostConcurrency,
+		AckWait: e.topo.AckWait, ShutdownTimeout: o.shutdown, MaxRedeliveries: o.maxRedeliveries,
+		ResultSubject: e.topo.ResultSubject, Limits: scfg, FetchWait: 500 * time.Millisecond, Logger: log,
+	}, b.JetStream(), bound.Consumer, bound.State, snd, dc, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	wk := &worker{bus: b, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(wk.done)
+		wk.err = w.Run(ctx)
+	}()
+	t.Cleanup(func() { wk.stop(t) })
+	return wk
+}
+
+// publish publishes data on the job subject with the given message id
+// (none when empty).
+func (e *env) publish(data []byte, msgID string) {
+	e.t.Helper()
+	msg := nats.NewMsg(e.topo.Subject)
+	msg.Data = data
+	if msgID != "" {
+		msg.Header.Set(nats.MsgIdHdr, msgID)
+	}
+	ctx, cancel := context.WithTimeout(e.t.Context(), 5*time.Second)
+	defer cancel()
+	if _, err := e.js.PublishMsg(ctx, msg); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) publishJob(v any) {
+	e.t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.publish(data, "")
+}
+
+// waitResults returns the next n results.
+func (e *env) waitResults(n int) []job.Result {
+	e.t.Helper()
+	out := make([]job.Result, 0, n)
+	timeout := time.NewTimer(30 * time.Second)
+	defer timeout.Stop()
+	for len(out) < n {
+		select {
+		case r := <-e.results:
+			out = append(out, r)
+		case <-timeout.C:
+			e.t.Fatalf("got %d results, want %d", len(out), n)
+		}
+	}
+	return out
+}
+
+// storedResults returns every result in the result stream.
+func (e *env) storedResults() []job.Result {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(e.t.Context(), 10*time.Second)
+	defer cancel()
+	s, err := e.js.Stream(ctx, e.topo.ResultStream)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []job.Result
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		var r job.Result
+		if err := json.Unmarshal(m.Data, &r); err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// expectStoredOnce checks that every id has exactly one stored result and
+// that nothing else is stored.
+func (e *env) expectStoredOnce(ids ...string) map[string]job.Result {
+	e.t.Helper()
+	stored := e.storedResults()
+	byID := make(map[string]job.Result)
+	for _, r := range stored {
+		if _, dup := byID[r.ID]; dup {
+			e.t.Errorf("job %s has more than one stored result", r.ID)
+		}
+		byID[r.ID] = r
+	}
+	for _, id := range ids {
+		if _, ok := byID[id]; !ok {
+			e.t.Errorf("job %s has no stored result", id)
+		}
+	}
+	if len(stored) != len(ids) {
+		e.t.Errorf("%d stored results, want %d", len(stored), len(ids))
+	}
+	return byID
+}
+
+// receiver is a webhook destination counting requests per webhook-id.
+type receiver struct {
+	*httptest.Server
+	mu       sync.Mutex
+	requests map[string]int
+	bodies   map[string][]byte
+	total    atomic.Int64
+}
+
+func newReceiver(t *testing.T, h func(w http.ResponseWriter, r *http.Request, n int)) *receiver {
+	t.Helper()
+	rc := &receiver{requests: make(map[string]int), bodies: make(map[string][]byte)}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		id := r.Header.Get("webhook-id")
+		rc.mu.Lock()
+		rc.requests[id]++
+		n := rc.requests[id]
+		rc.bodies[id] = body
+		rc.mu.Unlock()
+		rc.total.Add(1)
+		if h != nil {
+			h(w, r, n)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *receiver) count(id string) int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.requests[id]
+}
+
+func TestWebhookAndDiscordDelivered(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 5*time.Second)
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, `{"received":true}`)
+	})
+	var discordBody atomic.Value
+	fakeDiscord := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		discordBody.Store(body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer fakeDiscord.Close()
+	e.startWorker(workerOpts{})
+
+	e.publishJob(map[string]any{
+		"id": "order-1:shipped", "url": rc.URL + "/hook?token=secret", "payload": map[string]any{"n": 1},
+		"meta": map[string]any{"trace": "abc"},
+	})
+	discordURL := fakeDiscord.URL + "/api/webhooks/123/secret-token"
+	e.publishJob(map[string]any{
+		"id": "deploy-7", "type": "discord", "url": discordURL, "discord": map[string]any{"content": "deployed"},
+	})
+	got := map[string]job.Result{}
+	for _, r := range e.waitResults(2) {
+		got[r.ID] = r
+	}
+	wh := got["order-1:shipped"]
+	if !wh.OK || wh.Outcome != sender.Delivered || wh.Status != 200 || wh.Attempts != 1 || wh.Type != job.Webhook ||
+		wh.Error != "" || wh.Proxy != "" || string(wh.Response) != `{"received":true}` || string(wh.Meta) != `{"trace":"abc"}` {
+		t.Errorf("webhook result = %+v", wh)
+	}
+	if wh.URL != rc.URL+"/hook?token=REDACTED" {
+		t.Errorf("webhook result url = %q, want the query value redacted", wh.URL)
+	}
+	if wh.StartedAt.IsZero() || wh.FinishedAt.Before(wh.StartedAt) || wh.DurationMS != wh.FinishedAt.Sub(wh.StartedAt).Milliseconds() {
+		t.Errorf("webhook result times = %s .. %s (%d ms)", wh.StartedAt, wh.FinishedAt, wh.DurationMS)
+	}
+	if body := rc.bodies["order-1:shipped"]; string(body) != `{"n":1}` {
+		t.Errorf("receiver got body %s", body)
+	}
+	dr := got["deploy-7"]
+	if !dr.OK || dr.Outcome != sender.Delivered || dr.Status != 204 || dr.Attempts != 1 || dr.Type != job.Discord || dr.Response != nil {
+		t.Errorf("discord result = %+v", dr)
+	}
+	if dr.URL == "" || dr.URL == discordURL || contains(dr.URL, "secret-token") {
+		t.Errorf("discord result url = %q, want the token redacted", dr.URL)
+	}
+	var m map[string]any
+	body, _ := discordBody.Load().([]byte)
+	if err := json.Unmarshal(body, &m); err != nil || m["content"] != "deployed" {
+		t.Errorf("fake Discord got %s", body)
+	}
+	e.expectStoredOnce("order-1:shipped", "deploy-7")
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+func TestInvalidJobsRejected(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 5*time.Second)
+	rc := newReceiver(t, nil)
+	e.startWorker(workerOpts{concurrency: 1})
+
+	e.publish([]byte("not json"), "poison-1")
+	e.publish([]byte(`{"id":"bad-type","type":"fax","url":"`+rc.URL+`","payload":{}}`), "")
+	e.publish([]byte(`{"id":"both","url":"`+rc.URL+`","urls":["`+rc.URL+`"],"payload":{}}`), "")
+	e.publish([]byte(`{"id":"bad discord","type":"discord","url":"`+rc.URL+`","discord":{}}`), "")
+	e.publish([]byte(`{"id":"empty-discord","type":"discord","url":"`+rc.URL+`","discord":{}}`), "")
+	e.publish([]byte(`{"url":"`+rc.URL+`","payload":{}}`), "") // no id: falls back to the stream sequence
+	e.publish([]byte(`{"id":"good","url":"`+rc.URL+`","payload":{"ok":true}}`), "")
+
+	got := map[string]job.Result{}
+	for _, r := range e.waitResults(7) {
+		got[r.ID] = r
+	}
+	tests := []struct {
+		id      string
+		outcome sender.Outcome
+	}{
+		{"poison-1", sender.Rejected},
+		{"bad-type", sender.Rejected},
+		{"both", sender.Rejected},
+		{"HOOKS-4", sender.Rejected}, // invalid id: the fallback id is used
+		{"empty-discord", sender.Rejected},
+		{"HOOKS-6", sender.Delivered},
+		{"good", sender.Delivered},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id, func(t *testing.T) {
+			r, ok := got[tt.id]
+			if !ok {
+				t.Fatalf("no result for %s in %v", tt.id, got)
+			}
+			if r.Outcome != tt.outcome || r.OK != (tt.outcome == sender.Delivered) {
+				t.Errorf("result = %+v, want outcome %s", r, tt.outcome)
+			}
+			if tt.outcome == sender.Rejected && (r.Attempts != 0 || r.Error == "" || r.Status != 0) {
+				t.Errorf("rejected result = %+v, want 0 attempts, an error and no status", r)
+			}
+		})
+	}
+	if n := rc.total.Load(); n != 2 {
+		t.Errorf("receiver got %d requests, want 2", n)
+	}
+}
+
+func TestDuplicatePublishDeliveredOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 5*time.Second)
+	rc := newReceiver(t, nil)
+	data := []byte(`{"id":"dup-1","url":"` + rc.URL + `","payload":{}}`)
+	e.publish(data, "dup-1")
+	e.publish(data, "dup-1")
+	e.publish([]byte(`{"id":"after","url":"`+rc.URL+`","payload":{}}`), "after")
+	e.startWorker(workerOpts{concurrency: 1})
+	e.waitResults(2)
+	if n := rc.count("dup-1"); n != 1 {
+		t.Errorf("receiver saw dup-1 %d times, want 1", n)
+	}
+	e.expectStoredOnce("dup-1", "after")
+}
+
+func TestWorkerKilledMidDelivery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, time.Second)
+	firstIn := make(chan struct{})
+	release := make(chan struct{})
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n == 1 {
+			close(firstIn)
+			<-release
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	defer close(release)
+	a := e.startWorker(workerOpts{concurrency: 1})
+	e.publishJob(map[string]any{"id": "killed", "url": rc.URL, "payload": map[string]any{}})
+	<-firstIn
+	// Worker a dies: its connection goes without acknowledging anything.
+	a.bus.Conn().Close()
+	e.startWorker(workerOpts{concurrency: 1})
+	r := e.waitResults(1)[0]
+	if r.ID != "killed" || r.Outcome != sender.Delivered || r.Attempts < 1 {
+		t.Errorf("result = %+v", r)
+	}
+	if n := rc.count("killed"); n != 2 {
+		t.Errorf("receiver saw the job %d times, want 2 (the lost delivery and the redelivery)", n)
+	}
+	e.expectStoredOnce("killed")
+}
+
+func TestAbandonedAfterLostDeliveries(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, time.Second)
+	firstIn := make(chan struct{})
+	release := make(chan struct{})
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n == 1 {
+			close(firstIn)
+			<-release
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	defer close(release)
+	a := e.startWorker(workerOpts{concurrency: 1})
+	e.publishJob(map[string]any{"id": "lost", "url": rc.URL, "payload": map[string]any{}})
+	<-firstIn
+	a.bus.Conn().Close()
+	// With no lost delivery tolerated, the redelivery fails the job.
+	e.startWorker(workerOpts{concurrency: 1, maxRedeliveries: -1})
+	r := e.waitResults(1)[0]
+	if r.ID != "lost" || r.Outcome != sender.Failed || r.OK || r.Error != "abandoned after 1 deliveries without completion" {
+		t.Errorf("result = %+v", r)
+	}
+	if n := rc.count("lost"); n != 1 {
+		t.Errorf("receiver saw the job %d times, want 1", n)
+	}
+	e.expectStoredOnce("lost")
+}
+
+func TestThreeWorkersShareTheConsumer(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 5*time.Second)
+	rc := newReceiver(t, nil)
+	for range 3 {
+		e.startWorker(workerOpts{concurrency: 16})
+	}
+	const n = 300
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = fmt.Sprintf("job-%03d", i)
+		e.publish([]byte(`{"id":"`+ids[i]+`","url":"`+rc.URL+`","payload":{"i":`+fmt.Sprint(i)+`}}`), ids[i])
+	}
+	results := e.waitResults(n)
+	seen := map[string]bool{}
+	for _, r := range results {
+		if seen[r.ID] {
+			t.Errorf("job %s has two results", r.ID)
+		}
+		seen[r.ID] = true
+		if r.Outcome != sender.Delivered {
+			t.Errorf("job %s: %+v", r.ID, r)
+		}
+	}
+	e.expectStoredOnce(ids...)
+	for _, id := range ids {
+		if c := rc.count(id); c != 1 {
+			t.Errorf("receiver saw %s %d times", id, c)
+		}
+	}
+}
+
+func TestSlowJobKeptAlive(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, time.Second)
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		t := time.NewTimer(2500 * time.Millisecond)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	e.startWorker(workerOpts{concurrency: 2})
+	e.startWorker(workerOpts{concurrency: 2})
+	e.publishJob(map[string]any{"id": "slow", "url": rc.URL, "payload": map[string]any{}})
+	r := e.waitResults(1)[0]
+	if r.Outcome != sender.Delivered || r.Attempts != 1 {
+		t.Errorf("result = %+v", r)
+	}
+	if n := rc.count("slow"); n != 1 {
+		t.Errorf("receiver saw the slow job %d times, want 1", n)
+	}
+	e.expectStoredOnce("slow")
+}
+
+func TestDeferral(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 5*time.Second)
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	e.startWorker(workerOpts{concurrency: 1, deferAfter: 200 * time.Millisecond})
+	e.publishJob(map[string]any{"id": "deferred", "url": rc.URL, "payload": map[string]any{}})
+	r := e.waitResults(1)[0]
+	if r.Outcome != sender.Delivered || r.Attempts != 2 || r.Status != 204 {
+		t.Errorf("result = %+v, want delivered after 2 attempts", r)
+	}
+	if !r.FinishedAt.After(r.StartedAt.Add(time.Second)) {
+		t.Errorf("result spans %s .. %s, want started_at from the first delivery", r.StartedAt, r.FinishedAt)
+	}
+	e.expectStoredOnce("deferred")
+}
+
+func TestShutdownHandsBackInterruptedJob(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 5*time.Second)
+	firstIn := make(chan struct{})
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n == 1 {
+			close(firstIn)
+			<-r.Context().Done() // hangs until the worker gives up
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	a := e.startWorker(workerOpts{concurrency: 1, shutdown: 200 * time.Millisecond})
+	e.publishJob(map[string]any{"id": "interrupted", "url": rc.URL, "payload": map[string]any{}})
+	<-firstIn
+	a.stop(t)
+	e.startWorker(workerOpts{concurrency: 1})
+	r := e.waitResults(1)[0]
+	if r.ID != "interrupted" || r.Outcome != sender.Delivered || r.Attempts != 2 {
+		t.Errorf("result = %+v, want delivered with the interrupted attempt counted", r)
+	}
+	e.expectStoredOnce("interrupted")
+}
