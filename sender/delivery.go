@@ -89,6 +89,7 @@ type delivery struct {
 
 	backoff retry.Backoff
 	wait    time.Duration // before the next attempt
+	cause   string        // of the last attempt without response
 
 	done bool
 	res  Result
@@ -191,7 +192,11 @@ func (d *delivery) attempt(ctx context.Context) error {
 	if s.cfg.Proxies != nil {
 		p, err := s.cfg.Proxies.Get()
 		if err != nil {
-			return d.finish(Failed, err.Error())
+			msg := err.Error()
+			if d.cause != "" {
+				msg += " (last error: " + d.cause + ")"
+			}
+			return d.finish(Failed, msg)
 		}
 		if p == nil {
 			return d.finish(Failed, "proxy provider returned no proxy")
@@ -263,6 +268,7 @@ func (d *delivery) noResponse(ctx, actx context.Context, err error, proxy *url.U
 		return d.finish(Failed, "cancelled during an attempt: "+ctx.Err().Error())
 	}
 	cause := d.describe(err, actx, proxy)
+	d.cause = cause
 	d.log(ctx, 0, cause)
 	d.failover()
 	if proxy == nil {
