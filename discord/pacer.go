@@ -28,6 +28,11 @@ const (
 // wait.
 const fallbackRetryAfter = time.Second
 
+// resetMargin is added to every reset Discord announces: its reset-after is
+// rounded to the millisecond, and a request that arrives a moment early
+// would collect a 429.
+const resetMargin = 20 * time.Millisecond
+
 // Observer is told of every request that pacing held back, with how long it
 // waited. *metrics.Metrics satisfies it. It must be safe for concurrent use.
 type Observer interface {
@@ -90,8 +95,16 @@ type bucket struct {
 	// probeUntil bounds the wait for a response while nothing (or nothing
 	// about the current window) is known.
 	probeUntil time.Time
-	waiters    int
-	lastUsed   time.Time
+	// window is the X-RateLimit-Reset of the current window, which names
+	// it; ended and endedWindow are the end and name of the window before,
+	// so that its late responses are not taken for the current one's.
+	window      string
+	ended       time.Time
+	endedWindow string
+	// span is the longest reset-after seen: about the window's length.
+	span     time.Duration
+	waiters  int
+	lastUsed time.Time
 	// changed is closed (and replaced) when a response changed the bucket.
 	changed chan struct{}
 }
@@ -175,8 +188,8 @@ func (p *Pacer) reserve(b *bucket, now time.Time) (time.Time, bool) {
 	}
 	if !b.resetAt.IsZero() && !now.Before(b.resetAt) {
 		// The window is over: a full one starts with the next request.
-		b.remaining = b.limit
-		b.resetAt = time.Time{}
+		b.ended, b.endedWindow = b.resetAt, b.window
+		b.remaining, b.resetAt, b.window = b.limit, time.Time{}, ""
 		b.probeUntil = now.Add(p.cfg.ProbeWait)
 	}
 	if b.resetAt.IsZero() && !now.Before(b.probeUntil) {
@@ -206,6 +219,15 @@ func (p *Pacer) Observe(u *url.URL, resp *http.Response) {
 	resetAfter, hasReset := headerSeconds(h, "X-RateLimit-Reset-After")
 	limit, _ := headerInt(h, "X-RateLimit-Limit")
 	id := h.Get("X-RateLimit-Bucket")
+	window := h.Get("X-RateLimit-Reset")
+	limited := resp.StatusCode == http.StatusTooManyRequests
+	if limited && !hasReset {
+		resetAfter, hasReset = sender.ParseRetryAfter(h.Get("Retry-After"), now)
+		if !hasReset || resetAfter <= 0 {
+			resetAfter, hasReset = fallbackRetryAfter, true
+		}
+	}
+	reset := now.Add(resetAfter + resetMargin)
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -213,26 +235,11 @@ func (p *Pacer) Observe(u *url.URL, resp *http.Response) {
 	b.lastUsed = now
 	defer b.broadcast()
 
-	if resp.StatusCode == http.StatusTooManyRequests {
-		wait, ok := resetAfter, hasReset
-		if !ok {
-			wait, ok = sender.ParseRetryAfter(h.Get("Retry-After"), now)
-		}
-		if !ok || wait <= 0 {
-			wait = fallbackRetryAfter
-		}
-		until := now.Add(wait)
-		if strings.EqualFold(h.Get("X-RateLimit-Global"), "true") || strings.EqualFold(h.Get("X-RateLimit-Scope"), "global") {
-			p.global = later(p.global, until)
-			return
-		}
-		b.known = true
-		b.limit = max(b.limit, limit, 1)
-		b.remaining = 0
-		b.resetAt = later(b.resetAt, until)
+	if limited && (strings.EqualFold(h.Get("X-RateLimit-Global"), "true") || strings.EqualFold(h.Get("X-RateLimit-Scope"), "global")) {
+		p.global = later(p.global, reset)
 		return
 	}
-	if !hasRemaining || !hasReset {
+	if !hasReset || (!limited && !hasRemaining) {
 		if resp.StatusCode < 300 && !b.known {
 			// A success that carries no limits: nothing to pace.
 			b.known, b.limit = true, 0
@@ -242,17 +249,29 @@ func (p *Pacer) Observe(u *url.URL, resp *http.Response) {
 		}
 		return
 	}
-	reset := now.Add(resetAfter)
+	fresh := !b.known || b.limit == 0 || (id != "" && b.id != "" && id != b.id)
+	if !fresh && b.stale(window, reset) {
+		return
+	}
+	if limited {
+		remaining = 0
+	}
 	if limit <= 0 {
 		limit = max(b.limit, remaining+1)
 	}
-	fresh := !b.known || b.limit == 0 || (id != "" && b.id != "" && id != b.id)
 	b.known, b.limit = true, limit
+	b.span = max(b.span, resetAfter)
 	if id != "" {
 		b.id = id
 	}
-	if fresh {
-		b.remaining, b.resetAt = remaining, reset
+	if fresh || b.resetAt.IsZero() {
+		// The first response of the bucket, or of a new window.
+		if fresh {
+			b.remaining = remaining
+		} else {
+			b.remaining = min(b.remaining, remaining)
+		}
+		b.resetAt, b.window = reset, window
 		return
 	}
 	// Of the responses of one window, the lowest remaining and the latest
@@ -260,6 +279,22 @@ func (p *Pacer) Observe(u *url.URL, resp *http.Response) {
 	// in flight.
 	b.remaining = min(b.remaining, remaining)
 	b.resetAt = later(b.resetAt, reset)
+	if b.window == "" {
+		b.window = window
+	}
+}
+
+// stale reports whether a response belongs to the window that already
+// ended (it came back late): its X-RateLimit-Reset names that window, or,
+// without the header, its reset is near that window's end. p.mu is held.
+func (b *bucket) stale(window string, reset time.Time) bool {
+	if b.ended.IsZero() {
+		return false
+	}
+	if window != "" && b.endedWindow != "" {
+		return window == b.endedWindow
+	}
+	return reset.Before(b.ended.Add(b.span / 2))
 }
 
 // bucket returns the bucket for key, creating it. p.mu is held.
@@ -276,8 +311,8 @@ func (p *Pacer) bucket(key string, now time.Time) *bucket {
 }
 
 // sweep forgets buckets nobody waits on whose reset passed and that were
-// idle for IdleTimeout; beyond MaxBuckets, also those idle for less. p.mu
-// is held.
+// idle for IdleTimeout. Beyond MaxBuckets, it also forgets others nobody
+// waits on, those whose reset passed first. p.mu is held.
 func (p *Pacer) sweep(now time.Time) {
 	p.lastSweep = now
 	for k, b := range p.buckets {
@@ -285,12 +320,17 @@ func (p *Pacer) sweep(now time.Time) {
 			delete(p.buckets, k)
 		}
 	}
-	for k, b := range p.buckets {
-		if len(p.buckets) < p.cfg.MaxBuckets {
-			break
-		}
-		if b.waiters == 0 && now.After(b.resetAt) {
-			delete(p.buckets, k)
+	for _, evictable := range []func(*bucket) bool{
+		func(b *bucket) bool { return now.After(b.resetAt) },
+		func(*bucket) bool { return true },
+	} {
+		for k, b := range p.buckets {
+			if len(p.buckets) < p.cfg.MaxBuckets {
+				return
+			}
+			if b.waiters == 0 && evictable(b) {
+				delete(p.buckets, k)
+			}
 		}
 	}
 }

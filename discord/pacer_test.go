@@ -238,34 +238,3 @@ func TestPacerWaitCancelled(t *testing.T) {
 		t.Errorf("Wait = %v, want context.Canceled", err)
 	}
 }
-
-func TestPacerForgetsIdleBuckets(t *testing.T) {
-	t.Parallel()
-	p := discord.NewPacer(discord.PacerConfig{ProbeWait: time.Hour, MaxBuckets: 4, IdleTimeout: time.Hour})
-	// A bucket someone waits on is kept.
-	busy := hook(t, "999")
-	if err := p.Wait(context.Background(), busy); err != nil {
-		t.Fatal(err)
-	}
-	p.Observe(busy, limits(0, "3600"))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Wait(ctx, busy) }()
-
-	for i := range 20 {
-		u := hook(t, fmt.Sprint(i+1))
-		if err := p.Wait(context.Background(), u); err != nil {
-			t.Fatal(err)
-		}
-		p.Observe(u, limits(4, "0"))
-	}
-	if n := p.Len(); n > 4 {
-		t.Errorf("%d buckets remembered, cap 4", n)
-	}
-	// The busy bucket is still empty: a request to it is held back.
-	if err := p.Wait(cancelled(), busy); err == nil {
-		t.Error("the busy bucket was forgotten")
-	}
-	cancel()
-	<-done
-}
