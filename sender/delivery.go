@@ -464,33 +464,22 @@ func statusText(code int) string {
 }
 
 // bodyBuffers holds buffers for reading response bodies.
-var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // readBody returns up to maxKeptBody bytes of a response body (nil when
 // empty), reads up to maxDrainedBody more so that the connection can be
 // reused, and closes it.
 func readBody(rc io.ReadCloser) []byte {
 	defer rc.Close()
-	bp := bodyBuffers.Get().(*[]byte)
-	b := (*bp)[:0]
-	for len(b) < maxKeptBody {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := rc.Read(b[len(b):min(cap(b), maxKeptBody)])
-		b = b[:len(b)+n]
-		if err != nil {
-			break
-		}
-	}
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer bodyBuffers.Put(buf)
+	buf.Reset()
+	_, _ = buf.ReadFrom(io.LimitReader(rc, maxKeptBody))
 	_, _ = io.CopyN(io.Discard, rc, maxDrainedBody)
-	var kept []byte
-	if len(b) > 0 {
-		kept = bytes.Clone(b)
+	if buf.Len() == 0 {
+		return nil
 	}
-	*bp = b[:0]
-	bodyBuffers.Put(bp)
-	return kept
+	return bytes.Clone(buf.Bytes())
 }
 
 // jsonBody returns body as JSON: itself when it is valid JSON, else a JSON
