@@ -203,7 +203,7 @@ func TestLoadErrors(t *testing.T) {
 		{"secret prefix", map[string]string{"HOOKWORKER_SIGNING_SECRET": "topsecretvalue"}, `HOOKWORKER_SIGNING_SECRET: must start with "whsec_"`},
 		{"secret base64", map[string]string{"HOOKWORKER_SIGNING_SECRET": "whsec_topsecret!!"}, "HOOKWORKER_SIGNING_SECRET: must be \"whsec_\" followed by standard base64"},
 		{"secret empty key", map[string]string{"HOOKWORKER_SIGNING_SECRET": "whsec_"}, "HOOKWORKER_SIGNING_SECRET: must hold a key"},
-		{"proxies", map[string]string{"HOOKWORKER_PROXIES": "10.0.0.1:8080,bad:1:user:secretpw:extra"}, "HOOKWORKER_PROXIES: "},
+		{"proxies", map[string]string{"HOOKWORKER_PROXIES": "10.0.0.1:8080,badhost:99999:user:secretpw"}, "HOOKWORKER_PROXIES: "},
 		{"proxies file missing", map[string]string{"HOOKWORKER_PROXIES_FILE": filepath.Join(dir, "none.txt")}, "HOOKWORKER_PROXIES_FILE: "},
 		{"proxies file bad", map[string]string{"HOOKWORKER_PROXIES_FILE": badList}, "HOOKWORKER_PROXIES_FILE: "},
 		{"avatar scheme", map[string]string{"HOOKWORKER_DISCORD_AVATAR_URL": "ftp://example.com/a.png"}, "HOOKWORKER_DISCORD_AVATAR_URL: must be an http or https URL"},

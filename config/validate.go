@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/hookworker/hookworker/proxies"
 	"github.com/hookworker/hookworker/redact"
 )
 
@@ -78,8 +79,15 @@ func (c Config) Validate() error {
 	v.notNegative("DeferAfter", c.DeferAfter)
 	v.notNegative("MaxRetryWait", c.MaxRetryWait)
 
-	if _, err := c.ProxyList(); err != nil {
-		v.errs = append(v.errs, err)
+	if strings.TrimSpace(c.Proxies) != "" {
+		if _, err := proxies.ParseList(c.Proxies); err != nil {
+			v.add("Proxies", "%v", err)
+		}
+	}
+	if c.ProxiesFile != "" {
+		if _, err := proxies.ReadFile(c.ProxiesFile); err != nil {
+			v.add("ProxiesFile", "%v", err)
+		}
 	}
 	v.positive("ProxyCooldown", c.ProxyCooldown)
 
