@@ -1,0 +1,106 @@
+// Package cli is hookworker's command line: run the worker, publish a job,
+// read results, show the version and the help. Main holds all of it, so that
+// tests drive the real commands in-process.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/hookworker/hookworker/config"
+	"github.com/hookworker/hookworker/sender"
+)
+
+// Exit statuses.
+const (
+	// ExitOK: the command did what was asked (send --wait: the job was
+	// delivered).
+	ExitOK = 0
+	// ExitFailure: the command failed at run time (send --wait: the job was
+	// not delivered).
+	ExitFailure = 1
+	// ExitUsage: a bad flag, argument or variable; nothing was done.
+	ExitUsage = 2
+)
+
+// Main runs the command in args (without the program name) until it is done
+// or ctx ends, and returns the exit status.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd, rest := "run", args
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, rest = args[0], args[1:]
+	}
+	switch cmd {
+	case "run":
+		if len(rest) > 0 {
+			if isHelp(rest[0]) {
+				usage(stdout)
+				return ExitOK
+			}
+			fmt.Fprintf(stderr, "hookworker: run takes no arguments, got %q\n", rest[0])
+			return ExitUsage
+		}
+		return run(ctx, stderr)
+	case "send":
+		return send(ctx, rest, stdin, stdout, stderr)
+	case "results":
+		return results(ctx, rest, stdout, stderr)
+	case "version":
+		fmt.Fprintf(stdout, "hookworker %s\n", sender.Version)
+		return ExitOK
+	case "help":
+		usage(stdout)
+		return ExitOK
+	default:
+		fmt.Fprintf(stderr, "hookworker: unknown command %q\n\n", cmd)
+		usage(stderr)
+		return ExitUsage
+	}
+}
+
+func isHelp(s string) bool { return s == "-h" || s == "-help" || s == "--help" }
+
+// usage writes every command and every variable with its default.
+func usage(w io.Writer) {
+	fmt.Fprint(w, `hookworker delivers webhook and Discord jobs from NATS JetStream.
+
+Usage:
+  hookworker [run]        run the worker until SIGINT or SIGTERM
+  hookworker send ...     publish one job and print its id (send -h for flags)
+  hookworker results ...  print stored results as JSON lines (results -h for flags)
+  hookworker version      print the version
+  hookworker help         print this help
+
+Configuration (environment):
+`)
+	config.Usage(w)
+}
+
+// loadConfig loads the configuration, printing the problem on failure.
+func loadConfig(stderr io.Writer) (config.Config, bool) {
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintf(stderr, "hookworker: invalid configuration:\n%v\n", err)
+		return config.Config{}, false
+	}
+	return cfg, true
+}
+
+// isTerminal reports whether r is a terminal.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// canceled reports whether err is the end of ctx.
+func canceled(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
+}

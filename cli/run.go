@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hookworker/hookworker/bus"
+	"github.com/hookworker/hookworker/config"
+	"github.com/hookworker/hookworker/consumer"
+	"github.com/hookworker/hookworker/discord"
+	"github.com/hookworker/hookworker/metrics"
+	"github.com/hookworker/hookworker/proxies"
+	"github.com/hookworker/hookworker/sender"
+)
+
+// run is `hookworker run`: load the configuration (a bad value exits 2
+// before anything connects), build the parts and run the worker until ctx
+// ends.
+func run(ctx context.Context, stderr io.Writer) int {
+	cfg, ok := loadConfig(stderr)
+	if !ok {
+		return ExitUsage
+	}
+	log, err := config.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "hookworker: %v\n", err)
+		return ExitUsage
+	}
+	m := metrics.New()
+	scfg := cfg.SenderConfig()
+	scfg.Observer = m
+	scfg.Logger = log
+	list, err := cfg.ProxyList()
+	if err != nil {
+		fmt.Fprintf(stderr, "hookworker: invalid configuration:\n%v\n", err)
+		return ExitUsage
+	}
+	if len(list) > 0 {
+		scfg.Proxies = proxies.New(list, cfg.ProxyCooldown)
+	}
+	snd, err := sender.New(scfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "hookworker: invalid configuration:\n%v\n", err)
+		return ExitUsage
+	}
+	defer snd.Close()
+	dc := discord.New(snd, discord.Config{
+		Username: cfg.DiscordUsername, AvatarURL: cfg.DiscordAvatarURL, Observer: m, Logger: log,
+	})
+	log.Info("hookworker starting", "version", sender.Version, "proxies", len(list), "config", cfg)
+
+	b, err := bus.Connect(bus.Config{
+		URL: cfg.NATSURL, Creds: cfg.NATSCreds, EmbeddedListen: cfg.EmbeddedListen, EmbeddedDir: cfg.EmbeddedDir,
+		Name: "hookworker", Logger: log,
+	})
+	if err != nil {
+		log.Error("connect to nats", "error", err)
+		return ExitFailure
+	}
+	defer b.Close()
+
+	if cfg.HTTPAddr != "" {
+		l, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			log.Error("listen for metrics", "http_addr", cfg.HTTPAddr, "error", err)
+			return ExitFailure
+		}
+		srv := &http.Server{Handler: m.Handler(b.Ready), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics server", "error", err)
+			}
+		}()
+		log.Info("serving /metrics, /healthz and /readyz", "http_addr", l.Addr().String())
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+	}
+
+	bound, err := b.Ensure(ctx, bus.Topology{
+		Subject: cfg.Subject, Stream: cfg.Stream, Durable: cfg.Durable,
+		ResultSubject: cfg.ResultSubject, ResultStream: cfg.ResultStream, ResultMaxAge: cfg.ResultMaxAge,
+		AckWait: cfg.AckWait, MaxAckPending: max(1000, 4*cfg.Concurrency),
+	})
+	if err != nil {
+		if canceled(ctx, err) {
+			log.Info("stopped before jetstream was ready")
+			return ExitOK
+		}
+		log.Error("set up jetstream", "error", err)
+		return ExitFailure
+	}
+	w := consumer.New(consumer.Config{
+		Concurrency: cfg.Concurrency, HostConcurrency: cfg.HostConcurrency,
+		AckWait: cfg.AckWait, ShutdownTimeout: cfg.ShutdownTimeout, MaxRedeliveries: cfg.MaxRedeliveries,
+		ResultSubject: cfg.ResultSubject, Limits: scfg, Logger: log,
+	}, b.JetStream(), bound.Consumer, bound.State, snd, dc, m)
+	log.Info("worker running", "concurrency", cfg.Concurrency, "host_concurrency", cfg.HostConcurrency)
+	if err := w.Run(ctx); err != nil {
+		log.Error("worker", "error", err)
+		return ExitFailure
+	}
+	log.Info("hookworker stopped")
+	return ExitOK
+}

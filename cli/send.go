@@ -1,0 +1,281 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/hookworker/hookworker/config"
+	"github.com/hookworker/hookworker/consumer"
+	"github.com/hookworker/hookworker/job"
+	"github.com/hookworker/hookworker/sender"
+)
+
+// listFlag collects a repeatable flag; each value may be a comma-separated
+// list.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for s := range strings.SplitSeq(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+// headerFlag collects repeatable name=value headers.
+type headerFlag map[string]string
+
+func (h headerFlag) String() string { return fmt.Sprint(map[string]string(h)) }
+
+func (h headerFlag) Set(v string) error {
+	name, value, ok := strings.Cut(v, "=")
+	if !ok || strings.TrimSpace(name) == "" {
+		return errors.New("want name=value")
+	}
+	h[strings.TrimSpace(name)] = value
+	return nil
+}
+
+// send is `hookworker send`: publish one job with Nats-Msg-Id set to its id
+// and print the id; with --wait, print its result too.
+func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("hookworker send", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		urls    listFlag
+		headers = headerFlag{}
+	)
+	fs.Var(&urls, "url", "destination URL; repeat or comma-separate for a pool (urls)")
+	payload := fs.String("payload", "", "JSON payload of a webhook job")
+	typ := fs.String("type", "", `job type: webhook or discord (default webhook, or discord with --content)`)
+	content := fs.String("content", "", "Discord message content")
+	username := fs.String("username", "", "Discord username")
+	id := fs.String("id", "", "job id (default: a generated one)")
+	fs.Var(headers, "header", "extra request header name=value; repeatable")
+	meta := fs.String("meta", "", "JSON value echoed in the result")
+	wait := fs.Bool("wait", false, "wait for the result and print it; exit 1 unless delivered")
+	timeout := fs.Duration("timeout", 60*time.Second, "how long --wait waits")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: hookworker send [flags] [-]\n\nPublishes one job, built from the flags or read as JSON from standard input\n(\"-\", or when standard input is not a terminal and --url is not given).\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	fromStdin := false
+	switch {
+	case fs.NArg() == 1 && fs.Arg(0) == "-":
+		fromStdin = true
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "hookworker send: unexpected argument %q\n", fs.Arg(0))
+		return ExitUsage
+	case len(urls) == 0 && stdin != nil && !isTerminal(stdin):
+		fromStdin = true
+	}
+
+	var data []byte
+	var err error
+	if fromStdin {
+		if stdin == nil {
+			fmt.Fprintln(stderr, "hookworker send: no standard input")
+			return ExitUsage
+		}
+		data, err = io.ReadAll(io.LimitReader(stdin, 16<<20))
+		if err != nil {
+			fmt.Fprintf(stderr, "hookworker send: read standard input: %v\n", err)
+			return ExitFailure
+		}
+		data = bytes.TrimSpace(data)
+	} else {
+		data, err = buildJob(urls, *payload, *typ, *content, *username, *id, headers, *meta)
+		if err != nil {
+			fmt.Fprintf(stderr, "hookworker send: %v\n", err)
+			return ExitUsage
+		}
+	}
+	jobID, err := jobID(data, *id)
+	if err != nil {
+		fmt.Fprintf(stderr, "hookworker send: %v\n", err)
+		return ExitUsage
+	}
+	if _, err := job.Decode(data, jobID); err != nil {
+		fmt.Fprintf(stderr, "hookworker send: invalid job: %v\n", err)
+		return ExitUsage
+	}
+
+	cfg, ok := loadConfig(stderr)
+	if !ok {
+		return ExitUsage
+	}
+	nc, err := connect(cfg, "hookworker send")
+	if err != nil {
+		fmt.Fprintf(stderr, "hookworker send: %v\n", err)
+		return ExitFailure
+	}
+	defer nc.Close()
+
+	var results chan *nats.Msg
+	if *wait {
+		results = make(chan *nats.Msg, 1)
+		sub, err := nc.Subscribe(cfg.ResultSubject, func(m *nats.Msg) {
+			if m.Header.Get(consumer.HeaderJobID) == jobID {
+				select {
+				case results <- m:
+				default:
+				}
+			}
+		})
+		if err != nil {
+			fmt.Fprintf(stderr, "hookworker send: subscribe to results: %v\n", err)
+			return ExitFailure
+		}
+		defer sub.Unsubscribe()
+		if err := nc.Flush(); err != nil {
+			fmt.Fprintf(stderr, "hookworker send: subscribe to results: %v\n", err)
+			return ExitFailure
+		}
+	}
+
+	js, err := jetstream.New(nc)
+	if err != nil {
+		fmt.Fprintf(stderr, "hookworker send: %v\n", err)
+		return ExitFailure
+	}
+	msg := nats.NewMsg(cfg.Subject)
+	msg.Data = data
+	msg.Header.Set(nats.MsgIdHdr, jobID)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ack, err := js.PublishMsg(pctx, msg)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(stderr, "hookworker send: publish job %s: %v\n", jobID, err)
+		return ExitFailure
+	}
+	if ack.Duplicate {
+		fmt.Fprintf(stderr, "hookworker send: job %s was published before; this copy was dropped\n", jobID)
+	}
+	if !*wait {
+		fmt.Fprintln(stdout, jobID)
+		return ExitOK
+	}
+	fmt.Fprintln(stderr, jobID)
+	t := time.NewTimer(*timeout)
+	defer t.Stop()
+	select {
+	case m := <-results:
+		fmt.Fprintln(stdout, string(m.Data))
+		if m.Header.Get(consumer.HeaderOutcome) == string(sender.Delivered) {
+			return ExitOK
+		}
+		return ExitFailure
+	case <-t.C:
+		fmt.Fprintf(stderr, "hookworker send: no result for job %s within %s\n", jobID, *timeout)
+		return ExitFailure
+	case <-ctx.Done():
+		return ExitFailure
+	}
+}
+
+// buildJob makes the job JSON from the flags.
+func buildJob(urls []string, payload, typ, content, username, id string, headers map[string]string, meta string) ([]byte, error) {
+	if len(urls) == 0 {
+		return nil, errors.New("--url is required (or give the job JSON on standard input)")
+	}
+	if typ == "" {
+		typ = string(job.Webhook)
+		if content != "" {
+			typ = string(job.Discord)
+		}
+	}
+	j := map[string]any{"type": typ}
+	if id != "" {
+		j["id"] = id
+	}
+	if len(urls) == 1 {
+		j["url"] = urls[0]
+	} else {
+		j["urls"] = urls
+	}
+	switch job.Type(typ) {
+	case job.Discord:
+		d := map[string]any{}
+		if content != "" {
+			d["content"] = content
+		}
+		if username != "" {
+			d["username"] = username
+		}
+		j["discord"] = d
+	default:
+		if payload == "" {
+			payload = "{}"
+		}
+		if !json.Valid([]byte(payload)) {
+			return nil, errors.New("--payload must be JSON")
+		}
+		j["payload"] = json.RawMessage(payload)
+	}
+	if len(headers) > 0 {
+		j["headers"] = headers
+	}
+	if meta != "" {
+		if !json.Valid([]byte(meta)) {
+			return nil, errors.New("--meta must be JSON")
+		}
+		j["meta"] = json.RawMessage(meta)
+	}
+	return json.Marshal(j)
+}
+
+// jobID returns the id of the job in data: its own, else the --id flag,
+// else a new one.
+func jobID(data []byte, flagID string) (string, error) {
+	var v struct {
+		ID *string `json:"id"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return "", fmt.Errorf("invalid job JSON: %v", err)
+	}
+	if v.ID != nil && *v.ID != "" {
+		return *v.ID, nil
+	}
+	if flagID != "" {
+		return flagID, nil
+	}
+	return nuid.Next(), nil
+}
+
+// connect connects to the configured NATS server, or to the embedded server
+// of a running worker.
+func connect(cfg config.Config, name string) (*nats.Conn, error) {
+	url := cfg.NATSURL
+	if url == "" {
+		url = "nats://" + cfg.EmbeddedListen
+	}
+	opts := []nats.Option{nats.Name(name), nats.Timeout(5 * time.Second)}
+	if cfg.NATSCreds != "" {
+		opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to nats: %w", err)
+	}
+	return nc, nil
+}
