@@ -127,7 +127,8 @@ func NewPacer(cfg PacerConfig) *Pacer {
 
 // Wait blocks until a request to the webhook u may be sent without
 // exceeding its bucket, and reserves a slot for it. It returns ctx's error
-// when ctx ends first.
+// when ctx ends while it waits; a slot that is free at once is taken even
+// if ctx has already ended. A wait is reported to the Observer.
 func (p *Pacer) Wait(ctx context.Context, u *url.URL) error {
 	key := bucketKey(u)
 	start := p.now()
@@ -135,6 +136,7 @@ func (p *Pacer) Wait(ctx context.Context, u *url.URL) error {
 	b := p.bucket(key, start)
 	b.waiters++
 	var err error
+	blocked := false
 	for {
 		now := p.now()
 		b.lastUsed = now
@@ -142,6 +144,7 @@ func (p *Pacer) Wait(ctx context.Context, u *url.URL) error {
 		if ok {
 			break
 		}
+		blocked = true
 		ch := b.changed
 		p.mu.Unlock()
 		t := time.NewTimer(until.Sub(now))
@@ -159,14 +162,11 @@ func (p *Pacer) Wait(ctx context.Context, u *url.URL) error {
 	}
 	b.waiters--
 	p.mu.Unlock()
-	if waited := p.now().Sub(start); waited > 0 && p.cfg.Observer != nil && (err != nil || waitedLong(waited)) {
-		p.cfg.Observer.PaceWait(waited)
+	if blocked && p.cfg.Observer != nil {
+		p.cfg.Observer.PaceWait(p.now().Sub(start))
 	}
 	return err
 }
-
-// waitedLong tells a real wait from the time taken to take the lock.
-func waitedLong(d time.Duration) bool { return d >= time.Millisecond }
 
 // reserve takes a slot of b when one is free and reports true; else it
 // returns when to look again (earlier if a response changes b). p.mu is

@@ -237,4 +237,7 @@ func TestPacerWaitCancelled(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("Wait = %v, want context.Canceled", err)
 	}
+	if n := rec.n.Load(); n != 1 {
+		t.Errorf("%d waits reported, want 1", n)
+	}
 }
