@@ -226,6 +226,7 @@ func (d *delivery) attempt(ctx context.Context) error {
 	body := readBody(resp.Body)
 	d.status = code
 	d.response = jsonBody(body)
+	d.cause = ""
 	d.log(ctx, code, "")
 
 	switch {
