@@ -160,7 +160,6 @@ func (b *bench) workerEnv(prefix string, concurrency, hostConcurrency int) []str
 		"HOOKWORKER_CONCURRENCY=" + strconv.Itoa(concurrency),
 		"HOOKWORKER_HOST_CONCURRENCY=" + strconv.Itoa(hostConcurrency),
 		"HOOKWORKER_ALLOWED_NETWORKS=127.0.0.1/32",
-		"HOOKWORKER_HTTP_ADDR=",
 		"HOOKWORKER_LOG_LEVEL=warn",
 		"HOOKWORKER_LOG_FORMAT=json",
 	}

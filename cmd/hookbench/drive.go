@@ -16,7 +16,8 @@ import (
 )
 
 // topology is the bench's topology for one phase: its own subjects and
-// streams, the worker's durable name and settings.
+// streams, and the durable consumer and state bucket as the hookworker
+// command sets them up (its MaxAckPending is max(1000, 4 × concurrency)).
 func topology(prefix string, concurrency int) bus.Topology {
 	up := strings.ToUpper(prefix)
 	return bus.Topology{
@@ -27,8 +28,7 @@ func topology(prefix string, concurrency int) bus.Topology {
 		ResultStream:  "BENCH_" + up + "_RESULTS",
 		ResultMaxAge:  time.Hour,
 		AckWait:       30 * time.Second,
-		MaxAckPending: max(concurrency, 1) * 2,
-		StateBucket:   "BENCH_" + up + "_STATE",
+		MaxAckPending: max(1000, 4*concurrency),
 	}
 }
 

@@ -2,62 +2,79 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
+	"strings"
+	"time"
 
-	"github.com/hookworker/hookworker/bus"
-	"github.com/hookworker/hookworker/config"
-	"github.com/hookworker/hookworker/consumer"
-	"github.com/hookworker/hookworker/discord"
-	"github.com/hookworker/hookworker/metrics"
-	"github.com/hookworker/hookworker/sender"
+	"github.com/hookworker/hookworker/cli"
 )
 
-// workerRole runs the real worker, configured from the HOOKWORKER_
-// environment and assembled from the same parts as the hookworker command,
-// until its standard input closes.
+// workerRole runs the hookworker command itself (cli.Main "run", exactly
+// what the hookworker binary runs), configured by the HOOKWORKER_
+// environment the bench sets, until standard input closes. It announces
+// ready once the worker's /readyz answers 200, that is once it is connected
+// and bound to its streams and consumer.
 func workerRole([]string) error {
-	cfg, err := config.Load()
+	addr, err := freeAddr()
 	if err != nil {
 		return err
 	}
-	log, err := config.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
-	if err != nil {
+	if err := os.Setenv("HOOKWORKER_HTTP_ADDR", addr); err != nil {
 		return err
 	}
-	b, err := bus.Connect(bus.Config{URL: cfg.NATSURL, Creds: cfg.NATSCreds, Name: "hookbench-worker", Logger: log})
-	if err != nil {
-		return err
-	}
-	defer b.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	bound, err := b.Ensure(ctx, bus.Topology{
-		Subject: cfg.Subject, Stream: cfg.Stream, Durable: cfg.Durable,
-		ResultSubject: cfg.ResultSubject, ResultStream: cfg.ResultStream, ResultMaxAge: cfg.ResultMaxAge,
-		AckWait: cfg.AckWait, MaxAckPending: 2 * cfg.Concurrency,
-	})
-	if err != nil {
+	exited := make(chan int, 1)
+	go func() { exited <- cli.Main(ctx, []string{"run"}, strings.NewReader(""), io.Discard, os.Stderr) }()
+	if err := waitReady(ctx, "http://"+addr+"/readyz", exited, 30*time.Second); err != nil {
 		return err
 	}
-	m := metrics.New()
-	scfg := cfg.SenderConfig()
-	scfg.Observer, scfg.Logger = m, log
-	s, err := sender.New(scfg)
-	if err != nil {
-		return err
-	}
-	d := discord.New(s, discord.Config{Username: cfg.DiscordUsername, AvatarURL: cfg.DiscordAvatarURL, Logger: log})
-	w := consumer.New(consumer.Config{
-		Concurrency: cfg.Concurrency, HostConcurrency: cfg.HostConcurrency,
-		AckWait: cfg.AckWait, ShutdownTimeout: cfg.ShutdownTimeout, MaxRedeliveries: cfg.MaxRedeliveries,
-		ResultSubject: cfg.ResultSubject, Limits: scfg, Logger: log,
-	}, b.JetStream(), bound.Consumer, bound.State, s, d, m)
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
 	err = serve(os.Stdin, os.Stdout, "", nil)
 	cancel()
-	if rerr := <-done; err == nil {
-		err = rerr
+	if code := <-exited; code != cli.ExitOK && err == nil {
+		err = fmt.Errorf("hookworker run exited with status %d", code)
 	}
 	return err
+}
+
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := l.Addr().String()
+	return addr, l.Close()
+}
+
+// waitReady polls url until it answers 200, the worker exits or wait ends.
+func waitReady(ctx context.Context, url string, exited <-chan int, wait time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case code := <-exited:
+			return fmt.Errorf("hookworker run exited with status %d before it was ready", code)
+		case <-ctx.Done():
+			return fmt.Errorf("worker not ready: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
