@@ -7,9 +7,12 @@
 //
 // Every part runs in its own process on loopback: a JetStream server, a
 // receiver answering 204, the ceiling loads and the worker, each this binary
-// started again with HOOKBENCH_ROLE set. So the CPU time, peak RSS, Go heap and goroutines
-// reported for the worker are the worker's alone, and the load generator
-// (this process, publishing jobs and collecting results) is counted apart.
+// started again with HOOKBENCH_ROLE set. The worker is the hookworker command
+// itself (cli.Main "run", configured through HOOKWORKER_ variables). So the
+// CPU time, peak RSS, Go heap and goroutines reported for the worker are the
+// worker's alone, the receiver's 10,000 slow connections and the server's
+// store do not count against it, and the load generator (this process,
+// publishing jobs and collecting results) is counted apart.
 //
 // It prints a table and, last, one line of key=value pairs with every
 // figure.
