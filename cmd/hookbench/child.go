@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -305,7 +306,12 @@ func startChild(role string, args []string, env []string) (*child, error) {
 		return nil, err
 	}
 	cmd := exec.Command(exe, args...)
-	cmd.Env = append(append(os.Environ(), roleEnv+"="+role), env...)
+	// The worker's settings are the bench's alone: inherited HOOKWORKER_
+	// variables (proxies, a NATS URL) would skew or misdirect the run.
+	inherited := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "HOOKWORKER_") || strings.HasPrefix(kv, roleEnv+"=")
+	})
+	cmd.Env = append(append(inherited, roleEnv+"="+role), env...)
 	c := &child{role: role, cmd: cmd, stderr: &lockedBuffer{}}
 	cmd.Stderr = c.stderr
 	if c.in, err = cmd.StdinPipe(); err != nil {
