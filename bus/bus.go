@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	neturl "net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -23,6 +22,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookworker/hookworker/redact"
 )
 
 // Config says where the NATS server is.
@@ -210,8 +211,8 @@ func (b *Bus) shutdownServer() {
 	b.log.Info("embedded nats server stopped")
 }
 
-// redactURLs redacts each of a comma-separated list of server URLs: user
-// info (a password or token) and query are dropped.
+// redactURLs redacts each of a comma-separated list of server URLs (user
+// info, query values).
 func redactURLs(s string) string {
 	parts := strings.Split(s, ",")
 	for i, p := range parts {
@@ -219,14 +220,7 @@ func redactURLs(s string) string {
 		if !strings.Contains(p, "://") {
 			p = "nats://" + p
 		}
-		u, err := neturl.Parse(p)
-		if err != nil {
-			parts[i] = "(invalid url)"
-			continue
-		}
-		u.User = nil
-		u.RawQuery = ""
-		parts[i] = u.String()
+		parts[i] = redact.URL(p)
 	}
 	return strings.Join(parts, ",")
 }

@@ -562,7 +562,9 @@ func TestDeferral(t *testing.T) {
 	if r.Outcome != sender.Delivered || r.Attempts != 2 || r.Status != 204 {
 		t.Errorf("result = %+v, want delivered after 2 attempts", r)
 	}
-	if !r.FinishedAt.After(r.StartedAt.Add(time.Second)) {
+	// The redelivery comes after the 1s wait; started_at is the first
+	// delivery's.
+	if !r.FinishedAt.After(r.StartedAt.Add(900 * time.Millisecond)) {
 		t.Errorf("result spans %s .. %s, want started_at from the first delivery", r.StartedAt, r.FinishedAt)
 	}
 	e.expectStoredOnce("deferred")
@@ -590,4 +592,54 @@ func TestShutdownHandsBackInterruptedJob(t *testing.T) {
 		t.Errorf("result = %+v, want delivered with the interrupted attempt counted", r)
 	}
 	e.expectStoredOnce("interrupted")
+}
+
+func TestSaturatedHostDoesNotBlockOthers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 5*time.Second)
+	release := make(chan struct{})
+	stuck := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	healthy := newReceiver(t, nil)
+	// Two slots, one per host: the stuck host may hold only one of them.
+	e.startWorker(workerOpts{concurrency: 2, hostConcurrency: 1})
+	for i := range 5 {
+		e.publishJob(map[string]any{"id": fmt.Sprintf("stuck-%d", i), "url": stuck.URL, "payload": map[string]any{}})
+	}
+	for i := range 3 {
+		e.publishJob(map[string]any{"id": fmt.Sprintf("healthy-%d", i), "url": healthy.URL, "payload": map[string]any{}})
+	}
+	// The healthy jobs are delivered while the stuck host still holds its job.
+	got := map[string]bool{}
+	for _, r := range e.waitResults(3) {
+		got[r.ID] = true
+		if r.Outcome != sender.Delivered {
+			t.Errorf("result = %+v", r)
+		}
+	}
+	for i := range 3 {
+		if id := fmt.Sprintf("healthy-%d", i); !got[id] {
+			t.Errorf("no result for %s before the stuck host answered (got %v)", id, got)
+		}
+	}
+	if n := stuck.total.Load(); n != 1 {
+		t.Errorf("stuck host got %d requests at once, want 1 (HostConcurrency)", n)
+	}
+	close(release)
+	rest := e.waitResults(5)
+	for _, r := range rest {
+		if r.Outcome != sender.Delivered || r.Attempts != 1 {
+			t.Errorf("result = %+v, want delivered at the first attempt", r)
+		}
+	}
+	ids := []string{"healthy-0", "healthy-1", "healthy-2"}
+	for i := range 5 {
+		ids = append(ids, fmt.Sprintf("stuck-%d", i))
+	}
+	e.expectStoredOnce(ids...)
 }
