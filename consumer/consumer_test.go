@@ -90,6 +90,8 @@ type workerOpts struct {
 	maxRedeliveries              int
 	deferAfter                   time.Duration
 	shutdown                     time.Duration
+	// sender, when set, replaces the real sender for webhook jobs.
+	sender consumer.Sender
 }
 
 // worker is one running Worker with its own connection.
@@ -153,11 +155,15 @@ func (e *env) startWorker(o workerOpts) *worker {
 		t.Fatal(err)
 	}
 	dc := discord.New(snd, discord.Config{Username: "hookworker", Logger: log})
+	var webhooks consumer.Sender = snd
+	if o.sender != nil {
+		webhooks = o.sender
+	}
 	w := consumer.New(consumer.Config{
 		Concurrency: o.concurrency, HostConcurrency: o.hostConcurrency,
 		AckWait: e.topo.AckWait, ShutdownTimeout: o.shutdown, MaxRedeliveries: o.maxRedeliveries,
 		ResultSubject: e.topo.ResultSubject, Limits: scfg, FetchWait: 500 * time.Millisecond, Logger: log,
-	}, b.JetStream(), bound.Consumer, bound.State, snd, dc, nil)
+	}, b.JetStream(), bound.Consumer, bound.State, webhooks, dc, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	wk := &worker{bus: b, cancel: cancel, done: make(chan struct{})}
 	go func() {
@@ -642,4 +648,34 @@ func TestSaturatedHostDoesNotBlockOthers(t *testing.T) {
 		ids = append(ids, fmt.Sprintf("stuck-%d", i))
 	}
 	e.expectStoredOnce(ids...)
+}
+
+// senderFunc adapts a function to consumer.Sender.
+type senderFunc func(context.Context, sender.Request) sender.Result
+
+func (f senderFunc) Send(ctx context.Context, req sender.Request) sender.Result { return f(ctx, req) }
+
+func TestPanicBecomesFailedResult(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 5*time.Second)
+	e.startWorker(workerOpts{concurrency: 1, sender: senderFunc(func(_ context.Context, req sender.Request) sender.Result {
+		if req.ID == "boom" {
+			panic("sender exploded")
+		}
+		now := time.Now()
+		return sender.Result{OK: true, Outcome: sender.Delivered, Status: 200, Attempts: 1, StartedAt: now, FinishedAt: now}
+	})})
+	e.publishJob(map[string]any{"id": "boom", "url": "https://example.com/hook", "payload": map[string]any{}})
+	e.publishJob(map[string]any{"id": "next", "url": "https://example.com/hook", "payload": map[string]any{}})
+	got := map[string]job.Result{}
+	for _, r := range e.waitResults(2) {
+		got[r.ID] = r
+	}
+	if r := got["boom"]; r.Outcome != sender.Failed || r.OK || !contains(r.Error, "sender exploded") {
+		t.Errorf("panicking job result = %+v", r)
+	}
+	if r := got["next"]; r.Outcome != sender.Delivered {
+		t.Errorf("next job result = %+v", r)
+	}
+	e.expectStoredOnce("boom", "next")
 }
