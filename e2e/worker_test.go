@@ -3,6 +3,8 @@ package e2e_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,18 +24,22 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/hookworker/hookworker/cli"
 )
 
 // TestWorkerMetricsAndReadiness starts the worker with a NATS URL on which no
 // server listens yet: /readyz answers 503 until a JetStream server starts
-// there, then 200. A job that meets one 503 before its 204 is then delivered,
-// and /metrics, parsed with Prometheus's own parser, shows every step.
+// there, then 200. A signed job that meets one 503 before its 204 is then
+// delivered to a receiver that verifies signatures with the Standard Webhooks
+// library, and /metrics, parsed with Prometheus's own parser, shows every
+// step.
 func TestWorkerMetricsAndReadiness(t *testing.T) {
 	natsAddr := freeAddr(t)
 	httpAddr := freeAddr(t)
-	recv := newReceiver(t, 1)
+	secret := newSecret(t)
+	recv := newReceiver(t, secret, 1)
 
 	setEnv(t, map[string]string{
 		"HOOKWORKER_NATS_URL":         "nats://" + natsAddr,
@@ -46,6 +52,7 @@ func TestWorkerMetricsAndReadiness(t *testing.T) {
 		"HOOKWORKER_SHUTDOWN_TIMEOUT": "5s",
 		"HOOKWORKER_LOG_FORMAT":       "json",
 		"HOOKWORKER_LOG_LEVEL":        "debug",
+		"HOOKWORKER_SIGNING_SECRET":   secret,
 	})
 	w := startWorker(t)
 	base := "http://" + httpAddr
@@ -115,8 +122,8 @@ func TestWorkerMetricsAndReadiness(t *testing.T) {
 			t.Errorf("%s = %v (present %v), want %v", c.s, v, ok, c.want)
 		}
 	}
-	if n := recv.count(); n != 2 {
-		t.Errorf("receiver saw %d requests, want 2", n)
+	if n, bad := recv.count(); n != 2 || bad != 0 {
+		t.Errorf("receiver saw %d requests, %d without a valid signature; want 2, 0", n, bad)
 	}
 
 	if code := w.stop(t); code != cli.ExitOK {
@@ -252,25 +259,45 @@ func setEnv(t *testing.T, env map[string]string) {
 	}
 }
 
-// receiver is a webhook receiver that answers 503 to the first failures
-// requests and 204 after.
+// newSecret returns a fresh Standard Webhooks secret.
+func newSecret(t *testing.T) string {
+	t.Helper()
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	return "whsec_" + base64.StdEncoding.EncodeToString(key)
+}
+
+// receiver is a webhook receiver that verifies every request's signature as
+// the README shows (401 when it does not verify), then answers 503 to the
+// first failures requests and 204 after.
 type receiver struct {
 	*httptest.Server
 	mu       sync.Mutex
 	n        int
+	bad      int
 	failures int
 }
 
-func newReceiver(t *testing.T, failures int) *receiver {
+func newReceiver(t *testing.T, secret string, failures int) *receiver {
 	t.Helper()
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := &receiver{failures: failures}
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		_, _ = io.Copy(io.Discard, req.Body)
+		body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, 1<<20))
 		r.mu.Lock()
+		defer r.mu.Unlock()
 		r.n++
-		fail := r.n <= r.failures
-		r.mu.Unlock()
-		if fail {
+		if err != nil || wh.Verify(body, req.Header) != nil {
+			r.bad++
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if r.n <= r.failures {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
@@ -280,10 +307,11 @@ func newReceiver(t *testing.T, failures int) *receiver {
 	return r
 }
 
-func (r *receiver) count() int {
+// count returns the requests seen and how many of them failed verification.
+func (r *receiver) count() (n, bad int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.n
+	return r.n, r.bad
 }
 
 // result is the part of a published result the test reads.
