@@ -366,8 +366,9 @@ func TestSendWaitAndResults(t *testing.T) {
 		t.Errorf("send invalid job: exit %d, stderr %q", code, errOut)
 	}
 
+	// Wait until the three results are stored.
 	deadline := time.Now().Add(20 * time.Second)
-	for rc.count("cli-2") == 0 && time.Now().Before(deadline) {
+	for len(storedResults(t, srv.ClientURL())) < 3 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	code, out, errOut = mainOut(t, nil, "results")
@@ -411,6 +412,9 @@ func TestSIGTERMWithJobInFlight(t *testing.T) {
 	results := storedResults(t, srv.ClientURL())
 	if len(results) != 1 || results[0].ID != "in-flight" || results[0].Outcome != sender.Delivered || results[0].Attempts != 2 {
 		t.Errorf("stored results = %+v, want one delivered result with both attempts", results)
+	}
+	if n := rc.count("in-flight"); n != 2 {
+		t.Errorf("receiver saw the job %d times, want 2 (the interrupted request and the redelivery)", n)
 	}
 	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -216,8 +216,10 @@ func (e *env) waitResults(n int) []job.Result {
 	return out
 }
 
-// storedResults returns every result in the result stream.
-func (e *env) storedResults() []job.Result {
+// storedResults returns every result in the result stream, once it holds at
+// least want (a plain subscriber may see a result before the stream has
+// stored it).
+func (e *env) storedResults(want int) []job.Result {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(e.t.Context(), 10*time.Second)
 	defer cancel()
@@ -225,9 +227,19 @@ func (e *env) storedResults() []job.Result {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		e.t.Fatal(err)
+	var info *jetstream.StreamInfo
+	for {
+		if info, err = s.Info(ctx); err != nil {
+			e.t.Fatal(err)
+		}
+		if info.State.Msgs >= uint64(want) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			e.t.Fatalf("result stream holds %d results, want %d", info.State.Msgs, want)
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 	var out []job.Result
 	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
@@ -248,7 +260,7 @@ func (e *env) storedResults() []job.Result {
 // that nothing else is stored.
 func (e *env) expectStoredOnce(ids ...string) map[string]job.Result {
 	e.t.Helper()
-	stored := e.storedResults()
+	stored := e.storedResults(len(ids))
 	byID := make(map[string]job.Result)
 	for _, r := range stored {
 		if _, dup := byID[r.ID]; dup {
