@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/hookworker/hookworker/bus"
 	"github.com/hookworker/hookworker/config"
 	"github.com/hookworker/hookworker/consumer"
@@ -84,11 +86,12 @@ func run(ctx context.Context, stderr io.Writer) int {
 		}()
 	}
 
-	bound, err := b.Ensure(ctx, bus.Topology{
+	topo := bus.Topology{
 		Subject: cfg.Subject, Stream: cfg.Stream, Durable: cfg.Durable,
 		ResultSubject: cfg.ResultSubject, ResultStream: cfg.ResultStream, ResultMaxAge: cfg.ResultMaxAge,
 		AckWait: cfg.AckWait, MaxAckPending: max(1000, 4*cfg.Concurrency),
-	})
+	}
+	bound, err := b.Ensure(ctx, topo)
 	if err != nil {
 		if canceled(ctx, err) {
 			log.Info("stopped before jetstream was ready")
@@ -101,6 +104,10 @@ func run(ctx context.Context, stderr io.Writer) int {
 		Concurrency: cfg.Concurrency, HostConcurrency: cfg.HostConcurrency,
 		AckWait: cfg.AckWait, ShutdownTimeout: cfg.ShutdownTimeout, MaxRedeliveries: cfg.MaxRedeliveries,
 		ResultSubject: cfg.ResultSubject, Limits: scfg, Logger: log,
+		Rebind: func(ctx context.Context) (jetstream.Consumer, error) {
+			bound, err := b.Ensure(ctx, topo)
+			return bound.Consumer, err
+		},
 	}, b.JetStream(), bound.Consumer, bound.State, snd, dc, m)
 	log.Info("worker running", "concurrency", cfg.Concurrency, "host_concurrency", cfg.HostConcurrency)
 	if err := w.Run(ctx); err != nil {

@@ -88,6 +88,11 @@ type Config struct {
 	// Logger receives one info line per terminal result, and problems; nil
 	// discards.
 	Logger *slog.Logger
+	// Rebind, when set, is called after repeated failed pulls (the consumer
+	// or its stream was deleted, the server lost its store) to find or
+	// create the consumer again. It should wait for the server and return an
+	// error only when ctx ends or the setup is refused for good.
+	Rebind func(ctx context.Context) (jetstream.Consumer, error)
 }
 
 // Worker runs jobs from a durable pull consumer. Several Workers, in one
@@ -172,6 +177,25 @@ func (w *Worker) pull(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 		}
 	}
 	backoff := 100 * time.Millisecond
+	failures := 0
+	failed := func(err error) bool {
+		failures++
+		w.log.Warn("fetch jobs", "error", err, "retry_in", backoff)
+		if !sleep(ctx, backoff) {
+			return false
+		}
+		backoff = min(2*backoff, 5*time.Second)
+		if failures >= 3 && w.cfg.Rebind != nil {
+			cons, err := w.cfg.Rebind(ctx)
+			if err != nil {
+				w.log.Error("bind consumer again", "error", err)
+				return ctx.Err() == nil
+			}
+			w.cons = cons
+			failures = 0
+		}
+		return true
+	}
 	for {
 		select {
 		case w.slots <- struct{}{}:
@@ -191,11 +215,9 @@ func (w *Worker) pull(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 		batch, err := w.cons.Fetch(n, jetstream.FetchMaxWait(w.cfg.FetchWait))
 		if err != nil {
 			release(n)
-			w.log.Warn("fetch jobs", "error", err, "retry_in", backoff)
-			if !sleep(ctx, backoff) {
+			if !failed(err) {
 				return
 			}
-			backoff = min(2*backoff, 5*time.Second)
 			continue
 		}
 		used := 0
@@ -210,14 +232,13 @@ func (w *Worker) pull(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 		}
 		release(n - used)
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
-			w.log.Warn("fetch jobs", "error", err, "retry_in", backoff)
-			if !sleep(ctx, backoff) {
+			if !failed(err) {
 				return
 			}
-			backoff = min(2*backoff, 5*time.Second)
 			continue
 		}
 		backoff = 100 * time.Millisecond
+		failures = 0
 	}
 }
 

@@ -163,6 +163,10 @@ func (e *env) startWorker(o workerOpts) *worker {
 		Concurrency: o.concurrency, HostConcurrency: o.hostConcurrency,
 		AckWait: e.topo.AckWait, ShutdownTimeout: o.shutdown, MaxRedeliveries: o.maxRedeliveries,
 		ResultSubject: e.topo.ResultSubject, Limits: scfg, FetchWait: 500 * time.Millisecond, Logger: log,
+		Rebind: func(ctx context.Context) (jetstream.Consumer, error) {
+			bound, err := b.Ensure(ctx, e.topo)
+			return bound.Consumer, err
+		},
 	}, b.JetStream(), bound.Consumer, bound.State, webhooks, dc, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	wk := &worker{bus: b, cancel: cancel, done: make(chan struct{})}
@@ -690,4 +694,32 @@ func TestPanicBecomesFailedResult(t *testing.T) {
 		t.Errorf("next job result = %+v", r)
 	}
 	e.expectStoredOnce("boom", "next")
+}
+
+func TestConsumerDeletedIsBoundAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 5*time.Second)
+	rc := newReceiver(t, nil)
+	e.startWorker(workerOpts{concurrency: 2})
+	e.publishJob(map[string]any{"id": "before", "url": rc.URL, "payload": map[string]any{}})
+	e.waitResults(1)
+	// Wait for the acknowledgement: the work queue is empty.
+	for {
+		s, err := e.js.Stream(t.Context(), e.topo.Stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.CachedInfo().State.Msgs == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := e.js.DeleteConsumer(t.Context(), e.topo.Stream, e.topo.Durable); err != nil {
+		t.Fatal(err)
+	}
+	e.publishJob(map[string]any{"id": "after", "url": rc.URL, "payload": map[string]any{}})
+	if r := e.waitResults(1)[0]; r.ID != "after" || r.Outcome != sender.Delivered {
+		t.Errorf("result = %+v", r)
+	}
+	e.expectStoredOnce("before", "after")
 }
