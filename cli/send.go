@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"time"
 
@@ -267,7 +268,7 @@ func jobID(data []byte, flagID string) (string, error) {
 func connect(cfg config.Config, name string) (*nats.Conn, error) {
 	url := cfg.NATSURL
 	if url == "" {
-		url = "nats://" + cfg.EmbeddedListen
+		url = "nats://" + dialable(cfg.EmbeddedListen)
 	}
 	opts := []nats.Option{nats.Name(name), nats.Timeout(5 * time.Second)}
 	if cfg.NATSCreds != "" {
@@ -278,4 +279,17 @@ func connect(cfg config.Config, name string) (*nats.Conn, error) {
 		return nil, fmt.Errorf("connect to nats: %w", err)
 	}
 	return nc, nil
+}
+
+// dialable turns a listen address into one to dial: an empty or unspecified
+// host (":4222", "0.0.0.0:4222") means this machine.
+func dialable(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }
