@@ -62,6 +62,7 @@ type SubjectError struct {
 	Subject string
 }
 
+// Error names the stream and the subject.
 func (e *SubjectError) Error() string {
 	return fmt.Sprintf("stream %s exists but does not capture subject %s", e.Stream, e.Subject)
 }

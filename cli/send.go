@@ -26,8 +26,10 @@ import (
 // list.
 type listFlag []string
 
+// String returns the values comma-separated.
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
 
+// Set adds one value or a comma-separated list.
 func (l *listFlag) Set(v string) error {
 	for s := range strings.SplitSeq(v, ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -40,8 +42,10 @@ func (l *listFlag) Set(v string) error {
 // headerFlag collects repeatable name=value headers.
 type headerFlag map[string]string
 
+// String returns the headers.
 func (h headerFlag) String() string { return fmt.Sprint(map[string]string(h)) }
 
+// Set adds one name=value header.
 func (h headerFlag) Set(v string) error {
 	name, value, ok := strings.Cut(v, "=")
 	if !ok || strings.TrimSpace(name) == "" {

@@ -607,6 +607,7 @@ func (h *hostLimiter) release(host string) {
 	h.busy[host]--
 }
 
+// nopMetrics is the Metrics of a Worker given none.
 type nopMetrics struct{}
 
 func (nopMetrics) JobReceived()                   {}
