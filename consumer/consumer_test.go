@@ -723,3 +723,33 @@ func TestConsumerDeletedIsBoundAgain(t *testing.T) {
 	}
 	e.expectStoredOnce("before", "after")
 }
+
+func TestDiscordDeferral(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 5*time.Second)
+	var calls atomic.Int64
+	fakeDiscord := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if calls.Add(1) == 1 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, `{"message":"You are being rate limited.","retry_after":1.0,"global":false}`)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer fakeDiscord.Close()
+	e.startWorker(workerOpts{concurrency: 1, deferAfter: 200 * time.Millisecond})
+	e.publishJob(map[string]any{
+		"id": "discord-deferred", "type": "discord", "url": fakeDiscord.URL + "/api/webhooks/1/tok",
+		"discord": map[string]any{"content": "later"},
+	})
+	r := e.waitResults(1)[0]
+	if r.Outcome != sender.Delivered || r.Attempts != 2 || r.Status != 204 {
+		t.Errorf("result = %+v, want delivered after 2 attempts", r)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("fake Discord got %d requests, want 2", n)
+	}
+	e.expectStoredOnce("discord-deferred")
+}
