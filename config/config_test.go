@@ -423,6 +423,11 @@ func TestLogValueHidesSecrets(t *testing.T) {
 		"proxies":        "10.0.0.1:8080,10.0.0.2:3128",
 		"subject":        "hooks.send",
 		"max_retries":    float64(3),
+		"ack_wait":       "30s",
+		"backoff_min":    "500ms",
+		"max_retry_wait": "1h",
+		"result_max_age": "168h",
+		"proxy_cooldown": "1m",
 	} {
 		if got := line.Config[key]; got != want {
 			t.Errorf("config[%q] = %v, want %v", key, got, want)
@@ -433,6 +438,54 @@ func TestLogValueHidesSecrets(t *testing.T) {
 	}
 	if len(line.Config) != reflect.TypeFor[Config]().NumField() {
 		t.Errorf("LogValue shows %d settings, want %d", len(line.Config), reflect.TypeFor[Config]().NumField())
+	}
+}
+
+func TestLoggerWritesReadableDurations(t *testing.T) {
+	t.Parallel()
+	for _, format := range []string{"json", "text"} {
+		t.Run(format, func(t *testing.T) {
+			t.Parallel()
+			var buf bytes.Buffer
+			log, err := NewLogger(&buf, "info", format)
+			if err != nil {
+				t.Fatal(err)
+			}
+			log.Info("waiting", "retry_in", 90*time.Second, "defer", time.Hour, "grp",
+				slog.GroupValue(slog.Duration("ack_wait", 30*time.Second)))
+			out := buf.String()
+			for _, want := range []string{"1m30s", "1h", "30s"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("log line lacks %q: %s", want, out)
+				}
+			}
+			for _, nanos := range []string{"90000000000", "3600000000000", "30000000000", "1h0m0s"} {
+				if strings.Contains(out, nanos) {
+					t.Errorf("log line holds %q: %s", nanos, out)
+				}
+			}
+		})
+	}
+}
+
+func TestShortDuration(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[time.Duration]string{
+		0:                       "0s",
+		500 * time.Millisecond:  "500ms",
+		30 * time.Second:        "30s",
+		time.Minute:             "1m",
+		90 * time.Second:        "1m30s",
+		time.Hour:               "1h",
+		90 * time.Minute:        "1h30m",
+		168 * time.Hour:         "168h",
+		time.Hour + time.Second: "1h0m1s",
+		-2 * time.Hour:          "-2h",
+		1500 * time.Microsecond: "1.5ms",
+	} {
+		if got := shortDuration(in); got != want {
+			t.Errorf("shortDuration(%v) = %q, want %q", in, got, want)
+		}
 	}
 }
 

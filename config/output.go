@@ -29,6 +29,8 @@ func Usage(w io.Writer) {
 
 // NewLogger returns a logger writing to w at level (debug, info, warn or
 // error) in format text (tint, coloured only when w is a terminal) or json.
+// In both formats a time.Duration value is written as a short string such as
+// "30s", "1m30s" or "168h", never as a number of nanoseconds.
 func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var lvl slog.Level
 	switch strings.ToLower(strings.TrimSpace(level)) {
@@ -46,15 +48,38 @@ func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	switch strings.ToLower(strings.TrimSpace(format)) {
 	case "text", "":
 		return slog.New(tint.NewTextHandler(w, &tint.Options{
-			Level:      lvl,
-			TimeFormat: time.DateTime + ".000",
-			NoColor:    !isTerminal(w),
+			Level:       lvl,
+			TimeFormat:  time.DateTime + ".000",
+			NoColor:     !isTerminal(w),
+			ReplaceAttr: readableDurations,
 		})), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl})), nil
+		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl, ReplaceAttr: readableDurations})), nil
 	default:
 		return nil, fmt.Errorf("%s: must be text or json, got %q", envName("LogFormat"), format)
 	}
+}
+
+// readableDurations is a ReplaceAttr function that writes every duration as
+// shortDuration does.
+func readableDurations(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(shortDuration(a.Value.Duration()))
+	}
+	return a
+}
+
+// shortDuration writes d as time.Duration.String does, without the zero
+// units it ends with: 30s, 1m, 1h30m, 168h, 500ms.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // isTerminal reports whether w is a character device such as a terminal.
@@ -68,7 +93,8 @@ func isTerminal(w io.Writer) bool {
 }
 
 // LogValue shows every setting under its variable's name in snake_case
-// (nats_url, timeout, …), with the signing secret, proxy credentials and URL
+// (nats_url, timeout, …), durations as short strings (see shortDuration),
+// with the signing secret, proxy credentials and URL
 // user info and query values redacted.
 func (c Config) LogValue() slog.Value {
 	rv := reflect.ValueOf(c)
@@ -93,7 +119,12 @@ func (c Config) LogValue() slog.Value {
 		case "AllowedNetworks":
 			val = slog.StringValue(c.AllowedNetworks.String())
 		default:
-			val = slog.AnyValue(rv.FieldByName(v.field).Interface())
+			f := rv.FieldByName(v.field).Interface()
+			if d, ok := f.(time.Duration); ok {
+				val = slog.StringValue(shortDuration(d))
+			} else {
+				val = slog.AnyValue(f)
+			}
 		}
 		attrs = append(attrs, slog.Attr{Key: key, Value: val})
 	}
