@@ -63,8 +63,11 @@ var messageFields = []string{"content", "username", "avatar_url", "tts", "embeds
 	"allowed_mentions", "flags", "thread_id", "thread_name"}
 
 // UnmarshalJSON decodes a discord object. A key that Message does not know
-// (attachments, components, poll, …) is an error rather than being dropped
-// silently: such a message would not be sent as its producer meant it.
+// (attachments, components, poll, a misspelt "content", …) is an error that
+// names the key, rather than being dropped silently: such a message would not
+// be sent as its producer meant it. The same holds for allowed_mentions;
+// an embed, by contrast, passes keys it does not know on to Discord (see
+// Embed).
 func (m *Message) UnmarshalJSON(data []byte) error {
 	type plain Message
 	var p plain
@@ -131,6 +134,27 @@ type AllowedMentions struct {
 	// RepliedUser is for replies, which webhooks do not send; kept for
 	// completeness.
 	RepliedUser bool `json:"replied_user,omitempty"`
+}
+
+// mentionFields are the keys an allowed_mentions object may hold.
+var mentionFields = []string{"parse", "roles", "users", "replied_user"}
+
+// UnmarshalJSON decodes an allowed_mentions object. As in Message, an unknown
+// key is an error that names it: a misspelt "parse" would otherwise leave
+// every mention enabled.
+func (a *AllowedMentions) UnmarshalJSON(data []byte) error {
+	type plain AllowedMentions
+	var p plain
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return fmt.Errorf("allowed_mentions: unknown field %s (the fields are %s)", name, strings.Join(mentionFields, ", "))
+		}
+		return err
+	}
+	*a = AllowedMentions(p)
+	return nil
 }
 
 // MarshalJSON encodes a, leaving parse out when it is nil and keeping an

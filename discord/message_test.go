@@ -30,6 +30,9 @@ func TestMessageJSON(t *testing.T) {
 		{"html characters not escaped", `{"content":"<b> & </b>"}`, `{"content":"<b> & </b>"}`, ""},
 		{"unknown field", `{"content":"hi","components":[]}`, "", `unknown field "components" (not supported`},
 		{"attachments", `{"content":"hi","attachments":[{"id":0}]}`, "", `unknown field "attachments"`},
+		{"misspelt field", `{"contnet":"hi"}`, "", `unknown field "contnet"`},
+		{"unknown mention field names its path",
+			`{"content":"hi","allowed_mentions":{"pars":[]}}`, "", `allowed_mentions: unknown field "pars" (the fields are parse, roles, users, replied_user)`},
 		{"wrong type", `{"content": 5}`, "", "content"},
 		{"not an object", `[1]`, "", "cannot unmarshal"},
 	}
