@@ -16,8 +16,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
+	"github.com/hookworker/hookworker/bus"
 	"github.com/hookworker/hookworker/config"
 	"github.com/hookworker/hookworker/consumer"
+	"github.com/hookworker/hookworker/discord"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/sender"
 )
@@ -120,13 +122,18 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		fmt.Fprintf(stderr, "hookworker send: %v\n", err)
 		return ExitUsage
 	}
-	if _, err := job.Decode(data, jobID); err != nil {
+	j, err := job.Decode(data, jobID)
+	if err != nil {
 		fmt.Fprintf(stderr, "hookworker send: invalid job: %v\n", err)
 		return ExitUsage
 	}
 
 	cfg, ok := loadConfig(stderr)
 	if !ok {
+		return ExitUsage
+	}
+	if err := checkDiscord(cfg, j); err != nil {
+		fmt.Fprintf(stderr, "hookworker send: invalid job: %v\n", err)
 		return ExitUsage
 	}
 	nc, err := connect(cfg, "hookworker send")
@@ -183,6 +190,20 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	fmt.Fprintln(stderr, jobID)
 	t := time.NewTimer(*timeout)
 	defer t.Stop()
+	if ack.Duplicate {
+		// The first copy may be done already: its result is then stored,
+		// and the subscription above will never see it.
+		stored, err := storedResult(ctx, js, cfg, jobID, bus.JobDuplicates+time.Minute)
+		if err != nil {
+			fmt.Fprintf(stderr, "hookworker send: look for the stored result of job %s: %v\n", jobID, err)
+		}
+		if stored != nil {
+			select {
+			case results <- stored:
+			default: // the subscription has delivered it meanwhile
+			}
+		}
+	}
 	select {
 	case m := <-results:
 		fmt.Fprintln(stdout, string(m.Data))
@@ -196,6 +217,84 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	case <-ctx.Done():
 		return ExitFailure
 	}
+}
+
+// checkDiscord checks the message of a Discord job as the worker will, with
+// the configured default identity, so that a message the worker would reject
+// is refused before it is published.
+func checkDiscord(cfg config.Config, j job.Job) error {
+	if j.Type != job.Discord {
+		return nil
+	}
+	var m discord.Message
+	if err := json.Unmarshal(j.Discord, &m); err != nil {
+		return fmt.Errorf("discord: %w", err)
+	}
+	urls := j.URLs
+	if j.URL != "" {
+		urls = []string{j.URL}
+	}
+	c := discord.New(nil, discord.Config{Username: cfg.DiscordUsername, AvatarURL: cfg.DiscordAvatarURL})
+	return c.Check(m, urls)
+}
+
+// storedResult returns the last result stored for job id within the last
+// `within`, or nil when there is none. It reads only headers until it has
+// found the result.
+func storedResult(ctx context.Context, js jetstream.JetStream, cfg config.Config, id string, within time.Duration) (*nats.Msg, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	stream, err := js.Stream(ctx, cfg.ResultStream)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", cfg.ResultStream, err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", cfg.ResultStream, err)
+	}
+	start := time.Now().Add(-within)
+	if info.State.Msgs == 0 || info.State.LastTime.Before(start) {
+		return nil, nil
+	}
+	cons, err := js.OrderedConsumer(ctx, cfg.ResultStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{cfg.ResultSubject},
+		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
+		OptStartTime:   &start,
+		HeadersOnly:    true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return nil, err
+	}
+	defer it.Stop()
+	var found uint64
+	for {
+		msg, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			return nil, err
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			return nil, err
+		}
+		if msg.Headers().Get(consumer.HeaderJobID) == id {
+			found = meta.Sequence.Stream
+		}
+		if meta.NumPending == 0 || meta.Sequence.Stream >= info.State.LastSeq {
+			break
+		}
+	}
+	if found == 0 {
+		return nil, nil
+	}
+	raw, err := stream.GetMsg(ctx, found)
+	if err != nil {
+		return nil, err
+	}
+	return &nats.Msg{Subject: raw.Subject, Header: raw.Header, Data: raw.Data}, nil
 }
 
 // buildJob makes the job JSON from the flags.

@@ -1,0 +1,75 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/hookworker/hookworker/cli"
+	"github.com/hookworker/hookworker/job"
+	"github.com/hookworker/hookworker/sender"
+)
+
+func TestSendWaitDuplicatePrintsStoredResult(t *testing.T) {
+	srv := natsServer(t)
+	rc := newReceiver(t, nil)
+	env := baseEnv(srv.ClientURL())
+	p := start(t, env)
+	p.waitLog(t, "worker running")
+	setEnv(t, env)
+
+	args := []string{"send", "--wait", "--timeout", "20s", "--id", "dup-1", "--url", rc.URL, "--payload", `{"n":1}`}
+	code, first, errOut := mainOut(t, nil, args...)
+	if code != cli.ExitOK {
+		t.Fatalf("first send: exit %d\nstdout %s\nstderr %s", code, first, errOut)
+	}
+	// The same job again, within the duplicate window: JetStream drops it,
+	// and --wait prints the result the first copy already has.
+	args[3] = "5s"
+	code, second, errOut := mainOut(t, nil, args...)
+	if code != cli.ExitOK {
+		t.Fatalf("second send: exit %d\nstdout %s\nstderr %s", code, second, errOut)
+	}
+	if !strings.Contains(errOut, "published before") {
+		t.Errorf("second send did not say the job was a duplicate: %s", errOut)
+	}
+	var a, b job.Result
+	if err := json.Unmarshal([]byte(first), &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(second), &b); err != nil {
+		t.Fatalf("second send printed %q: %v", second, err)
+	}
+	if b.ID != "dup-1" || b.Outcome != sender.Delivered || !b.FinishedAt.Equal(a.FinishedAt) {
+		t.Errorf("second send printed %+v, want the first result %+v", b, a)
+	}
+	if n := rc.count("dup-1"); n != 1 {
+		t.Errorf("receiver saw the job %d times, want 1", n)
+	}
+}
+
+func TestSendRefusesInvalidDiscordMessage(t *testing.T) {
+	// No server is needed: the job is refused before anything connects.
+	setEnv(t, map[string]string{"HOOKWORKER_NATS_URL": "nats://127.0.0.1:1"})
+	tests := []struct {
+		name, job, want string
+	}{
+		{"unknown key", `{"type":"discord","url":"https://discord.com/api/webhooks/1/s3cr3tT0k","discord":{"contnet":"hi"}}`, `unknown field "contnet"`},
+		{"over a limit", `{"type":"discord","url":"https://discord.com/api/webhooks/1/s3cr3tT0k","discord":{"content":"` + strings.Repeat("x", 2001) + `"}}`, "content"},
+		{"not a webhook url", `{"type":"discord","url":"https://discord.com/channels/1/s3cr3tT0k","discord":{"content":"hi"}}`, "not a webhook URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := mainOut(t, strings.NewReader(tt.job), "send", "-")
+			if code != cli.ExitUsage || !strings.Contains(errOut, tt.want) {
+				t.Errorf("exit %d, stderr %q; want exit %d and an error containing %q", code, errOut, cli.ExitUsage, tt.want)
+			}
+			if out != "" {
+				t.Errorf("printed %q for a refused job", out)
+			}
+			if strings.Contains(errOut, "s3cr3tT0k") {
+				t.Errorf("the error shows the webhook token: %s", errOut)
+			}
+		})
+	}
+}
