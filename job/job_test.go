@@ -356,7 +356,7 @@ func TestResultJSON(t *testing.T) {
 			}),
 			want: `{"id":"x","type":"discord","ok":false,"outcome":"failed","status":400,` +
 				`"url":"https://discord.com/api/webhooks/1/REDACTED","attempts":4,"error":"status 400","response":{"message":"bad"},"proxy":"10.0.0.1:8080",` +
-				`"started_at":"2026-11-22T10:00:00.000000001Z","finished_at":"2026-11-22T10:00:02.000000001Z","duration_ms":2000}`,
+				`"started_at":"2026-11-22T10:00:00.000000001Z","finished_at":"2026-11-22T10:00:02.000000001Z","duration_ms":2000,"meta":null}`,
 		},
 		{
 			name: "response not JSON",
@@ -366,7 +366,7 @@ func TestResultJSON(t *testing.T) {
 			}),
 			want: `{"id":"y","type":"webhook","ok":false,"outcome":"failed","status":502,"url":"https://a.example","attempts":1,` +
 				`"error":"status 502","response":"\u003chtml\u003e","proxy":null,"started_at":"2026-11-22T10:00:00.000000001Z",` +
-				`"finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0}`,
+				`"finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":null}`,
 		},
 		{
 			name: "rejected",
@@ -397,7 +397,8 @@ func TestResultJSON(t *testing.T) {
 	}
 }
 
-// TestResultFields checks the result carries exactly the contract's fields.
+// TestResultFields checks the result carries exactly the contract's fields,
+// meta included (null) when the job had none.
 func TestResultFields(t *testing.T) {
 	t.Parallel()
 	out, err := json.Marshal(Rejected(Job{ID: "a", Type: Webhook}, nil, time.Unix(0, 0)))
@@ -408,7 +409,7 @@ func TestResultFields(t *testing.T) {
 	if err := json.Unmarshal(out, &m); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"id", "type", "ok", "outcome", "status", "url", "attempts", "error", "response", "proxy", "started_at", "finished_at", "duration_ms"}
+	want := []string{"id", "type", "ok", "outcome", "status", "url", "attempts", "error", "response", "proxy", "started_at", "finished_at", "duration_ms", "meta"}
 	if len(m) != len(want) {
 		t.Errorf("result has %d fields, want %d: %s", len(m), len(want), out)
 	}

@@ -11,7 +11,7 @@ import (
 // Result is the one terminal account of a job, as published on the result
 // subject. Its JSON form is the contract's: status, url, error, response and
 // proxy are null when empty, times are RFC 3339 in UTC with nanoseconds, and
-// meta is left out when the job had none.
+// meta is null when the job had none: every key is always present.
 type Result struct {
 	ID      string
 	Type    Type
@@ -96,7 +96,7 @@ type resultJSON struct {
 	StartedAt  string          `json:"started_at"`
 	FinishedAt string          `json:"finished_at"`
 	DurationMS int64           `json:"duration_ms"`
-	Meta       json.RawMessage `json:"meta,omitempty"`
+	Meta       json.RawMessage `json:"meta"`
 }
 
 // MarshalJSON writes the contract's result JSON.
@@ -119,6 +119,9 @@ func (r Result) MarshalJSON() ([]byte, error) {
 	}
 	if len(w.Response) == 0 {
 		w.Response = nil
+	}
+	if len(w.Meta) == 0 {
+		w.Meta = nil
 	}
 	return json.Marshal(w)
 }
