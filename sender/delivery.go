@@ -259,6 +259,11 @@ func (d *delivery) noResponse(ctx, actx context.Context, err error, proxy *url.U
 	s := d.s
 	var refused *refusal
 	if errors.As(err, &refused) {
+		if d.attempts > 0 {
+			// An earlier attempt (to another URL of the pool, or before
+			// the name resolved elsewhere) was sent: not a rejection.
+			return d.finish(Failed, refused.Error())
+		}
 		// Nothing was sent.
 		return d.finish(Rejected, refused.Error())
 	}
