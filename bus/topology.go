@@ -58,7 +58,9 @@ type Bound struct {
 // SubjectError says an existing stream does not capture the subject it is
 // configured for.
 type SubjectError struct {
-	Stream  string
+	// Stream is the existing stream's name.
+	Stream string
+	// Subject is the subject it was expected to capture.
 	Subject string
 }
 

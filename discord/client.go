@@ -16,6 +16,7 @@ import (
 // Deliverer makes one HTTP delivery; *sender.Sender is the one used in
 // production.
 type Deliverer interface {
+	// Send makes the delivery and returns its result; it never panics.
 	Send(ctx context.Context, req sender.Request) sender.Result
 }
 

@@ -207,27 +207,36 @@ type Embed struct {
 
 // Footer is an embed's footer.
 type Footer struct {
-	Text    string `json:"text"`
+	// Text is at most 2048 characters.
+	Text string `json:"text"`
+	// IconURL is the footer's icon.
 	IconURL string `json:"icon_url,omitempty"`
 }
 
 // Media is an embed's image or thumbnail.
 type Media struct {
+	// URL is where the image is.
 	URL string `json:"url"`
 }
 
 // Author is an embed's author line.
 type Author struct {
-	Name    string `json:"name"`
-	URL     string `json:"url,omitempty"`
+	// Name is at most 256 characters.
+	Name string `json:"name"`
+	// URL is the link of the name.
+	URL string `json:"url,omitempty"`
+	// IconURL is the author's icon.
 	IconURL string `json:"icon_url,omitempty"`
 }
 
 // Field is one name/value pair of an embed.
 type Field struct {
-	Name   string `json:"name"`
-	Value  string `json:"value"`
-	Inline bool   `json:"inline,omitempty"`
+	// Name is required, at most 256 characters.
+	Name string `json:"name"`
+	// Value is required, at most 1024 characters.
+	Value string `json:"value"`
+	// Inline shows the field beside its neighbours.
+	Inline bool `json:"inline,omitempty"`
 }
 
 // embedFields is Embed without its methods and memory, for encoding.

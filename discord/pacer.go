@@ -36,6 +36,7 @@ const resetMargin = 20 * time.Millisecond
 // Observer is told of every request that pacing held back, with how long it
 // waited. *metrics.Metrics satisfies it. It must be safe for concurrent use.
 type Observer interface {
+	// PaceWait is called once for each request held back, with the wait.
 	PaceWait(d time.Duration)
 }
 

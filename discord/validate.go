@@ -41,6 +41,8 @@ type InvalidError struct {
 	Reason string
 }
 
+// Error reads "discord: <field> <reason>", or "discord: <reason>" for the
+// message as a whole.
 func (e *InvalidError) Error() string {
 	if e.Field == "" {
 		return "discord: " + e.Reason

@@ -13,9 +13,13 @@ import (
 // proxy are null when empty, times are RFC 3339 in UTC with nanoseconds, and
 // meta is null when the job had none: every key is always present.
 type Result struct {
-	ID      string
-	Type    Type
-	OK      bool
+	// ID is the job's id.
+	ID string
+	// Type is the job's type.
+	Type Type
+	// OK is true exactly when Outcome is sender.Delivered.
+	OK bool
+	// Outcome is delivered, failed or rejected.
 	Outcome sender.Outcome
 	// Status is the final HTTP status, 0 when no response came back.
 	Status int
@@ -29,7 +33,9 @@ type Result struct {
 	// Response is the final response body as JSON, nil when there was none.
 	Response json.RawMessage
 	// Proxy is host:port of the proxy used last, empty without one.
-	Proxy      string
+	Proxy string
+	// StartedAt is when the first delivery of the job began (for a rejected
+	// job, when it was rejected); FinishedAt when this result was made.
 	StartedAt  time.Time
 	FinishedAt time.Time
 	// DurationMS is FinishedAt - StartedAt in milliseconds.

@@ -68,7 +68,9 @@ type Progress struct {
 // Result is the terminal account of one delivery, or a deferral (Defer > 0).
 type Result struct {
 	// OK is true exactly when Outcome is Delivered.
-	OK      bool
+	OK bool
+	// Outcome is how the delivery ended; see Defer for a delivery that has
+	// not ended.
 	Outcome Outcome
 	// Status is the final HTTP status, 0 when no response came back.
 	Status int
@@ -86,7 +88,8 @@ type Result struct {
 	// of the body is kept.
 	Response json.RawMessage
 	// Proxy is host:port of the proxy used last, empty without one.
-	Proxy      string
+	Proxy string
+	// StartedAt is when Send began this delivery; FinishedAt when it ended.
 	StartedAt  time.Time
 	FinishedAt time.Time
 	// Defer, when positive, means the delivery is not over: the next attempt is
