@@ -75,6 +75,9 @@ Usage:
   hookworker version      print the version
   hookworker help         print this help
 
+Exit status: 0 done (send --wait: delivered), 1 failed at run time (send --wait:
+not delivered), 2 a bad flag, argument or variable (nothing was done).
+
 Configuration (environment):
 `)
 	config.Usage(w)

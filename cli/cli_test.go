@@ -282,7 +282,7 @@ func TestHelpAndVersion(t *testing.T) {
 		want []string
 	}{
 		{"dash h", []string{"-h"}, []string{"send", "results", "version", "HOOKWORKER_NATS_URL", "HOOKWORKER_CONCURRENCY", "HOOKWORKER_MAX_REDELIVERIES", "127.0.0.1:4222"}},
-		{"help", []string{"help"}, []string{"hookworker send", "HOOKWORKER_ACK_WAIT", "30s"}},
+		{"help", []string{"help"}, []string{"hookworker send", "HOOKWORKER_ACK_WAIT", "30s", "Exit status"}},
 		{"version", []string{"version"}, []string{"hookworker " + sender.Version}},
 	}
 	for _, tt := range tests {

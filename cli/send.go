@@ -62,22 +62,22 @@ func (h headerFlag) Set(v string) error {
 func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hookworker send", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var (
-		urls    listFlag
-		headers = headerFlag{}
-	)
-	fs.Var(&urls, "url", "destination URL; repeat or comma-separate for a pool (urls)")
-	payload := fs.String("payload", "", "JSON payload of a webhook job")
-	typ := fs.String("type", "", `job type: webhook or discord (default webhook, or discord with --content)`)
-	content := fs.String("content", "", "Discord message content")
-	username := fs.String("username", "", "Discord username")
-	id := fs.String("id", "", "job id (default: a generated one)")
-	fs.Var(headers, "header", "extra request header name=value; repeatable")
-	meta := fs.String("meta", "", "JSON value echoed in the result")
-	wait := fs.Bool("wait", false, "wait for the result and print it; exit 1 unless delivered")
-	timeout := fs.Duration("timeout", 60*time.Second, "how long --wait waits")
+	f := jobFlags{headers: headerFlag{}}
+	fs.Var(&f.urls, "url", "destination URL; repeat or comma-separate for a pool (urls)")
+	fs.StringVar(&f.payload, "payload", "", "JSON payload of a webhook job (default {})")
+	fs.StringVar(&f.typ, "type", "", `job type: webhook or discord (default webhook, or discord with --content)`)
+	fs.StringVar(&f.content, "content", "", "Discord message content")
+	fs.StringVar(&f.username, "username", "", "Discord username")
+	fs.StringVar(&f.id, "id", "", "job id (default: a generated one)")
+	fs.Var(f.headers, "header", "extra request header name=value; repeatable")
+	fs.StringVar(&f.meta, "meta", "", "JSON value echoed in the result")
+	fs.DurationVar(&f.jobTimeout, "job-timeout", 0, "the job's per-attempt HTTP timeout (default: the worker's)")
+	fs.IntVar(&f.maxRetries, "max-retries", 0, "the job's max_retries (default: the worker's)")
+	fs.IntVar(&f.maxProxyRetries, "max-proxy-retries", 0, "the job's max_proxy_retries (default: the worker's)")
+	wait := fs.Bool("wait", false, "wait for the result and print it on standard output (the id goes to standard error); exit 1 unless delivered")
+	timeout := fs.Duration("timeout", 60*time.Second, "how long --wait waits for the result (see --job-timeout for the job's own)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: hookworker send [flags] [-]\n\nPublishes one job, built from the flags or read as JSON from standard input\n(\"-\", or when standard input is not a terminal and --url is not given).\n\nFlags:\n")
+		fmt.Fprint(stderr, "Usage: hookworker send [flags] [-]\n\nPublishes one job, built from the flags or read as JSON from standard input\n(\"-\", or when standard input is not a terminal and --url is not given),\nand prints its id.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -86,6 +86,8 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		}
 		return ExitUsage
 	}
+	f.given = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { f.given[fl.Name] = true })
 	fromStdin := false
 	switch {
 	case fs.NArg() == 1 && fs.Arg(0) == "-":
@@ -93,7 +95,7 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	case fs.NArg() > 0:
 		fmt.Fprintf(stderr, "hookworker send: unexpected argument %q\n", fs.Arg(0))
 		return ExitUsage
-	case len(urls) == 0 && stdin != nil && !isTerminal(stdin):
+	case len(f.urls) == 0 && stdin != nil && !isTerminal(stdin):
 		fromStdin = true
 	}
 
@@ -111,13 +113,13 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		}
 		data = bytes.TrimSpace(data)
 	} else {
-		data, err = buildJob(urls, *payload, *typ, *content, *username, *id, headers, *meta)
+		data, err = buildJob(f)
 		if err != nil {
 			fmt.Fprintf(stderr, "hookworker send: %v\n", err)
 			return ExitUsage
 		}
 	}
-	jobID, err := jobID(data, *id)
+	jobID, err := jobID(data, f.id)
 	if err != nil {
 		fmt.Fprintf(stderr, "hookworker send: %v\n", err)
 		return ExitUsage
@@ -297,37 +299,50 @@ func storedResult(ctx context.Context, js jetstream.JetStream, cfg config.Config
 	return &nats.Msg{Subject: raw.Subject, Header: raw.Header, Data: raw.Data}, nil
 }
 
+// jobFlags are the flags send builds a job from.
+type jobFlags struct {
+	urls                        listFlag
+	headers                     headerFlag
+	payload, typ, content, meta string
+	username, id                string
+	jobTimeout                  time.Duration
+	maxRetries, maxProxyRetries int
+	given                       map[string]bool // the flags set on the command line
+}
+
 // buildJob makes the job JSON from the flags.
-func buildJob(urls []string, payload, typ, content, username, id string, headers map[string]string, meta string) ([]byte, error) {
-	if len(urls) == 0 {
+func buildJob(f jobFlags) ([]byte, error) {
+	if len(f.urls) == 0 {
 		return nil, errors.New("--url is required (or give the job JSON on standard input)")
 	}
+	typ := f.typ
 	if typ == "" {
 		typ = string(job.Webhook)
-		if content != "" {
+		if f.content != "" {
 			typ = string(job.Discord)
 		}
 	}
 	j := map[string]any{"type": typ}
-	if id != "" {
-		j["id"] = id
+	if f.id != "" {
+		j["id"] = f.id
 	}
-	if len(urls) == 1 {
-		j["url"] = urls[0]
+	if len(f.urls) == 1 {
+		j["url"] = f.urls[0]
 	} else {
-		j["urls"] = urls
+		j["urls"] = f.urls
 	}
 	switch job.Type(typ) {
 	case job.Discord:
 		d := map[string]any{}
-		if content != "" {
-			d["content"] = content
+		if f.content != "" {
+			d["content"] = f.content
 		}
-		if username != "" {
-			d["username"] = username
+		if f.username != "" {
+			d["username"] = f.username
 		}
 		j["discord"] = d
 	default:
+		payload := f.payload
 		if payload == "" {
 			payload = "{}"
 		}
@@ -336,14 +351,23 @@ func buildJob(urls []string, payload, typ, content, username, id string, headers
 		}
 		j["payload"] = json.RawMessage(payload)
 	}
-	if len(headers) > 0 {
-		j["headers"] = headers
+	if len(f.headers) > 0 {
+		j["headers"] = f.headers
 	}
-	if meta != "" {
-		if !json.Valid([]byte(meta)) {
+	if f.meta != "" {
+		if !json.Valid([]byte(f.meta)) {
 			return nil, errors.New("--meta must be JSON")
 		}
-		j["meta"] = json.RawMessage(meta)
+		j["meta"] = json.RawMessage(f.meta)
+	}
+	if f.given["job-timeout"] {
+		j["timeout"] = f.jobTimeout.String()
+	}
+	if f.given["max-retries"] {
+		j["max_retries"] = f.maxRetries
+	}
+	if f.given["max-proxy-retries"] {
+		j["max_proxy_retries"] = f.maxProxyRetries
 	}
 	return json.Marshal(j)
 }

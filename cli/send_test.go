@@ -1,9 +1,14 @@
 package cli_test
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookworker/hookworker/cli"
 	"github.com/hookworker/hookworker/job"
@@ -71,5 +76,61 @@ func TestSendRefusesInvalidDiscordMessage(t *testing.T) {
 				t.Errorf("the error shows the webhook token: %s", errOut)
 			}
 		})
+	}
+}
+
+func TestSendJobFlags(t *testing.T) {
+	srv := natsServer(t)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "HOOKS", Subjects: []string{"hooks.send"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setEnv(t, map[string]string{"HOOKWORKER_NATS_URL": srv.ClientURL()})
+
+	code, out, errOut := mainOut(t, nil, "send", "--id", "flags-1", "--url", "https://example.com/hook",
+		"--job-timeout", "5s", "--max-retries", "0", "--max-proxy-retries", "2")
+	if code != cli.ExitOK || strings.TrimSpace(out) != "flags-1" {
+		t.Fatalf("send: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	m, err := stream.GetMsg(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := job.Decode(m.Data, "")
+	if err != nil {
+		t.Fatalf("published job %s: %v", m.Data, err)
+	}
+	if time.Duration(j.Timeout) != 5*time.Second || j.MaxRetries == nil || *j.MaxRetries != 0 ||
+		j.MaxProxyRetries == nil || *j.MaxProxyRetries != 2 {
+		t.Errorf("published job %s", m.Data)
+	}
+	if got := m.Header.Get(nats.MsgIdHdr); got != "flags-1" {
+		t.Errorf("Nats-Msg-Id = %q, want the job id", got)
+	}
+
+	// Without the flags, the job leaves them to the worker.
+	if code, _, errOut := mainOut(t, nil, "send", "--id", "flags-2", "--url", "https://example.com/hook"); code != cli.ExitOK {
+		t.Fatalf("send: exit %d, stderr %q", code, errOut)
+	}
+	if m, err = stream.GetMsg(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(m.Data), "timeout") || strings.Contains(string(m.Data), "retries") {
+		t.Errorf("published job %s sets what no flag asked for", m.Data)
+	}
+
+	if code, _, errOut := mainOut(t, nil, "send", "--url", "https://example.com/hook", "--max-retries", "-1"); code != cli.ExitUsage || !strings.Contains(errOut, "max_retries") {
+		t.Errorf("negative --max-retries: exit %d, stderr %q", code, errOut)
 	}
 }
