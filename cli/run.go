@@ -55,6 +55,9 @@ func run(ctx context.Context, stderr io.Writer) int {
 		Username: cfg.DiscordUsername, AvatarURL: cfg.DiscordAvatarURL, Observer: m, Logger: log,
 	})
 	log.Info("hookworker starting", "version", sender.Version, "proxies", len(list), "config", cfg)
+	for _, name := range config.Unknown() {
+		log.Warn("unknown variable ignored; check its spelling in hookworker -h", "variable", name)
+	}
 
 	b, err := bus.Connect(bus.Config{
 		URL: cfg.NATSURL, Creds: cfg.NATSCreds, EmbeddedListen: cfg.EmbeddedListen, EmbeddedDir: cfg.EmbeddedDir,

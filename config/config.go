@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"os"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -150,6 +152,25 @@ func Load() (Config, error) {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// Unknown returns the HOOKWORKER_ variables set in the environment that
+// hookworker does not read, sorted: most likely misspelt names, whose values
+// are silently not used.
+func Unknown() []string {
+	known := make(map[string]bool)
+	for _, v := range variables() {
+		known[v.name] = true
+	}
+	var list []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, Prefix+"_") && !known[name] {
+			list = append(list, name)
+		}
+	}
+	slices.Sort(list)
+	return list
 }
 
 // applyDefaults fills in the settings whose default is computed.

@@ -516,3 +516,18 @@ func TestNetworksDecode(t *testing.T) {
 		})
 	}
 }
+
+func TestUnknown(t *testing.T) {
+	clearEnv(t)
+	setEnv(t, map[string]string{
+		"HOOKWORKER_CONCURENCY": "8", // misspelt
+		"HOOKWORKER_TIMEOUT":    "5s",
+		"HOOKWORKER_LOGLEVEL":   "debug",
+		"OTHER_TIMEOUT":         "1s",
+	})
+	got := Unknown()
+	want := []string{"HOOKWORKER_CONCURENCY", "HOOKWORKER_LOGLEVEL"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Unknown() = %v, want %v", got, want)
+	}
+}
