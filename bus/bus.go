@@ -15,7 +15,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -112,10 +111,10 @@ func Connect(cfg Config) (*Bus, error) {
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		b.shutdownServer()
-		return nil, fmt.Errorf("connect to nats %s: %w", redactURLs(url), err)
+		return nil, fmt.Errorf("connect to nats %s: %w", redact.Servers(url), err)
 	}
 	if !nc.IsConnected() {
-		log.Warn("nats not reachable yet, retrying", "server", redactURLs(url))
+		log.Warn("nats not reachable yet, retrying", "server", redact.Servers(url))
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -209,20 +208,6 @@ func (b *Bus) shutdownServer() {
 	b.srv.Shutdown()
 	b.srv.WaitForShutdown()
 	b.log.Info("embedded nats server stopped")
-}
-
-// redactURLs redacts each of a comma-separated list of server URLs (user
-// info, query values).
-func redactURLs(s string) string {
-	parts := strings.Split(s, ",")
-	for i, p := range parts {
-		p = strings.TrimSpace(p)
-		if !strings.Contains(p, "://") {
-			p = "nats://" + p
-		}
-		parts[i] = redact.URL(p)
-	}
-	return strings.Join(parts, ",")
 }
 
 // errorsIsAny reports whether err is any of targets.

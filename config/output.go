@@ -105,7 +105,7 @@ func (c Config) LogValue() slog.Value {
 		var val slog.Value
 		switch v.field {
 		case "NATSURL":
-			val = slog.StringValue(redactNATSURL(c.NATSURL))
+			val = slog.StringValue(redact.Servers(c.NATSURL))
 		case "SigningSecret":
 			val = slog.StringValue(redactSecret(c.SigningSecret))
 		case "Proxies":
@@ -129,21 +129,6 @@ func (c Config) LogValue() slog.Value {
 		attrs = append(attrs, slog.Attr{Key: key, Value: val})
 	}
 	return slog.GroupValue(attrs...)
-}
-
-func redactNATSURL(s string) string {
-	if s == "" {
-		return ""
-	}
-	parts := strings.Split(s, ",")
-	for i, p := range parts {
-		p = strings.TrimSpace(p)
-		if !strings.Contains(p, "://") {
-			p = "nats://" + p
-		}
-		parts[i] = redact.URL(p)
-	}
-	return strings.Join(parts, ",")
 }
 
 func redactSecret(s string) string {

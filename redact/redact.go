@@ -44,6 +44,24 @@ func URL(raw string) string {
 	return u.String()
 }
 
+// Servers redacts each URL of a comma-separated server list, such as a NATS
+// URL list ("nats://user:pass@a:4222, b:4222"); an entry without a scheme is
+// read as nats://. An empty list gives "".
+func Servers(list string) string {
+	if list == "" {
+		return ""
+	}
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if !strings.Contains(p, "://") {
+			p = "nats://" + p
+		}
+		parts[i] = URL(p)
+	}
+	return strings.Join(parts, ",")
+}
+
 // Proxy returns the host:port of a proxy URL, without scheme or credentials.
 // A nil URL gives "".
 func Proxy(u *url.URL) string {

@@ -141,3 +141,24 @@ func FuzzURL(f *testing.F) {
 		}
 	})
 }
+
+func TestServers(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in, want string
+	}{
+		{"", ""},
+		{"nats://alice:s3cret@127.0.0.1:4222", "nats://127.0.0.1:4222"},
+		{"nats://token123@a:4222, nats://bob:pw9@b:4222", "nats://a:4222,nats://b:4222"},
+		{"tls://h:4222?auth=zzz", "tls://h:4222?auth=" + redact.Mask},
+		{"a:4222,b:4222", "nats://a:4222,nats://b:4222"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			t.Parallel()
+			if got := redact.Servers(tt.in); got != tt.want {
+				t.Errorf("Servers(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
