@@ -239,23 +239,9 @@ type Field struct {
 	Inline bool `json:"inline,omitempty"`
 }
 
-// embedFields is Embed without its methods and memory, for encoding.
-type embedFields struct {
-	Title       string  `json:"title,omitempty"`
-	Description string  `json:"description,omitempty"`
-	URL         string  `json:"url,omitempty"`
-	Timestamp   string  `json:"timestamp,omitempty"`
-	Color       int     `json:"color,omitempty"`
-	Footer      *Footer `json:"footer,omitempty"`
-	Image       *Media  `json:"image,omitempty"`
-	Thumbnail   *Media  `json:"thumbnail,omitempty"`
-	Author      *Author `json:"author,omitempty"`
-	Fields      []Field `json:"fields,omitempty"`
-}
-
-func (e *Embed) fields() embedFields {
-	return embedFields{e.Title, e.Description, e.URL, e.Timestamp, e.Color, e.Footer, e.Image, e.Thumbnail, e.Author, e.Fields}
-}
+// embedFields is Embed without its methods, for encoding its typed fields
+// (encoding/json skips the unexported memory).
+type embedFields Embed
 
 // UnmarshalJSON decodes an embed object and remembers it (see Embed).
 func (e *Embed) UnmarshalJSON(data []byte) error {
@@ -267,15 +253,15 @@ func (e *Embed) UnmarshalJSON(data []byte) error {
 	if err != nil {
 		return err
 	}
-	*e = Embed{f.Title, f.Description, f.URL, f.Timestamp, f.Color, f.Footer, f.Image, f.Thumbnail, f.Author, f.Fields,
-		bytes.Clone(data), typed}
+	*e = Embed(f)
+	e.raw, e.typed = bytes.Clone(data), typed
 	return nil
 }
 
 // MarshalJSON encodes the embed: verbatim as decoded when unchanged, else its
 // typed fields plus the unknown keys it was decoded with.
 func (e Embed) MarshalJSON() ([]byte, error) {
-	typed, err := json.Marshal(e.fields())
+	typed, err := json.Marshal(embedFields(e))
 	if err != nil || e.raw == nil {
 		return typed, err
 	}
