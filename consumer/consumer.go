@@ -363,6 +363,7 @@ func (w *Worker) run(ctx context.Context, d *delivery, stop func()) {
 
 	req := j.Request(w.cfg.Limits)
 	req.Prior = d.state.Progress
+	req.BeforeRetry = func(p sender.Progress) { w.saveProgress(ctx, d, p) }
 	res := w.deliver(ctx, j, req)
 
 	switch {
@@ -515,6 +516,21 @@ func (w *Worker) loadState(ctx context.Context, d *delivery) {
 	}
 	d.state = s
 	d.stored = true
+}
+
+// progressTimeout bounds saving a job's progress before a retry; the
+// attempt waits for it.
+const progressTimeout = 2 * time.Second
+
+// saveProgress records, before a retry attempt, what the job has spent
+// counting that attempt, so that a worker that dies during its retries does
+// not take the count with it: the redelivery goes on from there. A first
+// attempt is never recorded, so a job delivered at once costs no write.
+func (w *Worker) saveProgress(ctx context.Context, d *delivery, p sender.Progress) {
+	ctx, cancel := context.WithTimeout(ctx, progressTimeout)
+	defer cancel()
+	d.state.Progress = p
+	w.saveState(ctx, d)
 }
 
 func (w *Worker) saveState(ctx context.Context, d *delivery) {
