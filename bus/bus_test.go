@@ -31,7 +31,7 @@ func topology() Topology {
 	return Topology{
 		Subject: "hooks.send", Stream: "HOOKS", Durable: "hookworker",
 		ResultSubject: "hooks.result", ResultStream: "HOOKS_RESULTS",
-		ResultMaxAge: time.Hour, AckWait: time.Second, MaxAckPending: 1000,
+		ResultMaxAge: time.Hour, AckWait: time.Second,
 	}
 }
 
@@ -79,7 +79,8 @@ func TestEnsureCreatesAndReuses(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if info.Config.AckPolicy != jetstream.AckExplicitPolicy || info.Config.MaxDeliver != -1 || info.Config.FilterSubject != "hooks.send" {
+		if info.Config.AckPolicy != jetstream.AckExplicitPolicy || info.Config.MaxDeliver != -1 || info.Config.MaxAckPending != -1 ||
+			info.Config.FilterSubject != "hooks.send" {
 			t.Errorf("consumer config = %+v", info.Config)
 		}
 	}
@@ -100,6 +101,40 @@ func TestEnsureCreatesAndReuses(t *testing.T) {
 	}
 	if rc := rs.CachedInfo().Config; rc.Retention != jetstream.LimitsPolicy || rc.MaxAge != time.Hour {
 		t.Errorf("result stream config = %+v", rc)
+	}
+}
+
+// TestEnsureFixesConsumerLimits binds a consumer created with a MaxDeliver
+// (the server would drop a job after so many deliveries, without a result)
+// and the server's default MaxAckPending (a backlog of deferred jobs would
+// stop every other): Ensure lifts both and keeps the rest.
+func TestEnsureFixesConsumerLimits(t *testing.T) {
+	t.Parallel()
+	srv := runServer(t)
+	b, err := Connect(Config{URL: srv.ClientURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := t.Context()
+	if _, err := b.JetStream().CreateStream(ctx, jetstream.StreamConfig{Name: "HOOKS", Subjects: []string{"hooks.send"}, Retention: jetstream.WorkQueuePolicy}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.JetStream().CreateConsumer(ctx, "HOOKS", jetstream.ConsumerConfig{
+		Durable: "hookworker", AckPolicy: jetstream.AckExplicitPolicy, AckWait: 7 * time.Second, MaxDeliver: 3,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	bound, err := b.Ensure(ctx, topology())
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := bound.Consumer.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := info.Config; c.MaxDeliver != -1 || c.MaxAckPending != -1 || c.AckWait != 7*time.Second {
+		t.Errorf("consumer max_deliver %d max_ack_pending %d ack_wait %s, want -1, -1 and the existing 7s", c.MaxDeliver, c.MaxAckPending, c.AckWait)
 	}
 }
 

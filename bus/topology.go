@@ -28,7 +28,12 @@ type Topology struct {
 	// AckWait is the consumer's AckWait.
 	AckWait time.Duration
 	// MaxAckPending bounds the jobs handed out and not yet acknowledged,
-	// across every process.
+	// across every process; 0 means no bound, which is what the worker
+	// needs. Jobs waiting to be redelivered (deferred by a Retry-After,
+	// handed back because their host is busy, lost with a worker) count
+	// against it: a bound smaller than such a backlog stops the server from
+	// handing out any other job, so that one rate-limited or dead
+	// destination would starve every other.
 	MaxAckPending int
 	// StateBucket is the key-value bucket for per-job delivery state;
 	// empty means DefaultStateBucket.
@@ -142,17 +147,20 @@ func (b *Bus) ensureOnce(ctx context.Context, t Topology) (Bound, error) {
 		return Bound{}, err
 	}
 	cons, err := b.js.Consumer(ctx, t.Stream, t.Durable)
-	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
 		cons, err = b.js.CreateConsumer(ctx, t.Stream, jetstream.ConsumerConfig{
 			Durable:       t.Durable,
 			Description:   "hookworker job consumer",
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       t.AckWait,
 			MaxDeliver:    -1,
-			MaxAckPending: t.MaxAckPending,
+			MaxAckPending: maxAckPending(t.MaxAckPending),
 			FilterSubject: t.Subject,
 			DeliverPolicy: jetstream.DeliverAllPolicy,
 		})
+	case err == nil:
+		cons, err = b.fixConsumer(ctx, t, cons)
 	}
 	if err != nil {
 		return Bound{}, fmt.Errorf("consumer %s on stream %s: %w", t.Durable, t.Stream, err)
@@ -181,6 +189,34 @@ func (b *Bus) ensureOnce(ctx context.Context, t Topology) (Bound, error) {
 		return Bound{}, fmt.Errorf("state bucket %s: %w", bucket, err)
 	}
 	return Bound{Consumer: cons, State: kv}, nil
+}
+
+// maxAckPending is the consumer's MaxAckPending for the topology's: -1 (no
+// bound) for 0.
+func maxAckPending(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// fixConsumer updates an existing consumer whose limits break what the
+// worker promises: a MaxDeliver makes the server drop a job after that many
+// deliveries, without a result (deferrals and hand-backs count as
+// deliveries; the worker fails a job whose deliveries are lost itself), and
+// a MaxAckPending other than the topology's may let a backlog of deferred
+// jobs stop every other one. Everything else is used as it is.
+func (b *Bus) fixConsumer(ctx context.Context, t Topology, cons jetstream.Consumer) (jetstream.Consumer, error) {
+	cfg := cons.CachedInfo().Config
+	want := maxAckPending(t.MaxAckPending)
+	if cfg.MaxDeliver == -1 && cfg.MaxAckPending == want {
+		return cons, nil
+	}
+	b.log.Warn("updating consumer limits", "durable", t.Durable, "stream", t.Stream,
+		"max_deliver", cfg.MaxDeliver, "max_ack_pending", cfg.MaxAckPending, "new_max_ack_pending", want)
+	cfg.MaxDeliver = -1
+	cfg.MaxAckPending = want
+	return b.js.UpdateConsumer(ctx, t.Stream, cfg)
 }
 
 // resultDuplicates is the result stream's duplicate window, never longer

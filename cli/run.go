@@ -92,7 +92,7 @@ func run(ctx context.Context, stderr io.Writer) int {
 	topo := bus.Topology{
 		Subject: cfg.Subject, Stream: cfg.Stream, Durable: cfg.Durable,
 		ResultSubject: cfg.ResultSubject, ResultStream: cfg.ResultStream, ResultMaxAge: cfg.ResultMaxAge,
-		AckWait: cfg.AckWait, MaxAckPending: max(1000, 4*cfg.Concurrency),
+		AckWait: cfg.AckWait,
 	}
 	bound, err := b.Ensure(ctx, topo)
 	if err != nil {

@@ -262,8 +262,6 @@ type state struct {
 	// acknowledgement (deferred, host busy, interrupted, result not stored);
 	// every other earlier delivery was lost.
 	HandedBack int `json:"handed_back"`
-	// HostBusy counts deliveries handed back because the host was busy.
-	HostBusy int `json:"host_busy"`
 	// StartedAt is when the first delivery started.
 	StartedAt time.Time `json:"started_at"`
 	// Result is a terminal result that was published (or meant to be) but
@@ -346,23 +344,24 @@ func (w *Worker) run(ctx context.Context, d *delivery, stop func()) {
 		}
 	}
 
-	// A job whose destination host is saturated is handed back with a short,
-	// growing delay instead of waiting here: waiting would hold a global slot,
-	// and 10,000 jobs to a dead host would then fill every slot while the
-	// jobs behind them, to healthy hosts, waited their turn. Handed back, the
-	// dead host's jobs hold at most HostConcurrency slots and the stream keeps
-	// moving.
+	// A job whose destination host is saturated is handed back instead of
+	// waiting here: waiting would hold a global slot, and 10,000 jobs to a
+	// dead host would then fill every slot while the jobs behind them, to
+	// healthy hosts, waited their turn. Handed back, the dead host's jobs
+	// hold at most HostConcurrency slots, and their redeliveries are spread
+	// out at the pace the host frees slots, so that they do not crowd out
+	// the jobs behind them either (the server hands out redeliveries first).
 	host := hostOf(j)
 	if !w.hosts.acquire(host) {
-		d.state.HostBusy++
-		delay := min(250*time.Millisecond<<min(d.state.HostBusy-1, 6), 10*time.Second)
-		w.handBack(d, delay, "host busy", stop)
+		w.handBack(d, w.hosts.queue(host, time.Now()), "host busy", stop)
 		return
 	}
-	defer w.hosts.release(host)
+	acquired := time.Now()
+	defer func() { w.hosts.release(host, time.Since(acquired)) }()
 
 	req := j.Request(w.cfg.Limits)
 	req.Prior = d.state.Progress
+	req.BeforeRetry = func(p sender.Progress) { w.saveProgress(ctx, d, p) }
 	res := w.deliver(ctx, j, req)
 
 	switch {
@@ -517,6 +516,21 @@ func (w *Worker) loadState(ctx context.Context, d *delivery) {
 	d.stored = true
 }
 
+// progressTimeout bounds saving a job's progress before a retry; the
+// attempt waits for it.
+const progressTimeout = 2 * time.Second
+
+// saveProgress records, before a retry attempt, what the job has spent
+// counting that attempt, so that a worker that dies during its retries does
+// not take the count with it: the redelivery goes on from there. A first
+// attempt is never recorded, so a job delivered at once costs no write.
+func (w *Worker) saveProgress(ctx context.Context, d *delivery, p sender.Progress) {
+	ctx, cancel := context.WithTimeout(ctx, progressTimeout)
+	defer cancel()
+	d.state.Progress = p
+	w.saveState(ctx, d)
+}
+
 func (w *Worker) saveState(ctx context.Context, d *delivery) {
 	data, err := json.Marshal(d.state)
 	if err == nil {
@@ -576,35 +590,94 @@ func hostOf(j job.Job) string {
 	return net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
-// hostLimiter bounds the jobs in flight per destination host.
+// The pace of host-busy hand-backs: a host whose jobs have not finished
+// yet is taken to hold a slot for defaultHold; a job waits at least
+// minHostWait and at most maxHostWait before it is offered again.
+const (
+	defaultHold = time.Second
+	minHostWait = 20 * time.Millisecond
+	maxHostWait = 10 * time.Minute
+)
+
+// hostLimiter bounds the jobs in flight per destination host, and paces
+// the jobs that find their host busy.
 type hostLimiter struct {
 	mu    sync.Mutex
 	limit int
-	busy  map[string]int
+	hosts map[string]*hostSlots
+}
+
+// hostSlots is what a hostLimiter knows of one host.
+type hostSlots struct {
+	// busy is the number of jobs in flight.
+	busy int
+	// hold is a moving average of how long a job held a slot.
+	hold time.Duration
+	// next is when the job handed back last is due.
+	next time.Time
 }
 
 func newHostLimiter(limit int) *hostLimiter {
-	return &hostLimiter{limit: limit, busy: make(map[string]int)}
+	return &hostLimiter{limit: limit, hosts: make(map[string]*hostSlots)}
 }
 
 func (h *hostLimiter) acquire(host string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.busy[host] >= h.limit {
+	s := h.hosts[host]
+	if s == nil {
+		s = &hostSlots{}
+		h.hosts[host] = s
+	}
+	if s.busy >= h.limit {
 		return false
 	}
-	h.busy[host]++
+	s.busy++
 	return true
 }
 
-func (h *hostLimiter) release(host string) {
+// release frees a slot of host, held for held.
+func (h *hostLimiter) release(host string, held time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.busy[host] <= 1 {
-		delete(h.busy, host)
+	s := h.hosts[host]
+	if s == nil {
 		return
 	}
-	h.busy[host]--
+	s.busy--
+	if s.hold == 0 {
+		s.hold = held
+	} else {
+		s.hold += (held - s.hold) / 8
+	}
+	if s.busy <= 0 && !s.next.After(time.Now()) {
+		delete(h.hosts, host)
+	}
+}
+
+// queue returns how long a job that found host busy at now waits before it
+// is offered again: the jobs handed back are lined up one slot's worth of
+// time apart (a job's hold over the host's slots), so that they come back
+// about as fast as the host takes them, whatever their number.
+func (h *hostLimiter) queue(host string, now time.Time) time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.hosts[host]
+	if s == nil {
+		return minHostWait
+	}
+	hold := s.hold
+	if hold <= 0 {
+		hold = defaultHold
+	}
+	if s.next.Before(now) {
+		s.next = now
+	}
+	s.next = s.next.Add(hold / time.Duration(h.limit))
+	if limit := now.Add(maxHostWait); s.next.After(limit) {
+		s.next = limit
+	}
+	return max(s.next.Sub(now), minHostWait)
 }
 
 // nopMetrics is the Metrics of a Worker given none.

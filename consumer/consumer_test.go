@@ -28,7 +28,10 @@ import (
 // env is one in-process NATS server with JetStream and a producer connection
 // that also watches the result subject.
 type env struct {
-	t       *testing.T
+	t *testing.T
+	// url is where workers connect: one server, or a cluster's servers
+	// comma-separated.
+	url     string
 	srv     *server.Server
 	js      jetstream.JetStream
 	results chan job.Result
@@ -37,22 +40,39 @@ type env struct {
 
 func newEnv(t *testing.T, ackWait time.Duration) *env {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	srv := startServer(t, &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	t.Cleanup(srv.Shutdown)
+	e := connectEnv(t, srv.ClientURL(), ackWait)
+	e.srv = srv
+	return e
+}
+
+// startServer starts one nats-server and waits until it takes connections.
+func startServer(t *testing.T, opts *server.Options) *server.Server {
+	t.Helper()
+	srv, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
 		t.Fatal("nats server not ready")
 	}
-	t.Cleanup(srv.Shutdown)
-	e := &env{t: t, srv: srv, results: make(chan job.Result, 1000), topo: bus.Topology{
+	return srv
+}
+
+// connectEnv sets the topology up at url (what exists is used as it is)
+// and connects the producer.
+func connectEnv(t *testing.T, url string, ackWait time.Duration) *env {
+	t.Helper()
+	e := &env{t: t, url: url, results: make(chan job.Result, 1000), topo: bus.Topology{
 		Subject: "hooks.send", Stream: "HOOKS", Durable: "hookworker",
 		ResultSubject: "hooks.result", ResultStream: "HOOKS_RESULTS",
-		ResultMaxAge: time.Hour, AckWait: ackWait, MaxAckPending: 1000,
+		ResultMaxAge: time.Hour, AckWait: ackWait,
 	}}
 	// Create the topology once, so that the producer can publish at once.
-	b, err := bus.Connect(bus.Config{URL: srv.ClientURL()})
+	b, err := bus.Connect(bus.Config{URL: url})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +80,7 @@ func newEnv(t *testing.T, ackWait time.Duration) *env {
 		t.Fatal(err)
 	}
 	b.Close()
-	nc, err := nats.Connect(srv.ClientURL())
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,6 +110,12 @@ type workerOpts struct {
 	maxRedeliveries              int
 	deferAfter                   time.Duration
 	shutdown                     time.Duration
+	// maxRetries, backoffMin and backoffMax replace the sender's 3, 10ms
+	// and 50ms.
+	maxRetries             int
+	backoffMin, backoffMax time.Duration
+	// observer, when set, is told of the sender's attempts.
+	observer sender.Observer
 	// sender, when set, replaces the real sender for webhook jobs.
 	sender consumer.Sender
 }
@@ -136,7 +162,13 @@ func (e *env) startWorker(o workerOpts) *worker {
 		o.shutdown = 5 * time.Second
 	}
 	log := testLogger(t)
-	b, err := bus.Connect(bus.Config{URL: e.srv.ClientURL(), Logger: log})
+	if o.maxRetries == 0 {
+		o.maxRetries = 3
+	}
+	if o.backoffMin == 0 {
+		o.backoffMin, o.backoffMax = 10*time.Millisecond, 50*time.Millisecond
+	}
+	b, err := bus.Connect(bus.Config{URL: e.url, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,10 +177,10 @@ func (e *env) startWorker(o workerOpts) *worker {
 		t.Fatal(err)
 	}
 	scfg := sender.Config{
-		Timeout: 10 * time.Second, MaxRetries: 3, MaxProxyRetries: 3,
-		BackoffMin: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
+		Timeout: 10 * time.Second, MaxRetries: o.maxRetries, MaxProxyRetries: 3,
+		BackoffMin: o.backoffMin, BackoffMax: o.backoffMax,
 		DeferAfter: o.deferAfter, MaxRetryWait: time.Minute,
-		AllowPrivateNetworks: true, Logger: log,
+		AllowPrivateNetworks: true, Observer: o.observer, Logger: log,
 	}
 	snd, err := sender.New(scfg)
 	if err != nil {

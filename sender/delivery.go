@@ -203,6 +203,9 @@ func (d *delivery) attempt(ctx context.Context) error {
 		}
 		proxy, d.proxy = p, p
 	}
+	if d.attempts > 0 && d.req.BeforeRetry != nil {
+		d.req.BeforeRetry(Progress{Attempts: d.attempts + 1, Retries: d.retries, Status: d.status, Response: d.response})
+	}
 
 	actx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()

@@ -761,3 +761,66 @@ func awaitDisconnect(r *http.Request) {
 	_, _ = io.Copy(io.Discard, r.Body)
 	<-r.Context().Done()
 }
+
+func TestSendBeforeRetry(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		prior Progress
+		// want is the progress BeforeRetry is told of, one per call.
+		want []Progress
+		// attempts is the Result's Attempts.
+		attempts int
+	}{
+		{
+			name: "first delivery: not called before the first attempt",
+			want: []Progress{
+				{Attempts: 2, Retries: 1, Status: 503},
+				{Attempts: 3, Retries: 2, Status: 503},
+			},
+			attempts: 3,
+		},
+		{
+			name:  "redelivery: called before every attempt",
+			prior: Progress{Attempts: 2, Retries: 1, Status: 429},
+			want: []Progress{
+				{Attempts: 3, Retries: 1, Status: 429},
+				{Attempts: 4, Retries: 2, Status: 503},
+				{Attempts: 5, Retries: 3, Status: 503},
+			},
+			attempts: 5,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rc := newReceiver(t, func(w http.ResponseWriter, _ *http.Request, n int) {
+				if n < 3 {
+					reply(w, 503, "")
+					return
+				}
+				reply(w, 204, "")
+			})
+			s := newSender(t, Config{AllowPrivateNetworks: true, MaxRetries: 3, BackoffMin: time.Millisecond, BackoffMax: time.Millisecond})
+			var got []Progress
+			hitsBefore := []int{}
+			res := send(t, s, Request{ID: "j", URLs: []string{rc.URL}, Prior: tt.prior, BeforeRetry: func(p Progress) {
+				p.Response = nil
+				got = append(got, p)
+				hitsBefore = append(hitsBefore, rc.Hits())
+			}})
+			if !res.OK || res.Attempts != tt.attempts {
+				t.Fatalf("result %s after %d attempts, want delivered after %d", res.Outcome, res.Attempts, tt.attempts)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("BeforeRetry told %v, want %v", got, tt.want)
+			}
+			// Each call comes before the attempt it counts is sent.
+			for i, h := range hitsBefore {
+				if want := got[i].Attempts - 1 - tt.prior.Attempts; h != want {
+					t.Errorf("call %d: receiver had %d requests, want %d", i, h, want)
+				}
+			}
+		})
+	}
+}

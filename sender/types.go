@@ -51,6 +51,14 @@ type Request struct {
 	// Prior carries what earlier deliveries of the same job already spent, so
 	// that budgets and counts hold across redeliveries.
 	Prior Progress
+	// BeforeRetry, when set, is called before every attempt of the job but
+	// its very first (that is, when Prior or this Send already counts an
+	// attempt), with the Progress counting the attempt about to start. A
+	// caller records it where a crash cannot lose it, so that the attempts
+	// and retries spent survive the process. It runs on the goroutine of
+	// Send, before the attempt's timeout starts, and delays the attempt
+	// while it runs. A first attempt never calls it.
+	BeforeRetry func(Progress)
 }
 
 // Progress counts what a job has spent so far.

@@ -148,7 +148,7 @@ func (b *bench) busCeiling(ctx context.Context, r *report) error {
 
 // workerEnv is the environment of a worker bound to prefix's topology.
 func (b *bench) workerEnv(prefix string, concurrency, hostConcurrency int) []string {
-	t := topology(prefix, concurrency)
+	t := topology(prefix)
 	return []string{
 		"HOOKWORKER_NATS_URL=" + b.nats.info,
 		"HOOKWORKER_SUBJECT=" + t.Subject,
@@ -305,7 +305,7 @@ func (b *bench) measure(ctx context.Context, c *child, prefix string, jobs, wind
 			return m, driveResult{}, err
 		}
 	}
-	dr, err := drive(ctx, b.nc, topology(prefix, b.o.Concurrency), jobs, window, b.receiver.info+path, payload(b.o.Payload), b.o.Timeout)
+	dr, err := drive(ctx, b.nc, topology(prefix), jobs, window, b.receiver.info+path, payload(b.o.Payload), b.o.Timeout)
 	if hooks != nil && hooks.after != nil {
 		if herr := hooks.after(); err == nil {
 			err = herr

@@ -17,8 +17,8 @@ import (
 
 // topology is the bench's topology for one phase: its own subjects and
 // streams, and the durable consumer and state bucket as the hookworker
-// command sets them up (its MaxAckPending is max(1000, 4 × concurrency)).
-func topology(prefix string, concurrency int) bus.Topology {
+// command sets them up.
+func topology(prefix string) bus.Topology {
 	up := strings.ToUpper(prefix)
 	return bus.Topology{
 		Subject:       "bench." + prefix + ".send",
@@ -28,7 +28,6 @@ func topology(prefix string, concurrency int) bus.Topology {
 		ResultStream:  "BENCH_" + up + "_RESULTS",
 		ResultMaxAge:  time.Hour,
 		AckWait:       30 * time.Second,
-		MaxAckPending: max(1000, 4*concurrency),
 	}
 }
 

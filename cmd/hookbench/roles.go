@@ -213,7 +213,7 @@ func busLoadRole(args []string) error {
 	defer b.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	top := topology(*prefix, *concurrency)
+	top := topology(*prefix)
 	bound, err := b.Ensure(ctx, top)
 	if err != nil {
 		return err
