@@ -18,7 +18,8 @@
 // figure.
 //
 //	go run ./cmd/hookbench [-jobs 20000] [-concurrency 128] [-payload 512] \
-//	    [-slow-jobs 10000] [-slow-delay 200ms] [-cpuprofile f] [-memprofile f]
+//	    [-slow-jobs 10000] [-slow-delay 200ms] [-cpuprofile f] [-memprofile f] \
+//	    [-slow-cpuprofile f] [-slow-snapshot f [-slow-snapshot-at 1s]]
 package main
 
 import (
@@ -51,6 +52,8 @@ type options struct {
 	CPUProfile      string
 	MemProfile      string
 	SlowCPUProfile  string
+	SlowSnapshot    string
+	SlowSnapshotAt  time.Duration
 }
 
 func main() {
@@ -74,6 +77,8 @@ func main() {
 	flag.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the worker during the end-to-end run to this file")
 	flag.StringVar(&o.MemProfile, "memprofile", "", "write an allocation profile of the worker after the end-to-end run to this file")
 	flag.StringVar(&o.SlowCPUProfile, "slow-cpuprofile", "", "write a CPU profile of the worker during the slow-receiver run to this file")
+	flag.StringVar(&o.SlowSnapshot, "slow-snapshot", "", "write the worker's heap in use to this file, and its goroutines to this file .goroutine, during the slow-receiver run (see -slow-snapshot-at)")
+	flag.DurationVar(&o.SlowSnapshotAt, "slow-snapshot-at", time.Second, "when, after the slow run's first job is published, -slow-snapshot is taken")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
