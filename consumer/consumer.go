@@ -530,26 +530,39 @@ func (w *Worker) saveState(ctx context.Context, d *delivery) {
 }
 
 // keepAlive tells the server every AckWait/3 that msg is still being worked
-// on, so that it is never redelivered while this worker has it. The returned
-// stop is idempotent.
+// on, so that it is never redelivered while this worker has it. It holds no
+// goroutine while it waits: a timer runs each tick and re-arms itself. The
+// returned stop is idempotent; once it has returned, no further tick
+// starts.
 func (w *Worker) keepAlive(msg jetstream.Msg) (stop func()) {
-	done := make(chan struct{})
-	var once sync.Once
-	go func() {
-		t := time.NewTicker(max(w.cfg.AckWait/3, 10*time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if err := msg.InProgress(); err != nil {
-					w.log.Debug("keep job alive", "error", err)
-				}
-			}
+	every := max(w.cfg.AckWait/3, 10*time.Millisecond)
+	var (
+		mu      sync.Mutex
+		t       *time.Timer
+		stopped bool
+	)
+	tick := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
 		}
-	}()
-	return func() { once.Do(func() { close(done) }) }
+		if err := msg.InProgress(); err != nil {
+			w.log.Debug("keep job alive", "error", err)
+		}
+		t.Reset(every)
+	}
+	mu.Lock()
+	t = time.AfterFunc(every, tick)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			stopped = true
+			t.Stop()
+		}
+	}
 }
 
 // stateKey maps a job id to a state bucket key; ids may hold ':', keys may
