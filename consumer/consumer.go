@@ -417,7 +417,9 @@ const opTimeout = 10 * time.Second
 func (w *Worker) finish(d *delivery, r job.Result, stop func()) {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	data, err := json.Marshal(r)
+	// MarshalJSON directly: json.Marshal would check and compact its output
+	// again.
+	data, err := r.MarshalJSON()
 	if err != nil {
 		// A Result always marshals; keep the job for another try.
 		w.log.Error("encode result", "job_id", r.ID, "error", err)
@@ -450,20 +452,31 @@ func (w *Worker) finish(d *delivery, r job.Result, stop func()) {
 		}
 	}
 	w.metrics.Finished(string(r.Outcome), r.FinishedAt.Sub(r.StartedAt))
-	attrs := []any{"job_id", r.ID, "type", string(r.Type), "outcome", string(r.Outcome), "attempts", r.Attempts, "duration_ms", r.DurationMS}
+	w.logFinished(ctx, r)
+}
+
+// logFinished writes the info line of a finished job; it costs nothing
+// when info is not enabled.
+func (w *Worker) logFinished(ctx context.Context, r job.Result) {
+	if !w.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 9)
+	attrs = append(attrs, slog.String("job_id", r.ID), slog.String("type", string(r.Type)),
+		slog.String("outcome", string(r.Outcome)), slog.Int("attempts", r.Attempts), slog.Int64("duration_ms", r.DurationMS))
 	if r.Status != 0 {
-		attrs = append(attrs, "status", r.Status)
+		attrs = append(attrs, slog.Int("status", r.Status))
 	}
 	if r.URL != "" {
-		attrs = append(attrs, "url", r.URL)
+		attrs = append(attrs, slog.String("url", r.URL))
 	}
 	if r.Proxy != "" {
-		attrs = append(attrs, "proxy", r.Proxy)
+		attrs = append(attrs, slog.String("proxy", r.Proxy))
 	}
 	if r.Error != "" {
-		attrs = append(attrs, "error", r.Error)
+		attrs = append(attrs, slog.String("error", r.Error))
 	}
-	w.log.Info("job finished", attrs...)
+	w.log.LogAttrs(ctx, slog.LevelInfo, "job finished", attrs...)
 }
 
 // handBack records the hand-back (and the job's progress) in the state
