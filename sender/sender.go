@@ -42,6 +42,27 @@ const (
 	DefaultBackoffMax = 30 * time.Second
 )
 
+// Connection pooling. A connection is kept open idle for at most
+// IdleConnTimeout, and at most MaxIdleConnsPerHost of them per destination
+// host, MaxIdleConns in all (per proxy), so that a burst to one host leaves
+// a few warm connections behind and not thousands, each with its two
+// goroutines and buffers, long after it.
+const (
+	// IdleConnTimeout is how long an unused keep-alive connection stays
+	// open.
+	IdleConnTimeout = 30 * time.Second
+	// MaxIdleConnsPerHost bounds the idle connections kept per host.
+	MaxIdleConnsPerHost = 128
+	// MaxIdleConns bounds the idle connections kept in all.
+	MaxIdleConns = 1024
+)
+
+// readBufferSize is the read buffer of every connection: a webhook response
+// is mostly a status line and a few headers, and larger bodies are read
+// through it in turn. Requests keep the default 4 KiB write buffer, so that
+// headers and a typical payload leave in one write.
+const readBufferSize = 2 << 10
+
 // signingSecretPrefix starts every Standard Webhooks signing secret.
 const signingSecretPrefix = "whsec_"
 
@@ -205,9 +226,10 @@ func newTransport(dialer *net.Dialer, proxy *url.URL) *http.Transport {
 	t := &http.Transport{
 		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          4096,
-		MaxIdleConnsPerHost:   1024,
-		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConns:          MaxIdleConns,
+		MaxIdleConnsPerHost:   MaxIdleConnsPerHost,
+		IdleConnTimeout:       IdleConnTimeout,
+		ReadBufferSize:        readBufferSize,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
