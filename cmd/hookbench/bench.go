@@ -217,7 +217,9 @@ func (b *bench) slowReceiver(ctx context.Context, r *report) error {
 	if err := b.receiver.callJSON(&counts, "counts"); err != nil {
 		return err
 	}
+	settleStart := time.Now()
 	after, err := settle(ctx, c, baseline, b.o.Settle)
+	settled := time.Since(settleStart)
 	if err != nil {
 		return err
 	}
@@ -230,8 +232,9 @@ func (b *bench) slowReceiver(ctx context.Context, r *report) error {
 		P50: dr.percentile(50), P99: dr.percentile(99), PublishSeconds: dr.PublishSeconds,
 		PeakInFlight: counts.PeakInFlight, Worker: m.after,
 		CPU: m.cpu, NATSCPU: m.natsCPU, ReceiverCPU: m.receiverCPU,
-		GoroutinesBefore: baseline, GoroutinesAfter: after,
-		FDsBefore: before.FDs, FDsAfter: idle.FDs,
+		GoroutinesBefore: baseline, GoroutinesAfter: after, SettleSeconds: settled.Seconds(),
+		GoroutinesDone: m.after.Goroutines,
+		FDsBefore:      before.FDs, FDsAfter: idle.FDs,
 	}
 	return nil
 }

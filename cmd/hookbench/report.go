@@ -51,8 +51,12 @@ type slowResult struct {
 	CPU, NATSCPU, ReceiverCPU float64
 	GoroutinesBefore          int
 	GoroutinesAfter           int
-	FDsBefore                 int
-	FDsAfter                  int
+	// GoroutinesDone is the count when the last result came in, before
+	// the settle wait; SettleSeconds how long that wait took.
+	GoroutinesDone int
+	SettleSeconds  float64
+	FDsBefore      int
+	FDsAfter       int
 }
 
 // report gathers every figure of a run.
@@ -208,9 +212,11 @@ func (r *report) fields() []field {
 	add("slow receiver", "worker peak RSS MiB (target ≤ 150)", "slow_worker_rss_peak_mib", f(rss, 1))
 	add("slow receiver", "worker Go heap in use, peak MiB", "slow_worker_heap_peak_mib", f(float64(s.Worker.HeapInusePeak)/mib, 1))
 	add("slow receiver", "worker goroutine stacks, peak MiB", "slow_worker_stack_peak_mib", f(float64(s.Worker.StackInusePeak)/mib, 1))
-	add("slow receiver", "worker goroutines before / peak / after", "slow_goroutines_before", strconv.Itoa(s.GoroutinesBefore))
+	add("slow receiver", "worker goroutines before / peak / at the last result / after settling", "slow_goroutines_before", strconv.Itoa(s.GoroutinesBefore))
 	add("slow receiver", "", "slow_goroutines_peak", strconv.Itoa(s.Worker.GoroutinesPeak))
+	add("slow receiver", "", "slow_goroutines_done", strconv.Itoa(s.GoroutinesDone))
 	add("slow receiver", "", "slow_goroutines_after", strconv.Itoa(s.GoroutinesAfter))
+	add("slow receiver", "seconds until back to baseline (idle connections time out)", "slow_settle_seconds", f(s.SettleSeconds, 1))
 	add("slow receiver", "worker open files before / after (idle keep-alive connections)", "slow_fds_before", strconv.Itoa(s.FDsBefore))
 	add("slow receiver", "", "slow_fds_after", strconv.Itoa(s.FDsAfter))
 	add("slow receiver", "goroutines back to baseline", "slow_goroutines_back", strconv.FormatBool(back))
