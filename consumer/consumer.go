@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -68,6 +69,11 @@ type Config struct {
 	// HostConcurrency is the number of jobs one destination host:port may
 	// hold in flight in this process; 0 means Concurrency.
 	HostConcurrency int
+	// Working is the number of jobs in flight that may be doing work of
+	// their own at once (decoding, storing their result, handing back), as
+	// opposed to waiting on their destination; new jobs are taken only as
+	// fast as they can start. 0 means 64 per CPU; at most Concurrency.
+	Working int
 	// AckWait is the consumer's AckWait; jobs running longer are kept alive
 	// every AckWait/3.
 	AckWait time.Duration
@@ -108,6 +114,9 @@ type Worker struct {
 	log     *slog.Logger
 	slots   chan struct{}
 	hosts   *hostLimiter
+	// working holds a token for every job in flight that is not waiting on
+	// its destination (see Config.Working).
+	working chan struct{}
 }
 
 // New returns a Worker that pulls from cons, publishes results through js,
@@ -120,6 +129,10 @@ func New(cfg Config, js jetstream.JetStream, cons jetstream.Consumer, state jets
 	if cfg.HostConcurrency < 1 || cfg.HostConcurrency > cfg.Concurrency {
 		cfg.HostConcurrency = cfg.Concurrency
 	}
+	if cfg.Working < 1 {
+		cfg.Working = max(64, 64*runtime.GOMAXPROCS(0))
+	}
+	cfg.Working = min(cfg.Working, cfg.Concurrency)
 	if cfg.FetchWait <= 0 {
 		cfg.FetchWait = 2 * time.Second
 	}
@@ -136,8 +149,9 @@ func New(cfg Config, js jetstream.JetStream, cons jetstream.Consumer, state jets
 	return &Worker{
 		cfg: cfg, js: js, cons: cons, state: state,
 		sender: s, discord: d, metrics: m, log: log,
-		slots: make(chan struct{}, cfg.Concurrency),
-		hosts: newHostLimiter(cfg.HostConcurrency),
+		slots:   make(chan struct{}, cfg.Concurrency),
+		hosts:   newHostLimiter(cfg.HostConcurrency),
+		working: make(chan struct{}, cfg.Working),
 	}
 }
 
@@ -170,6 +184,13 @@ func (w *Worker) Run(ctx context.Context) error {
 // pull fetches batches no larger than the free slots, so that no message
 // waits in a buffer (its AckWait running) while the worker is busy, and
 // starts one goroutine per message, until ctx ends.
+//
+// A job starts only with a working token, which it gives up while it waits
+// on its destination (see deliver). So with thousands of slots the worker
+// takes jobs as fast as it can work on them, not all at once: a burst does
+// not become thousands of goroutines, each with its stack, queued for the
+// CPU or for the NATS connection, while the jobs waiting on slow receivers
+// can still fill every slot.
 func (w *Worker) pull(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 	release := func(n int) {
 		for range n {
@@ -203,8 +224,9 @@ func (w *Worker) pull(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 			return
 		}
 		n := 1
+		limit := max(1, cap(w.working)-len(w.working))
 	grab:
-		for n < cap(w.slots) {
+		for n < limit {
 			select {
 			case w.slots <- struct{}{}:
 				n++
@@ -223,10 +245,12 @@ func (w *Worker) pull(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 		used := 0
 		for msg := range batch.Messages() {
 			used++
+			w.working <- struct{}{}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				defer release(1)
+				defer func() { <-w.working }()
 				w.handle(jobCtx, msg)
 			}()
 		}
@@ -382,8 +406,12 @@ func (w *Worker) run(ctx context.Context, d *delivery, stop func()) {
 	}
 }
 
-// deliver sends the job through the sender or the Discord client.
+// deliver sends the job through the sender or the Discord client. Waiting
+// on the destination is not work of the job's own: it gives its working
+// token back meanwhile, and takes one again before it goes on.
 func (w *Worker) deliver(ctx context.Context, j job.Job, req sender.Request) sender.Result {
+	<-w.working
+	defer func() { w.working <- struct{}{} }()
 	if j.Type != job.Discord {
 		return w.sender.Send(ctx, req)
 	}
