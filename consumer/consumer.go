@@ -197,6 +197,11 @@ func (w *Worker) pull(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 			<-w.slots
 		}
 	}
+	// Jobs go to a goroutine that has just finished one, if one is waiting,
+	// else to a new one; quit tells the waiting ones to end.
+	next := make(chan jetstream.Msg)
+	quit := make(chan struct{})
+	defer close(quit)
 	backoff := 100 * time.Millisecond
 	failures := 0
 	failed := func(err error) bool {
@@ -246,13 +251,12 @@ func (w *Worker) pull(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 		for msg := range batch.Messages() {
 			used++
 			w.working <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer release(1)
-				defer func() { <-w.working }()
-				w.handle(jobCtx, msg)
-			}()
+			select {
+			case next <- msg:
+			default:
+				wg.Add(1)
+				go w.runJobs(jobCtx, msg, next, quit, release, wg)
+			}
 		}
 		release(n - used)
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
@@ -263,6 +267,38 @@ func (w *Worker) pull(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 		}
 		backoff = 100 * time.Millisecond
 		failures = 0
+	}
+}
+
+// runnerIdle is how long a job goroutine waits for another job before it
+// ends.
+const runnerIdle = time.Second
+
+// runJobs runs msg and then, as long as one comes within runnerIdle and
+// quit is open, the next job from next; it gives back the job's slot and
+// working token after each. Staying costs nothing, and a goroutine that
+// stays keeps the stack it grew for the first job: every new goroutine
+// grows its own from a few KiB, copying it at every doubling.
+func (w *Worker) runJobs(ctx context.Context, msg jetstream.Msg, next <-chan jetstream.Msg, quit <-chan struct{}, release func(int), wg *sync.WaitGroup) {
+	defer wg.Done()
+	var idle *time.Timer
+	for {
+		w.handle(ctx, msg)
+		<-w.working
+		release(1)
+		if idle == nil {
+			idle = time.NewTimer(runnerIdle)
+		} else {
+			idle.Reset(runnerIdle)
+		}
+		select {
+		case msg = <-next:
+		case <-idle.C:
+			return
+		case <-quit:
+			idle.Stop()
+			return
+		}
 	}
 }
 
