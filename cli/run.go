@@ -37,6 +37,9 @@ func run(ctx context.Context, stderr io.Writer) int {
 	scfg := cfg.SenderConfig()
 	scfg.Observer = m
 	scfg.Logger = log
+	// Keep few connections idle, and never more than can be used at once.
+	scfg.MaxIdleConns = min(cfg.Concurrency, sender.DefaultMaxIdleConns)
+	scfg.MaxIdleConnsPerHost = min(cfg.HostConcurrency, sender.DefaultMaxIdleConnsPerHost)
 	list, err := cfg.ProxyList()
 	if err != nil {
 		fmt.Fprintf(stderr, "hookworker: invalid configuration:\n%v\n", err)

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -68,6 +69,11 @@ type Config struct {
 	// HostConcurrency is the number of jobs one destination host:port may
 	// hold in flight in this process; 0 means Concurrency.
 	HostConcurrency int
+	// Working is the number of jobs in flight that may be doing work of
+	// their own at once (decoding, storing their result, handing back), as
+	// opposed to waiting on their destination; new jobs are taken only as
+	// fast as they can start. 0 means 64 per CPU; at most Concurrency.
+	Working int
 	// AckWait is the consumer's AckWait; jobs running longer are kept alive
 	// every AckWait/3.
 	AckWait time.Duration
@@ -108,6 +114,9 @@ type Worker struct {
 	log     *slog.Logger
 	slots   chan struct{}
 	hosts   *hostLimiter
+	// working holds a token for every job in flight that is not waiting on
+	// its destination (see Config.Working).
+	working chan struct{}
 }
 
 // New returns a Worker that pulls from cons, publishes results through js,
@@ -120,6 +129,10 @@ func New(cfg Config, js jetstream.JetStream, cons jetstream.Consumer, state jets
 	if cfg.HostConcurrency < 1 || cfg.HostConcurrency > cfg.Concurrency {
 		cfg.HostConcurrency = cfg.Concurrency
 	}
+	if cfg.Working < 1 {
+		cfg.Working = max(64, 64*runtime.GOMAXPROCS(0))
+	}
+	cfg.Working = min(cfg.Working, cfg.Concurrency)
 	if cfg.FetchWait <= 0 {
 		cfg.FetchWait = 2 * time.Second
 	}
@@ -136,8 +149,9 @@ func New(cfg Config, js jetstream.JetStream, cons jetstream.Consumer, state jets
 	return &Worker{
 		cfg: cfg, js: js, cons: cons, state: state,
 		sender: s, discord: d, metrics: m, log: log,
-		slots: make(chan struct{}, cfg.Concurrency),
-		hosts: newHostLimiter(cfg.HostConcurrency),
+		slots:   make(chan struct{}, cfg.Concurrency),
+		hosts:   newHostLimiter(cfg.HostConcurrency),
+		working: make(chan struct{}, cfg.Working),
 	}
 }
 
@@ -170,12 +184,24 @@ func (w *Worker) Run(ctx context.Context) error {
 // pull fetches batches no larger than the free slots, so that no message
 // waits in a buffer (its AckWait running) while the worker is busy, and
 // starts one goroutine per message, until ctx ends.
+//
+// A job starts only with a working token, which it gives up while it waits
+// on its destination (see deliver). So with thousands of slots the worker
+// takes jobs as fast as it can work on them, not all at once: a burst does
+// not become thousands of goroutines, each with its stack, queued for the
+// CPU or for the NATS connection, while the jobs waiting on slow receivers
+// can still fill every slot.
 func (w *Worker) pull(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 	release := func(n int) {
 		for range n {
 			<-w.slots
 		}
 	}
+	// Jobs go to a goroutine that has just finished one, if one is waiting,
+	// else to a new one; quit tells the waiting ones to end.
+	next := make(chan jetstream.Msg)
+	quit := make(chan struct{})
+	defer close(quit)
 	backoff := 100 * time.Millisecond
 	failures := 0
 	failed := func(err error) bool {
@@ -203,8 +229,9 @@ func (w *Worker) pull(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 			return
 		}
 		n := 1
+		limit := max(1, cap(w.working)-len(w.working))
 	grab:
-		for n < cap(w.slots) {
+		for n < limit {
 			select {
 			case w.slots <- struct{}{}:
 				n++
@@ -223,12 +250,13 @@ func (w *Worker) pull(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 		used := 0
 		for msg := range batch.Messages() {
 			used++
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer release(1)
-				w.handle(jobCtx, msg)
-			}()
+			w.working <- struct{}{}
+			select {
+			case next <- msg:
+			default:
+				wg.Add(1)
+				go w.runJobs(jobCtx, msg, next, quit, release, wg)
+			}
 		}
 		release(n - used)
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
@@ -239,6 +267,38 @@ func (w *Worker) pull(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 		}
 		backoff = 100 * time.Millisecond
 		failures = 0
+	}
+}
+
+// runnerIdle is how long a job goroutine waits for another job before it
+// ends.
+const runnerIdle = time.Second
+
+// runJobs runs msg and then, as long as one comes within runnerIdle and
+// quit is open, the next job from next; it gives back the job's slot and
+// working token after each. Staying costs nothing, and a goroutine that
+// stays keeps the stack it grew for the first job: every new goroutine
+// grows its own from a few KiB, copying it at every doubling.
+func (w *Worker) runJobs(ctx context.Context, msg jetstream.Msg, next <-chan jetstream.Msg, quit <-chan struct{}, release func(int), wg *sync.WaitGroup) {
+	defer wg.Done()
+	var idle *time.Timer
+	for {
+		w.handle(ctx, msg)
+		<-w.working
+		release(1)
+		if idle == nil {
+			idle = time.NewTimer(runnerIdle)
+		} else {
+			idle.Reset(runnerIdle)
+		}
+		select {
+		case msg = <-next:
+		case <-idle.C:
+			return
+		case <-quit:
+			idle.Stop()
+			return
+		}
 	}
 }
 
@@ -381,8 +441,12 @@ func (w *Worker) run(ctx context.Context, d *delivery, stop func()) {
 	}
 }
 
-// deliver sends the job through the sender or the Discord client.
+// deliver sends the job through the sender or the Discord client. Waiting
+// on the destination is not work of the job's own: it gives its working
+// token back meanwhile, and takes one again before it goes on.
 func (w *Worker) deliver(ctx context.Context, j job.Job, req sender.Request) sender.Result {
+	<-w.working
+	defer func() { w.working <- struct{}{} }()
 	if j.Type != job.Discord {
 		return w.sender.Send(ctx, req)
 	}
@@ -416,7 +480,9 @@ const opTimeout = 10 * time.Second
 func (w *Worker) finish(d *delivery, r job.Result, stop func()) {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	data, err := json.Marshal(r)
+	// MarshalJSON directly: json.Marshal would check and compact its output
+	// again.
+	data, err := r.MarshalJSON()
 	if err != nil {
 		// A Result always marshals; keep the job for another try.
 		w.log.Error("encode result", "job_id", r.ID, "error", err)
@@ -449,20 +515,31 @@ func (w *Worker) finish(d *delivery, r job.Result, stop func()) {
 		}
 	}
 	w.metrics.Finished(string(r.Outcome), r.FinishedAt.Sub(r.StartedAt))
-	attrs := []any{"job_id", r.ID, "type", string(r.Type), "outcome", string(r.Outcome), "attempts", r.Attempts, "duration_ms", r.DurationMS}
+	w.logFinished(ctx, r)
+}
+
+// logFinished writes the info line of a finished job; it costs nothing
+// when info is not enabled.
+func (w *Worker) logFinished(ctx context.Context, r job.Result) {
+	if !w.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 9)
+	attrs = append(attrs, slog.String("job_id", r.ID), slog.String("type", string(r.Type)),
+		slog.String("outcome", string(r.Outcome)), slog.Int("attempts", r.Attempts), slog.Int64("duration_ms", r.DurationMS))
 	if r.Status != 0 {
-		attrs = append(attrs, "status", r.Status)
+		attrs = append(attrs, slog.Int("status", r.Status))
 	}
 	if r.URL != "" {
-		attrs = append(attrs, "url", r.URL)
+		attrs = append(attrs, slog.String("url", r.URL))
 	}
 	if r.Proxy != "" {
-		attrs = append(attrs, "proxy", r.Proxy)
+		attrs = append(attrs, slog.String("proxy", r.Proxy))
 	}
 	if r.Error != "" {
-		attrs = append(attrs, "error", r.Error)
+		attrs = append(attrs, slog.String("error", r.Error))
 	}
-	w.log.Info("job finished", attrs...)
+	w.log.LogAttrs(ctx, slog.LevelInfo, "job finished", attrs...)
 }
 
 // handBack records the hand-back (and the job's progress) in the state
@@ -544,26 +621,39 @@ func (w *Worker) saveState(ctx context.Context, d *delivery) {
 }
 
 // keepAlive tells the server every AckWait/3 that msg is still being worked
-// on, so that it is never redelivered while this worker has it. The returned
-// stop is idempotent.
+// on, so that it is never redelivered while this worker has it. It holds no
+// goroutine while it waits: a timer runs each tick and re-arms itself. The
+// returned stop is idempotent; once it has returned, no further tick
+// starts.
 func (w *Worker) keepAlive(msg jetstream.Msg) (stop func()) {
-	done := make(chan struct{})
-	var once sync.Once
-	go func() {
-		t := time.NewTicker(max(w.cfg.AckWait/3, 10*time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if err := msg.InProgress(); err != nil {
-					w.log.Debug("keep job alive", "error", err)
-				}
-			}
+	every := max(w.cfg.AckWait/3, 10*time.Millisecond)
+	var (
+		mu      sync.Mutex
+		t       *time.Timer
+		stopped bool
+	)
+	tick := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
 		}
-	}()
-	return func() { once.Do(func() { close(done) }) }
+		if err := msg.InProgress(); err != nil {
+			w.log.Debug("keep job alive", "error", err)
+		}
+		t.Reset(every)
+	}
+	mu.Lock()
+	t = time.AfterFunc(every, tick)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			stopped = true
+			t.Stop()
+		}
+	}
 }
 
 // stateKey maps a job id to a state bucket key; ids may hold ':', keys may

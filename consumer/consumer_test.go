@@ -107,6 +107,7 @@ func connectEnv(t *testing.T, url string, ackWait time.Duration) *env {
 
 type workerOpts struct {
 	concurrency, hostConcurrency int
+	working                      int
 	maxRedeliveries              int
 	deferAfter                   time.Duration
 	shutdown                     time.Duration
@@ -192,7 +193,7 @@ func (e *env) startWorker(o workerOpts) *worker {
 		webhooks = o.sender
 	}
 	w := consumer.New(consumer.Config{
-		Concurrency: o.concurrency, HostConcurrency: o.hostConcurrency,
+		Concurrency: o.concurrency, HostConcurrency: o.hostConcurrency, Working: o.working,
 		AckWait: e.topo.AckWait, ShutdownTimeout: o.shutdown, MaxRedeliveries: o.maxRedeliveries,
 		ResultSubject: e.topo.ResultSubject, Limits: scfg, FetchWait: 500 * time.Millisecond, Logger: log,
 		Rebind: func(ctx context.Context) (jetstream.Consumer, error) {
@@ -597,6 +598,41 @@ func TestSlowJobKeptAlive(t *testing.T) {
 		t.Errorf("receiver saw the slow job %d times, want 1", n)
 	}
 	e.expectStoredOnce("slow")
+}
+
+// TestWaitingOnDestinationFreesWork checks that jobs waiting on their
+// destination do not count against Working: with Working 2 the worker
+// still holds all 12 of its slots in flight at the receiver.
+func TestWaitingOnDestinationFreesWork(t *testing.T) {
+	t.Parallel()
+	const n = 12
+	e := newEnv(t, 5*time.Second)
+	var inFlight atomic.Int64
+	all := make(chan struct{})
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		if inFlight.Add(1) == n {
+			close(all)
+		}
+		t := time.NewTimer(5 * time.Second)
+		defer t.Stop()
+		select {
+		case <-all:
+			w.WriteHeader(http.StatusNoContent)
+		case <-t.C:
+			// Never n at once: fail the job (400 is not retried).
+			w.WriteHeader(http.StatusBadRequest)
+		case <-r.Context().Done():
+		}
+	})
+	e.startWorker(workerOpts{concurrency: n, working: 2})
+	for i := range n {
+		e.publishJob(map[string]any{"id": fmt.Sprintf("wait-%d", i), "url": rc.URL, "payload": map[string]any{}})
+	}
+	for _, r := range e.waitResults(n) {
+		if r.Outcome != sender.Delivered {
+			t.Errorf("job %s: outcome %s, status %d; want delivered with all %d jobs at the receiver at once", r.ID, r.Outcome, r.Status, n)
+		}
+	}
 }
 
 func TestDeferral(t *testing.T) {

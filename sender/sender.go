@@ -42,6 +42,27 @@ const (
 	DefaultBackoffMax = 30 * time.Second
 )
 
+// Connection pooling. A keep-alive connection left unused for
+// IdleConnTimeout is closed, so that a burst leaves no connections (each
+// with its two goroutines and buffers) open for long after it.
+const (
+	// IdleConnTimeout is how long an unused keep-alive connection stays
+	// open.
+	IdleConnTimeout = 30 * time.Second
+	// DefaultMaxIdleConnsPerHost bounds the idle connections kept per
+	// host when Config.MaxIdleConnsPerHost is zero.
+	DefaultMaxIdleConnsPerHost = 128
+	// DefaultMaxIdleConns bounds the idle connections kept in all when
+	// Config.MaxIdleConns is zero.
+	DefaultMaxIdleConns = 1024
+)
+
+// readBufferSize is the read buffer of every connection: a webhook response
+// is mostly a status line and a few headers, and larger bodies are read
+// through it in turn. Requests keep the default 4 KiB write buffer, so that
+// headers and a typical payload leave in one write.
+const readBufferSize = 2 << 10
+
 // signingSecretPrefix starts every Standard Webhooks signing secret.
 const signingSecretPrefix = "whsec_"
 
@@ -85,6 +106,14 @@ type Config struct {
 	Observer Observer
 	// Logger receives a debug line per attempt. Nil discards.
 	Logger *slog.Logger
+	// MaxIdleConnsPerHost bounds the keep-alive connections kept open
+	// unused per destination host (per proxy when sending through
+	// proxies); what one host can use at once is a good value. Defaults to
+	// 128.
+	MaxIdleConnsPerHost int
+	// MaxIdleConns bounds the keep-alive connections kept open unused in
+	// all (per proxy). Defaults to 1024.
+	MaxIdleConns int
 }
 
 // Sender delivers requests. It is safe for concurrent use and is meant to be
@@ -138,7 +167,7 @@ func New(cfg Config) (*Sender, error) {
 		s.signKey = key
 		s.macs.New = func() any { return &signer{mac: hmac.New(sha256.New, key)} }
 	}
-	s.direct = newClient(s.guard.dialer())
+	s.direct = newClient(s.guard.dialer(), &cfg)
 	return s, nil
 }
 
@@ -149,6 +178,15 @@ func check(cfg *Config) error {
 	}
 	if cfg.MaxRetries < 0 || cfg.MaxProxyRetries < 0 {
 		return errors.New("sender config: retry counts must not be negative")
+	}
+	if cfg.MaxIdleConns < 0 || cfg.MaxIdleConnsPerHost < 0 {
+		return errors.New("sender config: idle connection limits must not be negative")
+	}
+	if cfg.MaxIdleConns == 0 {
+		cfg.MaxIdleConns = DefaultMaxIdleConns
+	}
+	if cfg.MaxIdleConnsPerHost == 0 {
+		cfg.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout
@@ -190,9 +228,9 @@ func decodeSecret(secret string) ([]byte, error) {
 
 // newClient returns an HTTP client that never follows redirects, dialling
 // with dial.
-func newClient(dialer *net.Dialer) *http.Client {
+func newClient(dialer *net.Dialer, cfg *Config) *http.Client {
 	return &http.Client{
-		Transport: newTransport(dialer, nil),
+		Transport: newTransport(dialer, nil, cfg),
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
@@ -200,14 +238,16 @@ func newClient(dialer *net.Dialer) *http.Client {
 }
 
 // newTransport returns a transport tuned for many concurrent sends to the
-// same hosts, through proxy when it is not nil.
-func newTransport(dialer *net.Dialer, proxy *url.URL) *http.Transport {
+// same hosts, through proxy when it is not nil, pooling connections as cfg
+// says.
+func newTransport(dialer *net.Dialer, proxy *url.URL, cfg *Config) *http.Transport {
 	t := &http.Transport{
 		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          4096,
-		MaxIdleConnsPerHost:   1024,
-		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConns:          cfg.MaxIdleConns,
+		MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerHost,
+		IdleConnTimeout:       IdleConnTimeout,
+		ReadBufferSize:        readBufferSize,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
@@ -231,7 +271,7 @@ func (s *Sender) clientFor(proxy *url.URL) *http.Client {
 	c, ok := s.viaProxy[key]
 	if !ok {
 		c = &http.Client{
-			Transport:     newTransport(plainDialer(), proxy),
+			Transport:     newTransport(plainDialer(), proxy, &s.cfg),
 			CheckRedirect: s.direct.CheckRedirect,
 		}
 		s.viaProxy[key] = c

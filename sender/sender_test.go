@@ -739,6 +739,7 @@ func TestNewValidates(t *testing.T) {
 		{name: "backoff bounds", cfg: Config{BackoffMin: time.Second, BackoffMax: time.Millisecond}, errHas: "backoff"},
 		{name: "negative duration", cfg: Config{Timeout: -time.Second}, errHas: "negative"},
 		{name: "negative retries", cfg: Config{MaxRetries: -1}, errHas: "negative"},
+		{name: "negative idle connections", cfg: Config{MaxIdleConnsPerHost: -1}, errHas: "negative"},
 		{name: "user agent", cfg: Config{UserAgent: "a\r\nX-Evil: 1"}, errHas: "user agent"},
 	}
 	for _, tt := range tests {
@@ -750,6 +751,37 @@ func TestNewValidates(t *testing.T) {
 			}
 			if s := tt.cfg.SigningSecret; len(s) > len("whsec_") && strings.Contains(err.Error(), strings.TrimPrefix(s, "whsec_")) {
 				t.Errorf("error %q contains the secret", err)
+			}
+		})
+	}
+}
+
+// TestIdleConnectionLimits checks that the idle connection limits reach
+// every transport, direct and through a proxy, with their defaults.
+func TestIdleConnectionLimits(t *testing.T) {
+	t.Parallel()
+	proxy, err := url.Parse("http://127.0.0.1:3128")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name              string
+		cfg               Config
+		wantAll, wantHost int
+	}{
+		{name: "defaults", wantAll: DefaultMaxIdleConns, wantHost: DefaultMaxIdleConnsPerHost},
+		{name: "configured", cfg: Config{MaxIdleConns: 64, MaxIdleConnsPerHost: 8}, wantAll: 64, wantHost: 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newSender(t, tt.cfg)
+			for _, p := range []*url.URL{nil, proxy} {
+				tr := s.clientFor(p).Transport.(*http.Transport)
+				if tr.MaxIdleConns != tt.wantAll || tr.MaxIdleConnsPerHost != tt.wantHost || tr.IdleConnTimeout != IdleConnTimeout {
+					t.Errorf("proxy %v: idle conns %d, per host %d, timeout %s; want %d, %d, %s",
+						p, tr.MaxIdleConns, tr.MaxIdleConnsPerHost, tr.IdleConnTimeout, tt.wantAll, tt.wantHost, IdleConnTimeout)
+				}
 			}
 		})
 	}

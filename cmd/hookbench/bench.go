@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -172,7 +173,7 @@ func (b *bench) endToEnd(ctx context.Context, r *report) error {
 		return err
 	}
 	defer c.release()
-	m, dr, err := b.measure(ctx, c, "e2e", b.o.Jobs, b.o.Window, "/hook", profiling(c, b.o.CPUProfile))
+	m, dr, err := b.measure(ctx, c, "e2e", b.o.Jobs, b.o.Window, "/hook", profiling(c, b.o.CPUProfile, "", 0))
 	if err != nil {
 		return err
 	}
@@ -208,7 +209,7 @@ func (b *bench) slowReceiver(ctx context.Context, r *report) error {
 	if _, err := b.receiver.call("resetcounts"); err != nil {
 		return err
 	}
-	m, dr, err := b.measure(ctx, c, "slow", b.o.SlowJobs, b.o.SlowJobs, "/slow", profiling(c, b.o.SlowCPUProfile))
+	m, dr, err := b.measure(ctx, c, "slow", b.o.SlowJobs, b.o.SlowJobs, "/slow", profiling(c, b.o.SlowCPUProfile, b.o.SlowSnapshot, b.o.SlowSnapshotAt))
 	if err != nil {
 		return err
 	}
@@ -216,7 +217,9 @@ func (b *bench) slowReceiver(ctx context.Context, r *report) error {
 	if err := b.receiver.callJSON(&counts, "counts"); err != nil {
 		return err
 	}
+	settleStart := time.Now()
 	after, err := settle(ctx, c, baseline, b.o.Settle)
+	settled := time.Since(settleStart)
 	if err != nil {
 		return err
 	}
@@ -228,8 +231,10 @@ func (b *bench) slowReceiver(ctx context.Context, r *report) error {
 		Jobs: dr.Results, Delivered: dr.Delivered, Seconds: dr.Seconds,
 		P50: dr.percentile(50), P99: dr.percentile(99), PublishSeconds: dr.PublishSeconds,
 		PeakInFlight: counts.PeakInFlight, Worker: m.after,
-		GoroutinesBefore: baseline, GoroutinesAfter: after,
-		FDsBefore: before.FDs, FDsAfter: idle.FDs,
+		CPU: m.cpu, NATSCPU: m.natsCPU, ReceiverCPU: m.receiverCPU,
+		GoroutinesBefore: baseline, GoroutinesAfter: after, SettleSeconds: settled.Seconds(),
+		GoroutinesDone: m.after.Goroutines,
+		FDsBefore:      before.FDs, FDsAfter: idle.FDs,
 	}
 	return nil
 }
@@ -268,15 +273,44 @@ type measured struct {
 // measureHooks run just before and just after the load.
 type measureHooks struct{ before, after func() error }
 
-// profiling returns hooks that CPU-profile c into path during the load, nil
-// when path is empty.
-func profiling(c *child, path string) *measureHooks {
-	if path == "" {
+// profiling returns hooks that CPU-profile c into cpuPath during the load
+// and, at after the load starts, snapshot its heap and goroutines into
+// snapshotPath; nil when both paths are empty.
+func profiling(c *child, cpuPath, snapshotPath string, at time.Duration) *measureHooks {
+	if cpuPath == "" && snapshotPath == "" {
 		return nil
 	}
+	var (
+		timer    *time.Timer
+		snapshot = make(chan error, 1)
+	)
 	return &measureHooks{
-		before: func() error { _, err := c.call("cpuprofile", path); return err },
-		after:  func() error { _, err := c.call("stopcpu"); return err },
+		before: func() error {
+			if snapshotPath != "" {
+				timer = time.AfterFunc(at, func() {
+					_, err := c.call("snapshot", snapshotPath)
+					snapshot <- err
+				})
+			}
+			if cpuPath == "" {
+				return nil
+			}
+			_, err := c.call("cpuprofile", cpuPath)
+			return err
+		},
+		after: func() error {
+			var err error
+			if cpuPath != "" {
+				_, err = c.call("stopcpu")
+			}
+			if timer != nil {
+				if timer.Stop() {
+					return errors.Join(err, fmt.Errorf("the load ended before -slow-snapshot-at (%s)", at))
+				}
+				err = errors.Join(err, <-snapshot)
+			}
+			return err
+		},
 	}
 }
 

@@ -32,6 +32,8 @@ import (
 //	cpuprofile <path>  start a CPU profile
 //	stopcpu            stop it
 //	memprofile <path>  write an allocation profile
+//	snapshot <path>    write a heap profile (in use, after a GC) to path
+//	                   and a goroutine profile to path.goroutine
 //	<role command>     whatever the role adds (run, ...)
 //
 // Standard input closing ends the child.
@@ -46,6 +48,9 @@ type Stats struct {
 	// sampled since the last reset.
 	HeapInuse     uint64 `json:"heap_inuse"`
 	HeapInusePeak uint64 `json:"heap_inuse_peak"`
+	// StackInusePeak is the highest goroutine stack memory sampled since
+	// the last reset.
+	StackInusePeak uint64 `json:"stack_inuse_peak"`
 	// RSS and HWM are VmRSS and VmHWM (peak RSS) of the process.
 	RSS uint64 `json:"rss"`
 	HWM uint64 `json:"hwm"`
@@ -57,8 +62,9 @@ type Stats struct {
 
 // sampler follows the heap and goroutine peaks of this process.
 type sampler struct {
-	heapPeak atomic.Uint64
-	goPeak   atomic.Int64
+	heapPeak  atomic.Uint64
+	stackPeak atomic.Uint64
+	goPeak    atomic.Int64
 }
 
 // run samples every interval until stop is closed.
@@ -79,6 +85,7 @@ func (s *sampler) sample() (heap uint64, goroutines int) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	raise(&s.heapPeak, ms.HeapInuse)
+	raise(&s.stackPeak, ms.StackInuse)
 	g := runtime.NumGoroutine()
 	for {
 		old := s.goPeak.Load()
@@ -91,6 +98,7 @@ func (s *sampler) sample() (heap uint64, goroutines int) {
 
 func (s *sampler) reset() {
 	s.heapPeak.Store(0)
+	s.stackPeak.Store(0)
 	s.goPeak.Store(0)
 	s.sample()
 }
@@ -110,7 +118,7 @@ func (s *sampler) stats() Stats {
 	rss, hwm := memory("self")
 	return Stats{
 		Goroutines: g, GoroutinesPeak: int(s.goPeak.Load()),
-		HeapInuse: heap, HeapInusePeak: s.heapPeak.Load(),
+		HeapInuse: heap, HeapInusePeak: s.heapPeak.Load(), StackInusePeak: s.stackPeak.Load(),
 		RSS: rss, HWM: hwm, CPU: cpuSeconds(syscall.RUSAGE_SELF), FDs: openFiles(),
 	}
 }
@@ -233,6 +241,13 @@ func serve(in io.Reader, out io.Writer, info string, commands map[string]command
 			}
 			err = writeHeapProfile(words[1])
 			line = "ok"
+		case "snapshot":
+			if len(words) != 2 {
+				err = errors.New("usage: snapshot <path>")
+				break
+			}
+			err = writeSnapshot(words[1])
+			line = "ok"
 		default:
 			cmd, ok := commands[words[0]]
 			if !ok {
@@ -262,6 +277,26 @@ func writeHeapProfile(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// writeSnapshot writes the heap in use (after a GC) to path and every
+// goroutine's stack, grouped, to path.goroutine.
+func writeSnapshot(path string) error {
+	runtime.GC()
+	for name, file := range map[string]string{"heap": path, "goroutine": path + ".goroutine"} {
+		f, err := os.Create(file)
+		if err != nil {
+			return err
+		}
+		if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // child is the parent side: one started role.

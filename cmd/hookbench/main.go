@@ -18,7 +18,8 @@
 // figure.
 //
 //	go run ./cmd/hookbench [-jobs 20000] [-concurrency 128] [-payload 512] \
-//	    [-slow-jobs 10000] [-slow-delay 200ms] [-cpuprofile f] [-memprofile f]
+//	    [-slow-jobs 10000] [-slow-delay 200ms] [-cpuprofile f] [-memprofile f] \
+//	    [-slow-cpuprofile f] [-slow-snapshot f [-slow-snapshot-at 1s]]
 package main
 
 import (
@@ -31,6 +32,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/hookworker/hookworker/sender"
 )
 
 // roleEnv names the environment variable that makes this binary run as one
@@ -51,6 +54,8 @@ type options struct {
 	CPUProfile      string
 	MemProfile      string
 	SlowCPUProfile  string
+	SlowSnapshot    string
+	SlowSnapshotAt  time.Duration
 }
 
 func main() {
@@ -70,10 +75,12 @@ func main() {
 	flag.IntVar(&o.SlowJobs, "slow-jobs", 10000, "jobs in the slow-receiver run, all published at once")
 	flag.IntVar(&o.SlowConcurrency, "slow-concurrency", 0, "worker CONCURRENCY and HOST_CONCURRENCY in the slow run; 0: slow-jobs")
 	flag.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "longest wait for one run's results")
-	flag.DurationVar(&o.Settle, "settle", 5*time.Second, "longest wait for the worker's goroutines to return to baseline after the slow run")
+	flag.DurationVar(&o.Settle, "settle", sender.IdleConnTimeout+5*time.Second, "longest wait for the worker's goroutines to return to baseline after the slow run (its idle keep-alive connections close after sender.IdleConnTimeout)")
 	flag.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the worker during the end-to-end run to this file")
 	flag.StringVar(&o.MemProfile, "memprofile", "", "write an allocation profile of the worker after the end-to-end run to this file")
 	flag.StringVar(&o.SlowCPUProfile, "slow-cpuprofile", "", "write a CPU profile of the worker during the slow-receiver run to this file")
+	flag.StringVar(&o.SlowSnapshot, "slow-snapshot", "", "write the worker's heap in use to this file, and its goroutines to this file .goroutine, during the slow-receiver run (see -slow-snapshot-at)")
+	flag.DurationVar(&o.SlowSnapshotAt, "slow-snapshot-at", time.Second, "when, after the slow run's first job is published, -slow-snapshot is taken")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

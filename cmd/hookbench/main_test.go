@@ -45,7 +45,8 @@ func TestRunTiny(t *testing.T) {
 	for _, key := range []string{
 		"http_rps", "bus_jps", "combined_limit", "e2e_dps", "e2e_vs_http", "e2e_vs_combined",
 		"e2e_worker_cpu_s_per_1k", "e2e_worker_heap_peak_mib", "e2e_worker_rss_peak_mib",
-		"slow_dps", "slow_worker_rss_peak_mib", "slow_goroutines_before", "slow_goroutines_after",
+		"slow_dps", "slow_vs_literal", "slow_vs_bound", "slow_worker_rss_peak_mib", "slow_worker_stack_peak_mib",
+		"slow_worker_cpu_s_per_1k", "slow_goroutines_before", "slow_goroutines_after", "slow_settle_seconds",
 		"cpu_total_s",
 	} {
 		if _, ok := kv[key]; !ok {
