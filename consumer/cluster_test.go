@@ -187,12 +187,7 @@ func TestClusterNodeLostMidRun(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	const n = 200
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("cluster-%03d", i)
-		e.publishAsync(fmt.Sprintf(`{"id":%q,"url":%q,"payload":{}}`, ids[i], rc.URL))
-	}
-	e.publishWait()
+	ids := e.publishJobs("cluster", n, rc.URL)
 
 	// Workers connect to any server of their list; the test follows the one
 	// it got.

@@ -38,6 +38,19 @@ func (e *env) publishAsync(data string) {
 	}
 }
 
+// publishJobs publishes n jobs to url, with ids prefix-000, prefix-001, …,
+// and waits for the server to store them; it returns the ids.
+func (e *env) publishJobs(prefix string, n int, url string) []string {
+	e.t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s-%03d", prefix, i)
+		e.publishAsync(fmt.Sprintf(`{"id":%q,"url":%q,"payload":{}}`, ids[i], url))
+	}
+	e.publishWait()
+	return ids
+}
+
 func (e *env) publishWait() {
 	e.t.Helper()
 	select {
@@ -197,12 +210,7 @@ func TestNATSRestartMidRun(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	const n = 200
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("restart-%03d", i)
-		e.publishAsync(fmt.Sprintf(`{"id":%q,"url":%q,"payload":{}}`, ids[i], rc.URL))
-	}
-	e.publishWait()
+	ids := e.publishJobs("restart", n, rc.URL)
 	wk := e.startWorker(workerOpts{concurrency: 8})
 
 	eventually(t, "a quarter of the jobs sent", func() bool { return rc.total.Load() >= n/4 })
