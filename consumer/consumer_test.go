@@ -514,35 +514,6 @@ func TestWorkerKilledMidDelivery(t *testing.T) {
 	e.expectStoredOnce("killed")
 }
 
-func TestAbandonedAfterLostDeliveries(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, time.Second)
-	firstIn := make(chan struct{})
-	release := make(chan struct{})
-	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		if n == 1 {
-			close(firstIn)
-			<-release
-		}
-		w.WriteHeader(http.StatusOK)
-	})
-	defer close(release)
-	a := e.startWorker(workerOpts{concurrency: 1})
-	e.publishJob(map[string]any{"id": "lost", "url": rc.URL, "payload": map[string]any{}})
-	<-firstIn
-	a.bus.Conn().Close()
-	// With no lost delivery tolerated, the redelivery fails the job.
-	e.startWorker(workerOpts{concurrency: 1, maxRedeliveries: -1})
-	r := e.waitResults(1)[0]
-	if r.ID != "lost" || r.Outcome != sender.Failed || r.OK || r.Error != "abandoned after 1 deliveries without completion" {
-		t.Errorf("result = %+v", r)
-	}
-	if n := rc.count("lost"); n != 1 {
-		t.Errorf("receiver saw the job %d times, want 1", n)
-	}
-	e.expectStoredOnce("lost")
-}
-
 func TestThreeWorkersShareTheConsumer(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 5*time.Second)
