@@ -86,18 +86,6 @@ func (m *Message) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// body is the execute-webhook JSON body: the Message without thread_id.
-type body struct {
-	Content         string           `json:"content,omitempty"`
-	Username        string           `json:"username,omitempty"`
-	AvatarURL       string           `json:"avatar_url,omitempty"`
-	TTS             bool             `json:"tts,omitempty"`
-	Embeds          []Embed          `json:"embeds,omitempty"`
-	AllowedMentions *AllowedMentions `json:"allowed_mentions,omitempty"`
-	Flags           int              `json:"flags,omitempty"`
-	ThreadName      string           `json:"thread_name,omitempty"`
-}
-
 // Body returns the JSON body of the execute-webhook request for m: every
 // field that is set, except ThreadID (a query parameter). It does not
 // check m; see Validate.
@@ -105,16 +93,9 @@ func (m Message) Body() ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	err := enc.Encode(body{
-		Content:         m.Content,
-		Username:        m.Username,
-		AvatarURL:       m.AvatarURL,
-		TTS:             m.TTS,
-		Embeds:          m.Embeds,
-		AllowedMentions: m.AllowedMentions,
-		Flags:           m.Flags,
-		ThreadName:      m.ThreadName,
-	})
+	// thread_id goes in the query string, not the body.
+	m.ThreadID = ""
+	err := enc.Encode(m)
 	if err != nil {
 		return nil, fmt.Errorf("discord: encode body: %w", err)
 	}
