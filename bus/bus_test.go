@@ -27,6 +27,18 @@ func runServer(t *testing.T) *server.Server {
 	return srv
 }
 
+// connectServer connects a Bus to a new in-process server; both end with
+// the test.
+func connectServer(t *testing.T) *Bus {
+	t.Helper()
+	b, err := Connect(Config{URL: runServer(t).ClientURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
 func topology() Topology {
 	return Topology{
 		Subject: "hooks.send", Stream: "HOOKS", Durable: "hookworker",
@@ -63,12 +75,7 @@ func TestSubjectMatches(t *testing.T) {
 
 func TestEnsureCreatesAndReuses(t *testing.T) {
 	t.Parallel()
-	srv := runServer(t)
-	b, err := Connect(Config{URL: srv.ClientURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := connectServer(t)
 	ctx := t.Context()
 	for range 2 { // the second run finds everything in place
 		bound, err := b.Ensure(ctx, topology())
@@ -110,12 +117,7 @@ func TestEnsureCreatesAndReuses(t *testing.T) {
 // stop every other): Ensure lifts both and keeps the rest.
 func TestEnsureFixesConsumerLimits(t *testing.T) {
 	t.Parallel()
-	srv := runServer(t)
-	b, err := Connect(Config{URL: srv.ClientURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := connectServer(t)
 	ctx := t.Context()
 	if _, err := b.JetStream().CreateStream(ctx, jetstream.StreamConfig{Name: "HOOKS", Subjects: []string{"hooks.send"}, Retention: jetstream.WorkQueuePolicy}); err != nil {
 		t.Fatal(err)
@@ -140,16 +142,11 @@ func TestEnsureFixesConsumerLimits(t *testing.T) {
 
 func TestEnsureSubjectMismatch(t *testing.T) {
 	t.Parallel()
-	srv := runServer(t)
-	b, err := Connect(Config{URL: srv.ClientURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := connectServer(t)
 	if _, err := b.JetStream().CreateStream(t.Context(), jetstream.StreamConfig{Name: "HOOKS", Subjects: []string{"other.>"}}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = b.Ensure(t.Context(), topology())
+	_, err := b.Ensure(t.Context(), topology())
 	var se *SubjectError
 	if !errors.As(err, &se) || se.Stream != "HOOKS" || se.Subject != "hooks.send" {
 		t.Fatalf("Ensure error = %v, want a SubjectError naming HOOKS and hooks.send", err)
