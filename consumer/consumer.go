@@ -364,12 +364,43 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	w.run(ctx, d, stop)
 }
 
+// run takes a job from its message to a stored result or a hand-back. It is
+// the bottom of every job goroutine's stack while the job waits on its
+// destination, so it keeps a small frame: the rare paths live in begin and
+// conclude, and a job fits in the goroutine's first stack instead of
+// growing it (and having the garbage collector shrink it again while the
+// job waits for a working token).
 func (w *Worker) run(ctx context.Context, d *delivery, stop func()) {
+	if !w.begin(ctx, d, stop) {
+		return
+	}
+	// A job whose destination host is saturated is handed back instead of
+	// waiting here: waiting would hold a global slot, and 10,000 jobs to a
+	// dead host would then fill every slot while the jobs behind them, to
+	// healthy hosts, waited their turn. Handed back, the dead host's jobs
+	// hold at most HostConcurrency slots, and their redeliveries are spread
+	// out at the pace the host frees slots, so that they do not crowd out
+	// the jobs behind them either (the server hands out redeliveries first).
+	host := hostOf(&d.job)
+	if !w.hosts.acquire(host) {
+		w.handBack(d, w.hosts.queue(host, time.Now()), "host busy", stop)
+		return
+	}
+	acquired := time.Now()
+	defer func() { w.hosts.release(host, time.Since(acquired)) }()
+	res := w.deliver(ctx, d)
+	w.conclude(ctx, d, &res, stop)
+}
+
+// begin decodes d's job and loads what earlier deliveries left of it. It
+// reports whether the job is to be sent; when not, it has already
+// finished or dropped the message.
+func (w *Worker) begin(ctx context.Context, d *delivery, stop func()) bool {
 	meta, err := d.msg.Metadata()
 	if err != nil {
 		// Not a JetStream message: nothing to acknowledge.
 		w.log.Error("message without jetstream metadata", "error", err)
-		return
+		return false
 	}
 	d.meta = meta
 	fallback := d.msg.Headers().Get(nats.MsgIdHdr)
@@ -380,50 +411,36 @@ func (w *Worker) run(ctx context.Context, d *delivery, stop func()) {
 	d.job = j
 	if decodeErr != nil {
 		w.finish(d, job.Rejected(j, decodeErr, d.start), stop)
-		return
+		return false
 	}
 	d.stateKey = stateKey(j.ID)
 	d.state.StartedAt = d.start
-	if meta.NumDelivered > 1 {
-		w.loadState(ctx, d)
-		if d.state.Result != nil {
-			// Delivered before; its result was not confirmed stored.
-			w.finish(d, *d.state.Result, stop)
-			return
-		}
-		lost := int(meta.NumDelivered) - 1 - d.state.HandedBack
-		if lost > 0 && lost >= w.cfg.MaxRedeliveries {
-			p := d.state.Progress
-			r := sender.Result{
-				Outcome: sender.Failed, Status: p.Status, Response: p.Response, Attempts: p.Attempts, Retries: p.Retries,
-				Error:     fmt.Sprintf("abandoned after %d deliveries without completion", lost),
-				StartedAt: d.state.StartedAt, FinishedAt: time.Now(),
-			}
-			w.finish(d, job.NewResult(j, r), stop)
-			return
-		}
+	if meta.NumDelivered == 1 {
+		return true
 	}
-
-	// A job whose destination host is saturated is handed back instead of
-	// waiting here: waiting would hold a global slot, and 10,000 jobs to a
-	// dead host would then fill every slot while the jobs behind them, to
-	// healthy hosts, waited their turn. Handed back, the dead host's jobs
-	// hold at most HostConcurrency slots, and their redeliveries are spread
-	// out at the pace the host frees slots, so that they do not crowd out
-	// the jobs behind them either (the server hands out redeliveries first).
-	host := hostOf(j)
-	if !w.hosts.acquire(host) {
-		w.handBack(d, w.hosts.queue(host, time.Now()), "host busy", stop)
-		return
+	w.loadState(ctx, d)
+	if d.state.Result != nil {
+		// Delivered before; its result was not confirmed stored.
+		w.finish(d, *d.state.Result, stop)
+		return false
 	}
-	acquired := time.Now()
-	defer func() { w.hosts.release(host, time.Since(acquired)) }()
+	lost := int(meta.NumDelivered) - 1 - d.state.HandedBack
+	if lost > 0 && lost >= w.cfg.MaxRedeliveries {
+		p := d.state.Progress
+		r := sender.Result{
+			Outcome: sender.Failed, Status: p.Status, Response: p.Response, Attempts: p.Attempts, Retries: p.Retries,
+			Error:     fmt.Sprintf("abandoned after %d deliveries without completion", lost),
+			StartedAt: d.state.StartedAt, FinishedAt: time.Now(),
+		}
+		w.finish(d, job.NewResult(j, r), stop)
+		return false
+	}
+	return true
+}
 
-	req := j.Request(w.cfg.Limits)
-	req.Prior = d.state.Progress
-	req.BeforeRetry = func(p sender.Progress) { w.saveProgress(ctx, d, p) }
-	res := w.deliver(ctx, j, req)
-
+// conclude stores the result of a send, or hands the job back when the
+// send was deferred or interrupted.
+func (w *Worker) conclude(ctx context.Context, d *delivery, res *sender.Result, stop func()) {
 	switch {
 	case ctx.Err() != nil && res.Outcome != sender.Delivered:
 		// Interrupted by shutdown: hand it back with what it spent.
@@ -431,27 +448,35 @@ func (w *Worker) run(ctx context.Context, d *delivery, stop func()) {
 		w.handBack(d, 0, "interrupted by shutdown", stop)
 	case res.Defer > 0:
 		d.state.Progress = res.Progress()
-		w.log.Info("job deferred", "job_id", j.ID, "defer", res.Defer, "attempts", res.Attempts, "status", res.Status)
+		w.log.Info("job deferred", "job_id", d.job.ID, "defer", res.Defer, "attempts", res.Attempts, "status", res.Status)
 		w.handBack(d, res.Defer, "deferred", stop)
 	default:
 		if !d.state.StartedAt.IsZero() && d.state.StartedAt.Before(res.StartedAt) {
 			res.StartedAt = d.state.StartedAt
 		}
-		w.finish(d, job.NewResult(j, res), stop)
+		w.finish(d, job.NewResult(d.job, *res), stop)
 	}
 }
 
-// deliver sends the job through the sender or the Discord client. Waiting
+// deliver sends d's job through the sender or the Discord client. Waiting
 // on the destination is not work of the job's own: it gives its working
 // token back meanwhile, and takes one again before it goes on.
-func (w *Worker) deliver(ctx context.Context, j job.Job, req sender.Request) sender.Result {
+func (w *Worker) deliver(ctx context.Context, d *delivery) sender.Result {
+	req := d.job.Request(w.cfg.Limits)
+	req.Prior = d.state.Progress
+	req.BeforeRetry = func(p sender.Progress) { w.saveProgress(ctx, d, p) }
 	<-w.working
 	defer func() { w.working <- struct{}{} }()
-	if j.Type != job.Discord {
-		return w.sender.Send(ctx, req)
+	if d.job.Type == job.Discord {
+		return w.deliverDiscord(ctx, d.job.Discord, req)
 	}
+	return w.sender.Send(ctx, req)
+}
+
+// deliverDiscord decodes a Discord message and sends it.
+func (w *Worker) deliverDiscord(ctx context.Context, raw json.RawMessage, req sender.Request) sender.Result {
 	var m discord.Message
-	if err := json.Unmarshal(j.Discord, &m); err != nil {
+	if err := json.Unmarshal(raw, &m); err != nil {
 		now := time.Now()
 		return sender.Result{Outcome: sender.Rejected, Error: "discord: " + shortJSONError(err),
 			Attempts: req.Prior.Attempts, StartedAt: now, FinishedAt: now}
@@ -661,7 +686,7 @@ func (w *Worker) keepAlive(msg jetstream.Msg) (stop func()) {
 func stateKey(id string) string { return strings.ReplaceAll(id, ":", "=") }
 
 // hostOf returns host:port of the job's first destination.
-func hostOf(j job.Job) string {
+func hostOf(j *job.Job) string {
 	raw := j.URL
 	if raw == "" && len(j.URLs) > 0 {
 		raw = j.URLs[0]

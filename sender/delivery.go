@@ -176,16 +176,44 @@ func (d *delivery) nextWait() (time.Duration, bool) { return d.wait, false }
 
 // attempt makes one HTTP attempt. It returns errRetry when another attempt is
 // due after d.wait, and nil when the delivery is over (d.res is set).
+//
+// attempt is on the stack while the request waits on its destination, so it
+// keeps a small frame: what comes before the request is in begin, what comes
+// after the response in answered.
 func (d *delivery) attempt(ctx context.Context) error {
+	proxy, ok := d.begin(ctx)
+	if !ok {
+		return nil
+	}
+	actx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	hreq, err := d.newRequest(actx)
+	if err != nil {
+		return d.finish(Failed, "build request: "+err.Error())
+	}
+	resp, err := d.s.clientFor(proxy).Do(hreq)
+	if err != nil {
+		return d.noResponse(ctx, actx, err, proxy)
+	}
+	// answered closes the body; this covers a panic in an Observer or Pacer.
+	defer resp.Body.Close()
+	return d.answered(ctx, resp)
+}
+
+// begin readies an attempt to d.urls[d.cur]: it waits for the pacer, takes
+// a proxy and reports the progress of a retry. It returns the proxy (nil:
+// direct), or false when the delivery is over.
+func (d *delivery) begin(ctx context.Context) (*url.URL, bool) {
 	s := d.s
-	u := d.urls[d.cur]
 	d.last = d.cur
 	if p := d.req.Pacer; p != nil {
-		if err := p.Wait(ctx, u); err != nil {
+		if err := p.Wait(ctx, d.urls[d.cur]); err != nil {
 			if ctx.Err() != nil {
-				return d.finish(Failed, "cancelled while pacing: "+ctx.Err().Error())
+				d.finish(Failed, "cancelled while pacing: "+ctx.Err().Error())
+				return nil, false
 			}
-			return d.finish(Failed, "pacing: "+err.Error())
+			d.finish(Failed, "pacing: "+err.Error())
+			return nil, false
 		}
 	}
 	var proxy *url.URL
@@ -196,35 +224,30 @@ func (d *delivery) attempt(ctx context.Context) error {
 			if d.cause != "" {
 				msg += " (last error: " + d.cause + ")"
 			}
-			return d.finish(Failed, msg)
+			d.finish(Failed, msg)
+			return nil, false
 		}
 		if p == nil {
-			return d.finish(Failed, "proxy provider returned no proxy")
+			d.finish(Failed, "proxy provider returned no proxy")
+			return nil, false
 		}
 		proxy, d.proxy = p, p
 	}
 	if d.attempts > 0 && d.req.BeforeRetry != nil {
 		d.req.BeforeRetry(Progress{Attempts: d.attempts + 1, Retries: d.retries, Status: d.status, Response: d.response})
 	}
+	return proxy, true
+}
 
-	actx, cancel := context.WithTimeout(ctx, d.timeout)
-	defer cancel()
-	hreq, err := d.newRequest(actx)
-	if err != nil {
-		return d.finish(Failed, "build request: "+err.Error())
-	}
-	resp, err := s.clientFor(proxy).Do(hreq)
-	if err != nil {
-		return d.noResponse(ctx, actx, err, proxy)
-	}
-
-	// readBody closes the body; this covers a panic in an Observer or Pacer.
-	defer resp.Body.Close()
+// answered handles the response of an attempt to d.urls[d.last]: the
+// delivery ends, or another attempt is due.
+func (d *delivery) answered(ctx context.Context, resp *http.Response) error {
+	s := d.s
 	d.attempts++
 	code := resp.StatusCode
 	s.obs.Attempt(code)
 	if p := d.req.Pacer; p != nil {
-		p.Observe(u, resp)
+		p.Observe(d.urls[d.last], resp)
 	}
 	body := readBody(resp.Body)
 	d.status = code
