@@ -73,12 +73,36 @@ func (c *Client) Pacer() *Pacer { return c.pacer }
 // Discord would refuse gives a Rejected Result without any request. The
 // Result's URL is the webhook URL as given, redacted.
 func (c *Client) Send(ctx context.Context, m Message, req sender.Request) sender.Result {
+	given := req.URLs
+	if rejected := c.prepare(ctx, &m, &req); rejected != nil {
+		return *rejected
+	}
+	res := c.d.Send(ctx, req)
+	// Report the URL as given, not with the query parameters added here.
+	for i := range req.URLs {
+		if res.URL == redact.URL(req.URLs[i]) {
+			res.URL = redact.URL(given[i])
+			break
+		}
+	}
+	if !res.OK && res.Defer == 0 {
+		res.Error += discordError(res.Response)
+	}
+	return res
+}
+
+// prepare applies the default identity to m, checks it and the URLs of req,
+// and turns req into the request for the Deliverer. It returns the Result
+// of a message or URL Discord would refuse, or nil. It is apart from Send
+// so that Send's frame, under the request while it waits on Discord, stays
+// small.
+func (c *Client) prepare(ctx context.Context, m *Message, req *sender.Request) *sender.Result {
 	started := time.Now()
-	m = c.withIdentity(m)
-	if err := c.check(m, req.URLs); err != nil {
+	*m = c.withIdentity(*m)
+	if err := c.check(*m, req.URLs); err != nil {
 		c.log.LogAttrs(ctx, slog.LevelDebug, "discord message rejected",
 			slog.String("job_id", req.ID), slog.String("error", err.Error()))
-		r := sender.Result{
+		r := &sender.Result{
 			Outcome:    sender.Rejected,
 			Error:      err.Error(),
 			Attempts:   req.Prior.Attempts,
@@ -93,9 +117,8 @@ func (c *Client) Send(ctx context.Context, m Message, req sender.Request) sender
 	}
 	body, err := m.Body()
 	if err != nil {
-		now := time.Now()
-		return sender.Result{Outcome: sender.Rejected, Error: err.Error(), Attempts: req.Prior.Attempts,
-			Retries: req.Prior.Retries, StartedAt: started, FinishedAt: now}
+		return &sender.Result{Outcome: sender.Rejected, Error: err.Error(), Attempts: req.Prior.Attempts,
+			Retries: req.Prior.Retries, StartedAt: started, FinishedAt: time.Now()}
 	}
 	given := req.URLs
 	req.URLs = make([]string, len(given))
@@ -105,18 +128,7 @@ func (c *Client) Send(ctx context.Context, m Message, req sender.Request) sender
 	req.Body = body
 	req.Unsigned = true
 	req.Pacer = c.pacer
-	res := c.d.Send(ctx, req)
-	// Report the URL as given, not with the query parameters added here.
-	for i := range req.URLs {
-		if res.URL == redact.URL(req.URLs[i]) {
-			res.URL = redact.URL(given[i])
-			break
-		}
-	}
-	if !res.OK && res.Defer == 0 {
-		res.Error += discordError(res.Response)
-	}
-	return res
+	return nil
 }
 
 // Check applies the Client's default identity to m and checks the result
