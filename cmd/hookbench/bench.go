@@ -230,7 +230,7 @@ func (b *bench) slowReceiver(ctx context.Context, r *report) error {
 	r.Slow = slowResult{
 		Jobs: dr.Results, Delivered: dr.Delivered, Seconds: dr.Seconds,
 		P50: dr.percentile(50), P99: dr.percentile(99), PublishSeconds: dr.PublishSeconds,
-		PeakInFlight: counts.PeakInFlight, Worker: m.after,
+		PeakInFlight: counts.PeakInFlight, Conns: counts.Conns, Worker: m.after,
 		CPU: m.cpu, NATSCPU: m.natsCPU, ReceiverCPU: m.receiverCPU,
 		GoroutinesBefore: baseline, GoroutinesAfter: after, SettleSeconds: settled.Seconds(),
 		GoroutinesDone: m.after.Goroutines,

@@ -45,7 +45,9 @@ type slowResult struct {
 	PublishSeconds  float64
 	P50, P99        time.Duration
 	PeakInFlight    int64
-	Worker          Stats
+	// Conns counts the connections the receiver accepted.
+	Conns  int64
+	Worker Stats
 	// CPU seconds of the worker, the NATS server and the receiver during
 	// the run.
 	CPU, NATSCPU, ReceiverCPU float64
@@ -205,6 +207,7 @@ func (r *report) fields() []field {
 	add("slow receiver", "latency p50 / p99 ms", "slow_p50_ms", ms(s.P50))
 	add("slow receiver", "", "slow_p99_ms", ms(s.P99))
 	add("slow receiver", "requests in flight at the receiver, peak", "slow_peak_in_flight", strconv.FormatInt(s.PeakInFlight, 10))
+	add("slow receiver", "connections the receiver accepted", "slow_receiver_conns", strconv.FormatInt(s.Conns, 10))
 	per1k := func(cpu float64) float64 { return ratio(cpu, float64(s.Jobs)) * 1000 }
 	add("slow receiver", "worker / nats / receiver CPU s per 1k", "slow_worker_cpu_s_per_1k", f(per1k(s.CPU), 4))
 	add("slow receiver", "", "slow_nats_cpu_s_per_1k", f(per1k(s.NATSCPU), 4))

@@ -80,6 +80,8 @@ func natsRole(args []string) error {
 type receiverCounts struct {
 	Requests     int64 `json:"requests"`
 	PeakInFlight int64 `json:"peak_in_flight"`
+	// Conns counts the connections accepted.
+	Conns int64 `json:"conns"`
 }
 
 // receiverRole answers every POST with 204: at once on /hook, after -delay
@@ -90,7 +92,7 @@ func receiverRole(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var requests, inFlight, peak atomic.Int64
+	var requests, inFlight, peak, conns atomic.Int64
 	var peakMu sync.Mutex
 	handler := func(slow bool) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -124,16 +126,22 @@ func receiverRole(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				conns.Add(1)
+			}
+		}}
 	go srv.Serve(ln)
 	defer srv.Close()
 	return serve(os.Stdin, os.Stdout, "http://"+ln.Addr().String(), map[string]command{
 		"counts": func([]string) (string, error) {
-			b, err := json.Marshal(receiverCounts{Requests: requests.Load(), PeakInFlight: peak.Load()})
+			b, err := json.Marshal(receiverCounts{Requests: requests.Load(), PeakInFlight: peak.Load(), Conns: conns.Load()})
 			return string(b), err
 		},
 		"resetcounts": func([]string) (string, error) {
 			requests.Store(0)
+			conns.Store(0)
 			peak.Store(inFlight.Load())
 			return "ok", nil
 		},
