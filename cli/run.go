@@ -37,9 +37,11 @@ func run(ctx context.Context, stderr io.Writer) int {
 	scfg := cfg.SenderConfig()
 	scfg.Observer = m
 	scfg.Logger = log
-	// Keep few connections idle, and never more than can be used at once.
-	scfg.MaxIdleConns = min(cfg.Concurrency, sender.DefaultMaxIdleConns)
-	scfg.MaxIdleConnsPerHost = min(cfg.HostConcurrency, sender.DefaultMaxIdleConnsPerHost)
+	// Keep as many connections to a host as it may take jobs at once: a
+	// request that finds none idle dials (and, over TLS, shakes hands)
+	// again. Idle ones close after sender.IdleConnTimeout.
+	scfg.MaxIdleConns = cfg.Concurrency
+	scfg.MaxIdleConnsPerHost = cfg.HostConcurrency
 	list, err := cfg.ProxyList()
 	if err != nil {
 		fmt.Fprintf(stderr, "hookworker: invalid configuration:\n%v\n", err)
