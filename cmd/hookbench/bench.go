@@ -191,7 +191,8 @@ func (b *bench) endToEnd(ctx context.Context, r *report) error {
 	return nil
 }
 
-// slowReceiver holds SlowJobs jobs in flight against the slow receiver.
+// slowReceiver runs SlowJobs jobs, SlowWindow at most in flight, against the
+// slow receiver.
 func (b *bench) slowReceiver(ctx context.Context, r *report) error {
 	c, err := b.start("worker", nil, b.workerEnv("slow", b.o.SlowConcurrency, b.o.SlowConcurrency))
 	if err != nil {
@@ -209,7 +210,7 @@ func (b *bench) slowReceiver(ctx context.Context, r *report) error {
 	if _, err := b.receiver.call("resetcounts"); err != nil {
 		return err
 	}
-	m, dr, err := b.measure(ctx, c, "slow", b.o.SlowJobs, b.o.SlowJobs, "/slow", profiling(c, b.o.SlowCPUProfile, b.o.SlowSnapshot, b.o.SlowSnapshotAt))
+	m, dr, err := b.measure(ctx, c, "slow", b.o.SlowJobs, b.o.SlowWindow, "/slow", profiling(c, b.o.SlowCPUProfile, b.o.SlowSnapshot, b.o.SlowSnapshotAt))
 	if err != nil {
 		return err
 	}

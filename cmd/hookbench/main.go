@@ -48,6 +48,7 @@ type options struct {
 	Window          int
 	SlowDelay       time.Duration
 	SlowJobs        int
+	SlowWindow      int
 	SlowConcurrency int
 	Timeout         time.Duration
 	Settle          time.Duration
@@ -72,8 +73,9 @@ func main() {
 	flag.IntVar(&o.Concurrency, "concurrency", 128, "jobs in flight in the worker and requests in flight in the HTTP ceiling (the worker's default on 2 CPUs)")
 	flag.IntVar(&o.Window, "window", 0, "jobs published and not yet answered, at most; 0: 2 × concurrency")
 	flag.DurationVar(&o.SlowDelay, "slow-delay", 200*time.Millisecond, "how long the slow receiver takes to answer")
-	flag.IntVar(&o.SlowJobs, "slow-jobs", 10000, "jobs in the slow-receiver run, all published at once")
-	flag.IntVar(&o.SlowConcurrency, "slow-concurrency", 0, "worker CONCURRENCY and HOST_CONCURRENCY in the slow run; 0: slow-jobs")
+	flag.IntVar(&o.SlowJobs, "slow-jobs", 10000, "jobs in the slow-receiver run")
+	flag.IntVar(&o.SlowWindow, "slow-window", 0, "slow-run jobs published and not yet answered, at most; 0: slow-jobs (all published at once)")
+	flag.IntVar(&o.SlowConcurrency, "slow-concurrency", 0, "worker CONCURRENCY and HOST_CONCURRENCY in the slow run; 0: slow-window")
 	flag.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "longest wait for one run's results")
 	flag.DurationVar(&o.Settle, "settle", sender.IdleConnTimeout+5*time.Second, "longest wait for the worker's goroutines to return to baseline after the slow run (its idle keep-alive connections close after sender.IdleConnTimeout)")
 	flag.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the worker during the end-to-end run to this file")
@@ -92,7 +94,7 @@ func main() {
 
 // check validates o and fills in its defaults.
 func (o *options) check() error {
-	if o.Payload < 0 || o.Jobs < 1 || o.Concurrency < 1 || o.SlowJobs < 1 || o.Window < 0 || o.SlowConcurrency < 0 {
+	if o.Payload < 0 || o.Jobs < 1 || o.Concurrency < 1 || o.SlowJobs < 1 || o.Window < 0 || o.SlowWindow < 0 || o.SlowConcurrency < 0 {
 		return errors.New("payload must not be negative; jobs, concurrency and slow-jobs must be positive")
 	}
 	if o.Timeout <= 0 || o.SlowDelay < 0 || o.Settle < 0 {
@@ -101,8 +103,11 @@ func (o *options) check() error {
 	if o.Window == 0 {
 		o.Window = 2 * o.Concurrency
 	}
+	if o.SlowWindow == 0 {
+		o.SlowWindow = o.SlowJobs
+	}
 	if o.SlowConcurrency == 0 {
-		o.SlowConcurrency = o.SlowJobs
+		o.SlowConcurrency = o.SlowWindow
 	}
 	return nil
 }

@@ -129,6 +129,7 @@ func TestOptionsCheck(t *testing.T) {
 		{"negative payload", func(o *options) { o.Payload = -1 }, true},
 		{"no timeout", func(o *options) { o.Timeout = 0 }, true},
 		{"negative delay", func(o *options) { o.SlowDelay = -time.Second }, true},
+		{"negative slow window", func(o *options) { o.SlowWindow = -1 }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,11 +140,19 @@ func TestOptionsCheck(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("check() = %v, want error %v", err, tt.wantErr)
 			}
-			if err == nil && (o.Window != 2*o.Concurrency || o.SlowConcurrency != o.SlowJobs) {
-				t.Errorf("defaults not applied: window %d, slow concurrency %d", o.Window, o.SlowConcurrency)
+			if err == nil && (o.Window != 2*o.Concurrency || o.SlowWindow != o.SlowJobs || o.SlowConcurrency != o.SlowJobs) {
+				t.Errorf("defaults not applied: window %d, slow window %d, slow concurrency %d", o.Window, o.SlowWindow, o.SlowConcurrency)
 			}
 		})
 	}
+	t.Run("slow concurrency follows the slow window", func(t *testing.T) {
+		t.Parallel()
+		o := valid
+		o.SlowWindow = 2
+		if err := o.check(); err != nil || o.SlowConcurrency != 2 {
+			t.Errorf("check() = %v, slow concurrency %d; want nil, 2", err, o.SlowConcurrency)
+		}
+	})
 }
 
 func TestPayloadAndJob(t *testing.T) {

@@ -184,7 +184,7 @@ func (r *report) fields() []field {
 	// against the lower of the two.
 	literal := 0.0
 	if o.SlowDelay > 0 {
-		literal = float64(min(o.SlowConcurrency, o.SlowJobs)) / o.SlowDelay.Seconds()
+		literal = float64(min(o.SlowConcurrency, o.SlowWindow)) / o.SlowDelay.Seconds()
 	}
 	bound := literal
 	if e2e > 0 && (bound == 0 || e2e < bound) {
@@ -192,7 +192,8 @@ func (r *report) fields() []field {
 	}
 	rss := float64(s.Worker.HWM) / mib
 	back := s.GoroutinesAfter <= s.GoroutinesBefore
-	add("slow receiver", "jobs / concurrency / delay ms", "slow_jobs", strconv.Itoa(o.SlowJobs))
+	add("slow receiver", "jobs / window / concurrency / delay ms", "slow_jobs", strconv.Itoa(o.SlowJobs))
+	add("slow receiver", "", "slow_window", strconv.Itoa(o.SlowWindow))
 	add("slow receiver", "", "slow_concurrency", strconv.Itoa(o.SlowConcurrency))
 	add("slow receiver", "", "slow_delay_ms", ms(o.SlowDelay))
 	add("slow receiver", "delivered", "slow_delivered", strconv.Itoa(s.Delivered))
