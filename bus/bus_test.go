@@ -8,30 +8,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
+	"github.com/hookworker/hookworker/bus/bustest"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
-
-func runServer(t *testing.T) *server.Server {
-	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(srv.Shutdown)
-	return srv
-}
 
 // connectServer connects a Bus to a new in-process server; both end with
 // the test.
 func connectServer(t *testing.T) *Bus {
 	t.Helper()
-	b, err := Connect(Config{URL: runServer(t).ClientURL()})
+	b, err := Connect(Config{URL: bustest.Server(t).ClientURL()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,12 +161,7 @@ func TestEnsureWaitsForServer(t *testing.T) {
 		_, err := b.Ensure(t.Context(), topology())
 		done <- err
 	}()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	defer srv.Shutdown()
+	bustest.Start(t, bustest.Options("127.0.0.1", port, t.TempDir()))
 	if err := <-done; err != nil {
 		t.Fatalf("Ensure: %v", err)
 	}

@@ -18,10 +18,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hookworker/hookworker/bus/bustest"
 	"github.com/hookworker/hookworker/cli"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/sender"
@@ -48,20 +48,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-func natsServer(t *testing.T) *server.Server {
-	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(srv.Shutdown)
-	return srv
 }
 
 func freePort(t *testing.T) string {
@@ -331,7 +317,7 @@ func TestBadVariableExits2(t *testing.T) {
 }
 
 func TestSendWaitAndResults(t *testing.T) {
-	srv := natsServer(t)
+	srv := bustest.Server(t)
 	rc := newReceiver(t, nil)
 	env := baseEnv(srv.ClientURL())
 	p := start(t, env)
@@ -386,7 +372,7 @@ func TestSendWaitAndResults(t *testing.T) {
 }
 
 func TestSIGTERMWithJobInFlight(t *testing.T) {
-	srv := natsServer(t)
+	srv := bustest.Server(t)
 	block := make(chan struct{})
 	defer close(block)
 	rc := newReceiver(t, block)

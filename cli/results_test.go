@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hookworker/hookworker/bus/bustest"
 	"github.com/hookworker/hookworker/cli"
 	"github.com/hookworker/hookworker/consumer"
 	"github.com/hookworker/hookworker/job"
@@ -73,7 +74,7 @@ func ids(t *testing.T, out string) []string {
 }
 
 func TestResultsFollow(t *testing.T) {
-	srv := natsServer(t)
+	srv := bustest.Server(t)
 	publish := resultStream(t, srv.ClientURL())
 	setEnv(t, map[string]string{"HOOKWORKER_NATS_URL": srv.ClientURL()})
 	publish("stored-1")

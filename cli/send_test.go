@@ -10,13 +10,14 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hookworker/hookworker/bus/bustest"
 	"github.com/hookworker/hookworker/cli"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/sender"
 )
 
 func TestSendWaitDuplicatePrintsStoredResult(t *testing.T) {
-	srv := natsServer(t)
+	srv := bustest.Server(t)
 	rc := newReceiver(t, nil)
 	env := baseEnv(srv.ClientURL())
 	p := start(t, env)
@@ -80,7 +81,7 @@ func TestSendRefusesInvalidDiscordMessage(t *testing.T) {
 }
 
 func TestSendJobFlags(t *testing.T) {
-	srv := natsServer(t)
+	srv := bustest.Server(t)
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookworker/hookworker/bus"
+	"github.com/hookworker/hookworker/bus/bustest"
 )
 
 // cluster is a JetStream cluster of in-process servers on loopback.
@@ -43,24 +44,12 @@ func startCluster(t *testing.T, n int) *cluster {
 		routes[i] = &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", ports[i])}
 	}
 	c := &cluster{}
-	t.Cleanup(c.shutdown)
 	for i := range n {
-		srv, err := server.NewServer(&server.Options{
-			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1,
-			JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-			Cluster: server.ClusterOpts{Name: "hooks", Host: "127.0.0.1", Port: ports[i]},
-			Routes:  routes,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv.Start()
-		c.servers = append(c.servers, srv)
-	}
-	for _, srv := range c.servers {
-		if !srv.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("server %s not ready", srv.Name())
-		}
+		opts := bustest.Options("127.0.0.1", -1, t.TempDir())
+		opts.ServerName = fmt.Sprintf("n%d", i+1)
+		opts.Cluster = server.ClusterOpts{Name: "hooks", Host: "127.0.0.1", Port: ports[i]}
+		opts.Routes = routes
+		c.servers = append(c.servers, bustest.Start(t, opts))
 	}
 	eventually(t, "a JetStream meta leader", func() bool {
 		for _, srv := range c.servers {
@@ -100,14 +89,6 @@ func (c *cluster) stop(t *testing.T, name string) {
 		}
 	}
 	t.Fatalf("no server %s", name)
-}
-
-func (c *cluster) shutdown() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, srv := range c.servers {
-		srv.Shutdown()
-	}
 }
 
 // createReplicated creates the job and result streams and the state bucket

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookworker/hookworker/bus"
+	"github.com/hookworker/hookworker/bus/bustest"
 	"github.com/hookworker/hookworker/consumer"
 	"github.com/hookworker/hookworker/discord"
 	"github.com/hookworker/hookworker/job"
@@ -40,26 +41,10 @@ type env struct {
 
 func newEnv(t *testing.T, ackWait time.Duration) *env {
 	t.Helper()
-	srv := startServer(t, &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	t.Cleanup(srv.Shutdown)
+	srv := bustest.Server(t)
 	e := connectEnv(t, srv.ClientURL(), ackWait)
 	e.srv = srv
 	return e
-}
-
-// startServer starts one nats-server and waits until it takes connections.
-func startServer(t *testing.T, opts *server.Options) *server.Server {
-	t.Helper()
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		t.Fatal("nats server not ready")
-	}
-	return srv
 }
 
 // connectEnv sets the topology up at url (what exists is used as it is)

@@ -8,14 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hookworker/hookworker/bus/bustest"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/sender"
 )
@@ -198,11 +197,9 @@ func (e *env) readStored() (map[string]job.Result, int, error) {
 func TestNATSRestartMidRun(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	opts := &server.Options{ServerName: "restarted", Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true}
-	srv := startServer(t, opts)
-	var mu sync.Mutex
-	current := srv
-	t.Cleanup(func() { mu.Lock(); current.Shutdown(); mu.Unlock() })
+	opts := bustest.Options("127.0.0.1", -1, dir)
+	opts.ServerName = "restarted"
+	srv := bustest.Start(t, opts)
 	e := connectEnv(t, srv.ClientURL(), 2*time.Second)
 
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) {
@@ -220,9 +217,7 @@ func TestNATSRestartMidRun(t *testing.T) {
 	eventually(t, "the worker to see the server gone", func() bool { return !wk.bus.Connected() })
 	restarted := *opts
 	restarted.Port = port
-	mu.Lock()
-	current = startServer(t, &restarted)
-	mu.Unlock()
+	bustest.Start(t, &restarted)
 
 	e.waitStored(ids, 60*time.Second)
 	if !wk.bus.Connected() {
@@ -233,6 +228,9 @@ func TestNATSRestartMidRun(t *testing.T) {
 			t.Errorf("receiver never saw %s", id)
 		}
 	}
+	// Stop the worker while the restarted server is up: cleanups run last
+	// first, and the server's was registered after the worker's.
+	wk.stop(t)
 }
 
 // eventually polls cond until it holds, failing after 30s.

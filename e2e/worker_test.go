@@ -18,15 +18,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/hookworker/hookworker/bus/bustest"
 	"github.com/hookworker/hookworker/cli"
+	"github.com/hookworker/hookworker/metrics/metricstest"
 )
 
 // TestWorkerMetricsAndReadiness starts the worker with a NATS URL on which no
@@ -68,7 +67,7 @@ func TestWorkerMetricsAndReadiness(t *testing.T) {
 	startNATS(t, natsAddr)
 	w.waitStatus(t, base+"/readyz", status(http.StatusOK))
 
-	before := scrape(t, base)
+	before := metricstest.Scrape(t, base+"/metrics")
 	for _, s := range []series{
 		{"hookworker_jobs_received_total", nil},
 		{"hookworker_results_total", []string{"outcome", "delivered"}},
@@ -109,7 +108,7 @@ func TestWorkerMetricsAndReadiness(t *testing.T) {
 	// scrape until they settle.
 	var after map[string]*dto.MetricFamily
 	w.eventually(t, "metrics to show the delivery", func() bool {
-		after = scrape(t, base)
+		after = metricstest.Scrape(t, base+"/metrics")
 		for _, c := range want {
 			if v, _ := c.s.value(after); v != c.want {
 				return false
@@ -232,17 +231,7 @@ func startNATS(t *testing.T, addr string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.NewServer(&server.Options{
-		Host: host, Port: port, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatalf("nats server on %s not ready", addr)
-	}
-	t.Cleanup(srv.Shutdown)
+	bustest.Start(t, bustest.Options(host, port, t.TempDir()))
 }
 
 // setEnv sets exactly the given HOOKWORKER_ variables for the test.
@@ -378,52 +367,7 @@ func (s series) String() string { return fmt.Sprintf("%s%v", s.name, s.labels) }
 // value returns the series' value (a histogram's sample count) and whether
 // it was found.
 func (s series) value(families map[string]*dto.MetricFamily) (float64, bool) {
-	f, ok := families[s.name]
-	if !ok {
-		return 0, false
-	}
-next:
-	for _, m := range f.GetMetric() {
-		for i := 0; i+1 < len(s.labels); i += 2 {
-			found := false
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == s.labels[i] && lp.GetValue() == s.labels[i+1] {
-					found = true
-				}
-			}
-			if !found {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue(), true
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), true
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount()), true
-		}
-	}
-	return 0, false
-}
-
-// scrape fetches base/metrics and parses it with Prometheus's text parser.
-func scrape(t *testing.T, base string) map[string]*dto.MetricFamily {
-	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: status %d", resp.StatusCode)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parse /metrics: %v", err)
-	}
-	return families
+	return metricstest.Value(families, s.name, s.labels...)
 }
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader at once.

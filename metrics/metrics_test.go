@@ -10,71 +10,16 @@ import (
 	"time"
 
 	"github.com/hookworker/hookworker/metrics"
+	"github.com/hookworker/hookworker/metrics/metricstest"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
-// scrape fetches /metrics from h and parses it with Prometheus's own text
-// parser.
+// scrape serves h and scrapes its /metrics.
 func scrape(t *testing.T, h http.Handler) map[string]*dto.MetricFamily {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/metrics")
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: status %d", resp.StatusCode)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parse /metrics: %v", err)
-	}
-	return families
-}
-
-// value returns the value of the series of family name whose labels include
-// labels (a flat name, value list), and whether it was found. Histograms
-// report their sample count.
-func value(families map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
-	f, ok := families[name]
-	if !ok {
-		return 0, false
-	}
-	for _, m := range f.GetMetric() {
-		if !hasLabels(m, labels) {
-			continue
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue(), true
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), true
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount()), true
-		}
-	}
-	return 0, false
-}
-
-func hasLabels(m *dto.Metric, labels []string) bool {
-	for i := 0; i+1 < len(labels); i += 2 {
-		found := false
-		for _, lp := range m.GetLabel() {
-			if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
+	return metricstest.Scrape(t, srv.URL+"/metrics")
 }
 
 func TestMetricsMove(t *testing.T) {
@@ -129,7 +74,7 @@ func TestMetricsMove(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			m := metrics.New()
-			before, ok := value(scrape(t, m.Handler(nil)), tt.metric, tt.labels...)
+			before, ok := metricstest.Value(scrape(t, m.Handler(nil)), tt.metric, tt.labels...)
 			if !ok {
 				t.Fatalf("%s%v missing before recording", tt.metric, tt.labels)
 			}
@@ -137,7 +82,7 @@ func TestMetricsMove(t *testing.T) {
 				t.Fatalf("%s%v = %v before recording, want 0", tt.metric, tt.labels, before)
 			}
 			tt.record(m)
-			got, ok := value(scrape(t, m.Handler(nil)), tt.metric, tt.labels...)
+			got, ok := metricstest.Value(scrape(t, m.Handler(nil)), tt.metric, tt.labels...)
 			if !ok {
 				t.Fatalf("%s%v missing", tt.metric, tt.labels)
 			}
@@ -159,7 +104,7 @@ func TestHistogramBuckets(t *testing.T) {
 	}
 	var h *dto.Histogram
 	for _, s := range f.GetMetric() {
-		if hasLabels(s, []string{"outcome", "delivered"}) {
+		if metricstest.HasLabels(s, "outcome", "delivered") {
 			h = s.GetHistogram()
 		}
 	}
@@ -206,7 +151,7 @@ func TestSeparateRegistries(t *testing.T) {
 	t.Parallel()
 	a, b := metrics.New(), metrics.New()
 	a.JobReceived()
-	got, _ := value(scrape(t, b.Handler(nil)), "hookworker_jobs_received_total")
+	got, _ := metricstest.Value(scrape(t, b.Handler(nil)), "hookworker_jobs_received_total")
 	if got != 0 {
 		t.Errorf("second Metrics saw %v jobs recorded on the first, want 0", got)
 	}
