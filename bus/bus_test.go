@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hookworker/hookworker/bus/bustest"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -180,12 +179,7 @@ func TestEmbedded(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A producer reaches the embedded server over TCP.
-	nc, err := nats.Connect("nats://" + b.Embedded())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	_, js := bustest.Connect(t, "nats://"+b.Embedded())
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	if _, err := js.Publish(ctx, "hooks.send", []byte(`{}`)); err != nil {

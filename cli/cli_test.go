@@ -18,9 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/hookworker/hookworker/bus/bustest"
 	"github.com/hookworker/hookworker/cli"
 	"github.com/hookworker/hookworker/job"
@@ -230,12 +227,7 @@ func (rc *receiver) count(id string) int {
 // storedResults reads every result of the result stream.
 func storedResults(t *testing.T, url string) []job.Result {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	_, js := bustest.Connect(t, url)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	s, err := js.Stream(ctx, "HOOKS_RESULTS")

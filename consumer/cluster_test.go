@@ -96,15 +96,7 @@ func (c *cluster) stop(t *testing.T, name string) {
 // the first worker starts.
 func createReplicated(t *testing.T, url string, topo bus.Topology) {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := bustest.Connect(t, url)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	// Right after the meta leader is elected, the first requests may find

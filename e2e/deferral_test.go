@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookworker/hookworker/bus/bustest"
 )
 
 // TestLongRetryAfterDoesNotDelayOthers runs a worker with a single slot and
@@ -60,20 +61,12 @@ func TestLongRetryAfterDoesNotDelayOthers(t *testing.T) {
 		return len(seen)
 	}
 
-	nc, err := nats.Connect("nats://" + natsAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc, js := bustest.Connect(t, "nats://"+natsAddr)
 	sub, err := nc.SubscribeSync("hooks.result")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
 		t.Fatal(err)
 	}
 	publish := func(id, url string) {

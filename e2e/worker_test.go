@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	dto "github.com/prometheus/client_model/go"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
@@ -316,20 +315,12 @@ type result struct {
 // result from hooks.result.
 func deliver(t *testing.T, natsAddr, id, url string) result {
 	t.Helper()
-	nc, err := nats.Connect("nats://" + natsAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc, js := bustest.Connect(t, "nats://"+natsAddr)
 	sub, err := nc.SubscribeSync("hooks.result")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
 		t.Fatal(err)
 	}
 	job, err := json.Marshal(map[string]any{"id": id, "url": url, "payload": map[string]string{"hello": "world"}})

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Options returns the options of a JetStream server on host:port (port -1:
@@ -35,4 +37,19 @@ func Start(t testing.TB, opts *server.Options) *server.Server {
 func Server(t testing.TB) *server.Server {
 	t.Helper()
 	return Start(t, Options("127.0.0.1", -1, t.TempDir()))
+}
+
+// Connect connects a client to url; the connection is closed when t ends.
+func Connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
 }
