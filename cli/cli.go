@@ -50,11 +50,14 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	case "results":
 		return results(ctx, rest, stdout, stderr)
 	case "version":
+		if len(rest) > 0 {
+			fmt.Fprintf(stderr, "hookworker: version takes no arguments, got %q\n", rest[0])
+			return ExitUsage
+		}
 		fmt.Fprintf(stdout, "hookworker %s\n", sender.Version)
 		return ExitOK
 	case "help":
-		usage(stdout)
-		return ExitOK
+		return help(ctx, rest, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "hookworker: unknown command %q\n\n", cmd)
 		usage(stderr)
@@ -63,6 +66,31 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 }
 
 func isHelp(s string) bool { return s == "-h" || s == "-help" || s == "--help" }
+
+// help writes the usage of the command named in args, or of them all, to
+// stdout.
+func help(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 1 {
+		fmt.Fprintf(stderr, "hookworker: help takes at most one command, got %q\n", args)
+		return ExitUsage
+	}
+	topic := ""
+	if len(args) == 1 {
+		topic = args[0]
+	}
+	switch topic {
+	case "", "run", "version", "help":
+		usage(stdout)
+		return ExitOK
+	case "send":
+		return send(ctx, []string{"-h"}, nil, stdout, stdout)
+	case "results":
+		return results(ctx, []string{"-h"}, stdout, stdout)
+	default:
+		fmt.Fprintf(stderr, "hookworker: no command %q; commands: run, send, results, version\n", topic)
+		return ExitUsage
+	}
+}
 
 // usage writes every command and every variable with its default.
 func usage(w io.Writer) {
@@ -73,7 +101,7 @@ Usage:
   hookworker send ...     publish one job and print its id (send -h for flags)
   hookworker results ...  print stored results as JSON lines (results -h for flags)
   hookworker version      print the version
-  hookworker help         print this help
+  hookworker help [cmd]   print this help, or the flags of send or results
 
 Exit status: 0 done (send --wait: delivered), 1 failed at run time (send --wait:
 not delivered), 2 a bad flag, argument or variable (nothing was done).

@@ -279,6 +279,21 @@ func TestHelpAndVersion(t *testing.T) {
 	if code, _, errOut := mainOut(t, nil, "frobnicate"); code != cli.ExitUsage || !strings.Contains(errOut, "frobnicate") {
 		t.Errorf("unknown command: exit %d, stderr %q", code, errOut)
 	}
+	for _, args := range [][]string{{"version", "now"}, {"help", "frobnicate"}, {"help", "send", "results"}} {
+		if code, out, errOut := mainOut(t, nil, args...); code != cli.ExitUsage || out != "" || errOut == "" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit %d and why on stderr alone", args, code, out, errOut, cli.ExitUsage)
+		}
+	}
+}
+
+// TestHelpCommand checks that help names a command's own flags.
+func TestHelpCommand(t *testing.T) {
+	for _, tt := range []struct{ command, flag string }{{"send", "-wait"}, {"results", "-follow"}} {
+		code, out, _ := mainOut(t, nil, "help", tt.command)
+		if code != cli.ExitOK || !strings.Contains(out, tt.flag) {
+			t.Errorf("help %s: exit %d, stdout %q; want the command's flags (%s)", tt.command, code, out, tt.flag)
+		}
+	}
 }
 
 func TestBadVariableExits2(t *testing.T) {
