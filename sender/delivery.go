@@ -399,11 +399,14 @@ func (d *delivery) result(outcome Outcome, msg string) Result {
 // newRequest builds the HTTP request of one attempt.
 func (d *delivery) newRequest(ctx context.Context) (*http.Request, error) {
 	s, req := d.s, &d.req
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, req.URLs[d.cur], bytes.NewReader(req.Body))
+	// The destination was parsed and checked in prepare: the request gets
+	// that URL rather than parsing it again (net/http only reads it).
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(req.Body))
 	if err != nil {
-		// The URL parsed before; report without it.
-		return nil, errors.New("invalid request")
+		return nil, err
 	}
+	hreq.URL = d.urls[d.cur]
+	hreq.Host = strings.TrimSuffix(hreq.URL.Host, ":") // as NewRequest sets it
 	h := make(http.Header, len(req.Header)+5)
 	h["User-Agent"] = s.ua
 	for k, v := range req.Header {

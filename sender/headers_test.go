@@ -207,3 +207,49 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestRequestTarget checks that each destination's path, query, host and
+// user info reach the receiver as written, on every attempt.
+func TestRequestTarget(t *testing.T) {
+	t.Parallel()
+	type seen struct{ host, uri, user, pass string }
+	var mu sync.Mutex
+	var got []seen
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		user, pass, _ := r.BasicAuth()
+		mu.Lock()
+		got = append(got, seen{r.Host, r.RequestURI, user, pass})
+		mu.Unlock()
+		if n == 1 {
+			reply(w, http.StatusServiceUnavailable, "")
+			return
+		}
+		reply(w, http.StatusNoContent, "")
+	})
+	host := strings.TrimPrefix(rc.URL, "http://")
+	s := newSender(t, Config{AllowPrivateNetworks: true, MaxRetries: 2})
+	res := s.Send(t.Context(), Request{
+		ID:   "target",
+		URLs: []string{"http://ann:s3cret@" + host + "/hooks/a%2Fb?x=1&y=%2F", "http://" + host + "/second"},
+		Body: []byte(`{}`),
+	})
+	if res.Outcome != Delivered {
+		t.Fatalf("outcome %s (%s), want delivered", res.Outcome, res.Error)
+	}
+	// The 503 moves the retry to the other URL of the pool.
+	want := map[seen]bool{
+		{host, "/hooks/a%2Fb?x=1&y=%2F", "ann", "s3cret"}: true,
+		{host, "/second", "", ""}:                         true,
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != len(want) {
+		t.Fatalf("receiver saw %d requests, want %d: %+v", len(got), len(want), got)
+	}
+	for i, g := range got {
+		if !want[g] {
+			t.Errorf("request %d: got %+v, want one of %+v", i+1, g, want)
+		}
+		delete(want, g)
+	}
+}
