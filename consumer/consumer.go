@@ -514,11 +514,12 @@ func (w *Worker) finish(d *delivery, r job.Result, stop func()) {
 		w.handBack(d, time.Second, "result not encoded", stop)
 		return
 	}
-	msg := nats.NewMsg(w.cfg.ResultSubject)
-	msg.Data = data
-	msg.Header.Set(nats.MsgIdHdr, r.ID)
-	msg.Header.Set(HeaderJobID, r.ID)
-	msg.Header.Set(HeaderOutcome, string(r.Outcome))
+	vals := []string{r.ID, string(r.Outcome)} // one allocation for the values
+	msg := &nats.Msg{Subject: w.cfg.ResultSubject, Data: data, Header: nats.Header{
+		nats.MsgIdHdr: vals[0:1:1],
+		HeaderJobID:   vals[0:1:1],
+		HeaderOutcome: vals[1:2:2],
+	}}
 	if _, err := w.js.PublishMsg(ctx, msg); err != nil {
 		w.log.Warn("publish result, job handed back", "job_id", r.ID, "error", err)
 		d.state.Result = &r
