@@ -138,9 +138,42 @@ func createReplicated(t *testing.T, url string, topo bus.Topology) {
 	})
 }
 
+// leadStream moves the leadership of stream to the server named node, by
+// asking the leader to step down until the new one is node.
+func leadStream(t *testing.T, js jetstream.JetStream, stream, node string) {
+	t.Helper()
+	leader := func() string {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		s, err := js.Stream(ctx, stream)
+		if err != nil || s.CachedInfo().Cluster == nil {
+			return ""
+		}
+		return s.CachedInfo().Cluster.Leader
+	}
+	for range 20 {
+		switch leader() {
+		case node:
+			return
+		case "":
+			time.Sleep(100 * time.Millisecond) // an election is under way
+			continue
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		_, err := js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.LEADER.STEPDOWN."+stream, nil)
+		cancel()
+		if err != nil {
+			t.Logf("step down %s leader: %v", stream, err)
+		}
+		eventually(t, "a new "+stream+" leader", func() bool { return leader() != "" })
+	}
+	t.Fatalf("%s is still led by %s, not %s", stream, leader(), node)
+}
+
 // TestClusterNodeLostMidRun runs the worker against a three-node cluster
 // with replicated streams and state bucket, and shuts down the node the
-// worker is connected to while jobs are in flight: the worker fails over to
+// worker is connected to, made the job stream's leader first, while jobs are
+// in flight: the stream elects another leader, the worker fails over to
 // another node, and every job is delivered with exactly one stored result.
 func TestClusterNodeLostMidRun(t *testing.T) {
 	t.Parallel()
@@ -168,6 +201,7 @@ func TestClusterNodeLostMidRun(t *testing.T) {
 	wk := e.startWorker(workerOpts{concurrency: 8})
 	eventually(t, "a quarter of the jobs sent", func() bool { return rc.total.Load() >= n/4 })
 	node := wk.bus.Conn().ConnectedServerName()
+	leadStream(t, e.js, topo.Stream, node)
 	c.stop(t, node)
 
 	e.waitStored(ids, 60*time.Second)
