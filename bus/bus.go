@@ -9,12 +9,14 @@
 package bus
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,6 +54,10 @@ type Bus struct {
 	log    *slog.Logger
 	closed chan struct{}
 	bound  atomic.Bool
+
+	linkMu sync.Mutex
+	link   context.Context    // see Link
+	unlink context.CancelFunc // ends link
 }
 
 // Connect connects to cfg.URL, or starts an embedded JetStream server when
@@ -65,6 +71,7 @@ func Connect(cfg Config) (*Bus, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	b := &Bus{log: log, closed: make(chan struct{})}
+	b.link, b.unlink = context.WithCancel(context.Background())
 	name := cfg.Name
 	if name == "" {
 		name = "hookworker"
@@ -79,6 +86,7 @@ func Connect(cfg Config) (*Bus, error) {
 			log.Info("nats connected", "server", nc.ConnectedUrlRedacted())
 		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			b.relink()
 			if err != nil {
 				log.Warn("nats disconnected", "error", err)
 			}
@@ -92,7 +100,10 @@ func Connect(cfg Config) (*Bus, error) {
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			log.Warn("nats error", "error", err)
 		}),
-		nats.ClosedHandler(func(*nats.Conn) { close(b.closed) }),
+		nats.ClosedHandler(func(*nats.Conn) {
+			b.relink()
+			close(b.closed)
+		}),
 	}
 	if cfg.Creds != "" {
 		opts = append(opts, nats.UserCredentials(cfg.Creds))
@@ -184,6 +195,26 @@ func (b *Bus) Connected() bool { return b.nc.IsConnected() }
 // Ready reports whether the connection is up and Ensure has bound the
 // consumer: what /readyz answers.
 func (b *Bus) Ready() bool { return b.bound.Load() && b.nc.IsConnected() }
+
+// Link returns a context that ends when the connection is lost. A request
+// sent before a disconnect may have been lost with it, and its reply will
+// never come: an operation whose context derives from Link gives up when
+// the connection drops instead of waiting out its timeout, and can be tried
+// again. Link called after a disconnect returns the context of the next
+// connection, which waits for the reconnect.
+func (b *Bus) Link() context.Context {
+	b.linkMu.Lock()
+	defer b.linkMu.Unlock()
+	return b.link
+}
+
+// relink ends the current Link and starts the next.
+func (b *Bus) relink() {
+	b.linkMu.Lock()
+	defer b.linkMu.Unlock()
+	b.unlink()
+	b.link, b.unlink = context.WithCancel(context.Background())
+}
 
 // Close drains the connection (pending acks and publishes go out), waits for
 // it to close, then shuts the embedded server down.

@@ -187,3 +187,44 @@ func TestEmbedded(t *testing.T) {
 	}
 	b.Close()
 }
+
+// TestLinkEndsWithTheConnection checks that Link's context ends when the
+// server goes away, and that the next one lives on the new connection.
+func TestLinkEndsWithTheConnection(t *testing.T) {
+	t.Parallel()
+	opts := bustest.Options("127.0.0.1", -1, t.TempDir())
+	srv := bustest.Start(t, opts)
+	b, err := Connect(Config{URL: srv.ClientURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	first := b.Link()
+	if first.Err() != nil {
+		t.Fatalf("Link ended while connected: %v", first.Err())
+	}
+	port := srv.Addr().(*net.TCPAddr).Port
+	srv.Shutdown()
+	select {
+	case <-first.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("Link did not end when the server went away")
+	}
+	next := b.Link()
+	if next.Err() != nil {
+		t.Fatalf("the next Link has already ended: %v", next.Err())
+	}
+	restarted := *opts
+	restarted.Port = port
+	bustest.Start(t, &restarted)
+	deadline := time.Now().Add(10 * time.Second)
+	for !b.Connected() {
+		if time.Now().After(deadline) {
+			t.Fatal("no reconnect")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if next.Err() != nil {
+		t.Errorf("Link of the new connection ended: %v", next.Err())
+	}
+}

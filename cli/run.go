@@ -116,6 +116,7 @@ func run(ctx context.Context, stderr io.Writer) int {
 			bound, err := b.Ensure(ctx, topo)
 			return bound.Consumer, err
 		},
+		Link: b.Link,
 	}, b.JetStream(), bound.Consumer, bound.State, snd, dc, m)
 	log.Info("worker running", "concurrency", cfg.Concurrency, "host_concurrency", cfg.HostConcurrency)
 	if err := w.Run(ctx); err != nil {

@@ -99,6 +99,12 @@ type Config struct {
 	// create the consumer again. It should wait for the server and return an
 	// error only when ctx ends or the setup is refused for good.
 	Rebind func(ctx context.Context) (jetstream.Consumer, error)
+	// Link, when set, returns a context that ends when the NATS connection
+	// is lost (see bus.Bus.Link). Storing a result, acknowledging and
+	// handing back derive from it, so that a reply lost with the
+	// connection is not waited for until its timeout: the job is handed
+	// back, or its state saved, on the next connection. Nil: they wait.
+	Link func() context.Context
 }
 
 // Worker runs jobs from a durable pull consumer. Several Workers, in one
@@ -499,11 +505,21 @@ func shortJSONError(err error) string {
 // opTimeout bounds one NATS operation on the way out (publish, ack, state).
 const opTimeout = 10 * time.Second
 
+// opContext bounds NATS operations on the way out: opTimeout, or the loss
+// of the connection they go out on.
+func (w *Worker) opContext() (context.Context, context.CancelFunc) {
+	parent := context.Background()
+	if w.cfg.Link != nil {
+		parent = w.cfg.Link()
+	}
+	return context.WithTimeout(parent, opTimeout)
+}
+
 // finish stores r on the result stream and acknowledges the job. If the
 // result cannot be stored, the job is handed back with the result kept in
 // the state bucket, so the next delivery stores it instead of sending again.
 func (w *Worker) finish(d *delivery, r job.Result, stop func()) {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	ctx, cancel := w.opContext()
 	defer cancel()
 	// MarshalJSON directly: json.Marshal would check and compact its output
 	// again.
@@ -534,7 +550,11 @@ func (w *Worker) finish(d *delivery, r job.Result, stop func()) {
 		w.log.Warn("acknowledge job", "job_id", r.ID, "error", err)
 		d.state.Result = &r
 		d.state.HandedBack++
-		w.saveState(ctx, d)
+		// The ack's own context may have ended (timed out, or the
+		// connection went): the state goes out with a fresh one.
+		sctx, scancel := w.opContext()
+		w.saveState(sctx, d)
+		scancel()
 	} else if d.stored {
 		if err := w.state.Delete(ctx, d.stateKey); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 			w.log.Warn("delete job state", "job_id", r.ID, "error", err)
@@ -571,7 +591,7 @@ func (w *Worker) logFinished(ctx context.Context, r job.Result) {
 // handBack records the hand-back (and the job's progress) in the state
 // bucket, then asks for redelivery after delay.
 func (w *Worker) handBack(d *delivery, delay time.Duration, why string, stop func()) {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	ctx, cancel := w.opContext()
 	defer cancel()
 	d.state.HandedBack++
 	if d.stateKey != "" {

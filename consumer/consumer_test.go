@@ -185,6 +185,7 @@ func (e *env) startWorker(o workerOpts) *worker {
 			bound, err := b.Ensure(ctx, e.topo)
 			return bound.Consumer, err
 		},
+		Link: b.Link,
 	}, b.JetStream(), bound.Consumer, bound.State, webhooks, dc, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	wk := &worker{bus: b, cancel: cancel, done: make(chan struct{})}
