@@ -52,3 +52,22 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzJSONString checks that jsonString decodes every JSON value exactly as
+// json.Unmarshal into a string does.
+func FuzzJSONString(f *testing.F) {
+	for _, s := range []string{`"plain"`, `""`, `"a\"b"`, `"\u00e9t\u00e9"`, `"été"`, "\"\xff\xfe\"", `"tab\tx"`, `12`, `null`, `{"a":1}`, `["x"]`, `"unterminated`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if !json.Valid(raw) {
+			return // jsonString is only given valid JSON
+		}
+		var want, got string
+		wantErr := json.Unmarshal(raw, &want)
+		gotErr := jsonString(raw, &got)
+		if (gotErr != nil) != (wantErr != nil) || got != want {
+			t.Errorf("jsonString(%q) = %q, %v; json.Unmarshal gives %q, %v", raw, got, gotErr, want, wantErr)
+		}
+	})
+}

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookworker/hookworker/sender"
 )
@@ -97,7 +98,7 @@ func parseDuration(data []byte) (time.Duration, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) > 0 && data[0] == '"' {
 		var s string
-		if err := json.Unmarshal(data, &s); err != nil {
+		if err := jsonString(data, &s); err != nil {
 			return 0, errDuration
 		}
 		d, err := time.ParseDuration(s)
@@ -216,7 +217,7 @@ func Decode(data []byte, fallbackID string) (Job, error) {
 	var idErr error
 	if present(w.ID) {
 		var id string
-		if json.Unmarshal(w.ID, &id) != nil || !ValidID(id) {
+		if jsonString(w.ID, &id) != nil || !ValidID(id) {
 			idErr = errors.New("id: must be 1 to 128 characters of A-Z a-z 0-9 : _ -")
 		} else {
 			j.ID = id
@@ -230,7 +231,7 @@ func Decode(data []byte, fallbackID string) (Job, error) {
 	var typeErr error
 	if present(w.Type) {
 		var t string
-		if json.Unmarshal(w.Type, &t) != nil {
+		if jsonString(w.Type, &t) != nil {
 			typeErr = errors.New(`type: must be "webhook" or "discord"`)
 		} else {
 			switch Type(t) {
@@ -312,7 +313,7 @@ func (j *Job) decodeURLs(one, pool json.RawMessage) error {
 		return errors.New("url, urls: give exactly one")
 	case present(one):
 		var s string
-		if json.Unmarshal(one, &s) != nil {
+		if jsonString(one, &s) != nil {
 			return errors.New("url: must be a string")
 		}
 		if err := checkURL(s); err != nil {
@@ -330,7 +331,7 @@ func (j *Job) decodeURLs(one, pool json.RawMessage) error {
 		j.URLs = make([]string, len(list))
 		for i, raw := range list {
 			var s string
-			if json.Unmarshal(raw, &s) != nil {
+			if jsonString(raw, &s) != nil {
 				return fmt.Errorf("urls[%d]: must be a string", i)
 			}
 			if err := checkURL(s); err != nil {
@@ -425,6 +426,21 @@ func validHeaderValue(s string) bool {
 		}
 	}
 	return true
+}
+
+// jsonString decodes the JSON value raw, which must be a string, into s. A
+// plain string (no escapes, valid UTF-8) is taken as it is, without
+// encoding/json's reflection; any other goes through json.Unmarshal. raw
+// comes from a json.RawMessage, so it is valid JSON.
+func jsonString(raw []byte, s *string) error {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' {
+		inner := raw[1 : n-1]
+		if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+			*s = string(inner)
+			return nil
+		}
+	}
+	return json.Unmarshal(raw, s)
 }
 
 func decodeCount(field string, raw json.RawMessage) (*int, error) {
