@@ -100,10 +100,11 @@ type Config struct {
 	// error only when ctx ends or the setup is refused for good.
 	Rebind func(ctx context.Context) (jetstream.Consumer, error)
 	// Link, when set, returns a context that ends when the NATS connection
-	// is lost (see bus.Bus.Link). Storing a result, acknowledging and
-	// handing back derive from it, so that a reply lost with the
-	// connection is not waited for until its timeout: the job is handed
-	// back, or its state saved, on the next connection. Nil: they wait.
+	// is lost (see bus.Bus.Link). Every NATS operation of a job (storing
+	// its result, acknowledging, handing back, its state) ends with it, so
+	// that a reply lost with the connection is not waited for until its
+	// timeout: the job is handed back, or its state saved, on the next
+	// connection. Nil: they wait.
 	Link func() context.Context
 }
 
@@ -515,6 +516,20 @@ func (w *Worker) opContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(parent, opTimeout)
 }
 
+// linked bounds a NATS operation of a running job: timeout, the end of
+// ctx, or the loss of the connection it goes out on.
+func (w *Worker) linked(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	if w.cfg.Link == nil {
+		return ctx, cancel
+	}
+	stop := context.AfterFunc(w.cfg.Link(), cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+	}
+}
+
 // finish stores r on the result stream and acknowledges the job. If the
 // result cannot be stored, the job is handed back with the result kept in
 // the state bucket, so the next delivery stores it instead of sending again.
@@ -612,7 +627,7 @@ func (w *Worker) handBack(d *delivery, delay time.Duration, why string, stop fun
 }
 
 func (w *Worker) loadState(ctx context.Context, d *delivery) {
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	ctx, cancel := w.linked(ctx, opTimeout)
 	defer cancel()
 	e, err := w.state.Get(ctx, d.stateKey)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -648,7 +663,7 @@ const progressTimeout = 2 * time.Second
 // not take the count with it: the redelivery goes on from there. A first
 // attempt is never recorded, so a job delivered at once costs no write.
 func (w *Worker) saveProgress(ctx context.Context, d *delivery, p sender.Progress) {
-	ctx, cancel := context.WithTimeout(ctx, progressTimeout)
+	ctx, cancel := w.linked(ctx, progressTimeout)
 	defer cancel()
 	d.state.Progress = p
 	w.saveState(ctx, d)
