@@ -323,13 +323,22 @@ func TestBadVariableExits2(t *testing.T) {
 	}
 }
 
-func TestSendWaitAndResults(t *testing.T) {
+// runWorker starts a NATS server, a receiver and the hookworker binary
+// against the server, and sets the test's HOOKWORKER_ variables to the
+// worker's, for send and results run in the test. It returns the receiver
+// and the server's URL.
+func runWorker(t *testing.T) (*receiver, string) {
+	t.Helper()
 	srv := bustest.Server(t)
 	rc := newReceiver(t, nil)
 	env := baseEnv(srv.ClientURL())
-	p := start(t, env)
-	p.waitLog(t, "worker running")
+	start(t, env).waitLog(t, "worker running")
 	setEnv(t, env)
+	return rc, srv.ClientURL()
+}
+
+func TestSendWaitAndResults(t *testing.T) {
+	rc, natsURL := runWorker(t)
 
 	code, out, errOut := mainOut(t, nil, "send", "--wait", "--timeout", "20s", "--id", "cli-1",
 		"--url", rc.URL+"/hook", "--payload", `{"hello":"world"}`, "--header", "X-Env=test", "--meta", `{"k":1}`)
@@ -361,7 +370,7 @@ func TestSendWaitAndResults(t *testing.T) {
 
 	// Wait until the three results are stored.
 	deadline := time.Now().Add(20 * time.Second)
-	for len(storedResults(t, srv.ClientURL())) < 3 && time.Now().Before(deadline) {
+	for len(storedResults(t, natsURL)) < 3 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	code, out, errOut = mainOut(t, nil, "results")

@@ -17,12 +17,7 @@ import (
 )
 
 func TestSendWaitDuplicatePrintsStoredResult(t *testing.T) {
-	srv := bustest.Server(t)
-	rc := newReceiver(t, nil)
-	env := baseEnv(srv.ClientURL())
-	p := start(t, env)
-	p.waitLog(t, "worker running")
-	setEnv(t, env)
+	rc, _ := runWorker(t)
 
 	args := []string{"send", "--wait", "--timeout", "20s", "--id", "dup-1", "--url", rc.URL, "--payload", `{"n":1}`}
 	code, first, errOut := mainOut(t, nil, args...)

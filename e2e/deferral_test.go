@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/hookworker/hookworker/bus/bustest"
 )
 
 // TestLongRetryAfterDoesNotDelayOthers runs a worker with a single slot and
@@ -61,14 +59,7 @@ func TestLongRetryAfterDoesNotDelayOthers(t *testing.T) {
 		return len(seen)
 	}
 
-	nc, js := bustest.Connect(t, "nats://"+natsAddr)
-	sub, err := nc.SubscribeSync("hooks.result")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	js, sub := resultClient(t, natsAddr)
 	publish := func(id, url string) {
 		t.Helper()
 		data, _ := json.Marshal(map[string]any{"id": id, "url": url, "payload": map[string]any{}})

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	dto "github.com/prometheus/client_model/go"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
@@ -311,9 +312,9 @@ type result struct {
 	Error    string `json:"error"`
 }
 
-// deliver publishes a webhook job as any producer would and returns its
-// result from hooks.result.
-func deliver(t *testing.T, natsAddr, id, url string) result {
+// resultClient connects a producer to the server at natsAddr, subscribed
+// to hooks.result before it publishes anything.
+func resultClient(t *testing.T, natsAddr string) (jetstream.JetStream, *nats.Subscription) {
 	t.Helper()
 	nc, js := bustest.Connect(t, "nats://"+natsAddr)
 	sub, err := nc.SubscribeSync("hooks.result")
@@ -323,6 +324,14 @@ func deliver(t *testing.T, natsAddr, id, url string) result {
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
+	return js, sub
+}
+
+// deliver publishes a webhook job as any producer would and returns its
+// result from hooks.result.
+func deliver(t *testing.T, natsAddr, id, url string) result {
+	t.Helper()
+	js, sub := resultClient(t, natsAddr)
 	job, err := json.Marshal(map[string]any{"id": id, "url": url, "payload": map[string]string{"hello": "world"}})
 	if err != nil {
 		t.Fatal(err)
