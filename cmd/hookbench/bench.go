@@ -218,10 +218,22 @@ func (b *bench) slowReceiver(ctx context.Context, r *report) error {
 	if err := b.receiver.callJSON(&counts, "counts"); err != nil {
 		return err
 	}
+	// While this worker's idle connections time out, which the settle
+	// waits for, the latency-bound run has the CPU to itself.
 	settleStart := time.Now()
-	after, err := settle(ctx, c, baseline, b.o.Settle)
-	settled := time.Since(settleStart)
-	if err != nil {
+	type settledCount struct {
+		n   int
+		err error
+	}
+	settling := make(chan settledCount, 1)
+	go func() {
+		n, err := settle(ctx, c, baseline, b.o.Settle)
+		settling <- settledCount{n, err}
+	}()
+	boundErr := b.latencyBound(ctx, r)
+	sc := <-settling
+	after, settled := sc.n, time.Since(settleStart)
+	if err := errors.Join(sc.err, boundErr); err != nil {
 		return err
 	}
 	idle, err := c.stats()
@@ -236,6 +248,43 @@ func (b *bench) slowReceiver(ctx context.Context, r *report) error {
 		GoroutinesBefore: baseline, GoroutinesAfter: after, SettleSeconds: settled.Seconds(),
 		GoroutinesDone: m.after.Goroutines,
 		FDsBefore:      before.FDs, FDsAfter: idle.FDs,
+	}
+	return nil
+}
+
+// latencyBound runs BoundJobs jobs, SlowWindow of them in flight, against
+// the slow receiver, with a CONCURRENCY whose concurrency / delay the
+// machine can serve: it shows whether slow receivers leave slots idle.
+func (b *bench) latencyBound(ctx context.Context, r *report) error {
+	if b.o.BoundJobs < 0 || b.o.SlowDelay <= 0 {
+		return nil
+	}
+	conc := b.o.BoundConc
+	if conc == 0 {
+		// The slow path costs up to twice the CPU per delivery of the
+		// fast one; at 40% of the fast rate the CPU has room to spare.
+		conc = max(1, int(0.4*r.E2E.rate()*b.o.SlowDelay.Seconds()))
+	}
+	b.logf("latency-bound run, concurrency %d…", conc)
+	c, err := b.start("worker", nil, b.workerEnv("bound", conc, conc))
+	if err != nil {
+		return err
+	}
+	defer c.release()
+	if _, err := b.receiver.call("resetcounts"); err != nil {
+		return err
+	}
+	m, dr, err := b.measure(ctx, c, "bound", b.o.BoundJobs, b.o.SlowWindow, "/slow", nil)
+	if err != nil {
+		return err
+	}
+	var counts receiverCounts
+	if err := b.receiver.callJSON(&counts, "counts"); err != nil {
+		return err
+	}
+	r.Bound = boundResult{
+		Concurrency: conc, Jobs: dr.Results, Delivered: dr.Delivered, Seconds: dr.Seconds,
+		PeakInFlight: counts.PeakInFlight, Worker: m.after, CPU: m.cpu,
 	}
 	return nil
 }

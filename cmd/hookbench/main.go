@@ -50,6 +50,8 @@ type options struct {
 	SlowJobs        int
 	SlowWindow      int
 	SlowConcurrency int
+	BoundJobs       int
+	BoundConc       int
 	Timeout         time.Duration
 	Settle          time.Duration
 	CPUProfile      string
@@ -76,6 +78,8 @@ func main() {
 	flag.IntVar(&o.SlowJobs, "slow-jobs", 10000, "jobs in the slow-receiver run")
 	flag.IntVar(&o.SlowWindow, "slow-window", 0, "slow-run jobs published and not yet answered, at most; 0: slow-jobs (all published at once)")
 	flag.IntVar(&o.SlowConcurrency, "slow-concurrency", 0, "worker CONCURRENCY and HOST_CONCURRENCY in the slow run; 0: slow-window")
+	flag.IntVar(&o.BoundJobs, "bound-jobs", 0, "jobs in the latency-bound run, slow-window of them in flight; 0: 3 × slow-window; -1: no latency-bound run")
+	flag.IntVar(&o.BoundConc, "bound-concurrency", 0, "worker CONCURRENCY in the latency-bound run; 0: 40% of the end-to-end rate × slow-delay, so that the CPU is not the limit")
 	flag.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "longest wait for one run's results")
 	flag.DurationVar(&o.Settle, "settle", sender.IdleConnTimeout+5*time.Second, "longest wait for the worker's goroutines to return to baseline after the slow run (its idle keep-alive connections close after sender.IdleConnTimeout)")
 	flag.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the worker during the end-to-end run to this file")
@@ -94,8 +98,8 @@ func main() {
 
 // check validates o and fills in its defaults.
 func (o *options) check() error {
-	if o.Payload < 0 || o.Jobs < 1 || o.Concurrency < 1 || o.SlowJobs < 1 || o.Window < 0 || o.SlowWindow < 0 || o.SlowConcurrency < 0 {
-		return errors.New("payload must not be negative; jobs, concurrency and slow-jobs must be positive")
+	if o.Payload < 0 || o.Jobs < 1 || o.Concurrency < 1 || o.SlowJobs < 1 || o.Window < 0 || o.SlowWindow < 0 || o.SlowConcurrency < 0 || o.BoundJobs < -1 || o.BoundConc < 0 {
+		return errors.New("payload must not be negative; jobs, concurrency and slow-jobs must be positive; bound-jobs at least -1")
 	}
 	if o.Timeout <= 0 || o.SlowDelay < 0 || o.Settle < 0 {
 		return errors.New("timeout must be positive, slow-delay and settle not negative")
@@ -108,6 +112,9 @@ func (o *options) check() error {
 	}
 	if o.SlowConcurrency == 0 {
 		o.SlowConcurrency = o.SlowWindow
+	}
+	if o.BoundJobs == 0 {
+		o.BoundJobs = 3 * o.SlowWindow
 	}
 	return nil
 }

@@ -47,6 +47,7 @@ func TestRunTiny(t *testing.T) {
 		"e2e_worker_cpu_s_per_1k", "e2e_worker_heap_peak_mib", "e2e_worker_rss_peak_mib",
 		"slow_dps", "slow_vs_literal", "slow_vs_bound", "slow_worker_rss_peak_mib", "slow_worker_stack_peak_mib",
 		"slow_worker_cpu_s_per_1k", "slow_goroutines_before", "slow_goroutines_after", "slow_settle_seconds",
+		"bound_dps", "bound_vs_literal", "bound_peak_in_flight", "bound_worker_rss_peak_mib",
 		"cpu_total_s",
 	} {
 		if _, ok := kv[key]; !ok {
@@ -66,6 +67,9 @@ func TestRunTiny(t *testing.T) {
 		{"slow_jobs", 100},
 		{"slow_concurrency", 100},
 		{"slow_delivered", 100},
+		{"bound_jobs", 300},
+		{"bound_window", 100},
+		{"bound_delivered", 300},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
@@ -74,13 +78,16 @@ func TestRunTiny(t *testing.T) {
 			}
 		})
 	}
-	for _, key := range []string{"http_rps", "bus_jps", "e2e_dps", "slow_dps", "e2e_worker_rss_peak_mib", "slow_worker_rss_peak_mib", "cpu_total_s"} {
+	for _, key := range []string{"http_rps", "bus_jps", "e2e_dps", "slow_dps", "bound_dps", "bound_concurrency", "e2e_worker_rss_peak_mib", "slow_worker_rss_peak_mib", "bound_worker_rss_peak_mib", "cpu_total_s"} {
 		if kv[key] <= 0 {
 			t.Errorf("%s = %v, want it positive", key, kv[key])
 		}
 	}
 	if kv["slow_peak_in_flight"] < 1 || kv["slow_peak_in_flight"] > 100 {
 		t.Errorf("slow_peak_in_flight = %v, want 1 to 100", kv["slow_peak_in_flight"])
+	}
+	if kv["bound_peak_in_flight"] < 1 || kv["bound_peak_in_flight"] > kv["bound_concurrency"] {
+		t.Errorf("bound_peak_in_flight = %v, want 1 to bound_concurrency (%v)", kv["bound_peak_in_flight"], kv["bound_concurrency"])
 	}
 	if len(lines) < 10 {
 		t.Errorf("table has %d lines, want a table before the key=value line", len(lines))
@@ -130,6 +137,7 @@ func TestOptionsCheck(t *testing.T) {
 		{"no timeout", func(o *options) { o.Timeout = 0 }, true},
 		{"negative delay", func(o *options) { o.SlowDelay = -time.Second }, true},
 		{"negative slow window", func(o *options) { o.SlowWindow = -1 }, true},
+		{"bound jobs below -1", func(o *options) { o.BoundJobs = -2 }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,8 +148,8 @@ func TestOptionsCheck(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("check() = %v, want error %v", err, tt.wantErr)
 			}
-			if err == nil && (o.Window != 2*o.Concurrency || o.SlowWindow != o.SlowJobs || o.SlowConcurrency != o.SlowJobs) {
-				t.Errorf("defaults not applied: window %d, slow window %d, slow concurrency %d", o.Window, o.SlowWindow, o.SlowConcurrency)
+			if err == nil && (o.Window != 2*o.Concurrency || o.SlowWindow != o.SlowJobs || o.SlowConcurrency != o.SlowJobs || o.BoundJobs != 3*o.SlowWindow) {
+				t.Errorf("defaults not applied: window %d, slow window %d, slow concurrency %d, bound jobs %d", o.Window, o.SlowWindow, o.SlowConcurrency, o.BoundJobs)
 			}
 		})
 	}

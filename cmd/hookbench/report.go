@@ -61,6 +61,15 @@ type slowResult struct {
 	FDsAfter       int
 }
 
+// boundResult is the latency-bound run.
+type boundResult struct {
+	Concurrency, Jobs, Delivered int
+	Seconds                      float64
+	PeakInFlight                 int64
+	Worker                       Stats
+	CPU                          float64
+}
+
 // report gathers every figure of a run.
 type report struct {
 	o             options
@@ -72,6 +81,7 @@ type report struct {
 	E2EP99        time.Duration
 	E2EWorker     Stats
 	Slow          slowResult
+	Bound         boundResult
 	// Filled in by finish, once every child has exited.
 	peakRSS  map[string]int64 // role (with a phase) → bytes
 	totalCPU float64
@@ -104,7 +114,7 @@ func (r *report) finish(b *bench) {
 		role := c.role
 		if role == "worker" {
 			workers++
-			role = map[int]string{1: "worker_e2e", 2: "worker_slow"}[workers]
+			role = map[int]string{1: "worker_e2e", 2: "worker_slow", 3: "worker_bound"}[workers]
 		}
 		r.peakRSS[role] = c.usage.Maxrss << 10
 	}
@@ -227,7 +237,31 @@ func (r *report) fields() []field {
 	add("slow receiver", "targets met (vs machine bound, RSS, goroutines)", "slow_target_met", strconv.FormatBool(
 		ratio(slowRate, bound) >= 0.9 && rss <= 150 && back))
 
-	for _, role := range []string{"nats", "receiver", "httpload", "busload", "worker_e2e", "worker_slow"} {
+	if o.BoundJobs >= 0 {
+		bd := r.Bound
+		rate, literal := 0.0, 0.0
+		if bd.Seconds > 0 {
+			rate = float64(bd.Jobs) / bd.Seconds
+		}
+		if o.SlowDelay > 0 {
+			literal = float64(min(bd.Concurrency, o.SlowWindow)) / o.SlowDelay.Seconds()
+		}
+		brss := float64(bd.Worker.HWM) / mib
+		add("latency-bound", "jobs / in flight / concurrency (40% of e2e × delay)", "bound_jobs", strconv.Itoa(o.BoundJobs))
+		add("latency-bound", "", "bound_window", strconv.Itoa(o.SlowWindow))
+		add("latency-bound", "", "bound_concurrency", strconv.Itoa(bd.Concurrency))
+		add("latency-bound", "delivered", "bound_delivered", strconv.Itoa(bd.Delivered))
+		add("latency-bound", "deliveries/s", "bound_dps", f(rate, 0))
+		add("latency-bound", "concurrency / delay", "bound_literal_dps", f(literal, 0))
+		add("latency-bound", "deliveries/s / (concurrency / delay) (target ≥ 0.9)", "bound_vs_literal", f(ratio(rate, literal), 3))
+		add("latency-bound", "requests in flight at the receiver, peak", "bound_peak_in_flight", strconv.FormatInt(bd.PeakInFlight, 10))
+		add("latency-bound", "worker CPU s per 1k", "bound_worker_cpu_s_per_1k", f(ratio(bd.CPU, float64(bd.Jobs))*1000, 4))
+		add("latency-bound", "worker peak RSS MiB (target ≤ 150)", "bound_worker_rss_peak_mib", f(brss, 1))
+		add("latency-bound", "worker goroutines, peak", "bound_goroutines_peak", strconv.Itoa(bd.Worker.GoroutinesPeak))
+		add("latency-bound", "targets met (throughput, RSS)", "bound_target_met", strconv.FormatBool(ratio(rate, literal) >= 0.9 && brss <= 150))
+	}
+
+	for _, role := range []string{"nats", "receiver", "httpload", "busload", "worker_e2e", "worker_slow", "worker_bound"} {
 		add("processes", role+" peak RSS MiB (getrusage)", role+"_rss_peak_mib", f(float64(r.peakRSS[role])/mib, 1))
 	}
 	add("processes", "load generator peak RSS MiB (VmHWM)", "bench_rss_peak_mib", f(float64(r.selfHWM)/mib, 1))
