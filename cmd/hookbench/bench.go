@@ -259,7 +259,7 @@ func (b *bench) latencyBound(ctx context.Context, r *report) error {
 	if b.o.BoundJobs < 0 || b.o.SlowDelay <= 0 {
 		return nil
 	}
-	conc := b.o.BoundConc
+	conc := b.o.BoundConcurrency
 	if conc == 0 {
 		// The slow path costs up to twice the CPU per delivery of the
 		// fast one; at 40% of the fast rate the CPU has room to spare.

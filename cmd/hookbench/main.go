@@ -42,23 +42,23 @@ const roleEnv = "HOOKBENCH_ROLE"
 
 // options are the command's flags.
 type options struct {
-	Payload         int
-	Jobs            int
-	Concurrency     int
-	Window          int
-	SlowDelay       time.Duration
-	SlowJobs        int
-	SlowWindow      int
-	SlowConcurrency int
-	BoundJobs       int
-	BoundConc       int
-	Timeout         time.Duration
-	Settle          time.Duration
-	CPUProfile      string
-	MemProfile      string
-	SlowCPUProfile  string
-	SlowSnapshot    string
-	SlowSnapshotAt  time.Duration
+	Payload          int
+	Jobs             int
+	Concurrency      int
+	Window           int
+	SlowDelay        time.Duration
+	SlowJobs         int
+	SlowWindow       int
+	SlowConcurrency  int
+	BoundJobs        int
+	BoundConcurrency int
+	Timeout          time.Duration
+	Settle           time.Duration
+	CPUProfile       string
+	MemProfile       string
+	SlowCPUProfile   string
+	SlowSnapshot     string
+	SlowSnapshotAt   time.Duration
 }
 
 func main() {
@@ -79,7 +79,7 @@ func main() {
 	flag.IntVar(&o.SlowWindow, "slow-window", 0, "slow-run jobs published and not yet answered, at most; 0: slow-jobs (all published at once)")
 	flag.IntVar(&o.SlowConcurrency, "slow-concurrency", 0, "worker CONCURRENCY and HOST_CONCURRENCY in the slow run; 0: slow-window")
 	flag.IntVar(&o.BoundJobs, "bound-jobs", 0, "jobs in the latency-bound run, slow-window of them in flight; 0: 3 × slow-window; -1: no latency-bound run")
-	flag.IntVar(&o.BoundConc, "bound-concurrency", 0, "worker CONCURRENCY in the latency-bound run; 0: 40% of the end-to-end rate × slow-delay, so that the CPU is not the limit")
+	flag.IntVar(&o.BoundConcurrency, "bound-concurrency", 0, "worker CONCURRENCY in the latency-bound run; 0: 40% of the end-to-end rate × slow-delay, so that the CPU is not the limit")
 	flag.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "longest wait for one run's results")
 	flag.DurationVar(&o.Settle, "settle", sender.IdleConnTimeout+5*time.Second, "longest wait for the worker's goroutines to return to baseline after the slow run (its idle keep-alive connections close after sender.IdleConnTimeout)")
 	flag.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the worker during the end-to-end run to this file")
@@ -98,7 +98,7 @@ func main() {
 
 // check validates o and fills in its defaults.
 func (o *options) check() error {
-	if o.Payload < 0 || o.Jobs < 1 || o.Concurrency < 1 || o.SlowJobs < 1 || o.Window < 0 || o.SlowWindow < 0 || o.SlowConcurrency < 0 || o.BoundJobs < -1 || o.BoundConc < 0 {
+	if o.Payload < 0 || o.Jobs < 1 || o.Concurrency < 1 || o.SlowJobs < 1 || o.Window < 0 || o.SlowWindow < 0 || o.SlowConcurrency < 0 || o.BoundJobs < -1 || o.BoundConcurrency < 0 {
 		return errors.New("payload must not be negative; jobs, concurrency and slow-jobs must be positive; bound-jobs at least -1")
 	}
 	if o.Timeout <= 0 || o.SlowDelay < 0 || o.Settle < 0 {
