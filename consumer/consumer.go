@@ -506,23 +506,18 @@ func shortJSONError(err error) string {
 // opTimeout bounds one NATS operation on the way out (publish, ack, state).
 const opTimeout = 10 * time.Second
 
-// opContext bounds NATS operations on the way out: opTimeout, or the loss
-// of the connection they go out on.
-func (w *Worker) opContext() (context.Context, context.CancelFunc) {
-	parent := context.Background()
-	if w.cfg.Link != nil {
-		parent = w.cfg.Link()
-	}
-	return context.WithTimeout(parent, opTimeout)
-}
-
-// linked bounds a NATS operation of a running job: timeout, the end of
-// ctx, or the loss of the connection it goes out on.
+// linked bounds a NATS operation: timeout, the end of ctx, or the loss of
+// the connection it goes out on (see Config.Link).
 func (w *Worker) linked(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
 	if w.cfg.Link == nil {
-		return ctx, cancel
+		return context.WithTimeout(ctx, timeout)
 	}
+	if ctx.Done() == nil {
+		// ctx never ends (the operations on the way out of a job): the
+		// connection's context is the only parent needed.
+		return context.WithTimeout(w.cfg.Link(), timeout)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	stop := context.AfterFunc(w.cfg.Link(), cancel)
 	return ctx, func() {
 		stop()
@@ -534,7 +529,7 @@ func (w *Worker) linked(ctx context.Context, timeout time.Duration) (context.Con
 // result cannot be stored, the job is handed back with the result kept in
 // the state bucket, so the next delivery stores it instead of sending again.
 func (w *Worker) finish(d *delivery, r job.Result, stop func()) {
-	ctx, cancel := w.opContext()
+	ctx, cancel := w.linked(context.Background(), opTimeout)
 	defer cancel()
 	// MarshalJSON directly: json.Marshal would check and compact its output
 	// again.
@@ -567,7 +562,7 @@ func (w *Worker) finish(d *delivery, r job.Result, stop func()) {
 		d.state.HandedBack++
 		// The ack's own context may have ended (timed out, or the
 		// connection went): the state goes out with a fresh one.
-		sctx, scancel := w.opContext()
+		sctx, scancel := w.linked(context.Background(), opTimeout)
 		w.saveState(sctx, d)
 		scancel()
 	} else if d.stored {
@@ -606,7 +601,7 @@ func (w *Worker) logFinished(ctx context.Context, r job.Result) {
 // handBack records the hand-back (and the job's progress) in the state
 // bucket, then asks for redelivery after delay.
 func (w *Worker) handBack(d *delivery, delay time.Duration, why string, stop func()) {
-	ctx, cancel := w.opContext()
+	ctx, cancel := w.linked(context.Background(), opTimeout)
 	defer cancel()
 	d.state.HandedBack++
 	if d.stateKey != "" {

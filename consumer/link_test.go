@@ -15,12 +15,12 @@ func TestOperationsEndWithTheLink(t *testing.T) {
 	current := link
 	w := New(Config{Link: func() context.Context { return current }}, nil, nil, nil, nil, nil, nil)
 
-	out, cancelOut := w.opContext()
+	out, cancelOut := w.linked(context.Background(), opTimeout)
 	defer cancelOut()
 	job, cancelJob := w.linked(context.Background(), time.Hour)
 	defer cancelJob()
 	lose()
-	for name, ctx := range map[string]context.Context{"opContext": out, "linked": job} {
+	for name, ctx := range map[string]context.Context{"on the way out": out, "linked": job} {
 		select {
 		case <-ctx.Done():
 		case <-time.After(5 * time.Second):
