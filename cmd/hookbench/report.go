@@ -247,7 +247,7 @@ func (r *report) fields() []field {
 			literal = float64(min(bd.Concurrency, o.SlowWindow)) / o.SlowDelay.Seconds()
 		}
 		brss := float64(bd.Worker.HWM) / mib
-		add("latency-bound", "jobs / in flight / concurrency (40% of e2e × delay)", "bound_jobs", strconv.Itoa(o.BoundJobs))
+		add("latency-bound", "jobs / in flight / concurrency", "bound_jobs", strconv.Itoa(o.BoundJobs))
 		add("latency-bound", "", "bound_window", strconv.Itoa(o.SlowWindow))
 		add("latency-bound", "", "bound_concurrency", strconv.Itoa(bd.Concurrency))
 		add("latency-bound", "delivered", "bound_delivered", strconv.Itoa(bd.Delivered))
