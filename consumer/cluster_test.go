@@ -16,8 +16,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hookworker/hookworker/bus"
-	"github.com/hookworker/hookworker/bus/bustest"
+	"github.com/hookworker/hookworker/internal/bus"
+	"github.com/hookworker/hookworker/internal/bus/bustest"
 )
 
 // cluster is a JetStream cluster of in-process servers on loopback.

@@ -18,10 +18,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hookworker/hookworker/bus"
-	"github.com/hookworker/hookworker/bus/bustest"
 	"github.com/hookworker/hookworker/consumer"
 	"github.com/hookworker/hookworker/discord"
+	"github.com/hookworker/hookworker/internal/bus"
+	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/sender"
 )

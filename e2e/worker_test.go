@@ -23,9 +23,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/hookworker/hookworker/bus/bustest"
-	"github.com/hookworker/hookworker/cli"
-	"github.com/hookworker/hookworker/metrics/metricstest"
+	"github.com/hookworker/hookworker/internal/bus/bustest"
+	"github.com/hookworker/hookworker/internal/cli"
+	"github.com/hookworker/hookworker/internal/metrics/metricstest"
 )
 
 // TestWorkerMetricsAndReadiness starts the worker with a NATS URL on which no

@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hookworker/hookworker/bus"
+	"github.com/hookworker/hookworker/internal/bus"
 )
 
 // topology is the bench's topology for one phase: its own subjects and

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hookworker/hookworker/cli"
+	"github.com/hookworker/hookworker/internal/cli"
 )
 
 // workerRole runs the hookworker command itself (cli.Main "run", exactly

@@ -8,7 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/hookworker/hookworker/cli"
+	"github.com/hookworker/hookworker/internal/cli"
 )
 
 func main() {

@@ -7,7 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/hookworker/hookworker/metrics/metricstest"
+	"github.com/hookworker/hookworker/internal/metrics/metricstest"
 )
 
 func TestScrapeAndValue(t *testing.T) {

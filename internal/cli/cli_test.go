@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookworker/hookworker/bus/bustest"
-	"github.com/hookworker/hookworker/cli"
+	"github.com/hookworker/hookworker/internal/bus/bustest"
+	"github.com/hookworker/hookworker/internal/cli"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/sender"
 )

@@ -11,11 +11,11 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hookworker/hookworker/bus"
 	"github.com/hookworker/hookworker/config"
 	"github.com/hookworker/hookworker/consumer"
 	"github.com/hookworker/hookworker/discord"
-	"github.com/hookworker/hookworker/metrics"
+	"github.com/hookworker/hookworker/internal/bus"
+	"github.com/hookworker/hookworker/internal/metrics"
 	"github.com/hookworker/hookworker/proxies"
 	"github.com/hookworker/hookworker/sender"
 )

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookworker/hookworker/bus/bustest"
+	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/nats-io/nats.go/jetstream"
 )
 

@@ -3,7 +3,7 @@ package bus_test
 import (
 	"fmt"
 
-	"github.com/hookworker/hookworker/bus"
+	"github.com/hookworker/hookworker/internal/bus"
 )
 
 // An existing stream is used only if one of its subjects captures the

@@ -16,10 +16,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
-	"github.com/hookworker/hookworker/bus"
 	"github.com/hookworker/hookworker/config"
 	"github.com/hookworker/hookworker/consumer"
 	"github.com/hookworker/hookworker/discord"
+	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/sender"
 )

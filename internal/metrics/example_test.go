@@ -6,7 +6,7 @@ import (
 	"net/http/httptest"
 	"time"
 
-	"github.com/hookworker/hookworker/metrics"
+	"github.com/hookworker/hookworker/internal/metrics"
 )
 
 // A worker records what it does and serves the metrics with its health

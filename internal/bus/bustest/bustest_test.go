@@ -3,7 +3,7 @@ package bustest_test
 import (
 	"testing"
 
-	"github.com/hookworker/hookworker/bus/bustest"
+	"github.com/hookworker/hookworker/internal/bus/bustest"
 )
 
 func TestServerTakesJetStreamClients(t *testing.T) {

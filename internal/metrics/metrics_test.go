@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookworker/hookworker/metrics"
-	"github.com/hookworker/hookworker/metrics/metricstest"
+	"github.com/hookworker/hookworker/internal/metrics"
+	"github.com/hookworker/hookworker/internal/metrics/metricstest"
 	dto "github.com/prometheus/client_model/go"
 )
 
