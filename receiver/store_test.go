@@ -241,3 +241,35 @@ func TestClaimString(t *testing.T) {
 		t.Errorf("%q, want %q", got, want)
 	}
 }
+
+// TestReplicasShareKVStore: receivers that share a KVStore, as the replicas
+// of one service do, run the handler for a webhook-id once however the
+// deliveries of that id are spread over them.
+func TestReplicasShareKVStore(t *testing.T) {
+	t.Parallel()
+	secret := newSecret(t)
+	kv := newBucket(t, time.Hour)
+	var calls atomic.Int32
+	replicas := make([]*receiver.Receiver, 3)
+	for i := range replicas {
+		replicas[i] = newReceiver(t, receiver.Config{Secrets: []string{secret}, Store: receiver.NewKVStore(kv, time.Minute)})
+		replicas[i].On("order.created", func(context.Context, receiver.Event) error {
+			calls.Add(1)
+			return nil
+		})
+	}
+	body := eventBody("order.created", nil)
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Go(func() {
+			// Retried, as a sender does, until acknowledged.
+			for serve(replicas[i%len(replicas)], signed(t, secret, "msg_shared", time.Now(), body)).StatusCode != 204 {
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	if n := calls.Load(); n != 1 {
+		t.Errorf("handler ran %d times, want 1", n)
+	}
+}
