@@ -126,8 +126,8 @@ func (rc *Receiver) On(eventType string, fn HandlerFunc) {
 	rc.handlers[eventType] = fn
 }
 
-// Default registers fn for the events no On handler wants. Without a
-// default those events are acknowledged and ignored.
+// Default registers fn for the events no On handler wants; nil removes it.
+// Without a default those events are acknowledged and ignored.
 func (rc *Receiver) Default(fn HandlerFunc) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
