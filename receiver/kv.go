@@ -63,7 +63,7 @@ func (s *KVStore) Claim(ctx context.Context, id string) (Claim, error) {
 		if err == nil {
 			return Claimed, nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) {
+		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return 0, fmt.Errorf("claim webhook id in %s: %w", s.kv.Bucket(), err)
 		}
 		e, err := s.kv.Get(ctx, key)
