@@ -23,6 +23,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -92,9 +94,10 @@ var (
 )
 
 // UnmarshalJSON decodes a slack object. A key that Message does not know (a
-// misspelt "text", or "headers", which is not part of the body) is an error
-// that names the key, rather than being dropped silently: such a message
-// would not be sent as its producer meant it. The same holds for metadata.
+// misspelt "text", or "headers", which is not part of the body) is an
+// *InvalidError that names the key, rather than being dropped silently:
+// such a message would not be sent as its producer meant it. The same holds
+// for metadata.
 func (m *Message) UnmarshalJSON(data []byte) error {
 	type plain Message
 	var p plain
@@ -110,7 +113,7 @@ func (m *Message) UnmarshalJSON(data []byte) error {
 func (md *Metadata) UnmarshalJSON(data []byte) error {
 	type plain Metadata
 	var p plain
-	if err := strict(data, &p, "metadata: ", metadataFields); err != nil {
+	if err := strict(data, &p, "metadata.", metadataFields); err != nil {
 		return err
 	}
 	*md = Metadata(p)
@@ -118,20 +121,82 @@ func (md *Metadata) UnmarshalJSON(data []byte) error {
 }
 
 // strict decodes data into v refusing unknown keys, with an error that names
-// the key and lists the known ones.
+// the key (after prefix, its path) and lists the known ones.
 func strict(data []byte, v any, prefix string, known []string) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			return fmt.Errorf("%sunknown field %s (not supported; the fields are %s)", prefix, name, strings.Join(known, ", "))
+			if n, err := strconv.Unquote(name); err == nil {
+				name = n
+			}
+			return &InvalidError{Field: prefix + name, Reason: "is not supported (the fields are " + strings.Join(known, ", ") + ")"}
 		}
 		return err
 	}
 	if dec.More() {
-		return errors.New(prefix + "unexpected data after the object")
+		return &InvalidError{Field: strings.TrimSuffix(prefix, "."), Reason: "has data after the object"}
 	}
 	return nil
+}
+
+// Decode decodes a job's slack object and checks it (see Validate): what a
+// job decoder calls, so that a message Slack would refuse is rejected before
+// the job is taken on. Every error is an *InvalidError naming the field,
+// without Go type names ("slack: text is a JSON number, want a string").
+func Decode(data []byte) (Message, error) {
+	var m Message
+	if err := json.Unmarshal(data, &m); err != nil {
+		return Message{}, decodeError(err)
+	}
+	if err := m.Validate(); err != nil {
+		return Message{}, err
+	}
+	return m, nil
+}
+
+// decodeError turns a JSON decoding error into an *InvalidError.
+func decodeError(err error) error {
+	var ie *InvalidError
+	if errors.As(err, &ie) {
+		return ie
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := te.Field
+		if field == "" {
+			field = "message"
+		}
+		return &InvalidError{Field: field, Reason: "is a JSON " + te.Value + ", want " + jsonKind(te.Type)}
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return &InvalidError{Reason: "message is not valid JSON: " + strings.TrimPrefix(se.Error(), "json: ")}
+	}
+	return &InvalidError{Reason: "message: " + strings.TrimPrefix(err.Error(), "json: ")}
+}
+
+// jsonKind names the JSON value a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "another value"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		if t == reflect.TypeFor[json.RawMessage]() {
+			return "a JSON value"
+		}
+		return "an array"
+	case reflect.Struct, reflect.Map, reflect.Pointer:
+		return "an object"
+	case reflect.Int, reflect.Int64, reflect.Float64:
+		return "a number"
+	}
+	return "another value"
 }
 
 // Body returns the JSON body of the request for m: every field that is set,
