@@ -26,6 +26,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Values of Message.ResponseType.
@@ -200,9 +201,15 @@ func jsonKind(t reflect.Type) string {
 }
 
 // Body returns the JSON body of the request for m: every field that is set,
-// blocks and attachments as given (compacted). It does not check m; see
-// Validate.
+// blocks, attachments and the metadata's payload as given (compacted, with
+// any invalid UTF-8 replaced by U+FFFD, as encoding/json does for strings).
+// It does not check m; see Validate.
 func (m Message) Body() ([]byte, error) {
+	m.Blocks = validUTF8(m.Blocks)
+	m.Attachments = validUTF8(m.Attachments)
+	if md := m.Metadata; md != nil && !utf8.Valid(md.EventPayload) {
+		m.Metadata = &Metadata{EventType: md.EventType, EventPayload: bytes.ToValidUTF8(md.EventPayload, replacement)}
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -210,4 +217,26 @@ func (m Message) Body() ([]byte, error) {
 		return nil, fmt.Errorf("slack: encode body: %w", err)
 	}
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// replacement is U+FFFD, the Unicode replacement character, in UTF-8.
+var replacement = []byte("\uFFFD")
+
+// validUTF8 returns raws, or a copy with invalid UTF-8 replaced when one
+// holds some. Invalid bytes can only sit in JSON strings, so the result is
+// still valid JSON.
+func validUTF8(raws []json.RawMessage) []json.RawMessage {
+	for i, r := range raws {
+		if utf8.Valid(r) {
+			continue
+		}
+		out := append([]json.RawMessage(nil), raws...)
+		for j := i; j < len(out); j++ {
+			if !utf8.Valid(out[j]) {
+				out[j] = bytes.ToValidUTF8(out[j], replacement)
+			}
+		}
+		return out
+	}
+	return raws
 }
