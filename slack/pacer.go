@@ -142,30 +142,14 @@ func (p *Pacer) Wait(ctx context.Context, u *url.URL) error {
 			break
 		}
 		blocked = true
-		epoch, ch := b.epoch, b.changed
-		p.mu.Unlock()
-		t := time.NewTimer(at.Sub(now))
-		select {
-		case <-ctx.Done():
-			err = ctx.Err()
-		case <-ch:
-		case <-t.C:
+		epoch := b.epoch
+		err = p.sleep(ctx, b, at.Sub(now))
+		if err == nil && b.epoch != epoch {
+			continue // a 429 voided the slot: ask again
 		}
-		t.Stop()
-		p.mu.Lock()
-		if b.epoch != epoch {
-			// A 429 voided the slot: ask again, unless ctx ended.
-			if err != nil {
-				break
-			}
-			continue
-		}
-		if err != nil {
-			if b.tat.Equal(tat) {
-				// No later slot was handed out: give this one back.
-				b.tat = b.tat.Add(-p.cfg.Interval)
-			}
-			break
+		if err != nil && b.epoch == epoch && b.tat.Equal(tat) {
+			// No later slot was handed out: give this one back.
+			b.tat = b.tat.Add(-p.cfg.Interval)
 		}
 		break
 	}
@@ -175,6 +159,23 @@ func (p *Pacer) Wait(ctx context.Context, u *url.URL) error {
 		p.cfg.Observer.PaceWait(p.now().Sub(start))
 	}
 	return err
+}
+
+// sleep waits d, or until a 429 voids b's slots, or ctx ends, whose error
+// it returns. p.mu is held, and released while it waits.
+func (p *Pacer) sleep(ctx context.Context, b *bucket, d time.Duration) error {
+	ch := b.changed
+	p.mu.Unlock()
+	defer p.mu.Lock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-ch:
+	case <-t.C:
+	}
+	return nil
 }
 
 // reserve takes the next slot of b and returns when it is due, and the
