@@ -3,7 +3,9 @@ package slack_test
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hookworker/hookworker/slack"
@@ -46,6 +48,33 @@ func FuzzDecode(f *testing.F) {
 		again, err := back.Body()
 		if err != nil || string(again) != string(body) {
 			t.Fatalf("body %s encodes back to %s (%v)", body, again, err)
+		}
+	})
+}
+
+// FuzzClassify classifies arbitrary responses: Classify never panics, every
+// status gets a kind, and a code is only ever Slack-shaped.
+func FuzzClassify(f *testing.F) {
+	f.Add(200, "ok", "")
+	f.Add(200, `{"ok":false,"error":"expired_url"}`, "")
+	f.Add(404, "channel_not_found", "")
+	f.Add(429, "rate_limited", "1.5")
+	f.Add(503, "<html>", "Wed, 21 Oct 2015 07:28:00 GMT")
+	f.Fuzz(func(t *testing.T, status int, body, retryAfter string) {
+		v := slack.Classify(status, http.Header{"Retry-After": {retryAfter}}, []byte(body), time.Now())
+		if v.Kind < slack.Delivered || v.Kind > slack.Retry {
+			t.Fatalf("Classify(%d, %q) kind %d", status, body, v.Kind)
+		}
+		if v.RetryAfter < 0 || (v.RetryAfter > 0 && v.Kind != slack.RateLimited) {
+			t.Fatalf("Classify(%d) retry after %v with kind %s", status, v.RetryAfter, v.Kind)
+		}
+		for _, c := range v.Code {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+				t.Fatalf("Classify(%d, %q) code %q", status, body, v.Code)
+			}
+		}
+		if v.Kind == slack.Delivered && v.Code != "" {
+			t.Fatalf("Classify(%d, %q) delivered with code %q", status, body, v.Code)
 		}
 	})
 }
