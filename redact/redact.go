@@ -2,9 +2,14 @@
 // written to a log line, an error or a result. It is the one place that does so.
 //
 // The secrets it knows are URL user info (user names and passwords), query
-// values (API keys and signatures often travel there), fragments and the token
+// values (API keys and signatures often travel there), fragments, the token
 // of a Discord-style webhook URL, the segment after the webhook id in
-// /api/webhooks/{id}/{token} or /api/v10/webhooks/{id}/{token}, on any host.
+// /api/webhooks/{id}/{token} or /api/v10/webhooks/{id}/{token}, and the token
+// of a Slack webhook or response URL, the last segment of
+// /services/T…/B…/{token}, /actions/T…/{id}/{token} or
+// /commands/T…/{id}/{token}. Webhook paths are recognised on any host, so
+// that a relay or a local test server in front of the service is covered
+// too.
 package redact
 
 import (
@@ -20,9 +25,10 @@ const Invalid = "(invalid url)"
 
 // URL returns raw with its secrets removed: the user info is dropped, every
 // query value is replaced by Mask (keys are kept), the fragment is dropped and
-// the token of a webhook path /api/webhooks/{id}/{token} (with an optional
-// version segment such as /api/v10/webhooks/...) is replaced by Mask wherever
-// that path appears. Input that does not parse as a URL gives Invalid, so the
+// the token of a webhook path is replaced by Mask wherever that path appears:
+// Discord's /api/webhooks/{id}/{token} (with an optional version segment such
+// as /api/v10/webhooks/...) and Slack's /services/T…/B…/{token},
+// /actions/T…/{id}/{token} and /commands/T…/{id}/{token}. Input that does not parse as a URL gives Invalid, so the
 // result never carries more than the input's redacted form.
 func URL(raw string) string {
 	u, err := url.Parse(raw)
@@ -106,12 +112,20 @@ func query(raw string) string {
 	return strings.Join(parts, "&")
 }
 
-// webhookPath replaces the token segment of every api/[vN/]webhooks/{id}/{token}
-// sequence in an escaped path.
+// webhookPath replaces the token segment of every Discord
+// api/[vN/]webhooks/{id}/{token} and every Slack services/T…/B…/{token},
+// actions/T…/{id}/{token} or commands/T…/{id}/{token} sequence in an escaped
+// path.
 func webhookPath(p string) string {
 	segs := strings.Split(p, "/")
 	changed := false
 	for i := 0; i < len(segs); i++ {
+		if t := slackToken(segs, i); t > 0 {
+			segs[t] = Mask
+			changed = true
+			i = t
+			continue
+		}
 		if !strings.EqualFold(segs[i], "api") {
 			continue
 		}
@@ -129,6 +143,40 @@ func webhookPath(p string) string {
 		return p
 	}
 	return strings.Join(segs, "/")
+}
+
+// slackToken returns the index of the token segment when segs[i:] starts a
+// Slack webhook path: services/T…/B…/{token}, actions/T…/{id}/{token} or
+// commands/T…/{id}/{token}, where T… is a team (or enterprise, E…) id.
+// It returns 0 otherwise.
+func slackToken(segs []string, i int) int {
+	if i+3 >= len(segs) || segs[i+3] == "" || !slackTeam(segs[i+1]) || segs[i+2] == "" {
+		return 0
+	}
+	switch {
+	case strings.EqualFold(segs[i], "services"):
+		if c := segs[i+2][0]; c != 'B' && c != 'b' {
+			return 0
+		}
+	case strings.EqualFold(segs[i], "actions"), strings.EqualFold(segs[i], "commands"):
+	default:
+		return 0
+	}
+	return i + 3
+}
+
+// slackTeam reports whether s looks like a Slack team or enterprise id:
+// T or E followed by letters and digits.
+func slackTeam(s string) bool {
+	if len(s) < 2 || !strings.ContainsRune("TtEe", rune(s[0])) {
+		return false
+	}
+	for _, c := range s[1:] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // isVersion reports whether s is an API version segment such as "v10".
