@@ -143,7 +143,7 @@ func New(cfg Config) (*Sender, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		obs:      cfg.Observer,
-		guard:    newGuard(cfg.AllowPrivateNetworks, cfg.AllowedNetworks),
+		guard:    newGuard(cfg.AllowPrivateNetworks, cfg.AllowedNetworks, cfg.Timeout),
 		now:      time.Now,
 		viaProxy: make(map[string]*http.Client),
 	}
