@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net/netip"
@@ -203,9 +204,13 @@ func TestLoadErrors(t *testing.T) {
 		{"secret prefix", map[string]string{"HOOKWORKER_SIGNING_SECRET": "topsecretvalue"}, `HOOKWORKER_SIGNING_SECRET: must start with "whsec_"`},
 		{"secret base64", map[string]string{"HOOKWORKER_SIGNING_SECRET": "whsec_topsecret!!"}, "HOOKWORKER_SIGNING_SECRET: must be \"whsec_\" followed by standard base64"},
 		{"secret empty key", map[string]string{"HOOKWORKER_SIGNING_SECRET": "whsec_"}, "HOOKWORKER_SIGNING_SECRET: must hold a key"},
+		{"secret one-byte key", map[string]string{"HOOKWORKER_SIGNING_SECRET": "whsec_YQ=="}, "HOOKWORKER_SIGNING_SECRET: must hold a key of 24 to 64 bytes after \"whsec_\" (Standard Webhooks), got 1 bytes"},
+		{"secret 23-byte key", map[string]string{"HOOKWORKER_SIGNING_SECRET": "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 23))}, "got 23 bytes"},
+		{"secret 65-byte key", map[string]string{"HOOKWORKER_SIGNING_SECRET": "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 65))}, "got 65 bytes"},
 		{"proxies", map[string]string{"HOOKWORKER_PROXIES": "10.0.0.1:8080,badhost:99999:user:secretpw"}, "HOOKWORKER_PROXIES: "},
 		{"proxies file missing", map[string]string{"HOOKWORKER_PROXIES_FILE": filepath.Join(dir, "none.txt")}, "HOOKWORKER_PROXIES_FILE: "},
 		{"proxies file bad", map[string]string{"HOOKWORKER_PROXIES_FILE": badList}, "HOOKWORKER_PROXIES_FILE: "},
+		{"proxies file endless", map[string]string{"HOOKWORKER_PROXIES_FILE": "/dev/zero"}, "HOOKWORKER_PROXIES_FILE: read proxies /dev/zero: larger than 1048576 bytes"},
 		{"avatar scheme", map[string]string{"HOOKWORKER_DISCORD_AVATAR_URL": "ftp://example.com/a.png"}, "HOOKWORKER_DISCORD_AVATAR_URL: must be an http or https URL"},
 		{"avatar relative", map[string]string{"HOOKWORKER_DISCORD_AVATAR_URL": "/a.png"}, "HOOKWORKER_DISCORD_AVATAR_URL: must be an http or https URL"},
 		{"username long", map[string]string{"HOOKWORKER_DISCORD_USERNAME": strings.Repeat("é", 81)}, "HOOKWORKER_DISCORD_USERNAME: must be 1 to 80 characters, got 81"},
@@ -397,7 +402,7 @@ func TestLogValueHidesSecrets(t *testing.T) {
 	setEnv(t, map[string]string{
 		"HOOKWORKER_NATS_URL":           "nats://natsuser:natspw@nats.example:4222",
 		"HOOKWORKER_PROXIES":            "10.0.0.1:8080:proxyuser:proxypw,http://u2:proxypw2@10.0.0.2:3128",
-		"HOOKWORKER_SIGNING_SECRET":     "whsec_c2lnbmluZ3NlY3JldGtleQ==",
+		"HOOKWORKER_SIGNING_SECRET":     "whsec_c2lnbmluZ3NlY3JldGtleS0yNGJ5dGVz",
 		"HOOKWORKER_DISCORD_AVATAR_URL": "https://cdn.example/a.png?token=avatarpw",
 	})
 	c, err := Load()
@@ -407,7 +412,7 @@ func TestLogValueHidesSecrets(t *testing.T) {
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "config", c)
 	out := buf.String()
-	for _, secret := range []string{"natspw", "natsuser", "proxypw", "proxyuser", "c2lnbmluZ3NlY3JldGtleQ", "avatarpw"} {
+	for _, secret := range []string{"natspw", "natsuser", "proxypw", "proxyuser", "c2lnbmluZ3NlY3JldGtleS0yNGJ5dGVz", "avatarpw"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("logged config holds %q: %s", secret, out)
 		}

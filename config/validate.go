@@ -15,6 +15,7 @@ import (
 
 	"github.com/hookworker/hookworker/proxies"
 	"github.com/hookworker/hookworker/redact"
+	"github.com/hookworker/hookworker/sender"
 )
 
 // maxNameLen is the longest stream or consumer name JetStream accepts.
@@ -271,6 +272,15 @@ func checkSecret(s string) error {
 	}
 	if len(key) == 0 {
 		return errors.New(`must hold a key after "whsec_"`)
+	}
+	return checkKeyLen(len(key))
+}
+
+// checkKeyLen checks the length of a decoded signing key against the Standard
+// Webhooks specification (24 to 64 bytes).
+func checkKeyLen(n int) error {
+	if n < sender.MinSecretKey || n > sender.MaxSecretKey {
+		return fmt.Errorf("must hold a key of %d to %d bytes after \"whsec_\" (Standard Webhooks), got %d bytes", sender.MinSecretKey, sender.MaxSecretKey, n)
 	}
 	return nil
 }

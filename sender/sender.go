@@ -211,6 +211,13 @@ func check(cfg *Config) error {
 	return nil
 }
 
+// The lengths of a signing key, decoded, that the Standard Webhooks
+// specification allows.
+const (
+	MinSecretKey = 24
+	MaxSecretKey = 64
+)
+
 // decodeSecret returns the HMAC key of a "whsec_<base64>" secret. Its errors
 // name the format, never the secret.
 func decodeSecret(secret string) ([]byte, error) {
@@ -222,6 +229,9 @@ func decodeSecret(secret string) ([]byte, error) {
 	key, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil || len(key) == 0 {
 		return nil, errors.New(format + " (the part after the prefix does not decode)")
+	}
+	if len(key) < MinSecretKey || len(key) > MaxSecretKey {
+		return nil, fmt.Errorf("signing secret key must be %d to %d bytes (Standard Webhooks), got %d", MinSecretKey, MaxSecretKey, len(key))
 	}
 	return key, nil
 }
