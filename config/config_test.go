@@ -76,10 +76,7 @@ func TestLoadDefaults(t *testing.T) {
 func TestLoadValues(t *testing.T) {
 	clearEnv(t)
 	dir := t.TempDir()
-	creds := filepath.Join(dir, "nats.creds")
-	if err := os.WriteFile(creds, []byte("creds"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	creds := filepath.Join("testdata", "user.creds")
 	list := filepath.Join(dir, "proxies.txt")
 	if err := os.WriteFile(list, []byte("# pool\n10.0.0.3:8080\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -161,6 +158,15 @@ func TestLoadErrors(t *testing.T) {
 	if err := os.WriteFile(badList, []byte("user:secretpw@nope\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	creds, err := os.ReadFile(filepath.Join("testdata", "user.creds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwtOnly := filepath.Join(dir, "jwt-only.creds")
+	seedAt := bytes.Index(creds, []byte("-----BEGIN USER NKEY SEED-----"))
+	if err := os.WriteFile(jwtOnly, creds[:seedAt], 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -226,6 +232,9 @@ func TestLoadErrors(t *testing.T) {
 		{"embedded dir", map[string]string{"HOOKWORKER_EMBEDDED_DIR": " "}, "HOOKWORKER_EMBEDDED_DIR: must not be empty"},
 		{"nats creds missing", map[string]string{"HOOKWORKER_NATS_CREDS": filepath.Join(dir, "none.creds")}, "HOOKWORKER_NATS_CREDS: cannot read"},
 		{"nats creds dir", map[string]string{"HOOKWORKER_NATS_CREDS": dir}, "HOOKWORKER_NATS_CREDS: is a directory"},
+		{"nats creds not creds", map[string]string{"HOOKWORKER_NATS_CREDS": badList}, `HOOKWORKER_NATS_CREDS: is not a NATS credentials file (a user JWT and an nkey seed): "` + badList + `": nkeys: no nkey seed found`},
+		{"nats creds without seed", map[string]string{"HOOKWORKER_NATS_CREDS": jwtOnly}, "HOOKWORKER_NATS_CREDS: is not a NATS credentials file"},
+		{"nats creds endless", map[string]string{"HOOKWORKER_NATS_CREDS": "/dev/zero"}, `HOOKWORKER_NATS_CREDS: must be a regular file of at most 1048576 bytes, got "/dev/zero"`},
 		{"nats url scheme", map[string]string{"HOOKWORKER_NATS_URL": "http://user:natspw@nats:4222"}, "HOOKWORKER_NATS_URL: scheme must be nats, tls, ws or wss"},
 		{"nats url empty entry", map[string]string{"HOOKWORKER_NATS_URL": "nats://a:4222,"}, "HOOKWORKER_NATS_URL: holds an empty entry"},
 		{"nats url host", map[string]string{"HOOKWORKER_NATS_URL": "nats://user:natspw@"}, "HOOKWORKER_NATS_URL: invalid server URL"},
