@@ -36,8 +36,9 @@ func TestSendProxySSRFForms(t *testing.T) {
 
 			s := newSender(t, Config{Proxies: &listProvider{list: []*url.URL{proxy.URL}}, MaxProxyRetries: 1})
 			res := send(t, s, Request{URLs: []string{target}})
-			if res.Outcome != Rejected || res.Attempts != 0 || !strings.Contains(res.Error, "HOOKWORKER_ALLOW_PRIVATE_NETWORKS") {
-				t.Errorf("got %s attempts %d error %q, want rejected naming the setting", res.Outcome, res.Attempts, res.Error)
+			if res.Outcome != Rejected || res.Attempts != 0 || !strings.Contains(res.Error, "HOOKWORKER_ALLOW_PRIVATE_NETWORKS") ||
+				!strings.Contains(res.Error, "worker") {
+				t.Errorf("got %s attempts %d error %q, want rejected naming the worker's setting", res.Outcome, res.Attempts, res.Error)
 			}
 			if rc.Hits() != 0 || proxy.Requests() != 0 {
 				t.Fatalf("receiver hit %d times, proxy asked %d times, want neither", rc.Hits(), proxy.Requests())

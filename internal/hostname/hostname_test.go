@@ -124,3 +124,20 @@ func TestCheckPort(t *testing.T) {
 		})
 	}
 }
+
+// FuzzIPv4 checks that IPv4 never panics, agrees with netip on dotted quads,
+// and that what it accepts Check accepts too.
+func FuzzIPv4(f *testing.F) {
+	for _, s := range []string{"127.1", "2130706433", "0x7f000001", "0177.0.0.1", "0", "0x7f.1", "1.2.3.4", "1.2.3.4.5", "example.com"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, ok := hostname.IPv4(s)
+		if p, err := netip.ParseAddr(s); err == nil && p.Is4() && (!ok || a != p) {
+			t.Fatalf("IPv4(%q) = %s, %v; netip reads %s", s, a, ok, p)
+		}
+		if ok && hostname.Check(s) != nil {
+			t.Fatalf("IPv4(%q) accepts it but Check(%q) = %v", s, s, hostname.Check(s))
+		}
+	})
+}
