@@ -90,7 +90,8 @@ type Config struct {
 	// the delivery. Zero means no limit.
 	MaxRetryWait time.Duration
 	// SigningSecret, when set, is the Standard Webhooks secret ("whsec_"
-	// followed by base64) used to sign every request.
+	// followed by the base64 of a key of MinSecretKey to MaxSecretKey bytes)
+	// used to sign every request.
 	SigningSecret string
 	// AllowPrivateNetworks allows destinations on loopback, private,
 	// link-local and other non-public addresses.
