@@ -36,7 +36,7 @@ type Config struct {
 	NATSURL string `envconfig:"HOOKWORKER_NATS_URL" desc:"NATS server URL(s), comma-separated; empty starts an embedded JetStream server" shown:"(embedded)"`
 	// NATSCreds is a credentials file for the NATS connection. Defaults to
 	// empty (none).
-	NATSCreds string `envconfig:"HOOKWORKER_NATS_CREDS" desc:"credentials file for the NATS connection"`
+	NATSCreds string `envconfig:"HOOKWORKER_NATS_CREDS" desc:"credentials file for the NATS connection (a user JWT and an nkey seed, checked at start-up)"`
 	// EmbeddedListen is where the embedded server listens for producers, as
 	// host:port. Used only when NATSURL is empty. Defaults to 127.0.0.1:4222.
 	EmbeddedListen string `envconfig:"HOOKWORKER_EMBEDDED_LISTEN" default:"127.0.0.1:4222" desc:"host:port the embedded NATS server listens on"`
@@ -107,14 +107,14 @@ type Config struct {
 	Proxies string `envconfig:"HOOKWORKER_PROXIES" desc:"comma-separated proxies: host:port, host:port:user:pass or http://user:pass@host:port"`
 	// ProxiesFile names a file of proxies, one a line, added to Proxies.
 	// Defaults to empty.
-	ProxiesFile string `envconfig:"HOOKWORKER_PROXIES_FILE" desc:"file of proxies, one a line (# comments)"`
+	ProxiesFile string `envconfig:"HOOKWORKER_PROXIES_FILE" desc:"file of proxies, one a line (# comments), at most 1 MiB and 100,000 lines"`
 	// ProxyCooldown is how long a burned proxy stays out of rotation.
 	// Defaults to 1m.
 	ProxyCooldown time.Duration `envconfig:"HOOKWORKER_PROXY_COOLDOWN" default:"1m" desc:"how long a burned proxy stays out of rotation"`
 
 	// SigningSecret is the Standard Webhooks secret, "whsec_" followed by
-	// base64. Empty sends unsigned requests. Defaults to empty.
-	SigningSecret string `envconfig:"HOOKWORKER_SIGNING_SECRET" desc:"whsec_… secret for Standard Webhooks signatures"`
+	// the base64 of a 24- to 64-byte key. Empty sends unsigned requests. Defaults to empty.
+	SigningSecret string `envconfig:"HOOKWORKER_SIGNING_SECRET" desc:"whsec_… secret for Standard Webhooks signatures, a key of 24 to 64 bytes"`
 	// DiscordUsername is the default Discord webhook username. Defaults to
 	// empty (the webhook's own).
 	DiscordUsername string `envconfig:"HOOKWORKER_DISCORD_USERNAME" desc:"default Discord username"`

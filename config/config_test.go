@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net/netip"
@@ -75,10 +76,7 @@ func TestLoadDefaults(t *testing.T) {
 func TestLoadValues(t *testing.T) {
 	clearEnv(t)
 	dir := t.TempDir()
-	creds := filepath.Join(dir, "nats.creds")
-	if err := os.WriteFile(creds, []byte("creds"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	creds := filepath.Join("testdata", "user.creds")
 	list := filepath.Join(dir, "proxies.txt")
 	if err := os.WriteFile(list, []byte("# pool\n10.0.0.3:8080\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -160,6 +158,15 @@ func TestLoadErrors(t *testing.T) {
 	if err := os.WriteFile(badList, []byte("user:secretpw@nope\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	creds, err := os.ReadFile(filepath.Join("testdata", "user.creds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwtOnly := filepath.Join(dir, "jwt-only.creds")
+	seedAt := bytes.Index(creds, []byte("-----BEGIN USER NKEY SEED-----"))
+	if err := os.WriteFile(jwtOnly, creds[:seedAt], 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -203,9 +210,13 @@ func TestLoadErrors(t *testing.T) {
 		{"secret prefix", map[string]string{"HOOKWORKER_SIGNING_SECRET": "topsecretvalue"}, `HOOKWORKER_SIGNING_SECRET: must start with "whsec_"`},
 		{"secret base64", map[string]string{"HOOKWORKER_SIGNING_SECRET": "whsec_topsecret!!"}, "HOOKWORKER_SIGNING_SECRET: must be \"whsec_\" followed by standard base64"},
 		{"secret empty key", map[string]string{"HOOKWORKER_SIGNING_SECRET": "whsec_"}, "HOOKWORKER_SIGNING_SECRET: must hold a key"},
+		{"secret one-byte key", map[string]string{"HOOKWORKER_SIGNING_SECRET": "whsec_YQ=="}, "HOOKWORKER_SIGNING_SECRET: must hold a key of 24 to 64 bytes after \"whsec_\" (Standard Webhooks), got 1 bytes"},
+		{"secret 23-byte key", map[string]string{"HOOKWORKER_SIGNING_SECRET": "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 23))}, "got 23 bytes"},
+		{"secret 65-byte key", map[string]string{"HOOKWORKER_SIGNING_SECRET": "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 65))}, "got 65 bytes"},
 		{"proxies", map[string]string{"HOOKWORKER_PROXIES": "10.0.0.1:8080,badhost:99999:user:secretpw"}, "HOOKWORKER_PROXIES: "},
 		{"proxies file missing", map[string]string{"HOOKWORKER_PROXIES_FILE": filepath.Join(dir, "none.txt")}, "HOOKWORKER_PROXIES_FILE: "},
 		{"proxies file bad", map[string]string{"HOOKWORKER_PROXIES_FILE": badList}, "HOOKWORKER_PROXIES_FILE: "},
+		{"proxies file endless", map[string]string{"HOOKWORKER_PROXIES_FILE": "/dev/zero"}, "HOOKWORKER_PROXIES_FILE: read proxies /dev/zero: larger than 1048576 bytes"},
 		{"avatar scheme", map[string]string{"HOOKWORKER_DISCORD_AVATAR_URL": "ftp://example.com/a.png"}, "HOOKWORKER_DISCORD_AVATAR_URL: must be an http or https URL"},
 		{"avatar relative", map[string]string{"HOOKWORKER_DISCORD_AVATAR_URL": "/a.png"}, "HOOKWORKER_DISCORD_AVATAR_URL: must be an http or https URL"},
 		{"username long", map[string]string{"HOOKWORKER_DISCORD_USERNAME": strings.Repeat("é", 81)}, "HOOKWORKER_DISCORD_USERNAME: must be 1 to 80 characters, got 81"},
@@ -221,6 +232,9 @@ func TestLoadErrors(t *testing.T) {
 		{"embedded dir", map[string]string{"HOOKWORKER_EMBEDDED_DIR": " "}, "HOOKWORKER_EMBEDDED_DIR: must not be empty"},
 		{"nats creds missing", map[string]string{"HOOKWORKER_NATS_CREDS": filepath.Join(dir, "none.creds")}, "HOOKWORKER_NATS_CREDS: cannot read"},
 		{"nats creds dir", map[string]string{"HOOKWORKER_NATS_CREDS": dir}, "HOOKWORKER_NATS_CREDS: is a directory"},
+		{"nats creds not creds", map[string]string{"HOOKWORKER_NATS_CREDS": badList}, `HOOKWORKER_NATS_CREDS: is not a NATS credentials file (a user JWT and an nkey seed): "` + badList + `": nkeys: no nkey seed found`},
+		{"nats creds without seed", map[string]string{"HOOKWORKER_NATS_CREDS": jwtOnly}, "HOOKWORKER_NATS_CREDS: is not a NATS credentials file"},
+		{"nats creds endless", map[string]string{"HOOKWORKER_NATS_CREDS": "/dev/zero"}, `HOOKWORKER_NATS_CREDS: must be a regular file of at most 1048576 bytes, got "/dev/zero"`},
 		{"nats url scheme", map[string]string{"HOOKWORKER_NATS_URL": "http://user:natspw@nats:4222"}, "HOOKWORKER_NATS_URL: scheme must be nats, tls, ws or wss"},
 		{"nats url empty entry", map[string]string{"HOOKWORKER_NATS_URL": "nats://a:4222,"}, "HOOKWORKER_NATS_URL: holds an empty entry"},
 		{"nats url host", map[string]string{"HOOKWORKER_NATS_URL": "nats://user:natspw@"}, "HOOKWORKER_NATS_URL: invalid server URL"},
@@ -397,7 +411,7 @@ func TestLogValueHidesSecrets(t *testing.T) {
 	setEnv(t, map[string]string{
 		"HOOKWORKER_NATS_URL":           "nats://natsuser:natspw@nats.example:4222",
 		"HOOKWORKER_PROXIES":            "10.0.0.1:8080:proxyuser:proxypw,http://u2:proxypw2@10.0.0.2:3128",
-		"HOOKWORKER_SIGNING_SECRET":     "whsec_c2lnbmluZ3NlY3JldGtleQ==",
+		"HOOKWORKER_SIGNING_SECRET":     "whsec_c2lnbmluZ3NlY3JldGtleS0yNGJ5dGVz",
 		"HOOKWORKER_DISCORD_AVATAR_URL": "https://cdn.example/a.png?token=avatarpw",
 	})
 	c, err := Load()
@@ -407,7 +421,7 @@ func TestLogValueHidesSecrets(t *testing.T) {
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "config", c)
 	out := buf.String()
-	for _, secret := range []string{"natspw", "natsuser", "proxypw", "proxyuser", "c2lnbmluZ3NlY3JldGtleQ", "avatarpw"} {
+	for _, secret := range []string{"natspw", "natsuser", "proxypw", "proxyuser", "c2lnbmluZ3NlY3JldGtleS0yNGJ5dGVz", "avatarpw"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("logged config holds %q: %s", secret, out)
 		}

@@ -13,8 +13,11 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/hookworker/hookworker/proxies"
 	"github.com/hookworker/hookworker/redact"
+	"github.com/hookworker/hookworker/sender"
 )
 
 // maxNameLen is the longest stream or consumer name JetStream accepts.
@@ -29,7 +32,7 @@ func (c Config) Validate() error {
 
 	v.natsURL(c.NATSURL)
 	if c.NATSCreds != "" {
-		v.readableFile("NATSCreds", c.NATSCreds)
+		v.credsFile("NATSCreds", c.NATSCreds)
 	}
 	if c.NATSURL == "" {
 		v.hostPort("EmbeddedListen", c.EmbeddedListen)
@@ -235,6 +238,39 @@ func (v *validator) hostPort(field, s string) {
 	}
 }
 
+// maxCredsFile bounds a credentials file: one holds a JWT and a seed, a few
+// kilobytes.
+const maxCredsFile = 1 << 20
+
+// credsFile checks a NATS credentials file the way the connection will read
+// it, so that a bad one stops start-up instead of failing every connection
+// attempt: a readable regular file of at most 1 MiB holding a user JWT and an
+// nkey seed (the seed signs a test nonce; neither is ever quoted).
+func (v *validator) credsFile(field, path string) {
+	n := len(v.errs)
+	v.readableFile(field, path)
+	if len(v.errs) > n {
+		return
+	}
+	st, err := os.Stat(path)
+	if err != nil || !st.Mode().IsRegular() || st.Size() > maxCredsFile {
+		v.add(field, "must be a regular file of at most %d bytes, got %q", maxCredsFile, path)
+		return
+	}
+	var o nats.Options
+	if err = nats.UserCredentials(path)(&o); err == nil {
+		if _, err = o.UserJWT(); err == nil {
+			_, err = o.SignatureCB([]byte("hookworker"))
+		}
+	}
+	if err != nil {
+		if inner := errors.Unwrap(err); inner != nil {
+			err = inner
+		}
+		v.add(field, "is not a NATS credentials file (a user JWT and an nkey seed): %q: %v", path, err)
+	}
+}
+
 func (v *validator) readableFile(field, path string) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -271,6 +307,15 @@ func checkSecret(s string) error {
 	}
 	if len(key) == 0 {
 		return errors.New(`must hold a key after "whsec_"`)
+	}
+	return checkKeyLen(len(key))
+}
+
+// checkKeyLen checks the length of a decoded signing key against the Standard
+// Webhooks specification (24 to 64 bytes).
+func checkKeyLen(n int) error {
+	if n < sender.MinSecretKey || n > sender.MaxSecretKey {
+		return fmt.Errorf("must hold a key of %d to %d bytes after \"whsec_\" (Standard Webhooks), got %d bytes", sender.MinSecretKey, sender.MaxSecretKey, n)
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hookworker/hookworker/internal/hostname"
 	"github.com/hookworker/hookworker/sender"
 )
 
@@ -355,7 +356,16 @@ func checkURL(s string) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return errors.New("must be an absolute http or https URL")
 	}
-	return nil
+	return checkHost(u)
+}
+
+// checkHost checks that the host and port of a destination can be dialled;
+// its errors quote neither.
+func checkHost(u *url.URL) error {
+	if err := hostname.Check(u.Hostname()); err != nil {
+		return err
+	}
+	return hostname.CheckPort(u.Port())
 }
 
 // reservedHeaders are set by the worker itself (a job may not override them

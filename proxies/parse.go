@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"net/url"
@@ -225,13 +226,35 @@ func ParseList(s string) ([]*url.URL, error) {
 	return list, nil
 }
 
+// Bounds on a proxies file: a list of proxies is small, and a path such as
+// /dev/zero or a log file given by mistake must not be read into memory.
+const (
+	// MaxFileSize is the largest proxies file ReadFile reads, in bytes.
+	MaxFileSize = 1 << 20
+	// MaxFileLines is the most lines a proxies file may have, comments and
+	// blank lines included.
+	MaxFileLines = 100_000
+)
+
 // ReadFile reads proxies from a file, one a line, each as Parse accepts them.
-// Blank lines and lines starting with '#' are skipped. Errors name the file
-// and the line.
+// Blank lines and lines starting with '#' are skipped. A file larger than
+// MaxFileSize or longer than MaxFileLines lines is refused without being read
+// further. Errors name the file and the line.
 func ReadFile(path string) ([]*url.URL, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read proxies: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read proxies %s: %w", path, err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("read proxies %s: larger than %d bytes, the most a proxies file may hold", path, MaxFileSize)
+	}
+	if lines := bytes.Count(data, []byte{'\n'}); lines > MaxFileLines || lines == MaxFileLines && len(data) > 0 && data[len(data)-1] != '\n' {
+		return nil, fmt.Errorf("read proxies %s: more than %d lines, the most a proxies file may hold", path, MaxFileLines)
 	}
 	var list []*url.URL
 	sc := bufio.NewScanner(bytes.NewReader(data))

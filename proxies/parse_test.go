@@ -240,3 +240,44 @@ func FuzzParseSecret(f *testing.F) {
 		}
 	})
 }
+
+func TestReadFileBounds(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	comment := func(size int) string { return "#" + strings.Repeat("x", size-2) + "\n" }
+	tests := []struct {
+		name   string
+		path   string
+		errHas string // "" when the file is accepted
+	}{
+		{name: "largest size", path: write("max.txt", comment(proxies.MaxFileSize))},
+		{name: "one byte over", path: write("big.txt", comment(proxies.MaxFileSize+1)), errHas: "larger than 1048576 bytes"},
+		{name: "most lines", path: write("lines.txt", strings.Repeat("\n", proxies.MaxFileLines))},
+		{name: "most lines, last unterminated", path: write("lines2.txt", strings.Repeat("\n", proxies.MaxFileLines-1)+"#")},
+		{name: "one line over", path: write("many.txt", strings.Repeat("\n", proxies.MaxFileLines)+"#"), errHas: "more than 100000 lines"},
+		{name: "endless device", path: "/dev/zero", errHas: "larger than 1048576 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := os.Stat(tt.path); err != nil {
+				t.Skipf("no %s here: %v", tt.path, err)
+			}
+			_, err := proxies.ReadFile(tt.path)
+			switch {
+			case tt.errHas == "" && err != nil:
+				t.Fatalf("ReadFile: %v, want the file accepted", err)
+			case tt.errHas != "" && (err == nil || !strings.Contains(err.Error(), tt.errHas) || !strings.Contains(err.Error(), tt.path)):
+				t.Fatalf("ReadFile error %v, want one naming the file and %q", err, tt.errHas)
+			}
+		})
+	}
+}

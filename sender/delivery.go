@@ -138,7 +138,7 @@ func (d *delivery) prepare() string {
 		if u.Hostname() == "" {
 			return "destination url has no host"
 		}
-		if err := s.guard.checkHost(u.Hostname(), s.cfg.Proxies != nil); err != nil {
+		if err := s.guard.checkURL(u, s.cfg.Proxies != nil); err != nil {
 			d.last = len(d.urls)
 			d.urls = append(d.urls, u)
 			return err.Error()

@@ -132,7 +132,7 @@ func TestSendHeaders(t *testing.T) {
 		},
 		{
 			name: "unsigned leaves out every webhook header",
-			cfg:  Config{SigningSecret: "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef"))},
+			cfg:  Config{SigningSecret: "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef01234567"))},
 			req:  Request{Unsigned: true, Header: http.Header{"Webhook-Id": {"spoofed"}}},
 			want: map[string]string{
 				"Content-Type":      "application/json",

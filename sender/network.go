@@ -5,13 +5,19 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hookworker/hookworker/internal/hostname"
 )
 
-// The settings that open non-public destinations, named in refusals.
-const allowHint = "set HOOKWORKER_ALLOW_PRIVATE_NETWORKS=true or add it to HOOKWORKER_ALLOWED_NETWORKS to allow it"
+// The settings that open non-public destinations, named in refusals. They
+// are the worker's own: a producer cannot set them for its job.
+const allowHint = "the worker refuses non-public destinations unless its own settings allow them: " +
+	"set HOOKWORKER_ALLOW_PRIVATE_NETWORKS=true or add the address to HOOKWORKER_ALLOWED_NETWORKS " +
+	"in the environment of every worker process (not of the producer or of hookworker send)"
 
 // nonPublic lists special-purpose networks that netip.Addr's methods do not
 // cover (IANA special-purpose address registries).
@@ -63,14 +69,36 @@ func (e *refusal) Error() string {
 	return fmt.Sprintf("destination %s is not a public address; %s", e.host, allowHint)
 }
 
+// invalidHost is the error for a destination URL whose host or port cannot
+// be dialled. It never quotes the URL.
+type invalidHost struct {
+	err error
+}
+
+func (e *invalidHost) Error() string { return "invalid destination url: " + e.err.Error() }
+
+func (e *invalidHost) Unwrap() error { return e.err }
+
+// lookupFunc resolves a host name to its addresses, as
+// net.Resolver.LookupNetIP does.
+type lookupFunc func(ctx context.Context, network, host string) ([]netip.Addr, error)
+
 // guard decides which destination addresses may be dialled.
 type guard struct {
 	allowAll bool
 	allowed  []netip.Prefix
+	// lookup resolves names sent through a proxy, bounded by lookupTimeout.
+	lookup        lookupFunc
+	lookupTimeout time.Duration
 }
 
-func newGuard(allowAll bool, allowed []netip.Prefix) *guard {
-	return &guard{allowAll: allowAll, allowed: allowed}
+func newGuard(allowAll bool, allowed []netip.Prefix, lookupTimeout time.Duration) *guard {
+	return &guard{
+		allowAll:      allowAll,
+		allowed:       allowed,
+		lookup:        net.DefaultResolver.LookupNetIP,
+		lookupTimeout: lookupTimeout,
+	}
 }
 
 // allows reports whether a may be dialled.
@@ -90,26 +118,63 @@ func (g *guard) allows(a netip.Addr) bool {
 	return false
 }
 
-// checkHost refuses a host that is visibly not allowed before any request: a
-// literal non-public IP address, or (when strict, for sends through a proxy
-// that resolves names itself) localhost. It returns nil when the host may be
-// tried.
-func (g *guard) checkHost(host string, strict bool) error {
+// checkURL refuses a destination before any request when its host or port
+// cannot be dialled (an *invalidHost), or when its host is visibly not
+// allowed (a *refusal): an IP address in any form a resolver accepts
+// (inet_aton's "127.1", "2130706433", "0x7f000001", ...) that is not
+// allowed, and, when strict (sends through a proxy, which resolves names
+// itself, so that the dial check never sees the address), localhost and any
+// name that resolves here to an address that is not allowed. A name that
+// does not resolve here is left to the proxy. It returns nil when the
+// destination may be tried.
+func (g *guard) checkURL(u *url.URL, strict bool) error {
+	host := u.Hostname()
+	if err := hostname.Check(host); err != nil {
+		return &invalidHost{err: err}
+	}
+	if err := hostname.CheckPort(u.Port()); err != nil {
+		return &invalidHost{err: err}
+	}
 	if g.allowAll {
 		return nil
 	}
-	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
-		if !g.allows(a.WithZone("")) {
-			return &refusal{host: a.String()}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		var ok bool
+		if a, ok = hostname.IPv4(host); !ok {
+			if strict {
+				return g.checkName(host)
+			}
+			return nil
+		}
+	}
+	if !g.allows(a.WithZone("")) {
+		return &refusal{host: a.WithZone("").String()}
+	}
+	return nil
+}
+
+// checkName refuses localhost, and a name that resolves to an address that
+// is not allowed. What it cannot see stays the proxy's to refuse: a name
+// that does not resolve here, or resolves differently for the proxy (split
+// DNS, or a record changed between this lookup and the proxy's).
+func (g *guard) checkName(host string) error {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		if !g.allows(netip.IPv6Loopback()) || !g.allows(netip.AddrFrom4([4]byte{127, 0, 0, 1})) {
+			return &refusal{host: h}
 		}
 		return nil
 	}
-	if strict {
-		h := strings.ToLower(strings.TrimSuffix(host, "."))
-		if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-			if !g.allows(netip.IPv6Loopback()) || !g.allows(netip.AddrFrom4([4]byte{127, 0, 0, 1})) {
-				return &refusal{host: h}
-			}
+	ctx, cancel := context.WithTimeout(context.Background(), g.lookupTimeout)
+	defer cancel()
+	addrs, err := g.lookup(ctx, "ip", h)
+	if err != nil {
+		return nil
+	}
+	for _, a := range addrs {
+		if !g.allows(a.WithZone("")) {
+			return &refusal{host: h + " (" + a.WithZone("").String() + ")"}
 		}
 	}
 	return nil

@@ -90,7 +90,8 @@ type Config struct {
 	// the delivery. Zero means no limit.
 	MaxRetryWait time.Duration
 	// SigningSecret, when set, is the Standard Webhooks secret ("whsec_"
-	// followed by base64) used to sign every request.
+	// followed by the base64 of a key of MinSecretKey to MaxSecretKey bytes)
+	// used to sign every request.
 	SigningSecret string
 	// AllowPrivateNetworks allows destinations on loopback, private,
 	// link-local and other non-public addresses.
@@ -143,7 +144,7 @@ func New(cfg Config) (*Sender, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		obs:      cfg.Observer,
-		guard:    newGuard(cfg.AllowPrivateNetworks, cfg.AllowedNetworks),
+		guard:    newGuard(cfg.AllowPrivateNetworks, cfg.AllowedNetworks, cfg.Timeout),
 		now:      time.Now,
 		viaProxy: make(map[string]*http.Client),
 	}
@@ -211,6 +212,13 @@ func check(cfg *Config) error {
 	return nil
 }
 
+// The lengths of a signing key, decoded, that the Standard Webhooks
+// specification allows.
+const (
+	MinSecretKey = 24
+	MaxSecretKey = 64
+)
+
 // decodeSecret returns the HMAC key of a "whsec_<base64>" secret. Its errors
 // name the format, never the secret.
 func decodeSecret(secret string) ([]byte, error) {
@@ -222,6 +230,9 @@ func decodeSecret(secret string) ([]byte, error) {
 	key, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil || len(key) == 0 {
 		return nil, errors.New(format + " (the part after the prefix does not decode)")
+	}
+	if len(key) < MinSecretKey || len(key) > MaxSecretKey {
+		return nil, fmt.Errorf("signing secret key must be %d to %d bytes (Standard Webhooks), got %d", MinSecretKey, MaxSecretKey, len(key))
 	}
 	return key, nil
 }

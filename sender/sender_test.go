@@ -2,6 +2,7 @@ package sender
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -736,6 +737,9 @@ func TestNewValidates(t *testing.T) {
 		{name: "secret without prefix", cfg: Config{SigningSecret: "c2VjcmV0LXZhbHVl"}, errHas: "whsec_"},
 		{name: "secret not base64", cfg: Config{SigningSecret: "whsec_not*base64!"}, errHas: "does not decode"},
 		{name: "empty key", cfg: Config{SigningSecret: "whsec_"}, errHas: "does not decode"},
+		{name: "one-byte key", cfg: Config{SigningSecret: "whsec_YQ=="}, errHas: "24 to 64 bytes (Standard Webhooks), got 1"},
+		{name: "23-byte key", cfg: Config{SigningSecret: "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456"))}, errHas: "got 23"},
+		{name: "65-byte key", cfg: Config{SigningSecret: "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 65))}, errHas: "got 65"},
 		{name: "backoff bounds", cfg: Config{BackoffMin: time.Second, BackoffMax: time.Millisecond}, errHas: "backoff"},
 		{name: "negative duration", cfg: Config{Timeout: -time.Second}, errHas: "negative"},
 		{name: "negative retries", cfg: Config{MaxRetries: -1}, errHas: "negative"},
@@ -751,6 +755,18 @@ func TestNewValidates(t *testing.T) {
 			}
 			if s := tt.cfg.SigningSecret; len(s) > len("whsec_") && strings.Contains(err.Error(), strings.TrimPrefix(s, "whsec_")) {
 				t.Errorf("error %q contains the secret", err)
+			}
+		})
+	}
+}
+
+func TestNewAcceptsKeyLengths(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{MinSecretKey, 32, MaxSecretKey} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			t.Parallel()
+			if _, err := New(Config{SigningSecret: "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, n))}); err != nil {
+				t.Fatalf("New with a %d-byte key: %v", n, err)
 			}
 		})
 	}

@@ -166,13 +166,54 @@ func startEmbedded(listen, dir string) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats server: %w", err)
 	}
+	fatal := &fatalLog{}
+	srv.SetLoggerV2(fatal, false, false, false)
 	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		return nil, fmt.Errorf("embedded nats server on %s did not start", listen)
+	// The server reports a failure to listen (the port is in use, say) only
+	// to its logger: look for it while waiting, so that the cause is given
+	// at once instead of after the timeout.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if srv.ReadyForConnections(50 * time.Millisecond) {
+			return srv, nil
+		}
+		if cause := fatal.cause(); cause != "" {
+			srv.Shutdown()
+			return nil, fmt.Errorf("embedded nats server on %s: %s", listen, cause)
+		}
+		if time.Now().After(deadline) {
+			srv.Shutdown()
+			return nil, fmt.Errorf("embedded nats server on %s did not start within 10s", listen)
+		}
 	}
-	return srv, nil
 }
+
+// fatalLog is the embedded server's logger: it keeps the first fatal error
+// and drops everything else (the worker logs what matters itself).
+type fatalLog struct {
+	mu    sync.Mutex
+	first string
+}
+
+func (l *fatalLog) cause() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.first
+}
+
+// Fatalf keeps the first fatal error.
+func (l *fatalLog) Fatalf(format string, v ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.first == "" {
+		l.first = fmt.Sprintf(format, v...)
+	}
+}
+
+func (*fatalLog) Noticef(string, ...any) {}
+func (*fatalLog) Warnf(string, ...any)   {}
+func (*fatalLog) Errorf(string, ...any)  {}
+func (*fatalLog) Debugf(string, ...any)  {}
+func (*fatalLog) Tracef(string, ...any)  {}
 
 // Conn returns the NATS connection.
 func (b *Bus) Conn() *nats.Conn { return b.nc }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -184,6 +185,35 @@ func TestEmbedded(t *testing.T) {
 	defer cancel()
 	if _, err := js.Publish(ctx, "hooks.send", []byte(`{}`)); err != nil {
 		t.Fatalf("publish to embedded server: %v", err)
+	}
+	b.Close()
+}
+
+// TestEmbeddedPortInUse checks that an embedded server that cannot listen
+// fails start-up with the cause, the address and nothing left running.
+func TestEmbeddedPortInUse(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+
+	b, err := Connect(Config{EmbeddedListen: addr, EmbeddedDir: t.TempDir()})
+	if err == nil {
+		b.Close()
+		t.Fatal("Connect on a port in use: no error")
+	}
+	if msg := err.Error(); !strings.Contains(msg, addr) || !strings.Contains(msg, "address already in use") {
+		t.Fatalf("error %q, want one naming %s and the cause", msg, addr)
+	}
+	// The port is still the other listener's, free once it closes: the
+	// failed server holds nothing.
+	ln.Close()
+	b, err = Connect(Config{EmbeddedListen: addr, EmbeddedDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("Connect once the port is free: %v", err)
 	}
 	b.Close()
 }

@@ -297,12 +297,19 @@ func TestHelpCommand(t *testing.T) {
 }
 
 func TestBadVariableExits2(t *testing.T) {
+	notCreds := filepath.Join(t.TempDir(), "nats.creds")
+	if err := os.WriteFile(notCreds, []byte("user:password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name, variable, value string
 	}{
 		{"duration", "HOOKWORKER_ACK_WAIT", "soon"},
 		{"number", "HOOKWORKER_CONCURRENCY", "-3"},
 		{"log level", "HOOKWORKER_LOG_LEVEL", "loud"},
+		{"endless proxies file", "HOOKWORKER_PROXIES_FILE", "/dev/zero"},
+		{"one-byte signing key", "HOOKWORKER_SIGNING_SECRET", "whsec_YQ=="},
+		{"not a credentials file", "HOOKWORKER_NATS_CREDS", notCreds},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -134,6 +134,9 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if !ok {
 		return ExitUsage
 	}
+	for _, name := range config.Unknown() {
+		fmt.Fprintf(stderr, "hookworker send: warning: unknown variable %s ignored; check its spelling in hookworker -h\n", name)
+	}
 	if err := checkDiscord(cfg, j); err != nil {
 		fmt.Fprintf(stderr, "hookworker send: invalid job: %v\n", err)
 		return ExitUsage
@@ -144,6 +147,13 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return ExitFailure
 	}
 	defer nc.Close()
+	msg := nats.NewMsg(cfg.Subject)
+	msg.Data = data
+	msg.Header.Set(nats.MsgIdHdr, jobID)
+	if size, limit := msgSize(msg), nc.MaxPayload(); size > limit {
+		fmt.Fprintf(stderr, "hookworker send: invalid job: %d bytes with its headers, more than the %d bytes the NATS server accepts in one message (its max_payload)\n", size, limit)
+		return ExitUsage
+	}
 
 	var results chan *nats.Msg
 	if *wait {
@@ -172,9 +182,6 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		fmt.Fprintf(stderr, "hookworker send: %v\n", err)
 		return ExitFailure
 	}
-	msg := nats.NewMsg(cfg.Subject)
-	msg.Data = data
-	msg.Header.Set(nats.MsgIdHdr, jobID)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	ack, err := js.PublishMsg(pctx, msg)
 	cancel()
@@ -219,6 +226,18 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	case <-ctx.Done():
 		return ExitFailure
 	}
+}
+
+// msgSize returns the size the server counts against its max payload: the
+// data and the headers as NATS encodes them.
+func msgSize(m *nats.Msg) int64 {
+	n := len("NATS/1.0\r\n\r\n") + len(m.Data)
+	for k, vs := range m.Header {
+		for _, v := range vs {
+			n += len(k) + len(": ") + len(v) + len("\r\n")
+		}
+	}
+	return int64(n)
 }
 
 // checkDiscord checks the message of a Discord job as the worker will, with

@@ -122,3 +122,54 @@ func TestSendJobFlags(t *testing.T) {
 		t.Errorf("negative --max-retries: exit %d, stderr %q", code, errOut)
 	}
 }
+
+func TestSendRefusesJobOverMaxPayload(t *testing.T) {
+	srv := bustest.Server(t)
+	nc, js := bustest.Connect(t, srv.ClientURL())
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "HOOKS", Subjects: []string{"hooks.send"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setEnv(t, map[string]string{"HOOKWORKER_NATS_URL": srv.ClientURL()})
+	limit := int(nc.MaxPayload()) // the server's, 1 MiB by default
+	jobOf := func(size int) string {
+		const frame = `{"id":"big","url":"https://example.com/hook","payload":""}`
+		return `{"id":"big","url":"https://example.com/hook","payload":"` + strings.Repeat("x", size-len(frame)) + `"}`
+	}
+	// The header block ("NATS/1.0", Nats-Msg-Id: big) counts too.
+	const headers = len("NATS/1.0\r\n\r\n") + len("Nats-Msg-Id: big\r\n")
+
+	code, out, errOut := mainOut(t, strings.NewReader(jobOf(limit-headers+1)), "send", "-")
+	if code != cli.ExitUsage || !strings.Contains(errOut, "max_payload") || out != "" {
+		t.Fatalf("one byte over: exit %d, stdout %q, stderr %q; want exit %d naming max_payload", code, out, errOut, cli.ExitUsage)
+	}
+	if info, err := stream.Info(ctx); err != nil || info.State.Msgs != 0 {
+		t.Fatalf("stream after a refused job: %+v, %v; want nothing published", info, err)
+	}
+
+	code, out, errOut = mainOut(t, strings.NewReader(jobOf(limit-headers)), "send", "-")
+	if code != cli.ExitOK || strings.TrimSpace(out) != "big" {
+		t.Fatalf("at the limit: exit %d, stdout %q, stderr %q; want it published", code, out, errOut)
+	}
+}
+
+func TestSendWarnsAboutUnknownVariables(t *testing.T) {
+	srv := bustest.Server(t)
+	_, js := bustest.Connect(t, srv.ClientURL())
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "HOOKS", Subjects: []string{"hooks.send"}}); err != nil {
+		t.Fatal(err)
+	}
+	setEnv(t, map[string]string{"HOOKWORKER_NATS_URL": srv.ClientURL(), "HOOKWORKER_TIMEOTU": "5s"})
+	code, _, errOut := mainOut(t, nil, "send", "--url", "https://example.com/hook")
+	if code != cli.ExitOK || !strings.Contains(errOut, "unknown variable HOOKWORKER_TIMEOTU") {
+		t.Fatalf("exit %d, stderr %q; want the job sent and a warning naming HOOKWORKER_TIMEOTU", code, errOut)
+	}
+	setEnv(t, map[string]string{"HOOKWORKER_NATS_URL": srv.ClientURL()})
+	if code, _, errOut := mainOut(t, nil, "send", "--url", "https://example.com/hook"); code != cli.ExitOK || strings.Contains(errOut, "unknown variable") {
+		t.Fatalf("exit %d, stderr %q; want no warning without a misspelt variable", code, errOut)
+	}
+}

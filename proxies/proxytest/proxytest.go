@@ -2,6 +2,9 @@
 // interface for tests: it forwards plain HTTP requests sent in absolute-URI
 // form and tunnels HTTPS (and anything else) through CONNECT, optionally
 // requiring basic Proxy-Authorization, and counts the requests it receives.
+// Like the proxies it stands for, which resolve names with getaddrinfo, it
+// takes the numeric IPv4 forms inet_aton accepts ("127.1", "2130706433",
+// "0x7f000001", ...) for the addresses they denote.
 package proxytest
 
 import (
@@ -17,6 +20,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hookworker/hookworker/internal/hostname"
 )
 
 // Server is a forward proxy listening on 127.0.0.1.
@@ -73,7 +78,7 @@ func start(user, pass string, auth bool) *Server {
 	if auth {
 		s.URL.User = url.UserPassword(user, pass)
 	}
-	s.transport.DialContext = s.dialer.DialContext
+	s.transport.DialContext = s.dial
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(1)
 	go func() {
@@ -81,6 +86,16 @@ func start(user, pass string, auth bool) *Server {
 		_ = s.srv.Serve(ln)
 	}()
 	return s
+}
+
+// dial connects to address, reading a numeric host as getaddrinfo does.
+func (s *Server) dial(ctx context.Context, network, address string) (net.Conn, error) {
+	if host, port, err := net.SplitHostPort(address); err == nil {
+		if a, ok := hostname.IPv4(host); ok {
+			address = net.JoinHostPort(a.String(), port)
+		}
+	}
+	return s.dialer.DialContext(ctx, network, address)
 }
 
 // Requests returns how many proxy requests the server has received: every
@@ -183,7 +198,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 func (s *Server) tunnel(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	dst, err := s.dialer.DialContext(ctx, "tcp", r.Host)
+	dst, err := s.dial(ctx, "tcp", r.Host)
 	if err != nil {
 		http.Error(w, "proxytest: "+err.Error(), http.StatusBadGateway)
 		return

@@ -218,3 +218,39 @@ func TestDeadURL(t *testing.T) {
 		t.Error("receiver reached through a dead proxy")
 	}
 }
+
+// TestServerReadsNumericHosts checks that the proxy, like getaddrinfo, takes
+// the numeric forms inet_aton accepts for the addresses they denote, by
+// forwarding and by CONNECT.
+func TestServerReadsNumericHosts(t *testing.T) {
+	t.Parallel()
+	for _, scheme := range []string{"http", "https"} {
+		useTLS := scheme == "https"
+		for _, host := range []string{"127.1", "2130706433", "0x7f000001", "0177.0.0.1", "0x7f.1"} {
+			t.Run(scheme+"/"+host, func(t *testing.T) {
+				t.Parallel()
+				ts, hits := receiver(t, useTLS)
+				proxy := proxytest.NewServer()
+				t.Cleanup(proxy.Close)
+				u, err := url.Parse(ts.URL)
+				if err != nil {
+					t.Fatal(err)
+				}
+				u.Host = host + ":" + u.Port()
+				c := client(t, ts, proxy.URL)
+				if useTLS {
+					// The test certificate names 127.0.0.1, not the form.
+					c.Transport.(*http.Transport).TLSClientConfig.ServerName = "127.0.0.1"
+				}
+				resp, err := c.Post(u.String(), "application/json", strings.NewReader("{}"))
+				if err != nil {
+					t.Fatalf("post through the proxy to %s: %v", u, err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusAccepted || hits.Load() != 1 {
+					t.Fatalf("status %d, receiver hit %d times, want 202 once", resp.StatusCode, hits.Load())
+				}
+			})
+		}
+	}
+}
