@@ -66,7 +66,7 @@ func compileSchema(raw []byte) (*jsonschema.Schema, error) {
 // returns an *InvalidError for field "payload" listing at most
 // MaxViolations violations.
 func validatePayload(s *jsonschema.Schema, payload []byte) error {
-	if len(bytes.TrimSpace(payload)) == 0 {
+	if t := bytes.TrimSpace(payload); len(t) == 0 || bytes.Equal(t, []byte("null")) {
 		return invalid("payload", "is required")
 	}
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(payload))
