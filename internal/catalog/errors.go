@@ -26,7 +26,7 @@ type InvalidError struct {
 func (e *InvalidError) Error() string {
 	s := e.Field + ": " + e.Reason
 	for _, v := range e.Violations {
-		s += fmt.Sprintf("; %s: %s", v.Pointer, v.Reason)
+		s += fmt.Sprintf("; at %q: %s", v.Pointer, v.Reason)
 	}
 	return s
 }
