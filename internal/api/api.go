@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -43,6 +44,8 @@ type Config struct {
 	Events jetstream.Stream
 	// Timeout bounds the work of one request; 0 means 10s.
 	Timeout time.Duration
+	// Concurrency bounds the requests handled at once; 0 means 64.
+	Concurrency int
 	// Logger receives request errors; nil discards them.
 	Logger *slog.Logger
 }
@@ -51,6 +54,8 @@ type Config struct {
 type Service struct {
 	svc micro.Service
 	cfg Config
+	sem chan struct{}  // bounds the requests handled at once
+	wg  sync.WaitGroup // the requests in hand
 }
 
 // Start adds the service to nc and serves it until Stop.
@@ -64,6 +69,9 @@ func Start(nc *nats.Conn, cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 64
+	}
 	if cfg.Catalog == nil || cfg.JetStream == nil || cfg.Events == nil {
 		return nil, errors.New("api: catalog, jetstream and event stream are required")
 	}
@@ -75,7 +83,7 @@ func Start(nc *nats.Conn, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	s := &Service{svc: svc, cfg: cfg}
+	s := &Service{svc: svc, cfg: cfg, sem: make(chan struct{}, cfg.Concurrency)}
 	g := svc.AddGroup(cfg.Prefix)
 	for _, ep := range []struct {
 		subject string
@@ -99,11 +107,20 @@ func Start(nc *nats.Conn, cfg Config) (*Service, error) {
 			return nil, fmt.Errorf("api: endpoint %s: %w", ep.subject, err)
 		}
 	}
+	// Answer requests from other connections as soon as Start returns.
+	if err := nc.FlushTimeout(cfg.Timeout); err != nil && nc.IsConnected() {
+		_ = svc.Stop()
+		return nil, fmt.Errorf("api: %w", err)
+	}
 	return s, nil
 }
 
-// Stop stops serving; requests in progress finish.
-func (s *Service) Stop() error { return s.svc.Stop() }
+// Stop stops serving and waits for the requests in hand.
+func (s *Service) Stop() error {
+	err := s.svc.Stop()
+	s.wg.Wait()
+	return err
+}
 
 // version is v as a semantic version, which micro requires.
 func version(v string) string {
@@ -115,24 +132,34 @@ func version(v string) string {
 }
 
 // handler turns fn into a micro handler: fn's value is the JSON reply, its
-// error the error reply.
+// error the error reply. Requests are handled concurrently, up to
+// Config.Concurrency at once.
 func (s *Service) handler(subject string, fn func(context.Context, []byte) (any, error)) micro.HandlerFunc {
 	return func(r micro.Request) {
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
-		defer cancel()
-		out, err := fn(ctx, r.Data())
-		if err != nil {
-			code, desc, data := s.errorReply(subject, err)
-			_ = r.Error(code, desc, data)
-			return
-		}
-		body, err := json.Marshal(out)
-		if err != nil {
-			_ = r.Error("500", "encode reply", nil)
-			return
-		}
-		_ = r.Respond(body)
+		s.sem <- struct{}{}
+		s.wg.Go(func() {
+			defer func() { <-s.sem }()
+			s.handle(r, subject, fn)
+		})
 	}
+}
+
+// handle answers one request.
+func (s *Service) handle(r micro.Request, subject string, fn func(context.Context, []byte) (any, error)) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	defer cancel()
+	out, err := fn(ctx, r.Data())
+	if err != nil {
+		code, desc, data := s.errorReply(subject, err)
+		_ = r.Error(code, desc, data)
+		return
+	}
+	body, err := json.Marshal(out)
+	if err != nil {
+		_ = r.Error("500", "encode reply", nil)
+		return
+	}
+	_ = r.Respond(body)
 }
 
 // errorBody is the JSON an error reply carries, besides micro's headers.

@@ -49,7 +49,7 @@ func (b *Bus) EnsureEvents(ctx context.Context, t EventTopology) (EventsBound, e
 	var err error
 	out.Events, err = b.ensureStream(ctx, jetstream.StreamConfig{
 		Name: EventStream, Subjects: []string{EventSubjects}, Retention: jetstream.LimitsPolicy,
-		Storage: jetstream.FileStorage, MaxAge: t.EventMaxAge, Duplicates: resultDuplicates(t.EventMaxAge),
+		Storage: jetstream.FileStorage, MaxAge: t.EventMaxAge, Duplicates: eventDuplicates(t.EventMaxAge),
 		Description: "hookworker events",
 	}, "hooks.event.x.x.x")
 	if err != nil {
@@ -62,6 +62,15 @@ func (b *Bus) EnsureEvents(ctx context.Context, t EventTopology) (EventsBound, e
 		return EventsBound{}, err
 	}
 	return out, nil
+}
+
+// eventDuplicates is the event stream's duplicate window, never longer than
+// its max age (the server refuses that).
+func eventDuplicates(maxAge time.Duration) time.Duration {
+	if maxAge > 0 && maxAge < EventDuplicates {
+		return maxAge
+	}
+	return EventDuplicates
 }
 
 // ensureBucket returns the key-value bucket name, creating it when missing.
