@@ -146,6 +146,12 @@ func (s *Service) handler(subject string, fn func(context.Context, []byte) (any,
 
 // handle answers one request.
 func (s *Service) handle(r micro.Request, subject string, fn func(context.Context, []byte) (any, error)) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.cfg.Logger.Error("api request panicked", "subject", subject, "panic", fmt.Sprint(p))
+			_ = r.Error("500", "internal error", nil)
+		}
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
 	out, err := fn(ctx, r.Data())
@@ -370,6 +376,10 @@ func (s *Service) store(ctx context.Context, ev catalog.Event) (catalog.Event, e
 	if err != nil {
 		return catalog.Event{}, err
 	}
+	if limit := s.cfg.JetStream.Conn().MaxPayload(); int64(len(body)) > limit-jobHeadroom {
+		return catalog.Event{}, &catalog.InvalidError{Field: "payload",
+			Reason: fmt.Sprintf("too large: the event takes %d bytes, at most %d", len(body), limit-jobHeadroom)}
+	}
 	subject := catalog.EventSubject(ev.Type, ev.ID)
 	msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{}}
 	ack, err := s.cfg.JetStream.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID), jetstream.WithExpectLastSequencePerSubject(0))
@@ -385,6 +395,10 @@ func (s *Service) store(ctx context.Context, ev catalog.Event) (catalog.Event, e
 		return catalog.Event{}, fmt.Errorf("store event %s: %w", ev.ID, err)
 	}
 }
+
+// jobHeadroom is what an event leaves of the server's max payload for what
+// its jobs add around it (URL, headers, ids).
+const jobHeadroom = 16 << 10
 
 // stored reads the first copy of an event.
 func (s *Service) stored(ctx context.Context, get func() (*jetstream.RawStreamMsg, error)) (catalog.Event, error) {

@@ -392,3 +392,32 @@ func TestRequestsThatAreNotJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestSendEventRefusesWhatCannotBeDelivered(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	if _, err := e.client.PutEventType(ctx, client.EventType{Name: "order.created"}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, body string }{
+		{"invalid UTF-8", "{\"type\":\"order.created\",\"payload\":\"\xff\xfe\"}"},
+		{"too large for its jobs", `{"type":"order.created","payload":"` + strings.Repeat("x", int(e.nc.MaxPayload())-8<<10) + `"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := e.nc.Request("hooks.api.events.send", []byte(tt.body), 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if code := m.Header.Get(micro.ErrorCodeHeader); code != "400" || !strings.Contains(m.Header.Get(micro.ErrorHeader), "payload") {
+				t.Fatalf("code %q, error %q", code, m.Header.Get(micro.ErrorHeader))
+			}
+		})
+	}
+	if n := e.storedEvents(t); n != 0 {
+		t.Fatalf("%d events stored", n)
+	}
+	if _, err := e.client.SendEvent(ctx, client.Event{Type: "order.created", Payload: json.RawMessage(`"` + strings.Repeat("x", 1000) + `"`)}); err != nil {
+		t.Fatalf("a payload that fits: %v", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/text/language"
@@ -68,6 +69,9 @@ func compileSchema(raw []byte) (*jsonschema.Schema, error) {
 func validatePayload(s *jsonschema.Schema, payload []byte) error {
 	if t := bytes.TrimSpace(payload); len(t) == 0 || bytes.Equal(t, []byte("null")) {
 		return invalid("payload", "is required")
+	}
+	if !utf8.Valid(payload) {
+		return invalid("payload", "must be valid UTF-8")
 	}
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(payload))
 	if err != nil {

@@ -133,6 +133,12 @@ func (f *Fanout) Run(ctx context.Context) error {
 // (or the event got its rejected result), nak when something failed that
 // may work later.
 func (f *Fanout) handle(ctx context.Context, msg jetstream.Msg) {
+	defer func() {
+		if p := recover(); p != nil {
+			f.cfg.Logger.Error("event fan-out panicked", "subject", msg.Subject(), "panic", fmt.Sprint(p))
+			_ = msg.NakWithDelay(time.Second)
+		}
+	}()
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.AckWait)
 	defer cancel()
 	ev, err := f.decode(ctx, msg)
@@ -208,7 +214,13 @@ func (f *Fanout) decode(ctx context.Context, msg jetstream.Msg) (catalog.Event, 
 
 // reject publishes the rejected result of ev.
 func (f *Fanout) reject(ctx context.Context, ev catalog.Event, cause error) error {
-	r := job.Rejected(job.Job{ID: ev.ID, Type: job.Webhook}, cause, time.Now())
+	return f.rejectJob(ctx, ev, "", ev.ID, cause)
+}
+
+// rejectJob publishes a rejected result with id for ev and endpoint ("" for
+// none).
+func (f *Fanout) rejectJob(ctx context.Context, ev catalog.Event, endpoint, id string, cause error) error {
+	r := job.Rejected(job.Job{ID: id, Type: job.Webhook}, cause, time.Now())
 	body, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -219,11 +231,14 @@ func (f *Fanout) reject(ctx context.Context, ev catalog.Event, cause error) erro
 	}
 	fields["event"], _ = json.Marshal(eventRef(ev))
 	fields["endpoint"] = json.RawMessage("null")
+	if endpoint != "" {
+		fields["endpoint"], _ = json.Marshal(endpoint)
+	}
 	if body, err = json.Marshal(fields); err != nil {
 		return err
 	}
 	msg := &nats.Msg{Subject: f.cfg.ResultSubject, Data: body, Header: nats.Header{
-		nats.MsgIdHdr: {ev.ID}, headerJobID: {ev.ID}, headerOutcome: {string(sender.Rejected)},
+		nats.MsgIdHdr: {id}, headerJobID: {id}, headerOutcome: {string(sender.Rejected)},
 	}}
 	_, err = f.js.PublishMsg(ctx, msg)
 	return err
@@ -294,6 +309,14 @@ func (f *Fanout) publish(ctx context.Context, ev catalog.Event) (done bool, err 
 		body, err := json.Marshal(j)
 		if err != nil {
 			return true, err
+		}
+		if limit := f.js.Conn().MaxPayload(); int64(len(body)) > limit {
+			// It will never fit: the job ends here, rejected, for good.
+			cause := fmt.Errorf("job too large: %d bytes, the server takes at most %d", len(body), limit)
+			if err := f.rejectJob(ctx, ev, ep.ID, j.ID, cause); err != nil {
+				return true, err
+			}
+			continue
 		}
 		fut, err := f.js.PublishMsgAsync(&nats.Msg{Subject: f.cfg.JobSubject, Data: body,
 			Header: nats.Header{nats.MsgIdHdr: {j.ID}}})

@@ -309,3 +309,38 @@ func TestInvalidEventsAreRejected(t *testing.T) {
 		t.Fatalf("job %+v", got[0])
 	}
 }
+
+func TestJobTooLargeIsRejected(t *testing.T) {
+	opts := bustest.Options("127.0.0.1", -1, t.TempDir())
+	opts.MaxPayload = 4096
+	srv := bustest.Start(t, opts)
+	p := startProc(t, srv, 0)
+	setupCatalog(t, p.cat, catalog.Endpoint{ID: "ep_a", URL: "https://a.example.com/hook", Headers: map[string]string{"X-Pad": strings.Repeat("p", 300)}})
+	nc, js := bustest.Connect(t, srv.ClientURL())
+	results, err := nc.SubscribeSync("hooks.result")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.run(t)
+	big := `{"order":1,"pad":"` + strings.Repeat("x", 3800) + `"}`
+	if _, err := js.Publish(context.Background(), "hooks.event.order.created.evt_big", []byte(`{"payload":`+big+`}`)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := results.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct{ ID, Outcome, Error, Endpoint string }
+	if err := json.Unmarshal(m.Data, &r); err != nil || r.ID != "evt_big:ep_a" || r.Outcome != "rejected" || r.Endpoint != "ep_a" ||
+		!strings.Contains(r.Error, "too large") || len(m.Data) > 4096 {
+		t.Fatalf("result %s (%v)", m.Data, err)
+	}
+	// The positive control: a small event on the same server makes its job.
+	if _, err := js.Publish(context.Background(), "hooks.event.order.created.evt_small", []byte(`{"payload":{"order":2}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := jobs(t, js, 1); got[0].ID != "evt_small:ep_a" {
+		t.Fatalf("jobs %v", ids(got))
+	}
+	settled(t, js)
+}
