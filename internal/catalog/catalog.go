@@ -88,7 +88,7 @@ func New(ctx context.Context, cfg Config) (*Catalog, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Catalog{cfg: cfg, types: newMirror(cfg.Types), endpoints: newMirror(cfg.Endpoints), schemas: map[string]compiled{}}
+	c := &Catalog{cfg: cfg, types: newMirror(cfg.Types, cfg.Logger), endpoints: newMirror(cfg.Endpoints, cfg.Logger), schemas: map[string]compiled{}}
 	if err := c.types.run(ctx); err != nil {
 		return nil, err
 	}

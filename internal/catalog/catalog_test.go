@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/bus/bustest"
@@ -207,5 +208,47 @@ func TestViolationsAreCapped(t *testing.T) {
 	var ie *catalog.InvalidError
 	if !errors.As(err, &ie) || len(ie.Violations) != catalog.MaxViolations {
 		t.Fatalf("err = %v, want %d violations", err, catalog.MaxViolations)
+	}
+}
+
+// A bucket whose last message is gone (its delete markers purged) still
+// serves: the mirror stops waiting for a message that never comes.
+func TestMirrorServesWhenTheLastMessageIsGone(t *testing.T) {
+	srv := bustest.Server(t)
+	b, err := bus.Connect(bus.Config{URL: srv.ClientURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	eb, err := b.EnsureEvents(ctx, bus.EventTopology{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"ep_keep", "ep_gone"} {
+		if _, err := first.PutEndpoint(ctx, catalog.Endpoint{ID: id, URL: "https://example.com/" + id}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := first.DeleteEndpoint(ctx, "ep_gone"); err != nil {
+		t.Fatal(err)
+	}
+	if err := eb.Endpoints.PurgeDeletes(ctx, jetstream.DeleteMarkersOlderThan(-1)); err != nil {
+		t.Fatal(err)
+	}
+	second, err := catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mctx, mcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer mcancel()
+	got, err := second.Matching(mctx, "order.created", "")
+	if err != nil || len(got) != 1 || got[0].ID != "ep_keep" {
+		t.Fatalf("Matching = %+v, %v", got, err)
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -13,7 +15,8 @@ import (
 // as recent as the bucket was when sync was called, so that a value written
 // before is seen.
 type mirror struct {
-	kv jetstream.KeyValue
+	kv  jetstream.KeyValue
+	log *slog.Logger
 
 	mu      sync.Mutex
 	values  map[string]jetstream.KeyValueEntry
@@ -22,8 +25,8 @@ type mirror struct {
 	decoded map[string]any
 }
 
-func newMirror(kv jetstream.KeyValue) *mirror {
-	return &mirror{kv: kv, values: map[string]jetstream.KeyValueEntry{}, changed: make(chan struct{}), decoded: map[string]any{}}
+func newMirror(kv jetstream.KeyValue, log *slog.Logger) *mirror {
+	return &mirror{kv: kv, log: log, values: map[string]jetstream.KeyValueEntry{}, changed: make(chan struct{}), decoded: map[string]any{}}
 }
 
 // run applies the bucket's updates until ctx ends.
@@ -65,6 +68,11 @@ func (m *mirror) apply(e jetstream.KeyValueEntry) {
 	m.changed = make(chan struct{})
 }
 
+// stallAfter is how long sync waits for a mirror that makes no progress
+// before it serves what it has: the bucket's last message may have been
+// removed (a purge of delete markers), and then it never arrives.
+const stallAfter = 2 * time.Second
+
 // sync waits until the mirror holds every change made to the bucket before
 // it was called.
 func (m *mirror) sync(ctx context.Context) error {
@@ -77,6 +85,8 @@ func (m *mirror) sync(ctx context.Context) error {
 		return errors.New("bucket status without stream info")
 	}
 	last := bs.StreamInfo().State.LastSeq
+	stall := time.NewTimer(stallAfter)
+	defer stall.Stop()
 	for {
 		m.mu.Lock()
 		rev, ch := m.rev, m.changed
@@ -87,7 +97,12 @@ func (m *mirror) sync(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("bucket %s: %w", m.kv.Bucket(), ctx.Err())
+		case <-stall.C:
+			m.log.Warn("bucket mirror behind the bucket's last sequence; serving what it has",
+				"bucket", m.kv.Bucket(), "revision", rev, "last_sequence", last)
+			return nil
 		case <-ch:
+			stall.Reset(stallAfter)
 		}
 	}
 }
