@@ -157,7 +157,7 @@ func (f *Fanout) handle(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
-	done, err := f.publish(ctx, ev)
+	done, err := f.publish(ctx, ev, msg)
 	if !done {
 		return // stopped as if the process had died
 	}
@@ -281,12 +281,16 @@ type Payload struct {
 	Data json.RawMessage `json:"data"`
 }
 
+// progressEvery is how many jobs of one event are published between two
+// progress reports on the event.
+const progressEvery = 500
+
 // JobID is the id of the job of event eventID for endpoint endpointID.
 func JobID(eventID, endpointID string) string { return eventID + ":" + endpointID }
 
 // publish publishes one job per matching endpoint and waits for every
 // acknowledgement. done is false when beforePublish stopped it.
-func (f *Fanout) publish(ctx context.Context, ev catalog.Event) (done bool, err error) {
+func (f *Fanout) publish(ctx context.Context, ev catalog.Event, msg jetstream.Msg) (done bool, err error) {
 	eps, err := f.cfg.Catalog.Matching(ctx, ev.Type, ev.Channel)
 	if err != nil {
 		return true, err
@@ -294,7 +298,10 @@ func (f *Fanout) publish(ctx context.Context, ev catalog.Event) (done bool, err 
 	payload := Payload{Type: ev.Type, Timestamp: ev.Timestamp, Data: ev.Payload}
 	futures := make([]jetstream.PubAckFuture, 0, len(eps))
 	done = true
-	for _, ep := range eps {
+	for i, ep := range eps {
+		if i > 0 && i%progressEvery == 0 {
+			_ = msg.InProgress() // many endpoints: keep the event ours
+		}
 		j := Job{ID: JobID(ev.ID, ep.ID), Type: job.Webhook, URL: ep.URL, Payload: payload,
 			Headers: ep.Headers, Endpoint: ep.ID, Event: eventRef(ev)}
 		if j.Headers == nil {

@@ -344,3 +344,34 @@ func TestJobTooLargeIsRejected(t *testing.T) {
 	}
 	settled(t, js)
 }
+
+// An endpoint added through one process reaches the events another process
+// fans out right after.
+func TestEndpointsAddedElsewhereAreSeenAtOnce(t *testing.T) {
+	srv := bustest.Server(t)
+	fan := startProc(t, srv, 0)
+	setupCatalog(t, fan.cat)
+	fan.run(t)
+	other := startProc(t, srv, 0)
+	js := fan.b.JetStream()
+	for i, id := range []string{"ep_1", "ep_2", "ep_3"} {
+		if _, err := other.cat.PutEndpoint(context.Background(), catalog.Endpoint{ID: id, URL: "https://example.com/" + id}, ""); err != nil {
+			t.Fatal(err)
+		}
+		evt := "evt_" + id
+		sendEvent(t, js, catalog.Event{ID: evt, Type: "order.created", Timestamp: time.Now(), Payload: json.RawMessage(`{"order":1}`)})
+		// Event i reaches the i+1 endpoints added so far: 1, then 2, then 3.
+		want := (i + 1) * (i + 2) / 2
+		got := jobs(t, js, want)
+		n := 0
+		for _, j := range got {
+			if j.Event.ID == evt {
+				n++
+			}
+		}
+		if n != i+1 {
+			t.Fatalf("event %s made %d jobs, want %d", evt, n, i+1)
+		}
+	}
+	settled(t, js)
+}
