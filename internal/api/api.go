@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -101,7 +102,7 @@ func Start(nc *nats.Conn, cfg Config) (*Service, error) {
 		{"endpoints.delete", s.deleteEndpoint},
 		{"events.send", s.sendEvent},
 	} {
-		name := regexp.MustCompile(`[^A-Za-z0-9]`).ReplaceAllString(ep.subject, "_")
+		name := nonNameRE.ReplaceAllString(ep.subject, "_")
 		if err := g.AddEndpoint(name, s.handler(ep.subject, ep.fn), micro.WithEndpointSubject(ep.subject)); err != nil {
 			_ = svc.Stop()
 			return nil, fmt.Errorf("api: endpoint %s: %w", ep.subject, err)
@@ -122,10 +123,17 @@ func (s *Service) Stop() error {
 	return err
 }
 
-// version is v as a semantic version, which micro requires.
+var (
+	// nonNameRE matches what a micro endpoint name may not hold.
+	nonNameRE = regexp.MustCompile(`[^A-Za-z0-9]`)
+	// semverRE matches a semantic version.
+	semverRE = regexp.MustCompile(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+)
+
+// version is v as a semantic version, which micro requires; "0.0.0-dev"
+// when it is not one.
 func version(v string) string {
-	v = regexp.MustCompile(`^v`).ReplaceAllString(v, "")
-	if regexp.MustCompile(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`).MatchString(v) {
+	if v = strings.TrimPrefix(v, "v"); semverRE.MatchString(v) {
 		return v
 	}
 	return "0.0.0-dev"
