@@ -136,6 +136,18 @@ type Config struct {
 	// LogFormat is text (tint, coloured on a terminal) or json. Defaults to
 	// text.
 	LogFormat string `envconfig:"HOOKWORKER_LOG_FORMAT" default:"text" desc:"text (coloured on a terminal) or json"`
+
+	// Events and endpoints.
+
+	// APIPrefix starts the subjects of the event and endpoint API (the NATS
+	// micro service "hookworker"). Defaults to hooks.api.
+	APIPrefix string `envconfig:"HOOKWORKER_API_PREFIX" default:"hooks.api" desc:"subject prefix of the event and endpoint API (micro service hookworker)"`
+	// SecretGrace is how long an endpoint's rotated-out secret keeps
+	// signing. Defaults to 24h.
+	SecretGrace time.Duration `envconfig:"HOOKWORKER_SECRET_GRACE" default:"24h" desc:"how long a rotated-out endpoint secret keeps signing"`
+	// EventMaxAge is how long the event stream keeps an event; zero keeps
+	// events for ever. Defaults to 720h (30 days).
+	EventMaxAge time.Duration `envconfig:"HOOKWORKER_EVENT_MAX_AGE" default:"720h" desc:"how long the event stream HOOKS_EVENTS keeps events; 0 keeps them for ever"`
 }
 
 // Load reads the configuration from the environment, fills in the computed

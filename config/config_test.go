@@ -67,6 +67,9 @@ func TestLoadDefaults(t *testing.T) {
 		ProxyCooldown:   time.Minute,
 		LogLevel:        "info",
 		LogFormat:       "text",
+		APIPrefix:       "hooks.api",
+		SecretGrace:     24 * time.Hour,
+		EventMaxAge:     720 * time.Hour,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", c, want)
@@ -186,6 +189,9 @@ func TestLoadErrors(t *testing.T) {
 		{"defer negative", map[string]string{"HOOKWORKER_DEFER_AFTER": "-1s"}, "HOOKWORKER_DEFER_AFTER: must not be negative"},
 		{"retry wait negative", map[string]string{"HOOKWORKER_MAX_RETRY_WAIT": "-1s"}, "HOOKWORKER_MAX_RETRY_WAIT: must not be negative"},
 		{"result max age negative", map[string]string{"HOOKWORKER_RESULT_MAX_AGE": "-1h"}, "HOOKWORKER_RESULT_MAX_AGE: must not be negative"},
+		{"api prefix with wildcard", map[string]string{"HOOKWORKER_API_PREFIX": "hooks.*"}, "HOOKWORKER_API_PREFIX: must not contain wildcards"},
+		{"secret grace zero", map[string]string{"HOOKWORKER_SECRET_GRACE": "0"}, "HOOKWORKER_SECRET_GRACE: must be positive"},
+		{"event max age negative", map[string]string{"HOOKWORKER_EVENT_MAX_AGE": "-1h"}, "HOOKWORKER_EVENT_MAX_AGE: must not be negative"},
 		{"proxy cooldown zero", map[string]string{"HOOKWORKER_PROXY_COOLDOWN": "0s"}, "HOOKWORKER_PROXY_COOLDOWN: must be positive"},
 		{"max retries negative", map[string]string{"HOOKWORKER_MAX_RETRIES": "-1"}, "HOOKWORKER_MAX_RETRIES: must not be negative, got -1"},
 		{"max proxy retries negative", map[string]string{"HOOKWORKER_MAX_PROXY_RETRIES": "-2"}, "HOOKWORKER_MAX_PROXY_RETRIES: must not be negative, got -2"},

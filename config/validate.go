@@ -117,6 +117,10 @@ func (c Config) Validate() error {
 		v.hostPort("HTTPAddr", c.HTTPAddr)
 	}
 
+	v.subject("APIPrefix", c.APIPrefix)
+	v.positive("SecretGrace", c.SecretGrace)
+	v.notNegative("EventMaxAge", c.EventMaxAge)
+
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

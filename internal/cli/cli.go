@@ -49,6 +49,12 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return send(ctx, rest, stdin, stdout, stderr)
 	case "results":
 		return results(ctx, rest, stdout, stderr)
+	case "event-type":
+		return apiGroup(ctx, cmd, eventTypeCommands, eventTypeOrder, rest, stdin, stdout, stderr)
+	case "endpoint":
+		return apiGroup(ctx, cmd, endpointCommands, endpointOrder, rest, stdin, stdout, stderr)
+	case "event":
+		return apiGroup(ctx, cmd, eventCommands, eventOrder, rest, stdin, stdout, stderr)
 	case "version":
 		if len(rest) > 0 {
 			fmt.Fprintf(stderr, "hookworker: version takes no arguments, got %q\n", rest[0])
@@ -86,8 +92,10 @@ func help(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return send(ctx, []string{"-h"}, nil, stdout, stdout)
 	case "results":
 		return results(ctx, []string{"-h"}, stdout, stdout)
+	case "event-type", "endpoint", "event":
+		return Main(ctx, []string{topic, "-h"}, nil, stdout, stdout)
 	default:
-		fmt.Fprintf(stderr, "hookworker: no command %q; commands: run, send, results, version\n", topic)
+		fmt.Fprintf(stderr, "hookworker: no command %q; commands: run, send, results, event-type, endpoint, event, version\n", topic)
 		return ExitUsage
 	}
 }
@@ -100,6 +108,10 @@ Usage:
   hookworker [run]        run the worker until SIGINT or SIGTERM
   hookworker send ...     publish one job and print its id (send -h for flags)
   hookworker results ...  print stored results as JSON lines (results -h for flags)
+  hookworker event-type put|get|rm|list ...   manage event types (event-type -h)
+  hookworker endpoint add|list|get|secret|rotate|rm|disable|enable ...
+                          manage endpoints and their secrets (endpoint -h)
+  hookworker event send ...                   send an event (event -h)
   hookworker version      print the version
   hookworker help [cmd]   print this help, or the flags of send or results
 

@@ -108,6 +108,12 @@ func run(ctx context.Context, stderr io.Writer) int {
 		log.Error("set up jetstream", "error", err)
 		return ExitFailure
 	}
+	stopEvents, err := startEvents(ctx, b, cfg, log)
+	if err != nil {
+		log.Error("start the event api and fan-out", "error", err)
+		return ExitFailure
+	}
+	defer stopEvents()
 	w := consumer.New(consumer.Config{
 		Concurrency: cfg.Concurrency, HostConcurrency: cfg.HostConcurrency,
 		AckWait: cfg.AckWait, ShutdownTimeout: cfg.ShutdownTimeout, MaxRedeliveries: cfg.MaxRedeliveries,

@@ -1,0 +1,150 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/hookworker/hookworker/job"
+)
+
+// Result headers the worker sets on every result.
+const (
+	headerJobID   = "Hook-Job-Id"
+	headerOutcome = "Hook-Outcome"
+)
+
+// Publish checks the plain job j as the worker will, and publishes it with
+// Nats-Msg-Id set to its id (j.ID, or a generated one), waiting for the
+// stream's acknowledgement. It returns the job's id; a job already
+// published within the duplicate window is not stored again.
+func (c *Client) Publish(ctx context.Context, j job.Job) (string, error) {
+	if j.ID == "" {
+		j.ID = nuid.Next()
+	}
+	data, err := json.Marshal(j)
+	if err != nil {
+		return "", fmt.Errorf("publish job %s: %w", j.ID, err)
+	}
+	if _, err := job.Decode(data, j.ID); err != nil {
+		return "", &Error{Code: 400, Description: "invalid job: " + err.Error()}
+	}
+	js, err := jetstream.New(c.nc)
+	if err != nil {
+		return "", err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	if _, err := js.Publish(ctx, c.jobSubject, data, jetstream.WithMsgID(j.ID)); err != nil {
+		return "", fmt.Errorf("publish job %s: %w", j.ID, err)
+	}
+	return j.ID, nil
+}
+
+// Wait returns the result of job id: the one stored already (within the
+// lookback, see WithWaitLookback), else the next one published, waiting
+// until ctx ends.
+func (c *Client) Wait(ctx context.Context, id string) (job.Result, error) {
+	found := make(chan *nats.Msg, 1)
+	offer := func(m *nats.Msg) {
+		select {
+		case found <- m:
+		default:
+		}
+	}
+	sub, err := c.nc.Subscribe(c.resultSubject, func(m *nats.Msg) {
+		if m.Header.Get(headerJobID) == id {
+			offer(m)
+		}
+	})
+	if err != nil {
+		return job.Result{}, fmt.Errorf("wait for job %s: %w", id, err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := c.nc.FlushWithContext(ctx); err != nil {
+		return job.Result{}, fmt.Errorf("wait for job %s: %w", id, err)
+	}
+	if m, err := c.storedResult(ctx, id); err == nil && m != nil {
+		offer(m)
+	}
+	select {
+	case m := <-found:
+		var r job.Result
+		if err := json.Unmarshal(m.Data, &r); err != nil {
+			return job.Result{}, fmt.Errorf("result of job %s: %w", id, err)
+		}
+		return r, nil
+	case <-ctx.Done():
+		return job.Result{}, fmt.Errorf("wait for job %s: %w", id, ctx.Err())
+	}
+}
+
+// storedResult returns the last result stored for job id within the
+// lookback, or nil. It reads only headers until it has found it.
+func (c *Client) storedResult(ctx context.Context, id string) (*nats.Msg, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	js, err := jetstream.New(c.nc)
+	if err != nil {
+		return nil, err
+	}
+	stream, err := js.Stream(ctx, c.resultStream)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", c.resultStream, err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", c.resultStream, err)
+	}
+	start := time.Now().Add(-c.lookback)
+	if info.State.Msgs == 0 || info.State.LastTime.Before(start) {
+		return nil, nil
+	}
+	cons, err := js.OrderedConsumer(ctx, c.resultStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{c.resultSubject},
+		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
+		OptStartTime:   &start,
+		HeadersOnly:    true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return nil, err
+	}
+	defer it.Stop()
+	var seq uint64
+	for {
+		msg, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			return nil, err
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			return nil, err
+		}
+		if msg.Headers().Get(headerJobID) == id {
+			seq = meta.Sequence.Stream
+		}
+		if meta.NumPending == 0 || meta.Sequence.Stream >= info.State.LastSeq {
+			break
+		}
+	}
+	if seq == 0 {
+		return nil, nil
+	}
+	raw, err := stream.GetMsg(ctx, seq)
+	if err != nil {
+		return nil, err
+	}
+	return &nats.Msg{Subject: raw.Subject, Header: raw.Header, Data: raw.Data}, nil
+}

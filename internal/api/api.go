@@ -1,0 +1,422 @@
+// Package api serves hookworker's event and endpoint API as the NATS micro
+// service "hookworker": event types, endpoints, their secrets and
+// events.send, as JSON requests and replies on <prefix>.<group>.<verb>
+// subjects. The handlers decode, call the catalog and map its typed errors
+// to 400, 404 and 500 with micro's error headers.
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+	"github.com/nats-io/nuid"
+
+	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/sender"
+)
+
+// ServiceName is the micro service's name.
+const ServiceName = "hookworker"
+
+// DefaultPrefix is the subject prefix of the API.
+const DefaultPrefix = "hooks.api"
+
+// Config is what a Service is built from.
+type Config struct {
+	// Prefix starts every API subject; empty means DefaultPrefix.
+	Prefix string
+	// Catalog holds the event types and endpoints.
+	Catalog *catalog.Catalog
+	// JetStream stores events on Events.
+	JetStream jetstream.JetStream
+	// Events is the event stream (HOOKS_EVENTS).
+	Events jetstream.Stream
+	// Timeout bounds the work of one request; 0 means 10s.
+	Timeout time.Duration
+	// Concurrency bounds the requests handled at once; 0 means 64.
+	Concurrency int
+	// Logger receives request errors; nil discards them.
+	Logger *slog.Logger
+}
+
+// Service is the running API.
+type Service struct {
+	svc micro.Service
+	cfg Config
+	sem chan struct{}  // bounds the requests handled at once
+	wg  sync.WaitGroup // the requests in hand
+}
+
+// Start adds the service to nc and serves it until Stop.
+func Start(nc *nats.Conn, cfg Config) (*Service, error) {
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultPrefix
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 64
+	}
+	if cfg.Catalog == nil || cfg.JetStream == nil || cfg.Events == nil {
+		return nil, errors.New("api: catalog, jetstream and event stream are required")
+	}
+	svc, err := micro.AddService(nc, micro.Config{
+		Name:        ServiceName,
+		Version:     version(sender.Version),
+		Description: "hookworker event types, endpoints and events",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	s := &Service{svc: svc, cfg: cfg, sem: make(chan struct{}, cfg.Concurrency)}
+	g := svc.AddGroup(cfg.Prefix)
+	for _, ep := range []struct {
+		subject string
+		fn      func(context.Context, []byte) (any, error)
+	}{
+		{"event_types.put", s.putEventType},
+		{"event_types.get", s.getEventType},
+		{"event_types.list", s.listEventTypes},
+		{"event_types.delete", s.deleteEventType},
+		{"endpoints.put", s.putEndpoint},
+		{"endpoints.get", s.getEndpoint},
+		{"endpoints.list", s.listEndpoints},
+		{"endpoints.secret", s.secret},
+		{"endpoints.rotate", s.rotate},
+		{"endpoints.delete", s.deleteEndpoint},
+		{"events.send", s.sendEvent},
+	} {
+		name := nonNameRE.ReplaceAllString(ep.subject, "_")
+		if err := g.AddEndpoint(name, s.handler(ep.subject, ep.fn), micro.WithEndpointSubject(ep.subject)); err != nil {
+			_ = svc.Stop()
+			return nil, fmt.Errorf("api: endpoint %s: %w", ep.subject, err)
+		}
+	}
+	// Answer requests from other connections as soon as Start returns.
+	if err := nc.FlushTimeout(cfg.Timeout); err != nil && nc.IsConnected() {
+		_ = svc.Stop()
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	return s, nil
+}
+
+// Stop stops serving and waits for the requests in hand.
+func (s *Service) Stop() error {
+	err := s.svc.Stop()
+	s.wg.Wait()
+	return err
+}
+
+var (
+	// nonNameRE matches what a micro endpoint name may not hold.
+	nonNameRE = regexp.MustCompile(`[^A-Za-z0-9]`)
+	// semverRE matches a semantic version.
+	semverRE = regexp.MustCompile(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+)
+
+// version is v as a semantic version, which micro requires; "0.0.0-dev"
+// when it is not one.
+func version(v string) string {
+	if v = strings.TrimPrefix(v, "v"); semverRE.MatchString(v) {
+		return v
+	}
+	return "0.0.0-dev"
+}
+
+// handler turns fn into a micro handler: fn's value is the JSON reply, its
+// error the error reply. Requests are handled concurrently, up to
+// Config.Concurrency at once.
+func (s *Service) handler(subject string, fn func(context.Context, []byte) (any, error)) micro.HandlerFunc {
+	return func(r micro.Request) {
+		s.sem <- struct{}{}
+		s.wg.Go(func() {
+			defer func() { <-s.sem }()
+			s.handle(r, subject, fn)
+		})
+	}
+}
+
+// handle answers one request.
+func (s *Service) handle(r micro.Request, subject string, fn func(context.Context, []byte) (any, error)) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.cfg.Logger.Error("api request panicked", "subject", subject, "panic", fmt.Sprint(p))
+			_ = r.Error("500", "internal error", nil)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	defer cancel()
+	out, err := fn(ctx, r.Data())
+	if err != nil {
+		code, desc, data := s.errorReply(subject, err)
+		_ = r.Error(code, desc, data)
+		return
+	}
+	body, err := json.Marshal(out)
+	if err != nil {
+		_ = r.Error("500", "encode reply", nil)
+		return
+	}
+	_ = r.Respond(body)
+}
+
+// errorBody is the JSON an error reply carries, besides micro's headers.
+type errorBody struct {
+	Code        int                 `json:"code"`
+	Description string              `json:"description"`
+	Field       string              `json:"field,omitempty"`
+	Violations  []catalog.Violation `json:"violations,omitempty"`
+}
+
+// errorReply maps err to a status code, a description and a JSON body.
+func (s *Service) errorReply(subject string, err error) (string, string, []byte) {
+	b := errorBody{Code: 500, Description: err.Error()}
+	var ie *catalog.InvalidError
+	switch {
+	case errors.As(err, &ie):
+		b.Code, b.Field, b.Violations = 400, ie.Field, ie.Violations
+	case errors.Is(err, catalog.ErrNotFound):
+		b.Code = 404
+	default:
+		s.cfg.Logger.Error("api request failed", "subject", subject, "error", err)
+	}
+	data, _ := json.Marshal(b)
+	return strconv.Itoa(b.Code), b.Description, data
+}
+
+// decode reads the JSON request data into v; an empty request is {}.
+// Unknown keys are refused, so that a misspelt field is not ignored.
+func decode(data []byte, v any) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		data = []byte("{}")
+	}
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return &catalog.InvalidError{Field: "request", Reason: "must be a JSON object of the documented fields: " + err.Error()}
+	}
+	return nil
+}
+
+type nameRequest struct {
+	Name string `json:"name"`
+}
+
+type idRequest struct {
+	ID string `json:"id"`
+}
+
+type empty struct{}
+
+func (s *Service) putEventType(ctx context.Context, data []byte) (any, error) {
+	var req struct {
+		Name        string          `json:"name"`
+		Description string          `json:"description"`
+		Schema      json.RawMessage `json:"schema"`
+	}
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	return s.cfg.Catalog.PutEventType(ctx, catalog.EventType{Name: req.Name, Description: req.Description, Schema: req.Schema})
+}
+
+func (s *Service) getEventType(ctx context.Context, data []byte) (any, error) {
+	var req nameRequest
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	return s.cfg.Catalog.EventType(ctx, req.Name)
+}
+
+func (s *Service) listEventTypes(ctx context.Context, data []byte) (any, error) {
+	var req struct {
+		IncludeArchived bool `json:"include_archived"`
+	}
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	types, err := s.cfg.Catalog.EventTypes(ctx, req.IncludeArchived)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		EventTypes []catalog.EventType `json:"event_types"`
+	}{types}, nil
+}
+
+func (s *Service) deleteEventType(ctx context.Context, data []byte) (any, error) {
+	var req nameRequest
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	return empty{}, s.cfg.Catalog.ArchiveEventType(ctx, req.Name)
+}
+
+func (s *Service) putEndpoint(ctx context.Context, data []byte) (any, error) {
+	var req struct {
+		catalog.Endpoint
+		Secret string `json:"secret"`
+	}
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	return s.cfg.Catalog.PutEndpoint(ctx, req.Endpoint, req.Secret)
+}
+
+func (s *Service) getEndpoint(ctx context.Context, data []byte) (any, error) {
+	var req idRequest
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	return s.cfg.Catalog.Endpoint(ctx, req.ID)
+}
+
+func (s *Service) listEndpoints(ctx context.Context, data []byte) (any, error) {
+	var q catalog.Query
+	if err := decode(data, &q); err != nil {
+		return nil, err
+	}
+	return s.cfg.Catalog.Endpoints(ctx, q)
+}
+
+func (s *Service) secret(ctx context.Context, data []byte) (any, error) {
+	var req idRequest
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	secret, err := s.cfg.Catalog.Secret(ctx, req.ID)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		Secret string `json:"secret"`
+	}{secret}, nil
+}
+
+func (s *Service) rotate(ctx context.Context, data []byte) (any, error) {
+	var req struct {
+		ID     string `json:"id"`
+		Secret string `json:"secret"`
+	}
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	return empty{}, s.cfg.Catalog.Rotate(ctx, req.ID, req.Secret)
+}
+
+func (s *Service) deleteEndpoint(ctx context.Context, data []byte) (any, error) {
+	var req idRequest
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	return empty{}, s.cfg.Catalog.DeleteEndpoint(ctx, req.ID)
+}
+
+// Sent is the reply of events.send.
+type Sent struct {
+	// ID is the event's id.
+	ID string `json:"id"`
+	// Timestamp is when the event (its first copy) was sent.
+	Timestamp time.Time `json:"timestamp"`
+	// Endpoints is how many endpoints it goes to.
+	Endpoints int `json:"endpoints"`
+}
+
+func (s *Service) sendEvent(ctx context.Context, data []byte) (any, error) {
+	var req struct {
+		ID      string          `json:"id"`
+		Type    string          `json:"type"`
+		Channel string          `json:"channel"`
+		Payload json.RawMessage `json:"payload"`
+	}
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	if req.ID == "" {
+		req.ID = "evt_" + nuid.Next()
+	} else if !catalog.ValidEventID(req.ID) {
+		return nil, &catalog.InvalidError{Field: "id", Reason: "must be 1 to 64 of A-Za-z0-9_-"}
+	}
+	if req.Channel != "" && !catalog.ValidChannel(req.Channel) {
+		return nil, &catalog.InvalidError{Field: "channel", Reason: "must be 1 to 128 of A-Za-z0-9_.:-"}
+	}
+	if err := s.cfg.Catalog.CheckEvent(ctx, req.Type, req.Payload); err != nil {
+		return nil, err
+	}
+	ev := catalog.Event{ID: req.ID, Type: req.Type, Channel: req.Channel, Timestamp: time.Now().UTC(), Payload: req.Payload}
+	stored, err := s.store(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
+	eps, err := s.cfg.Catalog.Matching(ctx, stored.Type, stored.Channel)
+	if err != nil {
+		return nil, err
+	}
+	return Sent{ID: stored.ID, Timestamp: stored.Timestamp, Endpoints: len(eps)}, nil
+}
+
+// store publishes ev on the event stream, once: a repeat of its id within
+// the duplicate window, or on its subject at any time, stores nothing and
+// returns the first copy.
+func (s *Service) store(ctx context.Context, ev catalog.Event) (catalog.Event, error) {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, ev.Payload); err != nil {
+		return catalog.Event{}, &catalog.InvalidError{Field: "payload", Reason: "must be JSON"}
+	}
+	ev.Payload = buf.Bytes()
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return catalog.Event{}, err
+	}
+	if limit := s.cfg.JetStream.Conn().MaxPayload(); int64(len(body)) > limit-jobHeadroom {
+		return catalog.Event{}, &catalog.InvalidError{Field: "payload",
+			Reason: fmt.Sprintf("too large: the event takes %d bytes, at most %d", len(body), limit-jobHeadroom)}
+	}
+	subject := catalog.EventSubject(ev.Type, ev.ID)
+	msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{}}
+	ack, err := s.cfg.JetStream.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID), jetstream.WithExpectLastSequencePerSubject(0))
+	var api *jetstream.APIError
+	switch {
+	case err == nil && !ack.Duplicate:
+		return ev, nil
+	case err == nil:
+		return s.stored(ctx, func() (*jetstream.RawStreamMsg, error) { return s.cfg.Events.GetMsg(ctx, ack.Sequence) })
+	case errors.As(err, &api) && api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence:
+		return s.stored(ctx, func() (*jetstream.RawStreamMsg, error) { return s.cfg.Events.GetLastMsgForSubject(ctx, subject) })
+	default:
+		return catalog.Event{}, fmt.Errorf("store event %s: %w", ev.ID, err)
+	}
+}
+
+// jobHeadroom is what an event leaves of the server's max payload for what
+// its jobs add around it (URL, headers, ids).
+const jobHeadroom = 16 << 10
+
+// stored reads the first copy of an event.
+func (s *Service) stored(ctx context.Context, get func() (*jetstream.RawStreamMsg, error)) (catalog.Event, error) {
+	raw, err := get()
+	if err != nil {
+		return catalog.Event{}, fmt.Errorf("read stored event: %w", err)
+	}
+	var ev catalog.Event
+	if err := json.Unmarshal(raw.Data, &ev); err != nil {
+		return catalog.Event{}, fmt.Errorf("read stored event: %w", err)
+	}
+	return ev, nil
+}

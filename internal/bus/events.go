@@ -1,0 +1,91 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Names of what EnsureEvents creates.
+const (
+	// EventStream keeps the events producers send.
+	EventStream = "HOOKS_EVENTS"
+	// EventSubjects is what EventStream captures: hooks.event.<type>.<id>.
+	EventSubjects = "hooks.event.>"
+	// EventTypesBucket holds the event types, keyed by name.
+	EventTypesBucket = "HOOKWORKER_EVENT_TYPES"
+	// EndpointsBucket holds the endpoints, keyed by id.
+	EndpointsBucket = "HOOKWORKER_ENDPOINTS"
+)
+
+// EventDuplicates is the event stream's duplicate window.
+const EventDuplicates = 10 * time.Minute
+
+// EventTopology says how long events are kept.
+type EventTopology struct {
+	// EventMaxAge is how long the event stream keeps an event; 0 keeps it
+	// for ever.
+	EventMaxAge time.Duration
+}
+
+// EventsBound is what EnsureEvents set up.
+type EventsBound struct {
+	// Events is the event stream.
+	Events jetstream.Stream
+	// Types and Endpoints are the two catalog buckets.
+	Types, Endpoints jetstream.KeyValue
+}
+
+// EnsureEvents creates what is missing of the event stream and the event
+// type and endpoint buckets (one replica each), and uses what exists as it
+// is; an existing event stream must capture hooks.event.>.
+func (b *Bus) EnsureEvents(ctx context.Context, t EventTopology) (EventsBound, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var out EventsBound
+	var err error
+	out.Events, err = b.ensureStream(ctx, jetstream.StreamConfig{
+		Name: EventStream, Subjects: []string{EventSubjects}, Retention: jetstream.LimitsPolicy,
+		Storage: jetstream.FileStorage, MaxAge: t.EventMaxAge, Duplicates: eventDuplicates(t.EventMaxAge),
+		Description: "hookworker events",
+	}, "hooks.event.x.x.x")
+	if err != nil {
+		return EventsBound{}, err
+	}
+	if out.Types, err = b.ensureBucket(ctx, EventTypesBucket, "hookworker event types"); err != nil {
+		return EventsBound{}, err
+	}
+	if out.Endpoints, err = b.ensureBucket(ctx, EndpointsBucket, "hookworker endpoints"); err != nil {
+		return EventsBound{}, err
+	}
+	return out, nil
+}
+
+// eventDuplicates is the event stream's duplicate window, never longer than
+// its max age (the server refuses that).
+func eventDuplicates(maxAge time.Duration) time.Duration {
+	if maxAge > 0 && maxAge < EventDuplicates {
+		return maxAge
+	}
+	return EventDuplicates
+}
+
+// ensureBucket returns the key-value bucket name, creating it when missing.
+func (b *Bus) ensureBucket(ctx context.Context, name, description string) (jetstream.KeyValue, error) {
+	kv, err := b.js.KeyValue(ctx, name)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = b.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: name, Description: description, Storage: jetstream.FileStorage,
+		})
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = b.js.KeyValue(ctx, name)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", name, err)
+	}
+	return kv, nil
+}

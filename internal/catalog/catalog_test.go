@@ -1,0 +1,254 @@
+package catalog_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookworker/hookworker/internal/bus"
+	"github.com/hookworker/hookworker/internal/bus/bustest"
+	"github.com/hookworker/hookworker/internal/catalog"
+)
+
+// clock is a settable clock for the tests.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// setup starts a JetStream server, ensures the event topology and returns a
+// catalog over it, its connection and its clock.
+func setup(t *testing.T) (*catalog.Catalog, *nats.Conn, *clock) {
+	t.Helper()
+	srv := bustest.Server(t)
+	b, err := bus.Connect(bus.Config{URL: srv.ClientURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	eb, err := b.EnsureEvents(ctx, bus.EventTopology{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	c, err := catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints, Conn: b.Conn(), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, b.Conn(), clk
+}
+
+const orderSchema = `{"type":"object","required":["id","amount"],"properties":{"id":{"type":"string"},"amount":{"type":"number","minimum":0}}}`
+
+func putType(t *testing.T, c *catalog.Catalog, name, schema string) catalog.EventType {
+	t.Helper()
+	et, err := c.PutEventType(context.Background(), catalog.EventType{Name: name, Schema: json.RawMessage(schema)})
+	if err != nil {
+		t.Fatalf("put event type %s: %v", name, err)
+	}
+	return et
+}
+
+func field(err error) string {
+	var ie *catalog.InvalidError
+	if errors.As(err, &ie) {
+		return ie.Field
+	}
+	return ""
+}
+
+func TestPutEventTypeRefusesBadNamesAndSchemas(t *testing.T) {
+	c, _, _ := setup(t)
+	ctx := context.Background()
+	tests := []struct {
+		name, typ, schema, field string
+	}{
+		{"one token", "order", `{}`, "name"},
+		{"empty token", "order..created", `{}`, "name"},
+		{"bad character", "order.cre ated", `{}`, "name"},
+		{"too long", "a." + strings.Repeat("b", 127), `{}`, "name"},
+		{"schema not JSON", "order.created", `{"type":`, "schema"},
+		{"schema unknown type", "order.created", `{"type":"integr"}`, "schema"},
+		{"schema a string", "order.created", `"object"`, "schema"},
+		{"schema with remote ref", "order.created", `{"$ref":"https://example.com/s.json"}`, "schema"},
+		{"schema bad pattern", "order.created", `{"type":"string","pattern":"("}`, "schema"},
+		{"fine", "order.created", orderSchema, ""},
+		{"fine draft-07", "order.shipped", `{"$schema":"http://json-schema.org/draft-07/schema#","type":"object"}`, ""},
+		{"fine without schema", "order.paid", ``, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := c.PutEventType(ctx, catalog.EventType{Name: tt.typ, Schema: json.RawMessage(tt.schema)})
+			if got := field(err); got != tt.field {
+				t.Fatalf("error %v: field %q, want %q", err, got, tt.field)
+			}
+			if tt.field != "" {
+				// The bad cases come before the fine ones: nothing is stored.
+				if _, err := c.EventType(ctx, tt.typ); !errors.Is(err, catalog.ErrNotFound) && field(err) != "name" {
+					t.Fatalf("a refused put stored something: %v", err)
+				}
+			}
+		})
+	}
+	if _, err := c.EventType(ctx, "order.created"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCheckEvent(t *testing.T) {
+	c, _, _ := setup(t)
+	ctx := context.Background()
+	putType(t, c, "order.created", orderSchema)
+	putType(t, c, "order.old", `{}`)
+	if err := c.ArchiveEventType(ctx, "order.old"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, typ, payload string
+		notFound           bool
+		pointers           []string
+	}{
+		{"valid", "order.created", `{"id":"o1","amount":3}`, false, nil},
+		{"wrong type", "order.created", `{"id":"o1","amount":"3"}`, false, []string{"/amount"}},
+		{"two violations", "order.created", `{"id":7,"amount":-1}`, false, []string{"/amount", "/id"}},
+		{"missing", "order.created", `{"id":"o1"}`, false, []string{""}},
+		{"not JSON", "order.created", `{"id":`, false, []string{}},
+		{"unknown type", "order.deleted", `{}`, true, nil},
+		{"archived type", "order.old", `{}`, true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := c.CheckEvent(ctx, tt.typ, json.RawMessage(tt.payload))
+			if tt.notFound {
+				if !errors.Is(err, catalog.ErrNotFound) {
+					t.Fatalf("err = %v, want ErrNotFound", err)
+				}
+				return
+			}
+			if tt.pointers == nil {
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+				return
+			}
+			var ie *catalog.InvalidError
+			if !errors.As(err, &ie) || ie.Field != "payload" {
+				t.Fatalf("err = %v, want an invalid payload", err)
+			}
+			var got []string
+			for _, v := range ie.Violations {
+				got = append(got, v.Pointer)
+				if v.Reason == "" {
+					t.Errorf("violation at %q has no reason", v.Pointer)
+				}
+			}
+			if fmt.Sprint(sorted(got)) != fmt.Sprint(sorted(tt.pointers)) {
+				t.Fatalf("pointers %q, want %q (%v)", got, tt.pointers, err)
+			}
+		})
+	}
+}
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+func TestCheckEventFollowsSchemaChanges(t *testing.T) {
+	c, _, _ := setup(t)
+	ctx := context.Background()
+	putType(t, c, "user.signed_up", `{"type":"object","required":["email"]}`)
+	if err := c.CheckEvent(ctx, "user.signed_up", json.RawMessage(`{}`)); field(err) != "payload" {
+		t.Fatalf("first schema: err = %v, want an invalid payload", err)
+	}
+	putType(t, c, "user.signed_up", `{"type":"object"}`)
+	if err := c.CheckEvent(ctx, "user.signed_up", json.RawMessage(`{}`)); err != nil {
+		t.Fatalf("second schema: err = %v", err)
+	}
+	if err := c.ArchiveEventType(ctx, "user.signed_up"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckEvent(ctx, "user.signed_up", json.RawMessage(`{}`)); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("archived: err = %v", err)
+	}
+	putType(t, c, "user.signed_up", `{"type":"object"}`)
+	if err := c.CheckEvent(ctx, "user.signed_up", json.RawMessage(`{}`)); err != nil {
+		t.Fatalf("put again unarchives: err = %v", err)
+	}
+}
+
+func TestViolationsAreCapped(t *testing.T) {
+	c, _, _ := setup(t)
+	putType(t, c, "list.sent", `{"type":"array","items":{"type":"string"}}`)
+	err := c.CheckEvent(context.Background(), "list.sent", json.RawMessage(`[1,2,3,4,5,6,7,8,9,10,11,12]`))
+	var ie *catalog.InvalidError
+	if !errors.As(err, &ie) || len(ie.Violations) != catalog.MaxViolations {
+		t.Fatalf("err = %v, want %d violations", err, catalog.MaxViolations)
+	}
+}
+
+// A bucket whose last message is gone (its delete markers purged) still
+// serves: the mirror stops waiting for a message that never comes.
+func TestMirrorServesWhenTheLastMessageIsGone(t *testing.T) {
+	srv := bustest.Server(t)
+	b, err := bus.Connect(bus.Config{URL: srv.ClientURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	eb, err := b.EnsureEvents(ctx, bus.EventTopology{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"ep_keep", "ep_gone"} {
+		if _, err := first.PutEndpoint(ctx, catalog.Endpoint{ID: id, URL: "https://example.com/" + id}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := first.DeleteEndpoint(ctx, "ep_gone"); err != nil {
+		t.Fatal(err)
+	}
+	if err := eb.Endpoints.PurgeDeletes(ctx, jetstream.DeleteMarkersOlderThan(-1)); err != nil {
+		t.Fatal(err)
+	}
+	second, err := catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mctx, mcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer mcancel()
+	got, err := second.Matching(mctx, "order.created", "")
+	if err != nil || len(got) != 1 || got[0].ID != "ep_keep" {
+		t.Fatalf("Matching = %+v, %v", got, err)
+	}
+}

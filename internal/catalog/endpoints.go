@@ -1,0 +1,432 @@
+package catalog
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/hookworker/hookworker/job"
+	"github.com/hookworker/hookworker/redact"
+)
+
+// Endpoint is a receiver's subscription: where events go and which ones.
+// It never holds a secret.
+type Endpoint struct {
+	// ID is 1 to 63 of A-Za-z0-9_-, given or generated (ep_<nuid>).
+	ID string `json:"id"`
+	// URL is where the endpoint's events are posted (http or https).
+	URL string `json:"url"`
+	// Description is free text.
+	Description string `json:"description"`
+	// EventTypes are the types it receives; empty receives every type.
+	EventTypes []string `json:"event_types"`
+	// Channels are the channels it listens to; empty receives every event.
+	Channels []string `json:"channels"`
+	// Metadata is any JSON object, kept for the user.
+	Metadata json.RawMessage `json:"metadata"`
+	// Headers are extra request headers, under the job header rules.
+	Headers map[string]string `json:"headers"`
+	// Disabled endpoints receive nothing; DisabledReason says why.
+	Disabled       bool   `json:"disabled"`
+	DisabledReason string `json:"disabled_reason"`
+	// CreatedAt and UpdatedAt are when it was made and last changed.
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// stored is an endpoint as kept in the bucket, with its secrets.
+type stored struct {
+	Endpoint
+	Secret     string      `json:"secret"`
+	OldSecrets []oldSecret `json:"old_secrets,omitempty"`
+}
+
+// oldSecret is a rotated-out secret and when it stops signing.
+type oldSecret struct {
+	Secret string    `json:"secret"`
+	Until  time.Time `json:"until"`
+}
+
+var secretRE = regexp.MustCompile(`^whsec_[A-Za-z0-9+/=]{32,100}$`)
+
+// CheckSecret reports whether s is an acceptable signing secret: whsec_
+// followed by 32 to 100 base64 characters that decode to at least 24
+// bytes. The error never repeats the secret.
+func CheckSecret(s string) error {
+	if !secretRE.MatchString(s) {
+		return invalid("secret", "must be whsec_ followed by 32 to 100 base64 characters")
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, "whsec_"))
+	if err != nil {
+		return invalid("secret", "must be whsec_ followed by standard base64")
+	}
+	if len(b) < 24 {
+		return invalid("secret", "must decode to at least 24 bytes, got %d", len(b))
+	}
+	return nil
+}
+
+// NewSecret returns a fresh secret: whsec_ and the base64 of 32 random
+// bytes.
+func NewSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return "whsec_" + base64.StdEncoding.EncodeToString(b)
+}
+
+// check validates the endpoint's fields (not its id) and normalises them.
+func (c *Catalog) check(ctx context.Context, e *Endpoint) error {
+	if e.URL == "" {
+		return invalid("url", "is required")
+	}
+	u, err := url.Parse(e.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
+		return invalid("url", "must be an absolute http or https URL, got %q", redact.URL(e.URL))
+	}
+	if a, err := netip.ParseAddr(u.Hostname()); err == nil && !c.allows(a) {
+		return invalid("url", "%s is not a public address; allow private networks to use it", a)
+	}
+	if len(e.Metadata) > 0 && !bytes.Equal(bytes.TrimSpace(e.Metadata), []byte("null")) {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(e.Metadata, &m); err != nil {
+			return invalid("metadata", "must be a JSON object")
+		}
+		var buf bytes.Buffer
+		_ = json.Compact(&buf, e.Metadata)
+		e.Metadata = buf.Bytes()
+	} else {
+		e.Metadata = json.RawMessage("{}")
+	}
+	if len(e.Headers) > 0 {
+		// The same rules as a job's headers.
+		probe, _ := json.Marshal(map[string]any{"url": "https://example.com/", "payload": struct{}{}, "headers": e.Headers})
+		if _, err := job.Decode(probe, "probe"); err != nil {
+			return invalid("headers", "%s", strings.TrimPrefix(err.Error(), "headers: "))
+		}
+	}
+	if e.Headers == nil {
+		e.Headers = map[string]string{}
+	}
+	e.EventTypes = uniq(e.EventTypes)
+	for _, t := range e.EventTypes {
+		if !ValidTypeName(t) {
+			return invalid("event_types", "%q is not an event type name", t)
+		}
+		et, err := c.EventType(ctx, t)
+		if errors.Is(err, ErrNotFound) || (err == nil && et.Archived) {
+			return invalid("event_types", "event type %q does not exist", t)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	e.Channels = uniq(e.Channels)
+	for _, ch := range e.Channels {
+		if !ValidChannel(ch) {
+			return invalid("channels", "%q is not a channel: 1 to 128 of A-Za-z0-9_.:-", ch)
+		}
+	}
+	if !e.Disabled {
+		e.DisabledReason = ""
+	}
+	return nil
+}
+
+// allows reports whether an endpoint URL may name the literal address a.
+func (c *Catalog) allows(a netip.Addr) bool {
+	a = a.Unmap()
+	if c.cfg.AllowPrivateNetworks {
+		return true
+	}
+	if a.IsGlobalUnicast() && !a.IsPrivate() && !a.IsLoopback() && !a.IsLinkLocalUnicast() {
+		return true
+	}
+	for _, p := range c.cfg.AllowedNetworks {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// uniq returns s sorted without repeats, never nil.
+func uniq(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if out == nil {
+		out = []string{}
+	}
+	return out
+}
+
+// PutEndpoint creates or updates an endpoint and returns it. Without an id,
+// the endpoint that already has e.URL is updated, else one is created with
+// a generated id. secret, when given, becomes the current secret (on an
+// update, the one it replaces keeps signing for the grace period); a new
+// endpoint without one gets a generated secret. An *InvalidError changes
+// nothing.
+func (c *Catalog) PutEndpoint(ctx context.Context, e Endpoint, secret string) (Endpoint, error) {
+	if e.ID != "" && !ValidEndpointID(e.ID) {
+		return Endpoint{}, invalid("id", "must be 1 to 63 of A-Za-z0-9_-")
+	}
+	if secret != "" {
+		if err := CheckSecret(secret); err != nil {
+			return Endpoint{}, err
+		}
+	}
+	if err := c.check(ctx, &e); err != nil {
+		return Endpoint{}, err
+	}
+	if e.ID == "" {
+		if err := c.endpoints.sync(ctx); err != nil {
+			return Endpoint{}, err
+		}
+		var same []stored
+		eachDecoded(c.endpoints, decodeJSON[stored], func(s stored) {
+			if s.URL == e.URL {
+				same = append(same, s)
+			}
+		})
+		if len(same) > 0 {
+			slices.SortFunc(same, byCreation)
+			e.ID = same[0].ID
+		} else {
+			e.ID = "ep_" + nuid.Next()
+		}
+	}
+	var out Endpoint
+	err := update(ctx, c.cfg.Endpoints, e.ID, func(cur []byte) ([]byte, error) {
+		now := c.now()
+		s := stored{Endpoint: e, Secret: secret}
+		s.CreatedAt, s.UpdatedAt = now, now
+		if cur != nil {
+			old, err := decodeJSON[stored](cur)
+			if err != nil {
+				return nil, fmt.Errorf("endpoint %s: %w", e.ID, err)
+			}
+			s.CreatedAt = old.CreatedAt
+			s.Secret, s.OldSecrets = old.Secret, old.OldSecrets
+			if secret != "" && secret != old.Secret {
+				s.rotate(secret, now, c.cfg.SecretGrace)
+			}
+		}
+		if s.Secret == "" {
+			s.Secret = NewSecret()
+		}
+		out = s.Endpoint
+		return json.Marshal(s)
+	})
+	if err != nil {
+		return Endpoint{}, err
+	}
+	return out, nil
+}
+
+// rotate makes secret the current one; the current one keeps signing until
+// now+grace, and old ones past their time are dropped.
+func (s *stored) rotate(secret string, now time.Time, grace time.Duration) {
+	kept := s.OldSecrets[:0:0]
+	for _, o := range s.OldSecrets {
+		if o.Until.After(now) && o.Secret != secret {
+			kept = append(kept, o)
+		}
+	}
+	if s.Secret != "" {
+		kept = append(kept, oldSecret{Secret: s.Secret, Until: now.Add(grace)})
+	}
+	s.Secret, s.OldSecrets = secret, kept
+}
+
+func byCreation(a, b stored) int {
+	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
+// get reads an endpoint with its secrets from the bucket.
+func (c *Catalog) get(ctx context.Context, id string) (stored, uint64, error) {
+	if !ValidEndpointID(id) {
+		return stored{}, 0, invalid("id", "must be 1 to 63 of A-Za-z0-9_-")
+	}
+	e, err := c.cfg.Endpoints.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return stored{}, 0, notFound("endpoint", id)
+	}
+	if err != nil {
+		return stored{}, 0, fmt.Errorf("endpoint %s: %w", id, err)
+	}
+	s, err := decodeJSON[stored](e.Value())
+	if err != nil {
+		return stored{}, 0, fmt.Errorf("endpoint %s: %w", id, err)
+	}
+	return s, e.Revision(), nil
+}
+
+// Endpoint returns the endpoint id, read from the bucket.
+func (c *Catalog) Endpoint(ctx context.Context, id string) (Endpoint, error) {
+	s, _, err := c.get(ctx, id)
+	return s.Endpoint, err
+}
+
+// Lookup returns the endpoint id from the catalog's mirror of the bucket,
+// without a request: cheap, and as recent as the watch that feeds it.
+func (c *Catalog) Lookup(id string) (Endpoint, bool) {
+	s, ok := getDecoded(c.endpoints, id, decodeJSON[stored])
+	return s.Endpoint, ok
+}
+
+// Secret returns the current signing secret of endpoint id.
+func (c *Catalog) Secret(ctx context.Context, id string) (string, error) {
+	s, _, err := c.get(ctx, id)
+	return s.Secret, err
+}
+
+// SigningSecrets returns the secrets a request to endpoint id is signed
+// with at now: the current one first, then those rotated out less than the
+// grace period before.
+func (c *Catalog) SigningSecrets(ctx context.Context, id string, now time.Time) ([]string, error) {
+	s, _, err := c.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{s.Secret}
+	for _, o := range s.OldSecrets {
+		if o.Until.After(now) {
+			out = append(out, o.Secret)
+		}
+	}
+	return out, nil
+}
+
+// Rotate gives endpoint id a new current secret (secret, or a generated one
+// when empty); the one it replaces keeps signing for the grace period.
+func (c *Catalog) Rotate(ctx context.Context, id, secret string) error {
+	if secret != "" {
+		if err := CheckSecret(secret); err != nil {
+			return err
+		}
+	} else {
+		secret = NewSecret()
+	}
+	return c.change(ctx, id, func(s *stored) {
+		s.rotate(secret, c.now(), c.cfg.SecretGrace)
+	})
+}
+
+// change applies fn to the stored endpoint id with a compare-and-set.
+func (c *Catalog) change(ctx context.Context, id string, fn func(*stored)) error {
+	if _, _, err := c.get(ctx, id); err != nil {
+		return err
+	}
+	return update(ctx, c.cfg.Endpoints, id, func(cur []byte) ([]byte, error) {
+		if cur == nil {
+			return nil, notFound("endpoint", id)
+		}
+		s, err := decodeJSON[stored](cur)
+		if err != nil {
+			return nil, fmt.Errorf("endpoint %s: %w", id, err)
+		}
+		fn(&s)
+		s.UpdatedAt = c.now()
+		return json.Marshal(s)
+	})
+}
+
+// DeleteEndpoint removes endpoint id and its secrets.
+func (c *Catalog) DeleteEndpoint(ctx context.Context, id string) error {
+	if _, _, err := c.get(ctx, id); err != nil {
+		return err
+	}
+	if err := c.cfg.Endpoints.Purge(ctx, id); err != nil {
+		return fmt.Errorf("delete endpoint %s: %w", id, err)
+	}
+	return nil
+}
+
+// Disabled is the operational event Disable publishes on DisabledSubject.
+type Disabled struct {
+	// Endpoint is the endpoint's id.
+	Endpoint string `json:"endpoint"`
+	// Reason says why it was disabled.
+	Reason string `json:"reason"`
+	// At is when.
+	At time.Time `json:"at"`
+}
+
+// Disable disables endpoint id with reason and publishes a Disabled event
+// on DisabledSubject. An endpoint disabled already keeps its first reason
+// and publishes nothing.
+func (c *Catalog) Disable(ctx context.Context, id, reason string) error {
+	at := c.now()
+	was := false
+	err := c.change(ctx, id, func(s *stored) {
+		was = s.Disabled
+		if !s.Disabled {
+			s.Disabled, s.DisabledReason = true, reason
+		}
+	})
+	if err != nil || was || c.cfg.Conn == nil {
+		return err
+	}
+	body, err := json.Marshal(Disabled{Endpoint: id, Reason: reason, At: at})
+	if err != nil {
+		return err
+	}
+	if err := c.cfg.Conn.Publish(DisabledSubject, body); err != nil {
+		return fmt.Errorf("publish endpoint %s disabled: %w", id, err)
+	}
+	return nil
+}
+
+// Matching returns the enabled endpoints an event of type typ sent on
+// channel ("" for none) goes to, by creation. It sees every endpoint change
+// made before it was called.
+func (c *Catalog) Matching(ctx context.Context, typ, channel string) ([]Endpoint, error) {
+	if err := c.endpoints.sync(ctx); err != nil {
+		return nil, err
+	}
+	var all []stored
+	eachDecoded(c.endpoints, decodeJSON[stored], func(s stored) {
+		if !s.Disabled && s.receives(typ) && s.listens(channel, true) {
+			all = append(all, s)
+		}
+	})
+	slices.SortFunc(all, byCreation)
+	out := make([]Endpoint, len(all))
+	for i, s := range all {
+		out[i] = s.Endpoint
+	}
+	return out, nil
+}
+
+// receives reports whether the endpoint takes events of typ.
+func (e Endpoint) receives(typ string) bool {
+	return len(e.EventTypes) == 0 || slices.Contains(e.EventTypes, typ)
+}
+
+// listens reports whether the endpoint takes events on channel. An event
+// without a channel reaches only endpoints without channels when strict.
+func (e Endpoint) listens(channel string, strict bool) bool {
+	if len(e.Channels) == 0 {
+		return true
+	}
+	if channel == "" {
+		return !strict
+	}
+	return slices.Contains(e.Channels, channel)
+}

@@ -1,0 +1,164 @@
+package catalog
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// EventType is a kind of event producers send, with the JSON Schema its
+// payloads must satisfy.
+type EventType struct {
+	// Name is two or more dot-separated tokens (order.created).
+	Name string `json:"name"`
+	// Description says what the event means.
+	Description string `json:"description"`
+	// Schema is the JSON Schema of the payload; null accepts every
+	// payload.
+	Schema json.RawMessage `json:"schema"`
+	// Archived types are not listed by default and accept no event.
+	Archived bool `json:"archived"`
+	// CreatedAt and UpdatedAt are when the type was made and last changed.
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// PutEventType creates or updates the event type t.Name (and unarchives
+// it). The name and schema are checked first: an *InvalidError changes
+// nothing.
+func (c *Catalog) PutEventType(ctx context.Context, t EventType) (EventType, error) {
+	if !ValidTypeName(t.Name) {
+		return EventType{}, invalid("name", "must be two or more tokens of A-Za-z0-9_- joined by dots, at most %d characters", MaxTypeNameLen)
+	}
+	t.Schema = bytes.TrimSpace(t.Schema)
+	if bytes.Equal(t.Schema, []byte("null")) {
+		t.Schema = nil
+	}
+	if _, err := compileSchema(t.Schema); err != nil {
+		return EventType{}, invalid("schema", "does not compile as a JSON Schema: %v", err)
+	}
+	if len(t.Schema) > 0 {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, t.Schema); err != nil {
+			return EventType{}, invalid("schema", "must be JSON: %v", err)
+		}
+		t.Schema = buf.Bytes()
+	}
+	var out EventType
+	err := update(ctx, c.cfg.Types, t.Name, func(cur []byte) ([]byte, error) {
+		now := c.now()
+		out = t
+		out.Archived = false
+		out.CreatedAt, out.UpdatedAt = now, now
+		if cur != nil {
+			var old EventType
+			if err := json.Unmarshal(cur, &old); err == nil && !old.CreatedAt.IsZero() {
+				out.CreatedAt = old.CreatedAt
+			}
+		}
+		return json.Marshal(out)
+	})
+	if err != nil {
+		return EventType{}, fmt.Errorf("event type %s: %w", t.Name, err)
+	}
+	return out, nil
+}
+
+// EventType returns the event type name, archived or not.
+func (c *Catalog) EventType(ctx context.Context, name string) (EventType, error) {
+	if !ValidTypeName(name) {
+		return EventType{}, invalid("name", "must be two or more tokens of A-Za-z0-9_- joined by dots, at most %d characters", MaxTypeNameLen)
+	}
+	e, err := c.cfg.Types.Get(ctx, name)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return EventType{}, notFound("event type", name)
+	}
+	if err != nil {
+		return EventType{}, fmt.Errorf("event type %s: %w", name, err)
+	}
+	return decodeJSON[EventType](e.Value())
+}
+
+// EventTypes lists the event types by name; archived ones only with
+// includeArchived.
+func (c *Catalog) EventTypes(ctx context.Context, includeArchived bool) ([]EventType, error) {
+	if err := c.types.sync(ctx); err != nil {
+		return nil, err
+	}
+	out := []EventType{}
+	eachDecoded(c.types, decodeJSON[EventType], func(t EventType) {
+		if includeArchived || !t.Archived {
+			out = append(out, t)
+		}
+	})
+	slices.SortFunc(out, func(a, b EventType) int { return cmp.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// ArchiveEventType archives the event type name: it is no longer listed
+// and no event of it is accepted. PutEventType brings it back.
+func (c *Catalog) ArchiveEventType(ctx context.Context, name string) error {
+	if _, err := c.EventType(ctx, name); err != nil {
+		return err
+	}
+	return update(ctx, c.cfg.Types, name, func(cur []byte) ([]byte, error) {
+		if cur == nil {
+			return nil, notFound("event type", name)
+		}
+		var t EventType
+		if err := json.Unmarshal(cur, &t); err != nil {
+			return nil, fmt.Errorf("event type %s: %w", name, err)
+		}
+		t.Archived = true
+		t.UpdatedAt = c.now()
+		return json.Marshal(t)
+	})
+}
+
+// CheckEvent checks that the event type typ exists and is not archived
+// (else an error wrapping ErrNotFound) and that payload satisfies its
+// schema (else an *InvalidError for "payload" listing the violations). The
+// schema is compiled once per revision of the type and kept until the type
+// changes.
+func (c *Catalog) CheckEvent(ctx context.Context, typ string, payload json.RawMessage) error {
+	if !ValidTypeName(typ) {
+		return invalid("type", "must be two or more tokens of A-Za-z0-9_- joined by dots, at most %d characters", MaxTypeNameLen)
+	}
+	if err := c.types.sync(ctx); err != nil {
+		return err
+	}
+	c.types.mu.Lock()
+	e, ok := c.types.values[typ]
+	c.types.mu.Unlock()
+	if !ok {
+		return notFound("event type", typ)
+	}
+	c.mu.Lock()
+	comp, ok := c.schemas[typ]
+	c.mu.Unlock()
+	if !ok || comp.rev != e.Revision() {
+		t, err := decodeJSON[EventType](e.Value())
+		if err != nil {
+			return fmt.Errorf("event type %s: %w", typ, err)
+		}
+		if t.Archived {
+			return fmt.Errorf("event type %q is archived: %w", typ, ErrNotFound)
+		}
+		s, err := compileSchema(t.Schema)
+		if err != nil {
+			return fmt.Errorf("event type %s: schema: %w", typ, err)
+		}
+		comp = compiled{rev: e.Revision(), schema: s}
+		c.mu.Lock()
+		c.schemas[typ] = comp
+		c.mu.Unlock()
+	}
+	return validatePayload(comp.schema, payload)
+}

@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/hookworker/hookworker/config"
+	"github.com/hookworker/hookworker/internal/api"
+	"github.com/hookworker/hookworker/internal/bus"
+	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/internal/fanout"
+)
+
+// startEvents sets up the event stream and the catalog buckets, serves the
+// event and endpoint API and runs the fan-out consumer until ctx ends. stop
+// stops the API and waits for the fan-out.
+func startEvents(ctx context.Context, b *bus.Bus, cfg config.Config, log *slog.Logger) (stop func(), err error) {
+	eb, err := b.EnsureEvents(ctx, bus.EventTopology{EventMaxAge: cfg.EventMaxAge})
+	if err != nil {
+		return nil, fmt.Errorf("set up events: %w", err)
+	}
+	cat, err := catalog.New(ctx, catalog.Config{
+		Types: eb.Types, Endpoints: eb.Endpoints, Conn: b.Conn(), SecretGrace: cfg.SecretGrace,
+		AllowPrivateNetworks: cfg.AllowPrivateNetworks, AllowedNetworks: cfg.AllowedNetworks, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	svc, err := api.Start(b.Conn(), api.Config{Prefix: cfg.APIPrefix, Catalog: cat, JetStream: b.JetStream(), Events: eb.Events, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	fan, err := fanout.New(ctx, b.JetStream(), bus.EventStream, fanout.Config{
+		Durable: cfg.Durable + fanout.Suffix, JobSubject: cfg.Subject, ResultSubject: cfg.ResultSubject,
+		Catalog: cat, Logger: log,
+	})
+	if err != nil {
+		_ = svc.Stop()
+		return nil, err
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := fan.Run(ctx); err != nil {
+			log.Error("event fan-out stopped", "error", err)
+		}
+	})
+	log.Info("serving the event api", "service", api.ServiceName, "prefix", cfg.APIPrefix)
+	return func() {
+		_ = svc.Stop()
+		wg.Wait()
+	}, nil
+}

@@ -1,0 +1,345 @@
+// Package fanout turns each event on the event stream into one job per
+// matching, enabled endpoint on the job subject.
+//
+// Every worker process runs the same durable consumer, so each event is
+// fanned out by one of them. A job's id and Nats-Msg-Id are
+// <event id>:<endpoint id>, and the event is acknowledged only after every
+// job's publish is: a fan-out that stops half way is done again by another
+// process, and the job stream drops the jobs published the first time. An
+// event whose type is unknown or archived, or whose payload breaks the
+// type's schema (one published straight on hooks.event.<type>.<id>), gets a
+// rejected result and sends nothing.
+package fanout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/job"
+	"github.com/hookworker/hookworker/sender"
+)
+
+// Suffix is appended to the worker's durable name to name the fan-out
+// consumer.
+const Suffix = "-fanout"
+
+// Result headers, as the worker sets them.
+const (
+	headerJobID   = "Hook-Job-Id"
+	headerOutcome = "Hook-Outcome"
+)
+
+// Config is what a Fanout is built from.
+type Config struct {
+	// Durable is the consumer's name (<HOOKWORKER_DURABLE>-fanout).
+	Durable string
+	// JobSubject is where jobs are published (hooks.send).
+	JobSubject string
+	// ResultSubject is where rejected events' results go (hooks.result).
+	ResultSubject string
+	// AckWait is the consumer's AckWait: how long an event taken by a
+	// process that stopped waits before another takes it. 0 means 30s.
+	AckWait time.Duration
+	// Concurrency bounds the events fanned out at once; 0 means 16.
+	Concurrency int
+	// Catalog checks events and finds their endpoints.
+	Catalog *catalog.Catalog
+	// Logger receives errors; nil discards them.
+	Logger *slog.Logger
+}
+
+// Fanout is the fan-out consumer of one process.
+type Fanout struct {
+	cfg  Config
+	js   jetstream.JetStream
+	cons jetstream.Consumer
+	// beforePublish, when set, runs before each job publish; an error
+	// stops the fan-out of that event there, as if the process died.
+	beforePublish func(jobID string) error
+}
+
+// New binds the durable consumer on the event stream, creating it when
+// missing.
+func New(ctx context.Context, js jetstream.JetStream, stream string, cfg Config) (*Fanout, error) {
+	if cfg.Catalog == nil || cfg.Durable == "" || cfg.JobSubject == "" || cfg.ResultSubject == "" {
+		return nil, errors.New("fanout: catalog, durable and subjects are required")
+	}
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = 30 * time.Second
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 16
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cons, err := js.Consumer(ctx, stream, cfg.Durable)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		cons, err = js.CreateConsumer(ctx, stream, jetstream.ConsumerConfig{
+			Durable:       cfg.Durable,
+			Description:   "hookworker event fan-out",
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       cfg.AckWait,
+			MaxDeliver:    -1,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+			FilterSubject: catalog.EventSubjectPrefix + ">",
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fanout consumer %s on stream %s: %w", cfg.Durable, stream, err)
+	}
+	return &Fanout{cfg: cfg, js: js, cons: cons}, nil
+}
+
+// Run fans events out until ctx ends, then waits for the events in hand.
+func (f *Fanout) Run(ctx context.Context) error {
+	it, err := f.cons.Messages(jetstream.PullMaxMessages(f.cfg.Concurrency))
+	if err != nil {
+		return fmt.Errorf("fanout: %w", err)
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	sem := make(chan struct{}, f.cfg.Concurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("fanout: %w", err)
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			f.handle(context.WithoutCancel(ctx), msg)
+		})
+	}
+}
+
+// handle fans one event out and settles it: ack when every job is stored
+// (or the event got its rejected result), nak when something failed that
+// may work later.
+func (f *Fanout) handle(ctx context.Context, msg jetstream.Msg) {
+	defer func() {
+		if p := recover(); p != nil {
+			f.cfg.Logger.Error("event fan-out panicked", "subject", msg.Subject(), "panic", fmt.Sprint(p))
+			_ = msg.NakWithDelay(time.Second)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.AckWait)
+	defer cancel()
+	ev, err := f.decode(ctx, msg)
+	var ie *catalog.InvalidError
+	switch {
+	case errors.As(err, &ie) || errors.Is(err, catalog.ErrNotFound):
+		if err := f.reject(ctx, ev, err); err != nil {
+			f.cfg.Logger.Error("publish rejected event result", "event_id", ev.ID, "error", err)
+			_ = msg.NakWithDelay(time.Second)
+			return
+		}
+		_ = msg.DoubleAck(ctx)
+		return
+	case err != nil:
+		f.cfg.Logger.Warn("event not fanned out, retrying", "event_id", ev.ID, "error", err)
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	done, err := f.publish(ctx, ev, msg)
+	if !done {
+		return // stopped as if the process had died
+	}
+	if err != nil {
+		f.cfg.Logger.Warn("event fan-out failed, retrying", "event_id", ev.ID, "error", err)
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	if err := msg.DoubleAck(ctx); err != nil {
+		f.cfg.Logger.Warn("ack event", "event_id", ev.ID, "error", err)
+	}
+}
+
+// decode reads the event from the message and checks it against the
+// catalog. The subject gives the type and the id; the body may repeat them
+// but not contradict them.
+func (f *Fanout) decode(ctx context.Context, msg jetstream.Msg) (catalog.Event, error) {
+	rest := strings.TrimPrefix(msg.Subject(), catalog.EventSubjectPrefix)
+	i := strings.LastIndexByte(rest, '.')
+	var ev catalog.Event
+	if i > 0 {
+		ev.Type, ev.ID = rest[:i], rest[i+1:]
+	}
+	if !catalog.ValidEventID(ev.ID) {
+		seq := uint64(0)
+		if meta, err := msg.Metadata(); err == nil {
+			seq = meta.Sequence.Stream
+		}
+		ev.ID = "event-" + strconv.FormatUint(seq, 10)
+		return ev, &catalog.InvalidError{Field: "subject", Reason: "must be hooks.event.<type>.<event id>"}
+	}
+	var body catalog.Event
+	if err := json.Unmarshal(msg.Data(), &body); err != nil {
+		return ev, &catalog.InvalidError{Field: "event", Reason: "must be a JSON object with a payload: " + err.Error()}
+	}
+	if body.ID != "" && body.ID != ev.ID {
+		return ev, &catalog.InvalidError{Field: "id", Reason: "differs from the subject's"}
+	}
+	if body.Type != "" && body.Type != ev.Type {
+		return ev, &catalog.InvalidError{Field: "type", Reason: "differs from the subject's"}
+	}
+	ev.Payload, ev.Timestamp = body.Payload, body.Timestamp.UTC()
+	if body.Channel != "" && !catalog.ValidChannel(body.Channel) {
+		return ev, &catalog.InvalidError{Field: "channel", Reason: "must be 1 to 128 of A-Za-z0-9_.:-"}
+	}
+	ev.Channel = body.Channel
+	if ev.Timestamp.IsZero() {
+		if meta, err := msg.Metadata(); err == nil {
+			ev.Timestamp = meta.Timestamp.UTC()
+		}
+	}
+	return ev, f.cfg.Catalog.CheckEvent(ctx, ev.Type, ev.Payload)
+}
+
+// reject publishes the rejected result of ev.
+func (f *Fanout) reject(ctx context.Context, ev catalog.Event, cause error) error {
+	return f.rejectJob(ctx, ev, "", ev.ID, cause)
+}
+
+// rejectJob publishes a rejected result with id for ev and endpoint ("" for
+// none).
+func (f *Fanout) rejectJob(ctx context.Context, ev catalog.Event, endpoint, id string, cause error) error {
+	r := job.Rejected(job.Job{ID: id, Type: job.Webhook}, cause, time.Now())
+	body, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
+		return err
+	}
+	fields["event"], _ = json.Marshal(eventRef(ev))
+	fields["endpoint"] = json.RawMessage("null")
+	if endpoint != "" {
+		fields["endpoint"], _ = json.Marshal(endpoint)
+	}
+	if body, err = json.Marshal(fields); err != nil {
+		return err
+	}
+	msg := &nats.Msg{Subject: f.cfg.ResultSubject, Data: body, Header: nats.Header{
+		nats.MsgIdHdr: {id}, headerJobID: {id}, headerOutcome: {string(sender.Rejected)},
+	}}
+	_, err = f.js.PublishMsg(ctx, msg)
+	return err
+}
+
+// ref is the event as a job names it.
+type ref struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Channel string `json:"channel,omitempty"`
+}
+
+func eventRef(ev catalog.Event) ref { return ref{ID: ev.ID, Type: ev.Type, Channel: ev.Channel} }
+
+// Job is the job an event makes for one endpoint, in its wire form.
+type Job struct {
+	// ID is <event id>:<endpoint id>.
+	ID string `json:"id"`
+	// Type is always webhook.
+	Type job.Type `json:"type"`
+	// URL is the endpoint's URL.
+	URL string `json:"url"`
+	// Payload is the Standard Webhooks payload structure.
+	Payload Payload `json:"payload"`
+	// Headers are the endpoint's extra headers.
+	Headers map[string]string `json:"headers"`
+	// Endpoint is the endpoint's id.
+	Endpoint string `json:"endpoint"`
+	// Event names the event.
+	Event ref `json:"event"`
+}
+
+// Payload is the body every endpoint receives: {type, timestamp, data}.
+type Payload struct {
+	// Type is the event type.
+	Type string `json:"type"`
+	// Timestamp is when the event was sent, RFC 3339.
+	Timestamp time.Time `json:"timestamp"`
+	// Data is the event's payload.
+	Data json.RawMessage `json:"data"`
+}
+
+// progressEvery is how many jobs of one event are published between two
+// progress reports on the event.
+const progressEvery = 500
+
+// JobID is the id of the job of event eventID for endpoint endpointID.
+func JobID(eventID, endpointID string) string { return eventID + ":" + endpointID }
+
+// publish publishes one job per matching endpoint and waits for every
+// acknowledgement. done is false when beforePublish stopped it.
+func (f *Fanout) publish(ctx context.Context, ev catalog.Event, msg jetstream.Msg) (done bool, err error) {
+	eps, err := f.cfg.Catalog.Matching(ctx, ev.Type, ev.Channel)
+	if err != nil {
+		return true, err
+	}
+	payload := Payload{Type: ev.Type, Timestamp: ev.Timestamp, Data: ev.Payload}
+	futures := make([]jetstream.PubAckFuture, 0, len(eps))
+	done = true
+	for i, ep := range eps {
+		if i > 0 && i%progressEvery == 0 {
+			_ = msg.InProgress() // many endpoints: keep the event ours
+		}
+		j := Job{ID: JobID(ev.ID, ep.ID), Type: job.Webhook, URL: ep.URL, Payload: payload,
+			Headers: ep.Headers, Endpoint: ep.ID, Event: eventRef(ev)}
+		if j.Headers == nil {
+			j.Headers = map[string]string{}
+		}
+		if f.beforePublish != nil {
+			if err := f.beforePublish(j.ID); err != nil {
+				done = false
+				break
+			}
+		}
+		body, err := json.Marshal(j)
+		if err != nil {
+			return true, err
+		}
+		if limit := f.js.Conn().MaxPayload(); int64(len(body)) > limit {
+			// It will never fit: the job ends here, rejected, for good.
+			cause := fmt.Errorf("job too large: %d bytes, the server takes at most %d", len(body), limit)
+			if err := f.rejectJob(ctx, ev, ep.ID, j.ID, cause); err != nil {
+				return true, err
+			}
+			continue
+		}
+		fut, err := f.js.PublishMsgAsync(&nats.Msg{Subject: f.cfg.JobSubject, Data: body,
+			Header: nats.Header{nats.MsgIdHdr: {j.ID}}})
+		if err != nil {
+			return true, fmt.Errorf("publish job %s: %w", j.ID, err)
+		}
+		futures = append(futures, fut)
+	}
+	for _, fut := range futures {
+		select {
+		case <-fut.Ok():
+		case err := <-fut.Err():
+			return done, fmt.Errorf("publish job %s: %w", fut.Msg().Header.Get(nats.MsgIdHdr), err)
+		case <-ctx.Done():
+			return done, ctx.Err()
+		}
+	}
+	return done, nil
+}
