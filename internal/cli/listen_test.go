@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -226,7 +227,7 @@ func TestListen(t *testing.T) {
 }
 
 func TestListenExitStatus(t *testing.T) {
-	runWorker(t)
+	_, natsURL := runWorker(t)
 	tests := []struct {
 		name string
 		args []string
@@ -258,6 +259,19 @@ func TestListenExitStatus(t *testing.T) {
 		code, out, errOut := mainOut(t, nil, "listen", "--addr", "127.0.0.1:0", "--endpoint", "ep_dev")
 		if code != cli.ExitFailure || out != "" || !strings.Contains(errOut, "no responders") {
 			t.Errorf("exit %d, stdout %q, stderr %q; want exit 1", code, out, errOut)
+		}
+	})
+	t.Run("SIGINT", func(t *testing.T) {
+		p := start(t, baseEnv(natsURL), "listen", "--addr", "127.0.0.1:0", "--endpoint", "ep_signal")
+		p.waitLog(t, `"msg":"listening"`)
+		if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		if code := p.wait(t); code != cli.ExitOK {
+			t.Errorf("exit %d after SIGINT, want 0", code)
+		}
+		if !strings.Contains(p.stderr.String(), "listen stopped") {
+			t.Errorf("listen did not stop cleanly:\n%s", p.stderr.String())
 		}
 	})
 	t.Run("help", func(t *testing.T) {
