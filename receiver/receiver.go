@@ -16,6 +16,9 @@
 //     the handler again), 422 when the error is marked Permanent (the sender
 //     gives up).
 //
+// Register is the setup step before serving: it makes sure the endpoint
+// exists through hookworker's API and returns the secret to verify with.
+//
 // Nothing the Receiver logs holds a signature, a secret or a body.
 package receiver
 

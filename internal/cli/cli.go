@@ -55,6 +55,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return apiGroup(ctx, cmd, endpointCommands, endpointOrder, rest, stdin, stdout, stderr)
 	case "event":
 		return apiGroup(ctx, cmd, eventCommands, eventOrder, rest, stdin, stdout, stderr)
+	case "listen":
+		return listen(ctx, rest, stdout, stderr)
 	case "version":
 		if len(rest) > 0 {
 			fmt.Fprintf(stderr, "hookworker: version takes no arguments, got %q\n", rest[0])
@@ -94,8 +96,10 @@ func help(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return results(ctx, []string{"-h"}, stdout, stdout)
 	case "event-type", "endpoint", "event":
 		return Main(ctx, []string{topic, "-h"}, nil, stdout, stdout)
+	case "listen":
+		return listen(ctx, []string{"-h"}, stdout, stdout)
 	default:
-		fmt.Fprintf(stderr, "hookworker: no command %q; commands: run, send, results, event-type, endpoint, event, version\n", topic)
+		fmt.Fprintf(stderr, "hookworker: no command %q; commands: run, send, results, event-type, endpoint, event, listen, version\n", topic)
 		return ExitUsage
 	}
 }
@@ -112,6 +116,9 @@ Usage:
   hookworker endpoint add|list|get|secret|rotate|rm|disable|enable ...
                           manage endpoints and their secrets (endpoint -h)
   hookworker event send ...                   send an event (event -h)
+  hookworker listen [--addr HOST:PORT] [--endpoint ID] ...
+                          a local receiver for development: register an endpoint,
+                          print every verified webhook as a JSON line (listen -h)
   hookworker version      print the version
   hookworker help [cmd]   print this help, or the flags of send or results
 

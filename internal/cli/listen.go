@@ -1,0 +1,280 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hookworker/hookworker/client"
+	"github.com/hookworker/hookworker/config"
+	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/receiver"
+	"github.com/hookworker/hookworker/redact"
+)
+
+// listenUsage explains `hookworker listen`.
+const listenUsage = `Usage: hookworker listen [--addr HOST:PORT] [--endpoint ID] [--event-type T]... [--url URL] [--secret whsec_…]
+
+A local receiver for development. It registers the endpoint for its address
+through the API (or reuses it: same id, same secret), then verifies every
+webhook it gets with the endpoint's secret, prints it on standard output as one
+JSON line {"webhook_id", "type", "timestamp", "data"} and answers 204. A request
+that fails verification is answered 403 and logged on standard error, without
+its body. It stops on SIGINT or SIGTERM.
+
+The endpoint posts to http://HOST:PORT/ unless --url says otherwise (a tunnel,
+another name). An endpoint that exists with another URL is moved to this one,
+and given the --event-type list when there is one; nothing else of it changes.
+Every delivery is printed, repeats of a webhook-id too (a resend shows up).
+
+The workers deliver to a loopback or private address only when they allow it:
+run them with HOOKWORKER_ALLOW_PRIVATE_NETWORKS=true, or with
+HOOKWORKER_ALLOWED_NETWORKS naming the address (127.0.0.1/32), for listen on
+127.0.0.1 to get anything. The API refuses such an endpoint URL otherwise.
+
+listen verifies with the secret the endpoint has when it starts; after
+"hookworker endpoint rotate" the old secret keeps signing for
+HOOKWORKER_SECRET_GRACE (24h), so restart listen within that time.
+
+Exit status: 0 stopped by a signal, 1 the API cannot be reached or answered an
+error (or the address cannot be listened on), 2 a bad flag.
+
+Flags:
+`
+
+// listenShutdown bounds how long listen waits for requests in flight when
+// it stops.
+const listenShutdown = 5 * time.Second
+
+// listen is `hookworker listen`.
+func listen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("hookworker listen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "the address to listen on, HOST:PORT (port 0: any free port)")
+	id := fs.String("endpoint", "", "the endpoint id (default: the endpoint that has the URL, else a generated one)")
+	var types listFlag
+	fs.Var(&types, "event-type", "an event type the endpoint receives; repeatable (default: every type)")
+	rawURL := fs.String("url", "", "the URL the endpoint posts to (default: http://HOST:PORT/ of --addr)")
+	secret := fs.String("secret", "", "the signing secret of an endpoint listen creates, whsec_… (default: a generated one)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), listenUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	bad := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "hookworker listen: "+format+"\n", a...)
+		return ExitUsage
+	}
+	if fs.NArg() > 0 {
+		return bad("unexpected argument %q", fs.Arg(0))
+	}
+	host, _, err := net.SplitHostPort(*addr)
+	if err != nil {
+		return bad("--addr must be HOST:PORT: %v", err)
+	}
+	if *id != "" && !catalog.ValidEndpointID(*id) {
+		return bad("--endpoint must be 1 to 63 of A-Za-z0-9_-")
+	}
+	for _, t := range types {
+		if !catalog.ValidTypeName(t) {
+			return bad("--event-type %q is not an event type name", t)
+		}
+	}
+	if *rawURL != "" {
+		if u, err := url.Parse(*rawURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+			return bad("--url must be an absolute http or https URL")
+		}
+	}
+	if *secret != "" {
+		if err := catalog.CheckSecret(*secret); err != nil {
+			return bad("--secret %v", err)
+		}
+	}
+	cfg, ok := loadConfig(stderr)
+	if !ok {
+		return ExitUsage
+	}
+	log, err := config.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		return bad("%v", err)
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "hookworker listen: "+format+"\n", a...)
+		return ExitFailure
+	}
+
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", *addr)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer ln.Close()
+	want := client.Endpoint{ID: *id, URL: *rawURL, EventTypes: types}
+	if want.URL == "" {
+		want.URL = listenURL(host, ln.Addr())
+	}
+
+	nc, err := connect(cfg, "hookworker listen")
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer nc.Close()
+	c := client.New(nc, client.WithPrefix(cfg.APIPrefix))
+	var opts []receiver.RegisterOption
+	if *secret != "" {
+		opts = append(opts, receiver.WithSecret(*secret))
+	}
+	key, ep, err := receiver.Register(ctx, c, want, opts...)
+	if err != nil {
+		return fail("%v%s", err, privateHint(err))
+	}
+	if *secret != "" && key != *secret {
+		log.Warn("the endpoint exists with another secret: verifying with its own, not --secret", "endpoint", ep.ID)
+	}
+	if moved := ep.URL != want.URL; moved || (len(types) > 0 && !sameSet(ep.EventTypes, types)) {
+		from := ep.URL
+		ep.URL = want.URL
+		if len(types) > 0 {
+			ep.EventTypes = types
+		}
+		if ep, err = c.PutEndpoint(ctx, ep, ""); err != nil {
+			return fail("update endpoint %s: %v%s", ep.ID, err, privateHint(err))
+		}
+		if moved {
+			log.Info("endpoint moved to this address", "endpoint", ep.ID, "from", redact.URL(from), "url", redact.URL(ep.URL))
+		}
+	}
+	if ep.Disabled {
+		log.Warn("the endpoint is disabled and gets nothing: run hookworker endpoint enable "+ep.ID, "endpoint", ep.ID, "reason", ep.DisabledReason)
+	}
+	if note := privateNote(ep.URL); note != "" {
+		log.Info(note)
+	}
+
+	rc, err := receiver.New(receiver.Config{Secrets: []string{key}, Store: everyDelivery{}, Logger: log})
+	if err != nil {
+		return fail("%v", err)
+	}
+	p := &printer{enc: json.NewEncoder(stdout)}
+	rc.Default(p.print)
+	srv := &http.Server{Handler: rc, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "endpoint", ep.ID, "url", redact.URL(ep.URL), "event_types", ep.EventTypes)
+
+	select {
+	case err := <-served:
+		return fail("serve: %v", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), listenShutdown)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("requests still in flight at shutdown", "error", err)
+	}
+	log.Info("listen stopped")
+	return ExitOK
+}
+
+// listenURL is the URL of a listener on addr asked for with host: the host
+// as given (this machine when unspecified), the port as bound.
+func listenURL(host string, addr net.Addr) string {
+	_, port, _ := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
+}
+
+// privateHint adds what to set to an API error that refused a non-public
+// endpoint URL.
+func privateHint(err error) string {
+	var apiErr *client.Error
+	if !errors.As(err, &apiErr) || apiErr.Field != "url" || !strings.Contains(apiErr.Description, "not a public address") {
+		return ""
+	}
+	return "\nthe workers refuse a non-public address unless they allow it: run them with HOOKWORKER_ALLOW_PRIVATE_NETWORKS=true" +
+		" (or HOOKWORKER_ALLOWED_NETWORKS naming the address, e.g. 127.0.0.1/32), or give --url a public URL that reaches this address"
+}
+
+// privateNote says, for an endpoint URL on loopback or a private network,
+// what the workers need to deliver to it.
+func privateNote(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	h := u.Hostname()
+	a, err := netip.ParseAddr(h)
+	private := h == "localhost" || strings.HasSuffix(h, ".localhost") ||
+		(err == nil && (a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsUnspecified()))
+	if !private {
+		return ""
+	}
+	return "the workers deliver to " + h + " only with HOOKWORKER_ALLOW_PRIVATE_NETWORKS=true or HOOKWORKER_ALLOWED_NETWORKS naming it"
+}
+
+// sameSet reports whether a and b hold the same strings.
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
+}
+
+// printer writes each event as one JSON line.
+type printer struct {
+	mu  sync.Mutex
+	enc *json.Encoder
+}
+
+// line is what listen prints for one webhook.
+type line struct {
+	WebhookID string          `json:"webhook_id"`
+	Type      string          `json:"type"`
+	Timestamp *time.Time      `json:"timestamp"`
+	Data      json.RawMessage `json:"data"`
+}
+
+// print writes ev; an error (standard output gone) makes the sender retry.
+func (p *printer) print(_ context.Context, ev receiver.Event) error {
+	l := line{WebhookID: ev.ID, Type: ev.Type, Data: ev.Data}
+	if !ev.Timestamp.IsZero() {
+		ts := ev.Timestamp
+		l.Timestamp = &ts
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.enc.Encode(l)
+}
+
+// everyDelivery is a receiver.Store that remembers nothing: listen shows
+// every delivery, a repeat of a webhook-id too.
+type everyDelivery struct{}
+
+// Claim always claims.
+func (everyDelivery) Claim(context.Context, string) (receiver.Claim, error) {
+	return receiver.Claimed, nil
+}
+
+// Complete records nothing.
+func (everyDelivery) Complete(context.Context, string) error { return nil }
+
+// Release releases nothing.
+func (everyDelivery) Release(context.Context, string) error { return nil }
