@@ -125,8 +125,8 @@ type Sender struct {
 	obs      Observer
 	guard    *guard
 	direct   *http.Client
-	signKey  []byte
-	macs     sync.Pool // *signer
+	signer   Signer
+	backoff  Backoff
 	cursors  cursors
 	now      func() time.Time
 	proxyMu  sync.Mutex
@@ -160,13 +160,13 @@ func New(cfg Config) (*Sender, error) {
 	}
 	s.ua = []string{ua}
 	if cfg.SigningSecret != "" {
-		key, err := decodeSecret(cfg.SigningSecret)
+		sign, err := NewSigner(cfg.SigningSecret)
 		if err != nil {
 			return nil, err
 		}
-		s.signKey = key
-		s.macs.New = func() any { return &signer{mac: hmac.New(sha256.New, key)} }
+		s.signer = sign
 	}
+	s.backoff = DefaultBackoff(cfg.BackoffMin, cfg.BackoffMax)
 	s.direct = newClient(s.guard.dialer(), &cfg)
 	return s, nil
 }
@@ -253,6 +253,7 @@ func newTransport(dialer *net.Dialer, proxy *url.URL, cfg *Config) *http.Transpo
 	}
 	if proxy != nil {
 		t.Proxy = http.ProxyURL(proxy)
+		t.OnProxyConnectResponse = onConnectResponse
 	}
 	return t
 }
@@ -289,6 +290,22 @@ func (s *Sender) Close() {
 	}
 }
 
+// NewSigner returns the Standard Webhooks Signer of secret ("whsec_"
+// followed by base64): "v1,<base64 HMAC-SHA256 of id.timestamp.body>". It
+// is safe for concurrent use. Its error names the format, never the secret.
+func NewSigner(secret string) (Signer, error) {
+	key, err := decodeSecret(secret)
+	if err != nil {
+		return nil, err
+	}
+	macs := sync.Pool{New: func() any { return &signer{mac: hmac.New(sha256.New, key)} }}
+	return func(id, timestamp string, body []byte) string {
+		sg := macs.Get().(*signer)
+		defer macs.Put(sg)
+		return sg.sign(id, timestamp, body)
+	}, nil
+}
+
 // signer computes Standard Webhooks signatures; pooled because an HMAC is
 // not safe for concurrent use.
 type signer struct {
@@ -297,11 +314,8 @@ type signer struct {
 	sum []byte
 }
 
-// sign returns the webhook-signature value for one attempt:
-// "v1,<base64 HMAC-SHA256 of id.timestamp.body>".
-func (s *Sender) sign(id, timestamp string, body []byte) string {
-	sg := s.macs.Get().(*signer)
-	defer s.macs.Put(sg)
+// sign returns the webhook-signature value for one attempt.
+func (sg *signer) sign(id, timestamp string, body []byte) string {
 	sg.mac.Reset()
 	sg.buf = append(sg.buf[:0], id...)
 	sg.buf = append(sg.buf, '.')

@@ -76,7 +76,7 @@ func TestSendRules(t *testing.T) {
 				w.Header().Set("Retry-After", "120")
 				reply(w, 429, "")
 			},
-			outcome:  Failed,
+			outcome:  Deferred,
 			status:   429,
 			attempts: 1, retries: 1, hits: 1,
 			errHas:   "retry deferred",
@@ -89,7 +89,7 @@ func TestSendRules(t *testing.T) {
 				w.Header().Set("Retry-After", fixedNow.Add(90*time.Second).Format(http.TimeFormat))
 				reply(w, 429, "")
 			},
-			outcome:  Failed,
+			outcome:  Deferred,
 			status:   429,
 			attempts: 1, retries: 1, hits: 1,
 			deferred: 90 * time.Second,
@@ -511,7 +511,7 @@ func TestSendDeferral(t *testing.T) {
 		req := Request{URLs: []string{rc.URL}}
 
 		first := send(t, s, req)
-		if first.Defer != 30*time.Second || first.Outcome != Failed || first.Attempts != 1 || first.Retries != 1 || first.Status != 429 {
+		if first.Defer != 30*time.Second || first.Outcome != Deferred || first.Attempts != 1 || first.Retries != 1 || first.Status != 429 {
 			t.Fatalf("first: defer %s outcome %s attempts %d retries %d status %d, want 30s failed 1 1 429",
 				first.Defer, first.Outcome, first.Attempts, first.Retries, first.Status)
 		}
@@ -556,7 +556,7 @@ func TestSendDeferral(t *testing.T) {
 		cancel()
 		prior := Progress{Attempts: 1, Retries: 1, Status: 429, Response: json.RawMessage(`{"retry_after":30}`)}
 		res := s.Send(ctx, Request{ID: "j", URLs: []string{"http://127.0.0.1:9/"}, Prior: prior})
-		if res.Outcome != Failed || res.Status != 429 || string(res.Response) != `{"retry_after":30}` || res.Attempts != 1 {
+		if res.Outcome != Interrupted || res.Status != 429 || string(res.Response) != `{"retry_after":30}` || res.Attempts != 1 {
 			t.Errorf("got %s status %d response %s attempts %d, want the prior's", res.Outcome, res.Status, res.Response, res.Attempts)
 		}
 		if !strings.Contains(res.Error, "cancelled before the first attempt") {
@@ -577,8 +577,8 @@ func TestSendCancelledWhileWaiting(t *testing.T) {
 
 	res := s.Send(ctx, Request{ID: "j", URLs: []string{rc.URL}})
 
-	if res.Outcome != Failed || res.Attempts != 1 || res.Status != 429 || res.Defer != 0 {
-		t.Errorf("got %s attempts %d status %d defer %s, want failed after 1 attempt with 429", res.Outcome, res.Attempts, res.Status, res.Defer)
+	if res.Outcome != Interrupted || res.Attempts != 1 || res.Status != 429 || res.Defer != 0 {
+		t.Errorf("got %s attempts %d status %d defer %s, want interrupted after 1 attempt with 429", res.Outcome, res.Attempts, res.Status, res.Defer)
 	}
 	if !strings.Contains(res.Error, "cancelled while waiting to retry") || !strings.Contains(res.Error, context.Canceled.Error()) {
 		t.Errorf("error = %q, want it to name the cancellation", res.Error)
@@ -595,7 +595,7 @@ func TestSendCancelledDuringAttempt(t *testing.T) {
 	})
 	s := newSender(t, Config{AllowPrivateNetworks: true, MaxRetries: 3})
 	res := s.Send(ctx, Request{ID: "j", URLs: []string{rc.URL}})
-	if res.Outcome != Failed || res.Attempts != 1 || !strings.Contains(res.Error, "cancelled during an attempt") {
+	if res.Outcome != Interrupted || res.Attempts != 1 || !strings.Contains(res.Error, "cancelled during an attempt") {
 		t.Errorf("got %s attempts %d error %q", res.Outcome, res.Attempts, res.Error)
 	}
 }
