@@ -3,8 +3,8 @@ package sender
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"net/http/httptrace"
+	"net/url"
 	"sync/atomic"
 )
 
