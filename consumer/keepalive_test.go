@@ -26,7 +26,7 @@ func (m *progressMsg) InProgress() error {
 // that stop may be called twice.
 func TestKeepAliveTicksUntilStopped(t *testing.T) {
 	t.Parallel()
-	w := New(Config{AckWait: 30 * time.Millisecond}, nil, nil, nil, nil, nil, nil)
+	w := New(Options{AckWait: 30 * time.Millisecond})
 	msg := &progressMsg{}
 	stop := w.keepAlive(msg)
 	deadline := time.Now().Add(5 * time.Second)

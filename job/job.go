@@ -138,11 +138,31 @@ func ValidID(id string) bool {
 	return true
 }
 
+// Limits are the worker's maximums for the per-job values; zero Timeout
+// means no maximum.
+type Limits struct {
+	// Timeout is the longest per-attempt timeout a job may ask for.
+	Timeout time.Duration
+	// MaxRetries is the largest retry budget a job may ask for, and the
+	// budget of a job that asks for none.
+	MaxRetries int
+	// MaxProxyRetries is the largest proxy rotation budget a job may ask
+	// for.
+	MaxProxyRetries int
+}
+
+// Result header names: every result message carries the job id and the
+// outcome, so that readers can filter without decoding the body.
+const (
+	HeaderJobID   = "Hook-Job-Id"
+	HeaderOutcome = "Hook-Outcome"
+)
+
 // Request builds the delivery of the job. Per-job values are clamped to the
-// worker's maximums in limits (Timeout, MaxRetries, MaxProxyRetries); a job
-// asking for 0 retries gets none (a negative value in the Request). Body is
-// the payload; a Discord job's body is set by the discord package.
-func (j Job) Request(limits sender.Config) sender.Request {
+// worker's maximums in limits; a job asking for 0 retries gets none (a
+// negative value in the Request). Body is the payload; a Discord job's body
+// is set by the discord package.
+func (j Job) Request(limits Limits) sender.Request {
 	req := sender.Request{ID: j.ID, Body: j.Payload}
 	if j.URL != "" {
 		req.URLs = []string{j.URL}

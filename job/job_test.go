@@ -222,7 +222,7 @@ func TestDecodePayloadVerbatim(t *testing.T) {
 			if string(j.Payload) != p {
 				t.Errorf("Payload = %q, want %q", j.Payload, p)
 			}
-			if body := j.Request(sender.Config{}).Body; string(body) != p {
+			if body := j.Request(Limits{}).Body; string(body) != p {
 				t.Errorf("Request().Body = %q, want %q", body, p)
 			}
 		})
@@ -278,7 +278,7 @@ func TestDurationJSON(t *testing.T) {
 
 func TestRequest(t *testing.T) {
 	t.Parallel()
-	limits := sender.Config{Timeout: 10 * time.Second, MaxRetries: 3, MaxProxyRetries: 2}
+	limits := Limits{Timeout: 10 * time.Second, MaxRetries: 3, MaxProxyRetries: 2}
 	tests := []struct {
 		name string
 		job  Job
@@ -321,7 +321,7 @@ func TestRequest(t *testing.T) {
 	t.Run("worker allows no retries", func(t *testing.T) {
 		t.Parallel()
 		j := Job{ID: "f", URL: "https://a.example", MaxRetries: intp(5)}
-		if got := j.Request(sender.Config{}).MaxRetries; got != -1 {
+		if got := j.Request(Limits{}).MaxRetries; got != -1 {
 			t.Errorf("MaxRetries = %d, want -1 (none)", got)
 		}
 	})

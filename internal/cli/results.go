@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hookworker/hookworker/consumer"
+	"github.com/hookworker/hookworker/job"
 )
 
 // results is `hookworker results`: print stored results as JSON lines,
@@ -103,7 +103,7 @@ func results(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "hookworker results: %v\n", err)
 			return ExitFailure
 		}
-		if *id == "" || msg.Headers().Get(consumer.HeaderJobID) == *id {
+		if *id == "" || msg.Headers().Get(job.HeaderJobID) == *id {
 			fmt.Fprintln(stdout, string(msg.Data()))
 		}
 		if *follow {
