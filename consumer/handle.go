@@ -138,7 +138,7 @@ func (w *Worker) run(ctx context.Context, d *delivery) disposition {
 	// out at the pace the host frees slots, so that they do not crowd out
 	// the jobs behind them either (the server hands out redeliveries first).
 	if !w.hosts.acquire(d.host) {
-		return handBack(w.hosts.queue(d.host, time.Now()), "host busy")
+		return handBack(w.hosts.queue(d.host, w.hosts.now()), "host busy")
 	}
 	acquired := time.Now()
 	defer func() { w.hosts.release(d.host, time.Since(acquired)) }()

@@ -39,12 +39,21 @@ const (
 	maxHostWait = 10 * time.Minute
 )
 
+// hostSweepEvery is how often a hostLimiter forgets the hosts it no longer
+// needs to know.
+const hostSweepEvery = time.Minute
+
 // hostLimiter bounds the jobs in flight per destination host, and paces
-// the jobs that find their host busy.
+// the jobs that find their host busy. A host with no job in flight is
+// forgotten when the last of its hand-backs is due; the ones that were not
+// (their queue still ran at their last release) are swept every
+// hostSweepEvery, as discord.Pacer sweeps its buckets.
 type hostLimiter struct {
-	mu    sync.Mutex
-	limit int
-	hosts map[string]*hostSlots
+	mu        sync.Mutex
+	limit     int
+	hosts     map[string]*hostSlots
+	now       func() time.Time
+	lastSweep time.Time
 }
 
 // hostSlots is what a hostLimiter knows of one host.
@@ -58,14 +67,18 @@ type hostSlots struct {
 }
 
 func newHostLimiter(limit int) *hostLimiter {
-	return &hostLimiter{limit: limit, hosts: make(map[string]*hostSlots)}
+	return &hostLimiter{limit: limit, hosts: make(map[string]*hostSlots), now: time.Now, lastSweep: time.Now()}
 }
 
+// acquire takes a slot of host; it reports false when the host is busy.
 func (h *hostLimiter) acquire(host string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.hosts[host]
 	if s == nil {
+		if now := h.now(); now.Sub(h.lastSweep) >= hostSweepEvery {
+			h.sweep(now)
+		}
 		s = &hostSlots{}
 		h.hosts[host] = s
 	}
@@ -90,9 +103,27 @@ func (h *hostLimiter) release(host string, held time.Duration) {
 	} else {
 		s.hold += (held - s.hold) / 8
 	}
-	if s.busy <= 0 && !s.next.After(time.Now()) {
+	if s.busy <= 0 && !s.next.After(h.now()) {
 		delete(h.hosts, host)
 	}
+}
+
+// sweep forgets the hosts with no job in flight whose hand-backs are all
+// due. h.mu is held.
+func (h *hostLimiter) sweep(now time.Time) {
+	h.lastSweep = now
+	for k, s := range h.hosts {
+		if s.busy <= 0 && !s.next.After(now) {
+			delete(h.hosts, k)
+		}
+	}
+}
+
+// len returns the number of hosts known.
+func (h *hostLimiter) len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.hosts)
 }
 
 // queue returns how long a job that found host busy at now waits before it
