@@ -123,7 +123,7 @@ func TestSettle(t *testing.T) {
 	}{
 		{name: "store", disp: ack(result), verbs: []string{"ack"}, published: 1},
 		{name: "store fails", disp: ack(result), pubErr: errors.New("no responders"), verbs: []string{"nak"}, delay: time.Second, state: true},
-		{name: "hand back later", disp: handBack(30 * time.Second, "deferred"), verbs: []string{"nak"}, delay: 30 * time.Second, state: true},
+		{name: "hand back later", disp: handBack(30*time.Second, "deferred"), verbs: []string{"nak"}, delay: 30 * time.Second, state: true},
 		{name: "hand back now", disp: handBack(0, "interrupted"), verbs: []string{"nak"}, state: true},
 		{name: "drop", disp: disposition{kind: drop}},
 	}
