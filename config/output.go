@@ -107,7 +107,7 @@ func (c Config) LogValue() slog.Value {
 		case "NATSURL":
 			val = slog.StringValue(redact.Servers(c.NATSURL))
 		case "SigningSecret":
-			val = slog.StringValue(redactSecret(c.SigningSecret))
+			val = slog.StringValue(redact.Secret(c.SigningSecret))
 		case "Proxies":
 			val = slog.StringValue(redactProxies(c.Proxies))
 		case "DiscordAvatarURL":
@@ -129,13 +129,6 @@ func (c Config) LogValue() slog.Value {
 		attrs = append(attrs, slog.Attr{Key: key, Value: val})
 	}
 	return slog.GroupValue(attrs...)
-}
-
-func redactSecret(s string) string {
-	if s == "" {
-		return ""
-	}
-	return "REDACTED"
 }
 
 // redactProxies shows host:port of each proxy, never credentials.

@@ -598,15 +598,7 @@ func (d *delivery) describe(err error, actx context.Context, proxy *url.URL) str
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	msg := err.Error()
-	if strings.Contains(msg, raw) {
-		msg = strings.ReplaceAll(msg, raw, redact.URL(raw))
-	}
-	if proxy != nil && proxy.User != nil {
-		if pw, ok := proxy.User.Password(); ok && pw != "" {
-			msg = strings.ReplaceAll(msg, pw, "REDACTED")
-		}
-	}
+	msg := redact.Error(err.Error(), raw, proxy)
 	if proxy != nil {
 		return "post " + redact.URL(raw) + " via proxy " + redact.Proxy(proxy) + ": " + msg
 	}
