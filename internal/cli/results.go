@@ -81,10 +81,10 @@ func results(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitFailure
 	}
 	defer it.Stop()
-	go func() {
-		<-ctx.Done()
-		it.Stop()
-	}()
+	// The end of ctx stops the iterator; no goroutine is left waiting for
+	// it once the listing has ended.
+	unwatch := context.AfterFunc(ctx, it.Stop)
+	defer unwatch()
 	var next []jetstream.NextOpt
 	if !*follow {
 		// Without --follow, a quiet stream (nothing since --since) ends the
