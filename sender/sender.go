@@ -162,7 +162,7 @@ func New(cfg Config) (*Sender, error) {
 	if cfg.SigningSecret != "" {
 		sign, err := NewSigner(cfg.SigningSecret)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("sender config: signing secret %w", err)
 		}
 		s.signer = sign
 	}
@@ -211,17 +211,20 @@ func check(cfg *Config) error {
 	return nil
 }
 
-// decodeSecret returns the HMAC key of a "whsec_<base64>" secret. Its errors
-// name the format, never the secret.
+// decodeSecret returns the HMAC key of a "whsec_<base64>" secret. It is
+// the one place the format is checked; its errors name the format, never
+// the secret.
 func decodeSecret(secret string) ([]byte, error) {
-	const format = `signing secret must be "whsec_" followed by base64`
 	b64, ok := strings.CutPrefix(secret, signingSecretPrefix)
 	if !ok {
-		return nil, errors.New(format)
+		return nil, errors.New(`must start with "whsec_"`)
 	}
 	key, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil || len(key) == 0 {
-		return nil, errors.New(format + " (the part after the prefix does not decode)")
+	if err != nil {
+		return nil, errors.New(`must be "whsec_" followed by standard base64`)
+	}
+	if len(key) == 0 {
+		return nil, errors.New(`must hold a key after "whsec_"`)
 	}
 	return key, nil
 }

@@ -734,8 +734,8 @@ func TestNewValidates(t *testing.T) {
 		errHas string
 	}{
 		{name: "secret without prefix", cfg: Config{SigningSecret: "c2VjcmV0LXZhbHVl"}, errHas: "whsec_"},
-		{name: "secret not base64", cfg: Config{SigningSecret: "whsec_not*base64!"}, errHas: "does not decode"},
-		{name: "empty key", cfg: Config{SigningSecret: "whsec_"}, errHas: "does not decode"},
+		{name: "secret not base64", cfg: Config{SigningSecret: "whsec_not*base64!"}, errHas: "followed by standard base64"},
+		{name: "empty key", cfg: Config{SigningSecret: "whsec_"}, errHas: "must hold a key"},
 		{name: "backoff bounds", cfg: Config{BackoffMin: time.Second, BackoffMax: time.Millisecond}, errHas: "backoff"},
 		{name: "negative duration", cfg: Config{Timeout: -time.Second}, errHas: "negative"},
 		{name: "negative retries", cfg: Config{MaxRetries: -1}, errHas: "negative"},
