@@ -10,15 +10,21 @@ import (
 	"github.com/hookworker/hookworker/job"
 )
 
-// hostOf returns host:port of the job's first destination.
+// hostOf returns host:port of the job's first destination, as Decode
+// parsed it.
 func hostOf(j *job.Job) string {
-	raw := j.URL
-	if raw == "" && len(j.URLs) > 0 {
-		raw = j.URLs[0]
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
+	var u *url.URL
+	if len(j.Destinations) > 0 {
+		u = j.Destinations[0]
+	} else {
+		raw := j.URL
+		if raw == "" && len(j.URLs) > 0 {
+			raw = j.URLs[0]
+		}
+		var err error
+		if u, err = url.Parse(raw); err != nil {
+			return ""
+		}
 	}
 	port := u.Port()
 	if port == "" {

@@ -125,6 +125,7 @@ func (c *Client) prepare(ctx context.Context, m *Message, req *sender.Request) *
 	for i, raw := range given {
 		req.URLs[i] = withQuery(raw, m.ThreadID)
 	}
+	req.Destinations = nil // parsed from the URLs with their query
 	req.Body = body
 	req.Unsigned = true
 	req.Pacer = c.pacer

@@ -49,6 +49,10 @@ type Job struct {
 	URL string `json:"url,omitempty"`
 	// URLs is a pool of destinations used round-robin.
 	URLs []string `json:"urls,omitempty"`
+	// Destinations are URL, or URLs, as Decode parsed them, so that they
+	// are parsed once per job: Request hands them on to the sender. They
+	// are shared, and only read.
+	Destinations []*url.URL `json:"-"`
 	// Payload is the JSON body of a webhook job, kept byte for byte as
 	// published.
 	Payload json.RawMessage `json:"payload,omitempty"`
@@ -163,7 +167,7 @@ const (
 // negative value in the Request). Body is the payload; a Discord job's body
 // is set by the discord package.
 func (j Job) Request(limits Limits) sender.Request {
-	req := sender.Request{ID: j.ID, Body: j.Payload}
+	req := sender.Request{ID: j.ID, Body: j.Payload, Destinations: j.Destinations}
 	if j.URL != "" {
 		req.URLs = []string{j.URL}
 	} else {
@@ -336,10 +340,12 @@ func (j *Job) decodeURLs(one, pool json.RawMessage) error {
 		if jsonString(one, &s) != nil {
 			return errors.New("url: must be a string")
 		}
-		if err := checkURL(s); err != nil {
+		u, err := checkURL(s)
+		if err != nil {
 			return fmt.Errorf("url: %w", err)
 		}
 		j.URL = s
+		j.Destinations = []*url.URL{u}
 	case present(pool):
 		var list []json.RawMessage
 		if json.Unmarshal(pool, &list) != nil {
@@ -349,33 +355,36 @@ func (j *Job) decodeURLs(one, pool json.RawMessage) error {
 			return errors.New("urls: must not be empty")
 		}
 		j.URLs = make([]string, len(list))
+		dest := make([]*url.URL, len(list))
 		for i, raw := range list {
 			var s string
 			if jsonString(raw, &s) != nil {
 				return fmt.Errorf("urls[%d]: must be a string", i)
 			}
-			if err := checkURL(s); err != nil {
+			u, err := checkURL(s)
+			if err != nil {
 				return fmt.Errorf("urls[%d]: %w", i, err)
 			}
-			j.URLs[i] = s
+			j.URLs[i], dest[i] = s, u
 		}
+		j.Destinations = dest
 	default:
 		return errors.New("url: required (or urls)")
 	}
 	return nil
 }
 
-// checkURL checks a destination without ever quoting it: it may hold a
-// secret.
-func checkURL(s string) error {
+// checkURL parses and checks a destination without ever quoting it: it may
+// hold a secret.
+func checkURL(s string) (*url.URL, error) {
 	if s == "" {
-		return errors.New("must not be empty")
+		return nil, errors.New("must not be empty")
 	}
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return errors.New("must be an absolute http or https URL")
+		return nil, errors.New("must be an absolute http or https URL")
 	}
-	return nil
+	return u, nil
 }
 
 // reservedHeaders are set by the worker itself (a job may not override them

@@ -13,6 +13,25 @@ import (
 
 func intp(n int) *int { return &n }
 
+// checkDestinations checks that j's Destinations are its URL or URLs,
+// parsed, then clears them so that j compares with a literal Job.
+func checkDestinations(t *testing.T, j *Job) {
+	t.Helper()
+	urls := j.URLs
+	if j.URL != "" {
+		urls = []string{j.URL}
+	}
+	if len(j.Destinations) != len(urls) {
+		t.Fatalf("%d destinations for %d urls", len(j.Destinations), len(urls))
+	}
+	for i, u := range j.Destinations {
+		if u.String() != urls[i] {
+			t.Errorf("destination %d = %s, want %s", i, u, urls[i])
+		}
+	}
+	j.Destinations = nil
+}
+
 func TestDecode(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -86,6 +105,7 @@ func TestDecode(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Decode: %v", err)
 			}
+			checkDestinations(t, &got)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Decode =\n%+v\nwant\n%+v", got, tt.want)
 			}
@@ -448,9 +468,24 @@ func TestJobRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Decode(%s): %v", data, err)
 			}
+			checkDestinations(t, &got)
 			if !reflect.DeepEqual(got, j) {
 				t.Errorf("Decode(%s) =\n%+v\nwant\n%+v", data, got, j)
 			}
 		})
+	}
+}
+
+// The destinations Decode parsed go on to the sender with the request, so
+// that they are not parsed again.
+func TestRequestCarriesDestinations(t *testing.T) {
+	t.Parallel()
+	j, err := Decode([]byte(`{"id":"a","urls":["https://a.example/x","https://b.example/y"],"payload":{}}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := j.Request(Limits{})
+	if len(req.Destinations) != 2 || req.Destinations[0] != j.Destinations[0] || req.Destinations[1].Host != "b.example" {
+		t.Errorf("request destinations %v, want the job's %v", req.Destinations, j.Destinations)
 	}
 }

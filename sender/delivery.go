@@ -155,10 +155,16 @@ func (d *delivery) prepare() string {
 		return "no destination url"
 	}
 	d.urls = d.one[:0]
-	for _, raw := range req.URLs {
-		u, err := url.Parse(raw)
-		if err != nil {
-			return "invalid destination url"
+	parsed := len(req.Destinations) == len(req.URLs)
+	for i, raw := range req.URLs {
+		var u *url.URL
+		if parsed && req.Destinations[i] != nil {
+			u = req.Destinations[i]
+		} else {
+			var err error
+			if u, err = url.Parse(raw); err != nil {
+				return "invalid destination url"
+			}
 		}
 		if u.Scheme != "http" && u.Scheme != "https" {
 			return fmt.Sprintf("destination url scheme %q is not http or https", u.Scheme)

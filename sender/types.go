@@ -47,6 +47,11 @@ type Request struct {
 	// URLs holds one destination, or a pool used round-robin across requests
 	// that share the same list.
 	URLs []string
+	// Destinations, when it holds one entry per URLs entry, are URLs
+	// already parsed (job.Decode parses them): Send uses them instead of
+	// parsing URLs again. They are only read. A caller that changes URLs
+	// clears it.
+	Destinations []*url.URL
 	// Body is sent verbatim as the JSON request body.
 	Body []byte
 	// Header holds extra request headers.
