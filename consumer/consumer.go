@@ -58,6 +58,10 @@ type Options struct {
 	Deliverers map[job.Type]Deliverer
 	// Metrics, when set, is told what the worker does.
 	Metrics Metrics
+	// OnAttempt, when set, is told of every HTTP attempt of every job (it
+	// becomes the sender.Request's OnAttempt): the seam for a delivery
+	// log. It runs on the job's goroutine and delays the job while it runs.
+	OnAttempt func(sender.Attempt)
 	// Concurrency is the number of jobs in flight in this process. At least
 	// 1.
 	Concurrency int

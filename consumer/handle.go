@@ -233,6 +233,7 @@ func (w *Worker) deliver(ctx context.Context, d *delivery, send func(context.Con
 	req := d.job.Request(w.cfg.Limits)
 	req.Prior = d.state.Progress
 	req.BeforeRetry = func(p sender.Progress) { w.saveProgress(ctx, d, p) }
+	req.OnAttempt = w.cfg.OnAttempt
 	<-w.working
 	d.token = false
 	defer func() {
