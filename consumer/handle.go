@@ -34,8 +34,9 @@ type Discord interface {
 // Webhooks is the Deliverer of plain webhook jobs: s sends the payload as
 // it is.
 func Webhooks(s Sender) Deliverer {
+	send := s.Send // one method value for every job
 	return func(*job.Job) (func(context.Context, sender.Request) sender.Result, error) {
-		return s.Send, nil
+		return send, nil
 	}
 }
 
