@@ -6,7 +6,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -14,10 +13,9 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
-
-	"github.com/kelseyhightower/envconfig"
 
 	"github.com/hookworker/hookworker/proxies"
 	"github.com/hookworker/hookworker/sender"
@@ -150,12 +148,18 @@ type Config struct {
 	EventMaxAge time.Duration `envconfig:"HOOKWORKER_EVENT_MAX_AGE" default:"720h" desc:"how long the event stream HOOKS_EVENTS keeps events; 0 keeps them for ever"`
 }
 
-// Load reads the configuration from the environment, fills in the computed
-// defaults (see Concurrency and HostConcurrency) and validates it.
-func Load() (Config, error) {
+// Load reads the configuration from the environment (os.LookupEnv), fills
+// in the computed defaults (see Concurrency and HostConcurrency) and
+// validates it.
+func Load() (Config, error) { return LoadFrom(os.LookupEnv) }
+
+// LoadFrom is Load reading the variables through lookup, which reports
+// whether a variable is set and its value, as os.LookupEnv does. A variable
+// that is not set takes its default; one set to "" is read as "".
+func LoadFrom(lookup func(name string) (string, bool)) (Config, error) {
 	var c Config
-	if err := envconfig.Process("", &c); err != nil {
-		return Config{}, loadError(err)
+	if err := decode(&c, lookup); err != nil {
+		return Config{}, err
 	}
 	c.LogLevel = strings.ToLower(strings.TrimSpace(c.LogLevel))
 	c.LogFormat = strings.ToLower(strings.TrimSpace(c.LogFormat))
@@ -166,16 +170,76 @@ func Load() (Config, error) {
 	return c, nil
 }
 
+// decode sets every field of c from its variable (the envconfig tag), or
+// its default tag when the variable is not set. Its errors start with the
+// variable's name and say what was expected.
+func decode(c *Config, lookup func(string) (string, bool)) error {
+	rv := reflect.ValueOf(c).Elem()
+	t := rv.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name := f.Tag.Get("envconfig")
+		value, ok := lookup(name)
+		if !ok {
+			value, ok = f.Tag.Lookup("default")
+		}
+		if !ok {
+			continue
+		}
+		if err := setField(rv.Field(i), name, value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setField parses value into fv, the field of variable name.
+func setField(fv reflect.Value, name, value string) error {
+	switch p := fv.Addr().Interface().(type) {
+	case *string:
+		*p = value
+	case *time.Duration:
+		d, err := time.ParseDuration(value)
+		if err != nil {
+			return fmt.Errorf("%s: must be a duration such as 15s or 1m30s, got %q", name, value)
+		}
+		*p = d
+	case *int:
+		n, err := strconv.ParseInt(value, 0, strconv.IntSize)
+		if err != nil {
+			return fmt.Errorf("%s: must be a whole number, got %q", name, value)
+		}
+		*p = int(n)
+	case *bool:
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return fmt.Errorf("%s: must be true or false, got %q", name, value)
+		}
+		*p = b
+	case *Networks:
+		if err := p.Decode(value); err != nil {
+			return fmt.Errorf("%s: must be comma-separated CIDRs such as 10.1.0.0/16: %v", name, err)
+		}
+	default:
+		panic("config: no decoder for " + fv.Type().String())
+	}
+	return nil
+}
+
 // Unknown returns the HOOKWORKER_ variables set in the environment that
 // hookworker does not read, sorted: most likely misspelt names, whose values
 // are silently not used.
-func Unknown() []string {
+func Unknown() []string { return UnknownIn(os.Environ()) }
+
+// UnknownIn is Unknown over environ, a list of "NAME=value" entries as
+// os.Environ returns.
+func UnknownIn(environ []string) []string {
 	known := make(map[string]bool)
 	for _, v := range variables() {
 		known[v.name] = true
 	}
 	var list []string
-	for _, kv := range os.Environ() {
+	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(name, Prefix+"_") && !known[name] {
 			list = append(list, name)
@@ -195,48 +259,12 @@ func (c *Config) applyDefaults() {
 	}
 }
 
-// loadError rewrites an envconfig error so that it starts with the variable's
-// name and says what was expected.
-func loadError(err error) error {
-	var pe *envconfig.ParseError
-	if !errors.As(err, &pe) {
-		return fmt.Errorf("read environment: %w", err)
-	}
-	var want string
-	switch pe.TypeName {
-	case "time.Duration":
-		want = "a duration such as 15s or 1m30s"
-	case "int":
-		want = "a whole number"
-	case "bool":
-		want = "true or false"
-	case "config.Networks":
-		return fmt.Errorf("%s: must be comma-separated CIDRs such as 10.1.0.0/16: %v", pe.KeyName, cause(pe.Err))
-	default:
-		return fmt.Errorf("%s: invalid value %q: %v", pe.KeyName, pe.Value, cause(pe.Err))
-	}
-	return fmt.Errorf("%s: must be %s, got %q", pe.KeyName, want, pe.Value)
-}
-
-// cause strips the innermost error of envconfig's wrapping, which repeats the
-// variable and value.
-func cause(err error) error {
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			return err
-		}
-		err = next
-	}
-}
-
 // Networks is a list of CIDRs, read from a comma-separated list (spaces
 // around entries allowed). Each prefix is kept masked: 10.1.2.3/16 becomes
 // 10.1.0.0/16. It converts to and from []netip.Prefix.
 type Networks []netip.Prefix
 
-// Decode parses a comma-separated list of CIDRs; it implements
-// envconfig.Decoder.
+// Decode parses a comma-separated list of CIDRs.
 func (n *Networks) Decode(value string) error {
 	var list Networks
 	for s := range strings.SplitSeq(value, ",") {

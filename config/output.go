@@ -27,23 +27,30 @@ func Usage(w io.Writer) {
 	tw.Flush()
 }
 
+// parseLevel reads a log level: debug, info, warn or error, in any case;
+// "" is info. It is the one place the rule is checked.
+func parseLevel(level string) (slog.Level, error) {
+	switch strings.ToLower(strings.TrimSpace(level)) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info", "":
+		return slog.LevelInfo, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("must be debug, info, warn or error, got %q", level)
+}
+
 // NewLogger returns a logger writing to w at level (debug, info, warn or
 // error) in format text (tint, coloured only when w is a terminal) or json.
 // In both formats a time.Duration value is written as a short string such as
 // "30s", "1m30s" or "168h", never as a number of nanoseconds.
 func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
-	var lvl slog.Level
-	switch strings.ToLower(strings.TrimSpace(level)) {
-	case "debug":
-		lvl = slog.LevelDebug
-	case "info", "":
-		lvl = slog.LevelInfo
-	case "warn":
-		lvl = slog.LevelWarn
-	case "error":
-		lvl = slog.LevelError
-	default:
-		return nil, fmt.Errorf("%s: must be debug, info, warn or error, got %q", envName("LogLevel"), level)
+	lvl, err := parseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", envName("LogLevel"), err)
 	}
 	switch strings.ToLower(strings.TrimSpace(format)) {
 	case "text", "":
@@ -107,7 +114,7 @@ func (c Config) LogValue() slog.Value {
 		case "NATSURL":
 			val = slog.StringValue(redact.Servers(c.NATSURL))
 		case "SigningSecret":
-			val = slog.StringValue(redactSecret(c.SigningSecret))
+			val = slog.StringValue(redact.Secret(c.SigningSecret))
 		case "Proxies":
 			val = slog.StringValue(redactProxies(c.Proxies))
 		case "DiscordAvatarURL":
@@ -129,13 +136,6 @@ func (c Config) LogValue() slog.Value {
 		attrs = append(attrs, slog.Attr{Key: key, Value: val})
 	}
 	return slog.GroupValue(attrs...)
-}
-
-func redactSecret(s string) string {
-	if s == "" {
-		return ""
-	}
-	return "REDACTED"
 }
 
 // redactProxies shows host:port of each proxy, never credentials.

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/hookworker/hookworker/discord"
 	"github.com/hookworker/hookworker/proxies"
 	"github.com/hookworker/hookworker/redact"
 	"github.com/hookworker/hookworker/sender"
@@ -95,13 +95,18 @@ func (c Config) Validate() error {
 	v.positive("ProxyCooldown", c.ProxyCooldown)
 
 	if c.SigningSecret != "" {
-		if err := checkSecret(c.SigningSecret); err != nil {
+		if _, err := sender.NewSigner(c.SigningSecret); err != nil {
 			v.add("SigningSecret", "%v", err)
 		}
 	}
 	if c.DiscordUsername != "" {
-		if err := checkDiscordUsername(c.DiscordUsername); err != nil {
-			v.add("DiscordUsername", "%v", err)
+		if err := discord.CheckUsername(c.DiscordUsername); err != nil {
+			var ie *discord.InvalidError
+			if errors.As(err, &ie) {
+				v.add("DiscordUsername", "%s", ie.Reason)
+			} else {
+				v.add("DiscordUsername", "%v", err)
+			}
 		}
 	}
 	if c.DiscordAvatarURL != "" {
@@ -121,9 +126,7 @@ func (c Config) Validate() error {
 	v.positive("SecretGrace", c.SecretGrace)
 	v.notNegative("EventMaxAge", c.EventMaxAge)
 
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
+	if _, err := parseLevel(c.LogLevel); err != nil || c.LogLevel == "" {
 		v.add("LogLevel", "must be debug, info, warn or error, got %q", c.LogLevel)
 	}
 	switch c.LogFormat {
@@ -297,48 +300,4 @@ func (v *validator) httpURL(field, s string) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		v.add(field, "must be an http or https URL, got %s", redact.URL(s))
 	}
-}
-
-// checkSecret checks a Standard Webhooks secret without repeating it.
-func checkSecret(s string) error {
-	rest, ok := strings.CutPrefix(s, "whsec_")
-	if !ok {
-		return errors.New(`must start with "whsec_"`)
-	}
-	key, err := base64.StdEncoding.DecodeString(rest)
-	if err != nil {
-		return errors.New(`must be "whsec_" followed by standard base64`)
-	}
-	if len(key) == 0 {
-		return errors.New(`must hold a key after "whsec_"`)
-	}
-	return checkKeyLen(len(key))
-}
-
-// checkKeyLen checks the length of a decoded signing key against the Standard
-// Webhooks specification (24 to 64 bytes).
-func checkKeyLen(n int) error {
-	if n < sender.MinSecretKey || n > sender.MaxSecretKey {
-		return fmt.Errorf("must hold a key of %d to %d bytes after \"whsec_\" (Standard Webhooks), got %d bytes", sender.MinSecretKey, sender.MaxSecretKey, n)
-	}
-	return nil
-}
-
-// checkDiscordUsername applies Discord's rules for webhook usernames.
-func checkDiscordUsername(s string) error {
-	n := utf8.RuneCountInString(strings.TrimSpace(s))
-	if n < 1 || n > 80 {
-		return fmt.Errorf("must be 1 to 80 characters, got %d", n)
-	}
-	lower := strings.ToLower(s)
-	for _, word := range []string{"discord", "clyde"} {
-		if strings.Contains(lower, word) {
-			return fmt.Errorf("must not contain %q (Discord refuses it), got %q", word, s)
-		}
-	}
-	switch strings.TrimSpace(lower) {
-	case "everyone", "here":
-		return fmt.Errorf("must not be %q (Discord refuses it)", s)
-	}
-	return nil
 }

@@ -76,7 +76,7 @@ func connectEnv(t *testing.T, url string, ackWait time.Duration) *env {
 			t.Errorf("result is not JSON: %v: %s", err, m.Data)
 			return
 		}
-		if m.Header.Get(nats.MsgIdHdr) != r.ID || m.Header.Get(consumer.HeaderJobID) != r.ID || m.Header.Get(consumer.HeaderOutcome) != string(r.Outcome) {
+		if m.Header.Get(nats.MsgIdHdr) != r.ID || m.Header.Get(job.HeaderJobID) != r.ID || m.Header.Get(job.HeaderOutcome) != string(r.Outcome) {
 			t.Errorf("result headers %v do not match result %s/%s", m.Header, r.ID, r.Outcome)
 		}
 		e.results <- r
@@ -111,7 +111,6 @@ type worker struct {
 	bus    *bus.Bus
 	cancel context.CancelFunc
 	done   chan struct{}
-	err    error
 	once   sync.Once
 }
 
@@ -121,9 +120,6 @@ func (w *worker) stop(t *testing.T) {
 	w.once.Do(func() {
 		w.cancel()
 		<-w.done
-		if w.err != nil {
-			t.Errorf("Run: %v", w.err)
-		}
 		w.bus.Close()
 	})
 }
@@ -177,21 +173,27 @@ func (e *env) startWorker(o workerOpts) *worker {
 	if o.sender != nil {
 		webhooks = o.sender
 	}
-	w := consumer.New(consumer.Config{
+	w := consumer.New(consumer.Options{
+		JetStream: b.JetStream(), Consumer: bound.Consumer, State: bound.State,
+		Deliverers: map[job.Type]consumer.Deliverer{
+			job.Webhook: consumer.Webhooks(webhooks),
+			job.Discord: consumer.DiscordJobs(dc),
+		},
 		Concurrency: o.concurrency, HostConcurrency: o.hostConcurrency, Working: o.working,
 		AckWait: e.topo.AckWait, ShutdownTimeout: o.shutdown, MaxRedeliveries: o.maxRedeliveries,
-		ResultSubject: e.topo.ResultSubject, Limits: scfg, FetchWait: 500 * time.Millisecond, Logger: log,
+		ResultSubject: e.topo.ResultSubject, FetchWait: 500 * time.Millisecond, Logger: log,
+		Limits: job.Limits{Timeout: scfg.Timeout, MaxRetries: scfg.MaxRetries, MaxProxyRetries: scfg.MaxProxyRetries},
 		Rebind: func(ctx context.Context) (jetstream.Consumer, error) {
 			bound, err := b.Ensure(ctx, e.topo)
 			return bound.Consumer, err
 		},
 		Link: b.Link,
-	}, b.JetStream(), bound.Consumer, bound.State, webhooks, dc, nil)
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	wk := &worker{bus: b, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(wk.done)
-		wk.err = w.Run(ctx)
+		w.Run(ctx)
 	}()
 	t.Cleanup(func() { wk.stop(t) })
 	return wk

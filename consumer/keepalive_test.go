@@ -3,6 +3,7 @@ package consumer
 import (
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,26 +23,26 @@ func (m *progressMsg) InProgress() error {
 }
 
 // TestKeepAliveTicksUntilStopped checks that keepAlive marks the message in
-// progress again and again, that no tick starts once stop has returned, and
-// that stop may be called twice.
+// progress every AckWait/3, that no tick starts once stop has returned, and
+// that stop may be called twice. It runs on synctest's clock: the waits take
+// no time and the counts are exact.
 func TestKeepAliveTicksUntilStopped(t *testing.T) {
 	t.Parallel()
-	w := New(Config{AckWait: 30 * time.Millisecond}, nil, nil, nil, nil, nil, nil)
-	msg := &progressMsg{}
-	stop := w.keepAlive(msg)
-	deadline := time.Now().Add(5 * time.Second)
-	for msg.calls.Load() < 3 {
-		if time.Now().After(deadline) {
-			stop()
-			t.Fatalf("InProgress called %d times in 5s, want at least 3", msg.calls.Load())
+	synctest.Test(t, func(t *testing.T) {
+		w := New(Options{AckWait: 30 * time.Second})
+		msg := &progressMsg{}
+		stop := w.keepAlive(msg)
+		time.Sleep(35 * time.Second) // three ticks, every 10s
+		synctest.Wait()
+		if got := msg.calls.Load(); got != 3 {
+			t.Fatalf("InProgress called %d times in 35s, want 3", got)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	stop()
-	stop()
-	n := msg.calls.Load()
-	time.Sleep(50 * time.Millisecond) // five ticks' worth
-	if got := msg.calls.Load(); got != n {
-		t.Errorf("InProgress called %d times after stop returned, want 0", got-n)
-	}
+		stop()
+		stop()
+		time.Sleep(time.Minute) // six ticks' worth
+		synctest.Wait()
+		if got := msg.calls.Load(); got != 3 {
+			t.Errorf("InProgress called %d times after stop returned, want 0", got-3)
+		}
+	})
 }

@@ -125,6 +125,7 @@ func (c *Client) prepare(ctx context.Context, m *Message, req *sender.Request) *
 	for i, raw := range given {
 		req.URLs[i] = withQuery(raw, m.ThreadID)
 	}
+	req.Destinations = nil // parsed from the URLs with their query
 	req.Body = body
 	req.Unsigned = true
 	req.Pacer = c.pacer
@@ -177,23 +178,9 @@ func CheckWebhookURL(raw string) error {
 	return nil
 }
 
-// redactURL is redact.URL, and for a URL that is not a well-formed webhook
-// URL also its path hidden, since a mistyped webhook URL still holds its
-// token.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return redact.URL(raw)
-	}
-	if _, _, ok := webhookPath(u.Path); ok {
-		return redact.URL(raw)
-	}
-	if u.Path != "" && u.Path != "/" {
-		u.Path, u.RawPath = "/REDACTED", ""
-	}
-	u.Opaque = ""
-	return redact.URL(u.String())
-}
+// redactURL hides the whole path of a URL that is not a well-formed
+// webhook URL, since a mistyped webhook URL still holds its token.
+func redactURL(raw string) string { return redact.Path(raw) }
 
 // webhookPath splits a webhook URL path into its id and token.
 func webhookPath(path string) (id, token string, ok bool) {

@@ -360,7 +360,7 @@ func TestClientSeparateWebhooksDoNotWaitOnEachOther(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	res := c.Send(ctx, discord.Message{Content: "late"}, sender.Request{URLs: []string{f.webhook(testID, testToken)}})
-	if res.OK || res.Outcome != sender.Failed {
+	if res.OK || res.Outcome != sender.Interrupted {
 		t.Errorf("send on an empty bucket with a cancelled context: %+v", res)
 	}
 	if f.Limited() != 0 {

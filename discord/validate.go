@@ -72,7 +72,7 @@ func (m Message) Validate() error {
 		return err
 	}
 	if m.Username != "" {
-		if err := checkUsername(m.Username); err != nil {
+		if err := CheckUsername(m.Username); err != nil {
 			return err
 		}
 	}
@@ -121,8 +121,11 @@ func (m Message) Validate() error {
 	return nil
 }
 
-// checkUsername applies Discord's rules for a webhook username.
-func checkUsername(name string) error {
+// CheckUsername applies Discord's rules for a webhook username (not blank,
+// at most MaxUsername characters, no "discord" or "clyde", not "everyone"
+// or "here"); it returns an *InvalidError. It is the one place the rules
+// are checked.
+func CheckUsername(name string) error {
 	if strings.TrimSpace(name) == "" {
 		return invalid("username", "is blank")
 	}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/hookworker/hookworker/job"
-	"github.com/hookworker/hookworker/sender"
 )
 
 func Example() {
@@ -20,7 +19,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	req := j.Request(sender.Config{Timeout: 15 * time.Second, MaxRetries: 3})
+	req := j.Request(job.Limits{Timeout: 15 * time.Second, MaxRetries: 3})
 	fmt.Println(req.ID, req.URLs, string(req.Body))
 	fmt.Println("timeout:", req.Timeout, "max retries:", req.MaxRetries)
 

@@ -50,6 +50,10 @@ type Job struct {
 	URL string `json:"url,omitempty"`
 	// URLs is a pool of destinations used round-robin.
 	URLs []string `json:"urls,omitempty"`
+	// Destinations are URL, or URLs, as Decode parsed them, so that they
+	// are parsed once per job: Request hands them on to the sender. They
+	// are shared, and only read.
+	Destinations []*url.URL `json:"-"`
 	// Payload is the JSON body of a webhook job, kept byte for byte as
 	// published.
 	Payload json.RawMessage `json:"payload,omitempty"`
@@ -139,12 +143,32 @@ func ValidID(id string) bool {
 	return true
 }
 
+// Limits are the worker's maximums for the per-job values; zero Timeout
+// means no maximum.
+type Limits struct {
+	// Timeout is the longest per-attempt timeout a job may ask for.
+	Timeout time.Duration
+	// MaxRetries is the largest retry budget a job may ask for, and the
+	// budget of a job that asks for none.
+	MaxRetries int
+	// MaxProxyRetries is the largest proxy rotation budget a job may ask
+	// for.
+	MaxProxyRetries int
+}
+
+// Result header names: every result message carries the job id and the
+// outcome, so that readers can filter without decoding the body.
+const (
+	HeaderJobID   = "Hook-Job-Id"
+	HeaderOutcome = "Hook-Outcome"
+)
+
 // Request builds the delivery of the job. Per-job values are clamped to the
-// worker's maximums in limits (Timeout, MaxRetries, MaxProxyRetries); a job
-// asking for 0 retries gets none (a negative value in the Request). Body is
-// the payload; a Discord job's body is set by the discord package.
-func (j Job) Request(limits sender.Config) sender.Request {
-	req := sender.Request{ID: j.ID, Body: j.Payload}
+// worker's maximums in limits; a job asking for 0 retries gets none (a
+// negative value in the Request). Body is the payload; a Discord job's body
+// is set by the discord package.
+func (j Job) Request(limits Limits) sender.Request {
+	req := sender.Request{ID: j.ID, Body: j.Payload, Destinations: j.Destinations}
 	if j.URL != "" {
 		req.URLs = []string{j.URL}
 	} else {
@@ -317,10 +341,12 @@ func (j *Job) decodeURLs(one, pool json.RawMessage) error {
 		if jsonString(one, &s) != nil {
 			return errors.New("url: must be a string")
 		}
-		if err := checkURL(s); err != nil {
+		u, err := checkURL(s)
+		if err != nil {
 			return fmt.Errorf("url: %w", err)
 		}
 		j.URL = s
+		j.Destinations = []*url.URL{u}
 	case present(pool):
 		var list []json.RawMessage
 		if json.Unmarshal(pool, &list) != nil {
@@ -330,33 +356,39 @@ func (j *Job) decodeURLs(one, pool json.RawMessage) error {
 			return errors.New("urls: must not be empty")
 		}
 		j.URLs = make([]string, len(list))
+		dest := make([]*url.URL, len(list))
 		for i, raw := range list {
 			var s string
 			if jsonString(raw, &s) != nil {
 				return fmt.Errorf("urls[%d]: must be a string", i)
 			}
-			if err := checkURL(s); err != nil {
+			u, err := checkURL(s)
+			if err != nil {
 				return fmt.Errorf("urls[%d]: %w", i, err)
 			}
-			j.URLs[i] = s
+			j.URLs[i], dest[i] = s, u
 		}
+		j.Destinations = dest
 	default:
 		return errors.New("url: required (or urls)")
 	}
 	return nil
 }
 
-// checkURL checks a destination without ever quoting it: it may hold a
-// secret.
-func checkURL(s string) error {
+// checkURL parses and checks a destination without ever quoting it: it may
+// hold a secret.
+func checkURL(s string) (*url.URL, error) {
 	if s == "" {
-		return errors.New("must not be empty")
+		return nil, errors.New("must not be empty")
 	}
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return errors.New("must be an absolute http or https URL")
+		return nil, errors.New("must be an absolute http or https URL")
 	}
-	return checkHost(u)
+	if err := checkHost(u); err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 // checkHost checks that the host and port of a destination can be dialled;

@@ -13,6 +13,25 @@ import (
 
 func intp(n int) *int { return &n }
 
+// checkDestinations checks that j's Destinations are its URL or URLs,
+// parsed, then clears them so that j compares with a literal Job.
+func checkDestinations(t *testing.T, j *Job) {
+	t.Helper()
+	urls := j.URLs
+	if j.URL != "" {
+		urls = []string{j.URL}
+	}
+	if len(j.Destinations) != len(urls) {
+		t.Fatalf("%d destinations for %d urls", len(j.Destinations), len(urls))
+	}
+	for i, u := range j.Destinations {
+		if u.String() != urls[i] {
+			t.Errorf("destination %d = %s, want %s", i, u, urls[i])
+		}
+	}
+	j.Destinations = nil
+}
+
 func TestDecode(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -86,6 +105,7 @@ func TestDecode(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Decode: %v", err)
 			}
+			checkDestinations(t, &got)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Decode =\n%+v\nwant\n%+v", got, tt.want)
 			}
@@ -227,7 +247,7 @@ func TestDecodePayloadVerbatim(t *testing.T) {
 			if string(j.Payload) != p {
 				t.Errorf("Payload = %q, want %q", j.Payload, p)
 			}
-			if body := j.Request(sender.Config{}).Body; string(body) != p {
+			if body := j.Request(Limits{}).Body; string(body) != p {
 				t.Errorf("Request().Body = %q, want %q", body, p)
 			}
 		})
@@ -283,7 +303,7 @@ func TestDurationJSON(t *testing.T) {
 
 func TestRequest(t *testing.T) {
 	t.Parallel()
-	limits := sender.Config{Timeout: 10 * time.Second, MaxRetries: 3, MaxProxyRetries: 2}
+	limits := Limits{Timeout: 10 * time.Second, MaxRetries: 3, MaxProxyRetries: 2}
 	tests := []struct {
 		name string
 		job  Job
@@ -326,7 +346,7 @@ func TestRequest(t *testing.T) {
 	t.Run("worker allows no retries", func(t *testing.T) {
 		t.Parallel()
 		j := Job{ID: "f", URL: "https://a.example", MaxRetries: intp(5)}
-		if got := j.Request(sender.Config{}).MaxRetries; got != -1 {
+		if got := j.Request(Limits{}).MaxRetries; got != -1 {
 			t.Errorf("MaxRetries = %d, want -1 (none)", got)
 		}
 	})
@@ -453,9 +473,24 @@ func TestJobRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Decode(%s): %v", data, err)
 			}
+			checkDestinations(t, &got)
 			if !reflect.DeepEqual(got, j) {
 				t.Errorf("Decode(%s) =\n%+v\nwant\n%+v", data, got, j)
 			}
 		})
+	}
+}
+
+// The destinations Decode parsed go on to the sender with the request, so
+// that they are not parsed again.
+func TestRequestCarriesDestinations(t *testing.T) {
+	t.Parallel()
+	j, err := Decode([]byte(`{"id":"a","urls":["https://a.example/x","https://b.example/y"],"payload":{}}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := j.Request(Limits{})
+	if len(req.Destinations) != 2 || req.Destinations[0] != j.Destinations[0] || req.Destinations[1].Host != "b.example" {
+		t.Errorf("request destinations %v, want the job's %v", req.Destinations, j.Destinations)
 	}
 }

@@ -82,7 +82,8 @@ func (p *Pool) Available() int {
 
 // Get returns the next proxy that is not cooling down, in round-robin order.
 // The URL is the caller's own copy. When none is available it returns an
-// error wrapping ErrNoProxy that says when the first one comes back.
+// error wrapping ErrNoProxy that says when the first one comes back, with a
+// method RetryIn() time.Duration that gives it (see sender.ProxyProvider).
 func (p *Pool) Get() (*url.URL, error) {
 	now := p.now()
 	p.mu.Lock()
@@ -104,9 +105,26 @@ func (p *Pool) Get() (*url.URL, error) {
 			soonest = e.until
 		}
 	}
-	return nil, fmt.Errorf("%w: all %d proxies are cooling down, the first is back in %s",
-		ErrNoProxy, n, soonest.Sub(now).Round(time.Millisecond))
+	return nil, &coolingError{n: n, wait: soonest.Sub(now)}
 }
+
+// coolingError is Get's error when every proxy is cooling down. Its RetryIn
+// tells a sender.Sender how long to wait for the first to come back.
+type coolingError struct {
+	n    int
+	wait time.Duration
+}
+
+func (e *coolingError) Error() string {
+	return fmt.Sprintf("%s: all %d proxies are cooling down, the first is back in %s",
+		ErrNoProxy, e.n, e.wait.Round(time.Millisecond))
+}
+
+// Unwrap returns ErrNoProxy.
+func (e *coolingError) Unwrap() error { return ErrNoProxy }
+
+// RetryIn is how long until the first proxy is back.
+func (e *coolingError) RetryIn() time.Duration { return e.wait }
 
 // Burn takes u out of rotation for the pool's cool-down, after a timeout or a
 // connection error through it. u is matched by its URL, so a copy from Get

@@ -50,6 +50,52 @@ func URL(raw string) string {
 	return u.String()
 }
 
+// Path is URL with the whole path hidden as well (replaced by "/" + Mask),
+// for a URL whose path may itself be a secret: a mistyped webhook URL still
+// holds its token, and some services (Slack's incoming webhooks) put theirs
+// in the path. A well-formed webhook path keeps all but its token, as URL
+// does; an empty path or "/" is kept.
+func Path(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return Invalid
+	}
+	p := u.EscapedPath()
+	if p != webhookPath(p) {
+		return URL(raw)
+	}
+	if u.Path != "" && u.Path != "/" {
+		u.Path, u.RawPath = "/"+Mask, ""
+	}
+	u.Opaque = ""
+	return URL(u.String())
+}
+
+// Secret is Mask for a secret that is set (a signing secret), "" for one
+// that is not: its presence may be shown, never its value.
+func Secret(s string) string {
+	if s == "" {
+		return ""
+	}
+	return Mask
+}
+
+// Error returns msg, an error's text, with every occurrence of rawURL
+// replaced by URL(rawURL) and the password of proxy, if any, by Mask:
+// net/http's errors repeat the URL they were given, and a proxy's dial
+// errors may repeat its credentials.
+func Error(msg, rawURL string, proxy *url.URL) string {
+	if rawURL != "" && strings.Contains(msg, rawURL) {
+		msg = strings.ReplaceAll(msg, rawURL, URL(rawURL))
+	}
+	if proxy != nil && proxy.User != nil {
+		if pw, ok := proxy.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, Mask)
+		}
+	}
+	return msg
+}
+
 // Servers redacts each URL of a comma-separated server list, such as a NATS
 // URL list ("nats://user:pass@a:4222, b:4222"); an entry without a scheme is
 // read as nats://. An empty list gives "".

@@ -175,3 +175,45 @@ func TestServers(t *testing.T) {
 		})
 	}
 }
+
+func TestPath(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"https://discord.com/api/webhooks/123/t0ken?wait=true", "https://discord.com/api/webhooks/123/REDACTED?wait=REDACTED"},
+		{"https://discord.com/api/webhook/123/t0ken", "https://discord.com/REDACTED"},
+		{"https://hooks.slack.com/services/T0/B0/s3cret", "https://hooks.slack.com/REDACTED"},
+		{"https://user:pw@example.com/", "https://example.com/"},
+		{"https://example.com", "https://example.com"},
+		{"::", redact.Invalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			t.Parallel()
+			if got := redact.Path(tt.in); got != tt.want {
+				t.Errorf("Path(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSecretAndError(t *testing.T) {
+	t.Parallel()
+	if redact.Secret("") != "" || redact.Secret("whsec_abc") != redact.Mask {
+		t.Error("Secret shows a value, or hides an absent secret")
+	}
+	proxy := &url.URL{Scheme: "http", User: url.UserPassword("u", "pr0xy-pw"), Host: "10.0.0.1:3128"}
+	raw := "https://example.com/hook?key=k3y"
+	msg := `Post "` + raw + `": proxyconnect tcp: auth u:pr0xy-pw failed`
+	got := redact.Error(msg, raw, proxy)
+	for _, secret := range []string{"k3y", "pr0xy-pw"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("Error(...) = %q, holds %q", got, secret)
+		}
+	}
+	if !strings.Contains(got, "https://example.com/hook?key=REDACTED") {
+		t.Errorf("Error(...) = %q, want the URL redacted in place", got)
+	}
+	if redact.Error("plain", "", nil) != "plain" {
+		t.Error("Error changed a message without secrets")
+	}
+}

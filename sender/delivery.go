@@ -30,18 +30,17 @@ const (
 // backoffJitter is the jitter applied to every backoff, in percent.
 const backoffJitter = 25
 
-// errRetry tells retry.Do that the attempt asks for another one after
-// delivery.wait.
-var errRetry = retry.RetryableError(errors.New("retry"))
+// minProxyWait is the shortest wait for a proxy to come back.
+const minProxyWait = 10 * time.Millisecond
 
 // Shared header values; net/http only reads them.
 var jsonContentType = []string{"application/json"}
 
-// Send delivers req and returns its Result: delivered, failed, rejected, or
-// failed with Defer set when the next retry is due later than
-// Config.DeferAfter. It is safe for concurrent use, never panics (a panic in
-// the delivery path, a ProxyProvider, a Pacer or an Observer becomes a failed
-// Result) and returns early, with a failed Result, when ctx ends.
+// Send delivers req and returns its Result: delivered, failed, rejected,
+// deferred when the next attempt is due later than Config.DeferAfter, or
+// interrupted when ctx ends first. It is safe for concurrent use and never
+// panics (a panic in the delivery path, a ProxyProvider, a Pacer, an
+// Observer or a hook of req becomes a failed Result).
 func (s *Sender) Send(ctx context.Context, req Request) (res Result) {
 	d := &delivery{
 		s:        s,
@@ -64,6 +63,25 @@ func (s *Sender) Send(ctx context.Context, req Request) (res Result) {
 	return d.run(ctx)
 }
 
+// DefaultBackoff returns the exponential backoff of go-retry from min,
+// doubled for every retry used, capped at max, with 25% jitter, within
+// [min, max]. It never runs out: Request.MaxRetries bounds it.
+func DefaultBackoff(min, max time.Duration) Backoff {
+	return func(retries int) (time.Duration, bool) {
+		b := retry.WithJitterPercent(backoffJitter, retry.WithCappedDuration(max, retry.NewExponential(min)))
+		var w time.Duration
+		for range min0(retries, 64) + 1 {
+			w, _ = b.Next()
+		}
+		return clamp(w, min, max), true
+	}
+}
+
+// min0 is n, at least 0 and at most limit.
+func min0(n, limit int) int { return clamp(n, 0, limit) }
+
+func clamp[T int | time.Duration](v, lo, hi T) T { return min(max(v, lo), hi) }
+
 // delivery is the state of one Send.
 type delivery struct {
 	s       *Sender
@@ -80,6 +98,7 @@ type delivery struct {
 	timeout      time.Duration
 	maxRetries   int
 	maxRotations int
+	backoff      Backoff
 
 	attempts  int
 	retries   int
@@ -87,9 +106,8 @@ type delivery struct {
 	status    int
 	response  json.RawMessage
 
-	backoff retry.Backoff
-	wait    time.Duration // before the next attempt
-	cause   string        // of the last attempt without response
+	wait  time.Duration // before the next attempt
+	cause string        // of the last attempt without response
 
 	done bool
 	res  Result
@@ -100,23 +118,33 @@ func (d *delivery) run(ctx context.Context) Result {
 	if msg := d.prepare(); msg != "" {
 		return d.result(Rejected, msg)
 	}
-	sentBefore := d.attempts
-	err := retry.Do(ctx, retry.BackoffFunc(d.nextWait), d.attempt)
-	if d.done {
-		return d.res
-	}
-	// retry.Do only returns without a final result when ctx ended before
-	// the first attempt or during a wait.
-	if err == nil {
-		err = errors.New("delivery ended without a result")
-	}
-	if ctx.Err() != nil {
-		if d.attempts == sentBefore {
-			return d.result(Failed, "cancelled before the first attempt: "+ctx.Err().Error())
+	for first := true; ; first = false {
+		if err := ctx.Err(); err != nil {
+			if first {
+				return d.result(Interrupted, "cancelled before the first attempt: "+err.Error())
+			}
+			return d.result(Interrupted, "cancelled while waiting to retry: "+err.Error())
 		}
-		return d.result(Failed, "cancelled while waiting to retry: "+ctx.Err().Error())
+		d.attempt(ctx)
+		if d.done {
+			return d.res
+		}
+		if d.wait > 0 && !sleep(ctx, d.wait) {
+			return d.result(Interrupted, "cancelled while waiting to retry: "+ctx.Err().Error())
+		}
 	}
-	return d.result(Failed, err.Error())
+}
+
+// sleep waits d or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // prepare parses and checks the destinations and settles the budgets. It
@@ -127,10 +155,16 @@ func (d *delivery) prepare() string {
 		return "no destination url"
 	}
 	d.urls = d.one[:0]
-	for _, raw := range req.URLs {
-		u, err := url.Parse(raw)
-		if err != nil {
-			return "invalid destination url"
+	parsed := len(req.Destinations) == len(req.URLs)
+	for i, raw := range req.URLs {
+		var u *url.URL
+		if parsed && req.Destinations[i] != nil {
+			u = req.Destinations[i]
+		} else {
+			var err error
+			if u, err = url.Parse(raw); err != nil {
+				return "invalid destination url"
+			}
 		}
 		if u.Scheme != "http" && u.Scheme != "https" {
 			return fmt.Sprintf("destination url scheme %q is not http or https", u.Scheme)
@@ -152,8 +186,14 @@ func (d *delivery) prepare() string {
 	if req.Timeout > 0 {
 		d.timeout = req.Timeout
 	}
-	d.maxRetries = budget(req.MaxRetries, s.cfg.MaxRetries)
 	d.maxRotations = budget(req.MaxProxyRetries, s.cfg.MaxProxyRetries)
+	if req.Backoff != nil {
+		d.backoff = req.Backoff
+		d.maxRetries = -1 // the Backoff alone decides
+	} else {
+		d.backoff = s.backoff
+		d.maxRetries = budget(req.MaxRetries, s.cfg.MaxRetries)
+	}
 	return ""
 }
 
@@ -170,46 +210,50 @@ func budget(own, configured int) int {
 	}
 }
 
-// nextWait is the retry.Backoff of the delivery: the wait the last attempt
-// asked for.
-func (d *delivery) nextWait() (time.Duration, bool) { return d.wait, false }
-
-// attempt makes one HTTP attempt. It returns errRetry when another attempt is
-// due after d.wait, and nil when the delivery is over (d.res is set).
+// attempt makes one HTTP attempt. When the delivery is over it sets d.done
+// (and d.res); else the next attempt is due after d.wait.
 //
 // attempt is on the stack while the request waits on its destination, so it
 // keeps a small frame: what comes before the request is in begin, what comes
 // after the response in answered.
-func (d *delivery) attempt(ctx context.Context) error {
+func (d *delivery) attempt(ctx context.Context) {
 	proxy, ok := d.begin(ctx)
 	if !ok {
-		return nil
+		return
 	}
 	actx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	hreq, err := d.newRequest(actx)
 	if err != nil {
-		return d.finish(Failed, "build request: "+err.Error())
+		d.finish(Failed, "build request: "+err.Error())
+		return
 	}
+	var t *trace
+	if proxy != nil {
+		t = traced(hreq)
+	}
+	start := time.Now()
 	resp, err := d.s.clientFor(proxy).Do(hreq)
 	if err != nil {
-		return d.noResponse(ctx, actx, err, proxy)
+		d.noResponse(ctx, actx, err, proxy, t.connected(), hreq.Header, start)
+		return
 	}
 	// answered closes the body; this covers a panic in an Observer or Pacer.
 	defer resp.Body.Close()
-	return d.answered(ctx, resp)
+	d.answered(resp, hreq.Header, start)
 }
 
 // begin readies an attempt to d.urls[d.cur]: it waits for the pacer, takes
-// a proxy and reports the progress of a retry. It returns the proxy (nil:
-// direct), or false when the delivery is over.
+// a proxy (waiting for one to come back when all are cooling down) and
+// reports the progress of a retry. It returns the proxy (nil: direct), or
+// false when the delivery is over.
 func (d *delivery) begin(ctx context.Context) (*url.URL, bool) {
 	s := d.s
 	d.last = d.cur
 	if p := d.req.Pacer; p != nil {
 		if err := p.Wait(ctx, d.urls[d.cur]); err != nil {
 			if ctx.Err() != nil {
-				d.finish(Failed, "cancelled while pacing: "+ctx.Err().Error())
+				d.finish(Interrupted, "cancelled while pacing: "+ctx.Err().Error())
 				return nil, false
 			}
 			d.finish(Failed, "pacing: "+err.Error())
@@ -218,17 +262,8 @@ func (d *delivery) begin(ctx context.Context) (*url.URL, bool) {
 	}
 	var proxy *url.URL
 	if s.cfg.Proxies != nil {
-		p, err := s.cfg.Proxies.Get()
-		if err != nil {
-			msg := err.Error()
-			if d.cause != "" {
-				msg += " (last error: " + d.cause + ")"
-			}
-			d.finish(Failed, msg)
-			return nil, false
-		}
-		if p == nil {
-			d.finish(Failed, "proxy provider returned no proxy")
+		p, ok := d.takeProxy(ctx)
+		if !ok {
 			return nil, false
 		}
 		proxy, d.proxy = p, p
@@ -239,9 +274,78 @@ func (d *delivery) begin(ctx context.Context) (*url.URL, bool) {
 	return proxy, true
 }
 
+// takeProxy returns the proxy of the next attempt. When every proxy is
+// cooling down it waits for the first to come back, or defers the delivery
+// when that is longer than DeferAfter; any other error fails it.
+func (d *delivery) takeProxy(ctx context.Context) (*url.URL, bool) {
+	for {
+		p, err := d.s.cfg.Proxies.Get()
+		if err == nil && p != nil {
+			return p, true
+		}
+		if err == nil {
+			d.finish(Failed, "proxy provider returned no proxy")
+			return nil, false
+		}
+		msg := err.Error()
+		if d.cause != "" {
+			msg += " (last error: " + d.cause + ")"
+		}
+		var cooling interface{ RetryIn() time.Duration }
+		if !errors.As(err, &cooling) {
+			d.finish(Failed, msg)
+			return nil, false
+		}
+		wait := max(cooling.RetryIn(), minProxyWait)
+		if limit := d.s.cfg.DeferAfter; limit > 0 && wait > limit {
+			d.deferFor(wait, msg)
+			return nil, false
+		}
+		if !sleep(ctx, wait) {
+			d.finish(Interrupted, "cancelled while waiting for a proxy: "+ctx.Err().Error())
+			return nil, false
+		}
+	}
+}
+
+// verdict is what the retry policy makes of one attempt.
+type verdict int
+
+// The verdicts of policy.
+const (
+	// deliver: the delivery succeeded.
+	deliver verdict = iota
+	// fail: the delivery ends without success.
+	fail
+	// backOff: retry after the backoff, counted against the retries.
+	backOff
+	// waitAsked: retry after the wait the response asked for, counted
+	// against the retries.
+	waitAsked
+)
+
+// policy decides what a response with status code means: a pure function
+// of the response. asked is the wait a 429 asked for (askedOK when it asked
+// for one); failover reports whether the next attempt goes to the next URL
+// of a pool.
+func policy(code int, askedOK bool) (v verdict, failover bool) {
+	switch {
+	case code >= 200 && code < 300:
+		return deliver, false
+	case code == http.StatusTooManyRequests && askedOK:
+		return waitAsked, false
+	case code == http.StatusTooManyRequests, code == http.StatusRequestTimeout, code == http.StatusTooEarly:
+		return backOff, false
+	case code >= 500:
+		return backOff, true
+	default: // 3xx (not followed) and the other 4xx
+		return fail, false
+	}
+}
+
 // answered handles the response of an attempt to d.urls[d.last]: the
 // delivery ends, or another attempt is due.
-func (d *delivery) answered(ctx context.Context, resp *http.Response) error {
+func (d *delivery) answered(resp *http.Response, hdr http.Header, start time.Time) {
 	s := d.s
 	d.attempts++
 	code := resp.StatusCode
@@ -253,96 +357,156 @@ func (d *delivery) answered(ctx context.Context, resp *http.Response) error {
 	d.status = code
 	d.response = jsonBody(body)
 	d.cause = ""
-	d.log(ctx, code, "")
+	d.log(context.Background(), code, "")
+	defer d.report(hdr, start, code, "")
 
-	switch {
-	case code >= 200 && code < 300:
-		return d.finish(Delivered, "")
-	case code == http.StatusTooManyRequests:
-		wait, asked := retryAfter(resp.Header, body, s.now())
-		if !asked {
-			return d.retry(d.nextBackoff(), statusText(code))
+	var asked time.Duration
+	askedOK := false
+	if code == http.StatusTooManyRequests {
+		read := d.req.RetryAfter
+		if read == nil {
+			read = retryAfter
 		}
-		if limit := s.cfg.MaxRetryWait; limit > 0 && wait > limit {
-			return d.finish(Failed, fmt.Sprintf("%s: retry after %s is longer than the longest wait allowed (%s)", statusText(code), wait, limit))
-		}
-		return d.retry(wait, statusText(code))
-	case code == http.StatusRequestTimeout || code == http.StatusTooEarly:
-		return d.retry(d.nextBackoff(), statusText(code))
-	case code >= 500:
+		asked, askedOK = read(resp.Header, body, s.now())
+	}
+	v, failover := policy(code, askedOK)
+	if failover {
 		d.failover()
-		return d.retry(d.nextBackoff(), statusText(code))
-	case code >= 300 && code < 400:
-		return d.finish(Failed, statusText(code)+": redirects are not followed")
+	}
+	switch v {
+	case deliver:
+		d.finish(Delivered, "")
+	case waitAsked:
+		if limit := s.cfg.MaxRetryWait; limit > 0 && asked > limit {
+			d.finish(Failed, fmt.Sprintf("%s: retry after %s is longer than the longest wait allowed (%s)", statusText(code), asked, limit))
+			return
+		}
+		d.retry(asked, false, statusText(code))
+	case backOff:
+		d.retry(0, true, statusText(code))
 	default:
-		return d.finish(Failed, statusText(code))
+		if code >= 300 && code < 400 {
+			d.finish(Failed, statusText(code)+": redirects are not followed")
+			return
+		}
+		d.finish(Failed, statusText(code))
 	}
 }
 
 // noResponse handles an attempt that got no response: a refused
-// destination, the end of ctx, a timeout or a connection error.
-func (d *delivery) noResponse(ctx, actx context.Context, err error, proxy *url.URL) error {
+// destination, the end of ctx, a timeout or a connection error. A proxy is
+// burned only when it is to blame: when it could not be reached or did not
+// answer; a destination that does not answer through a proxy that reached
+// it is retried like one that does not answer directly.
+func (d *delivery) noResponse(ctx, actx context.Context, err error, proxy *url.URL, connected bool, hdr http.Header, start time.Time) {
 	s := d.s
 	var refused *refusal
 	if errors.As(err, &refused) {
 		if d.attempts > 0 {
 			// An earlier attempt (to another URL of the pool, or before
 			// the name resolved elsewhere) was sent: not a rejection.
-			return d.finish(Failed, refused.Error())
+			d.finish(Failed, refused.Error())
+			return
 		}
 		// Nothing was sent.
-		return d.finish(Rejected, refused.Error())
+		d.finish(Rejected, refused.Error())
+		return
 	}
 	d.attempts++
 	s.obs.Attempt(0)
 	if ctx.Err() != nil {
 		d.log(ctx, 0, "cancelled")
-		return d.finish(Failed, "cancelled during an attempt: "+ctx.Err().Error())
+		d.finish(Interrupted, "cancelled during an attempt: "+ctx.Err().Error())
+		d.report(hdr, start, 0, d.res.Error)
+		return
 	}
 	cause := d.describe(err, actx, proxy)
 	d.cause = cause
 	d.log(ctx, 0, cause)
+	defer d.report(hdr, start, 0, cause)
 	d.failover()
-	if proxy == nil {
-		return d.retry(d.nextBackoff(), cause)
+	if proxy == nil || connected {
+		d.retry(0, true, cause)
+		return
 	}
 	s.cfg.Proxies.Burn(proxy)
 	s.obs.ProxyBurned()
 	if d.rotations >= d.maxRotations {
-		return d.finish(Failed, fmt.Sprintf("%s (proxy rotations exhausted: %d)", cause, d.rotations))
+		d.finish(Failed, fmt.Sprintf("%s (proxy rotations exhausted: %d)", cause, d.rotations))
+		return
 	}
 	d.rotations++
 	d.wait = 0
-	return errRetry
 }
 
-// retry schedules another attempt after wait, counted against the retry
-// budget: it fails the delivery when the budget is spent and defers it when
-// wait is longer than DeferAfter.
-func (d *delivery) retry(wait time.Duration, cause string) error {
-	if d.retries >= d.maxRetries {
-		if d.maxRetries == 0 {
-			return d.finish(Failed, cause)
-		}
-		return d.finish(Failed, fmt.Sprintf("%s (retries exhausted: %d)", cause, d.retries))
+// retry schedules another attempt, counted against the retries: after the
+// backoff when backoff is set or wait is not positive, else after wait, and
+// never sooner than BackoffMin. It fails the delivery when no retry is left and defers it
+// when the wait is longer than DeferAfter.
+func (d *delivery) retry(wait time.Duration, backoff bool, cause string) {
+	next, ok := d.backoff(d.retries)
+	if d.maxRetries >= 0 && d.retries >= d.maxRetries {
+		ok = false
 	}
+	if !ok {
+		if d.retries == 0 {
+			d.finish(Failed, cause)
+			return
+		}
+		d.finish(Failed, fmt.Sprintf("%s (retries exhausted: %d)", cause, d.retries))
+		return
+	}
+	if backoff || wait <= 0 {
+		// A Retry-After of 0 or a date in the past asks for nothing.
+		wait = next
+	}
+	wait = max(wait, d.s.cfg.BackoffMin)
 	d.retries++
 	d.s.obs.Retry()
 	if limit := d.s.cfg.DeferAfter; limit > 0 && wait > limit {
-		d.res = d.result(Failed, fmt.Sprintf("%s (retry deferred by %s)", cause, wait))
-		d.res.Defer = wait
-		d.done = true
-		return nil
+		d.deferFor(wait, fmt.Sprintf("%s (retry deferred by %s)", cause, wait))
+		return
 	}
 	d.wait = wait
-	return errRetry
+}
+
+// deferFor ends this Send with a deferral: the next attempt is due after
+// wait.
+func (d *delivery) deferFor(wait time.Duration, msg string) {
+	d.finish(Deferred, msg)
+	d.res.Defer = wait
 }
 
 // finish ends the delivery with outcome.
-func (d *delivery) finish(outcome Outcome, msg string) error {
+func (d *delivery) finish(outcome Outcome, msg string) {
 	d.res = d.result(outcome, msg)
 	d.done = true
-	return nil
+}
+
+// report tells Request.OnAttempt of the attempt that just ended.
+func (d *delivery) report(hdr http.Header, start time.Time, status int, cause string) {
+	on := d.req.OnAttempt
+	if on == nil {
+		return
+	}
+	a := Attempt{
+		ID: d.req.ID, Number: d.attempts, URL: redact.URL(d.req.URLs[d.last]), Header: hdr,
+		Status: status, Error: cause, Duration: time.Since(start), Outcome: AttemptRetry,
+	}
+	if status != 0 {
+		a.Response = d.response
+	}
+	if d.done {
+		switch d.res.Outcome {
+		case Delivered:
+			a.Outcome = AttemptDelivered
+		case Deferred:
+		default:
+			a.Outcome = AttemptFailed
+			a.Error = d.res.Error
+		}
+	}
+	on(a)
 }
 
 // failover moves the next attempt to the next URL of the pool.
@@ -350,25 +514,6 @@ func (d *delivery) failover() {
 	if len(d.urls) > 1 {
 		d.cur = (d.cur + 1) % len(d.urls)
 	}
-}
-
-// nextBackoff returns the exponential backoff for the next retry: BackoffMin
-// doubled for every retry already used, with jitter, within [BackoffMin,
-// BackoffMax].
-func (d *delivery) nextBackoff() time.Duration {
-	lo, hi := d.s.cfg.BackoffMin, d.s.cfg.BackoffMax
-	if d.backoff == nil {
-		exp := retry.BackoffFunc(func() (time.Duration, bool) {
-			w := lo
-			for i := 0; i < d.retries && w < hi; i++ {
-				w *= 2
-			}
-			return w, false
-		})
-		d.backoff = retry.WithJitterPercent(backoffJitter, retry.WithCappedDuration(hi, exp))
-	}
-	w, _ := d.backoff.Next()
-	return min(max(w, lo), hi)
 }
 
 // result builds the Result of the delivery as it stands.
@@ -423,9 +568,14 @@ func (d *delivery) newRequest(ctx context.Context) (*http.Request, error) {
 		vals[0], vals[1] = req.ID, ts
 		h["Webhook-Id"] = vals[0:1:1]
 		h["Webhook-Timestamp"] = vals[1:2:2]
-		if s.signKey != nil {
-			vals[2] = s.sign(req.ID, ts, req.Body)
-			h["Webhook-Signature"] = vals[2:3:3]
+		sign := req.Sign
+		if sign == nil {
+			sign = s.signer
+		}
+		if sign != nil {
+			if vals[2] = sign(req.ID, ts, req.Body); vals[2] != "" {
+				h["Webhook-Signature"] = vals[2:3:3]
+			}
 		}
 	}
 	hreq.Header = h
@@ -454,15 +604,7 @@ func (d *delivery) describe(err error, actx context.Context, proxy *url.URL) str
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	msg := err.Error()
-	if strings.Contains(msg, raw) {
-		msg = strings.ReplaceAll(msg, raw, redact.URL(raw))
-	}
-	if proxy != nil && proxy.User != nil {
-		if pw, ok := proxy.User.Password(); ok && pw != "" {
-			msg = strings.ReplaceAll(msg, pw, "REDACTED")
-		}
-	}
+	msg := redact.Error(err.Error(), raw, proxy)
 	if proxy != nil {
 		return "post " + redact.URL(raw) + " via proxy " + redact.Proxy(proxy) + ": " + msg
 	}

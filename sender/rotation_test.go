@@ -76,21 +76,25 @@ func TestSendRotatesThroughProxies(t *testing.T) {
 	}
 }
 
-func TestSendFailsWhenEveryProxyIsBurned(t *testing.T) {
+func TestSendDefersWhenEveryProxyIsBurned(t *testing.T) {
 	t.Parallel()
 	dead := proxytest.DeadURL(t)
 	dead.User = url.UserPassword("user", "d3ad-passw0rd")
 	s, err := sender.New(sender.Config{
 		Proxies:              proxies.New([]*url.URL{dead}, time.Minute),
 		MaxProxyRetries:      3,
+		DeferAfter:           time.Second,
 		AllowPrivateNetworks: true,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := s.Send(context.Background(), sender.Request{ID: "job-1", URLs: []string{"http://example.com/hook"}, Body: []byte(`{}`)})
-	if res.Outcome != sender.Failed || res.Attempts != 1 || !strings.Contains(res.Error, "no proxy available") || !strings.Contains(res.Error, "connection refused") {
-		t.Errorf("got %s attempts %d error %q, want failed with no proxy available after 1 attempt", res.Outcome, res.Attempts, res.Error)
+	// The only proxy is back in a minute, longer than DeferAfter: the job
+	// is deferred until then, not failed.
+	if res.Outcome != sender.Deferred || res.Attempts != 1 || res.Defer < 59*time.Second || res.Defer > time.Minute ||
+		!strings.Contains(res.Error, "no proxy available") || !strings.Contains(res.Error, "connection refused") {
+		t.Errorf("got %s attempts %d defer %s error %q, want deferred by about a minute after 1 attempt", res.Outcome, res.Attempts, res.Defer, res.Error)
 	}
 	if res.Proxy != dead.Host || strings.Contains(res.Error, "d3ad-passw0rd") {
 		t.Errorf("proxy %q error %q", res.Proxy, res.Error)

@@ -126,8 +126,8 @@ type Sender struct {
 	obs      Observer
 	guard    *guard
 	direct   *http.Client
-	signKey  []byte
-	macs     sync.Pool // *signer
+	signer   Signer
+	backoff  Backoff
 	cursors  cursors
 	now      func() time.Time
 	proxyMu  sync.Mutex
@@ -161,13 +161,13 @@ func New(cfg Config) (*Sender, error) {
 	}
 	s.ua = []string{ua}
 	if cfg.SigningSecret != "" {
-		key, err := decodeSecret(cfg.SigningSecret)
+		sign, err := NewSigner(cfg.SigningSecret)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("sender config: signing secret %w", err)
 		}
-		s.signKey = key
-		s.macs.New = func() any { return &signer{mac: hmac.New(sha256.New, key)} }
+		s.signer = sign
 	}
+	s.backoff = DefaultBackoff(cfg.BackoffMin, cfg.BackoffMax)
 	s.direct = newClient(s.guard.dialer(), &cfg)
 	return s, nil
 }
@@ -219,20 +219,23 @@ const (
 	MaxSecretKey = 64
 )
 
-// decodeSecret returns the HMAC key of a "whsec_<base64>" secret. Its errors
-// name the format, never the secret.
+// decodeSecret returns the HMAC key of a "whsec_<base64>" secret. It is
+// the one place the format is checked; its errors name the format, never
+// the secret.
 func decodeSecret(secret string) ([]byte, error) {
-	const format = `signing secret must be "whsec_" followed by base64`
 	b64, ok := strings.CutPrefix(secret, signingSecretPrefix)
 	if !ok {
-		return nil, errors.New(format)
+		return nil, errors.New(`must start with "whsec_"`)
 	}
 	key, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil || len(key) == 0 {
-		return nil, errors.New(format + " (the part after the prefix does not decode)")
+	if err != nil {
+		return nil, errors.New(`must be "whsec_" followed by standard base64`)
+	}
+	if len(key) == 0 {
+		return nil, errors.New(`must hold a key after "whsec_"`)
 	}
 	if len(key) < MinSecretKey || len(key) > MaxSecretKey {
-		return nil, fmt.Errorf("signing secret key must be %d to %d bytes (Standard Webhooks), got %d", MinSecretKey, MaxSecretKey, len(key))
+		return nil, fmt.Errorf(`must hold a key of %d to %d bytes after "whsec_" (Standard Webhooks), got %d bytes`, MinSecretKey, MaxSecretKey, len(key))
 	}
 	return key, nil
 }
@@ -264,6 +267,7 @@ func newTransport(dialer *net.Dialer, proxy *url.URL, cfg *Config) *http.Transpo
 	}
 	if proxy != nil {
 		t.Proxy = http.ProxyURL(proxy)
+		t.OnProxyConnectResponse = onConnectResponse
 	}
 	return t
 }
@@ -300,6 +304,22 @@ func (s *Sender) Close() {
 	}
 }
 
+// NewSigner returns the Standard Webhooks Signer of secret ("whsec_"
+// followed by base64): "v1,<base64 HMAC-SHA256 of id.timestamp.body>". It
+// is safe for concurrent use. Its error names the format, never the secret.
+func NewSigner(secret string) (Signer, error) {
+	key, err := decodeSecret(secret)
+	if err != nil {
+		return nil, err
+	}
+	macs := sync.Pool{New: func() any { return &signer{mac: hmac.New(sha256.New, key)} }}
+	return func(id, timestamp string, body []byte) string {
+		sg := macs.Get().(*signer)
+		defer macs.Put(sg)
+		return sg.sign(id, timestamp, body)
+	}, nil
+}
+
 // signer computes Standard Webhooks signatures; pooled because an HMAC is
 // not safe for concurrent use.
 type signer struct {
@@ -308,11 +328,8 @@ type signer struct {
 	sum []byte
 }
 
-// sign returns the webhook-signature value for one attempt:
-// "v1,<base64 HMAC-SHA256 of id.timestamp.body>".
-func (s *Sender) sign(id, timestamp string, body []byte) string {
-	sg := s.macs.Get().(*signer)
-	defer s.macs.Put(sg)
+// sign returns the webhook-signature value for one attempt.
+func (sg *signer) sign(id, timestamp string, body []byte) string {
 	sg.mac.Reset()
 	sg.buf = append(sg.buf[:0], id...)
 	sg.buf = append(sg.buf, '.')

@@ -77,7 +77,7 @@ func TestSendRules(t *testing.T) {
 				w.Header().Set("Retry-After", "120")
 				reply(w, 429, "")
 			},
-			outcome:  Failed,
+			outcome:  Deferred,
 			status:   429,
 			attempts: 1, retries: 1, hits: 1,
 			errHas:   "retry deferred",
@@ -90,7 +90,7 @@ func TestSendRules(t *testing.T) {
 				w.Header().Set("Retry-After", fixedNow.Add(90*time.Second).Format(http.TimeFormat))
 				reply(w, 429, "")
 			},
-			outcome:  Failed,
+			outcome:  Deferred,
 			status:   429,
 			attempts: 1, retries: 1, hits: 1,
 			deferred: 90 * time.Second,
@@ -512,7 +512,7 @@ func TestSendDeferral(t *testing.T) {
 		req := Request{URLs: []string{rc.URL}}
 
 		first := send(t, s, req)
-		if first.Defer != 30*time.Second || first.Outcome != Failed || first.Attempts != 1 || first.Retries != 1 || first.Status != 429 {
+		if first.Defer != 30*time.Second || first.Outcome != Deferred || first.Attempts != 1 || first.Retries != 1 || first.Status != 429 {
 			t.Fatalf("first: defer %s outcome %s attempts %d retries %d status %d, want 30s failed 1 1 429",
 				first.Defer, first.Outcome, first.Attempts, first.Retries, first.Status)
 		}
@@ -557,7 +557,7 @@ func TestSendDeferral(t *testing.T) {
 		cancel()
 		prior := Progress{Attempts: 1, Retries: 1, Status: 429, Response: json.RawMessage(`{"retry_after":30}`)}
 		res := s.Send(ctx, Request{ID: "j", URLs: []string{"http://127.0.0.1:9/"}, Prior: prior})
-		if res.Outcome != Failed || res.Status != 429 || string(res.Response) != `{"retry_after":30}` || res.Attempts != 1 {
+		if res.Outcome != Interrupted || res.Status != 429 || string(res.Response) != `{"retry_after":30}` || res.Attempts != 1 {
 			t.Errorf("got %s status %d response %s attempts %d, want the prior's", res.Outcome, res.Status, res.Response, res.Attempts)
 		}
 		if !strings.Contains(res.Error, "cancelled before the first attempt") {
@@ -578,8 +578,8 @@ func TestSendCancelledWhileWaiting(t *testing.T) {
 
 	res := s.Send(ctx, Request{ID: "j", URLs: []string{rc.URL}})
 
-	if res.Outcome != Failed || res.Attempts != 1 || res.Status != 429 || res.Defer != 0 {
-		t.Errorf("got %s attempts %d status %d defer %s, want failed after 1 attempt with 429", res.Outcome, res.Attempts, res.Status, res.Defer)
+	if res.Outcome != Interrupted || res.Attempts != 1 || res.Status != 429 || res.Defer != 0 {
+		t.Errorf("got %s attempts %d status %d defer %s, want interrupted after 1 attempt with 429", res.Outcome, res.Attempts, res.Status, res.Defer)
 	}
 	if !strings.Contains(res.Error, "cancelled while waiting to retry") || !strings.Contains(res.Error, context.Canceled.Error()) {
 		t.Errorf("error = %q, want it to name the cancellation", res.Error)
@@ -596,7 +596,7 @@ func TestSendCancelledDuringAttempt(t *testing.T) {
 	})
 	s := newSender(t, Config{AllowPrivateNetworks: true, MaxRetries: 3})
 	res := s.Send(ctx, Request{ID: "j", URLs: []string{rc.URL}})
-	if res.Outcome != Failed || res.Attempts != 1 || !strings.Contains(res.Error, "cancelled during an attempt") {
+	if res.Outcome != Interrupted || res.Attempts != 1 || !strings.Contains(res.Error, "cancelled during an attempt") {
 		t.Errorf("got %s attempts %d error %q", res.Outcome, res.Attempts, res.Error)
 	}
 }
@@ -735,9 +735,9 @@ func TestNewValidates(t *testing.T) {
 		errHas string
 	}{
 		{name: "secret without prefix", cfg: Config{SigningSecret: "c2VjcmV0LXZhbHVl"}, errHas: "whsec_"},
-		{name: "secret not base64", cfg: Config{SigningSecret: "whsec_not*base64!"}, errHas: "does not decode"},
-		{name: "empty key", cfg: Config{SigningSecret: "whsec_"}, errHas: "does not decode"},
-		{name: "one-byte key", cfg: Config{SigningSecret: "whsec_YQ=="}, errHas: "24 to 64 bytes (Standard Webhooks), got 1"},
+		{name: "secret not base64", cfg: Config{SigningSecret: "whsec_not*base64!"}, errHas: "followed by standard base64"},
+		{name: "empty key", cfg: Config{SigningSecret: "whsec_"}, errHas: "must hold a key"},
+		{name: "one-byte key", cfg: Config{SigningSecret: "whsec_YQ=="}, errHas: "24 to 64 bytes after \"whsec_\" (Standard Webhooks), got 1 bytes"},
 		{name: "23-byte key", cfg: Config{SigningSecret: "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456"))}, errHas: "got 23"},
 		{name: "65-byte key", cfg: Config{SigningSecret: "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 65))}, errHas: "got 65"},
 		{name: "backoff bounds", cfg: Config{BackoffMin: time.Second, BackoffMax: time.Millisecond}, errHas: "backoff"},

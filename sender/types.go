@@ -21,7 +21,22 @@ const (
 	// Rejected means nothing was sent: the request itself is invalid or its
 	// destination is not allowed.
 	Rejected Outcome = "rejected"
+	// Deferred means the delivery is not over: the next attempt is due
+	// after Result.Defer, longer than Config.DeferAfter. The caller hands
+	// the job back and sends it again later with Prior set from the Result.
+	// It is never a terminal outcome.
+	Deferred Outcome = "deferred"
+	// Interrupted means the delivery's context ended before it was over
+	// (before an attempt, during one, or while waiting to retry). The
+	// caller hands the job back with the Result's Progress. It is never a
+	// terminal outcome.
+	Interrupted Outcome = "interrupted"
 )
+
+// Terminal reports whether o ends a job: delivered, failed or rejected.
+func (o Outcome) Terminal() bool {
+	return o == Delivered || o == Failed || o == Rejected
+}
 
 // Request is one delivery to make. The zero values of Timeout, MaxRetries and
 // MaxProxyRetries mean the Sender's configured values; a negative MaxRetries or
@@ -32,6 +47,11 @@ type Request struct {
 	// URLs holds one destination, or a pool used round-robin across requests
 	// that share the same list.
 	URLs []string
+	// Destinations, when it holds one entry per URLs entry, are URLs
+	// already parsed (job.Decode parses them): Send uses them instead of
+	// parsing URLs again. They are only read. A caller that changes URLs
+	// clears it.
+	Destinations []*url.URL
 	// Body is sent verbatim as the JSON request body.
 	Body []byte
 	// Header holds extra request headers.
@@ -46,6 +66,20 @@ type Request struct {
 	// Unsigned leaves out the Standard Webhooks headers (webhook-id,
 	// webhook-timestamp, webhook-signature). Discord requests set it.
 	Unsigned bool
+	// Sign, when set, signs every attempt in place of the Sender's own
+	// signing secret (see Signer); it is not called when Unsigned is set.
+	Sign Signer
+	// Backoff, when set, replaces the Sender's exponential backoff and the
+	// retry budget MaxRetries: it alone says whether a retry is left and
+	// how long to wait before it (see Backoff).
+	Backoff Backoff
+	// RetryAfter, when set, replaces how a 429 response's wait is read
+	// (the Retry-After header, see ParseRetryAfter).
+	RetryAfter RetryAfter
+	// OnAttempt, when set, is told of every HTTP attempt once its outcome
+	// is known. It runs on the goroutine of Send and delays the delivery
+	// while it runs.
+	OnAttempt func(Attempt)
 	// Pacer, when set, is asked before every attempt and told of every response.
 	Pacer Pacer
 	// Prior carries what earlier deliveries of the same job already spent, so
@@ -73,12 +107,12 @@ type Progress struct {
 	Response json.RawMessage
 }
 
-// Result is the terminal account of one delivery, or a deferral (Defer > 0).
+// Result is the account of one Send: terminal (delivered, failed,
+// rejected), or not over (deferred, interrupted; see Outcome.Terminal).
 type Result struct {
 	// OK is true exactly when Outcome is Delivered.
 	OK bool
-	// Outcome is how the delivery ended; see Defer for a delivery that has
-	// not ended.
+	// Outcome is how the delivery ended, or why it stopped before its end.
 	Outcome Outcome
 	// Status is the final HTTP status, 0 when no response came back.
 	Status int
@@ -100,10 +134,8 @@ type Result struct {
 	// StartedAt is when Send began this delivery; FinishedAt when it ended.
 	StartedAt  time.Time
 	FinishedAt time.Time
-	// Defer, when positive, means the delivery is not over: the next attempt is
-	// due after this wait, which is longer than the Sender's DeferAfter. The
-	// caller is expected to hand the job back and send it again later with
-	// Prior set from this Result.
+	// Defer is, when Outcome is Deferred, the wait before the next
+	// attempt; zero otherwise.
 	Defer time.Duration
 }
 
@@ -119,8 +151,15 @@ func (r Result) Progress() Progress {
 // ProxyProvider hands out proxies. proxies.Pool is the built-in one.
 type ProxyProvider interface {
 	// Get returns the next proxy to use, or an error when none is available.
+	// An error with a method RetryIn() time.Duration says that every proxy
+	// is cooling down and when the first is back: the delivery waits for it
+	// (or is deferred when that is longer than Config.DeferAfter) instead
+	// of failing.
 	Get() (*url.URL, error)
-	// Burn takes a proxy out of rotation after a timeout or connection error.
+	// Burn takes a proxy out of rotation after it could not be reached or
+	// did not answer. A timeout after the proxy connected to the
+	// destination (it answered CONNECT, or the request was forwarded) is
+	// the destination's, and burns nothing.
 	Burn(*url.URL)
 }
 
@@ -142,4 +181,65 @@ type Observer interface {
 	Retry()
 	// ProxyBurned is called when a proxy is burned.
 	ProxyBurned()
+}
+
+// Signer returns the webhook-signature header value of one attempt, signing
+// id, timestamp (Unix seconds) and body; "" sends none. NewSigner builds the
+// Standard Webhooks one.
+type Signer func(id, timestamp string, body []byte) string
+
+// Backoff says, for a delivery that has used retries retries, whether
+// another one is left and how long to wait before it. DefaultBackoff (from
+// Config.BackoffMin and BackoffMax) is the Sender's; a fixed schedule is
+//
+//	func(n int) (time.Duration, bool) {
+//		if n >= len(schedule) {
+//			return 0, false
+//		}
+//		return schedule[n], true
+//	}
+//
+// Whatever it returns, no retry waits less than Config.BackoffMin.
+type Backoff func(retries int) (wait time.Duration, ok bool)
+
+// RetryAfter reads the wait a 429 response asks for from its header and
+// body (at most 64 KiB of it); it reports false when the response asks for
+// nothing usable.
+type RetryAfter func(h http.Header, body []byte, now time.Time) (time.Duration, bool)
+
+// AttemptOutcome is what one HTTP attempt led to.
+type AttemptOutcome string
+
+// The outcomes of an attempt.
+const (
+	// AttemptDelivered: the attempt got a 2xx.
+	AttemptDelivered AttemptOutcome = "delivered"
+	// AttemptRetry: another attempt follows (now, after a wait, or after
+	// a deferral).
+	AttemptRetry AttemptOutcome = "retry"
+	// AttemptFailed: the delivery ends without success, or is interrupted.
+	AttemptFailed AttemptOutcome = "failed"
+)
+
+// Attempt is one HTTP attempt, as Request.OnAttempt is told of it. Nothing
+// in it holds a secret but Header, which is the request's own headers.
+type Attempt struct {
+	// ID is the request's ID.
+	ID string
+	// Number counts the attempts of the job from 1, Prior included.
+	Number int
+	// URL is the destination, redacted.
+	URL string
+	// Header is the request's headers, signature included.
+	Header http.Header
+	// Status is the response status, 0 when no response came back.
+	Status int
+	// Response is the response body as in Result.Response.
+	Response json.RawMessage
+	// Error is why no response came back, or why the attempt failed.
+	Error string
+	// Duration is how long the attempt took.
+	Duration time.Duration
+	// Outcome is what the attempt led to.
+	Outcome AttemptOutcome
 }

@@ -31,6 +31,9 @@ func TestMain(m *testing.M) {
 // key=value line is complete and its counts agree. It asserts nothing about
 // speed.
 func TestRunTiny(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server, a receiver and workers in processes of their own")
+	}
 	o := options{
 		Payload: 64, Jobs: 50, Concurrency: 4,
 		SlowDelay: 50 * time.Millisecond, SlowJobs: 100,

@@ -18,11 +18,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hookworker/hookworker/consumer"
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/job"
+	"github.com/hookworker/hookworker/redact"
 	"github.com/hookworker/hookworker/sender"
 )
 
@@ -202,10 +202,11 @@ func httpLoadRole(args []string) error {
 	return serve(os.Stdin, os.Stdout, "", map[string]command{"run": run})
 }
 
-// busLoadRole does what the worker does on the bus, without HTTP: it binds
-// the same topology, takes jobs from the durable pull consumer with
-// -concurrency in flight, decodes each, publishes a delivered result and
-// acknowledges the job.
+// busLoadRole runs the worker's own consume and settle code (package
+// consumer) on the same topology, with a sender that answers every job at
+// once as a 204 would, without HTTP: -concurrency jobs in flight, each
+// decoded, its result published and the job acknowledged, as the worker
+// does.
 func busLoadRole(args []string) error {
 	fs := flag.NewFlagSet("busload", flag.ContinueOnError)
 	natsURL := fs.String("nats", "", "NATS URL")
@@ -226,62 +227,33 @@ func busLoadRole(args []string) error {
 	if err != nil {
 		return err
 	}
-	js := b.JetStream()
-	msgs, err := bound.Consumer.Messages(jetstream.PullMaxMessages(*concurrency))
-	if err != nil {
-		return err
-	}
-	var wg sync.WaitGroup
-	for range *concurrency {
-		wg.Go(func() {
-			for {
-				msg, err := msgs.Next()
-				if err != nil {
-					return
-				}
-				handleBusJob(ctx, js, top.ResultSubject, msg)
-			}
-		})
-	}
+	w := consumer.New(consumer.Options{
+		JetStream: b.JetStream(), Consumer: bound.Consumer, State: bound.State,
+		Deliverers:  map[job.Type]consumer.Deliverer{job.Webhook: consumer.Webhooks(noSend{})},
+		Concurrency: *concurrency, AckWait: top.AckWait, ResultSubject: top.ResultSubject,
+		FetchWait: 100 * time.Millisecond, Link: b.Link,
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.Run(ctx)
+	}()
 	err = serve(os.Stdin, os.Stdout, "", nil)
-	msgs.Stop()
 	cancel()
-	wg.Wait()
+	<-done
 	return err
 }
 
-// handleBusJob answers one job as the worker would after a 204, without
-// sending anything.
-func handleBusJob(ctx context.Context, js jetstream.JetStream, subject string, msg jetstream.Msg) {
-	meta, _ := msg.Metadata()
-	fallback := "job"
-	if meta != nil {
-		fallback = meta.Stream + "-" + strconv.FormatUint(meta.Sequence.Stream, 10)
-	}
-	j, err := job.Decode(msg.Data(), fallback)
-	var res job.Result
+// noSend answers every request as a receiver answering 204 at once would,
+// without sending anything.
+type noSend struct{}
+
+func (noSend) Send(_ context.Context, req sender.Request) sender.Result {
 	now := time.Now()
-	if err != nil {
-		res = job.Rejected(j, err, now)
-	} else {
-		res = job.NewResult(j, sender.Result{
-			OK: true, Outcome: sender.Delivered, Status: http.StatusNoContent,
-			URL: j.URL, Attempts: 1, StartedAt: now, FinishedAt: now,
-		})
+	r := sender.Result{OK: true, Outcome: sender.Delivered, Status: http.StatusNoContent,
+		Attempts: req.Prior.Attempts + 1, StartedAt: now, FinishedAt: now}
+	if len(req.URLs) > 0 {
+		r.URL = redact.URL(req.URLs[0])
 	}
-	data, err := json.Marshal(res)
-	if err != nil {
-		_ = msg.Nak()
-		return
-	}
-	out := nats.NewMsg(subject)
-	out.Data = data
-	out.Header.Set(jetstream.MsgIDHeader, j.ID)
-	out.Header.Set("Hook-Job-Id", j.ID)
-	out.Header.Set("Hook-Outcome", string(res.Outcome))
-	if _, err := js.PublishMsg(ctx, out); err != nil {
-		_ = msg.Nak()
-		return
-	}
-	_ = msg.Ack()
+	return r
 }

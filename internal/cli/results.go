@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hookworker/hookworker/consumer"
+	"github.com/hookworker/hookworker/job"
 )
 
 // results is `hookworker results`: print stored results as JSON lines,
@@ -81,10 +81,10 @@ func results(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitFailure
 	}
 	defer it.Stop()
-	go func() {
-		<-ctx.Done()
-		it.Stop()
-	}()
+	// The end of ctx stops the iterator; no goroutine is left waiting for
+	// it once the listing has ended.
+	unwatch := context.AfterFunc(ctx, it.Stop)
+	defer unwatch()
 	var next []jetstream.NextOpt
 	if !*follow {
 		// Without --follow, a quiet stream (nothing since --since) ends the
@@ -103,7 +103,7 @@ func results(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "hookworker results: %v\n", err)
 			return ExitFailure
 		}
-		if *id == "" || msg.Headers().Get(consumer.HeaderJobID) == *id {
+		if *id == "" || msg.Headers().Get(job.HeaderJobID) == *id {
 			fmt.Fprintln(stdout, string(msg.Data()))
 		}
 		if *follow {

@@ -10,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hookworker/hookworker/consumer"
 	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/cli"
 	"github.com/hookworker/hookworker/job"
@@ -38,8 +37,8 @@ func resultStream(t *testing.T, url string) func(id string) {
 		msg := nats.NewMsg("hooks.result")
 		msg.Data = data
 		msg.Header.Set(nats.MsgIdHdr, id)
-		msg.Header.Set(consumer.HeaderJobID, id)
-		msg.Header.Set(consumer.HeaderOutcome, string(r.Outcome))
+		msg.Header.Set(job.HeaderJobID, id)
+		msg.Header.Set(job.HeaderOutcome, string(r.Outcome))
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
 		if _, err := js.PublishMsg(ctx, msg); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/hookworker/hookworker/discord"
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/metrics"
+	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/proxies"
 	"github.com/hookworker/hookworker/sender"
 )
@@ -114,21 +115,25 @@ func run(ctx context.Context, stderr io.Writer) int {
 		return ExitFailure
 	}
 	defer stopEvents()
-	w := consumer.New(consumer.Config{
+	w := consumer.New(consumer.Options{
+		JetStream: b.JetStream(), Consumer: bound.Consumer, State: bound.State, Metrics: m,
+		// One Deliverer per job type.
+		Deliverers: map[job.Type]consumer.Deliverer{
+			job.Webhook: consumer.Webhooks(snd),
+			job.Discord: consumer.DiscordJobs(dc),
+		},
 		Concurrency: cfg.Concurrency, HostConcurrency: cfg.HostConcurrency,
 		AckWait: cfg.AckWait, ShutdownTimeout: cfg.ShutdownTimeout, MaxRedeliveries: cfg.MaxRedeliveries,
-		ResultSubject: cfg.ResultSubject, Limits: scfg, Logger: log,
+		ResultSubject: cfg.ResultSubject, Logger: log,
+		Limits: job.Limits{Timeout: scfg.Timeout, MaxRetries: scfg.MaxRetries, MaxProxyRetries: scfg.MaxProxyRetries},
 		Rebind: func(ctx context.Context) (jetstream.Consumer, error) {
 			bound, err := b.Ensure(ctx, topo)
 			return bound.Consumer, err
 		},
 		Link: b.Link,
-	}, b.JetStream(), bound.Consumer, bound.State, snd, dc, m)
+	})
 	log.Info("worker running", "concurrency", cfg.Concurrency, "host_concurrency", cfg.HostConcurrency)
-	if err := w.Run(ctx); err != nil {
-		log.Error("worker", "error", err)
-		return ExitFailure
-	}
+	w.Run(ctx)
 	log.Info("hookworker stopped")
 	return ExitOK
 }

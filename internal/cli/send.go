@@ -17,7 +17,6 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/hookworker/hookworker/config"
-	"github.com/hookworker/hookworker/consumer"
 	"github.com/hookworker/hookworker/discord"
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/job"
@@ -159,7 +158,7 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if *wait {
 		results = make(chan *nats.Msg, 1)
 		sub, err := nc.Subscribe(cfg.ResultSubject, func(m *nats.Msg) {
-			if m.Header.Get(consumer.HeaderJobID) == jobID {
+			if m.Header.Get(job.HeaderJobID) == jobID {
 				select {
 				case results <- m:
 				default:
@@ -216,7 +215,7 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	select {
 	case m := <-results:
 		fmt.Fprintln(stdout, string(m.Data))
-		if m.Header.Get(consumer.HeaderOutcome) == string(sender.Delivered) {
+		if m.Header.Get(job.HeaderOutcome) == string(sender.Delivered) {
 			return ExitOK
 		}
 		return ExitFailure
@@ -301,7 +300,7 @@ func storedResult(ctx context.Context, js jetstream.JetStream, cfg config.Config
 		if err != nil {
 			return nil, err
 		}
-		if msg.Headers().Get(consumer.HeaderJobID) == id {
+		if msg.Headers().Get(job.HeaderJobID) == id {
 			found = meta.Sequence.Stream
 		}
 		if meta.NumPending == 0 || meta.Sequence.Stream >= info.State.LastSeq {

@@ -1,0 +1,248 @@
+package consumer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookworker/hookworker/discord"
+	"github.com/hookworker/hookworker/job"
+	"github.com/hookworker/hookworker/redact"
+	"github.com/hookworker/hookworker/sender"
+)
+
+// Sender delivers one webhook request; *sender.Sender satisfies it.
+type Sender interface {
+	Send(ctx context.Context, req sender.Request) sender.Result
+}
+
+// Discord checks and delivers Discord messages; *discord.Client satisfies
+// it.
+type Discord interface {
+	Check(m discord.Message, urls []string) error
+	Send(ctx context.Context, m discord.Message, req sender.Request) sender.Result
+}
+
+// Webhooks is the Deliverer of plain webhook jobs: s sends the payload as
+// it is.
+func Webhooks(s Sender) Deliverer {
+	send := s.Send // one method value for every job
+	return func(*job.Job) (func(context.Context, sender.Request) sender.Result, error) {
+		return send, nil
+	}
+}
+
+// DiscordJobs is the Deliverer of Discord jobs: it decodes and checks the
+// job's discord object before the job takes a host slot, and sends it
+// through c.
+func DiscordJobs(c Discord) Deliverer {
+	return func(j *job.Job) (func(context.Context, sender.Request) sender.Result, error) {
+		var m discord.Message
+		if err := json.Unmarshal(j.Discord, &m); err != nil {
+			return nil, errors.New("discord: " + shortJSONError(err))
+		}
+		urls := j.URLs
+		if j.URL != "" {
+			urls = []string{j.URL}
+		}
+		if err := c.Check(m, urls); err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context, req sender.Request) sender.Result { return c.Send(ctx, m, req) }, nil
+	}
+}
+
+// shortJSONError is a JSON decoding error without the Go type names.
+func shortJSONError(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field != "" {
+			return fmt.Sprintf("%s: wrong type (%s)", te.Field, te.Value)
+		}
+		return "wrong type (" + te.Value + ")"
+	}
+	return err.Error()
+}
+
+// delivery is one message being handled.
+type delivery struct {
+	msg      jetstream.Msg
+	meta     *jetstream.MsgMetadata
+	job      job.Job
+	host     string
+	state    state
+	stateKey string
+	// stored reports whether the bucket holds state for the job.
+	stored bool
+	start  time.Time
+	// token reports whether the job holds a working token.
+	token bool
+}
+
+// handle runs one message to its disposition and settles it. It never
+// panics, and reports whether the job still holds its working token.
+func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) bool {
+	w.metrics.JobReceived()
+	w.metrics.InFlight(1)
+	defer w.metrics.InFlight(-1)
+
+	stop := w.keepAlive(msg)
+	defer stop()
+
+	d := &delivery{msg: msg, start: time.Now(), token: true}
+	w.settle(d, w.decide(ctx, d), stop)
+	return d.token
+}
+
+// decide runs the delivery path and returns its disposition; a panic on the
+// way becomes a failed result.
+func (w *Worker) decide(ctx context.Context, d *delivery) (disp disposition) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.log.Error("job panicked", "job_id", d.job.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			r := sender.Result{Outcome: sender.Failed, Error: fmt.Sprintf("internal error: %v", p),
+				Attempts: d.state.Progress.Attempts, StartedAt: d.start, FinishedAt: time.Now()}
+			disp = ack(job.NewResult(d.job, r))
+		}
+	}()
+	return w.run(ctx, d)
+}
+
+// run takes a job from its message to a disposition. It is the bottom of
+// every job goroutine's stack while the job waits on its destination, so it
+// keeps a small frame: the rare paths live in begin and outcome.
+func (w *Worker) run(ctx context.Context, d *delivery) disposition {
+	if disp, ok := w.begin(ctx, d); !ok {
+		return disp
+	}
+	deliverer := w.deliverers[d.job.Type]
+	if deliverer == nil {
+		return w.reject(d, fmt.Errorf("type %q: no deliverer in this worker", d.job.Type))
+	}
+	send, err := deliverer(&d.job)
+	if err != nil {
+		return w.reject(d, err)
+	}
+	// A job whose destination host is saturated is handed back instead of
+	// waiting here: waiting would hold a global slot, and 10,000 jobs to a
+	// dead host would then fill every slot while the jobs behind them, to
+	// healthy hosts, waited their turn. Handed back, the dead host's jobs
+	// hold at most HostConcurrency slots, and their redeliveries are spread
+	// out at the pace the host frees slots, so that they do not crowd out
+	// the jobs behind them either (the server hands out redeliveries first).
+	if !w.hosts.acquire(d.host) {
+		return handBack(w.hosts.queue(d.host, w.hosts.now()), "host busy")
+	}
+	acquired := time.Now()
+	defer func() { w.hosts.release(d.host, time.Since(acquired)) }()
+	res := w.deliver(ctx, d, send)
+	return w.outcome(d, &res)
+}
+
+// begin decodes d's job and loads what earlier deliveries left of it. It
+// reports whether the job is to be sent; when not, it returns the
+// disposition.
+func (w *Worker) begin(ctx context.Context, d *delivery) (disposition, bool) {
+	meta, err := d.msg.Metadata()
+	if err != nil {
+		// Not a JetStream message: nothing to acknowledge.
+		w.log.Error("message without jetstream metadata", "error", err)
+		return disposition{kind: drop}, false
+	}
+	d.meta = meta
+	fallback := d.msg.Headers().Get(nats.MsgIdHdr)
+	if fallback == "" {
+		fallback = meta.Stream + "-" + strconv.FormatUint(meta.Sequence.Stream, 10)
+	}
+	j, decodeErr := job.Decode(d.msg.Data(), fallback)
+	d.job = j
+	if decodeErr != nil {
+		return ack(job.Rejected(j, decodeErr, d.start)), false
+	}
+	d.host = hostOf(&d.job)
+	d.stateKey = stateKey(j.ID)
+	d.state.StartedAt = d.start
+	if meta.NumDelivered == 1 {
+		return disposition{}, true
+	}
+	w.loadState(ctx, d)
+	if d.state.Result != nil {
+		// Delivered before; its result was not confirmed stored.
+		return ack(*d.state.Result), false
+	}
+	lost := int(meta.NumDelivered) - 1 - d.state.HandedBack
+	if lost > 0 && lost >= w.cfg.MaxRedeliveries {
+		p := d.state.Progress
+		r := sender.Result{
+			Outcome: sender.Failed, Status: p.Status, Response: p.Response, Attempts: p.Attempts, Retries: p.Retries,
+			Error:     fmt.Sprintf("abandoned after %d deliveries without completion", lost),
+			StartedAt: d.state.StartedAt, FinishedAt: time.Now(),
+		}
+		return ack(job.NewResult(j, r)), false
+	}
+	return disposition{}, true
+}
+
+// reject is the disposition of a job its Deliverer refused: rejected,
+// nothing sent.
+func (w *Worker) reject(d *delivery, err error) disposition {
+	now := time.Now()
+	r := sender.Result{Outcome: sender.Rejected, Error: err.Error(), Attempts: d.state.Progress.Attempts,
+		Retries: d.state.Progress.Retries, StartedAt: d.state.StartedAt, FinishedAt: now}
+	if u := d.job.URL; u != "" {
+		r.URL = redact.URL(u)
+	} else if len(d.job.URLs) > 0 {
+		r.URL = redact.URL(d.job.URLs[0])
+	}
+	w.log.LogAttrs(context.Background(), slog.LevelDebug, "job rejected", slog.String("job_id", d.job.ID), slog.String("error", r.Error))
+	return ack(job.NewResult(d.job, r))
+}
+
+// outcome maps the result of a send to the job's disposition: a terminal
+// result is stored and acknowledged, whatever happened to the context
+// meanwhile; a deferral is handed back after its wait, an interruption at
+// once, both with their progress.
+func (w *Worker) outcome(d *delivery, res *sender.Result) disposition {
+	switch res.Outcome {
+	case sender.Deferred:
+		d.state.Progress = res.Progress()
+		w.log.Info("job deferred", "job_id", d.job.ID, "defer", res.Defer, "attempts", res.Attempts, "status", res.Status)
+		return handBack(res.Defer, "deferred")
+	case sender.Interrupted:
+		d.state.Progress = res.Progress()
+		return handBack(0, "interrupted by shutdown")
+	}
+	if !d.state.StartedAt.IsZero() && d.state.StartedAt.Before(res.StartedAt) {
+		res.StartedAt = d.state.StartedAt
+	}
+	return ack(job.NewResult(d.job, *res))
+}
+
+// deliver sends d's job. Waiting on the destination is not work of the
+// job's own: it gives its working token back meanwhile, and takes one again
+// before it goes on, unless ctx ends first (the job then settles without
+// one).
+func (w *Worker) deliver(ctx context.Context, d *delivery, send func(context.Context, sender.Request) sender.Result) sender.Result {
+	req := d.job.Request(w.cfg.Limits)
+	req.Prior = d.state.Progress
+	req.BeforeRetry = func(p sender.Progress) { w.saveProgress(ctx, d, p) }
+	req.OnAttempt = w.cfg.OnAttempt
+	<-w.working
+	d.token = false
+	defer func() {
+		select {
+		case w.working <- struct{}{}:
+			d.token = true
+		case <-ctx.Done():
+		}
+	}()
+	return send(ctx, req)
+}

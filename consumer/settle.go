@@ -1,0 +1,179 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookworker/hookworker/job"
+)
+
+// dispositionKind is what settle does with a job.
+type dispositionKind int
+
+// The kinds of disposition.
+const (
+	// store publishes the result, then acknowledges the job.
+	store dispositionKind = iota
+	// retry hands the job back with its progress, to come again after
+	// disposition.delay (at once when zero).
+	retry
+	// drop leaves the message alone: it is not a JetStream message.
+	drop
+)
+
+// disposition is the one decision the delivery path returns for a job.
+type disposition struct {
+	kind   dispositionKind
+	result job.Result
+	delay  time.Duration
+	why    string
+}
+
+// ack is the disposition of a job with terminal result r.
+func ack(r job.Result) disposition { return disposition{kind: store, result: r} }
+
+// handBack is the disposition of a job to come again after delay.
+func handBack(delay time.Duration, why string) disposition {
+	return disposition{kind: retry, delay: delay, why: why}
+}
+
+// opTimeout bounds one NATS operation on the way out (publish, ack, state).
+const opTimeout = 10 * time.Second
+
+// linked bounds a NATS operation: timeout, the end of ctx, or the loss of
+// the connection it goes out on (see Options.Link).
+func (w *Worker) linked(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if w.cfg.Link == nil {
+		return context.WithTimeout(ctx, timeout)
+	}
+	if ctx.Done() == nil {
+		// ctx never ends (the operations on the way out of a job): the
+		// connection's context is the only parent needed.
+		return context.WithTimeout(w.cfg.Link(), timeout)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	stop := context.AfterFunc(w.cfg.Link(), cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+	}
+}
+
+// settle applies disp to d's message: the only place a job is
+// acknowledged or handed back. stop ends the message's keep-alive.
+//
+//   - store: the result is published, then the job is acknowledged
+//     (DoubleAck) and its state deleted. A result that cannot be stored is
+//     kept in the state bucket and the job handed back after a second: the
+//     next delivery stores it instead of sending again. An acknowledgement
+//     that is lost keeps the result in the state the same way.
+//   - retry: the hand-back and the job's progress are recorded in the state
+//     bucket, then the job is handed back (Nak, or NakWithDelay).
+//   - drop: nothing.
+func (w *Worker) settle(d *delivery, disp disposition, stop func()) {
+	switch disp.kind {
+	case store:
+		w.store(d, disp.result, stop)
+	case retry:
+		w.handBack(d, disp.delay, disp.why, stop)
+	}
+}
+
+// store publishes r on the result stream and acknowledges the job.
+func (w *Worker) store(d *delivery, r job.Result, stop func()) {
+	ctx, cancel := w.linked(context.Background(), opTimeout)
+	defer cancel()
+	// MarshalJSON directly: json.Marshal would check and compact its output
+	// again.
+	data, err := r.MarshalJSON()
+	if err != nil {
+		// A Result always marshals; keep the job for another try.
+		w.log.Error("encode result", "job_id", r.ID, "error", err)
+		w.handBack(d, time.Second, "result not encoded", stop)
+		return
+	}
+	vals := []string{r.ID, string(r.Outcome)} // one allocation for the values
+	msg := &nats.Msg{Subject: w.cfg.ResultSubject, Data: data, Header: nats.Header{
+		nats.MsgIdHdr:     vals[0:1:1],
+		job.HeaderJobID:   vals[0:1:1],
+		job.HeaderOutcome: vals[1:2:2],
+	}}
+	if _, err := w.pub.PublishMsg(ctx, msg); err != nil {
+		w.log.Warn("publish result, job handed back", "job_id", r.ID, "error", err)
+		d.state.Result = &r
+		w.handBack(d, time.Second, "result not stored", stop)
+		return
+	}
+	stop()
+	if err := d.msg.DoubleAck(ctx); err != nil {
+		// The result is stored; if the ack was lost the job comes back and
+		// the stored result is published again (the result stream drops
+		// the duplicate), not sent again.
+		w.log.Warn("acknowledge job", "job_id", r.ID, "error", err)
+		d.state.Result = &r
+		d.state.HandedBack++
+		// The ack's own context may have ended (timed out, or the
+		// connection went): the state goes out with a fresh one.
+		sctx, scancel := w.linked(context.Background(), opTimeout)
+		w.saveState(sctx, d)
+		scancel()
+	} else if d.stored {
+		if err := w.state.Delete(ctx, d.stateKey); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			w.log.Warn("delete job state", "job_id", r.ID, "error", err)
+		}
+	}
+	w.metrics.Finished(string(r.Outcome), r.FinishedAt.Sub(r.StartedAt))
+	w.logFinished(ctx, r)
+}
+
+// logFinished writes the info line of a finished job; it costs nothing
+// when info is not enabled.
+func (w *Worker) logFinished(ctx context.Context, r job.Result) {
+	if !w.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 9)
+	attrs = append(attrs, slog.String("job_id", r.ID), slog.String("type", string(r.Type)),
+		slog.String("outcome", string(r.Outcome)), slog.Int("attempts", r.Attempts), slog.Int64("duration_ms", r.DurationMS))
+	if r.Status != 0 {
+		attrs = append(attrs, slog.Int("status", r.Status))
+	}
+	if r.URL != "" {
+		attrs = append(attrs, slog.String("url", r.URL))
+	}
+	if r.Proxy != "" {
+		attrs = append(attrs, slog.String("proxy", r.Proxy))
+	}
+	if r.Error != "" {
+		attrs = append(attrs, slog.String("error", r.Error))
+	}
+	w.log.LogAttrs(ctx, slog.LevelInfo, "job finished", attrs...)
+}
+
+// handBack records the hand-back (and the job's progress) in the state
+// bucket, then asks for redelivery after delay.
+func (w *Worker) handBack(d *delivery, delay time.Duration, why string, stop func()) {
+	ctx, cancel := w.linked(context.Background(), opTimeout)
+	defer cancel()
+	d.state.HandedBack++
+	if d.stateKey != "" {
+		w.saveState(ctx, d)
+	}
+	stop()
+	var err error
+	if delay > 0 {
+		err = d.msg.NakWithDelay(delay)
+	} else {
+		err = d.msg.Nak()
+	}
+	if err != nil {
+		w.log.Warn("hand job back", "job_id", d.job.ID, "reason", why, "error", err)
+		return
+	}
+	w.log.Debug("job handed back", "job_id", d.job.ID, "reason", why, "delay", delay)
+}

@@ -1,0 +1,90 @@
+package consumer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookworker/hookworker/job"
+	"github.com/hookworker/hookworker/sender"
+)
+
+// state is what the state bucket keeps for a job between deliveries.
+type state struct {
+	// Progress is what earlier deliveries spent.
+	Progress sender.Progress `json:"progress"`
+	// HandedBack counts deliveries ended on purpose with a negative
+	// acknowledgement (deferred, host busy, interrupted, result not stored);
+	// every other earlier delivery was lost.
+	HandedBack int `json:"handed_back"`
+	// StartedAt is when the first delivery started.
+	StartedAt time.Time `json:"started_at"`
+	// Result is a terminal result that was published (or meant to be) but
+	// whose job was not acknowledged: the next delivery stores it again
+	// instead of sending again.
+	Result *job.Result `json:"result,omitempty"`
+}
+
+// loadState reads what earlier deliveries left of d's job.
+func (w *Worker) loadState(ctx context.Context, d *delivery) {
+	ctx, cancel := w.linked(ctx, opTimeout)
+	defer cancel()
+	e, err := w.state.Get(ctx, d.stateKey)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return
+	}
+	if err != nil {
+		// Without the state the job still runs, with fresh budgets; the
+		// lost-delivery count errs towards running it.
+		w.log.Warn("load job state", "job_id", d.job.ID, "error", err)
+		d.state.HandedBack = int(d.meta.NumDelivered) - 1
+		return
+	}
+	var s state
+	if err := json.Unmarshal(e.Value(), &s); err != nil {
+		w.log.Warn("decode job state", "job_id", d.job.ID, "error", err)
+		d.state.HandedBack = int(d.meta.NumDelivered) - 1
+		d.stored = true
+		return
+	}
+	if s.StartedAt.IsZero() {
+		s.StartedAt = d.start
+	}
+	d.state = s
+	d.stored = true
+}
+
+// progressTimeout bounds saving a job's progress before a retry; the
+// attempt waits for it.
+const progressTimeout = 2 * time.Second
+
+// saveProgress records, before a retry attempt, what the job has spent
+// counting that attempt, so that a worker that dies during its retries does
+// not take the count with it: the redelivery goes on from there. A first
+// attempt is never recorded, so a job delivered at once costs no write.
+func (w *Worker) saveProgress(ctx context.Context, d *delivery, p sender.Progress) {
+	ctx, cancel := w.linked(ctx, progressTimeout)
+	defer cancel()
+	d.state.Progress = p
+	w.saveState(ctx, d)
+}
+
+func (w *Worker) saveState(ctx context.Context, d *delivery) {
+	data, err := json.Marshal(d.state)
+	if err == nil {
+		_, err = w.state.Put(ctx, d.stateKey, data)
+	}
+	if err != nil {
+		w.log.Warn("save job state", "job_id", d.job.ID, "error", err)
+		return
+	}
+	d.stored = true
+}
+
+// stateKey maps a job id to a state bucket key; ids may hold ':', keys may
+// not, and '=' never appears in an id.
+func stateKey(id string) string { return strings.ReplaceAll(id, ":", "=") }

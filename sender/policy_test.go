@@ -1,0 +1,141 @@
+package sender
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestPolicy(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		code     int
+		asked    bool
+		want     verdict
+		failover bool
+	}{
+		{200, false, deliver, false},
+		{204, false, deliver, false},
+		{299, false, deliver, false},
+		{429, true, waitAsked, false},
+		{429, false, backOff, false},
+		{408, false, backOff, false},
+		{425, false, backOff, false},
+		{500, false, backOff, true},
+		{503, true, backOff, true},
+		{599, false, backOff, true},
+		{301, false, fail, false},
+		{304, false, fail, false},
+		{400, false, fail, false},
+		{404, false, fail, false},
+		{410, false, fail, false},
+		{100, false, fail, false},
+	}
+	for _, tt := range tests {
+		t.Run(http.StatusText(tt.code), func(t *testing.T) {
+			t.Parallel()
+			v, failover := policy(tt.code, tt.asked)
+			if v != tt.want || failover != tt.failover {
+				t.Errorf("policy(%d, %v) = %d, %v, want %d, %v", tt.code, tt.asked, v, failover, tt.want, tt.failover)
+			}
+		})
+	}
+}
+
+func TestDefaultBackoff(t *testing.T) {
+	t.Parallel()
+	b := DefaultBackoff(time.Second, 10*time.Second)
+	for n, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second} {
+		for range 20 {
+			got, ok := b(n)
+			lo, hi := max(want*3/4, time.Second), min(want*5/4, 10*time.Second)
+			if !ok || got < lo || got > hi {
+				t.Fatalf("retry %d: %s, %v, want %s..%s", n, got, ok, lo, hi)
+			}
+		}
+	}
+	if got, ok := b(1 << 20); !ok || got < 7500*time.Millisecond || got > 10*time.Second {
+		t.Errorf("a very late retry: %s, %v, want the cap", got, ok)
+	}
+}
+
+// A Request's Backoff replaces the budget and the waits; its Sign signs
+// every attempt; OnAttempt hears of every attempt with its outcome.
+func TestSendHooks(t *testing.T) {
+	t.Parallel()
+	var sigs []string
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		sigs = append(sigs, r.Header.Get("Webhook-Signature"))
+		if n < 3 {
+			reply(w, 503, `{"n":`+string(rune('0'+n))+`}`)
+			return
+		}
+		reply(w, 200, `{"ok":true}`)
+	})
+	s := newSender(t, Config{AllowPrivateNetworks: true, SigningSecret: "whsec_c2VjcmV0"})
+	var (
+		mu       sync.Mutex
+		asked    []int
+		attempts []Attempt
+	)
+	schedule := []time.Duration{time.Millisecond, 2 * time.Millisecond}
+	req := Request{
+		ID: "hooked", URLs: []string{rc.URL + "/hook?token=s3cret"}, Body: []byte(`{}`),
+		Backoff: func(n int) (time.Duration, bool) {
+			asked = append(asked, n)
+			if n >= len(schedule) {
+				return 0, false
+			}
+			return schedule[n], true
+		},
+		Sign: func(id, ts string, body []byte) string { return "v1,by-endpoint-" + id },
+		OnAttempt: func(a Attempt) {
+			mu.Lock()
+			defer mu.Unlock()
+			attempts = append(attempts, a)
+		},
+	}
+	res := s.Send(context.Background(), req)
+	if !res.OK || res.Attempts != 3 || res.Retries != 2 {
+		t.Fatalf("got %s attempts %d retries %d error %q, want delivered on the third attempt", res.Outcome, res.Attempts, res.Retries, res.Error)
+	}
+	for i, sig := range sigs {
+		if sig != "v1,by-endpoint-hooked" {
+			t.Errorf("attempt %d signature %q, want the request's own", i+1, sig)
+		}
+	}
+	if len(asked) != 2 || asked[0] != 0 || asked[1] != 1 {
+		t.Errorf("backoff asked for retries %v, want [0 1]", asked)
+	}
+	wantOutcomes := []AttemptOutcome{AttemptRetry, AttemptRetry, AttemptDelivered}
+	if len(attempts) != len(wantOutcomes) {
+		t.Fatalf("%d attempts heard of, want %d", len(attempts), len(wantOutcomes))
+	}
+	for i, a := range attempts {
+		if a.Number != i+1 || a.Outcome != wantOutcomes[i] || a.ID != "hooked" || a.Header.Get("Webhook-Id") != "hooked" {
+			t.Errorf("attempt %d: %+v", i+1, a)
+		}
+		if strings.Contains(a.URL, "s3cret") || !strings.Contains(a.URL, "/hook") {
+			t.Errorf("attempt %d url %q, want it redacted", i+1, a.URL)
+		}
+	}
+	if attempts[0].Status != 503 || string(attempts[0].Response) != `{"n":1}` || attempts[2].Status != 200 {
+		t.Errorf("statuses %d, %d, response %s", attempts[0].Status, attempts[2].Status, attempts[0].Response)
+	}
+
+	// The schedule runs out: the next failure is terminal.
+	attempts = nil
+	req.Prior = Progress{Attempts: 3, Retries: 2}
+	rc2 := newReceiver(t, func(w http.ResponseWriter, _ *http.Request, _ int) { reply(w, 503, "") })
+	req.URLs = []string{rc2.URL}
+	res = s.Send(context.Background(), req)
+	if res.Outcome != Failed || res.Attempts != 4 || !strings.Contains(res.Error, "retries exhausted: 2") {
+		t.Errorf("got %s attempts %d error %q, want failed when the schedule is spent", res.Outcome, res.Attempts, res.Error)
+	}
+	if len(attempts) != 1 || attempts[0].Outcome != AttemptFailed || attempts[0].Number != 4 {
+		t.Errorf("attempts heard of: %+v, want one failed, number 4", attempts)
+	}
+}
