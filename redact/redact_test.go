@@ -181,7 +181,8 @@ func TestPath(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"https://discord.com/api/webhooks/123/t0ken?wait=true", "https://discord.com/api/webhooks/123/REDACTED?wait=REDACTED"},
 		{"https://discord.com/api/webhook/123/t0ken", "https://discord.com/REDACTED"},
-		{"https://hooks.slack.com/services/T0/B0/s3cret", "https://hooks.slack.com/REDACTED"},
+		{"https://hooks.slack.com/services/T0/B0/s3cret", "https://hooks.slack.com/services/T0/B0/REDACTED"},
+		{"https://hooks.slack.com/servics/T0/B0/s3cret", "https://hooks.slack.com/REDACTED"},
 		{"https://user:pw@example.com/", "https://example.com/"},
 		{"https://example.com", "https://example.com"},
 		{"::", redact.Invalid},

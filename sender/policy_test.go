@@ -2,6 +2,7 @@ package sender
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"sync"
@@ -75,7 +76,7 @@ func TestSendHooks(t *testing.T) {
 		}
 		reply(w, 200, `{"ok":true}`)
 	})
-	s := newSender(t, Config{AllowPrivateNetworks: true, SigningSecret: "whsec_c2VjcmV0"})
+	s := newSender(t, Config{AllowPrivateNetworks: true, SigningSecret: "whsec_" + base64.StdEncoding.EncodeToString([]byte("a 24-byte signing key..."))})
 	var (
 		mu       sync.Mutex
 		asked    []int

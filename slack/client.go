@@ -123,9 +123,9 @@ func (c *Client) Check(m Message, urls []string) error {
 }
 
 // withVerdict reads Slack's answer in res (see Send). A deferred Result
-// (Defer > 0) is left as it is: the delivery is not over.
+// (or an interrupted one) is left as it is: the delivery is not over.
 func withVerdict(res sender.Result) sender.Result {
-	if res.Defer > 0 || res.Status == 0 || res.Outcome == sender.Rejected {
+	if !res.Outcome.Terminal() || res.Status == 0 || res.Outcome == sender.Rejected {
 		return res
 	}
 	v := Classify(res.Status, nil, responseBody(res.Response), res.FinishedAt)

@@ -353,7 +353,7 @@ func TestClientLeavesDeferralAlone(t *testing.T) {
 		t.Fatalf("first result %+v", res)
 	}
 	res := c.Send(context.Background(), slack.Message{Text: "two"}, sender.Request{URLs: []string{u}})
-	if res.Defer < 59*time.Minute || res.Status != http.StatusTooManyRequests || res.Outcome != sender.Failed {
+	if res.Defer < 59*time.Minute || res.Status != http.StatusTooManyRequests || res.Outcome != sender.Deferred {
 		t.Fatalf("result %+v, want deferred by about an hour", res)
 	}
 	if strings.Contains(res.Error, "rate_limited") {
