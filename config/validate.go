@@ -120,6 +120,12 @@ func (c Config) Validate() error {
 	v.subject("APIPrefix", c.APIPrefix)
 	v.positive("SecretGrace", c.SecretGrace)
 	v.notNegative("EventMaxAge", c.EventMaxAge)
+	v.notNegative("AttemptMaxAge", c.AttemptMaxAge)
+	switch c.AttemptLog {
+	case "events", "all", "off":
+	default:
+		v.add("AttemptLog", "must be events, all or off, got %q", c.AttemptLog)
+	}
 
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
