@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -66,15 +65,15 @@ type RecorderConfig struct {
 // is gone, too many are pending, the server refused it) is counted as lost.
 // It is safe for concurrent use.
 type Recorder struct {
-	cfg     RecorderConfig
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	slots   chan struct{}
-	pending sync.WaitGroup
-	closed  atomic.Bool
+	cfg    RecorderConfig
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	slots  chan struct{}
+	closed atomic.Bool
 
 	recorded, lost prometheus.Counter
 	lostN          atomic.Uint64 // lost records, for the first-loss warning
+	recordedN      atomic.Uint64
 }
 
 // NewRecorder returns a Recorder publishing on nc. Its metrics are
@@ -161,7 +160,6 @@ func (r *Recorder) Record(a Attempt) {
 		r.lose(errors.New("too many records pending"))
 		return
 	}
-	r.pending.Add(1)
 	msg := &nats.Msg{Subject: Subject(a.Endpoint, a.EventType), Data: body}
 	if _, err := r.js.PublishMsgAsync(msg); err != nil {
 		r.release()
@@ -172,6 +170,7 @@ func (r *Recorder) Record(a Attempt) {
 // acked is called when a record is stored.
 func (r *Recorder) acked(jetstream.JetStream, *nats.Msg, *jetstream.PubAck) {
 	r.recorded.Inc()
+	r.recordedN.Add(1)
 	r.release()
 }
 
@@ -183,7 +182,6 @@ func (r *Recorder) failed(_ jetstream.JetStream, _ *nats.Msg, err error) {
 
 func (r *Recorder) release() {
 	<-r.slots
-	r.pending.Done()
 }
 
 func (r *Recorder) lose(err error) {
@@ -193,22 +191,29 @@ func (r *Recorder) lose(err error) {
 	}
 }
 
-// Close stops recording and waits until every pending record is stored
-// or lost, or ctx ends.
+// Flush waits until no record is pending (each is stored or lost), or ctx
+// ends.
+func (r *Recorder) Flush(ctx context.Context) error {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for len(r.slots) > 0 {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Close stops recording and waits as Flush does.
 func (r *Recorder) Close(ctx context.Context) error {
 	r.closed.Store(true)
-	done := make(chan struct{})
-	go func() {
-		r.pending.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return r.Flush(ctx)
 }
+
+// Recorded returns how many records were stored.
+func (r *Recorder) Recorded() uint64 { return r.recordedN.Load() }
 
 // Lost returns how many records could not be stored.
 func (r *Recorder) Lost() uint64 { return r.lostN.Load() }
