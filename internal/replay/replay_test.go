@@ -198,7 +198,7 @@ func TestRecover(t *testing.T) {
 	e.result(t, job("evt_5", "ep_b"), "failed", "ep_b", ev["evt_5"])    // failed twice: sent once
 	e.result(t, "evt_5:ep_b:r1", "failed", "ep_b", ev["evt_5"])
 	e.result(t, job("evt_6", "ep_b"), "rejected", "ep_b", ev["evt_6"]) // nothing was sent
-	e.result(t, "plain-job", "failed", "", catalog.Event{})              // a plain job
+	e.result(t, "plain-job", "failed", "", catalog.Event{})            // a plain job
 	e.result(t, "evt_2:ep_b:r1", "delivered", "ep_b", ev["evt_2"])
 	until := time.Now()
 	e.result(t, job("evt_7", "ep_b"), "failed", "ep_b", ev["evt_7"]) // after the window
