@@ -231,11 +231,7 @@ func response(body []byte, room int) json.RawMessage {
 			return b
 		}
 		// Escapes made it longer: cut more, on a rune boundary.
-		n := len(text) - (len(b)-room+1)/2 - 1
-		if n <= 0 {
-			text = ""
-			continue
-		}
+		n := min(len(text)*room/len(b), len(text)-1)
 		for n > 0 && !utf8.RuneStart(text[n]) {
 			n--
 		}
