@@ -122,7 +122,7 @@ func BenchmarkEncode(b *testing.B) {
 	a := attempt.Attempt{JobID: "evt_1:ep_1", EventID: "evt_1", EventType: "order.created", Endpoint: "ep_1",
 		URL: "https://example.com/hook", Number: 1, Start: time.Now(), Duration: 40 * time.Millisecond, Status: 204,
 		RequestHeaders: http.Header{"Webhook-Id": {"evt_1"}, "Webhook-Signature": {"v1,x"}, "Content-Type": {"application/json"}},
-		Response: []byte(`{"ok":true}`), Outcome: attempt.Delivered}
+		Response:       []byte(`{"ok":true}`), Outcome: attempt.Delivered}
 	b.ReportAllocs()
 	for b.Loop() {
 		attempt.Encode(a, 1<<20)
