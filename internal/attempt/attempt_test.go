@@ -384,3 +384,56 @@ func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Fatalf("no metric %s", name)
 	return 0
 }
+
+// TestListWindows lists a log larger than one read chunk, with a sparse
+// filter and with replies too small for a whole page: every record comes
+// once, in order.
+func TestListWindows(t *testing.T) {
+	e := start(t)
+	r := e.recorder(t, attempt.RecorderConfig{})
+	var all []string
+	for i := range 600 {
+		ep := "ep_a"
+		if i%97 == 0 {
+			ep = "ep_rare"
+		}
+		id := fmt.Sprintf("evt_%03d", i)
+		all = append(all, id+"@"+ep)
+		r.Record(attempt.Attempt{JobID: id + ":" + ep, EventID: id, EventType: "order.created", Endpoint: ep,
+			Number: 1, Start: time.Now(), Status: 204, Response: []byte(strings.Repeat("r", 200)), Outcome: attempt.Delivered})
+	}
+	flush(t, r)
+	slices.Reverse(all)
+	small := attempt.NewLog(e.attempts, e.events, 20000)
+	for _, c := range []struct {
+		name  string
+		log   *attempt.Log
+		q     attempt.Query
+		keep  func(string) bool
+		pages int // at least
+	}{
+		{"sparse", e.log, attempt.Query{Endpoint: "ep_rare", Limit: 2}, func(s string) bool { return strings.HasSuffix(s, "@ep_rare") }, 4},
+		{"everything in large pages", e.log, attempt.Query{Limit: 1000}, func(string) bool { return true }, 1},
+		{"everything in pages of 300", e.log, attempt.Query{Limit: 300}, func(string) bool { return true }, 2},
+		{"replies cut by size", small, attempt.Query{Limit: 100}, func(string) bool { return true }, 10},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, pages := listAll(t, c.log, c.q)
+			var have, want []string
+			for _, g := range got {
+				have = append(have, str(g.EventID)+"@"+str(g.Endpoint))
+			}
+			for _, a := range all {
+				if c.keep(a) {
+					want = append(want, a)
+				}
+			}
+			if !slices.Equal(have, want) {
+				t.Fatalf("listed %d records, want %d; first %.5v, want %.5v", len(have), len(want), have, want)
+			}
+			if pages < c.pages {
+				t.Errorf("%d pages, want at least %d", pages, c.pages)
+			}
+		})
+	}
+}
