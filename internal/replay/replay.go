@@ -136,19 +136,27 @@ func (r *Replayer) event(ctx context.Context, typ, id string) (catalog.Event, er
 // send publishes the job of ev for ep under a new id and waits for its
 // acknowledgement.
 func (r *Replayer) send(ctx context.Context, ev catalog.Event, ep catalog.Endpoint) (string, error) {
-	j := fanout.NewJob(JobID(ev.ID, ep.ID), ev, ep)
-	body, err := json.Marshal(j)
+	msg, err := r.job(ev, ep)
 	if err != nil {
 		return "", err
 	}
-	if limit := r.cfg.JetStream.Conn().MaxPayload(); int64(len(body)) > limit {
-		return "", fmt.Errorf("job %s too large: %d bytes, the server takes at most %d", j.ID, len(body), limit)
-	}
-	msg := &nats.Msg{Subject: r.cfg.JobSubject, Data: body, Header: nats.Header{nats.MsgIdHdr: {j.ID}}}
 	if _, err := r.cfg.JetStream.PublishMsg(ctx, msg); err != nil {
-		return "", fmt.Errorf("publish job %s: %w", j.ID, err)
+		return "", fmt.Errorf("publish job %s: %w", msg.Header.Get(nats.MsgIdHdr), err)
 	}
-	return j.ID, nil
+	return msg.Header.Get(nats.MsgIdHdr), nil
+}
+
+// job returns the message of the job of ev for ep, under a new id.
+func (r *Replayer) job(ev catalog.Event, ep catalog.Endpoint) (*nats.Msg, error) {
+	j := fanout.NewJob(JobID(ev.ID, ep.ID), ev, ep)
+	body, err := json.Marshal(j)
+	if err != nil {
+		return nil, err
+	}
+	if limit := r.cfg.JetStream.Conn().MaxPayload(); int64(len(body)) > limit {
+		return nil, fmt.Errorf("job %s too large: %d bytes, the server takes at most %d", j.ID, len(body), limit)
+	}
+	return &nats.Msg{Subject: r.cfg.JobSubject, Data: body, Header: nats.Header{nats.MsgIdHdr: {j.ID}}}, nil
 }
 
 // result is what Recover reads of a result.
@@ -224,7 +232,9 @@ func (r *Replayer) Recover(ctx context.Context, id string, since, until time.Tim
 	if err != nil {
 		return 0, err
 	}
-	n := 0
+	// Publish without waiting for each acknowledgement, so that a large
+	// recovery fits in one request's time.
+	var futures []jetstream.PubAckFuture
 	for _, evID := range order {
 		s := events[evID]
 		if s.failed == 0 || s.passed > s.failed {
@@ -235,12 +245,36 @@ func (r *Replayer) Recover(ctx context.Context, id string, since, until time.Tim
 			continue // the event is past the stream's max age
 		}
 		if err != nil {
-			return n, err
+			return acked(ctx, futures), err
 		}
-		if _, err := r.send(ctx, ev, ep); err != nil {
-			return n, err
+		msg, err := r.job(ev, ep)
+		if err != nil {
+			return acked(ctx, futures), err
 		}
-		n++
+		fut, err := r.cfg.JetStream.PublishMsgAsync(msg)
+		if err != nil {
+			return acked(ctx, futures), fmt.Errorf("publish job %s: %w", msg.Header.Get(nats.MsgIdHdr), err)
+		}
+		futures = append(futures, fut)
 	}
-	return n, nil
+	if n := acked(ctx, futures); n < len(futures) {
+		return n, fmt.Errorf("recover endpoint %s: %d of %d jobs not stored", id, len(futures)-n, len(futures))
+	}
+	return len(futures), nil
+}
+
+// acked waits for the futures' acknowledgements and returns how many
+// jobs were stored.
+func acked(ctx context.Context, futures []jetstream.PubAckFuture) int {
+	n := 0
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+			n++
+		case <-f.Err():
+		case <-ctx.Done():
+			return n
+		}
+	}
+	return n
 }
