@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -139,18 +138,13 @@ func secretHeader(name string) bool {
 }
 
 // Headers returns h as the record keeps it: one value a name (repeated
-// values joined by ", "), names lowercased, credentials replaced by
-// Redacted.
+// values joined by ", ", and the values of names that differ only in case
+// too), names lowercased, credentials replaced by Redacted.
 func Headers(h http.Header) map[string]string {
 	out := make(map[string]string, len(h))
-	names := make([]string, 0, len(h))
-	for name := range h {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for name, values := range h {
 		key := strings.ToLower(name)
-		v := strings.Join(h[name], ", ")
+		v := strings.Join(values, ", ")
 		if secretHeader(name) {
 			v = Redacted
 		}
@@ -192,20 +186,27 @@ func NewRecord(a Attempt) Record {
 // is false when even without a response it does not fit.
 func Encode(a Attempt, max int) (body []byte, ok bool) {
 	r := NewRecord(a)
+	if len(a.Response) > 0 {
+		r.Response = response(a.Response, MaxResponse)
+	}
+	body, err := json.Marshal(r)
+	if err != nil {
+		return nil, false
+	}
+	if len(body) <= max {
+		return body, true
+	}
+	// Too large: cut the response to what is left.
+	r.Response = nil
 	base, err := json.Marshal(r)
 	if err != nil || len(base) > max {
 		return nil, false
 	}
-	if len(a.Response) == 0 {
-		return base, true
-	}
-	room := min(max-len(base)+len("null"), MaxResponse)
-	r.Response = response(a.Response, room)
+	r.Response = response(a.Response, min(max-len(base)+len("null"), MaxResponse))
 	if r.Response == nil {
 		return base, true
 	}
-	body, err = json.Marshal(r)
-	if err != nil || len(body) > max {
+	if body, err = json.Marshal(r); err != nil || len(body) > max {
 		return base, true
 	}
 	return body, true
