@@ -146,6 +146,13 @@ type Config struct {
 	// EventMaxAge is how long the event stream keeps an event; zero keeps
 	// events for ever. Defaults to 720h (30 days).
 	EventMaxAge time.Duration `envconfig:"HOOKWORKER_EVENT_MAX_AGE" default:"720h" desc:"how long the event stream HOOKS_EVENTS keeps events; 0 keeps them for ever"`
+	// AttemptLog says which HTTP attempts the delivery log records:
+	// "events" (the attempts of event jobs), "all" or "off". Defaults to
+	// events.
+	AttemptLog string `envconfig:"HOOKWORKER_ATTEMPT_LOG" default:"events" desc:"which HTTP attempts the delivery log HOOKS_ATTEMPTS records: events (of event jobs), all or off"`
+	// AttemptMaxAge is how long the attempt stream keeps a record; zero
+	// keeps records for ever. Defaults to 720h (30 days).
+	AttemptMaxAge time.Duration `envconfig:"HOOKWORKER_ATTEMPT_MAX_AGE" default:"720h" desc:"how long the attempt stream HOOKS_ATTEMPTS keeps records; 0 keeps them for ever"`
 }
 
 // Load reads the configuration from the environment (os.LookupEnv), fills

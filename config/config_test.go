@@ -59,6 +59,8 @@ func TestLoadDefaults(t *testing.T) {
 		APIPrefix:       "hooks.api",
 		SecretGrace:     24 * time.Hour,
 		EventMaxAge:     720 * time.Hour,
+		AttemptLog:      "events",
+		AttemptMaxAge:   720 * time.Hour,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", c, want)

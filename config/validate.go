@@ -125,6 +125,12 @@ func (c Config) Validate() error {
 	v.subject("APIPrefix", c.APIPrefix)
 	v.positive("SecretGrace", c.SecretGrace)
 	v.notNegative("EventMaxAge", c.EventMaxAge)
+	v.notNegative("AttemptMaxAge", c.AttemptMaxAge)
+	switch c.AttemptLog {
+	case "events", "all", "off":
+	default:
+		v.add("AttemptLog", "must be events, all or off, got %q", c.AttemptLog)
+	}
 
 	if _, err := parseLevel(c.LogLevel); err != nil || c.LogLevel == "" {
 		v.add("LogLevel", "must be debug, info, warn or error, got %q", c.LogLevel)

@@ -1,8 +1,9 @@
 // Package api serves hookworker's event and endpoint API as the NATS micro
-// service "hookworker": event types, endpoints, their secrets and
-// events.send, as JSON requests and replies on <prefix>.<group>.<verb>
-// subjects. The handlers decode, call the catalog and map its typed errors
-// to 400, 404 and 500 with micro's error headers.
+// service "hookworker": event types, endpoints, their secrets, events.send,
+// the delivery log, resend and recover, as JSON requests and replies on
+// <prefix>.<group>.<verb> subjects. The handlers decode, call the catalog,
+// the log or the replayer and map their typed errors to 400, 404 and 500
+// with micro's error headers.
 package api
 
 import (
@@ -23,7 +24,9 @@ import (
 	"github.com/nats-io/nats.go/micro"
 	"github.com/nats-io/nuid"
 
+	"github.com/hookworker/hookworker/internal/attempt"
 	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/internal/replay"
 	"github.com/hookworker/hookworker/sender"
 )
 
@@ -49,6 +52,11 @@ type Config struct {
 	Concurrency int
 	// Logger receives request errors; nil discards them.
 	Logger *slog.Logger
+	// Attempts reads the delivery log (attempts.list) and Replayer resends
+	// events (events.resend, endpoints.recover); without them those
+	// subjects are not served.
+	Attempts *attempt.Log
+	Replayer *replay.Replayer
 }
 
 // Service is the running API.
@@ -86,10 +94,7 @@ func Start(nc *nats.Conn, cfg Config) (*Service, error) {
 	}
 	s := &Service{svc: svc, cfg: cfg, sem: make(chan struct{}, cfg.Concurrency)}
 	g := svc.AddGroup(cfg.Prefix)
-	for _, ep := range []struct {
-		subject string
-		fn      func(context.Context, []byte) (any, error)
-	}{
+	for _, ep := range append([]endpoint{
 		{"event_types.put", s.putEventType},
 		{"event_types.get", s.getEventType},
 		{"event_types.list", s.listEventTypes},
@@ -101,7 +106,7 @@ func Start(nc *nats.Conn, cfg Config) (*Service, error) {
 		{"endpoints.rotate", s.rotate},
 		{"endpoints.delete", s.deleteEndpoint},
 		{"events.send", s.sendEvent},
-	} {
+	}, s.logEndpoints()...) {
 		name := nonNameRE.ReplaceAllString(ep.subject, "_")
 		if err := g.AddEndpoint(name, s.handler(ep.subject, ep.fn), micro.WithEndpointSubject(ep.subject)); err != nil {
 			_ = svc.Stop()
@@ -114,6 +119,12 @@ func Start(nc *nats.Conn, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	return s, nil
+}
+
+// endpoint is one API subject and its handler.
+type endpoint struct {
+	subject string
+	fn      func(context.Context, []byte) (any, error)
 }
 
 // Stop stops serving and waits for the requests in hand.

@@ -57,6 +57,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return apiGroup(ctx, cmd, eventCommands, eventOrder, rest, stdin, stdout, stderr)
 	case "listen":
 		return listen(ctx, rest, stdout, stderr)
+	case "attempts":
+		return attempts(ctx, rest, stdout, stderr)
 	case "version":
 		if len(rest) > 0 {
 			fmt.Fprintf(stderr, "hookworker: version takes no arguments, got %q\n", rest[0])
@@ -98,8 +100,10 @@ func help(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return Main(ctx, []string{topic, "-h"}, nil, stdout, stdout)
 	case "listen":
 		return listen(ctx, []string{"-h"}, stdout, stdout)
+	case "attempts":
+		return attempts(ctx, []string{"-h"}, stdout, stdout)
 	default:
-		fmt.Fprintf(stderr, "hookworker: no command %q; commands: run, send, results, event-type, endpoint, event, listen, version\n", topic)
+		fmt.Fprintf(stderr, "hookworker: no command %q; commands: run, send, results, event-type, endpoint, event, attempts, listen, version\n", topic)
 		return ExitUsage
 	}
 }
@@ -113,9 +117,11 @@ Usage:
   hookworker send ...     publish one job and print its id (send -h for flags)
   hookworker results ...  print stored results as JSON lines (results -h for flags)
   hookworker event-type put|get|rm|list ...   manage event types (event-type -h)
-  hookworker endpoint add|list|get|secret|rotate|rm|disable|enable ...
-                          manage endpoints and their secrets (endpoint -h)
-  hookworker event send ...                   send an event (event -h)
+  hookworker endpoint add|list|get|secret|rotate|rm|recover|disable|enable ...
+                          manage endpoints and their secrets, recover failed
+                          deliveries (endpoint -h)
+  hookworker event send|resend ...            send an event, or one again (event -h)
+  hookworker attempts ... print the delivery log, newest first (attempts -h)
   hookworker listen [--addr HOST:PORT] [--endpoint ID] ...
                           a local receiver for development: register an endpoint,
                           print every verified webhook as a JSON line (listen -h)

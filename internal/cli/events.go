@@ -337,12 +337,14 @@ var endpointCommands = map[string]apiCommand{
 	"rm": {"ID", 1, idCommand(func(ctx context.Context, c *client.Client, id string) (any, error) {
 		return map[string]any{"id": id, "deleted": true}, c.DeleteEndpoint(ctx, id)
 	})},
+	"recover": {"ID --since D|T [--until T]", 1, recoverCommand},
 	"disable": {"ID [--reason TEXT]", 1, setDisabled(true)},
 	"enable":  {"ID", 1, setDisabled(false)},
 }
 
 // eventCommands are `hookworker event ...`.
 var eventCommands = map[string]apiCommand{
+	"resend": {"EVENT_ID --endpoint ID", 1, resendCommand},
 	"send": {"--type T (--payload JSON | -) [--channel C] [--id ID]", 0, func(fs *flag.FlagSet) func(context.Context, *client.Client, []string, io.Reader, *json.Encoder) error {
 		var ev client.Event
 		var payload string
@@ -381,6 +383,6 @@ var eventCommands = map[string]apiCommand{
 // Subcommand orders for the usage.
 var (
 	eventTypeOrder = []string{"put", "get", "rm", "list"}
-	endpointOrder  = []string{"add", "list", "get", "secret", "rotate", "rm", "disable", "enable"}
-	eventOrder     = []string{"send"}
+	endpointOrder  = []string{"add", "list", "get", "secret", "rotate", "rm", "recover", "disable", "enable"}
+	eventOrder     = []string{"send", "resend"}
 )

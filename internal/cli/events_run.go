@@ -8,14 +8,21 @@ import (
 
 	"github.com/hookworker/hookworker/config"
 	"github.com/hookworker/hookworker/internal/api"
+	"github.com/hookworker/hookworker/internal/attempt"
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/catalog"
 	"github.com/hookworker/hookworker/internal/fanout"
+	"github.com/hookworker/hookworker/internal/replay"
 )
 
-// startEvents sets up the event stream and the catalog buckets, serves the
-// event and endpoint API and runs the fan-out consumer until ctx ends. stop
-// stops the API and waits for the fan-out.
+// replyRoom is what a page of the delivery log leaves of the server's max
+// payload for the reply's headers.
+const replyRoom = 4 << 10
+
+// startEvents sets up the event stream, the catalog buckets and the
+// delivery log's stream, serves the event and endpoint API and runs the
+// fan-out consumer until ctx ends. stop stops the API and waits for the
+// fan-out.
 func startEvents(ctx context.Context, b *bus.Bus, cfg config.Config, log *slog.Logger) (stop func(), err error) {
 	eb, err := b.EnsureEvents(ctx, bus.EventTopology{EventMaxAge: cfg.EventMaxAge})
 	if err != nil {
@@ -28,7 +35,21 @@ func startEvents(ctx context.Context, b *bus.Bus, cfg config.Config, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	svc, err := api.Start(b.Conn(), api.Config{Prefix: cfg.APIPrefix, Catalog: cat, JetStream: b.JetStream(), Events: eb.Events, Logger: log})
+	attempts, err := b.EnsureAttempts(ctx, cfg.AttemptMaxAge)
+	if err != nil {
+		return nil, fmt.Errorf("set up the delivery log: %w", err)
+	}
+	results, err := b.JetStream().Stream(ctx, cfg.ResultStream)
+	if err != nil {
+		return nil, fmt.Errorf("result stream %s: %w", cfg.ResultStream, err)
+	}
+	rp, err := replay.New(replay.Config{JetStream: b.JetStream(), Catalog: cat, Events: eb.Events,
+		Results: results, ResultSubject: cfg.ResultSubject, JobSubject: cfg.Subject})
+	if err != nil {
+		return nil, err
+	}
+	svc, err := api.Start(b.Conn(), api.Config{Prefix: cfg.APIPrefix, Catalog: cat, JetStream: b.JetStream(), Events: eb.Events, Logger: log,
+		Attempts: attempt.NewLog(attempts, eb.Events, int(b.Conn().MaxPayload())-replyRoom), Replayer: rp})
 	if err != nil {
 		return nil, err
 	}

@@ -295,18 +295,13 @@ func (f *Fanout) publish(ctx context.Context, ev catalog.Event, msg jetstream.Ms
 	if err != nil {
 		return true, err
 	}
-	payload := Payload{Type: ev.Type, Timestamp: ev.Timestamp, Data: ev.Payload}
 	futures := make([]jetstream.PubAckFuture, 0, len(eps))
 	done = true
 	for i, ep := range eps {
 		if i > 0 && i%progressEvery == 0 {
 			_ = msg.InProgress() // many endpoints: keep the event ours
 		}
-		j := Job{ID: JobID(ev.ID, ep.ID), Type: job.Webhook, URL: ep.URL, Payload: payload,
-			Headers: ep.Headers, Endpoint: ep.ID, Event: eventRef(ev)}
-		if j.Headers == nil {
-			j.Headers = map[string]string{}
-		}
+		j := NewJob(JobID(ev.ID, ep.ID), ev, ep)
 		if f.beforePublish != nil {
 			if err := f.beforePublish(j.ID); err != nil {
 				done = false

@@ -1,0 +1,76 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	"github.com/hookworker/hookworker/internal/attempt"
+	"github.com/hookworker/hookworker/internal/catalog"
+)
+
+// logEndpoints are the subjects of the delivery log and of replays, served
+// when the Config has what they need.
+func (s *Service) logEndpoints() []endpoint {
+	var eps []endpoint
+	if s.cfg.Attempts != nil {
+		eps = append(eps, endpoint{"attempts.list", s.listAttempts})
+	}
+	if s.cfg.Replayer != nil {
+		eps = append(eps, endpoint{"events.resend", s.resend}, endpoint{"endpoints.recover", s.recoverEndpoint})
+	}
+	return eps
+}
+
+func (s *Service) listAttempts(ctx context.Context, data []byte) (any, error) {
+	var q attempt.Query
+	if err := decode(data, &q); err != nil {
+		return nil, err
+	}
+	return s.cfg.Attempts.List(ctx, q)
+}
+
+// Resent is the reply of events.resend.
+type Resent struct {
+	// JobID is the new job's id.
+	JobID string `json:"job_id"`
+}
+
+func (s *Service) resend(ctx context.Context, data []byte) (any, error) {
+	var req struct {
+		EventID  string `json:"event_id"`
+		Endpoint string `json:"endpoint"`
+	}
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	id, err := s.cfg.Replayer.Resend(ctx, req.EventID, req.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	return Resent{JobID: id}, nil
+}
+
+// Recovered is the reply of endpoints.recover.
+type Recovered struct {
+	// Events is how many events were sent again.
+	Events int `json:"events"`
+}
+
+func (s *Service) recoverEndpoint(ctx context.Context, data []byte) (any, error) {
+	var req struct {
+		ID    string    `json:"id"`
+		Since time.Time `json:"since"`
+		Until time.Time `json:"until"`
+	}
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	if req.Since.IsZero() {
+		return nil, &catalog.InvalidError{Field: "since", Reason: "is required, an RFC 3339 time"}
+	}
+	n, err := s.cfg.Replayer.Recover(ctx, req.ID, req.Since, req.Until)
+	if err != nil {
+		return nil, err
+	}
+	return Recovered{Events: n}, nil
+}

@@ -1,0 +1,241 @@
+// Package attempt is hookworker's delivery log: one record per HTTP attempt
+// on the stream HOOKS_ATTEMPTS, written by a Recorder that never holds a
+// delivery back, and read newest first by a Log.
+//
+// A record's subject is hooks.attempt.<endpoint id or _>.<event type or _>,
+// so that the log is read by endpoint and by event type through subject
+// filters. Header values that carry credentials are replaced by
+// [redacted], the URL is redacted as in results, and the response is cut so
+// that the record fits the server's max payload.
+package attempt
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hookworker/hookworker/redact"
+)
+
+// SubjectPrefix starts the subject of every record.
+const SubjectPrefix = "hooks.attempt."
+
+// None stands for a missing endpoint or event type in a record's subject.
+const None = "_"
+
+// Redacted replaces a header value that carries a credential.
+const Redacted = "[redacted]"
+
+// MaxResponse is the most of a response body a record keeps, as in results.
+const MaxResponse = 64 << 10
+
+// Outcome is what an attempt led to.
+type Outcome string
+
+// Outcomes of an attempt.
+const (
+	// Delivered: a 2xx; the job is done.
+	Delivered Outcome = "delivered"
+	// Retry: the attempt failed and another one is scheduled.
+	Retry Outcome = "retry"
+	// Failed: the attempt failed and it was the job's last.
+	Failed Outcome = "failed"
+)
+
+// Valid reports whether o is one of the three outcomes.
+func (o Outcome) Valid() bool { return o == Delivered || o == Retry || o == Failed }
+
+// Attempt is one HTTP attempt as the delivery path reports it.
+type Attempt struct {
+	// JobID is the job's id.
+	JobID string
+	// EventID, EventType and Channel name the event of an event job;
+	// empty for a plain job (and Channel for an event sent on none).
+	EventID, EventType, Channel string
+	// Endpoint is the endpoint id of an event job; empty for a plain job.
+	Endpoint string
+	// URL is where the attempt went; it is redacted again here.
+	URL string
+	// Number is the attempt's number, from 1.
+	Number int
+	// Start is when the attempt began.
+	Start time.Time
+	// Duration is how long it took.
+	Duration time.Duration
+	// RequestHeaders are the headers sent.
+	RequestHeaders http.Header
+	// Status is the response status; 0 without a response.
+	Status int
+	// Response is the response body as read (it is cut here).
+	Response []byte
+	// Error says what went wrong ("" for nothing); it must already be
+	// free of secrets, as the delivery path's errors are.
+	Error string
+	// Outcome is what the attempt led to.
+	Outcome Outcome
+}
+
+// Record is one attempt as the log stores it, the JSON of the contract.
+// Payload is set by a listing only.
+type Record struct {
+	JobID          string            `json:"job_id"`
+	EventID        *string           `json:"event_id"`
+	EventType      *string           `json:"event_type"`
+	Channel        *string           `json:"channel"`
+	Endpoint       *string           `json:"endpoint"`
+	URL            string            `json:"url"`
+	Attempt        int               `json:"attempt"`
+	Timestamp      time.Time         `json:"timestamp"`
+	DurationMS     int64             `json:"duration_ms"`
+	RequestHeaders map[string]string `json:"request_headers"`
+	Status         *int              `json:"status"`
+	Response       json.RawMessage   `json:"response"`
+	Error          *string           `json:"error"`
+	Outcome        Outcome           `json:"outcome"`
+	// Payload is the event's payload (null when the event is gone or the
+	// job is a plain one); listings only.
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// Subject is the subject of a record of an attempt for endpoint and event
+// type typ, either of which may be empty.
+func Subject(endpoint, typ string) string {
+	return SubjectPrefix + orNone(endpoint) + "." + orNone(typ)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return None
+	}
+	return s
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// secretHeader reports whether the header name carries a credential:
+// Authorization, Proxy-Authorization, Cookie, Set-Cookie, webhook-signature
+// and every name containing token, secret or key (case-insensitive).
+//
+// A signature reveals no secret, but with its timestamp it is a request a
+// receiver accepts for its tolerance window: whoever reads the log could
+// replay it. The log keeps webhook-id and webhook-timestamp, which say what
+// a receiver needs to debug a delivery.
+func secretHeader(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "authorization", "proxy-authorization", "cookie", "set-cookie", "webhook-signature":
+		return true
+	}
+	return strings.Contains(n, "token") || strings.Contains(n, "secret") || strings.Contains(n, "key")
+}
+
+// Headers returns h as the record keeps it: one value a name (repeated
+// values joined by ", ", and the values of names that differ only in case
+// too), names lowercased, credentials replaced by Redacted.
+func Headers(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for name, values := range h {
+		key := strings.ToLower(name)
+		v := strings.Join(values, ", ")
+		if secretHeader(name) {
+			v = Redacted
+		}
+		if prev, ok := out[key]; ok && v != Redacted {
+			v = prev + ", " + v
+		}
+		out[key] = strings.ToValidUTF8(v, "\uFFFD")
+	}
+	return out
+}
+
+// NewRecord builds the record of a.
+func NewRecord(a Attempt) Record {
+	r := Record{
+		JobID:          a.JobID,
+		EventID:        nullable(a.EventID),
+		EventType:      nullable(a.EventType),
+		Channel:        nullable(a.Channel),
+		Endpoint:       nullable(a.Endpoint),
+		Attempt:        a.Number,
+		Timestamp:      a.Start.UTC(),
+		DurationMS:     a.Duration.Milliseconds(),
+		RequestHeaders: Headers(a.RequestHeaders),
+		Error:          nullable(strings.ToValidUTF8(a.Error, "\uFFFD")),
+		Outcome:        a.Outcome,
+	}
+	if a.URL != "" {
+		r.URL = redact.URL(a.URL)
+	}
+	if a.Status != 0 {
+		s := a.Status
+		r.Status = &s
+	}
+	return r
+}
+
+// Encode returns the JSON of the record of a, its response cut so that the
+// whole takes at most max bytes (and the response at most MaxResponse); ok
+// is false when even without a response it does not fit.
+func Encode(a Attempt, max int) (body []byte, ok bool) {
+	r := NewRecord(a)
+	if len(a.Response) > 0 {
+		r.Response = response(a.Response, MaxResponse)
+	}
+	body, err := json.Marshal(r)
+	if err != nil {
+		return nil, false
+	}
+	if len(body) <= max {
+		return body, true
+	}
+	// Too large: cut the response to what is left.
+	r.Response = nil
+	base, err := json.Marshal(r)
+	if err != nil || len(base) > max {
+		return nil, false
+	}
+	r.Response = response(a.Response, min(max-len(base)+len("null"), MaxResponse))
+	if r.Response == nil {
+		return base, true
+	}
+	if body, err = json.Marshal(r); err != nil || len(body) > max {
+		return base, true
+	}
+	return body, true
+}
+
+// response is body as a record keeps it in at most room bytes of JSON: the
+// JSON itself when it is valid and fits, else the text (valid UTF-8) cut to
+// fit, as a JSON string; nil when not even an empty string fits.
+func response(body []byte, room int) json.RawMessage {
+	if room < 2 {
+		return nil
+	}
+	if len(body) <= room && json.Valid(body) {
+		var buf bytes.Buffer
+		if json.Compact(&buf, body) == nil {
+			return buf.Bytes()
+		}
+	}
+	text := strings.ToValidUTF8(string(body[:min(len(body), room)]), "\uFFFD")
+	for {
+		b, _ := json.Marshal(text)
+		if len(b) <= room {
+			return b
+		}
+		// Escapes made it longer: cut more, on a rune boundary.
+		n := min(len(text)*room/len(b), len(text)-1)
+		for n > 0 && !utf8.RuneStart(text[n]) {
+			n--
+		}
+		text = text[:n]
+	}
+}

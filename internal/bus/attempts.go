@@ -1,0 +1,29 @@
+package bus
+
+import (
+	"context"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Names of what EnsureAttempts creates.
+const (
+	// AttemptStream keeps one record per HTTP attempt: the delivery log.
+	AttemptStream = "HOOKS_ATTEMPTS"
+	// AttemptSubjects is what AttemptStream captures:
+	// hooks.attempt.<endpoint id or _>.<event type or _>.
+	AttemptSubjects = "hooks.attempt.>"
+)
+
+// EnsureAttempts creates the attempt stream when it is missing (one
+// replica, keeping records for maxAge; 0 keeps them for ever) and uses an
+// existing one as it is; an existing stream must capture hooks.attempt.>.
+func (b *Bus) EnsureAttempts(ctx context.Context, maxAge time.Duration) (jetstream.Stream, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return b.ensureStream(ctx, jetstream.StreamConfig{
+		Name: AttemptStream, Subjects: []string{AttemptSubjects}, Retention: jetstream.LimitsPolicy,
+		Storage: jetstream.FileStorage, MaxAge: maxAge, Description: "hookworker delivery log: one record per HTTP attempt",
+	}, "hooks.attempt.x.x.x")
+}

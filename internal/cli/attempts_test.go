@@ -1,0 +1,87 @@
+package cli_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/hookworker/hookworker/internal/attempt"
+	"github.com/hookworker/hookworker/internal/bus/bustest"
+	"github.com/hookworker/hookworker/internal/cli"
+)
+
+func TestAttemptCommands(t *testing.T) {
+	rc, natsURL := runWorker(t)
+	run := func(want int, args ...string) []map[string]any {
+		t.Helper()
+		code, out, errOut := mainOut(t, nil, args...)
+		if code != want {
+			t.Fatalf("%v: exit %d, want %d (stderr %s)", args, code, want, errOut)
+		}
+		return jsonLines(t, out)
+	}
+	run(cli.ExitOK, "event-type", "put", "order.created")
+	run(cli.ExitOK, "endpoint", "add", "--url", rc.URL+"/hook", "--id", "ep_a")
+	run(cli.ExitOK, "event", "send", "--type", "order.created", "--id", "evt_1", "--payload", `{"order":1}`)
+	waitRequests(t, rc, 1)
+
+	got := run(cli.ExitOK, "event", "resend", "evt_1", "--endpoint", "ep_a")
+	if got[0]["event_id"] != "evt_1" || got[0]["endpoint"] != "ep_a" || got[0]["job_id"] == "" {
+		t.Fatalf("resend printed %v", got)
+	}
+	waitRequests(t, rc, 2)
+	if got := run(cli.ExitOK, "endpoint", "recover", "ep_a", "--since", "1h"); got[0]["id"] != "ep_a" || got[0]["events"] != float64(0) {
+		t.Fatalf("recover printed %v", got)
+	}
+
+	// Records as the delivery path makes them.
+	nc, _ := bustest.Connect(t, natsURL)
+	r, err := attempt.NewRecorder(nc, attempt.RecorderConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range []attempt.Outcome{attempt.Retry, attempt.Delivered} {
+		r.Record(attempt.Attempt{JobID: "evt_1:ep_a", EventID: "evt_1", EventType: "order.created", Endpoint: "ep_a",
+			URL: rc.URL + "/hook", Number: i + 1, Start: time.Now(), Status: []int{503, 204}[i], Outcome: o,
+			RequestHeaders: http.Header{"Webhook-Id": {"evt_1"}}})
+	}
+	if err := r.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got = run(cli.ExitOK, "attempts", "--endpoint", "ep_a", "--since", "1h")
+	if len(got) != 2 || got[0]["outcome"] != "delivered" || got[1]["outcome"] != "retry" ||
+		got[0]["payload"].(map[string]any)["order"] != float64(1) {
+		t.Fatalf("attempts printed %v", got)
+	}
+	if got := run(cli.ExitOK, "attempts", "--limit", "1"); len(got) != 1 || got[0]["attempt"] != float64(2) {
+		t.Fatalf("attempts --limit 1 printed %v", got)
+	}
+	if got := run(cli.ExitOK, "attempts", "--outcome", "retry", "--event-type", "order.created"); len(got) != 1 {
+		t.Fatalf("attempts --outcome retry printed %v", got)
+	}
+	if got := run(cli.ExitOK, "attempts", "--before", "1h"); len(got) != 0 {
+		t.Fatalf("attempts --before 1h printed %v", got)
+	}
+
+	run(cli.ExitUsage, "attempts", "--since", "1h", "--after", "2026-01-01T00:00:00Z")
+	run(cli.ExitUsage, "attempts", "--since", "yesterday")
+	run(cli.ExitUsage, "attempts", "extra")
+	run(cli.ExitFailure, "attempts", "--outcome", "lost")
+	run(cli.ExitUsage, "event", "resend", "evt_1")
+	run(cli.ExitFailure, "event", "resend", "evt_9", "--endpoint", "ep_a")
+	run(cli.ExitUsage, "endpoint", "recover", "ep_a")
+	run(cli.ExitFailure, "endpoint", "recover", "ep_9", "--since", "1h")
+}
+
+// waitRequests waits until the receiver got n requests.
+func waitRequests(t *testing.T, rc *receiver, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for rc.total() < n && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if rc.total() != n {
+		t.Fatalf("the receiver got %d requests, want %d", rc.total(), n)
+	}
+}

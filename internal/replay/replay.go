@@ -1,0 +1,280 @@
+// Package replay sends events again: one event to one endpoint (resend),
+// or every event whose delivery to an endpoint failed in a time window and
+// has not succeeded since (recover). A replay is a new job in the fan-out's
+// wire form, so its webhook-id is the event id, as the first delivery's
+// was; its job id is new, so that neither the job stream's nor the result
+// stream's duplicate window drops it.
+//
+// Recover reads the result stream, not the delivery log: a terminal result
+// is published for every job before it is acknowledged, while the log may
+// be off (HOOKWORKER_ATTEMPT_LOG) or have dropped records under load.
+package replay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/hookworker/hookworker/internal/bus"
+	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/internal/fanout"
+)
+
+// MaxJobID is the longest job id.
+const MaxJobID = 128
+
+// Config is what a Replayer is built from.
+type Config struct {
+	// JetStream publishes the jobs.
+	JetStream jetstream.JetStream
+	// Catalog holds the endpoints and event types.
+	Catalog *catalog.Catalog
+	// Events is the event stream (HOOKS_EVENTS).
+	Events jetstream.Stream
+	// Results is the result stream (HOOKS_RESULTS), ResultSubject the
+	// subject results are published on.
+	Results       jetstream.Stream
+	ResultSubject string
+	// JobSubject is where jobs are published (hooks.send).
+	JobSubject string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Replayer resends events.
+type Replayer struct{ cfg Config }
+
+// New returns a Replayer.
+func New(cfg Config) (*Replayer, error) {
+	if cfg.JetStream == nil || cfg.Catalog == nil || cfg.Events == nil || cfg.Results == nil ||
+		cfg.JobSubject == "" || cfg.ResultSubject == "" {
+		return nil, errors.New("replay: jetstream, catalog, streams and subjects are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Replayer{cfg: cfg}, nil
+}
+
+// JobID returns a job id for one more delivery of event eventID to
+// endpoint endpointID: <event id>:<endpoint id>:<unique suffix>, the front
+// cut when the whole would pass MaxJobID characters.
+func JobID(eventID, endpointID string) string {
+	suffix := ":" + nuid.Next()
+	base := fanout.JobID(eventID, endpointID)
+	if len(base)+len(suffix) > MaxJobID {
+		base = base[:MaxJobID-len(suffix)]
+	}
+	return base + suffix
+}
+
+// Resend publishes one more delivery of event eventID to endpoint
+// endpointID and returns its job id. An unknown event or endpoint is
+// catalog.ErrNotFound.
+func (r *Replayer) Resend(ctx context.Context, eventID, endpointID string) (string, error) {
+	if !catalog.ValidEventID(eventID) {
+		return "", &catalog.InvalidError{Field: "event_id", Reason: "must be 1 to 64 of A-Za-z0-9_-"}
+	}
+	if !catalog.ValidEndpointID(endpointID) {
+		return "", &catalog.InvalidError{Field: "endpoint", Reason: "must be 1 to 63 of A-Za-z0-9_-"}
+	}
+	ep, err := r.cfg.Catalog.Endpoint(ctx, endpointID)
+	if err != nil {
+		return "", err
+	}
+	ev, err := r.find(ctx, eventID)
+	if err != nil {
+		return "", err
+	}
+	return r.send(ctx, ev, ep)
+}
+
+// find returns the stored event id. Its subject holds its type, which a
+// resend request does not give: each known type (archived ones too) is
+// looked up.
+func (r *Replayer) find(ctx context.Context, id string) (catalog.Event, error) {
+	types, err := r.cfg.Catalog.EventTypes(ctx, true)
+	if err != nil {
+		return catalog.Event{}, err
+	}
+	for _, t := range types {
+		ev, err := r.event(ctx, t.Name, id)
+		if errors.Is(err, catalog.ErrNotFound) {
+			continue
+		}
+		return ev, err
+	}
+	return catalog.Event{}, fmt.Errorf("event %q: %w", id, catalog.ErrNotFound)
+}
+
+// event reads the event id of type typ from the event stream.
+func (r *Replayer) event(ctx context.Context, typ, id string) (catalog.Event, error) {
+	raw, err := r.cfg.Events.GetLastMsgForSubject(ctx, catalog.EventSubject(typ, id))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return catalog.Event{}, fmt.Errorf("event %q: %w", id, catalog.ErrNotFound)
+	}
+	if err != nil {
+		return catalog.Event{}, fmt.Errorf("read event %s: %w", id, err)
+	}
+	var ev catalog.Event
+	if err := json.Unmarshal(raw.Data, &ev); err != nil {
+		return catalog.Event{}, fmt.Errorf("read event %s: %w", id, err)
+	}
+	ev.ID, ev.Type = id, typ
+	if ev.Timestamp.IsZero() {
+		ev.Timestamp = raw.Time.UTC()
+	}
+	return ev, nil
+}
+
+// send publishes the job of ev for ep under a new id and waits for its
+// acknowledgement.
+func (r *Replayer) send(ctx context.Context, ev catalog.Event, ep catalog.Endpoint) (string, error) {
+	msg, err := r.job(ev, ep)
+	if err != nil {
+		return "", err
+	}
+	if _, err := r.cfg.JetStream.PublishMsg(ctx, msg); err != nil {
+		return "", fmt.Errorf("publish job %s: %w", msg.Header.Get(nats.MsgIdHdr), err)
+	}
+	return msg.Header.Get(nats.MsgIdHdr), nil
+}
+
+// job returns the message of the job of ev for ep, under a new id.
+func (r *Replayer) job(ev catalog.Event, ep catalog.Endpoint) (*nats.Msg, error) {
+	j := fanout.NewJob(JobID(ev.ID, ep.ID), ev, ep)
+	body, err := json.Marshal(j)
+	if err != nil {
+		return nil, err
+	}
+	if limit := r.cfg.JetStream.Conn().MaxPayload(); int64(len(body)) > limit {
+		return nil, fmt.Errorf("job %s too large: %d bytes, the server takes at most %d", j.ID, len(body), limit)
+	}
+	return &nats.Msg{Subject: r.cfg.JobSubject, Data: body, Header: nats.Header{nats.MsgIdHdr: {j.ID}}}, nil
+}
+
+// result is what Recover reads of a result.
+type result struct {
+	Outcome  string  `json:"outcome"`
+	Endpoint *string `json:"endpoint"`
+	Event    *struct {
+		ID      string `json:"id"`
+		Type    string `json:"type"`
+		Channel string `json:"channel"`
+	} `json:"event"`
+}
+
+// Recover sends again, once each, every event whose delivery to endpoint
+// id ended failed in [since, until) (until zero: now) and that no delivered
+// result of the same event to the same endpoint has followed; it returns
+// how many it sent. Results are read from since to the last one stored.
+func (r *Replayer) Recover(ctx context.Context, id string, since, until time.Time) (int, error) {
+	if !catalog.ValidEndpointID(id) {
+		return 0, &catalog.InvalidError{Field: "id", Reason: "must be 1 to 63 of A-Za-z0-9_-"}
+	}
+	if since.IsZero() {
+		return 0, &catalog.InvalidError{Field: "since", Reason: "is required"}
+	}
+	if until.IsZero() {
+		until = r.cfg.Now()
+	}
+	if !since.Before(until) {
+		return 0, &catalog.InvalidError{Field: "until", Reason: "must be after since"}
+	}
+	ep, err := r.cfg.Catalog.Endpoint(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	info, err := r.cfg.Results.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("result stream: %w", err)
+	}
+	last := info.State.LastSeq
+	type state struct {
+		typ            string
+		failed, passed uint64 // sequence of the last failed result in the window, of the last delivered one
+	}
+	events := map[string]*state{}
+	var order []string
+	err = bus.Scan(ctx, r.cfg.Results, jetstream.ConsumerConfig{
+		FilterSubject: r.cfg.ResultSubject, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &since,
+	}, func(m jetstream.Msg) bool {
+		meta, err := m.Metadata()
+		if err != nil || meta.Sequence.Stream > last {
+			return false
+		}
+		var res result
+		if json.Unmarshal(m.Data(), &res) != nil || res.Endpoint == nil || *res.Endpoint != id || res.Event == nil {
+			return true
+		}
+		s := events[res.Event.ID]
+		if s == nil {
+			s = &state{typ: res.Event.Type}
+			events[res.Event.ID] = s
+			order = append(order, res.Event.ID)
+		}
+		switch res.Outcome {
+		case "failed":
+			if meta.Timestamp.Before(until) {
+				s.failed = meta.Sequence.Stream
+			}
+		case "delivered":
+			s.passed = meta.Sequence.Stream
+		}
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	// Publish without waiting for each acknowledgement, so that a large
+	// recovery fits in one request's time.
+	var futures []jetstream.PubAckFuture
+	for _, evID := range order {
+		s := events[evID]
+		if s.failed == 0 || s.passed > s.failed {
+			continue
+		}
+		ev, err := r.event(ctx, s.typ, evID)
+		if errors.Is(err, catalog.ErrNotFound) {
+			continue // the event is past the stream's max age
+		}
+		if err != nil {
+			return acked(ctx, futures), err
+		}
+		msg, err := r.job(ev, ep)
+		if err != nil {
+			return acked(ctx, futures), err
+		}
+		fut, err := r.cfg.JetStream.PublishMsgAsync(msg)
+		if err != nil {
+			return acked(ctx, futures), fmt.Errorf("publish job %s: %w", msg.Header.Get(nats.MsgIdHdr), err)
+		}
+		futures = append(futures, fut)
+	}
+	if n := acked(ctx, futures); n < len(futures) {
+		return n, fmt.Errorf("recover endpoint %s: %d of %d jobs not stored", id, len(futures)-n, len(futures))
+	}
+	return len(futures), nil
+}
+
+// acked waits for the futures' acknowledgements and returns how many
+// jobs were stored.
+func acked(ctx context.Context, futures []jetstream.PubAckFuture) int {
+	n := 0
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+			n++
+		case <-f.Err():
+		case <-ctx.Done():
+			return n
+		}
+	}
+	return n
+}
