@@ -21,6 +21,9 @@ type state struct {
 	// acknowledgement (deferred, host busy, interrupted, result not stored);
 	// every other earlier delivery was lost.
 	HandedBack int `json:"handed_back"`
+	// Delivery is the delivery (JetStream's NumDelivered) that wrote this
+	// state: deliveries after it wrote nothing, and were lost.
+	Delivery uint64 `json:"delivery,omitempty"`
 	// StartedAt is when the first delivery started.
 	StartedAt time.Time `json:"started_at"`
 	// Result is a terminal result that was published (or meant to be) but
@@ -42,12 +45,14 @@ func (w *Worker) loadState(ctx context.Context, d *delivery) {
 		// lost-delivery count errs towards running it.
 		w.log.Warn("load job state", "job_id", d.job.ID, "error", err)
 		d.state.HandedBack = int(d.meta.NumDelivered) - 1
+		d.state.Delivery = d.meta.NumDelivered - 1
 		return
 	}
 	var s state
 	if err := json.Unmarshal(e.Value(), &s); err != nil {
 		w.log.Warn("decode job state", "job_id", d.job.ID, "error", err)
 		d.state.HandedBack = int(d.meta.NumDelivered) - 1
+		d.state.Delivery = d.meta.NumDelivered - 1
 		d.stored = true
 		return
 	}
@@ -74,6 +79,9 @@ func (w *Worker) saveProgress(ctx context.Context, d *delivery, p sender.Progres
 }
 
 func (w *Worker) saveState(ctx context.Context, d *delivery) {
+	if d.meta != nil {
+		d.state.Delivery = d.meta.NumDelivered
+	}
 	data, err := json.Marshal(d.state)
 	if err == nil {
 		_, err = w.state.Put(ctx, d.stateKey, data)
