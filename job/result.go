@@ -258,6 +258,14 @@ func Fit(r Result, maxPayload int, hdr nats.Header) (Result, []byte, error) {
 			r.Meta = nil
 			cut("meta")
 		case r.Error != "":
+			if !slices.Contains(r.Truncated, "error") {
+				// Naming the cut takes room too: count it first.
+				cut("error")
+				if data, err = r.MarshalJSON(); err != nil {
+					return r, nil, err
+				}
+				over = len(data) - limit
+			}
 			// Every byte cut takes at least one byte off the encoding.
 			keep := len(r.Error) - over - len(ellipsis)
 			for keep > 0 && !utf8.RuneStart(r.Error[keep]) {
@@ -268,7 +276,6 @@ func Fit(r Result, maxPayload int, hdr nats.Header) (Result, []byte, error) {
 			} else {
 				r.Error = ""
 			}
-			cut("error")
 		case r.URL != "":
 			r.URL = ""
 			cut("url")
