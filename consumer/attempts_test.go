@@ -2,6 +2,8 @@ package consumer_test
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,4 +72,35 @@ func TestAbandonedJobKeepsItsAccount(t *testing.T) {
 		t.Errorf("result counts %d attempts, receiver saw %d requests; want %d", r.Attempts, n, lostAllowed)
 	}
 	e.expectStoredOnce("abandoned")
+}
+
+// TestProgressOverMaxPayloadKept has a job's progress hold a response too
+// large for the server's max payload once escaped (a 500 with a body of
+// '<'), then kills the worker during the retry: the progress was kept
+// without the response, so the abandoned job still reports the status and
+// both attempts, and says its response was cut.
+func TestProgressOverMaxPayloadKept(t *testing.T) {
+	t.Parallel()
+	e := newEnvMaxPayload(t, time.Second, 128<<10)
+	secondIn := make(chan struct{})
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n == 2 {
+			close(secondIn)
+			hang(r)
+			return
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(strings.Repeat("<", 60_000)))
+	})
+	opts := workerOpts{concurrency: 1, maxRedeliveries: 1, shutdown: 50 * time.Millisecond}
+	w := e.startWorker(opts)
+	e.publishJob(map[string]any{"id": "progress", "url": rc.URL, "payload": map[string]any{}})
+	<-secondIn
+	w.kill(t)
+	e.startWorker(opts)
+	r := e.waitResults(1)[0]
+	if r.Outcome != sender.Failed || r.Status != 500 || r.Attempts != 2 || !slices.Equal(r.Truncated, []string{"response"}) {
+		t.Errorf("result = %+v, want failed with status 500 after 2 attempts, response truncated", r)
+	}
+	e.expectStoredOnce("progress")
 }

@@ -83,6 +83,13 @@ func (w *Worker) saveState(ctx context.Context, d *delivery) {
 		d.state.Delivery = d.meta.NumDelivered
 	}
 	data, err := json.Marshal(d.state)
+	if err == nil && len(data) > int(w.maxPayload()) && d.state.Progress.Response != nil {
+		// The last response is the one part of the state that may go
+		// (a result is fitted before it is kept here): the result will
+		// say it was cut.
+		d.state.Progress.Response, d.state.Progress.Truncated = nil, true
+		data, err = json.Marshal(d.state)
+	}
 	if err == nil {
 		_, err = w.state.Put(ctx, d.stateKey, data)
 	}
