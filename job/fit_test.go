@@ -103,6 +103,19 @@ func TestFit(t *testing.T) {
 			},
 		},
 		{
+			name:      "an escaped error cut as little as needed",
+			edit:      func(r *Result) { r.Error = strings.Repeat("<", 500) },
+			max:       len(base) + hdr + 1200,
+			truncated: []string{"error"},
+			check: func(t *testing.T, r Result) {
+				// 1200 bytes, less the truncated key and the ellipsis,
+				// hold 190 escaped '<' (six bytes each) or more.
+				if n := strings.Count(r.Error, "<"); n < 190 || n >= 500 {
+					t.Errorf("error keeps %d of 500 '<', want 190 or more", n)
+				}
+			},
+		},
+		{
 			name:      "last the url",
 			edit:      func(r *Result) { r.URL = "https://example.com/" + strings.Repeat("p", 1000) },
 			max:       len(base) + hdr,

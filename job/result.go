@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"time"
 	"unicode/utf8"
 
@@ -266,16 +267,8 @@ func Fit(r Result, maxPayload int, hdr nats.Header) (Result, []byte, error) {
 				}
 				over = len(data) - limit
 			}
-			// Every byte cut takes at least one byte off the encoding.
-			keep := len(r.Error) - over - len(ellipsis)
-			for keep > 0 && !utf8.RuneStart(r.Error[keep]) {
-				keep--
-			}
-			if keep > 0 {
-				r.Error = r.Error[:keep] + ellipsis
-			} else {
-				r.Error = ""
-			}
+			// The error's encoding must shrink by over bytes.
+			r.Error = shorten(r.Error, encodedLen(r.Error)-over)
 		case r.URL != "":
 			r.URL = ""
 			cut("url")
@@ -287,6 +280,30 @@ func Fit(r Result, maxPayload int, hdr nats.Header) (Result, []byte, error) {
 		}
 	}
 	return r, data, nil
+}
+
+// shorten returns the longest start of s, cut at a rune boundary and
+// ending in the ellipsis, whose JSON encoding takes at most budget bytes;
+// "" when there is none.
+func shorten(s string, budget int) string {
+	at := func(k int) string {
+		for k > 0 && k < len(s) && !utf8.RuneStart(s[k]) {
+			k--
+		}
+		return s[:k] + ellipsis
+	}
+	// The encoding of a longer start is never shorter.
+	k := sort.Search(len(s), func(k int) bool { return encodedLen(at(k+1)) > budget })
+	if k == 0 {
+		return ""
+	}
+	return at(k)
+}
+
+// encodedLen is the length of s encoded as a JSON string.
+func encodedLen(s string) int {
+	b, _ := json.Marshal(s)
+	return len(b)
 }
 
 // HeaderSize is the size of hdr on the wire, as NATS counts it against the
