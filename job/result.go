@@ -18,7 +18,9 @@ import (
 // Result is the one terminal account of a job, as published on the result
 // subject. Its JSON form is the contract's: status, url, error, response and
 // proxy are null when empty, times are RFC 3339 in UTC with nanoseconds, and
-// meta is null when the job had none: every key is always present.
+// meta is null when the job had none: every key is always present, but
+// truncated, which is present only when a part was cut. It is always valid
+// UTF-8: invalid bytes of meta and response become U+FFFD.
 type Result struct {
 	// ID is the job's id.
 	ID string
