@@ -42,10 +42,6 @@ func handBack(delay time.Duration, why string) disposition {
 	return disposition{kind: retry, delay: delay, why: why}
 }
 
-// stateOverhead is the room a result leaves, below the max payload, for
-// the other fields of the state it may be kept in (see state).
-const stateOverhead = 512
-
 // opTimeout bounds one NATS operation on the way out (publish, ack, state).
 const opTimeout = 10 * time.Second
 
@@ -98,9 +94,8 @@ func (w *Worker) store(d *delivery, r job.Result, stop func()) {
 		job.HeaderJobID:   vals[0:1:1],
 		job.HeaderOutcome: vals[1:2:2],
 	}}
-	// The result is cut to fit the server's max payload, less room for
-	// the state's own fields should it have to be kept there instead.
-	r, data, err := job.Fit(r, int(w.maxPayload())-stateOverhead, msg.Header)
+	// The result is cut to fit the server's max payload.
+	r, data, err := job.Fit(r, int(w.maxPayload()), msg.Header)
 	if err != nil {
 		// A Result always marshals, and fits once its parts are cut;
 		// keep the job for another try.

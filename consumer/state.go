@@ -82,14 +82,7 @@ func (w *Worker) saveState(ctx context.Context, d *delivery) {
 	if d.meta != nil {
 		d.state.Delivery = d.meta.NumDelivered
 	}
-	data, err := json.Marshal(d.state)
-	if err == nil && len(data) > int(w.maxPayload()) && d.state.Progress.Response != nil {
-		// The last response is the one part of the state that may go
-		// (a result is fitted before it is kept here): the result will
-		// say it was cut.
-		d.state.Progress.Response, d.state.Progress.Truncated = nil, true
-		data, err = json.Marshal(d.state)
-	}
+	data, err := w.encodeState(d)
 	if err == nil {
 		_, err = w.state.Put(ctx, d.stateKey, data)
 	}
@@ -98,6 +91,37 @@ func (w *Worker) saveState(ctx context.Context, d *delivery) {
 		return
 	}
 	d.stored = true
+}
+
+// encodeState returns d's state as JSON within the server's max payload:
+// a state too large loses the last response of its progress (the result
+// will say it was cut), and then what its result must to fit.
+func (w *Worker) encodeState(d *delivery) ([]byte, error) {
+	max := int(w.maxPayload())
+	data, err := json.Marshal(d.state)
+	if err != nil || len(data) <= max {
+		return data, err
+	}
+	if d.state.Progress.Response != nil {
+		d.state.Progress.Response, d.state.Progress.Truncated = nil, true
+		if data, err = json.Marshal(d.state); err != nil || len(data) <= max {
+			return data, err
+		}
+	}
+	if r := d.state.Result; r != nil {
+		own, err := r.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		// The other fields take len(data)-len(own) bytes.
+		fitted, _, err := job.Fit(*r, max-(len(data)-len(own)), nil)
+		if err != nil {
+			return nil, err
+		}
+		d.state.Result = &fitted
+		return json.Marshal(d.state)
+	}
+	return data, nil
 }
 
 // stateKey maps a job id to a state bucket key; ids may hold ':', keys may
