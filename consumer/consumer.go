@@ -133,6 +133,9 @@ type Worker struct {
 	// working holds a token for every job in flight that is not waiting on
 	// its destination (see Options.Working).
 	working chan struct{}
+	// maxPayload is the largest message the server takes, headers
+	// included, as the connection last heard it.
+	maxPayload func() int64
 }
 
 // New returns a Worker configured by o.
@@ -168,8 +171,12 @@ func New(o Options) *Worker {
 		working: make(chan struct{}, o.Working),
 	}
 	// Interfaces holding nil pointers would not compare equal to nil.
+	w.maxPayload = func() int64 { return defaultMaxPayload }
 	if o.JetStream != nil {
 		w.pub = o.JetStream
+		if nc := o.JetStream.Conn(); nc != nil {
+			w.maxPayload = nc.MaxPayload
+		}
 	}
 	if o.State != nil {
 		w.state = o.State
@@ -201,6 +208,10 @@ func (w *Worker) Run(ctx context.Context) {
 	interrupt()
 	<-done
 }
+
+// defaultMaxPayload is the server's default max payload, used without a
+// connection to read it from.
+const defaultMaxPayload = 1 << 20
 
 // nopMetrics is the Metrics of a Worker given none.
 type nopMetrics struct{}

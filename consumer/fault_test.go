@@ -358,9 +358,9 @@ func TestJobThatKeepsKillingItsWorkerFails(t *testing.T) {
 		w = e.startWorker(opts)
 	}
 	r := e.waitResults(1)[0]
-	if r.ID != "killer" || r.Outcome != sender.Failed || r.Status != 429 ||
+	if r.ID != "killer" || r.Outcome != sender.Failed || r.Status != 429 || r.URL != rc.URL ||
 		r.Error != fmt.Sprintf("abandoned after %d deliveries without completion", lostAllowed) {
-		t.Errorf("result = %+v, want failed as abandoned, with the last status", r)
+		t.Errorf("result = %+v, want failed as abandoned, with the last status and url", r)
 	}
 	if n := rc.count("killer"); r.Attempts != n || n != 1+lostAllowed {
 		t.Errorf("result counts %d attempts, receiver saw %d requests; want %d", r.Attempts, n, 1+lostAllowed)

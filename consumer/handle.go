@@ -179,16 +179,37 @@ func (w *Worker) begin(ctx context.Context, d *delivery) (disposition, bool) {
 		return ack(*d.state.Result), false
 	}
 	lost := int(meta.NumDelivered) - 1 - d.state.HandedBack
+	// The deliveries after the one that wrote the state wrote nothing: each
+	// is counted as one attempt (a delivery is lost while it waits on its
+	// destination, or it would have written its progress).
+	if unrecorded := min(int(meta.NumDelivered)-1-int(d.state.Delivery), lost); unrecorded > 0 {
+		d.state.Progress.Attempts += unrecorded
+	}
 	if lost > 0 && lost >= w.cfg.MaxRedeliveries {
 		p := d.state.Progress
 		r := sender.Result{
-			Outcome: sender.Failed, Status: p.Status, Response: p.Response, Attempts: p.Attempts, Retries: p.Retries,
+			Outcome: sender.Failed, Status: p.Status, Response: p.Response, Truncated: p.Truncated,
+			URL: p.URL, Attempts: p.Attempts, Retries: p.Retries,
 			Error:     fmt.Sprintf("abandoned after %d deliveries without completion", lost),
 			StartedAt: d.state.StartedAt, FinishedAt: time.Now(),
+		}
+		if r.URL == "" {
+			r.URL = firstURL(&d.job)
 		}
 		return ack(job.NewResult(j, r)), false
 	}
 	return disposition{}, true
+}
+
+// firstURL is the first destination of j, redacted; empty without one.
+func firstURL(j *job.Job) string {
+	if j.URL != "" {
+		return redact.URL(j.URL)
+	}
+	if len(j.URLs) > 0 {
+		return redact.URL(j.URLs[0])
+	}
+	return ""
 }
 
 // reject is the disposition of a job its Deliverer refused: rejected,
@@ -197,11 +218,7 @@ func (w *Worker) reject(d *delivery, err error) disposition {
 	now := time.Now()
 	r := sender.Result{Outcome: sender.Rejected, Error: err.Error(), Attempts: d.state.Progress.Attempts,
 		Retries: d.state.Progress.Retries, StartedAt: d.state.StartedAt, FinishedAt: now}
-	if u := d.job.URL; u != "" {
-		r.URL = redact.URL(u)
-	} else if len(d.job.URLs) > 0 {
-		r.URL = redact.URL(d.job.URLs[0])
-	}
+	r.URL = firstURL(&d.job)
 	w.log.LogAttrs(context.Background(), slog.LevelDebug, "job rejected", slog.String("job_id", d.job.ID), slog.String("error", r.Error))
 	return ack(job.NewResult(d.job, r))
 }

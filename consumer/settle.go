@@ -88,24 +88,26 @@ func (w *Worker) settle(d *delivery, disp disposition, stop func()) {
 func (w *Worker) store(d *delivery, r job.Result, stop func()) {
 	ctx, cancel := w.linked(context.Background(), opTimeout)
 	defer cancel()
-	// MarshalJSON directly: json.Marshal would check and compact its output
-	// again.
-	data, err := r.MarshalJSON()
-	if err != nil {
-		// A Result always marshals; keep the job for another try.
-		w.log.Error("encode result", "job_id", r.ID, "error", err)
-		w.handBack(d, time.Second, "result not encoded", stop)
-		return
-	}
 	vals := []string{r.ID, string(r.Outcome)} // one allocation for the values
-	msg := &nats.Msg{Subject: w.cfg.ResultSubject, Data: data, Header: nats.Header{
+	msg := &nats.Msg{Subject: w.cfg.ResultSubject, Header: nats.Header{
 		nats.MsgIdHdr:     vals[0:1:1],
 		job.HeaderJobID:   vals[0:1:1],
 		job.HeaderOutcome: vals[1:2:2],
 	}}
+	// The result is cut to fit the server's max payload.
+	r, data, err := job.Fit(r, int(w.maxPayload()), msg.Header)
+	if err != nil {
+		// A Result always marshals, and fits once its parts are cut;
+		// keep the job for another try.
+		w.log.Error("encode result", "job_id", r.ID, "error", err)
+		w.handBack(d, time.Second, "result not encoded", stop)
+		return
+	}
+	msg.Data = data
 	if _, err := w.pub.PublishMsg(ctx, msg); err != nil {
 		w.log.Warn("publish result, job handed back", "job_id", r.ID, "error", err)
 		d.state.Result = &r
+		d.state.Progress.Response = nil // the result holds it
 		w.handBack(d, time.Second, "result not stored", stop)
 		return
 	}
@@ -116,6 +118,7 @@ func (w *Worker) store(d *delivery, r job.Result, stop func()) {
 		// the duplicate), not sent again.
 		w.log.Warn("acknowledge job", "job_id", r.ID, "error", err)
 		d.state.Result = &r
+		d.state.Progress.Response = nil // the result holds it
 		d.state.HandedBack++
 		// The ack's own context may have ended (timed out, or the
 		// connection went): the state goes out with a fresh one.

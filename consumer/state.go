@@ -21,6 +21,9 @@ type state struct {
 	// acknowledgement (deferred, host busy, interrupted, result not stored);
 	// every other earlier delivery was lost.
 	HandedBack int `json:"handed_back"`
+	// Delivery is the delivery (JetStream's NumDelivered) that wrote this
+	// state: deliveries after it wrote nothing, and were lost.
+	Delivery uint64 `json:"delivery,omitempty"`
 	// StartedAt is when the first delivery started.
 	StartedAt time.Time `json:"started_at"`
 	// Result is a terminal result that was published (or meant to be) but
@@ -42,12 +45,14 @@ func (w *Worker) loadState(ctx context.Context, d *delivery) {
 		// lost-delivery count errs towards running it.
 		w.log.Warn("load job state", "job_id", d.job.ID, "error", err)
 		d.state.HandedBack = int(d.meta.NumDelivered) - 1
+		d.state.Delivery = d.meta.NumDelivered - 1
 		return
 	}
 	var s state
 	if err := json.Unmarshal(e.Value(), &s); err != nil {
 		w.log.Warn("decode job state", "job_id", d.job.ID, "error", err)
 		d.state.HandedBack = int(d.meta.NumDelivered) - 1
+		d.state.Delivery = d.meta.NumDelivered - 1
 		d.stored = true
 		return
 	}
@@ -74,7 +79,10 @@ func (w *Worker) saveProgress(ctx context.Context, d *delivery, p sender.Progres
 }
 
 func (w *Worker) saveState(ctx context.Context, d *delivery) {
-	data, err := json.Marshal(d.state)
+	if d.meta != nil {
+		d.state.Delivery = d.meta.NumDelivered
+	}
+	data, err := w.encodeState(d)
 	if err == nil {
 		_, err = w.state.Put(ctx, d.stateKey, data)
 	}
@@ -83,6 +91,37 @@ func (w *Worker) saveState(ctx context.Context, d *delivery) {
 		return
 	}
 	d.stored = true
+}
+
+// encodeState returns d's state as JSON within the server's max payload:
+// a state too large loses the last response of its progress (the result
+// will say it was cut), and then what its result must to fit.
+func (w *Worker) encodeState(d *delivery) ([]byte, error) {
+	max := int(w.maxPayload())
+	data, err := json.Marshal(d.state)
+	if err != nil || len(data) <= max {
+		return data, err
+	}
+	if d.state.Progress.Response != nil {
+		d.state.Progress.Response, d.state.Progress.Truncated = nil, true
+		if data, err = json.Marshal(d.state); err != nil || len(data) <= max {
+			return data, err
+		}
+	}
+	if r := d.state.Result; r != nil {
+		own, err := r.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		// The other fields take len(data)-len(own) bytes.
+		fitted, _, err := job.Fit(*r, max-(len(data)-len(own)), nil)
+		if err != nil {
+			return nil, err
+		}
+		d.state.Result = &fitted
+		return json.Marshal(d.state)
+	}
+	return data, nil
 }
 
 // stateKey maps a job id to a state bucket key; ids may hold ':', keys may

@@ -1,9 +1,16 @@
 package job
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"time"
+	"unicode/utf8"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/hookworker/hookworker/sender"
 )
@@ -11,7 +18,9 @@ import (
 // Result is the one terminal account of a job, as published on the result
 // subject. Its JSON form is the contract's: status, url, error, response and
 // proxy are null when empty, times are RFC 3339 in UTC with nanoseconds, and
-// meta is null when the job had none: every key is always present.
+// meta is null when the job had none: every key is always present, but
+// truncated, which is present only when a part was cut. It is always valid
+// UTF-8: invalid bytes of meta and response become U+FFFD.
 type Result struct {
 	// ID is the job's id.
 	ID string
@@ -42,6 +51,11 @@ type Result struct {
 	DurationMS int64
 	// Meta is the job's meta, echoed.
 	Meta json.RawMessage
+	// Truncated names the parts of the result that were cut, in the order
+	// they are cut: "response" (the body was cut off, by the receiver or
+	// at the 64 KiB kept, or the response was dropped to fit a message),
+	// then "meta", "error" and "url" (see Fit). Nil when nothing was cut.
+	Truncated []string
 }
 
 // NewResult is the result of a job from its delivery. OK is set exactly when
@@ -67,7 +81,16 @@ func NewResult(j Job, r sender.Result) Result {
 		FinishedAt: r.FinishedAt.UTC(),
 		DurationMS: r.Duration().Milliseconds(),
 		Meta:       j.Meta,
+		Truncated:  truncated(r.Truncated),
 	}
+}
+
+// truncated is the Truncated of a result whose response was cut when cut.
+func truncated(cut bool) []string {
+	if cut {
+		return []string{"response"}
+	}
+	return nil
 }
 
 // Rejected is the result of a job that was not sent because err says it is
@@ -103,6 +126,7 @@ type resultJSON struct {
 	FinishedAt string          `json:"finished_at"`
 	DurationMS int64           `json:"duration_ms"`
 	Meta       json.RawMessage `json:"meta"`
+	Truncated  []string        `json:"truncated,omitempty"`
 }
 
 // MarshalJSON writes the contract's result JSON.
@@ -121,8 +145,10 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		StartedAt:  r.StartedAt.UTC().Format(time.RFC3339Nano),
 		FinishedAt: r.FinishedAt.UTC().Format(time.RFC3339Nano),
 		DurationMS: r.DurationMS,
-		Meta:       r.Meta,
+		Meta:       validUTF8(r.Meta),
+		Truncated:  r.Truncated,
 	}
+	w.Response = validUTF8(w.Response)
 	if len(w.Response) == 0 {
 		w.Response = nil
 	}
@@ -163,6 +189,7 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 		StartedAt:  started.UTC(),
 		FinishedAt: finished.UTC(),
 		DurationMS: w.DurationMS,
+		Truncated:  w.Truncated,
 	}
 	if present(w.Response) {
 		r.Response = w.Response
@@ -187,4 +214,111 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
+}
+
+// validUTF8 returns raw JSON with every invalid UTF-8 byte replaced by
+// U+FFFD, as encoding/json does for strings. Valid JSON holds non-ASCII
+// bytes only inside strings, so the result is still valid JSON.
+func validUTF8(raw json.RawMessage) json.RawMessage {
+	if utf8.Valid(raw) {
+		return raw
+	}
+	return bytes.ToValidUTF8(raw, []byte("\uFFFD"))
+}
+
+// ErrResultTooLarge is returned by Fit when a result cannot be made to fit
+// even with every part that may be cut cut.
+var ErrResultTooLarge = errors.New("result does not fit the max payload")
+
+// ellipsis ends an error that was shortened to fit.
+const ellipsis = "…"
+
+// Fit returns r, cut as needed so that its JSON sent with the headers hdr
+// fits a message of maxPayload bytes (the server's max payload, headers
+// included), and that JSON. It cuts, in order and only as far as needed:
+// the response and then the meta (each becomes null), the error (shortened,
+// ending in "…"), and last the url (null); each part cut is named in
+// Truncated. maxPayload <= 0 means no limit. Fit returns ErrResultTooLarge
+// when even that is not enough.
+func Fit(r Result, maxPayload int, hdr nats.Header) (Result, []byte, error) {
+	data, err := r.MarshalJSON()
+	if err != nil || maxPayload <= 0 {
+		return r, data, err
+	}
+	limit := maxPayload - HeaderSize(hdr)
+	cut := func(part string) {
+		if !slices.Contains(r.Truncated, part) {
+			r.Truncated = append(slices.Clip(r.Truncated), part)
+		}
+	}
+	for len(data) > limit {
+		over := len(data) - limit
+		switch {
+		case len(r.Response) > 0:
+			r.Response = nil
+			cut("response")
+		case len(r.Meta) > 0:
+			r.Meta = nil
+			cut("meta")
+		case r.Error != "":
+			if !slices.Contains(r.Truncated, "error") {
+				// Naming the cut takes room too: count it first.
+				cut("error")
+				if data, err = r.MarshalJSON(); err != nil {
+					return r, nil, err
+				}
+				over = len(data) - limit
+			}
+			// The error's encoding must shrink by over bytes.
+			r.Error = shorten(r.Error, encodedLen(r.Error)-over)
+		case r.URL != "":
+			r.URL = ""
+			cut("url")
+		default:
+			return r, nil, fmt.Errorf("%w: %d bytes over %d", ErrResultTooLarge, len(data)+maxPayload-limit, maxPayload)
+		}
+		if data, err = r.MarshalJSON(); err != nil {
+			return r, nil, err
+		}
+	}
+	return r, data, nil
+}
+
+// shorten returns the longest start of s, cut at a rune boundary and
+// ending in the ellipsis, whose JSON encoding takes at most budget bytes;
+// "" when there is none.
+func shorten(s string, budget int) string {
+	at := func(k int) string {
+		for k > 0 && k < len(s) && !utf8.RuneStart(s[k]) {
+			k--
+		}
+		return s[:k] + ellipsis
+	}
+	// The encoding of a longer start is never shorter.
+	k := sort.Search(len(s), func(k int) bool { return encodedLen(at(k+1)) > budget })
+	if k == 0 {
+		return ""
+	}
+	return at(k)
+}
+
+// encodedLen is the length of s encoded as a JSON string.
+func encodedLen(s string) int {
+	b, _ := json.Marshal(s)
+	return len(b)
+}
+
+// HeaderSize is the size of hdr on the wire, as NATS counts it against the
+// max payload: zero without headers.
+func HeaderSize(hdr nats.Header) int {
+	if len(hdr) == 0 {
+		return 0
+	}
+	n := len("NATS/1.0\r\n") + len("\r\n")
+	for k, vs := range hdr {
+		for _, v := range vs {
+			n += len(k) + len(": ") + len(v) + len("\r\n")
+		}
+	}
+	return n
 }

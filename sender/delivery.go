@@ -50,6 +50,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (res Result) {
 		retries:  req.Prior.Retries,
 		status:   req.Prior.Status,
 		response: req.Prior.Response,
+		cut:      req.Prior.Truncated,
 	}
 	defer func() {
 		if v := recover(); v != nil {
@@ -105,6 +106,7 @@ type delivery struct {
 	rotations int
 	status    int
 	response  json.RawMessage
+	cut       bool // response is only part of the body
 
 	wait  time.Duration // before the next attempt
 	cause string        // of the last attempt without response
@@ -269,7 +271,11 @@ func (d *delivery) begin(ctx context.Context) (*url.URL, bool) {
 		proxy, d.proxy = p, p
 	}
 	if d.attempts > 0 && d.req.BeforeRetry != nil {
-		d.req.BeforeRetry(Progress{Attempts: d.attempts + 1, Retries: d.retries, Status: d.status, Response: d.response})
+		p := Progress{Attempts: d.attempts + 1, Retries: d.retries, Status: d.status, Response: d.response, Truncated: d.cut}
+		if d.last < len(d.req.URLs) {
+			p.URL = redact.URL(d.req.URLs[d.last])
+		}
+		d.req.BeforeRetry(p)
 	}
 	return proxy, true
 }
@@ -353,9 +359,9 @@ func (d *delivery) answered(resp *http.Response, hdr http.Header, start time.Tim
 	if p := d.req.Pacer; p != nil {
 		p.Observe(d.urls[d.last], resp)
 	}
-	body := readBody(resp.Body)
+	body, cut := readBody(resp.Body)
 	d.status = code
-	d.response = jsonBody(body)
+	d.response, d.cut = jsonBody(body), cut
 	d.cause = ""
 	d.log(context.Background(), code, "")
 	defer d.report(hdr, start, code, "")
@@ -526,6 +532,7 @@ func (d *delivery) result(outcome Outcome, msg string) Result {
 		Retries:    d.retries,
 		Error:      msg,
 		Response:   d.response,
+		Truncated:  d.cut,
 		StartedAt:  d.started,
 		FinishedAt: d.s.now(),
 	}
@@ -645,18 +652,24 @@ var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // readBody returns up to maxKeptBody bytes of a response body (nil when
 // empty), reads up to maxDrainedBody more so that the connection can be
-// reused, and closes it.
-func readBody(rc io.ReadCloser) []byte {
+// reused, and closes it. cut reports that the body returned is not the
+// whole body: it was longer, or reading it failed before its end.
+func readBody(rc io.ReadCloser) (body []byte, cut bool) {
 	defer rc.Close()
 	buf := bodyBuffers.Get().(*bytes.Buffer)
 	defer bodyBuffers.Put(buf)
 	buf.Reset()
-	_, _ = buf.ReadFrom(io.LimitReader(rc, maxKeptBody))
-	_, _ = io.CopyN(io.Discard, rc, maxDrainedBody)
-	if buf.Len() == 0 {
-		return nil
+	_, err := buf.ReadFrom(io.LimitReader(rc, maxKeptBody))
+	cut = err != nil
+	if !cut {
+		var more int64
+		more, err = io.CopyN(io.Discard, rc, maxDrainedBody)
+		cut = more > 0 || (err != nil && err != io.EOF)
 	}
-	return bytes.Clone(buf.Bytes())
+	if buf.Len() == 0 {
+		return nil, cut
+	}
+	return bytes.Clone(buf.Bytes()), cut
 }
 
 // jsonBody returns body as JSON: itself when it is valid JSON, else a JSON

@@ -854,6 +854,10 @@ func TestSendBeforeRetry(t *testing.T) {
 			hitsBefore := []int{}
 			res := send(t, s, Request{ID: "j", URLs: []string{rc.URL}, Prior: tt.prior, BeforeRetry: func(p Progress) {
 				p.Response = nil
+				if p.URL != rc.URL {
+					t.Errorf("BeforeRetry told url %q, want %q", p.URL, rc.URL)
+				}
+				p.URL = ""
 				got = append(got, p)
 				hitsBefore = append(hitsBefore, rc.Hits())
 			}})

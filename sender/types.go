@@ -105,6 +105,12 @@ type Progress struct {
 	// that ends after a deferral still reports them.
 	Status   int
 	Response json.RawMessage
+	// Truncated reports that Response is only part of the body (see
+	// Result.Truncated).
+	Truncated bool
+	// URL is the destination of the last attempt, redacted, so that a job
+	// whose worker died still reports where it was sent.
+	URL string
 }
 
 // Result is the account of one Send: terminal (delivered, failed,
@@ -129,6 +135,11 @@ type Result struct {
 	// valid JSON, else a JSON string, nil when there was none. At most 64 KiB
 	// of the body is kept.
 	Response json.RawMessage
+	// Truncated reports that Response holds only part of the body: the
+	// body was longer than the 64 KiB kept, or it was cut off before its
+	// end (the connection ended, or the body could not be read to its
+	// end). The status is what the receiver answered either way.
+	Truncated bool
 	// Proxy is host:port of the proxy used last, empty without one.
 	Proxy string
 	// StartedAt is when Send began this delivery; FinishedAt when it ended.
@@ -145,7 +156,7 @@ func (r Result) Duration() time.Duration { return r.FinishedAt.Sub(r.StartedAt) 
 // Progress returns what this result spent, to be carried into Request.Prior
 // when the job is sent again after a deferral.
 func (r Result) Progress() Progress {
-	return Progress{Attempts: r.Attempts, Retries: r.Retries, Status: r.Status, Response: r.Response}
+	return Progress{Attempts: r.Attempts, Retries: r.Retries, Status: r.Status, Response: r.Response, Truncated: r.Truncated, URL: r.URL}
 }
 
 // ProxyProvider hands out proxies. proxies.Pool is the built-in one.

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -221,7 +222,21 @@ func (f *Fanout) reject(ctx context.Context, ev catalog.Event, cause error) erro
 // none).
 func (f *Fanout) rejectJob(ctx context.Context, ev catalog.Event, endpoint, id string, cause error) error {
 	r := job.Rejected(job.Job{ID: id, Type: job.Webhook}, cause, time.Now())
-	body, err := json.Marshal(r)
+	msg := &nats.Msg{Subject: f.cfg.ResultSubject, Header: nats.Header{
+		nats.MsgIdHdr: {id}, headerJobID: {id}, headerOutcome: {string(sender.Rejected)},
+	}}
+	extra := map[string]json.RawMessage{"endpoint": json.RawMessage("null")}
+	extra["event"], _ = json.Marshal(eventRef(ev))
+	if endpoint != "" {
+		extra["endpoint"], _ = json.Marshal(endpoint)
+	}
+	// The result is cut like the worker's, with room left for the fields
+	// added here: each adds `,"key":value`.
+	room := 0
+	for k, v := range extra {
+		room += len(k) + len(v) + 4
+	}
+	_, body, err := job.Fit(r, f.maxPayload()-room, msg.Header)
 	if err != nil {
 		return err
 	}
@@ -229,19 +244,20 @@ func (f *Fanout) rejectJob(ctx context.Context, ev catalog.Event, endpoint, id s
 	if err := json.Unmarshal(body, &fields); err != nil {
 		return err
 	}
-	fields["event"], _ = json.Marshal(eventRef(ev))
-	fields["endpoint"] = json.RawMessage("null")
-	if endpoint != "" {
-		fields["endpoint"], _ = json.Marshal(endpoint)
-	}
-	if body, err = json.Marshal(fields); err != nil {
+	maps.Copy(fields, extra)
+	if msg.Data, err = json.Marshal(fields); err != nil {
 		return err
 	}
-	msg := &nats.Msg{Subject: f.cfg.ResultSubject, Data: body, Header: nats.Header{
-		nats.MsgIdHdr: {id}, headerJobID: {id}, headerOutcome: {string(sender.Rejected)},
-	}}
 	_, err = f.js.PublishMsg(ctx, msg)
 	return err
+}
+
+// maxPayload is the largest message the server takes, headers included.
+func (f *Fanout) maxPayload() int {
+	if nc := f.js.Conn(); nc != nil {
+		return int(nc.MaxPayload())
+	}
+	return 1 << 20
 }
 
 // ref is the event as a job names it.
