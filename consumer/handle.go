@@ -192,15 +192,17 @@ func (w *Worker) begin(ctx context.Context, d *delivery) (disposition, bool) {
 }
 
 // reject is the disposition of a job its Deliverer refused: rejected,
-// nothing sent.
+// nothing sent. Its URL is shown with the whole path hidden unless it is a
+// well-formed webhook URL: a refused URL may be a mistyped one whose path
+// holds a token.
 func (w *Worker) reject(d *delivery, err error) disposition {
 	now := time.Now()
 	r := sender.Result{Outcome: sender.Rejected, Error: err.Error(), Attempts: d.state.Progress.Attempts,
 		Retries: d.state.Progress.Retries, StartedAt: d.state.StartedAt, FinishedAt: now}
 	if u := d.job.URL; u != "" {
-		r.URL = redact.URL(u)
+		r.URL = redact.Path(u)
 	} else if len(d.job.URLs) > 0 {
-		r.URL = redact.URL(d.job.URLs[0])
+		r.URL = redact.Path(d.job.URLs[0])
 	}
 	w.log.LogAttrs(context.Background(), slog.LevelDebug, "job rejected", slog.String("job_id", d.job.ID), slog.String("error", r.Error))
 	return ack(job.NewResult(d.job, r))
