@@ -90,6 +90,7 @@ func TestSlackJobs(t *testing.T) {
 		"HOOKWORKER_HOST_CONCURRENCY": "4",
 		"HOOKWORKER_SHUTDOWN_TIMEOUT": "5s",
 		"HOOKWORKER_SLACK_INTERVAL":   "100ms",
+		"HOOKWORKER_DEFER_AFTER":      "250ms",
 		"HOOKWORKER_LOG_FORMAT":       "json",
 		"HOOKWORKER_LOG_LEVEL":        "debug",
 	})
@@ -232,6 +233,13 @@ func TestSlackJobs(t *testing.T) {
 	// Positive control: the log does speak of the jobs and their URLs.
 	if !strings.Contains(log, "slack-burst-29") || !strings.Contains(log, "/services/T01/B04/") {
 		t.Errorf("the log names neither the jobs nor their webhooks; is it captured?")
+	}
+	// With DEFER_AFTER at 250ms, jobs of the burst whose webhook slot was
+	// further away were handed back instead of waiting in their slot.
+	if n := strings.Count(log, `"msg":"job deferred","job_id":"slack-burst-`); n == 0 {
+		t.Errorf("no job of the burst was handed back for pacing")
+	} else {
+		t.Logf("%d log lines of jobs handed back for pacing", n)
 	}
 	if len(w.raw) < 30 {
 		t.Errorf("only %d results seen", len(w.raw))

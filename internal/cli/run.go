@@ -61,8 +61,12 @@ func run(ctx context.Context, stderr io.Writer) int {
 	dc := discord.New(snd, discord.Config{
 		Username: cfg.DiscordUsername, AvatarURL: cfg.DiscordAvatarURL, Observer: m, Logger: log,
 	})
+	// All Slack webhooks share one host: a job whose webhook is busy for
+	// longer than DEFER_AFTER is handed back rather than holding a slot.
 	sc := slack.New(snd, slack.Config{
-		Pacer:  slack.NewPacer(slack.PacerConfig{Interval: cfg.SlackInterval, Observer: m}),
+		Pacer: slack.NewPacer(slack.PacerConfig{
+			Interval: cfg.SlackInterval, MaxWait: cfg.DeferAfter, Observer: m,
+		}),
 		Logger: log,
 	})
 	log.Info("hookworker starting", "version", sender.Version, "proxies", len(list), "config", cfg)
