@@ -14,7 +14,7 @@ import (
 // *InvalidError naming the field, the URL redacted) rejects the job with
 // nothing sent. Otherwise it returns the send of the job, which delivers
 // the message built once here, Unsigned and paced by the Client's Pacer,
-// and reads Slack's answer as Send does.
+// and reads Slack's answer with Classify, as Send does.
 func (c *Client) Prepare(j *job.Job) (func(context.Context, sender.Request) sender.Result, error) {
 	m, err := Decode(j.Slack)
 	urls := j.URLs
@@ -37,6 +37,7 @@ func (c *Client) Prepare(j *job.Job) (func(context.Context, sender.Request) send
 		req.Body = body
 		req.Unsigned = true
 		req.Pacer = c.pacer
+		req.RetryAfter = retryAfter
 		return withVerdict(c.d.Send(ctx, req))
 	}, nil
 }
