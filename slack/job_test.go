@@ -4,8 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/sender"
@@ -82,5 +87,34 @@ func TestPrepareFailedCode(t *testing.T) {
 	}
 	if strings.Contains(res.URL, "SECRETTOKEN") {
 		t.Errorf("result URL %q holds the token", res.URL)
+	}
+}
+
+// TestPrepareRetryAfterHeaderOnly: a 429's wait is Slack's Retry-After
+// header; a retry_after in the body (Discord's way) is not Slack's and is
+// not read.
+func TestPrepareRetryAfterHeaderOnly(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if n.Add(1) == 1 {
+			w.Header().Set("Retry-After", "0.050")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = io.WriteString(w, `{"retry_after": 3600}`)
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	c := slack.New(newSender(t, nil), slack.Config{})
+	j := &job.Job{ID: "j", Type: job.Slack, URL: srv.URL + "/services/T1/B1/tok", Slack: json.RawMessage(`{"text":"hi"}`)}
+	send, err := c.Prepare(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res := send(ctx, j.Request(job.Limits{}))
+	if res.Outcome != sender.Delivered || res.Attempts != 2 {
+		t.Errorf("result %s after %d attempts (%s), want delivered after the header's 50ms", res.Outcome, res.Attempts, res.Error)
 	}
 }
