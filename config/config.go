@@ -119,6 +119,9 @@ type Config struct {
 	// DiscordAvatarURL is the default Discord avatar, an http(s) URL.
 	// Defaults to empty (the webhook's own).
 	DiscordAvatarURL string `envconfig:"HOOKWORKER_DISCORD_AVATAR_URL" desc:"default Discord avatar URL"`
+	// SlackInterval is the pace of one Slack webhook once its burst of two
+	// is spent. Defaults to 1s, Slack's documented rate.
+	SlackInterval time.Duration `envconfig:"HOOKWORKER_SLACK_INTERVAL" default:"1s" desc:"time between two messages to one Slack webhook once its burst is spent"`
 	// AllowPrivateNetworks allows destinations on loopback, private,
 	// link-local and other non-public addresses. Defaults to false.
 	AllowPrivateNetworks bool `envconfig:"HOOKWORKER_ALLOW_PRIVATE_NETWORKS" default:"false" desc:"allow destinations on loopback, private, link-local and other non-public addresses"`

@@ -81,6 +81,7 @@ func (c Config) Validate() error {
 	}
 	v.notNegative("DeferAfter", c.DeferAfter)
 	v.notNegative("MaxRetryWait", c.MaxRetryWait)
+	v.positive("SlackInterval", c.SlackInterval)
 
 	if strings.TrimSpace(c.Proxies) != "" {
 		if _, err := proxies.ParseList(c.Proxies); err != nil {

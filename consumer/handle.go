@@ -194,31 +194,34 @@ func (w *Worker) begin(ctx context.Context, d *delivery) (disposition, bool) {
 			StartedAt: d.state.StartedAt, FinishedAt: time.Now(),
 		}
 		if r.URL == "" {
-			r.URL = firstURL(&d.job)
+			r.URL = firstURL(&d.job, redact.URL)
 		}
 		return ack(job.NewResult(j, r)), false
 	}
 	return disposition{}, true
 }
 
-// firstURL is the first destination of j, redacted; empty without one.
-func firstURL(j *job.Job) string {
+// firstURL is the first destination of j, redacted by redacted; empty
+// without one.
+func firstURL(j *job.Job, redacted func(string) string) string {
 	if j.URL != "" {
-		return redact.URL(j.URL)
+		return redacted(j.URL)
 	}
 	if len(j.URLs) > 0 {
-		return redact.URL(j.URLs[0])
+		return redacted(j.URLs[0])
 	}
 	return ""
 }
 
 // reject is the disposition of a job its Deliverer refused: rejected,
-// nothing sent.
+// nothing sent. Its URL is shown with the whole path hidden unless it is a
+// well-formed webhook URL: a refused URL may be a mistyped one whose path
+// holds a token.
 func (w *Worker) reject(d *delivery, err error) disposition {
 	now := time.Now()
 	r := sender.Result{Outcome: sender.Rejected, Error: err.Error(), Attempts: d.state.Progress.Attempts,
 		Retries: d.state.Progress.Retries, StartedAt: d.state.StartedAt, FinishedAt: now}
-	r.URL = firstURL(&d.job)
+	r.URL = firstURL(&d.job, redact.Path)
 	w.log.LogAttrs(context.Background(), slog.LevelDebug, "job rejected", slog.String("job_id", d.job.ID), slog.String("error", r.Error))
 	return ack(job.NewResult(d.job, r))
 }

@@ -41,6 +41,10 @@ func FuzzDecode(f *testing.F) {
 			if !json.Valid(j.Discord) {
 				t.Errorf("accepted discord job has discord %q", j.Discord)
 			}
+		case Slack:
+			if !json.Valid(j.Slack) {
+				t.Errorf("accepted slack job has slack %q", j.Slack)
+			}
 		default:
 			t.Errorf("accepted job has type %q", j.Type)
 		}

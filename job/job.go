@@ -34,6 +34,9 @@ const (
 	Webhook Type = "webhook"
 	// Discord turns the discord object into a Discord execute-webhook call.
 	Discord Type = "discord"
+	// Slack posts the slack object to a Slack incoming webhook or
+	// response_url.
+	Slack Type = "slack"
 )
 
 // MaxIDLen is the longest job id accepted.
@@ -44,7 +47,7 @@ type Job struct {
 	// ID identifies the job: sent as webhook-id, echoed in the result and
 	// used to de-duplicate results. See ValidID.
 	ID string `json:"id,omitempty"`
-	// Type is Webhook or Discord.
+	// Type is Webhook, Discord or Slack.
 	Type Type `json:"type,omitempty"`
 	// URL is the one destination; exactly one of URL and URLs is set.
 	URL string `json:"url,omitempty"`
@@ -62,6 +65,9 @@ type Job struct {
 	// Discord is the discord object of a Discord job, kept as published; the
 	// discord package decodes and checks it.
 	Discord json.RawMessage `json:"discord,omitempty"`
+	// Slack is the slack object of a Slack job, kept as published; the
+	// slack package decodes and checks it.
+	Slack json.RawMessage `json:"slack,omitempty"`
 	// Timeout is the per-attempt timeout the job asks for; zero means the
 	// worker's. It is clamped to the worker's maximum.
 	Timeout Duration `json:"timeout,omitempty"`
@@ -166,7 +172,7 @@ const (
 // Request builds the delivery of the job. Per-job values are clamped to the
 // worker's maximums in limits; a job asking for 0 retries gets none (a
 // negative value in the Request). Body is the payload; a Discord job's body
-// is set by the discord package.
+// is set by the discord package, a Slack job's by the slack package.
 func (j Job) Request(limits Limits) sender.Request {
 	req := sender.Request{ID: j.ID, Body: j.Payload, Destinations: j.Destinations}
 	if j.URL != "" {
@@ -204,6 +210,18 @@ func clampCount(n *int, limit int) int {
 	return v
 }
 
+// body returns the object of a Discord or Slack job, named field in
+// errors: it must be present and a JSON object.
+func body(raw json.RawMessage, field string) (json.RawMessage, error) {
+	if !present(raw) {
+		return nil, fmt.Errorf("%s: required for a %s job", field, field)
+	}
+	if raw[0] != '{' {
+		return nil, fmt.Errorf("%s: must be an object", field)
+	}
+	return raw, nil
+}
+
 // wire is a job with every field kept raw, so that each can be checked on
 // its own and the id, type and meta survive a bad field elsewhere.
 type wire struct {
@@ -214,6 +232,7 @@ type wire struct {
 	Payload         json.RawMessage `json:"payload"`
 	Headers         json.RawMessage `json:"headers"`
 	Discord         json.RawMessage `json:"discord"`
+	Slack           json.RawMessage `json:"slack"`
 	Timeout         json.RawMessage `json:"timeout"`
 	MaxRetries      json.RawMessage `json:"max_retries"`
 	MaxProxyRetries json.RawMessage `json:"max_proxy_retries"`
@@ -257,15 +276,15 @@ func Decode(data []byte, fallbackID string) (Job, error) {
 	if present(w.Type) {
 		var t string
 		if jsonString(w.Type, &t) != nil {
-			typeErr = errors.New(`type: must be "webhook" or "discord"`)
+			typeErr = errors.New(`type: must be "webhook", "discord" or "slack"`)
 		} else {
 			switch Type(t) {
 			case "", Webhook:
-			case Discord:
-				j.Type = Discord
+			case Discord, Slack:
+				j.Type = Type(t)
 			default:
 				j.Type = Type(truncate(t, 32))
-				typeErr = fmt.Errorf(`type: must be "webhook" or "discord", got %q`, truncate(t, 32))
+				typeErr = fmt.Errorf(`type: must be "webhook", "discord" or "slack", got %q`, truncate(t, 32))
 			}
 		}
 	}
@@ -276,7 +295,8 @@ func Decode(data []byte, fallbackID string) (Job, error) {
 		return j, typeErr
 	}
 
-	if err := j.decodeURLs(w.URL, w.URLs); err != nil {
+	err := j.decodeURLs(w.URL, w.URLs)
+	if err != nil {
 		return j, err
 	}
 	switch j.Type {
@@ -284,21 +304,27 @@ func Decode(data []byte, fallbackID string) (Job, error) {
 		if !present(w.Payload) {
 			return j, errors.New("payload: required for a webhook job")
 		}
-		if present(w.Discord) {
-			return j, errors.New(`discord: only for a job of type "discord"`)
-		}
 		j.Payload = w.Payload
 	case Discord:
-		if !present(w.Discord) {
-			return j, errors.New("discord: required for a discord job")
+		if j.Discord, err = body(w.Discord, "discord"); err != nil {
+			return j, err
 		}
-		if w.Discord[0] != '{' {
-			return j, errors.New("discord: must be an object")
+	case Slack:
+		if j.Slack, err = body(w.Slack, "slack"); err != nil {
+			return j, err
 		}
-		if present(w.Payload) {
-			return j, errors.New(`payload: not used by a job of type "discord"`)
+	}
+	// A body object belongs to its own type only.
+	for _, o := range []struct {
+		raw json.RawMessage
+		t   Type
+	}{{w.Payload, Webhook}, {w.Discord, Discord}, {w.Slack, Slack}} {
+		if present(o.raw) && j.Type != o.t {
+			if o.t == Webhook {
+				return j, fmt.Errorf(`payload: not used by a job of type %q`, j.Type)
+			}
+			return j, fmt.Errorf(`%s: only for a job of type %q`, o.t, o.t)
 		}
-		j.Discord = w.Discord
 	}
 	if present(w.Headers) {
 		h, err := decodeHeaders(w.Headers)
@@ -317,7 +343,6 @@ func Decode(data []byte, fallbackID string) (Job, error) {
 		}
 		j.Timeout = Duration(d)
 	}
-	var err error
 	if j.MaxRetries, err = decodeCount("max_retries", w.MaxRetries); err != nil {
 		return j, err
 	}

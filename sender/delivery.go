@@ -258,6 +258,12 @@ func (d *delivery) begin(ctx context.Context) (*url.URL, bool) {
 				d.finish(Interrupted, "cancelled while pacing: "+ctx.Err().Error())
 				return nil, false
 			}
+			var busy interface{ RetryIn() time.Duration }
+			if errors.As(err, &busy) {
+				// Not worth a wait in the slot: hand the job back.
+				d.deferFor(max(busy.RetryIn(), minProxyWait), err.Error())
+				return nil, false
+			}
 			d.finish(Failed, "pacing: "+err.Error())
 			return nil, false
 		}

@@ -176,7 +176,10 @@ type ProxyProvider interface {
 
 // Pacer spaces requests to destinations with rate limits it has learned.
 type Pacer interface {
-	// Wait blocks until a request to u may be sent, or ctx ends.
+	// Wait blocks until a request to u may be sent, or ctx ends. An error
+	// with a method RetryIn() time.Duration says that u is not worth
+	// waiting for now: the delivery is deferred by that wait, whatever
+	// Config.DeferAfter says. Any other error fails the delivery.
 	Wait(ctx context.Context, u *url.URL) error
 	// Observe is told of every response from u.
 	Observe(u *url.URL, resp *http.Response)

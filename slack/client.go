@@ -102,7 +102,15 @@ func (c *Client) prepare(ctx context.Context, m Message, req *sender.Request) *s
 	req.Body = body
 	req.Unsigned = true
 	req.Pacer = c.pacer
+	req.RetryAfter = retryAfter
 	return nil
+}
+
+// retryAfter reads the wait a 429 asks for as Classify does: Slack's
+// Retry-After header, and nothing in the body.
+func retryAfter(h http.Header, body []byte, now time.Time) (time.Duration, bool) {
+	v := Classify(http.StatusTooManyRequests, h, body, now)
+	return v.RetryAfter, v.RetryAfter > 0
 }
 
 // Check checks m and the webhook URLs as Send would, without sending

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/sender"
 	"github.com/hookworker/hookworker/slack"
 	"github.com/hookworker/hookworker/slack/slacktest"
@@ -113,4 +114,33 @@ func ExampleClient_Send() {
 	// delivered 200 /services/T0001/B0001/REDACTED
 	// failed 410 status 410 Gone: channel_is_archived
 	// rejected 0 slack: message needs text, blocks or attachments
+}
+
+// Client.Prepare is the worker's Deliverer of Slack jobs: a job whose
+// message Slack would refuse is rejected before it takes a slot, and the
+// send it returns delivers the others.
+func ExampleClient_Prepare() {
+	fake := slacktest.NewServer(slacktest.Config{})
+	defer fake.Close()
+	s, err := sender.New(sender.Config{AllowPrivateNetworks: true})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	c := slack.New(s, slack.Config{})
+	url := fake.WebhookURL("T0123", "B0456", "abcdef123456")
+
+	_, err = c.Prepare(&job.Job{ID: "empty", Type: job.Slack, URL: url, Slack: []byte(`{"unfurl_links": false}`)})
+	fmt.Println(err)
+
+	j := &job.Job{ID: "deploy-42", Type: job.Slack, URL: url, Slack: []byte(`{"text": "deployed *v1.2.0*"}`)}
+	send, err := c.Prepare(j)
+	if err != nil {
+		panic(err)
+	}
+	res := send(context.Background(), j.Request(job.Limits{}))
+	fmt.Println(res.Outcome, res.Status, strings.TrimPrefix(res.URL, fake.URL))
+	// Output:
+	// slack: message needs text, blocks or attachments
+	// delivered 200 /services/T0123/B0456/REDACTED
 }

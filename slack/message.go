@@ -12,7 +12,8 @@
 //
 // The pieces stand alone: Message and Validate need no network, Classify is a
 // pure function of a response, Pacer is a sender.Pacer, and Client only
-// glues them to a Deliverer.
+// glues them to a Deliverer. Client.Prepare is the worker's Deliverer of
+// jobs of type slack.
 //
 // A webhook's token (the last segment of its URL path) never appears in an
 // error, a Result or a log line.

@@ -55,6 +55,12 @@ type PacerConfig struct {
 	// MaxBuckets caps the webhooks remembered; beyond it, webhooks nobody
 	// waits on are forgotten. Defaults to 10000.
 	MaxBuckets int
+	// MaxWait, when positive, is the longest a request waits for its slot:
+	// a request whose slot is further away takes none and Wait returns a
+	// *BusyError saying when to ask again, so that the caller hands the
+	// job back instead of holding a worker slot for the host (all Slack
+	// webhooks share hooks.slack.com). Zero waits as long as it takes.
+	MaxWait time.Duration
 	// Observer, when set, is told of every wait.
 	Observer Observer
 }
@@ -96,7 +102,26 @@ type bucket struct {
 	waiters int
 	// changed is closed (and replaced) when a 429 voids the slots reserved.
 	changed chan struct{}
+	// told is the latest time a BusyError told a request to ask again:
+	// requests turned away are told times one Interval apart, so that
+	// they do not all come back at once.
+	told time.Time
 }
+
+// BusyError is what Wait returns when a webhook's next slot is further away
+// than PacerConfig.MaxWait. sender.Sender defers the delivery by RetryIn.
+type BusyError struct {
+	// Wait is when to ask again, from the moment Wait returned.
+	Wait time.Duration
+}
+
+// Error says how long the webhook is busy; it names no webhook.
+func (e *BusyError) Error() string {
+	return "slack webhook paced: next message slot in " + e.Wait.Round(time.Millisecond).String()
+}
+
+// RetryIn returns Wait: the sender reads it to defer the delivery.
+func (e *BusyError) RetryIn() time.Duration { return e.Wait }
 
 var _ sender.Pacer = (*Pacer)(nil)
 
@@ -125,8 +150,10 @@ func NewPacer(cfg PacerConfig) *Pacer {
 // Wait blocks until a request to the webhook u may be sent and takes its
 // slot. It returns ctx's error when ctx ends while it waits, giving the
 // slot back when no later one was handed out; a slot that is free at once
-// is taken even if ctx has already ended. A wait is reported to the
-// Observer.
+// is taken even if ctx has already ended. With MaxWait set, a slot further
+// away than MaxWait is not waited for: Wait returns a *BusyError at once
+// (or when a 429 pushes the slot it waited for that far). A wait is
+// reported to the Observer.
 func (p *Pacer) Wait(ctx context.Context, u *url.URL) error {
 	key := bucketKey(u)
 	start := p.now()
@@ -137,6 +164,10 @@ func (p *Pacer) Wait(ctx context.Context, u *url.URL) error {
 	var err error
 	for {
 		now := p.now()
+		if busy := p.busy(b, now); busy != nil {
+			err = busy
+			break
+		}
 		at, tat := p.reserve(b, now)
 		if !at.After(now) {
 			break
@@ -176,6 +207,23 @@ func (p *Pacer) sleep(ctx context.Context, b *bucket, d time.Duration) error {
 	case <-t.C:
 	}
 	return nil
+}
+
+// busy returns the *BusyError of a request to b at now whose slot is
+// further away than MaxWait, or nil. p.mu is held.
+func (p *Pacer) busy(b *bucket, now time.Time) *BusyError {
+	if p.cfg.MaxWait <= 0 {
+		return nil
+	}
+	at := later(later(now, b.paused), b.tat.Add(-p.burst))
+	if at.Sub(now) <= p.cfg.MaxWait {
+		return nil
+	}
+	if !b.told.Before(at) {
+		at = b.told.Add(p.cfg.Interval)
+	}
+	b.told = at
+	return &BusyError{Wait: at.Sub(now)}
 }
 
 // reserve takes the next slot of b and returns when it is due, and the
@@ -233,7 +281,7 @@ func (p *Pacer) bucket(key string, now time.Time) *bucket {
 func (p *Pacer) sweep(now time.Time) {
 	p.lastSweep = now
 	for k, b := range p.buckets {
-		if b.waiters == 0 && !now.Before(b.tat) && !now.Before(b.paused) {
+		if b.waiters == 0 && !now.Before(b.tat) && !now.Before(b.paused) && !now.Before(b.told) {
 			delete(p.buckets, k)
 		}
 	}

@@ -314,3 +314,63 @@ func TestPacerForgetsIdleWebhooks(t *testing.T) {
 		}
 	})
 }
+
+func TestPacerMaxWait(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		p := slack.NewPacer(slack.PacerConfig{MaxWait: 1500 * time.Millisecond})
+		u := hook(t, "tok")
+		start := time.Now()
+		type outcome struct {
+			after time.Duration
+			err   error
+		}
+		got := make([]outcome, 6)
+		var wg sync.WaitGroup
+		for i := range got {
+			wg.Go(func() {
+				err := p.Wait(context.Background(), u)
+				got[i] = outcome{time.Since(start), err}
+			})
+			synctest.Wait() // each asks after the one before
+		}
+		wg.Wait()
+		// The burst of two at once, the third within MaxWait; the others
+		// are told to come back one interval apart, from the first slot
+		// beyond MaxWait.
+		want := []time.Duration{0, 0, time.Second, 2 * time.Second, 3 * time.Second, 4 * time.Second}
+		for i, o := range got {
+			var busy *slack.BusyError
+			switch {
+			case i < 3 && (o.err != nil || o.after != want[i]):
+				t.Errorf("request %d: %v after %s, want through after %s", i, o.err, o.after, want[i])
+			case i >= 3 && (!errors.As(o.err, &busy) || busy.RetryIn() != want[i] || o.after != 0):
+				t.Errorf("request %d: %v after %s, want a BusyError of %s at once", i, o.err, o.after, want[i])
+			}
+		}
+		// Told 2s: at 2s the slot is free at once, nothing was reserved
+		// for the requests turned away.
+		time.Sleep(2*time.Second - time.Since(start))
+		before := time.Now()
+		if err := p.Wait(context.Background(), u); err != nil || time.Since(before) != 0 {
+			t.Errorf("request at 2s: %v after %s, want through at once", err, time.Since(before))
+		}
+	})
+}
+
+func TestPacerMaxWaitAfter429(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		p := slack.NewPacer(slack.PacerConfig{MaxWait: 1500 * time.Millisecond})
+		u := hook(t, "tok")
+		waitAll(t, p, u, 2)
+		errc := make(chan error, 1)
+		go func() { errc <- p.Wait(context.Background(), u) }()
+		synctest.Wait() // waiting for its slot at 1s
+		p.Observe(u, &http.Response{StatusCode: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {"5"}}})
+		var busy *slack.BusyError
+		if err := <-errc; !errors.As(err, &busy) || busy.RetryIn() != 5*time.Second {
+			t.Errorf("a waiter after a 429 of 5s: %v, want a BusyError of 5s", err)
+		}
+	})
+}

@@ -1,4 +1,4 @@
-// Command hookworker delivers webhook and Discord jobs published on NATS
+// Command hookworker delivers webhook, Discord and Slack jobs published on NATS
 // JetStream. See `hookworker help`.
 package main
 

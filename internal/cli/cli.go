@@ -110,7 +110,7 @@ func help(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // usage writes every command and every variable with its default.
 func usage(w io.Writer) {
-	fmt.Fprint(w, `hookworker delivers webhook and Discord jobs from NATS JetStream.
+	fmt.Fprint(w, `hookworker delivers webhook, Discord and Slack jobs from NATS JetStream.
 
 Usage:
   hookworker [run]        run the worker until SIGINT or SIGTERM

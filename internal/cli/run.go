@@ -19,6 +19,7 @@ import (
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/proxies"
 	"github.com/hookworker/hookworker/sender"
+	"github.com/hookworker/hookworker/slack"
 )
 
 // run is `hookworker run`: load the configuration (a bad value exits 2
@@ -59,6 +60,14 @@ func run(ctx context.Context, stderr io.Writer) int {
 	defer snd.Close()
 	dc := discord.New(snd, discord.Config{
 		Username: cfg.DiscordUsername, AvatarURL: cfg.DiscordAvatarURL, Observer: m, Logger: log,
+	})
+	// All Slack webhooks share one host: a job whose webhook is busy for
+	// longer than DEFER_AFTER is handed back rather than holding a slot.
+	sc := slack.New(snd, slack.Config{
+		Pacer: slack.NewPacer(slack.PacerConfig{
+			Interval: cfg.SlackInterval, MaxWait: cfg.DeferAfter, Observer: m,
+		}),
+		Logger: log,
 	})
 	log.Info("hookworker starting", "version", sender.Version, "proxies", len(list), "config", cfg)
 	for _, name := range config.Unknown() {
@@ -121,6 +130,7 @@ func run(ctx context.Context, stderr io.Writer) int {
 		Deliverers: map[job.Type]consumer.Deliverer{
 			job.Webhook: consumer.Webhooks(snd),
 			job.Discord: consumer.DiscordJobs(dc),
+			job.Slack:   sc.Prepare,
 		},
 		Concurrency: cfg.Concurrency, HostConcurrency: cfg.HostConcurrency,
 		AckWait: cfg.AckWait, ShutdownTimeout: cfg.ShutdownTimeout, MaxRedeliveries: cfg.MaxRedeliveries,

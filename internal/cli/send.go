@@ -21,6 +21,7 @@ import (
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/sender"
+	"github.com/hookworker/hookworker/slack"
 )
 
 // listFlag collects a repeatable flag; each value may be a comma-separated
@@ -64,9 +65,11 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	f := jobFlags{headers: headerFlag{}}
 	fs.Var(&f.urls, "url", "destination URL; repeat or comma-separate for a pool (urls)")
 	fs.StringVar(&f.payload, "payload", "", "JSON payload of a webhook job (default {})")
-	fs.StringVar(&f.typ, "type", "", `job type: webhook or discord (default webhook, or discord with --content)`)
+	fs.StringVar(&f.typ, "type", "", `job type: webhook, discord or slack (default webhook, discord with --content, slack with --text or --slack)`)
 	fs.StringVar(&f.content, "content", "", "Discord message content")
-	fs.StringVar(&f.username, "username", "", "Discord username")
+	fs.StringVar(&f.username, "username", "", "Discord (or legacy Slack webhook) username")
+	fs.StringVar(&f.text, "text", "", "Slack message text (mrkdwn)")
+	fs.StringVar(&f.slack, "slack", "", `the whole slack object of a Slack job, as JSON (--text sets its text)`)
 	fs.StringVar(&f.id, "id", "", "job id (default: a generated one)")
 	fs.Var(f.headers, "header", "extra request header name=value; repeatable")
 	fs.StringVar(&f.meta, "meta", "", "JSON value echoed in the result")
@@ -137,6 +140,10 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		fmt.Fprintf(stderr, "hookworker send: warning: unknown variable %s ignored; check its spelling in hookworker -h\n", name)
 	}
 	if err := checkDiscord(cfg, j); err != nil {
+		fmt.Fprintf(stderr, "hookworker send: invalid job: %v\n", err)
+		return ExitUsage
+	}
+	if err := checkSlack(j); err != nil {
 		fmt.Fprintf(stderr, "hookworker send: invalid job: %v\n", err)
 		return ExitUsage
 	}
@@ -258,6 +265,17 @@ func checkDiscord(cfg config.Config, j job.Job) error {
 	return c.Check(m, urls)
 }
 
+// checkSlack checks the message and the webhook URLs of a Slack job as the
+// worker will, so that a job the worker would reject is refused before it
+// is published. Its error shows no token.
+func checkSlack(j job.Job) error {
+	if j.Type != job.Slack {
+		return nil
+	}
+	_, err := slack.New(nil, slack.Config{}).Prepare(&j)
+	return err
+}
+
 // storedResult returns the last result stored for job id within the last
 // `within`, or nil when there is none. It reads only headers until it has
 // found the result.
@@ -322,7 +340,7 @@ type jobFlags struct {
 	urls                        listFlag
 	headers                     headerFlag
 	payload, typ, content, meta string
-	username, id                string
+	username, id, text, slack   string
 	jobTimeout                  time.Duration
 	maxRetries, maxProxyRetries int
 	given                       map[string]bool // the flags set on the command line
@@ -336,9 +354,15 @@ func buildJob(f jobFlags) ([]byte, error) {
 	typ := f.typ
 	if typ == "" {
 		typ = string(job.Webhook)
-		if f.content != "" {
+		switch {
+		case f.content != "":
 			typ = string(job.Discord)
+		case f.text != "" || f.slack != "":
+			typ = string(job.Slack)
 		}
+	}
+	if job.Type(typ) != job.Slack && (f.text != "" || f.slack != "") {
+		return nil, errors.New("--text and --slack are for a job of type slack")
 	}
 	j := map[string]any{"type": typ}
 	if f.id != "" {
@@ -359,6 +383,23 @@ func buildJob(f jobFlags) ([]byte, error) {
 			d["username"] = f.username
 		}
 		j["discord"] = d
+	case job.Slack:
+		m := map[string]json.RawMessage{}
+		if f.slack != "" {
+			dec := json.NewDecoder(strings.NewReader(f.slack))
+			if err := dec.Decode(&m); err != nil || m == nil || dec.More() {
+				return nil, errors.New("--slack must be a JSON object")
+			}
+		}
+		if f.text != "" {
+			text, _ := json.Marshal(f.text)
+			m["text"] = text
+		}
+		if f.username != "" {
+			name, _ := json.Marshal(f.username)
+			m["username"] = name
+		}
+		j["slack"] = m
 	default:
 		payload := f.payload
 		if payload == "" {
