@@ -42,6 +42,10 @@ type Result struct {
 	DurationMS int64
 	// Meta is the job's meta, echoed.
 	Meta json.RawMessage
+	// Event and Endpoint are an event job's event and endpoint id; nil and
+	// empty (null in JSON) for a plain job.
+	Event    *Event
+	Endpoint string
 }
 
 // NewResult is the result of a job from its delivery. OK is set exactly when
@@ -67,6 +71,8 @@ func NewResult(j Job, r sender.Result) Result {
 		FinishedAt: r.FinishedAt.UTC(),
 		DurationMS: r.Duration().Milliseconds(),
 		Meta:       j.Meta,
+		Event:      j.Event,
+		Endpoint:   j.Endpoint,
 	}
 }
 
@@ -80,6 +86,8 @@ func Rejected(j Job, err error, at time.Time) Result {
 		StartedAt:  at.UTC(),
 		FinishedAt: at.UTC(),
 		Meta:       j.Meta,
+		Event:      j.Event,
+		Endpoint:   j.Endpoint,
 	}
 	if err != nil {
 		r.Error = err.Error()
@@ -103,6 +111,15 @@ type resultJSON struct {
 	FinishedAt string          `json:"finished_at"`
 	DurationMS int64           `json:"duration_ms"`
 	Meta       json.RawMessage `json:"meta"`
+	Event      *eventJSON      `json:"event"`
+	Endpoint   *string         `json:"endpoint"`
+}
+
+// eventJSON is a result's event: its channel is null when it has none.
+type eventJSON struct {
+	ID      string  `json:"id"`
+	Type    string  `json:"type"`
+	Channel *string `json:"channel"`
 }
 
 // MarshalJSON writes the contract's result JSON.
@@ -122,6 +139,10 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		FinishedAt: r.FinishedAt.UTC().Format(time.RFC3339Nano),
 		DurationMS: r.DurationMS,
 		Meta:       r.Meta,
+		Endpoint:   nonZero(r.Endpoint),
+	}
+	if r.Event != nil {
+		w.Event = &eventJSON{ID: r.Event.ID, Type: r.Event.Type, Channel: nonZero(r.Event.Channel)}
 	}
 	if len(w.Response) == 0 {
 		w.Response = nil
@@ -163,6 +184,10 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 		StartedAt:  started.UTC(),
 		FinishedAt: finished.UTC(),
 		DurationMS: w.DurationMS,
+		Endpoint:   deref(w.Endpoint),
+	}
+	if w.Event != nil {
+		r.Event = &Event{ID: w.Event.ID, Type: w.Event.Type, Channel: deref(w.Event.Channel)}
 	}
 	if present(w.Response) {
 		r.Response = w.Response
