@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/hookworker/hookworker/discord"
+	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/proxies"
 	"github.com/hookworker/hookworker/redact"
 	"github.com/hookworker/hookworker/sender"
@@ -125,6 +126,10 @@ func (c Config) Validate() error {
 	v.subject("APIPrefix", c.APIPrefix)
 	v.positive("SecretGrace", c.SecretGrace)
 	v.notNegative("EventMaxAge", c.EventMaxAge)
+	v.notNegative("DisableAfter", c.DisableAfter)
+	if len(c.RetrySchedule) > job.MaxScheduleLen {
+		v.add("RetrySchedule", "at most %d waits, got %d", job.MaxScheduleLen, len(c.RetrySchedule))
+	}
 
 	if _, err := parseLevel(c.LogLevel); err != nil || c.LogLevel == "" {
 		v.add("LogLevel", "must be debug, info, warn or error, got %q", c.LogLevel)
