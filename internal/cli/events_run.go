@@ -14,23 +14,24 @@ import (
 )
 
 // startEvents sets up the event stream and the catalog buckets, serves the
-// event and endpoint API and runs the fan-out consumer until ctx ends. stop
-// stops the API and waits for the fan-out.
-func startEvents(ctx context.Context, b *bus.Bus, cfg config.Config, log *slog.Logger) (stop func(), err error) {
+// event and endpoint API and runs the fan-out consumer until ctx ends. It
+// returns the catalog, which event jobs are delivered with; stop stops the
+// API and waits for the fan-out.
+func startEvents(ctx context.Context, b *bus.Bus, cfg config.Config, log *slog.Logger) (cat *catalog.Catalog, stop func(), err error) {
 	eb, err := b.EnsureEvents(ctx, bus.EventTopology{EventMaxAge: cfg.EventMaxAge})
 	if err != nil {
-		return nil, fmt.Errorf("set up events: %w", err)
+		return nil, nil, fmt.Errorf("set up events: %w", err)
 	}
-	cat, err := catalog.New(ctx, catalog.Config{
+	cat, err = catalog.New(ctx, catalog.Config{
 		Types: eb.Types, Endpoints: eb.Endpoints, Conn: b.Conn(), SecretGrace: cfg.SecretGrace,
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks, AllowedNetworks: cfg.AllowedNetworks, Logger: log,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	svc, err := api.Start(b.Conn(), api.Config{Prefix: cfg.APIPrefix, Catalog: cat, JetStream: b.JetStream(), Events: eb.Events, Logger: log})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	fan, err := fanout.New(ctx, b.JetStream(), bus.EventStream, fanout.Config{
 		Durable: cfg.Durable + fanout.Suffix, JobSubject: cfg.Subject, ResultSubject: cfg.ResultSubject,
@@ -38,7 +39,7 @@ func startEvents(ctx context.Context, b *bus.Bus, cfg config.Config, log *slog.L
 	})
 	if err != nil {
 		_ = svc.Stop()
-		return nil, err
+		return nil, nil, err
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -47,7 +48,7 @@ func startEvents(ctx context.Context, b *bus.Bus, cfg config.Config, log *slog.L
 		}
 	})
 	log.Info("serving the event api", "service", api.ServiceName, "prefix", cfg.APIPrefix)
-	return func() {
+	return cat, func() {
 		_ = svc.Stop()
 		wg.Wait()
 	}, nil
