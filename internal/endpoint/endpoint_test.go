@@ -233,7 +233,7 @@ type request struct {
 // with status(n) for the n-th (from 0).
 type receiver struct {
 	*httptest.Server
-	w  *world
+	w *world
 	// reqs is guarded by w.mu, so that waitFor sees it.
 	reqs []request
 }
