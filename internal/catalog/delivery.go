@@ -9,7 +9,9 @@ import (
 // Deliverable returns endpoint id as a delivery to it must see it: from the
 // mirror when it holds the endpoint enabled, else from the bucket, so that
 // an endpoint created, or enabled again, a moment ago in another process is
-// not taken for deleted or disabled. A deleted endpoint is ErrNotFound.
+// not taken for deleted or disabled. An endpoint disabled or deleted is
+// seen so once the mirror has the change, as the fan-out sees it. A
+// deleted endpoint is ErrNotFound.
 func (c *Catalog) Deliverable(ctx context.Context, id string) (Endpoint, error) {
 	if s, ok := getDecoded(c.endpoints, id, decodeJSON[stored]); ok && !s.Disabled {
 		return s.Endpoint, nil
@@ -44,7 +46,9 @@ func (s stored) signing(now time.Time) []string {
 // Failed records that a delivery to endpoint id failed at at, and returns
 // since when every delivery to it has failed: at, or the time of the first
 // failure after its last success. It writes only when the endpoint was not
-// failing already. A deleted endpoint is ErrNotFound.
+// failing already. The time comes from the mirror when it holds one, and
+// may then predate a success recorded a moment before: confirm with
+// FailingSince before acting on it. A deleted endpoint is ErrNotFound.
 func (c *Catalog) Failed(ctx context.Context, id string, at time.Time) (since time.Time, err error) {
 	if s, ok := getDecoded(c.endpoints, id, decodeJSON[stored]); ok && s.FailingSince != nil {
 		return *s.FailingSince, nil
@@ -73,4 +77,15 @@ func (c *Catalog) Succeeded(ctx context.Context, id string) error {
 		return nil
 	}
 	return err
+}
+
+// FailingSince returns, read from the bucket, since when every delivery to
+// endpoint id has failed; false when the last one succeeded. A deleted
+// endpoint is ErrNotFound.
+func (c *Catalog) FailingSince(ctx context.Context, id string) (time.Time, bool, error) {
+	s, _, err := c.get(ctx, id)
+	if err != nil || s.FailingSince == nil {
+		return time.Time{}, false, err
+	}
+	return *s.FailingSince, true, nil
 }

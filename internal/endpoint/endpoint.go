@@ -41,6 +41,9 @@ type Catalog interface {
 	// Failed records a failed delivery and returns since when every
 	// delivery to the endpoint has failed.
 	Failed(ctx context.Context, id string, at time.Time) (time.Time, error)
+	// FailingSince returns, read from the store, since when every
+	// delivery to the endpoint has failed; false when it is not failing.
+	FailingSince(ctx context.Context, id string) (time.Time, bool, error)
 	// Succeeded records a successful delivery.
 	Succeeded(ctx context.Context, id string) error
 	// Disable disables the endpoint and publishes the operational event.
@@ -258,7 +261,11 @@ func (d *Deliverer) observe(ctx context.Context, id string, a sender.Attempt) {
 	case err != nil:
 		d.cfg.Logger.Warn("record endpoint failure", "endpoint", id, "error", err)
 	case d.cfg.DisableAfter > 0 && now.Sub(since) >= d.cfg.DisableAfter:
-		d.disable(ctx, id, fmt.Sprintf("every delivery failed since %s", since.UTC().Format(time.RFC3339)))
+		// Confirm with the bucket: the mirror may not have a success yet.
+		since, failing, err := d.cfg.Catalog.FailingSince(ctx, id)
+		if err == nil && failing && now.Sub(since) >= d.cfg.DisableAfter {
+			d.disable(ctx, id, fmt.Sprintf("every delivery failed since %s", since.UTC().Format(time.RFC3339)))
+		}
 	}
 }
 
