@@ -220,21 +220,10 @@ func (f *Fanout) reject(ctx context.Context, ev catalog.Event, cause error) erro
 // rejectJob publishes a rejected result with id for ev and endpoint ("" for
 // none).
 func (f *Fanout) rejectJob(ctx context.Context, ev catalog.Event, endpoint, id string, cause error) error {
-	r := job.Rejected(job.Job{ID: id, Type: job.Webhook}, cause, time.Now())
+	ref := eventRef(ev)
+	r := job.Rejected(job.Job{ID: id, Type: job.Webhook, Endpoint: endpoint, Event: &ref}, cause, time.Now())
 	body, err := json.Marshal(r)
 	if err != nil {
-		return err
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil {
-		return err
-	}
-	fields["event"], _ = json.Marshal(eventRef(ev))
-	fields["endpoint"] = json.RawMessage("null")
-	if endpoint != "" {
-		fields["endpoint"], _ = json.Marshal(endpoint)
-	}
-	if body, err = json.Marshal(fields); err != nil {
 		return err
 	}
 	msg := &nats.Msg{Subject: f.cfg.ResultSubject, Data: body, Header: nats.Header{
@@ -244,14 +233,9 @@ func (f *Fanout) rejectJob(ctx context.Context, ev catalog.Event, endpoint, id s
 	return err
 }
 
-// ref is the event as a job names it.
-type ref struct {
-	ID      string `json:"id"`
-	Type    string `json:"type"`
-	Channel string `json:"channel,omitempty"`
+func eventRef(ev catalog.Event) job.Event {
+	return job.Event{ID: ev.ID, Type: ev.Type, Channel: ev.Channel}
 }
-
-func eventRef(ev catalog.Event) ref { return ref{ID: ev.ID, Type: ev.Type, Channel: ev.Channel} }
 
 // Job is the job an event makes for one endpoint, in its wire form.
 type Job struct {
@@ -268,7 +252,7 @@ type Job struct {
 	// Endpoint is the endpoint's id.
 	Endpoint string `json:"endpoint"`
 	// Event names the event.
-	Event ref `json:"event"`
+	Event job.Event `json:"event"`
 }
 
 // Payload is the body every endpoint receives: {type, timestamp, data}.
