@@ -60,7 +60,16 @@ func (b *bench) eventsRun(ctx context.Context, r *report) error {
 	if err != nil {
 		return err
 	}
+	hooks := profiling(c, b.o.EventsCPUProfile, "", 0)
+	if hooks != nil {
+		if err := hooks.before(); err != nil {
+			return err
+		}
+	}
 	er, err := driveEvents(ctx, b.nc, topology("events").ResultSubject, b.o.Events, b.o.EventsEndpoints, b.o.Window, payload(b.o.Payload), b.o.Timeout)
+	if hooks != nil {
+		err = errors.Join(err, hooks.after())
+	}
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@
 //	go run ./cmd/hookbench [-jobs 20000] [-concurrency 128] [-payload 512] \
 //	    [-slow-jobs 10000] [-slow-delay 200ms] [-cpuprofile f] [-memprofile f] \
 //	    [-slow-cpuprofile f] [-slow-snapshot f [-slow-snapshot-at 1s]] \
-//	    [-events 5000] [-events-endpoints 4]
+//	    [-events 5000] [-events-endpoints 4] [-events-cpuprofile f]
 package main
 
 import (
@@ -62,6 +62,7 @@ type options struct {
 	SlowSnapshotAt   time.Duration
 	Events           int
 	EventsEndpoints  int
+	EventsCPUProfile string
 }
 
 func main() {
@@ -92,6 +93,7 @@ func main() {
 	flag.DurationVar(&o.SlowSnapshotAt, "slow-snapshot-at", time.Second, "when, after the slow run's first job is published, -slow-snapshot is taken")
 	flag.IntVar(&o.Events, "events", 5000, "events in the events run, each fanned out to every endpoint; 0: no events run")
 	flag.IntVar(&o.EventsEndpoints, "events-endpoints", 4, "endpoints every event of the events run goes to")
+	flag.StringVar(&o.EventsCPUProfile, "events-cpuprofile", "", "write a CPU profile of the worker during the events run to this file")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
