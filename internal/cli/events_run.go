@@ -35,7 +35,10 @@ func startEvents(ctx context.Context, b *bus.Bus, cfg config.Config, log *slog.L
 	}
 	fan, err := fanout.New(ctx, b.JetStream(), bus.EventStream, fanout.Config{
 		Durable: cfg.Durable + fanout.Suffix, JobSubject: cfg.Subject, ResultSubject: cfg.ResultSubject,
-		Catalog: cat, Logger: log,
+		// Fanning an event out is mostly waiting (for the catalog's sync,
+		// for the jobs' acknowledgements): as many events at once as the
+		// worker holds jobs keeps the job stream fed.
+		Concurrency: cfg.Concurrency, Catalog: cat, Logger: log,
 	})
 	if err != nil {
 		_ = svc.Stop()
