@@ -156,6 +156,55 @@ type Config struct {
 	// AttemptMaxAge is how long the attempt stream keeps a record; zero
 	// keeps records for ever. Defaults to 720h (30 days).
 	AttemptMaxAge time.Duration `envconfig:"HOOKWORKER_ATTEMPT_MAX_AGE" default:"720h" desc:"how long the attempt stream HOOKS_ATTEMPTS keeps records; 0 keeps them for ever"`
+	// RetrySchedule is the wait before each retry of an event job (a job's
+	// own retry_schedule replaces it). Defaults to
+	// 5s,5m,30m,2h,5h,10h,14h,20h,24h.
+	RetrySchedule Schedule `envconfig:"HOOKWORKER_RETRY_SCHEDULE" default:"5s,5m,30m,2h,5h,10h,14h,20h,24h" desc:"comma-separated waits before each retry of an event job"`
+	// DisableAfter disables an endpoint every delivery to which has failed
+	// for this long; zero never does. Defaults to 120h (5 days).
+	DisableAfter time.Duration `envconfig:"HOOKWORKER_DISABLE_AFTER" default:"120h" desc:"an endpoint every delivery to which fails for this long is disabled; 0 never"`
+}
+
+// Schedule is a retry schedule: the wait before each retry. It reads from
+// a comma-separated list of durations ("5s,5m,30m").
+type Schedule []time.Duration
+
+// Decode parses a comma-separated list of durations (spaces around
+// entries allowed); an empty list means no retry.
+func (s *Schedule) Decode(value string) error {
+	list := Schedule{}
+	for e := range strings.SplitSeq(value, ",") {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		d, err := time.ParseDuration(e)
+		if err != nil || d < 0 {
+			return fmt.Errorf("invalid duration %q", e)
+		}
+		list = append(list, d)
+	}
+	*s = list
+	return nil
+}
+
+// String returns the comma-separated list.
+func (s Schedule) String() string {
+	parts := make([]string, len(s))
+	for i, d := range s {
+		parts[i] = shortDuration(d)
+	}
+	return strings.Join(parts, ",")
+}
+
+// Span is the sum of the waits: how long a delivery that uses every retry
+// waits in all.
+func (s Schedule) Span() time.Duration {
+	var sum time.Duration
+	for _, d := range s {
+		sum += d
+	}
+	return sum
 }
 
 // Load reads the configuration from the environment (os.LookupEnv), fills
@@ -229,6 +278,10 @@ func setField(fv reflect.Value, name, value string) error {
 	case *Networks:
 		if err := p.Decode(value); err != nil {
 			return fmt.Errorf("%s: must be comma-separated CIDRs such as 10.1.0.0/16: %v", name, err)
+		}
+	case *Schedule:
+		if err := p.Decode(value); err != nil {
+			return fmt.Errorf("%s: must be comma-separated durations such as 5s,5m,30m: %v", name, err)
 		}
 	default:
 		panic("config: no decoder for " + fv.Type().String())

@@ -62,6 +62,9 @@ func TestLoadDefaults(t *testing.T) {
 		EventMaxAge:     720 * time.Hour,
 		AttemptLog:      "events",
 		AttemptMaxAge:   720 * time.Hour,
+		RetrySchedule: Schedule{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour,
+			10 * time.Hour, 14 * time.Hour, 20 * time.Hour, 24 * time.Hour},
+		DisableAfter: 120 * time.Hour,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", c, want)
@@ -92,6 +95,8 @@ func TestLoadValues(t *testing.T) {
 		"HOOKWORKER_DISCORD_USERNAME":       "deploy bot",
 		"HOOKWORKER_DISCORD_AVATAR_URL":     "https://example.com/a.png",
 		"HOOKWORKER_HTTP_ADDR":              ":9464",
+		"HOOKWORKER_RETRY_SCHEDULE":         " 1s, 2m ,3h",
+		"HOOKWORKER_DISABLE_AFTER":          "0",
 	}
 	c, err := LoadFrom(vars.lookup)
 	if err != nil {
@@ -102,6 +107,12 @@ func TestLoadValues(t *testing.T) {
 	}
 	if c.LogLevel != "debug" {
 		t.Errorf("LogLevel = %q, want debug", c.LogLevel)
+	}
+	if want := (Schedule{time.Second, 2 * time.Minute, 3 * time.Hour}); !reflect.DeepEqual(c.RetrySchedule, want) || c.RetrySchedule.Span() != 3*time.Hour+2*time.Minute+time.Second {
+		t.Errorf("RetrySchedule = %v (span %s), want %v", c.RetrySchedule, c.RetrySchedule.Span(), want)
+	}
+	if c.DisableAfter != 0 {
+		t.Errorf("DisableAfter = %s, want 0", c.DisableAfter)
 	}
 	wantNets := Networks{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("127.0.0.1/32")}
 	if !reflect.DeepEqual(c.AllowedNetworks, wantNets) {
@@ -183,6 +194,10 @@ func TestLoadErrors(t *testing.T) {
 		{"api prefix with wildcard", map[string]string{"HOOKWORKER_API_PREFIX": "hooks.*"}, "HOOKWORKER_API_PREFIX: must not contain wildcards"},
 		{"secret grace zero", map[string]string{"HOOKWORKER_SECRET_GRACE": "0"}, "HOOKWORKER_SECRET_GRACE: must be positive"},
 		{"event max age negative", map[string]string{"HOOKWORKER_EVENT_MAX_AGE": "-1h"}, "HOOKWORKER_EVENT_MAX_AGE: must not be negative"},
+		{"retry schedule entry", map[string]string{"HOOKWORKER_RETRY_SCHEDULE": "5s,soon"}, `HOOKWORKER_RETRY_SCHEDULE: must be comma-separated durations such as 5s,5m,30m: invalid duration "soon"`},
+		{"retry schedule negative", map[string]string{"HOOKWORKER_RETRY_SCHEDULE": "-5s"}, `HOOKWORKER_RETRY_SCHEDULE: must be comma-separated durations`},
+		{"retry schedule too long", map[string]string{"HOOKWORKER_RETRY_SCHEDULE": strings.Repeat("1s,", 51)}, "HOOKWORKER_RETRY_SCHEDULE: at most 50 waits, got 51"},
+		{"disable after negative", map[string]string{"HOOKWORKER_DISABLE_AFTER": "-1h"}, "HOOKWORKER_DISABLE_AFTER: must not be negative"},
 		{"proxy cooldown zero", map[string]string{"HOOKWORKER_PROXY_COOLDOWN": "0s"}, "HOOKWORKER_PROXY_COOLDOWN: must be positive"},
 		{"max retries negative", map[string]string{"HOOKWORKER_MAX_RETRIES": "-1"}, "HOOKWORKER_MAX_RETRIES: must not be negative, got -1"},
 		{"max proxy retries negative", map[string]string{"HOOKWORKER_MAX_PROXY_RETRIES": "-2"}, "HOOKWORKER_MAX_PROXY_RETRIES: must not be negative, got -2"},

@@ -125,6 +125,8 @@ func (c Config) LogValue() slog.Value {
 			}
 		case "AllowedNetworks":
 			val = slog.StringValue(c.AllowedNetworks.String())
+		case "RetrySchedule":
+			val = slog.StringValue(c.RetrySchedule.String())
 		default:
 			f := rv.FieldByName(v.field).Interface()
 			if d, ok := f.(time.Duration); ok {

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/hookworker/hookworker/discord"
+	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/proxies"
 	"github.com/hookworker/hookworker/redact"
 	"github.com/hookworker/hookworker/sender"
@@ -131,6 +132,10 @@ func (c Config) Validate() error {
 	case "events", "all", "off":
 	default:
 		v.add("AttemptLog", "must be events, all or off, got %q", c.AttemptLog)
+	}
+	v.notNegative("DisableAfter", c.DisableAfter)
+	if len(c.RetrySchedule) > job.MaxScheduleLen {
+		v.add("RetrySchedule", "at most %d waits, got %d", job.MaxScheduleLen, len(c.RetrySchedule))
 	}
 
 	if _, err := parseLevel(c.LogLevel); err != nil || c.LogLevel == "" {

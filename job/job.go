@@ -79,6 +79,27 @@ type Job struct {
 	MaxProxyRetries *int `json:"max_proxy_retries,omitempty"`
 	// Meta is any JSON value, echoed in the result.
 	Meta json.RawMessage `json:"meta,omitempty"`
+	// RetrySchedule, when set, is the wait before each retry, in place of
+	// MaxRetries and the worker's exponential backoff: one retry per
+	// entry, then the job fails. Request cuts it to the worker's limit.
+	RetrySchedule []Duration `json:"retry_schedule,omitempty"`
+	// Endpoint is the id of the endpoint an event job goes to; empty for a
+	// plain job.
+	Endpoint string `json:"endpoint,omitempty"`
+	// Event names the event an event job delivers; nil for a plain job.
+	// Endpoint and Event are set together.
+	Event *Event `json:"event,omitempty"`
+}
+
+// Event names the event an event job delivers, as the job and its result
+// carry it.
+type Event struct {
+	// ID is the event's id: the webhook-id of every delivery of it.
+	ID string `json:"id"`
+	// Type is the event type's name.
+	Type string `json:"type"`
+	// Channel is the channel it was sent on; empty for none.
+	Channel string `json:"channel,omitempty"`
 }
 
 // Duration is a time.Duration that reads from JSON as a Go duration string
@@ -160,6 +181,9 @@ type Limits struct {
 	// MaxProxyRetries is the largest proxy rotation budget a job may ask
 	// for.
 	MaxProxyRetries int
+	// MaxSchedule is the longest a job's retry schedule may span, its
+	// waits summed: the entries past it are cut. Zero means no limit.
+	MaxSchedule time.Duration
 }
 
 // Result header names: every result message carries the job id and the
@@ -194,7 +218,32 @@ func (j Job) Request(limits Limits) sender.Request {
 	}
 	req.MaxRetries = clampCount(j.MaxRetries, limits.MaxRetries)
 	req.MaxProxyRetries = clampCount(j.MaxProxyRetries, limits.MaxProxyRetries)
+	if j.RetrySchedule != nil {
+		req.Backoff = Schedule(j.RetrySchedule, limits.MaxSchedule)
+	}
 	return req
+}
+
+// Schedule is the sender.Backoff of a retry schedule: one retry per entry,
+// each after its wait, then none. The entries past maxSpan (their waits
+// summed) are left out; zero maxSpan keeps them all.
+func Schedule(waits []Duration, maxSpan time.Duration) sender.Backoff {
+	n, sum := len(waits), time.Duration(0)
+	if maxSpan > 0 {
+		for i, w := range waits {
+			if sum += time.Duration(w); sum > maxSpan {
+				n = i
+				break
+			}
+		}
+	}
+	waits = waits[:n:n]
+	return func(retries int) (time.Duration, bool) {
+		if retries < 0 || retries >= len(waits) {
+			return 0, false
+		}
+		return time.Duration(waits[retries]), true
+	}
 }
 
 // clampCount turns a per-job budget into the Request's encoding: 0 for the
@@ -237,6 +286,9 @@ type wire struct {
 	MaxRetries      json.RawMessage `json:"max_retries"`
 	MaxProxyRetries json.RawMessage `json:"max_proxy_retries"`
 	Meta            json.RawMessage `json:"meta"`
+	RetrySchedule   json.RawMessage `json:"retry_schedule"`
+	Endpoint        json.RawMessage `json:"endpoint"`
+	Event           json.RawMessage `json:"event"`
 }
 
 // Decode reads and checks one job. Unknown fields are ignored. The id is
@@ -347,6 +399,14 @@ func Decode(data []byte, fallbackID string) (Job, error) {
 		return j, err
 	}
 	if j.MaxProxyRetries, err = decodeCount("max_proxy_retries", w.MaxProxyRetries); err != nil {
+		return j, err
+	}
+	if present(w.RetrySchedule) {
+		if j.RetrySchedule, err = decodeSchedule(w.RetrySchedule); err != nil {
+			return j, err
+		}
+	}
+	if err := j.decodeEvent(w.Endpoint, w.Event); err != nil {
 		return j, err
 	}
 	return j, nil
@@ -519,6 +579,113 @@ func decodeCount(field string, raw json.RawMessage) (*int, error) {
 		return nil, fmt.Errorf("%s: must be a whole number, 0 or more", field)
 	}
 	return &n, nil
+}
+
+// MaxScheduleLen is the most entries a retry schedule may hold.
+const MaxScheduleLen = 50
+
+func decodeSchedule(raw json.RawMessage) ([]Duration, error) {
+	var list []json.RawMessage
+	if json.Unmarshal(raw, &list) != nil {
+		return nil, errors.New("retry_schedule: must be an array of durations")
+	}
+	if len(list) > MaxScheduleLen {
+		return nil, fmt.Errorf("retry_schedule: at most %d entries, got %d", MaxScheduleLen, len(list))
+	}
+	out := make([]Duration, len(list))
+	for i, e := range list {
+		d, err := parseDuration(e)
+		if err != nil {
+			return nil, fmt.Errorf("retry_schedule[%d]: %w", i, err)
+		}
+		if d < 0 {
+			return nil, fmt.Errorf("retry_schedule[%d]: must not be negative, got %s", i, d)
+		}
+		out[i] = Duration(d)
+	}
+	return out, nil
+}
+
+// decodeEvent reads the endpoint and event of an event job: both or
+// neither.
+func (j *Job) decodeEvent(endpoint, event json.RawMessage) error {
+	switch {
+	case !present(endpoint) && !present(event):
+		return nil
+	case !present(endpoint):
+		return errors.New("endpoint: required with event")
+	case !present(event):
+		return errors.New("event: required with endpoint")
+	}
+	var ep string
+	if jsonString(endpoint, &ep) != nil || !validToken(ep, 63) {
+		return errors.New("endpoint: must be 1 to 63 of A-Za-z0-9_-")
+	}
+	var ev Event
+	if json.Unmarshal(event, &ev) != nil {
+		return errors.New("event: must be an object of id, type and channel")
+	}
+	if !validToken(ev.ID, 64) {
+		return errors.New("event.id: must be 1 to 64 of A-Za-z0-9_-")
+	}
+	if !validTypeName(ev.Type) {
+		return errors.New("event.type: must be two or more tokens of A-Za-z0-9_- joined by dots, at most 128 characters")
+	}
+	if ev.Channel != "" && !validChannel(ev.Channel) {
+		return errors.New("event.channel: must be 1 to 128 of A-Za-z0-9_.:-")
+	}
+	if j.Type != Webhook {
+		return fmt.Errorf("endpoint: only for a job of type %q", Webhook)
+	}
+	j.Endpoint, j.Event = ep, &ev
+	return nil
+}
+
+// validToken reports whether s is 1 to n of A-Za-z0-9_-: an event or
+// endpoint id, or a token of an event type name.
+func validToken(s string, n int) bool {
+	if s == "" || len(s) > n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// validTypeName reports whether s is an event type name: two or more
+// tokens joined by dots, at most 128 characters.
+func validTypeName(s string) bool {
+	if len(s) > 128 {
+		return false
+	}
+	parts := strings.Split(s, ".")
+	if len(parts) < 2 {
+		return false
+	}
+	for _, p := range parts {
+		if !validToken(p, 128) {
+			return false
+		}
+	}
+	return true
+}
+
+// validChannel reports whether s is 1 to 128 of A-Za-z0-9_.:-.
+func validChannel(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("_.:-", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // truncate cuts s to at most n bytes, for quoting in an error.

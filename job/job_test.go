@@ -383,7 +383,7 @@ func TestResultJSON(t *testing.T) {
 			want: `{"id":"order-123-shipped","type":"webhook","ok":true,"outcome":"delivered","status":204,` +
 				`"url":"https://example.com/hook","attempts":1,"error":null,"response":null,"proxy":null,` +
 				`"started_at":"2026-11-22T10:00:00.000000001Z","finished_at":"2026-11-22T10:00:00.120000001Z",` +
-				`"duration_ms":120,"meta":{"any":"json value, echoed in the result"}}`,
+				`"duration_ms":120,"meta":{"any":"json value, echoed in the result"},"event":null,"endpoint":null}`,
 		},
 		{
 			name: "failed with a response and a proxy",
@@ -394,7 +394,7 @@ func TestResultJSON(t *testing.T) {
 			}),
 			want: `{"id":"x","type":"discord","ok":false,"outcome":"failed","status":400,` +
 				`"url":"https://discord.com/api/webhooks/1/REDACTED","attempts":4,"error":"status 400","response":{"message":"bad"},"proxy":"10.0.0.1:8080",` +
-				`"started_at":"2026-11-22T10:00:00.000000001Z","finished_at":"2026-11-22T10:00:02.000000001Z","duration_ms":2000,"meta":null}`,
+				`"started_at":"2026-11-22T10:00:00.000000001Z","finished_at":"2026-11-22T10:00:02.000000001Z","duration_ms":2000,"meta":null,"event":null,"endpoint":null}`,
 		},
 		{
 			name: "response not JSON",
@@ -404,14 +404,32 @@ func TestResultJSON(t *testing.T) {
 			}),
 			want: `{"id":"y","type":"webhook","ok":false,"outcome":"failed","status":502,"url":"https://a.example","attempts":1,` +
 				`"error":"status 502","response":"\u003chtml\u003e","proxy":null,"started_at":"2026-11-22T10:00:00.000000001Z",` +
-				`"finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":null}`,
+				`"finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":null,"event":null,"endpoint":null}`,
 		},
 		{
 			name: "rejected",
 			res:  Rejected(Job{ID: "HOOKS-9", Type: Webhook, Meta: json.RawMessage(`[1]`)}, errString("payload: required for a webhook job"), start),
 			want: `{"id":"HOOKS-9","type":"webhook","ok":false,"outcome":"rejected","status":null,"url":null,"attempts":0,` +
 				`"error":"payload: required for a webhook job","response":null,"proxy":null,` +
-				`"started_at":"2026-11-22T10:00:00.000000001Z","finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":[1]}`,
+				`"started_at":"2026-11-22T10:00:00.000000001Z","finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":[1],"event":null,"endpoint":null}`,
+		},
+		{
+			name: "an event job's, without a channel",
+			res: NewResult(Job{ID: "evt_1:ep_1", Type: Webhook, Endpoint: "ep_1", Event: &Event{ID: "evt_1", Type: "order.created"}},
+				sender.Result{Outcome: sender.Delivered, OK: true, Status: 200, URL: "https://a.example", Attempts: 1, StartedAt: start, FinishedAt: start}),
+			want: `{"id":"evt_1:ep_1","type":"webhook","ok":true,"outcome":"delivered","status":200,"url":"https://a.example","attempts":1,` +
+				`"error":null,"response":null,"proxy":null,"started_at":"2026-11-22T10:00:00.000000001Z",` +
+				`"finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":null,` +
+				`"event":{"id":"evt_1","type":"order.created","channel":null},"endpoint":"ep_1"}`,
+		},
+		{
+			name: "an event job's, rejected, with a channel",
+			res: Rejected(Job{ID: "evt_2:ep_2", Type: Webhook, Endpoint: "ep_2", Event: &Event{ID: "evt_2", Type: "a.b", Channel: "project:1"}},
+				errString("endpoint deleted"), start),
+			want: `{"id":"evt_2:ep_2","type":"webhook","ok":false,"outcome":"rejected","status":null,"url":null,"attempts":0,` +
+				`"error":"endpoint deleted","response":null,"proxy":null,"started_at":"2026-11-22T10:00:00.000000001Z",` +
+				`"finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":null,` +
+				`"event":{"id":"evt_2","type":"a.b","channel":"project:1"},"endpoint":"ep_2"}`,
 		},
 	}
 	for _, tt := range tests {
@@ -447,7 +465,7 @@ func TestResultFields(t *testing.T) {
 	if err := json.Unmarshal(out, &m); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"id", "type", "ok", "outcome", "status", "url", "attempts", "error", "response", "proxy", "started_at", "finished_at", "duration_ms", "meta"}
+	want := []string{"id", "type", "ok", "outcome", "status", "url", "attempts", "error", "response", "proxy", "started_at", "finished_at", "duration_ms", "meta", "event", "endpoint"}
 	if len(m) != len(want) {
 		t.Errorf("result has %d fields, want %d: %s", len(m), len(want), out)
 	}
@@ -506,4 +524,130 @@ func TestRequestCarriesDestinations(t *testing.T) {
 	if len(req.Destinations) != 2 || req.Destinations[0] != j.Destinations[0] || req.Destinations[1].Host != "b.example" {
 		t.Errorf("request destinations %v, want the job's %v", req.Destinations, j.Destinations)
 	}
+}
+
+// TestDecodeEventJob checks the fields an event job adds, as the fan-out
+// writes them, and the retry schedule any job may carry.
+func TestDecodeEventJob(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   string
+		want Job
+	}{
+		{
+			name: "event job as fanned out",
+			in: `{"id":"evt_1:ep_1","type":"webhook","url":"https://a.example","payload":{"type":"order.created"},
+				"headers":{},"endpoint":"ep_1","event":{"id":"evt_1","type":"order.created","channel":"shop:1"}}`,
+			want: Job{ID: "evt_1:ep_1", Type: Webhook, URL: "https://a.example", Payload: json.RawMessage(`{"type":"order.created"}`),
+				Headers: map[string]string{}, Endpoint: "ep_1", Event: &Event{ID: "evt_1", Type: "order.created", Channel: "shop:1"}},
+		},
+		{
+			name: "retry schedule of strings and seconds",
+			in:   `{"id":"p","url":"https://a.example","payload":1,"retry_schedule":["1s","2m",0.5]}`,
+			want: Job{ID: "p", Type: Webhook, URL: "https://a.example", Payload: json.RawMessage(`1`),
+				RetrySchedule: []Duration{Duration(time.Second), Duration(2 * time.Minute), Duration(500 * time.Millisecond)}},
+		},
+		{
+			name: "empty retry schedule: no retry",
+			in:   `{"id":"q","url":"https://a.example","payload":1,"retry_schedule":[]}`,
+			want: Job{ID: "q", Type: Webhook, URL: "https://a.example", Payload: json.RawMessage(`1`), RetrySchedule: []Duration{}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Decode([]byte(tt.in), "fallback")
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			got.Destinations = nil
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Decode =\n%+v\nwant\n%+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDecodeEventJobErrors(t *testing.T) {
+	t.Parallel()
+	const base = `"id":"e:p","url":"https://a.example","payload":{}`
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"endpoint without event", `{` + base + `,"endpoint":"ep"}`, "event: required with endpoint"},
+		{"event without endpoint", `{` + base + `,"event":{"id":"e","type":"a.b"}}`, "endpoint: required with event"},
+		{"endpoint id", `{` + base + `,"endpoint":"a b","event":{"id":"e","type":"a.b"}}`, "endpoint: must be 1 to 63 of A-Za-z0-9_-"},
+		{"event not an object", `{` + base + `,"endpoint":"p","event":"e"}`, "event: must be an object of id, type and channel"},
+		{"event id", `{` + base + `,"endpoint":"p","event":{"id":"","type":"a.b"}}`, "event.id: must be 1 to 64 of A-Za-z0-9_-"},
+		{"event type one token", `{` + base + `,"endpoint":"p","event":{"id":"e","type":"order"}}`,
+			"event.type: must be two or more tokens of A-Za-z0-9_- joined by dots, at most 128 characters"},
+		{"event channel", `{` + base + `,"endpoint":"p","event":{"id":"e","type":"a.b","channel":"a b"}}`,
+			"event.channel: must be 1 to 128 of A-Za-z0-9_.:-"},
+		{"discord event job", `{"id":"e:p","type":"discord","url":"https://a.example","discord":{},"endpoint":"p","event":{"id":"e","type":"a.b"}}`,
+			`endpoint: only for a job of type "webhook"`},
+		{"schedule not a list", `{` + base + `,"retry_schedule":"1s"}`, "retry_schedule: must be an array of durations"},
+		{"schedule entry", `{` + base + `,"retry_schedule":["1s","soon"]}`, `retry_schedule[1]: must be a duration such as "15s" or a number of seconds`},
+		{"schedule negative", `{` + base + `,"retry_schedule":["-1s"]}`, "retry_schedule[0]: must not be negative, got -1s"},
+		{"schedule too long", `{` + base + `,"retry_schedule":[` + strings.Repeat(`1,`, MaxScheduleLen) + `1]}`, "retry_schedule: at most 50 entries, got 51"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Decode([]byte(tt.in), "fallback")
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("Decode error = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestSchedule checks the backoff of a retry schedule: one retry per
+// entry, cut at the worker's limit.
+func TestSchedule(t *testing.T) {
+	t.Parallel()
+	waits := []Duration{Duration(time.Second), Duration(2 * time.Second), Duration(time.Hour)}
+	type step struct {
+		wait time.Duration
+		ok   bool
+	}
+	tests := []struct {
+		name    string
+		maxSpan time.Duration
+		want    []step // for retries 0, 1, 2, 3
+	}{
+		{"no limit", 0, []step{{time.Second, true}, {2 * time.Second, true}, {time.Hour, true}, {0, false}}},
+		{"cut at the limit", 3 * time.Second, []step{{time.Second, true}, {2 * time.Second, true}, {0, false}, {0, false}}},
+		{"first entry past the limit", time.Millisecond, []step{{0, false}, {0, false}, {0, false}, {0, false}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := Schedule(waits, tt.maxSpan)
+			for n, want := range tt.want {
+				if wait, ok := b(n); wait != want.wait || ok != want.ok {
+					t.Errorf("retry %d: (%s, %v), want (%s, %v)", n, wait, ok, want.wait, want.ok)
+				}
+			}
+		})
+	}
+	t.Run("request carries it", func(t *testing.T) {
+		t.Parallel()
+		j := Job{ID: "s", URL: "https://a.example", RetrySchedule: waits[:1]}
+		req := j.Request(Limits{MaxRetries: 3})
+		if req.Backoff == nil {
+			t.Fatal("Request without Backoff")
+		}
+		if wait, ok := req.Backoff(0); wait != time.Second || !ok {
+			t.Errorf("Backoff(0) = (%s, %v), want (1s, true)", wait, ok)
+		}
+		if _, ok := req.Backoff(1); ok {
+			t.Error("Backoff(1) has a retry; the schedule holds one")
+		}
+		if (Job{ID: "p", URL: "https://a.example"}).Request(Limits{}).Backoff != nil {
+			t.Error("a job without a schedule has a Backoff")
+		}
+	})
 }

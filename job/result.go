@@ -56,6 +56,10 @@ type Result struct {
 	// at the 64 KiB kept, or the response was dropped to fit a message),
 	// then "meta", "error" and "url" (see Fit). Nil when nothing was cut.
 	Truncated []string
+	// Event and Endpoint are an event job's event and endpoint id; nil and
+	// empty (null in JSON) for a plain job.
+	Event    *Event
+	Endpoint string
 }
 
 // NewResult is the result of a job from its delivery. OK is set exactly when
@@ -82,6 +86,8 @@ func NewResult(j Job, r sender.Result) Result {
 		DurationMS: r.Duration().Milliseconds(),
 		Meta:       j.Meta,
 		Truncated:  truncated(r.Truncated),
+		Event:      j.Event,
+		Endpoint:   j.Endpoint,
 	}
 }
 
@@ -103,6 +109,8 @@ func Rejected(j Job, err error, at time.Time) Result {
 		StartedAt:  at.UTC(),
 		FinishedAt: at.UTC(),
 		Meta:       j.Meta,
+		Event:      j.Event,
+		Endpoint:   j.Endpoint,
 	}
 	if err != nil {
 		r.Error = err.Error()
@@ -127,6 +135,15 @@ type resultJSON struct {
 	DurationMS int64           `json:"duration_ms"`
 	Meta       json.RawMessage `json:"meta"`
 	Truncated  []string        `json:"truncated,omitempty"`
+	Event      *eventJSON      `json:"event"`
+	Endpoint   *string         `json:"endpoint"`
+}
+
+// eventJSON is a result's event: its channel is null when it has none.
+type eventJSON struct {
+	ID      string  `json:"id"`
+	Type    string  `json:"type"`
+	Channel *string `json:"channel"`
 }
 
 // MarshalJSON writes the contract's result JSON.
@@ -147,6 +164,10 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		DurationMS: r.DurationMS,
 		Meta:       validUTF8(r.Meta),
 		Truncated:  r.Truncated,
+		Endpoint:   nonZero(r.Endpoint),
+	}
+	if r.Event != nil {
+		w.Event = &eventJSON{ID: r.Event.ID, Type: r.Event.Type, Channel: nonZero(r.Event.Channel)}
 	}
 	w.Response = validUTF8(w.Response)
 	if len(w.Response) == 0 {
@@ -190,6 +211,10 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 		FinishedAt: finished.UTC(),
 		DurationMS: w.DurationMS,
 		Truncated:  w.Truncated,
+		Endpoint:   deref(w.Endpoint),
+	}
+	if w.Event != nil {
+		r.Event = &Event{ID: w.Event.ID, Type: w.Event.Type, Channel: deref(w.Event.Channel)}
 	}
 	if present(w.Response) {
 		r.Response = w.Response

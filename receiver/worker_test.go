@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hookworker/hookworker/client"
 	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/cli"
 	"github.com/hookworker/hookworker/receiver"
@@ -35,6 +36,7 @@ type result struct {
 // results.
 type liveWorker struct {
 	t       *testing.T
+	nc      *nats.Conn
 	js      jetstream.JetStream
 	mu      sync.Mutex
 	results map[string]result
@@ -85,7 +87,7 @@ func startLiveWorker(t *testing.T, secret string) *liveWorker {
 	})
 
 	nc, js := bustest.Connect(t, srv.ClientURL())
-	w := &liveWorker{t: t, js: js, results: make(map[string]result), arrived: make(chan struct{}, 100)}
+	w := &liveWorker{t: t, nc: nc, js: js, results: make(map[string]result), arrived: make(chan struct{}, 100)}
 	if _, err := nc.Subscribe("hooks.result", func(m *nats.Msg) {
 		var r result
 		if err := json.Unmarshal(m.Data, &r); err != nil {
@@ -276,4 +278,71 @@ func TestFromWorker(t *testing.T) {
 			t.Errorf("handler ran %d times, want 1", n)
 		}
 	})
+}
+
+// TestEventFromWorker sends an event through the API; the real worker fans
+// it out to the endpoint Register made and delivers it signed with that
+// endpoint's secret, which the Receiver verifies, with the event id as the
+// event's ID. The worker's own secret signs plain jobs only: a Receiver
+// holding it refuses the event.
+func TestEventFromWorker(t *testing.T) {
+	workerSecret := newSecret(t)
+	w := startLiveWorker(t, workerSecret)
+	api := client.New(w.nc)
+	ctx := t.Context()
+	// The worker serves the API once its streams and buckets are set up.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		_, err := api.EventTypes(ctx, false)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, nats.ErrNoResponders) || time.Now().After(deadline) {
+			t.Fatalf("event api: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := api.PutEventType(ctx, client.EventType{Name: "order.created", Schema: json.RawMessage(`{"type":"object"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan receiver.Event, 10)
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	secret, ep, err := receiver.Register(ctx, api, client.Endpoint{ID: "ep_orders", URL: srv.URL + "/orders"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := receiver.Register(ctx, api, client.Endpoint{ID: "ep_wrong", URL: srv.URL + "/wrong"}); err != nil {
+		t.Fatal(err)
+	}
+	for path, s := range map[string]string{"/orders": secret, "/wrong": workerSecret} {
+		rc := newReceiver(t, receiver.Config{Secrets: []string{s}})
+		rc.On("order.created", func(_ context.Context, ev receiver.Event) error {
+			got <- ev
+			return nil
+		})
+		mux.Handle("POST "+path, rc)
+	}
+
+	sent, err := api.SendEvent(ctx, client.Event{ID: "evt_orders_1", Type: "order.created", Payload: json.RawMessage(`{"order":"o-1"}`)})
+	if err != nil || sent.Endpoints != 2 {
+		t.Fatalf("send event: %+v, %v; want it to go to both endpoints", sent, err)
+	}
+	if r := w.result("evt_orders_1:" + ep.ID); r.Outcome != "delivered" || r.Status != http.StatusNoContent {
+		t.Errorf("result %+v, want delivered 204", r)
+	}
+	if r := w.result("evt_orders_1:ep_wrong"); r.Outcome != "failed" || r.Status != http.StatusForbidden {
+		t.Errorf("result with the worker's secret at the receiver: %+v, want failed 403", r)
+	}
+	select {
+	case ev := <-got:
+		if ev.ID != "evt_orders_1" || ev.Type != "order.created" || string(ev.Data) != `{"order":"o-1"}` {
+			t.Errorf("handler got %+v (data %s)", ev, ev.Data)
+		}
+	default:
+		t.Fatal("the handler never ran")
+	}
+	if len(got) != 0 {
+		t.Errorf("the handler ran %d more times; the receiver with the worker's secret must refuse", len(got))
+	}
 }

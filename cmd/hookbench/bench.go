@@ -89,6 +89,7 @@ func (b *bench) all(ctx context.Context) (*report, error) {
 		{"bus ceiling", b.busCeiling},
 		{"end to end", b.endToEnd},
 		{"slow receiver", b.slowReceiver},
+		{"events", b.eventsRun},
 	} {
 		b.logf("%s…", phase.name)
 		if err := phase.run(ctx, r); err != nil {

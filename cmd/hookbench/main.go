@@ -19,7 +19,8 @@
 //
 //	go run ./cmd/hookbench [-jobs 20000] [-concurrency 128] [-payload 512] \
 //	    [-slow-jobs 10000] [-slow-delay 200ms] [-cpuprofile f] [-memprofile f] \
-//	    [-slow-cpuprofile f] [-slow-snapshot f [-slow-snapshot-at 1s]]
+//	    [-slow-cpuprofile f] [-slow-snapshot f [-slow-snapshot-at 1s]] \
+//	    [-events 5000] [-events-endpoints 4] [-events-cpuprofile f]
 package main
 
 import (
@@ -59,6 +60,9 @@ type options struct {
 	SlowCPUProfile   string
 	SlowSnapshot     string
 	SlowSnapshotAt   time.Duration
+	Events           int
+	EventsEndpoints  int
+	EventsCPUProfile string
 }
 
 func main() {
@@ -87,6 +91,9 @@ func main() {
 	flag.StringVar(&o.SlowCPUProfile, "slow-cpuprofile", "", "write a CPU profile of the worker during the slow-receiver run to this file")
 	flag.StringVar(&o.SlowSnapshot, "slow-snapshot", "", "write the worker's heap in use to this file, and its goroutines to this file .goroutine, during the slow-receiver run (see -slow-snapshot-at)")
 	flag.DurationVar(&o.SlowSnapshotAt, "slow-snapshot-at", time.Second, "when, after the slow run's first job is published, -slow-snapshot is taken")
+	flag.IntVar(&o.Events, "events", 5000, "events in the events run, each fanned out to every endpoint; 0: no events run")
+	flag.IntVar(&o.EventsEndpoints, "events-endpoints", 4, "endpoints every event of the events run goes to")
+	flag.StringVar(&o.EventsCPUProfile, "events-cpuprofile", "", "write a CPU profile of the worker during the events run to this file")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -98,6 +105,12 @@ func main() {
 
 // check validates o and fills in its defaults.
 func (o *options) check() error {
+	if o.Events < 0 || o.EventsEndpoints < 0 {
+		return errors.New("events and events-endpoints must not be negative")
+	}
+	if o.EventsEndpoints == 0 {
+		o.EventsEndpoints = 4
+	}
 	if o.Payload < 0 || o.Jobs < 1 || o.Concurrency < 1 || o.SlowJobs < 1 || o.Window < 0 || o.SlowWindow < 0 || o.SlowConcurrency < 0 || o.BoundJobs < -1 || o.BoundConcurrency < 0 {
 		return errors.New("payload must not be negative; jobs, concurrency and slow-jobs must be positive; bound-jobs at least -1")
 	}

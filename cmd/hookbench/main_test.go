@@ -38,6 +38,7 @@ func TestRunTiny(t *testing.T) {
 		Payload: 64, Jobs: 50, Concurrency: 4,
 		SlowDelay: 50 * time.Millisecond, SlowJobs: 100,
 		Timeout: 30 * time.Second, Settle: 500 * time.Millisecond,
+		Events: 20, EventsEndpoints: 4,
 	}
 	var out bytes.Buffer
 	if err := run(context.Background(), o, &out, io.Discard); err != nil {
@@ -51,6 +52,7 @@ func TestRunTiny(t *testing.T) {
 		"slow_dps", "slow_vs_literal", "slow_vs_bound", "slow_worker_rss_peak_mib", "slow_worker_stack_peak_mib",
 		"slow_worker_cpu_s_per_1k", "slow_goroutines_before", "slow_goroutines_after", "slow_settle_seconds",
 		"bound_dps", "bound_vs_literal", "bound_peak_in_flight", "bound_worker_rss_peak_mib",
+		"events_dps", "events_vs_e2e", "events_worker_cpu_s_per_1k", "worker_events_rss_peak_mib",
 		"cpu_total_s",
 	} {
 		if _, ok := kv[key]; !ok {
@@ -73,6 +75,11 @@ func TestRunTiny(t *testing.T) {
 		{"bound_jobs", 300},
 		{"bound_window", 100},
 		{"bound_delivered", 300},
+		{"events", 20},
+		{"events_endpoints", 4},
+		{"events_results", 80},
+		{"events_delivered", 80},
+		{"events_duplicates", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {

@@ -82,6 +82,7 @@ type report struct {
 	E2EWorker     Stats
 	Slow          slowResult
 	Bound         boundResult
+	Events        eventsResult
 	// Filled in by finish, once every child has exited.
 	peakRSS  map[string]int64 // role (with a phase) → bytes
 	totalCPU float64
@@ -114,12 +115,28 @@ func (r *report) finish(b *bench) {
 		role := c.role
 		if role == "worker" {
 			workers++
-			role = map[int]string{1: "worker_e2e", 2: "worker_slow", 3: "worker_bound"}[workers]
+			role = workerRoles(b.o)[workers]
 		}
 		r.peakRSS[role] = c.usage.Maxrss << 10
 	}
 	r.totalCPU = cpuSeconds(syscall.RUSAGE_SELF) + cpuSeconds(syscall.RUSAGE_CHILDREN)
 	_, r.selfHWM = memory("self")
+}
+
+// workerRoles names the workers in the order the phases start them, from 1.
+func workerRoles(o options) map[int]string {
+	names := []string{"worker_e2e", "worker_slow"}
+	if o.BoundJobs >= 0 && o.SlowDelay > 0 {
+		names = append(names, "worker_bound")
+	}
+	if o.Events > 0 {
+		names = append(names, "worker_events")
+	}
+	roles := make(map[int]string, len(names))
+	for i, n := range names {
+		roles[i+1] = n
+	}
+	return roles
 }
 
 // field is one figure: its key, value and how the table shows it.
@@ -261,7 +278,9 @@ func (r *report) fields() []field {
 		add("latency-bound", "targets met (throughput, RSS)", "bound_target_met", strconv.FormatBool(ratio(rate, literal) >= 0.9 && brss <= 150))
 	}
 
-	for _, role := range []string{"nats", "receiver", "httpload", "busload", "worker_e2e", "worker_slow", "worker_bound"} {
+	fs = append(fs, r.eventsFields(f, ratio)...)
+
+	for _, role := range []string{"nats", "receiver", "httpload", "busload", "worker_e2e", "worker_slow", "worker_bound", "worker_events"} {
 		add("processes", role+" peak RSS MiB (getrusage)", role+"_rss_peak_mib", f(float64(r.peakRSS[role])/mib, 1))
 	}
 	add("processes", "load generator peak RSS MiB (VmHWM)", "bench_rss_peak_mib", f(float64(r.selfHWM)/mib, 1))

@@ -258,3 +258,48 @@ func TestLinkEndsWithTheConnection(t *testing.T) {
 		t.Errorf("Link of the new connection ended: %v", next.Err())
 	}
 }
+
+// TestEnsureGrowsStateTTL checks that an existing state bucket whose TTL is
+// shorter than the topology's is made to keep state as long, its values
+// kept, and that a longer one is left as it is.
+func TestEnsureGrowsStateTTL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		existing time.Duration
+		want     time.Duration
+	}{
+		{"shorter grows", 24 * time.Hour, 96 * time.Hour},
+		{"longer stays", 200 * time.Hour, 200 * time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := connectServer(t)
+			ctx := t.Context()
+			kv, err := b.JetStream().CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: DefaultStateBucket, TTL: tt.existing})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := kv.Put(ctx, "job", []byte("progress")); err != nil {
+				t.Fatal(err)
+			}
+			topo := topology()
+			topo.StateTTL = 96 * time.Hour
+			bound, err := b.Ensure(ctx, topo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := bound.State.Status(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.TTL() != tt.want {
+				t.Errorf("state TTL = %s, want %s", st.TTL(), tt.want)
+			}
+			if e, err := bound.State.Get(ctx, "job"); err != nil || string(e.Value()) != "progress" {
+				t.Errorf("state value lost: %v", err)
+			}
+		})
+	}
+}

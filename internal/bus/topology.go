@@ -184,11 +184,37 @@ func (b *Bus) ensureOnce(ctx context.Context, t Topology) (Bound, error) {
 		if errors.Is(err, jetstream.ErrBucketExists) {
 			kv, err = b.js.KeyValue(ctx, bucket)
 		}
+	} else if err == nil {
+		kv, err = b.growTTL(ctx, kv, ttl)
 	}
 	if err != nil {
 		return Bound{}, fmt.Errorf("state bucket %s: %w", bucket, err)
 	}
 	return Bound{Consumer: cons, State: kv}, nil
+}
+
+// growTTL makes an existing state bucket keep its values at least ttl: a
+// bucket made with a shorter one would drop the progress of jobs whose retry
+// schedule outlasts it. A longer TTL is left as it is.
+func (b *Bus) growTTL(ctx context.Context, kv jetstream.KeyValue, ttl time.Duration) (jetstream.KeyValue, error) {
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if cur := st.TTL(); cur == 0 || cur >= ttl {
+		return kv, nil
+	}
+	bs, ok := st.(*jetstream.KeyValueBucketStatus)
+	if !ok {
+		return kv, nil
+	}
+	cfg := bs.StreamInfo().Config
+	b.log.Warn("keeping job state longer", "bucket", kv.Bucket(), "ttl", st.TTL(), "new_ttl", ttl)
+	cfg.MaxAge = ttl
+	if _, err := b.js.UpdateStream(ctx, cfg); err != nil {
+		return nil, err
+	}
+	return b.js.KeyValue(ctx, kv.Bucket())
 }
 
 // maxAckPending is the consumer's MaxAckPending for the topology's: -1 (no

@@ -52,6 +52,9 @@ type stored struct {
 	Endpoint
 	Secret     string      `json:"secret"`
 	OldSecrets []oldSecret `json:"old_secrets,omitempty"`
+	// FailingSince is when the first delivery failed since the last one
+	// that succeeded; nil when the last one succeeded (see Failed).
+	FailingSince *time.Time `json:"failing_since,omitempty"`
 }
 
 // oldSecret is a rotated-out secret and when it stops signing.
@@ -220,6 +223,9 @@ func (c *Catalog) PutEndpoint(ctx context.Context, e Endpoint, secret string) (E
 			}
 			s.CreatedAt = old.CreatedAt
 			s.Secret, s.OldSecrets = old.Secret, old.OldSecrets
+			if !old.Disabled || s.Disabled {
+				s.FailingSince = old.FailingSince // enabling again starts afresh
+			}
 			if secret != "" && secret != old.Secret {
 				s.rotate(secret, now, c.cfg.SecretGrace)
 			}
@@ -304,13 +310,7 @@ func (c *Catalog) SigningSecrets(ctx context.Context, id string, now time.Time) 
 	if err != nil {
 		return nil, err
 	}
-	out := []string{s.Secret}
-	for _, o := range s.OldSecrets {
-		if o.Until.After(now) {
-			out = append(out, o.Secret)
-		}
-	}
-	return out, nil
+	return s.signing(now), nil
 }
 
 // Rotate gives endpoint id a new current secret (secret, or a generated one

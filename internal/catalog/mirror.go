@@ -23,6 +23,19 @@ type mirror struct {
 	rev     uint64        // the highest revision applied
 	changed chan struct{} // closed and replaced on every change
 	decoded map[string]any
+
+	// sync calls share one reading of the bucket's last sequence: pending
+	// is the call that has not started yet, which every caller arriving
+	// meanwhile joins; running serialises the calls.
+	syncMu  sync.Mutex
+	pending *syncCall
+	running sync.Mutex
+}
+
+// syncCall is one shared sync: done is closed once err is set.
+type syncCall struct {
+	done chan struct{}
+	err  error
 }
 
 func newMirror(kv jetstream.KeyValue, log *slog.Logger) *mirror {
@@ -73,9 +86,46 @@ func (m *mirror) apply(e jetstream.KeyValueEntry) {
 // removed (a purge of delete markers), and then it never arrives.
 const stallAfter = 2 * time.Second
 
+// syncTimeout bounds one shared sync.
+const syncTimeout = 10 * time.Second
+
 // sync waits until the mirror holds every change made to the bucket before
-// it was called.
+// it was called. Callers arriving together share one sync that starts
+// after each of them arrived, so that a burst of callers costs one request
+// to the server, not one each.
 func (m *mirror) sync(ctx context.Context) error {
+	m.syncMu.Lock()
+	c := m.pending
+	leader := c == nil
+	if leader {
+		c = &syncCall{done: make(chan struct{})}
+		m.pending = c
+	}
+	m.syncMu.Unlock()
+	if leader {
+		go func() {
+			m.running.Lock()
+			defer m.running.Unlock()
+			m.syncMu.Lock()
+			m.pending = nil // callers from now on need a sync that starts later
+			m.syncMu.Unlock()
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncTimeout)
+			defer cancel()
+			c.err = m.syncOnce(sctx)
+			close(c.done)
+		}()
+	}
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return fmt.Errorf("bucket %s: %w", m.kv.Bucket(), ctx.Err())
+	}
+}
+
+// syncOnce reads the bucket's last sequence and waits until the mirror
+// has applied it.
+func (m *mirror) syncOnce(ctx context.Context) error {
 	st, err := m.kv.Status(ctx)
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", m.kv.Bucket(), err)

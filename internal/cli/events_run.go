@@ -21,45 +21,48 @@ const replyRoom = 4 << 10
 
 // startEvents sets up the event stream, the catalog buckets and the
 // delivery log's stream, serves the event and endpoint API and runs the
-// fan-out consumer until ctx ends. stop stops the API and waits for the
-// fan-out.
-func startEvents(ctx context.Context, b *bus.Bus, cfg config.Config, log *slog.Logger) (stop func(), err error) {
+// fan-out consumer until ctx ends. It returns the catalog, which event
+// jobs are delivered with; stop stops the API and waits for the fan-out.
+func startEvents(ctx context.Context, b *bus.Bus, cfg config.Config, log *slog.Logger) (cat *catalog.Catalog, stop func(), err error) {
 	eb, err := b.EnsureEvents(ctx, bus.EventTopology{EventMaxAge: cfg.EventMaxAge})
 	if err != nil {
-		return nil, fmt.Errorf("set up events: %w", err)
+		return nil, nil, fmt.Errorf("set up events: %w", err)
 	}
-	cat, err := catalog.New(ctx, catalog.Config{
+	cat, err = catalog.New(ctx, catalog.Config{
 		Types: eb.Types, Endpoints: eb.Endpoints, Conn: b.Conn(), SecretGrace: cfg.SecretGrace,
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks, AllowedNetworks: cfg.AllowedNetworks, Logger: log,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	attempts, err := b.EnsureAttempts(ctx, cfg.AttemptMaxAge)
 	if err != nil {
-		return nil, fmt.Errorf("set up the delivery log: %w", err)
+		return nil, nil, fmt.Errorf("set up the delivery log: %w", err)
 	}
 	results, err := b.JetStream().Stream(ctx, cfg.ResultStream)
 	if err != nil {
-		return nil, fmt.Errorf("result stream %s: %w", cfg.ResultStream, err)
+		return nil, nil, fmt.Errorf("result stream %s: %w", cfg.ResultStream, err)
 	}
 	rp, err := replay.New(replay.Config{JetStream: b.JetStream(), Catalog: cat, Events: eb.Events,
 		Results: results, ResultSubject: cfg.ResultSubject, JobSubject: cfg.Subject})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	svc, err := api.Start(b.Conn(), api.Config{Prefix: cfg.APIPrefix, Catalog: cat, JetStream: b.JetStream(), Events: eb.Events, Logger: log,
 		Attempts: attempt.NewLog(attempts, eb.Events, int(b.Conn().MaxPayload())-replyRoom), Replayer: rp})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	fan, err := fanout.New(ctx, b.JetStream(), bus.EventStream, fanout.Config{
 		Durable: cfg.Durable + fanout.Suffix, JobSubject: cfg.Subject, ResultSubject: cfg.ResultSubject,
-		Catalog: cat, Logger: log,
+		// Fanning an event out is mostly waiting (for the catalog's sync,
+		// for the jobs' acknowledgements): as many events at once as the
+		// worker holds jobs keeps the job stream fed.
+		Concurrency: cfg.Concurrency, Catalog: cat, Logger: log,
 	})
 	if err != nil {
 		_ = svc.Stop()
-		return nil, err
+		return nil, nil, err
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -68,7 +71,7 @@ func startEvents(ctx context.Context, b *bus.Bus, cfg config.Config, log *slog.L
 		}
 	})
 	log.Info("serving the event api", "service", api.ServiceName, "prefix", cfg.APIPrefix)
-	return func() {
+	return cat, func() {
 		_ = svc.Stop()
 		wg.Wait()
 	}, nil

@@ -15,6 +15,7 @@ import (
 	"github.com/hookworker/hookworker/consumer"
 	"github.com/hookworker/hookworker/discord"
 	"github.com/hookworker/hookworker/internal/bus"
+	"github.com/hookworker/hookworker/internal/endpoint"
 	"github.com/hookworker/hookworker/internal/metrics"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/proxies"
@@ -107,7 +108,7 @@ func run(ctx context.Context, stderr io.Writer) int {
 	topo := bus.Topology{
 		Subject: cfg.Subject, Stream: cfg.Stream, Durable: cfg.Durable,
 		ResultSubject: cfg.ResultSubject, ResultStream: cfg.ResultStream, ResultMaxAge: cfg.ResultMaxAge,
-		AckWait: cfg.AckWait,
+		AckWait: cfg.AckWait, StateTTL: stateTTL(cfg),
 	}
 	bound, err := b.Ensure(ctx, topo)
 	if err != nil {
@@ -118,24 +119,32 @@ func run(ctx context.Context, stderr io.Writer) int {
 		log.Error("set up jetstream", "error", err)
 		return ExitFailure
 	}
-	stopEvents, err := startEvents(ctx, b, cfg, log)
+	cat, stopEvents, err := startEvents(ctx, b, cfg, log)
 	if err != nil {
 		log.Error("start the event api and fan-out", "error", err)
 		return ExitFailure
 	}
 	defer stopEvents()
+	webhooks, err := endpoint.New(endpoint.Config{
+		Catalog: cat, Send: snd.Send, Schedule: cfg.RetrySchedule, DisableAfter: cfg.DisableAfter, Logger: log,
+	})
+	if err != nil {
+		log.Error("start event delivery", "error", err)
+		return ExitFailure
+	}
 	w := consumer.New(consumer.Options{
 		JetStream: b.JetStream(), Consumer: bound.Consumer, State: bound.State, Metrics: m,
 		// One Deliverer per job type.
 		Deliverers: map[job.Type]consumer.Deliverer{
-			job.Webhook: consumer.Webhooks(snd),
+			job.Webhook: webhooks.Prepare, // plain and event jobs
 			job.Discord: consumer.DiscordJobs(dc),
 			job.Slack:   sc.Prepare,
 		},
 		Concurrency: cfg.Concurrency, HostConcurrency: cfg.HostConcurrency,
 		AckWait: cfg.AckWait, ShutdownTimeout: cfg.ShutdownTimeout, MaxRedeliveries: cfg.MaxRedeliveries,
 		ResultSubject: cfg.ResultSubject, Logger: log,
-		Limits: job.Limits{Timeout: scfg.Timeout, MaxRetries: scfg.MaxRetries, MaxProxyRetries: scfg.MaxProxyRetries},
+		Limits: job.Limits{Timeout: scfg.Timeout, MaxRetries: scfg.MaxRetries, MaxProxyRetries: scfg.MaxProxyRetries,
+			MaxSchedule: maxSchedule(cfg)},
 		Rebind: func(ctx context.Context) (jetstream.Consumer, error) {
 			bound, err := b.Ensure(ctx, topo)
 			return bound.Consumer, err

@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -221,33 +220,17 @@ func (f *Fanout) reject(ctx context.Context, ev catalog.Event, cause error) erro
 // rejectJob publishes a rejected result with id for ev and endpoint ("" for
 // none).
 func (f *Fanout) rejectJob(ctx context.Context, ev catalog.Event, endpoint, id string, cause error) error {
-	r := job.Rejected(job.Job{ID: id, Type: job.Webhook}, cause, time.Now())
+	ref := eventRef(ev)
+	r := job.Rejected(job.Job{ID: id, Type: job.Webhook, Endpoint: endpoint, Event: &ref}, cause, time.Now())
 	msg := &nats.Msg{Subject: f.cfg.ResultSubject, Header: nats.Header{
 		nats.MsgIdHdr: {id}, headerJobID: {id}, headerOutcome: {string(sender.Rejected)},
 	}}
-	extra := map[string]json.RawMessage{"endpoint": json.RawMessage("null")}
-	extra["event"], _ = json.Marshal(eventRef(ev))
-	if endpoint != "" {
-		extra["endpoint"], _ = json.Marshal(endpoint)
-	}
-	// The result is cut like the worker's, with room left for the fields
-	// added here: each adds `,"key":value`.
-	room := 0
-	for k, v := range extra {
-		room += len(k) + len(v) + 4
-	}
-	_, body, err := job.Fit(r, f.maxPayload()-room, msg.Header)
+	// The result is cut like the worker's.
+	_, body, err := job.Fit(r, f.maxPayload(), msg.Header)
 	if err != nil {
 		return err
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil {
-		return err
-	}
-	maps.Copy(fields, extra)
-	if msg.Data, err = json.Marshal(fields); err != nil {
-		return err
-	}
+	msg.Data = body
 	_, err = f.js.PublishMsg(ctx, msg)
 	return err
 }
@@ -260,14 +243,10 @@ func (f *Fanout) maxPayload() int {
 	return 1 << 20
 }
 
-// ref is the event as a job names it.
-type ref struct {
-	ID      string `json:"id"`
-	Type    string `json:"type"`
-	Channel string `json:"channel,omitempty"`
+// eventRef is the event as a job names it.
+func eventRef(ev catalog.Event) job.Event {
+	return job.Event{ID: ev.ID, Type: ev.Type, Channel: ev.Channel}
 }
-
-func eventRef(ev catalog.Event) ref { return ref{ID: ev.ID, Type: ev.Type, Channel: ev.Channel} }
 
 // Job is the job an event makes for one endpoint, in its wire form.
 type Job struct {
@@ -284,7 +263,7 @@ type Job struct {
 	// Endpoint is the endpoint's id.
 	Endpoint string `json:"endpoint"`
 	// Event names the event.
-	Event ref `json:"event"`
+	Event job.Event `json:"event"`
 }
 
 // Payload is the body every endpoint receives: {type, timestamp, data}.

@@ -17,6 +17,7 @@ import (
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/job"
 )
 
 // proc is one worker process's fan-out: its connection, catalog and
@@ -193,7 +194,7 @@ func TestOneEventReachesTheMatchingEndpoints(t *testing.T) {
 		t.Fatalf("jobs %v", ids(got))
 	}
 	for _, j := range got {
-		if j.Type != "webhook" || j.Event != (ref{ID: "evt_1", Type: "order.created", Channel: "acme"}) ||
+		if j.Type != "webhook" || j.Event != (job.Event{ID: "evt_1", Type: "order.created", Channel: "acme"}) ||
 			j.Payload.Type != "order.created" || !j.Payload.Timestamp.Equal(at) || string(j.Payload.Data) != `{"order":1}` {
 			t.Fatalf("job %+v", j)
 		}
@@ -284,7 +285,7 @@ func TestInvalidEventsAreRejected(t *testing.T) {
 			var r struct {
 				ID, Outcome, Error string
 				Attempts           int
-				Event              ref
+				Event              job.Event
 				Endpoint           *string
 			}
 			if err := json.Unmarshal(m.Data, &r); err != nil {

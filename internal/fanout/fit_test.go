@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/hookworker/hookworker/job"
 	"slices"
 	"strings"
 	"testing"
@@ -60,7 +61,7 @@ func TestRejectedResultFitsMaxPayload(t *testing.T) {
 			var r struct {
 				ID, Outcome, Error string
 				Truncated          []string
-				Event              ref
+				Event              job.Event
 			}
 			if err := json.Unmarshal(m.Data, &r); err != nil {
 				t.Fatal(err)

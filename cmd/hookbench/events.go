@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookworker/hookworker/client"
+	"github.com/hookworker/hookworker/internal/catalog"
+)
+
+// eventType is the type of the events run's events.
+const eventType = "bench.event"
+
+// eventsResult is the events run: Events events fanned out to Endpoints
+// endpoints, one delivery each.
+type eventsResult struct {
+	Events, Endpoints int
+	Delivered         int
+	Duplicates        int
+	Run               throughput // N is deliveries (results)
+}
+
+// eventsRun sends EventsN events, straight on the event stream, to a worker
+// whose catalog holds one event type and EventsEndpoints endpoints on the
+// fast receiver, each receiving every event, and measures deliveries (one
+// result per event and endpoint) per second. At most window deliveries are
+// outstanding, as in the end-to-end run.
+func (b *bench) eventsRun(ctx context.Context, r *report) error {
+	if b.o.Events <= 0 {
+		return nil
+	}
+	// A durable of its own: an earlier phase's worker, still exiting,
+	// must not fan these events out to its own job subject.
+	env := append(b.workerEnv("events", b.o.Concurrency, b.o.Concurrency), "HOOKWORKER_DURABLE=hookworker-events")
+	c, err := b.start("worker", nil, env)
+	if err != nil {
+		return err
+	}
+	defer c.release()
+	if err := b.eventCatalog(ctx); err != nil {
+		return err
+	}
+	if _, err := c.call("reset"); err != nil {
+		return err
+	}
+	cBefore, err := c.stats()
+	if err != nil {
+		return err
+	}
+	nBefore, err := b.nats.stats()
+	if err != nil {
+		return err
+	}
+	hooks := profiling(c, b.o.EventsCPUProfile, "", 0)
+	if hooks != nil {
+		if err := hooks.before(); err != nil {
+			return err
+		}
+	}
+	er, err := driveEvents(ctx, b.nc, topology("events").ResultSubject, b.o.Events, b.o.EventsEndpoints, b.o.Window, payload(b.o.Payload), b.o.Timeout)
+	if hooks != nil {
+		err = errors.Join(err, hooks.after())
+	}
+	if err != nil {
+		return err
+	}
+	after, err := c.stats()
+	if err != nil {
+		return err
+	}
+	nAfter, err := b.nats.stats()
+	if err != nil {
+		return err
+	}
+	er.Run.CPU, er.Run.NATSCPU = after.CPU-cBefore.CPU, nAfter.CPU-nBefore.CPU
+	r.Events = er
+	b.logf("  %.0f deliveries/s (%d events × %d endpoints)", er.Run.rate(), er.Events, er.Endpoints)
+	return nil
+}
+
+// eventCatalog waits for the worker's API, then puts the event type and
+// the endpoints.
+func (b *bench) eventCatalog(ctx context.Context) error {
+	api := client.New(b.nc)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		_, err := api.EventTypes(ctx, false)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, nats.ErrNoResponders) {
+			return fmt.Errorf("event api: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("event api: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if _, err := api.PutEventType(ctx, client.EventType{Name: eventType, Schema: json.RawMessage(`{"type":"object"}`)}); err != nil {
+		return err
+	}
+	for i := range b.o.EventsEndpoints {
+		// Distinct URLs on the one receiver.
+		ep := client.Endpoint{ID: "ep_bench_" + strconv.Itoa(i), URL: b.receiver.info + "/hook?endpoint=" + strconv.Itoa(i)}
+		if _, err := api.PutEndpoint(ctx, ep, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// driveEvents publishes events events on the event stream (as events.send
+// stores them), keeping at most window deliveries without a result, and
+// waits for endpoints results per event on resultSubject, until timeout.
+func driveEvents(ctx context.Context, nc *nats.Conn, resultSubject string, events, endpoints, window int, body []byte, timeout time.Duration) (eventsResult, error) {
+	res := eventsResult{Events: events, Endpoints: endpoints}
+	if endpoints < 1 {
+		return res, errors.New("events need at least one endpoint")
+	}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return res, err
+	}
+	prefix := "e" + strconv.FormatInt(time.Now().UnixNano(), 36) + "_"
+	want := events * endpoints
+	seen := make([]uint8, events)                           // results per event
+	tokens := make(chan struct{}, max(window/endpoints, 1)) // one per event in flight
+	done := make(chan struct{})
+	var got atomic.Int64
+	sub, err := nc.Subscribe(resultSubject, func(m *nats.Msg) {
+		evt, _, ok := strings.Cut(m.Header.Get("Hook-Job-Id"), ":")
+		n, ok2 := strings.CutPrefix(evt, prefix)
+		if !ok || !ok2 {
+			return
+		}
+		i, err := strconv.Atoi(n)
+		if err != nil || i < 0 || i >= events {
+			return
+		}
+		if int(seen[i]) >= endpoints {
+			res.Duplicates++
+			return
+		}
+		if m.Header.Get("Hook-Outcome") == "delivered" {
+			res.Delivered++
+		}
+		seen[i]++
+		if int(seen[i]) == endpoints {
+			<-tokens
+		}
+		if got.Add(1) == int64(want) {
+			close(done)
+		}
+	})
+	if err != nil {
+		return res, err
+	}
+	defer sub.Unsubscribe()
+	_ = sub.SetPendingLimits(-1, -1)
+	if err := nc.Flush(); err != nil {
+		return res, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	data := append(append([]byte(`{"payload":`), body...), '}')
+	start := time.Now()
+	for i := range events {
+		select {
+		case tokens <- struct{}{}:
+		case <-ctx.Done():
+			return res, fmt.Errorf("published %d of %d events: %w", i, events, ctx.Err())
+		}
+		id := prefix + strconv.Itoa(i)
+		msg := nats.NewMsg(catalog.EventSubject(eventType, id))
+		msg.Data = data
+		msg.Header.Set(jetstream.MsgIDHeader, id)
+		for {
+			_, err := js.PublishMsgAsync(msg)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+				return res, fmt.Errorf("publish event %d: %w", i, err)
+			}
+		}
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		if err := sub.Unsubscribe(); err == nil {
+			_ = nc.Flush()
+		}
+		return res, fmt.Errorf("results: got %d of %d: %w", got.Load(), want, ctx.Err())
+	}
+	res.Run = throughput{N: int(got.Load()), Seconds: time.Since(start).Seconds()}
+	if err := sub.Unsubscribe(); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// eventsFields are the events run's figures.
+func (r *report) eventsFields(f func(float64, int) string, ratio func(a, b float64) float64) []field {
+	if r.o.Events <= 0 {
+		return nil
+	}
+	ev := r.Events
+	rate := ev.Run.rate()
+	vs := ratio(rate, r.E2E.rate())
+	const s = "events"
+	return []field{
+		{s, "events × endpoints", "events", strconv.Itoa(ev.Events)},
+		{s, "", "events_endpoints", strconv.Itoa(ev.Endpoints)},
+		{s, "deliveries / delivered / duplicates", "events_results", strconv.Itoa(ev.Run.N)},
+		{s, "", "events_delivered", strconv.Itoa(ev.Delivered)},
+		{s, "", "events_duplicates", strconv.Itoa(ev.Duplicates)},
+		{s, "deliveries/s", "events_dps", f(rate, 0)},
+		{s, "deliveries/s / end to end (target ≥ 0.7)", "events_vs_e2e", f(vs, 3)},
+		{s, "target met", "events_target_met", strconv.FormatBool(vs >= 0.7)},
+		{s, "worker CPU s per 1k deliveries", "events_worker_cpu_s_per_1k", f(ev.Run.per1k(ev.Run.CPU), 4)},
+		{s, "nats CPU s per 1k deliveries", "events_nats_cpu_s_per_1k", f(ev.Run.per1k(ev.Run.NATSCPU), 4)},
+	}
+}

@@ -1,0 +1,91 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Deliverable returns endpoint id as a delivery to it must see it: from the
+// mirror when it holds the endpoint enabled, else from the bucket, so that
+// an endpoint created, or enabled again, a moment ago in another process is
+// not taken for deleted or disabled. An endpoint disabled or deleted is
+// seen so once the mirror has the change, as the fan-out sees it. A
+// deleted endpoint is ErrNotFound.
+func (c *Catalog) Deliverable(ctx context.Context, id string) (Endpoint, error) {
+	if s, ok := getDecoded(c.endpoints, id, decodeJSON[stored]); ok && !s.Disabled {
+		return s.Endpoint, nil
+	}
+	s, _, err := c.get(ctx, id)
+	return s.Endpoint, err
+}
+
+// MirroredSigningSecrets is SigningSecrets read from the catalog's mirror of
+// the bucket, without a request: the current secret first, then those
+// rotated out less than the grace period before now. It reports false when
+// the mirror does not hold the endpoint.
+func (c *Catalog) MirroredSigningSecrets(id string, now time.Time) ([]string, bool) {
+	s, ok := getDecoded(c.endpoints, id, decodeJSON[stored])
+	if !ok {
+		return nil, false
+	}
+	return s.signing(now), true
+}
+
+// signing returns the secrets a request is signed with at now.
+func (s stored) signing(now time.Time) []string {
+	out := []string{s.Secret}
+	for _, o := range s.OldSecrets {
+		if o.Until.After(now) {
+			out = append(out, o.Secret)
+		}
+	}
+	return out
+}
+
+// Failed records that a delivery to endpoint id failed at at, and returns
+// since when every delivery to it has failed: at, or the time of the first
+// failure after its last success. It writes only when the endpoint was not
+// failing already. The time comes from the mirror when it holds one, and
+// may then predate a success recorded a moment before: confirm with
+// FailingSince before acting on it. A deleted endpoint is ErrNotFound.
+func (c *Catalog) Failed(ctx context.Context, id string, at time.Time) (since time.Time, err error) {
+	if s, ok := getDecoded(c.endpoints, id, decodeJSON[stored]); ok && s.FailingSince != nil {
+		return *s.FailingSince, nil
+	}
+	since = at.UTC()
+	err = c.change(ctx, id, func(s *stored) {
+		if s.FailingSince != nil {
+			since = *s.FailingSince
+			return
+		}
+		s.FailingSince = &since
+	})
+	return since, err
+}
+
+// Succeeded records that a delivery to endpoint id succeeded: it is no
+// longer failing. It writes only when the endpoint was failing; a deleted
+// endpoint is no error.
+func (c *Catalog) Succeeded(ctx context.Context, id string) error {
+	s, ok := getDecoded(c.endpoints, id, decodeJSON[stored])
+	if ok && s.FailingSince == nil {
+		return nil
+	}
+	err := c.change(ctx, id, func(s *stored) { s.FailingSince = nil })
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// FailingSince returns, read from the bucket, since when every delivery to
+// endpoint id has failed; false when the last one succeeded. A deleted
+// endpoint is ErrNotFound.
+func (c *Catalog) FailingSince(ctx context.Context, id string) (time.Time, bool, error) {
+	s, _, err := c.get(ctx, id)
+	if err != nil || s.FailingSince == nil {
+		return time.Time{}, false, err
+	}
+	return *s.FailingSince, true, nil
+}

@@ -1,0 +1,281 @@
+// Package endpoint delivers event jobs: the jobs the fan-out makes, one
+// per event and endpoint.
+//
+// A Deliverer takes every webhook job. A plain one goes to the sender as it
+// is. An event job is sent only if its endpoint still exists and is enabled
+// when its turn comes (else it fails, nothing sent); its webhook-id is the
+// event's id, the same for every endpoint and every retry; each attempt is
+// signed with the endpoint's secrets as they are when it is signed, so that
+// a rotation applies to retries and, during the grace period, the old
+// secret signs too; and its retries follow the worker's retry schedule
+// unless the job carries its own. A 410 Gone disables the endpoint, and so
+// does every delivery to it failing for Config.DisableAfter.
+package endpoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/job"
+	"github.com/hookworker/hookworker/redact"
+	"github.com/hookworker/hookworker/sender"
+)
+
+// Catalog is what a Deliverer needs of the endpoint catalog;
+// *catalog.Catalog satisfies it.
+type Catalog interface {
+	// Deliverable returns the endpoint as a delivery must see it;
+	// catalog.ErrNotFound when it was deleted.
+	Deliverable(ctx context.Context, id string) (catalog.Endpoint, error)
+	// MirroredSigningSecrets returns the endpoint's signing secrets at now,
+	// without a request; false when it does not know the endpoint.
+	MirroredSigningSecrets(id string, now time.Time) ([]string, bool)
+	// SigningSecrets returns the endpoint's signing secrets at now.
+	SigningSecrets(ctx context.Context, id string, now time.Time) ([]string, error)
+	// Failed records a failed delivery and returns since when every
+	// delivery to the endpoint has failed.
+	Failed(ctx context.Context, id string, at time.Time) (time.Time, error)
+	// FailingSince returns, read from the store, since when every
+	// delivery to the endpoint has failed; false when it is not failing.
+	FailingSince(ctx context.Context, id string) (time.Time, bool, error)
+	// Succeeded records a successful delivery.
+	Succeeded(ctx context.Context, id string) error
+	// Disable disables the endpoint and publishes the operational event.
+	Disable(ctx context.Context, id, reason string) error
+}
+
+var _ Catalog = (*catalog.Catalog)(nil)
+
+// Send delivers one request; (*sender.Sender).Send is one.
+type Send func(ctx context.Context, req sender.Request) sender.Result
+
+// DefaultSchedule is the Standard Webhooks retry schedule, about three
+// days long.
+var DefaultSchedule = []time.Duration{
+	5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour,
+	10 * time.Hour, 14 * time.Hour, 20 * time.Hour, 24 * time.Hour,
+}
+
+// GoneReason is the disabled_reason of an endpoint that answered 410 Gone.
+const GoneReason = "the endpoint answered 410 Gone"
+
+// unavailableWait is how long an event job whose endpoint could not be read
+// waits before it is tried again.
+const unavailableWait = 5 * time.Second
+
+// Config is what a Deliverer is built from. Catalog and Send are required.
+type Config struct {
+	// Catalog holds the endpoints and their secrets.
+	Catalog Catalog
+	// Send delivers the requests.
+	Send Send
+	// Schedule is the wait before each retry of an event job that carries
+	// no retry_schedule of its own; nil means DefaultSchedule, empty no
+	// retry.
+	Schedule []time.Duration
+	// DisableAfter disables an endpoint every delivery to which has failed
+	// for this long; zero never does.
+	DisableAfter time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives what the catalog could not record; nil discards.
+	Logger *slog.Logger
+}
+
+// Deliverer delivers webhook jobs, plain and event ones. Its Prepare method
+// is the worker's Deliverer of the webhook type.
+type Deliverer struct {
+	cfg      Config
+	schedule sender.Backoff
+
+	mu      sync.Mutex
+	signers map[string]sender.Signer // by secret
+}
+
+// maxSigners bounds the signers kept: past it, the cache starts afresh.
+const maxSigners = 4096
+
+// New returns a Deliverer configured by cfg.
+func New(cfg Config) (*Deliverer, error) {
+	if cfg.Catalog == nil || cfg.Send == nil {
+		return nil, errors.New("endpoint: catalog and send are required")
+	}
+	if cfg.Schedule == nil {
+		cfg.Schedule = DefaultSchedule
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	waits := make([]job.Duration, len(cfg.Schedule))
+	for i, d := range cfg.Schedule {
+		waits[i] = job.Duration(d)
+	}
+	return &Deliverer{cfg: cfg, schedule: job.Schedule(waits, 0), signers: map[string]sender.Signer{}}, nil
+}
+
+// Prepare returns the send of webhook job j: the Sender's own for a plain
+// job, the endpoint's delivery for an event job. It refuses nothing: an
+// event job's endpoint is looked up when the job's turn comes.
+func (d *Deliverer) Prepare(j *job.Job) (func(context.Context, sender.Request) sender.Result, error) {
+	if j.Endpoint == "" || j.Event == nil {
+		return d.cfg.Send, nil
+	}
+	ep, ev, jobID := j.Endpoint, *j.Event, j.ID
+	return func(ctx context.Context, req sender.Request) sender.Result {
+		return d.deliver(ctx, req, jobID, ep, ev)
+	}, nil
+}
+
+// deliver sends one event job's request to endpoint id.
+func (d *Deliverer) deliver(ctx context.Context, req sender.Request, jobID, id string, ev job.Event) sender.Result {
+	start := d.cfg.Now()
+	ep, err := d.cfg.Catalog.Deliverable(ctx, id)
+	switch {
+	case errors.Is(err, catalog.ErrNotFound):
+		return notSent(req, start, sender.Failed, fmt.Sprintf("endpoint %s was deleted; nothing sent", id))
+	case err != nil:
+		if ctx.Err() != nil {
+			return notSent(req, start, sender.Interrupted, "interrupted before the endpoint was read")
+		}
+		d.cfg.Logger.Warn("read endpoint, job handed back", "job_id", jobID, "endpoint", id, "error", err)
+		r := notSent(req, start, sender.Deferred, "endpoint could not be read")
+		r.Defer = unavailableWait
+		return r
+	case ep.Disabled:
+		return notSent(req, start, sender.Failed, fmt.Sprintf("endpoint %s is disabled (%s); nothing sent", id, ep.DisabledReason))
+	}
+	// Secrets are read again as each attempt is signed; these serve when
+	// the catalog's mirror does not hold the endpoint yet.
+	first, ok := d.cfg.Catalog.MirroredSigningSecrets(id, d.cfg.Now())
+	if !ok {
+		if first, err = d.cfg.Catalog.SigningSecrets(ctx, id, d.cfg.Now()); err != nil {
+			r := notSent(req, start, sender.Deferred, "endpoint secrets could not be read")
+			r.Defer = unavailableWait
+			return r
+		}
+	}
+	req.ID = ev.ID
+	req.Sign = func(msgID, ts string, body []byte) string {
+		secrets, ok := d.cfg.Catalog.MirroredSigningSecrets(id, d.cfg.Now())
+		if !ok {
+			secrets = first
+		}
+		return d.sign(secrets, msgID, ts, body)
+	}
+	if req.Backoff == nil {
+		req.Backoff = d.schedule
+	}
+	next := req.OnAttempt
+	req.OnAttempt = func(a sender.Attempt) {
+		a.ID = jobID
+		d.observe(ctx, id, a)
+		if next != nil {
+			next(a)
+		}
+	}
+	return d.cfg.Send(ctx, req)
+}
+
+// notSent is the result of a delivery that sent nothing this time.
+func notSent(req sender.Request, at time.Time, outcome sender.Outcome, msg string) sender.Result {
+	r := sender.Result{
+		Outcome: outcome, Error: msg, StartedAt: at, FinishedAt: at,
+		Attempts: req.Prior.Attempts, Retries: req.Prior.Retries, Status: req.Prior.Status, Response: req.Prior.Response,
+	}
+	if len(req.URLs) > 0 {
+		r.URL = redact.URL(req.URLs[0])
+	}
+	return r
+}
+
+// sign returns the webhook-signature value of one attempt: one v1
+// signature per secret, space-separated.
+func (d *Deliverer) sign(secrets []string, id, ts string, body []byte) string {
+	sigs := make([]string, 0, len(secrets))
+	for _, s := range secrets {
+		sg := d.signer(s)
+		if sg == nil {
+			continue
+		}
+		if v := sg(id, ts, body); v != "" {
+			sigs = append(sigs, v)
+		}
+	}
+	return strings.Join(sigs, " ")
+}
+
+// signer returns the Signer of secret, made once; nil when the secret is
+// not one (the catalog checks every secret it stores).
+func (d *Deliverer) signer(secret string) sender.Signer {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if sg, ok := d.signers[secret]; ok {
+		return sg
+	}
+	sg, err := sender.NewSigner(secret)
+	if err != nil {
+		return nil
+	}
+	if len(d.signers) >= maxSigners {
+		clear(d.signers)
+	}
+	d.signers[secret] = sg
+	return sg
+}
+
+// recordTimeout bounds each catalog write an attempt leads to.
+const recordTimeout = 5 * time.Second
+
+// observe records what one attempt says of endpoint id: a success ends its
+// failing streak; a failure starts one, or disables the endpoint when the
+// streak is older than DisableAfter; a 410 Gone disables it at once.
+func (d *Deliverer) observe(ctx context.Context, id string, a sender.Attempt) {
+	if ctx.Err() != nil && a.Outcome != sender.AttemptDelivered {
+		return // interrupted: says nothing of the endpoint
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if a.Outcome == sender.AttemptDelivered {
+		if err := d.cfg.Catalog.Succeeded(ctx, id); err != nil {
+			d.cfg.Logger.Warn("record endpoint success", "endpoint", id, "error", err)
+		}
+		return
+	}
+	if a.Status == 410 {
+		d.disable(ctx, id, GoneReason)
+		return
+	}
+	now := d.cfg.Now()
+	since, err := d.cfg.Catalog.Failed(ctx, id, now)
+	switch {
+	case errors.Is(err, catalog.ErrNotFound):
+	case err != nil:
+		d.cfg.Logger.Warn("record endpoint failure", "endpoint", id, "error", err)
+	case d.cfg.DisableAfter > 0 && now.Sub(since) >= d.cfg.DisableAfter:
+		// Confirm with the bucket: the mirror may not have a success yet.
+		since, failing, err := d.cfg.Catalog.FailingSince(ctx, id)
+		if err == nil && failing && now.Sub(since) >= d.cfg.DisableAfter {
+			d.disable(ctx, id, fmt.Sprintf("every delivery failed since %s", since.UTC().Format(time.RFC3339)))
+		}
+	}
+}
+
+func (d *Deliverer) disable(ctx context.Context, id, reason string) {
+	err := d.cfg.Catalog.Disable(ctx, id, reason)
+	switch {
+	case errors.Is(err, catalog.ErrNotFound):
+	case err != nil:
+		d.cfg.Logger.Warn("disable endpoint", "endpoint", id, "reason", reason, "error", err)
+	default:
+		d.cfg.Logger.Info("endpoint disabled", "endpoint", id, "reason", reason)
+	}
+}
