@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"context"
 	"net"
 	"net/url"
 	"strings"
@@ -45,15 +46,27 @@ const (
 	maxHostWait = 10 * time.Minute
 )
 
+// maxQueueWait is the longest a job that finds its host busy waits in the
+// process for a slot, in a line behind the host's other waiting jobs; a job
+// whose wait would be longer (a slow or dead host, a deep line) is handed
+// back instead, so that it does not hold one of the worker's slots.
+const maxQueueWait = 100 * time.Millisecond
+
 // hostSweepEvery is how often a hostLimiter forgets the hosts it no longer
 // needs to know.
 const hostSweepEvery = time.Minute
 
-// hostLimiter bounds the jobs in flight per destination host, and paces
-// the jobs that find their host busy. A host with no job in flight is
-// forgotten when the last of its hand-backs is due; the ones that were not
-// (their queue still ran at their last release) are swept every
-// hostSweepEvery, as discord.Pacer sweeps its buckets.
+// hostLimiter bounds the jobs in flight per destination host. A job that
+// finds its host busy waits in the process, in the host's line (first
+// come, first served), when the slots of its host free fast enough for it
+// to get one within maxQueueWait; else it is handed back, paced at the rate
+// the host frees slots. Waiting takes none of the host's slots: a released
+// slot goes straight to the first job in line.
+//
+// A host with no job in flight is forgotten when the last of its
+// hand-backs is due; the ones that were not (their queue still ran at
+// their last release) are swept every hostSweepEvery, as discord.Pacer
+// sweeps its buckets.
 type hostLimiter struct {
 	mu        sync.Mutex
 	limit     int
@@ -66,36 +79,119 @@ type hostLimiter struct {
 type hostSlots struct {
 	// busy is the number of jobs in flight.
 	busy int
-	// hold is a moving average of how long a job held a slot.
+	// hold is a moving average of how long a job held a slot; 0 until one
+	// was released.
 	hold time.Duration
+	// moved is when a slot of the host was last taken from free or
+	// released: while all are taken, the time since is a lower bound of
+	// how long the jobs in flight hold them.
+	moved time.Time
+	// line holds the jobs waiting for a slot, first come first.
+	line []*hostWaiter
 	// next is when the job handed back last is due.
 	next time.Time
+}
+
+// hostWaiter is one job waiting in a host's line.
+type hostWaiter struct {
+	// ready is closed when a slot is handed to the waiter.
+	ready chan struct{}
 }
 
 func newHostLimiter(limit int) *hostLimiter {
 	return &hostLimiter{limit: limit, hosts: make(map[string]*hostSlots), now: time.Now, lastSweep: time.Now()}
 }
 
-// acquire takes a slot of host; it reports false when the host is busy.
-func (h *hostLimiter) acquire(host string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+// slots returns what the limiter knows of host, known from now on. h.mu is
+// held.
+func (h *hostLimiter) slots(host string, now time.Time) *hostSlots {
 	s := h.hosts[host]
 	if s == nil {
-		if now := h.now(); now.Sub(h.lastSweep) >= hostSweepEvery {
+		if now.Sub(h.lastSweep) >= hostSweepEvery {
 			h.sweep(now)
 		}
 		s = &hostSlots{}
 		h.hosts[host] = s
 	}
-	if s.busy >= h.limit {
+	return s
+}
+
+// tryAcquire takes a free slot of host; it reports false when the host is
+// busy.
+func (h *hostLimiter) tryAcquire(host string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.now()
+	s := h.slots(host, now)
+	if s.busy >= h.limit || len(s.line) > 0 {
 		return false
 	}
 	s.busy++
+	s.moved = now
 	return true
 }
 
-// release frees a slot of host, held for held.
+// acquire takes a slot of host, waiting in the host's line when the wait
+// is short (see hostLimiter). It reports false, and holds no slot, when the
+// job is to be handed back instead: the wait would be long, the job did not
+// get a slot within maxQueueWait after all, or ctx ended. wait runs before
+// the job starts to wait (and only then), resume after the wait.
+func (h *hostLimiter) acquire(ctx context.Context, host string, wait, resume func()) bool {
+	h.mu.Lock()
+	now := h.now()
+	s := h.slots(host, now)
+	if s.busy < h.limit && len(s.line) == 0 {
+		s.busy++
+		s.moved = now
+		h.mu.Unlock()
+		return true
+	}
+	if s.expectedWait(len(s.line)+1, h.limit, now) > maxQueueWait {
+		h.mu.Unlock()
+		return false
+	}
+	me := &hostWaiter{ready: make(chan struct{})}
+	s.line = append(s.line, me)
+	h.mu.Unlock()
+
+	wait()
+	defer resume()
+	t := time.NewTimer(maxQueueWait)
+	defer t.Stop()
+	select {
+	case <-me.ready:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	select {
+	case <-me.ready:
+		// Handed a slot as the wait ended: keep it.
+		return true
+	default:
+	}
+	for i, w := range s.line {
+		if w == me {
+			s.line = append(s.line[:i], s.line[i+1:]...)
+			break
+		}
+	}
+	return false
+}
+
+// expectedWait is how long the job at place n (from 1) of the host's line
+// waits for a slot: n slots' worth of time, a job's hold over the slots.
+// Until a job was released, and while no slot moved for longer than the
+// average hold, the time since a slot last moved stands for the hold.
+func (s *hostSlots) expectedWait(n, limit int, now time.Time) time.Duration {
+	hold := max(s.hold, now.Sub(s.moved))
+	return hold * time.Duration(n) / time.Duration(limit)
+}
+
+// release frees a slot of host, held for held (0: not held for a delivery,
+// not measured): the first job in the host's line takes it.
 func (h *hostLimiter) release(host string, held time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -103,13 +199,25 @@ func (h *hostLimiter) release(host string, held time.Duration) {
 	if s == nil {
 		return
 	}
-	s.busy--
-	if s.hold == 0 {
+	switch {
+	case held <= 0:
+		// Not held for a job's delivery: no measure of the host.
+	case s.hold == 0:
 		s.hold = held
-	} else {
+	default:
 		s.hold += (held - s.hold) / 8
 	}
-	if s.busy <= 0 && !s.next.After(h.now()) {
+	now := h.now()
+	s.moved = now
+	if len(s.line) > 0 {
+		w := s.line[0]
+		s.line[0] = nil
+		s.line = s.line[1:]
+		close(w.ready)
+		return
+	}
+	s.busy--
+	if s.busy <= 0 && !s.next.After(now) {
 		delete(h.hosts, host)
 	}
 }
