@@ -89,6 +89,9 @@ func (b *bench) all(ctx context.Context) (*report, error) {
 		{"bus ceiling", b.busCeiling},
 		{"end to end", b.endToEnd},
 		{"slow receiver", b.slowReceiver},
+		{"backlog", b.backlog},
+		{"mixed", b.mixed},
+		{"paced", b.paced},
 	} {
 		b.logf("%s…", phase.name)
 		if err := phase.run(ctx, r); err != nil {

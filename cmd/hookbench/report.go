@@ -82,6 +82,10 @@ type report struct {
 	E2EWorker     Stats
 	Slow          slowResult
 	Bound         boundResult
+	BacklogSmall  backlogResult
+	BacklogLarge  backlogResult
+	Mixed         mixedResult
+	Paced         pacedResult
 	// Filled in by finish, once every child has exited.
 	peakRSS  map[string]int64 // role (with a phase) → bytes
 	totalCPU float64
@@ -260,6 +264,8 @@ func (r *report) fields() []field {
 		add("latency-bound", "worker goroutines, peak", "bound_goroutines_peak", strconv.Itoa(bd.Worker.GoroutinesPeak))
 		add("latency-bound", "targets met (throughput, RSS)", "bound_target_met", strconv.FormatBool(ratio(rate, literal) >= 0.9 && brss <= 150))
 	}
+
+	r.backlogFields(add, r.E2E)
 
 	for _, role := range []string{"nats", "receiver", "httpload", "busload", "worker_e2e", "worker_slow", "worker_bound"} {
 		add("processes", role+" peak RSS MiB (getrusage)", role+"_rss_peak_mib", f(float64(r.peakRSS[role])/mib, 1))
