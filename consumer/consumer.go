@@ -164,7 +164,7 @@ func New(o Options) *Worker {
 	w := &Worker{
 		cfg: o, cons: o.Consumer, deliverers: o.Deliverers, metrics: m, log: log,
 		slots:   make(chan struct{}, o.Concurrency),
-		hosts:   newHostLimiter(o.HostConcurrency),
+		hosts:   newHostLimiter(o.HostConcurrency, o.Concurrency),
 		working: make(chan struct{}, o.Working),
 	}
 	// Interfaces holding nil pointers would not compare equal to nil.

@@ -23,7 +23,7 @@ func acquireAsync(t *testing.T, ctx context.Context, h *hostLimiter, host string
 func TestHostLineServesInOrder(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		h := newHostLimiter(2)
+		h := newHostLimiter(2, 2)
 		for range 2 {
 			if !h.tryAcquire("a:443") {
 				t.Fatal("free slot refused")
@@ -98,7 +98,7 @@ func TestHostLineRefusesLongWaits(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				const limit = 2
-				h := newHostLimiter(limit)
+				h := newHostLimiter(limit, limit)
 				for range limit {
 					h.tryAcquire("a:443")
 				}
@@ -145,7 +145,7 @@ func TestHostLineRefusesLongWaits(t *testing.T) {
 func TestHostLineGivesUp(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		h := newHostLimiter(1)
+		h := newHostLimiter(1, 1)
 		h.tryAcquire("a:443")
 		waited := 0
 		ctx, cancel := context.WithCancel(t.Context())
@@ -177,4 +177,86 @@ func TestHostLineGivesUp(t *testing.T) {
 			t.Error("the released slot is not free")
 		}
 	})
+}
+
+// A host whose slots move fast takes the slots nobody else wants, all of
+// the worker's but limit; it does not while its jobs have not been measured
+// yet, once its slots stop moving, or while another host's job waits.
+func TestHostLimiterLendsIdleSlots(t *testing.T) {
+	t.Parallel()
+	const limit, total = 2, 8
+	// fill takes slots of host until one is refused and returns how many
+	// it took.
+	fill := func(h *hostLimiter, host string) int {
+		n := 0
+		for h.tryAcquire(host) {
+			n++
+		}
+		return n
+	}
+	// measured is a limiter whose host a held its slots for 10ms, freed
+	// one and took what it could.
+	measured := func() *hostLimiter {
+		h := newHostLimiter(limit, total)
+		fill(h, "a:443")
+		time.Sleep(10 * time.Millisecond)
+		h.release("a:443", 10*time.Millisecond)
+		fill(h, "a:443")
+		return h
+	}
+	tests := []struct {
+		name string
+		// setup returns the limiter after what went before.
+		setup func(t *testing.T) *hostLimiter
+		want  int
+	}{
+		{"not measured yet", func(*testing.T) *hostLimiter { return newHostLimiter(limit, total) }, limit},
+		{"fast host", func(*testing.T) *hostLimiter { return measured() }, total - limit},
+		{"slow host", func(*testing.T) *hostLimiter {
+			h := newHostLimiter(limit, total)
+			fill(h, "a:443")
+			time.Sleep(time.Second)
+			h.release("a:443", time.Second)
+			return h
+		}, limit},
+		{"fast host gone quiet", func(*testing.T) *hostLimiter {
+			h := measured()
+			for range total - limit - 1 {
+				h.release("a:443", 10*time.Millisecond)
+			}
+			time.Sleep(2 * maxQueueWait)
+			return h
+		}, limit},
+		{"another host's job in line", func(t *testing.T) *hostLimiter {
+			h := newHostLimiter(limit, total)
+			fill(h, "b:443")
+			waited := 0
+			acquireAsync(t, t.Context(), h, "b:443", &waited)
+			synctest.Wait()
+			if waited != 1 {
+				t.Fatal("b's job did not wait in line")
+			}
+			fill(h, "a:443")
+			time.Sleep(10 * time.Millisecond)
+			h.release("a:443", 10*time.Millisecond)
+			return h
+		}, limit},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				h := tt.setup(t)
+				h.mu.Lock()
+				busy := 0
+				if s := h.hosts["a:443"]; s != nil {
+					busy = s.busy
+				}
+				h.mu.Unlock()
+				if got := busy + fill(h, "a:443"); got != tt.want {
+					t.Errorf("host a holds %d slots, want %d", got, tt.want)
+				}
+			})
+		})
+	}
 }

@@ -56,20 +56,33 @@ const maxQueueWait = 100 * time.Millisecond
 // needs to know.
 const hostSweepEvery = time.Minute
 
-// hostLimiter bounds the jobs in flight per destination host. A job that
-// finds its host busy waits in the process, in the host's line (first
-// come, first served), when the slots of its host free fast enough for it
-// to get one within maxQueueWait; else it is handed back, paced at the rate
-// the host frees slots. Waiting takes none of the host's slots: a released
-// slot goes straight to the first job in line.
+// hostLimiter bounds the jobs in flight per destination host, without
+// throttling a host nobody else wants (it is work-conserving):
+//
+//   - A host takes up to limit slots.
+//   - A host whose slots move fast (a job held one for at most maxQueueWait
+//     on average, and one was freed within maxQueueWait) may take more while
+//     no other host's job waits in line, up to all of the worker's slots
+//     but limit: those stay for the jobs behind, should the host die with
+//     every slot it took.
+//   - A job that finds its host busy waits in the process, in the host's
+//     line (first come, first served), when the slots of its host free fast
+//     enough for it to get one within maxQueueWait; else it is handed back,
+//     paced at the rate the host frees slots. A released slot goes straight
+//     to the first job in line.
 //
 // A host with no job in flight is forgotten when the last of its
 // hand-backs is due; the ones that were not (their queue still ran at
 // their last release) are swept every hostSweepEvery, as discord.Pacer
 // sweeps its buckets.
 type hostLimiter struct {
-	mu        sync.Mutex
-	limit     int
+	mu    sync.Mutex
+	limit int
+	// spare is how many slots beyond limit a fast host may take: the
+	// worker's slots but limit, less limit.
+	spare int
+	// waiting is the number of jobs in every host's line.
+	waiting   int
 	hosts     map[string]*hostSlots
 	now       func() time.Time
 	lastSweep time.Time
@@ -82,9 +95,9 @@ type hostSlots struct {
 	// hold is a moving average of how long a job held a slot; 0 until one
 	// was released.
 	hold time.Duration
-	// moved is when a slot of the host was last taken from free or
-	// released: while all are taken, the time since is a lower bound of
-	// how long the jobs in flight hold them.
+	// moved is when a slot of the host was last released, or taken while
+	// none was: the time since is a lower bound of how long the jobs in
+	// flight hold their slots.
 	moved time.Time
 	// line holds the jobs waiting for a slot, first come first.
 	line []*hostWaiter
@@ -98,8 +111,22 @@ type hostWaiter struct {
 	ready chan struct{}
 }
 
-func newHostLimiter(limit int) *hostLimiter {
-	return &hostLimiter{limit: limit, hosts: make(map[string]*hostSlots), now: time.Now, lastSweep: time.Now()}
+// newHostLimiter returns a limiter of limit slots per host in a worker of
+// total slots.
+func newHostLimiter(limit, total int) *hostLimiter {
+	return &hostLimiter{limit: limit, spare: max(0, total-2*limit), hosts: make(map[string]*hostSlots),
+		now: time.Now, lastSweep: time.Now()}
+}
+
+// free reports whether s (a host with no job in line) has a slot for a job
+// at now: one of its limit, or one it may take beyond (see hostLimiter).
+// h.mu is held.
+func (h *hostLimiter) free(s *hostSlots, now time.Time) bool {
+	if s.busy < h.limit {
+		return true
+	}
+	return s.busy < h.limit+h.spare && h.waiting == 0 &&
+		s.hold > 0 && s.hold <= maxQueueWait && now.Sub(s.moved) <= maxQueueWait
 }
 
 // slots returns what the limiter knows of host, known from now on. h.mu is
@@ -123,11 +150,10 @@ func (h *hostLimiter) tryAcquire(host string) bool {
 	defer h.mu.Unlock()
 	now := h.now()
 	s := h.slots(host, now)
-	if s.busy >= h.limit || len(s.line) > 0 {
+	if len(s.line) > 0 || !h.free(s, now) {
 		return false
 	}
-	s.busy++
-	s.moved = now
+	s.take(now)
 	return true
 }
 
@@ -140,18 +166,18 @@ func (h *hostLimiter) acquire(ctx context.Context, host string, wait, resume fun
 	h.mu.Lock()
 	now := h.now()
 	s := h.slots(host, now)
-	if s.busy < h.limit && len(s.line) == 0 {
-		s.busy++
-		s.moved = now
+	if len(s.line) == 0 && h.free(s, now) {
+		s.take(now)
 		h.mu.Unlock()
 		return true
 	}
-	if s.expectedWait(len(s.line)+1, h.limit, now) > maxQueueWait {
+	if s.expectedWait(len(s.line)+1, s.busy, now) > maxQueueWait {
 		h.mu.Unlock()
 		return false
 	}
 	me := &hostWaiter{ready: make(chan struct{})}
 	s.line = append(s.line, me)
+	h.waiting++
 	h.mu.Unlock()
 
 	wait()
@@ -175,19 +201,29 @@ func (h *hostLimiter) acquire(ctx context.Context, host string, wait, resume fun
 	for i, w := range s.line {
 		if w == me {
 			s.line = append(s.line[:i], s.line[i+1:]...)
+			h.waiting--
 			break
 		}
 	}
 	return false
 }
 
+// take takes a free slot at now.
+func (s *hostSlots) take(now time.Time) {
+	if s.busy == 0 {
+		s.moved = now
+	}
+	s.busy++
+}
+
 // expectedWait is how long the job at place n (from 1) of the host's line
-// waits for a slot: n slots' worth of time, a job's hold over the slots.
+// waits for a slot: n slots' worth of time, a job's hold over the busy
+// slots.
 // Until a job was released, and while no slot moved for longer than the
 // average hold, the time since a slot last moved stands for the hold.
-func (s *hostSlots) expectedWait(n, limit int, now time.Time) time.Duration {
+func (s *hostSlots) expectedWait(n, busy int, now time.Time) time.Duration {
 	hold := max(s.hold, now.Sub(s.moved))
-	return hold * time.Duration(n) / time.Duration(limit)
+	return hold * time.Duration(n) / time.Duration(max(busy, 1))
 }
 
 // release frees a slot of host, held for held (0: not held for a delivery,
@@ -209,10 +245,13 @@ func (h *hostLimiter) release(host string, held time.Duration) {
 	}
 	now := h.now()
 	s.moved = now
-	if len(s.line) > 0 {
+	// The slot goes to the first in line, unless the host holds more than
+	// its limit while other hosts' jobs wait: it then goes back.
+	if len(s.line) > 0 && (s.busy <= h.limit || h.waiting == len(s.line)) {
 		w := s.line[0]
 		s.line[0] = nil
 		s.line = s.line[1:]
+		h.waiting--
 		close(w.ready)
 		return
 	}

@@ -15,7 +15,7 @@ func (c *stepClock) now() time.Time      { return c.t }
 func (c *stepClock) add(d time.Duration) { c.t = c.t.Add(d) }
 func limiterAt(limit int) (*hostLimiter, *stepClock) {
 	c := &stepClock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
-	h := newHostLimiter(limit)
+	h := newHostLimiter(limit, limit)
 	h.now, h.lastSweep = c.now, c.t
 	return h, c
 }

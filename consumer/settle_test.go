@@ -219,7 +219,7 @@ func TestRejectedBeforeHostSlot(t *testing.T) {
 	t.Parallel()
 	w, pub, _ := settleWorker(t, nil)
 	w.deliverers[job.Discord] = DiscordJobs(nil)
-	w.hosts = newHostLimiter(1)
+	w.hosts = newHostLimiter(1, 1)
 	if !w.hosts.tryAcquire("discord.com:443") {
 		t.Fatal("host slot not taken")
 	}
