@@ -139,49 +139,73 @@ func TestHostLineRefusesLongWaits(t *testing.T) {
 	}
 }
 
-// A job that gets no slot within maxQueueWait, or whose context ends, leaves
-// the line and holds nothing: the next slot released goes to the job behind
-// it, and the host's count of jobs in flight is right.
+// A job that gets no slot within maxQueueWait (defaultHold while none of
+// the host's jobs has finished), or whose context ends, leaves the line and
+// holds nothing: the next slot released goes to the job behind it, and the
+// host's count of jobs in flight is right.
 func TestHostLineGivesUp(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		h := newHostLimiter(1, 1)
-		h.tryAcquire("a:443")
-		waited := 0
-		ctx, cancel := context.WithCancel(t.Context())
-		first := acquireAsync(t, ctx, h, "a:443", &waited)
-		synctest.Wait()
-		cancel()
-		if ok := <-first; ok {
-			t.Fatal("a job whose context ended got a slot")
-		}
-		start := time.Now()
-		second := acquireAsync(t, t.Context(), h, "a:443", &waited)
-		if ok := <-second; ok {
-			t.Fatal("a job got a slot nobody released")
-		}
-		if d := time.Since(start); d != maxQueueWait {
-			t.Errorf("the job waited %s, want maxQueueWait (%s)", d, maxQueueWait)
-		}
-		h.mu.Lock()
-		line := len(h.hosts["a:443"].line)
-		h.mu.Unlock()
-		if line != 0 {
-			t.Errorf("%d jobs left in line, want 0", line)
-		}
-		h.release("a:443", 10*time.Millisecond)
-		if h.len() != 0 {
-			t.Error("the host is still known with nothing in flight or in line")
-		}
-		if !h.tryAcquire("a:443") {
-			t.Error("the released slot is not free")
-		}
-	})
+	tests := []struct {
+		name string
+		// measured has a job of the host finish before.
+		measured bool
+		want     time.Duration
+	}{
+		{"host measured", true, maxQueueWait},
+		{"host starting", false, defaultHold},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				h := newHostLimiter(1, 1)
+				h.tryAcquire("a:443")
+				waited := 0
+				if tt.measured {
+					took := acquireAsync(t, t.Context(), h, "a:443", &waited)
+					synctest.Wait()
+					time.Sleep(10 * time.Millisecond)
+					h.release("a:443", 10*time.Millisecond)
+					if !<-took {
+						t.Fatal("the job in line did not get the released slot")
+					}
+				}
+				ctx, cancel := context.WithCancel(t.Context())
+				first := acquireAsync(t, ctx, h, "a:443", &waited)
+				synctest.Wait()
+				cancel()
+				if ok := <-first; ok {
+					t.Fatal("a job whose context ended got a slot")
+				}
+				start := time.Now()
+				second := acquireAsync(t, t.Context(), h, "a:443", &waited)
+				if ok := <-second; ok {
+					t.Fatal("a job got a slot nobody released")
+				}
+				if d := time.Since(start); d != tt.want {
+					t.Errorf("the job waited %s, want %s", d, tt.want)
+				}
+				h.mu.Lock()
+				line := len(h.hosts["a:443"].line)
+				h.mu.Unlock()
+				if line != 0 {
+					t.Errorf("%d jobs left in line, want 0", line)
+				}
+				h.release("a:443", 10*time.Millisecond)
+				if h.len() != 0 {
+					t.Error("the host is still known with nothing in flight or in line")
+				}
+				if !h.tryAcquire("a:443") {
+					t.Error("the released slot is not free")
+				}
+			})
+		})
+	}
 }
 
 // A host whose slots move fast takes the slots nobody else wants, all of
-// the worker's but limit; it does not while its jobs have not been measured
-// yet, once its slots stop moving, or while another host's job waits.
+// the worker's but limit, whatever another host's line; it does not while
+// its jobs have not been measured yet, or once its slots stop moving.
 func TestHostLimiterLendsIdleSlots(t *testing.T) {
 	t.Parallel()
 	const limit, total = 2, 8
@@ -227,8 +251,11 @@ func TestHostLimiterLendsIdleSlots(t *testing.T) {
 			time.Sleep(2 * maxQueueWait)
 			return h
 		}, limit},
-		{"another host's job in line", func(t *testing.T) *hostLimiter {
-			h := newHostLimiter(limit, total)
+		{"a slow host's job in line", func(t *testing.T) *hostLimiter {
+			h := measured()
+			for range total - limit - 1 {
+				h.release("a:443", 10*time.Millisecond)
+			}
 			fill(h, "b:443")
 			waited := 0
 			acquireAsync(t, t.Context(), h, "b:443", &waited)
@@ -236,11 +263,8 @@ func TestHostLimiterLendsIdleSlots(t *testing.T) {
 			if waited != 1 {
 				t.Fatal("b's job did not wait in line")
 			}
-			fill(h, "a:443")
-			time.Sleep(10 * time.Millisecond)
-			h.release("a:443", 10*time.Millisecond)
 			return h
-		}, limit},
+		}, total - limit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

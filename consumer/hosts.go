@@ -61,10 +61,12 @@ const hostSweepEvery = time.Minute
 //
 //   - A host takes up to limit slots.
 //   - A host whose slots move fast (a job held one for at most maxQueueWait
-//     on average, and one was freed within maxQueueWait) may take more while
-//     no other host's job waits in line, up to all of the worker's slots
-//     but limit: those stay for the jobs behind, should the host die with
-//     every slot it took.
+//     on average, and one was freed within maxQueueWait) may take more, up
+//     to all of the worker's slots but limit: those stay for the jobs of
+//     other hosts, which always get their own limit's worth as the fast
+//     host's slots turn over, and for the jobs behind should the host die
+//     with every slot it took. A slow host's line does not stop a fast host:
+//     its jobs wait for the slow host's slots, not for the worker's.
 //   - A job that finds its host busy waits in the process, in the host's
 //     line (first come, first served), when the slots of its host free fast
 //     enough for it to get one within maxQueueWait; else it is handed back,
@@ -80,9 +82,7 @@ type hostLimiter struct {
 	limit int
 	// spare is how many slots beyond limit a fast host may take: the
 	// worker's slots but limit, less limit.
-	spare int
-	// waiting is the number of jobs in every host's line.
-	waiting   int
+	spare     int
 	hosts     map[string]*hostSlots
 	now       func() time.Time
 	lastSweep time.Time
@@ -125,7 +125,7 @@ func (h *hostLimiter) free(s *hostSlots, now time.Time) bool {
 	if s.busy < h.limit {
 		return true
 	}
-	return s.busy < h.limit+h.spare && h.waiting == 0 &&
+	return s.busy < h.limit+h.spare &&
 		s.hold > 0 && s.hold <= maxQueueWait && now.Sub(s.moved) <= maxQueueWait
 }
 
@@ -160,7 +160,8 @@ func (h *hostLimiter) tryAcquire(host string) bool {
 // acquire takes a slot of host, waiting in the host's line when the wait
 // is short (see hostLimiter). It reports false, and holds no slot, when the
 // job is to be handed back instead: the wait would be long, the job did not
-// get a slot within maxQueueWait after all, or ctx ended. wait runs before
+// get a slot within maxQueueWait after all (defaultHold while none of the
+// host's jobs has finished yet), or ctx ended. wait runs before
 // the job starts to wait (and only then), resume after the wait.
 func (h *hostLimiter) acquire(ctx context.Context, host string, wait, resume func()) bool {
 	h.mu.Lock()
@@ -177,12 +178,18 @@ func (h *hostLimiter) acquire(ctx context.Context, host string, wait, resume fun
 	}
 	me := &hostWaiter{ready: make(chan struct{})}
 	s.line = append(s.line, me)
-	h.waiting++
+	// A host none of whose jobs has finished yet may just be slow to start
+	// (its connections are being dialled): its first jobs in line wait as
+	// long as a job is taken to hold a slot before they are handed back.
+	patience := maxQueueWait
+	if s.hold == 0 {
+		patience = defaultHold
+	}
 	h.mu.Unlock()
 
 	wait()
 	defer resume()
-	t := time.NewTimer(maxQueueWait)
+	t := time.NewTimer(patience)
 	defer t.Stop()
 	select {
 	case <-me.ready:
@@ -201,7 +208,6 @@ func (h *hostLimiter) acquire(ctx context.Context, host string, wait, resume fun
 	for i, w := range s.line {
 		if w == me {
 			s.line = append(s.line[:i], s.line[i+1:]...)
-			h.waiting--
 			break
 		}
 	}
@@ -245,17 +251,17 @@ func (h *hostLimiter) release(host string, held time.Duration) {
 	}
 	now := h.now()
 	s.moved = now
-	// The slot goes to the first in line, unless the host holds more than
-	// its limit while other hosts' jobs wait: it then goes back.
-	if len(s.line) > 0 && (s.busy <= h.limit || h.waiting == len(s.line)) {
+	s.busy--
+	if len(s.line) > 0 && h.free(s, now) {
+		// The slot goes to the first in line, if the host may still hold
+		// it.
 		w := s.line[0]
 		s.line[0] = nil
 		s.line = s.line[1:]
-		h.waiting--
+		s.busy++
 		close(w.ready)
 		return
 	}
-	s.busy--
 	if s.busy <= 0 && !s.next.After(now) {
 		delete(h.hosts, host)
 	}

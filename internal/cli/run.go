@@ -39,8 +39,7 @@ func run(ctx context.Context, stderr io.Writer) int {
 	scfg.Observer = m
 	scfg.Logger = log
 	// Keep as many connections to a host as it may take jobs at once (all
-	// the worker's slots but HostConcurrency, when no other host wants
-	// them): a request that finds none idle dials (and, over TLS, shakes
+	// the worker's slots but HostConcurrency, for a fast host): a request that finds none idle dials (and, over TLS, shakes
 	// hands) again. Idle ones close after sender.IdleConnTimeout.
 	scfg.MaxIdleConns = cfg.Concurrency
 	scfg.MaxIdleConnsPerHost = max(cfg.HostConcurrency, cfg.Concurrency-cfg.HostConcurrency)
