@@ -66,8 +66,9 @@ type Options struct {
 	// 1.
 	Concurrency int
 	// HostConcurrency is the number of jobs one destination host:port may
-	// hold in flight in this process; a host whose requests come back fast
-	// may use every slot but HostConcurrency. 0 means Concurrency.
+	// hold in flight in this process while other hosts' jobs wait; a host
+	// whose requests come back fast may use every slot but HostConcurrency
+	// when none do. 0 means Concurrency.
 	HostConcurrency int
 	// Working is the number of jobs in flight that may be doing work of
 	// their own at once (decoding, storing their result, handing back), as

@@ -204,8 +204,8 @@ func TestHostLineGivesUp(t *testing.T) {
 }
 
 // A host whose slots move fast takes the slots nobody else wants, all of
-// the worker's but limit, whatever another host's line; it does not while
-// its jobs have not been measured yet, or once its slots stop moving.
+// the worker's but limit; it does not while its jobs have not been measured
+// yet, once its slots stop moving, or while another host's job waits.
 func TestHostLimiterLendsIdleSlots(t *testing.T) {
 	t.Parallel()
 	const limit, total = 2, 8
@@ -251,7 +251,7 @@ func TestHostLimiterLendsIdleSlots(t *testing.T) {
 			time.Sleep(2 * maxQueueWait)
 			return h
 		}, limit},
-		{"a slow host's job in line", func(t *testing.T) *hostLimiter {
+		{"another host's job in line", func(t *testing.T) *hostLimiter {
 			h := measured()
 			for range total - limit - 1 {
 				h.release("a:443", 10*time.Millisecond)
@@ -264,7 +264,7 @@ func TestHostLimiterLendsIdleSlots(t *testing.T) {
 				t.Fatal("b's job did not wait in line")
 			}
 			return h
-		}, total - limit},
+		}, limit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

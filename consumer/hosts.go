@@ -61,12 +61,13 @@ const hostSweepEvery = time.Minute
 //
 //   - A host takes up to limit slots.
 //   - A host whose slots move fast (a job held one for at most maxQueueWait
-//     on average, and one was freed within maxQueueWait) may take more, up
-//     to all of the worker's slots but limit: those stay for the jobs of
-//     other hosts, which always get their own limit's worth as the fast
-//     host's slots turn over, and for the jobs behind should the host die
-//     with every slot it took. A slow host's line does not stop a fast host:
-//     its jobs wait for the slow host's slots, not for the worker's.
+//     on average, and one was freed within maxQueueWait) may take more while
+//     no other host's job waits in line, up to all of the worker's slots
+//     but limit: those stay for the jobs of other hosts, and for the jobs
+//     behind should the host die with every slot it took. While another
+//     host's jobs wait, the worker's free slots go to taking jobs from the
+//     stream (those of the waiting host are handed back, the others'
+//     delivered), not to the fast host.
 //   - A job that finds its host busy waits in the process, in the host's
 //     line (first come, first served), when the slots of its host free fast
 //     enough for it to get one within maxQueueWait; else it is handed back,
@@ -82,7 +83,9 @@ type hostLimiter struct {
 	limit int
 	// spare is how many slots beyond limit a fast host may take: the
 	// worker's slots but limit, less limit.
-	spare     int
+	spare int
+	// waiting is the number of jobs in every host's line.
+	waiting   int
 	hosts     map[string]*hostSlots
 	now       func() time.Time
 	lastSweep time.Time
@@ -125,7 +128,7 @@ func (h *hostLimiter) free(s *hostSlots, now time.Time) bool {
 	if s.busy < h.limit {
 		return true
 	}
-	return s.busy < h.limit+h.spare &&
+	return s.busy < h.limit+h.spare && h.waiting == len(s.line) &&
 		s.hold > 0 && s.hold <= maxQueueWait && now.Sub(s.moved) <= maxQueueWait
 }
 
@@ -178,6 +181,7 @@ func (h *hostLimiter) acquire(ctx context.Context, host string, wait, resume fun
 	}
 	me := &hostWaiter{ready: make(chan struct{})}
 	s.line = append(s.line, me)
+	h.waiting++
 	// A host none of whose jobs has finished yet may just be slow to start
 	// (its connections are being dialled): its first jobs in line wait as
 	// long as a job is taken to hold a slot before they are handed back.
@@ -208,6 +212,7 @@ func (h *hostLimiter) acquire(ctx context.Context, host string, wait, resume fun
 	for i, w := range s.line {
 		if w == me {
 			s.line = append(s.line[:i], s.line[i+1:]...)
+			h.waiting--
 			break
 		}
 	}
@@ -258,6 +263,7 @@ func (h *hostLimiter) release(host string, held time.Duration) {
 		w := s.line[0]
 		s.line[0] = nil
 		s.line = s.line[1:]
+		h.waiting--
 		s.busy++
 		close(w.ready)
 		return
