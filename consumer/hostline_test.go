@@ -284,3 +284,37 @@ func TestHostLimiterLendsIdleSlots(t *testing.T) {
 		})
 	}
 }
+
+// A job keeps its place in a line that moves, however long it waits in all.
+func TestHostLineKeepsPlaceWhileItMoves(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := newHostLimiter(1, 1)
+		h.tryAcquire("a:443")
+		waited := 0
+		// One job held the slot 10ms: the host is measured.
+		first := acquireAsync(t, t.Context(), h, "a:443", &waited)
+		synctest.Wait()
+		time.Sleep(10 * time.Millisecond)
+		h.release("a:443", 10*time.Millisecond)
+		if !<-first {
+			t.Fatal("the job in line did not get the released slot")
+		}
+		var line []<-chan bool
+		for range 3 {
+			line = append(line, acquireAsync(t, t.Context(), h, "a:443", &waited))
+			synctest.Wait()
+		}
+		start := time.Now()
+		for i, got := range line {
+			time.Sleep(maxQueueWait * 3 / 4)
+			h.release("a:443", maxQueueWait/10)
+			if !<-got {
+				t.Fatalf("job %d in line was handed back after %s in a moving line", i+1, time.Since(start))
+			}
+		}
+		if d := time.Since(start); d <= maxQueueWait {
+			t.Fatalf("the last job waited %s, want more than maxQueueWait to show anything", d)
+		}
+	})
+}

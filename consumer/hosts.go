@@ -163,8 +163,9 @@ func (h *hostLimiter) tryAcquire(host string) bool {
 // acquire takes a slot of host, waiting in the host's line when the wait
 // is short (see hostLimiter). It reports false, and holds no slot, when the
 // job is to be handed back instead: the wait would be long, the job did not
-// get a slot within maxQueueWait after all (defaultHold while none of the
-// host's jobs has finished yet), or ctx ended. wait runs before
+// get a slot and no slot of its host was released for maxQueueWait
+// (defaultHold while none of the host's jobs has finished yet), or ctx
+// ended. wait runs before
 // the job starts to wait (and only then), resume after the wait.
 func (h *hostLimiter) acquire(ctx context.Context, host string, wait, resume func()) bool {
 	h.mu.Lock()
@@ -195,20 +196,33 @@ func (h *hostLimiter) acquire(ctx context.Context, host string, wait, resume fun
 	defer resume()
 	t := time.NewTimer(patience)
 	defer t.Stop()
-	select {
-	case <-me.ready:
-		return true
-	case <-t.C:
-	case <-ctx.Done():
+	for {
+		select {
+		case <-me.ready:
+			return true
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		h.mu.Lock()
+		select {
+		case <-me.ready:
+			// Handed a slot as the wait ended: keep it.
+			h.mu.Unlock()
+			return true
+		default:
+		}
+		// A line that moved within the last patience moves on: the job
+		// keeps its place (a worker descheduled for a moment does not hand
+		// its line back). One that did not, or a context that ended, ends
+		// the wait.
+		if since := h.now().Sub(s.moved); ctx.Err() == nil && since < patience {
+			t.Reset(patience - since)
+			h.mu.Unlock()
+			continue
+		}
+		break
 	}
-	h.mu.Lock()
 	defer h.mu.Unlock()
-	select {
-	case <-me.ready:
-		// Handed a slot as the wait ended: keep it.
-		return true
-	default:
-	}
 	for i, w := range s.line {
 		if w == me {
 			s.line = append(s.line[:i], s.line[i+1:]...)
