@@ -46,10 +46,11 @@ const (
 	maxHostWait = 10 * time.Minute
 )
 
-// maxQueueWait is the longest a job that finds its host busy waits in the
-// process for a slot, in a line behind the host's other waiting jobs; a job
-// whose wait would be longer (a slow or dead host, a deep line) is handed
-// back instead, so that it does not hold one of the worker's slots.
+// maxQueueWait bounds the wait in the process of a job that finds its host
+// busy, in a line behind the host's other waiting jobs: a job whose wait
+// would be longer (a slow or dead host, a deep line) is handed back instead,
+// so that it does not hold one of the worker's slots, and so are the jobs
+// of a line that does not move for that long.
 const maxQueueWait = 100 * time.Millisecond
 
 // hostSweepEvery is how often a hostLimiter forgets the hosts it no longer
@@ -72,7 +73,8 @@ const hostSweepEvery = time.Minute
 //     line (first come, first served), when the slots of its host free fast
 //     enough for it to get one within maxQueueWait; else it is handed back,
 //     paced at the rate the host frees slots. A released slot goes straight
-//     to the first job in line.
+//     to the first job in line; a job keeps its place while the line moves,
+//     and leaves it (handed back) when the line stands still.
 //
 // A host with no job in flight is forgotten when the last of its
 // hand-backs is due; the ones that were not (their queue still ran at
@@ -121,9 +123,8 @@ func newHostLimiter(limit, total int) *hostLimiter {
 		now: time.Now, lastSweep: time.Now()}
 }
 
-// free reports whether s (a host with no job in line) has a slot for a job
-// at now: one of its limit, or one it may take beyond (see hostLimiter).
-// h.mu is held.
+// free reports whether s has a slot for one more job at now: one of its
+// limit, or one it may take beyond (see hostLimiter). h.mu is held.
 func (h *hostLimiter) free(s *hostSlots, now time.Time) bool {
 	if s.busy < h.limit {
 		return true
