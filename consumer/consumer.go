@@ -66,7 +66,9 @@ type Options struct {
 	// 1.
 	Concurrency int
 	// HostConcurrency is the number of jobs one destination host:port may
-	// hold in flight in this process; 0 means Concurrency.
+	// hold in flight in this process while other hosts' jobs wait; a host
+	// whose requests come back fast may use every slot but HostConcurrency
+	// when none do. 0 means Concurrency.
 	HostConcurrency int
 	// Working is the number of jobs in flight that may be doing work of
 	// their own at once (decoding, storing their result, handing back), as
@@ -167,7 +169,7 @@ func New(o Options) *Worker {
 	w := &Worker{
 		cfg: o, cons: o.Consumer, deliverers: o.Deliverers, metrics: m, log: log,
 		slots:   make(chan struct{}, o.Concurrency),
-		hosts:   newHostLimiter(o.HostConcurrency),
+		hosts:   newHostLimiter(o.HostConcurrency, o.Concurrency),
 		working: make(chan struct{}, o.Working),
 	}
 	// Interfaces holding nil pointers would not compare equal to nil.

@@ -131,20 +131,47 @@ func (w *Worker) run(ctx context.Context, d *delivery) disposition {
 	if err != nil {
 		return w.reject(d, err)
 	}
-	// A job whose destination host is saturated is handed back instead of
-	// waiting here: waiting would hold a global slot, and 10,000 jobs to a
-	// dead host would then fill every slot while the jobs behind them, to
-	// healthy hosts, waited their turn. Handed back, the dead host's jobs
-	// hold at most HostConcurrency slots, and their redeliveries are spread
-	// out at the pace the host frees slots, so that they do not crowd out
-	// the jobs behind them either (the server hands out redeliveries first).
-	if !w.hosts.acquire(d.host) {
+	// A job whose destination host is saturated waits for a slot only when
+	// the wait is short; else it is handed back: waiting would hold a global
+	// slot, and 10,000 jobs to a dead host would then fill every slot while
+	// the jobs behind them, to healthy hosts, waited their turn. Handed
+	// back, the dead host's jobs hold at most HostConcurrency slots, and
+	// their redeliveries are spread out at the pace the host frees slots, so
+	// that they do not crowd out the jobs behind them either (the server
+	// hands out redeliveries first).
+	if !w.hosts.tryAcquire(d.host) && !w.waitHost(ctx, d) {
 		return handBack(w.hosts.queue(d.host, w.hosts.now()), "host busy")
 	}
 	acquired := time.Now()
 	defer func() { w.hosts.release(d.host, time.Since(acquired)) }()
 	res := w.deliver(ctx, d, send)
 	return w.outcome(d, &res)
+}
+
+// waitHost waits in the line of d's host for a slot, without a working
+// token (see hostLimiter.acquire). It reports whether the job got the slot
+// and its working token back.
+func (w *Worker) waitHost(ctx context.Context, d *delivery) bool {
+	wait := func() {
+		<-w.working
+		d.token = false
+	}
+	resume := func() {
+		select {
+		case w.working <- struct{}{}:
+			d.token = true
+		case <-ctx.Done():
+		}
+	}
+	if !w.hosts.acquire(ctx, d.host, wait, resume) {
+		return false
+	}
+	if !d.token {
+		// Interrupted while waiting for the token: hand the job back.
+		w.hosts.release(d.host, 0)
+		return false
+	}
+	return true
 }
 
 // begin decodes d's job and loads what earlier deliveries left of it. It

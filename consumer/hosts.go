@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"context"
 	"net"
 	"net/url"
 	"strings"
@@ -45,18 +46,48 @@ const (
 	maxHostWait = 10 * time.Minute
 )
 
+// maxQueueWait bounds the wait in the process of a job that finds its host
+// busy, in a line behind the host's other waiting jobs: a job whose wait
+// would be longer (a slow or dead host, a deep line) is handed back instead,
+// so that it does not hold one of the worker's slots, and so are the jobs
+// of a line that does not move for that long.
+const maxQueueWait = 100 * time.Millisecond
+
 // hostSweepEvery is how often a hostLimiter forgets the hosts it no longer
 // needs to know.
 const hostSweepEvery = time.Minute
 
-// hostLimiter bounds the jobs in flight per destination host, and paces
-// the jobs that find their host busy. A host with no job in flight is
-// forgotten when the last of its hand-backs is due; the ones that were not
-// (their queue still ran at their last release) are swept every
-// hostSweepEvery, as discord.Pacer sweeps its buckets.
+// hostLimiter bounds the jobs in flight per destination host, without
+// throttling a host nobody else wants (it is work-conserving):
+//
+//   - A host takes up to limit slots.
+//   - A host whose slots move fast (a job held one for at most maxQueueWait
+//     on average, and one was freed within maxQueueWait) may take more while
+//     no other host's job waits in line, up to all of the worker's slots
+//     but limit: those stay for the jobs of other hosts, and for the jobs
+//     behind should the host die with every slot it took. While another
+//     host's jobs wait, the worker's free slots go to taking jobs from the
+//     stream (those of the waiting host are handed back, the others'
+//     delivered), not to the fast host.
+//   - A job that finds its host busy waits in the process, in the host's
+//     line (first come, first served), when the slots of its host free fast
+//     enough for it to get one within maxQueueWait; else it is handed back,
+//     paced at the rate the host frees slots. A released slot goes straight
+//     to the first job in line; a job keeps its place while the line moves,
+//     and leaves it (handed back) when the line stands still.
+//
+// A host with no job in flight is forgotten when the last of its
+// hand-backs is due; the ones that were not (their queue still ran at
+// their last release) are swept every hostSweepEvery, as discord.Pacer
+// sweeps its buckets.
 type hostLimiter struct {
-	mu        sync.Mutex
-	limit     int
+	mu    sync.Mutex
+	limit int
+	// spare is how many slots beyond limit a fast host may take: the
+	// worker's slots but limit, less limit.
+	spare int
+	// waiting is the number of jobs in every host's line.
+	waiting   int
 	hosts     map[string]*hostSlots
 	now       func() time.Time
 	lastSweep time.Time
@@ -66,36 +97,163 @@ type hostLimiter struct {
 type hostSlots struct {
 	// busy is the number of jobs in flight.
 	busy int
-	// hold is a moving average of how long a job held a slot.
+	// hold is a moving average of how long a job held a slot; 0 until one
+	// was released.
 	hold time.Duration
+	// moved is when a slot of the host was last released, or taken while
+	// none was: the time since is a lower bound of how long the jobs in
+	// flight hold their slots.
+	moved time.Time
+	// line holds the jobs waiting for a slot, first come first.
+	line []*hostWaiter
 	// next is when the job handed back last is due.
 	next time.Time
 }
 
-func newHostLimiter(limit int) *hostLimiter {
-	return &hostLimiter{limit: limit, hosts: make(map[string]*hostSlots), now: time.Now, lastSweep: time.Now()}
+// hostWaiter is one job waiting in a host's line.
+type hostWaiter struct {
+	// ready is closed when a slot is handed to the waiter.
+	ready chan struct{}
 }
 
-// acquire takes a slot of host; it reports false when the host is busy.
-func (h *hostLimiter) acquire(host string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+// newHostLimiter returns a limiter of limit slots per host in a worker of
+// total slots.
+func newHostLimiter(limit, total int) *hostLimiter {
+	return &hostLimiter{limit: limit, spare: max(0, total-2*limit), hosts: make(map[string]*hostSlots),
+		now: time.Now, lastSweep: time.Now()}
+}
+
+// free reports whether s has a slot for one more job at now: one of its
+// limit, or one it may take beyond (see hostLimiter). h.mu is held.
+func (h *hostLimiter) free(s *hostSlots, now time.Time) bool {
+	if s.busy < h.limit {
+		return true
+	}
+	return s.busy < h.limit+h.spare && h.waiting == len(s.line) &&
+		s.hold > 0 && s.hold <= maxQueueWait && now.Sub(s.moved) <= maxQueueWait
+}
+
+// slots returns what the limiter knows of host, known from now on. h.mu is
+// held.
+func (h *hostLimiter) slots(host string, now time.Time) *hostSlots {
 	s := h.hosts[host]
 	if s == nil {
-		if now := h.now(); now.Sub(h.lastSweep) >= hostSweepEvery {
+		if now.Sub(h.lastSweep) >= hostSweepEvery {
 			h.sweep(now)
 		}
 		s = &hostSlots{}
 		h.hosts[host] = s
 	}
-	if s.busy >= h.limit {
+	return s
+}
+
+// tryAcquire takes a free slot of host; it reports false when the host is
+// busy.
+func (h *hostLimiter) tryAcquire(host string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.now()
+	s := h.slots(host, now)
+	if len(s.line) > 0 || !h.free(s, now) {
 		return false
 	}
-	s.busy++
+	s.take(now)
 	return true
 }
 
-// release frees a slot of host, held for held.
+// acquire takes a slot of host, waiting in the host's line when the wait
+// is short (see hostLimiter). It reports false, and holds no slot, when the
+// job is to be handed back instead: the wait would be long, the job did not
+// get a slot and no slot of its host was released for maxQueueWait
+// (defaultHold while none of the host's jobs has finished yet), or ctx
+// ended. wait runs before
+// the job starts to wait (and only then), resume after the wait.
+func (h *hostLimiter) acquire(ctx context.Context, host string, wait, resume func()) bool {
+	h.mu.Lock()
+	now := h.now()
+	s := h.slots(host, now)
+	if len(s.line) == 0 && h.free(s, now) {
+		s.take(now)
+		h.mu.Unlock()
+		return true
+	}
+	if s.expectedWait(len(s.line)+1, s.busy, now) > maxQueueWait {
+		h.mu.Unlock()
+		return false
+	}
+	me := &hostWaiter{ready: make(chan struct{})}
+	s.line = append(s.line, me)
+	h.waiting++
+	// A host none of whose jobs has finished yet may just be slow to start
+	// (its connections are being dialled): its first jobs in line wait as
+	// long as a job is taken to hold a slot before they are handed back.
+	patience := maxQueueWait
+	if s.hold == 0 {
+		patience = defaultHold
+	}
+	h.mu.Unlock()
+
+	wait()
+	defer resume()
+	t := time.NewTimer(patience)
+	defer t.Stop()
+	for {
+		select {
+		case <-me.ready:
+			return true
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		h.mu.Lock()
+		select {
+		case <-me.ready:
+			// Handed a slot as the wait ended: keep it.
+			h.mu.Unlock()
+			return true
+		default:
+		}
+		// A line that moved within the last patience moves on: the job
+		// keeps its place (a worker descheduled for a moment does not hand
+		// its line back). One that did not, or a context that ended, ends
+		// the wait.
+		if since := h.now().Sub(s.moved); ctx.Err() == nil && since < patience {
+			t.Reset(patience - since)
+			h.mu.Unlock()
+			continue
+		}
+		break
+	}
+	defer h.mu.Unlock()
+	for i, w := range s.line {
+		if w == me {
+			s.line = append(s.line[:i], s.line[i+1:]...)
+			h.waiting--
+			break
+		}
+	}
+	return false
+}
+
+// take takes a free slot at now.
+func (s *hostSlots) take(now time.Time) {
+	if s.busy == 0 {
+		s.moved = now
+	}
+	s.busy++
+}
+
+// expectedWait is how long the job at place n (from 1) of the host's line
+// waits for a slot: n slots' worth of time, a job's hold over the busy
+// slots.
+// Until a job was released, and while no slot moved for longer than the
+// average hold, the time since a slot last moved stands for the hold.
+func (s *hostSlots) expectedWait(n, busy int, now time.Time) time.Duration {
+	hold := max(s.hold, now.Sub(s.moved))
+	return hold * time.Duration(n) / time.Duration(max(busy, 1))
+}
+
+// release frees a slot of host, held for held (0: not held for a delivery,
+// not measured): the first job in the host's line takes it.
 func (h *hostLimiter) release(host string, held time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -103,13 +261,29 @@ func (h *hostLimiter) release(host string, held time.Duration) {
 	if s == nil {
 		return
 	}
-	s.busy--
-	if s.hold == 0 {
+	switch {
+	case held <= 0:
+		// Not held for a job's delivery: no measure of the host.
+	case s.hold == 0:
 		s.hold = held
-	} else {
+	default:
 		s.hold += (held - s.hold) / 8
 	}
-	if s.busy <= 0 && !s.next.After(h.now()) {
+	now := h.now()
+	s.moved = now
+	s.busy--
+	if len(s.line) > 0 && h.free(s, now) {
+		// The slot goes to the first in line, if the host may still hold
+		// it.
+		w := s.line[0]
+		s.line[0] = nil
+		s.line = s.line[1:]
+		h.waiting--
+		s.busy++
+		close(w.ready)
+		return
+	}
+	if s.busy <= 0 && !s.next.After(now) {
 		delete(h.hosts, host)
 	}
 }

@@ -15,7 +15,7 @@ func (c *stepClock) now() time.Time      { return c.t }
 func (c *stepClock) add(d time.Duration) { c.t = c.t.Add(d) }
 func limiterAt(limit int) (*hostLimiter, *stepClock) {
 	c := &stepClock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
-	h := newHostLimiter(limit)
+	h := newHostLimiter(limit, limit)
 	h.now, h.lastSweep = c.now, c.t
 	return h, c
 }
@@ -24,14 +24,14 @@ func TestHostLimiterBoundsAndPaces(t *testing.T) {
 	t.Parallel()
 	h, c := limiterAt(2)
 	for i := range 2 {
-		if !h.acquire("a:443") {
+		if !h.tryAcquire("a:443") {
 			t.Fatalf("slot %d of a host limited to 2 was refused", i+1)
 		}
 	}
-	if h.acquire("a:443") {
+	if h.tryAcquire("a:443") {
 		t.Fatal("a third job took a slot of a host limited to 2")
 	}
-	if !h.acquire("b:443") {
+	if !h.tryAcquire("b:443") {
 		t.Fatal("another host was refused")
 	}
 	// Nothing held a slot yet: a job waits defaultHold over the slots, and
@@ -41,7 +41,7 @@ func TestHostLimiterBoundsAndPaces(t *testing.T) {
 		t.Errorf("queued waits %s, %s, want %s, %s", w1, w2, defaultHold/2, defaultHold)
 	}
 	h.release("a:443", 100*time.Millisecond)
-	if !h.acquire("a:443") {
+	if !h.tryAcquire("a:443") {
 		t.Error("a released slot was not free")
 	}
 	if w := h.queue("a:443", c.now().Add(time.Hour)); w != 50*time.Millisecond {
@@ -60,7 +60,7 @@ func TestHostLimiterForgetsIdleHosts(t *testing.T) {
 	const hosts = 100
 	for i := range hosts {
 		host := fmt.Sprintf("h%d:443", i)
-		if !h.acquire(host) {
+		if !h.tryAcquire(host) {
 			t.Fatal("slot refused")
 		}
 		if i%2 == 0 {
@@ -72,7 +72,7 @@ func TestHostLimiterForgetsIdleHosts(t *testing.T) {
 		t.Fatalf("%d hosts known after release, want %d (the ones with a hand-back due)", n, hosts/2)
 	}
 	c.add(hostSweepEvery)
-	if !h.acquire("new:443") {
+	if !h.tryAcquire("new:443") {
 		t.Fatal("slot refused")
 	}
 	if n := h.len(); n != 1 {

@@ -219,8 +219,8 @@ func TestRejectedBeforeHostSlot(t *testing.T) {
 	t.Parallel()
 	w, pub, _ := settleWorker(t, nil)
 	w.deliverers[job.Discord] = DiscordJobs(nil)
-	w.hosts = newHostLimiter(1)
-	if !w.hosts.acquire("discord.com:443") {
+	w.hosts = newHostLimiter(1, 1)
+	if !w.hosts.tryAcquire("discord.com:443") {
 		t.Fatal("host slot not taken")
 	}
 	msg := &ackMsg{data: []byte(`{"id":"d1","type":"discord","url":"https://discord.com/api/webhooks/1/t","discord":{"content":5}}`)}

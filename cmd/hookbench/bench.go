@@ -90,6 +90,9 @@ func (b *bench) all(ctx context.Context) (*report, error) {
 		{"end to end", b.endToEnd},
 		{"slow receiver", b.slowReceiver},
 		{"events", b.eventsRun},
+		{"backlog", b.backlog},
+		{"mixed", b.mixed},
+		{"paced", b.paced},
 	} {
 		b.logf("%s…", phase.name)
 		if err := phase.run(ctx, r); err != nil {

@@ -2,8 +2,10 @@
 // runs on, in one run: the HTTP ceiling (the worker's HTTP client posting
 // straight to a fast receiver), the bus ceiling (JetStream jobs consumed,
 // answered with a result and acknowledged, no HTTP), the worker end to end,
-// and the worker holding thousands of jobs in flight against a slow
-// receiver.
+// the worker holding thousands of jobs in flight against a slow receiver,
+// bursts of jobs to one host through a worker with its default per-host
+// limit (backlog), a fast host's jobs among a slow host's (mixed), and the
+// worker's CPU at a steady rate well below its ceiling (paced).
 //
 // Every part runs in its own process on loopback: a JetStream server, a
 // receiver answering 204, the ceiling loads and the worker, each this binary
@@ -21,6 +23,8 @@
 //	    [-slow-jobs 10000] [-slow-delay 200ms] [-cpuprofile f] [-memprofile f] \
 //	    [-slow-cpuprofile f] [-slow-snapshot f [-slow-snapshot-at 1s]] \
 //	    [-events 5000] [-events-endpoints 4] [-events-cpuprofile f]
+//	    [-backlog-small 1000] [-backlog-large 20000] [-mixed-slow 20000] \
+//	    [-mixed-fast 2000] [-paced-jobs 5000] [-paced-rate 1000] [-paced-cpuprofile f]
 package main
 
 import (
@@ -63,6 +67,13 @@ type options struct {
 	Events           int
 	EventsEndpoints  int
 	EventsCPUProfile string
+	BacklogSmall     int
+	BacklogLarge     int
+	MixedSlow        int
+	MixedFast        int
+	PacedJobs        int
+	PacedRate        float64
+	PacedCPUProfile  string
 }
 
 func main() {
@@ -94,6 +105,13 @@ func main() {
 	flag.IntVar(&o.Events, "events", 5000, "events in the events run, each fanned out to every endpoint; 0: no events run")
 	flag.IntVar(&o.EventsEndpoints, "events-endpoints", 4, "endpoints every event of the events run goes to")
 	flag.StringVar(&o.EventsCPUProfile, "events-cpuprofile", "", "write a CPU profile of the worker during the events run to this file")
+	flag.IntVar(&o.BacklogSmall, "backlog-small", 1000, "jobs in the small backlog run (all published at once to one host, default HOST_CONCURRENCY)")
+	flag.IntVar(&o.BacklogLarge, "backlog-large", 20000, "jobs in the large backlog run")
+	flag.IntVar(&o.MixedSlow, "mixed-slow", 20000, "jobs to the slow host (answering after slow-delay) in the mixed run")
+	flag.IntVar(&o.MixedFast, "mixed-fast", 2000, "jobs to the fast host in the mixed run")
+	flag.IntVar(&o.PacedJobs, "paced-jobs", 5000, "jobs in the paced run")
+	flag.Float64Var(&o.PacedRate, "paced-rate", 1000, "jobs published per second in the paced run")
+	flag.StringVar(&o.PacedCPUProfile, "paced-cpuprofile", "", "write a CPU profile of the worker during the paced run to this file")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -113,6 +131,9 @@ func (o *options) check() error {
 	}
 	if o.Payload < 0 || o.Jobs < 1 || o.Concurrency < 1 || o.SlowJobs < 1 || o.Window < 0 || o.SlowWindow < 0 || o.SlowConcurrency < 0 || o.BoundJobs < -1 || o.BoundConcurrency < 0 {
 		return errors.New("payload must not be negative; jobs, concurrency and slow-jobs must be positive; bound-jobs at least -1")
+	}
+	if o.BacklogSmall < 1 || o.BacklogLarge < 1 || o.MixedSlow < 1 || o.MixedFast < 1 || o.PacedJobs < 1 || o.PacedRate <= 0 {
+		return errors.New("backlog, mixed and paced jobs and the paced rate must be positive")
 	}
 	if o.Timeout <= 0 || o.SlowDelay < 0 || o.Settle < 0 {
 		return errors.New("timeout must be positive, slow-delay and settle not negative")

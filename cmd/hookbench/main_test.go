@@ -39,6 +39,7 @@ func TestRunTiny(t *testing.T) {
 		SlowDelay: 50 * time.Millisecond, SlowJobs: 100,
 		Timeout: 30 * time.Second, Settle: 500 * time.Millisecond,
 		Events: 20, EventsEndpoints: 4,
+		BacklogSmall: 20, BacklogLarge: 60, MixedSlow: 40, MixedFast: 10, PacedJobs: 20, PacedRate: 200,
 	}
 	var out bytes.Buffer
 	if err := run(context.Background(), o, &out, io.Discard); err != nil {
@@ -53,6 +54,8 @@ func TestRunTiny(t *testing.T) {
 		"slow_worker_cpu_s_per_1k", "slow_goroutines_before", "slow_goroutines_after", "slow_settle_seconds",
 		"bound_dps", "bound_vs_literal", "bound_peak_in_flight", "bound_worker_rss_peak_mib",
 		"events_dps", "events_vs_e2e", "events_worker_cpu_s_per_1k", "worker_events_rss_peak_mib",
+		"backlog_small_vs_e2e", "backlog_large_vs_e2e", "backlog_large_worst_vs_median", "backlog_large_window_worst_dps",
+		"mixed_fast_vs_alone", "mixed_slow_peak_in_flight", "paced_worker_cpu_s_per_1k", "paced_vs_e2e_cpu",
 		"cpu_total_s",
 	} {
 		if _, ok := kv[key]; !ok {
@@ -80,6 +83,11 @@ func TestRunTiny(t *testing.T) {
 		{"events_results", 80},
 		{"events_delivered", 80},
 		{"events_duplicates", 0},
+		{"backlog_small_delivered", 20},
+		{"backlog_large_delivered", 60},
+		{"mixed_fast_delivered", 10},
+		{"mixed_host_limit", 1},
+		{"paced_delivered", 20},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
@@ -88,7 +96,10 @@ func TestRunTiny(t *testing.T) {
 			}
 		})
 	}
-	for _, key := range []string{"http_rps", "bus_jps", "e2e_dps", "slow_dps", "bound_dps", "bound_concurrency", "e2e_worker_rss_peak_mib", "slow_worker_rss_peak_mib", "bound_worker_rss_peak_mib", "cpu_total_s"} {
+	if kv["mixed_slow_peak_in_flight"] > kv["mixed_host_limit"] {
+		t.Errorf("the slow host had %v requests in flight, more than its share (%v)", kv["mixed_slow_peak_in_flight"], kv["mixed_host_limit"])
+	}
+	for _, key := range []string{"backlog_small_dps", "backlog_large_dps", "mixed_fast_dps", "mixed_fast_alone_dps", "paced_dps", "paced_worker_cpu_s_per_1k", "http_rps", "bus_jps", "e2e_dps", "slow_dps", "bound_dps", "bound_concurrency", "e2e_worker_rss_peak_mib", "slow_worker_rss_peak_mib", "bound_worker_rss_peak_mib", "cpu_total_s"} {
 		if kv[key] <= 0 {
 			t.Errorf("%s = %v, want it positive", key, kv[key])
 		}
@@ -134,7 +145,8 @@ func parsePairs(t *testing.T, line string) map[string]float64 {
 
 func TestOptionsCheck(t *testing.T) {
 	t.Parallel()
-	valid := options{Jobs: 1, Concurrency: 2, SlowJobs: 3, Timeout: time.Second}
+	valid := options{Jobs: 1, Concurrency: 2, SlowJobs: 3, Timeout: time.Second,
+		BacklogSmall: 1, BacklogLarge: 1, MixedSlow: 1, MixedFast: 1, PacedJobs: 1, PacedRate: 1}
 	tests := []struct {
 		name    string
 		change  func(*options)
@@ -148,6 +160,8 @@ func TestOptionsCheck(t *testing.T) {
 		{"negative delay", func(o *options) { o.SlowDelay = -time.Second }, true},
 		{"negative slow window", func(o *options) { o.SlowWindow = -1 }, true},
 		{"bound jobs below -1", func(o *options) { o.BoundJobs = -2 }, true},
+		{"no backlog jobs", func(o *options) { o.BacklogLarge = 0 }, true},
+		{"no paced rate", func(o *options) { o.PacedRate = 0 }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

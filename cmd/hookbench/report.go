@@ -83,6 +83,10 @@ type report struct {
 	Slow          slowResult
 	Bound         boundResult
 	Events        eventsResult
+	BacklogSmall  backlogResult
+	BacklogLarge  backlogResult
+	Mixed         mixedResult
+	Paced         pacedResult
 	// Filled in by finish, once every child has exited.
 	peakRSS  map[string]int64 // role (with a phase) → bytes
 	totalCPU float64
@@ -279,6 +283,7 @@ func (r *report) fields() []field {
 	}
 
 	fs = append(fs, r.eventsFields(f, ratio)...)
+	r.backlogFields(add, r.E2E)
 
 	for _, role := range []string{"nats", "receiver", "httpload", "busload", "worker_e2e", "worker_slow", "worker_bound", "worker_events"} {
 		add("processes", role+" peak RSS MiB (getrusage)", role+"_rss_peak_mib", f(float64(r.peakRSS[role])/mib, 1))

@@ -40,11 +40,11 @@ func run(ctx context.Context, stderr io.Writer) int {
 	scfg := cfg.SenderConfig()
 	scfg.Observer = m
 	scfg.Logger = log
-	// Keep as many connections to a host as it may take jobs at once: a
-	// request that finds none idle dials (and, over TLS, shakes hands)
-	// again. Idle ones close after sender.IdleConnTimeout.
+	// Keep as many connections to a host as it may take jobs at once (all
+	// the worker's slots but HostConcurrency, for a fast host): a request that finds none idle dials (and, over TLS, shakes
+	// hands) again. Idle ones close after sender.IdleConnTimeout.
 	scfg.MaxIdleConns = cfg.Concurrency
-	scfg.MaxIdleConnsPerHost = cfg.HostConcurrency
+	scfg.MaxIdleConnsPerHost = max(cfg.HostConcurrency, cfg.Concurrency-cfg.HostConcurrency)
 	list, err := cfg.ProxyList()
 	if err != nil {
 		fmt.Fprintf(stderr, "hookworker: invalid configuration:\n%v\n", err)

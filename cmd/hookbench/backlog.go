@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// backlogResult is one burst to one host through a worker with its default
+// settings.
+type backlogResult struct {
+	Jobs, Delivered int
+	// Seconds is from the first publish to the last result.
+	Seconds float64
+	// Windows are the 100 ms windows after the first second.
+	Windows windowStats
+	CPU     float64
+}
+
+// mixedResult is the mixed run: a fast host's jobs alone, then published
+// together with a slow host's.
+type mixedResult struct {
+	// FastAlone and FastMixed are the fast host's deliveries per second,
+	// from the first publish to its last result.
+	FastAlone, FastMixed float64
+	FastDelivered        int
+	// SlowDone is how many of the slow host's jobs had a result when the
+	// fast host's last came in.
+	SlowDone int
+	// SlowPeak is the most requests the slow host had in flight at once;
+	// HostLimit the worker's per-host limit (its default).
+	SlowPeak, HostLimit int64
+}
+
+// pacedResult is a paced load: jobs published at a steady rate well below
+// what the worker can do.
+type pacedResult struct {
+	Jobs, Delivered int
+	Rate            float64
+	CPU             float64
+}
+
+// Window width and the start-up left out of the window rates.
+const (
+	windowWidth = 100 * time.Millisecond
+	windowSkip  = time.Second
+)
+
+// defaultHostConcurrency is the worker's HOST_CONCURRENCY when none is set,
+// a quarter of CONCURRENCY (see config).
+func defaultHostConcurrency(concurrency int) int { return max(1, concurrency/4) }
+
+// backlog publishes BacklogSmall and then BacklogLarge jobs at once to one
+// host, each through a fresh worker with the default HOST_CONCURRENCY.
+func (b *bench) backlog(ctx context.Context, r *report) error {
+	for i, n := range []int{b.o.BacklogSmall, b.o.BacklogLarge} {
+		prefix := "backlog" + strconv.Itoa(i)
+		c, err := b.start("worker", nil, b.workerEnv(prefix, b.o.Concurrency, 0))
+		if err != nil {
+			return err
+		}
+		before, err := c.stats()
+		if err != nil {
+			c.release()
+			return err
+		}
+		parts, err := burst(ctx, b.nc, topology(prefix), []burstPart{{n: n, url: b.receiver.info + "/hook", wait: true}}, 0, payload(b.o.Payload), b.o.Timeout)
+		if err != nil {
+			c.release()
+			return fmt.Errorf("%d jobs: %w", n, err)
+		}
+		after, err := c.stats()
+		c.release()
+		if err != nil {
+			return err
+		}
+		p := parts[0]
+		res := backlogResult{Jobs: p.Results, Delivered: p.Delivered, Seconds: p.last().Seconds(),
+			Windows: windows(p.Arrivals, windowSkip, windowWidth), CPU: after.CPU - before.CPU}
+		if i == 0 {
+			r.BacklogSmall = res
+		} else {
+			r.BacklogLarge = res
+		}
+		b.logf("  %d jobs: %.0f deliveries/s", n, p.rate())
+	}
+	return nil
+}
+
+// mixed runs MixedFast jobs to the fast receiver alone, then again
+// published together with MixedSlow jobs to a second receiver that answers
+// after SlowDelay, through one worker with the default HOST_CONCURRENCY.
+// It does not wait for the slow host's jobs.
+func (b *bench) mixed(ctx context.Context, r *report) error {
+	slow, err := b.start("receiver", []string{"-delay", b.o.SlowDelay.String()}, nil)
+	if err != nil {
+		return err
+	}
+	defer slow.release()
+	c, err := b.start("worker", nil, append(b.workerEnv("mixed", b.o.Concurrency, 0), "HOOKWORKER_SHUTDOWN_TIMEOUT=1s"))
+	if err != nil {
+		return err
+	}
+	defer c.release()
+	fast := burstPart{n: b.o.MixedFast, url: b.receiver.info + "/hook", wait: true}
+	alone, err := burst(ctx, b.nc, topology("mixed"), []burstPart{fast}, 0, payload(b.o.Payload), b.o.Timeout)
+	if err != nil {
+		return fmt.Errorf("fast host alone: %w", err)
+	}
+	if _, err := slow.call("resetcounts"); err != nil {
+		return err
+	}
+	together, err := burst(ctx, b.nc, topology("mixed"), []burstPart{
+		{n: b.o.MixedSlow, url: slow.info + "/slow"}, fast,
+	}, 0, payload(b.o.Payload), b.o.Timeout)
+	if err != nil {
+		return fmt.Errorf("fast and slow hosts together: %w", err)
+	}
+	var counts receiverCounts
+	if err := slow.callJSON(&counts, "counts"); err != nil {
+		return err
+	}
+	r.Mixed = mixedResult{
+		FastAlone: alone[0].rate(), FastMixed: together[1].rate(), FastDelivered: together[1].Delivered,
+		SlowDone: together[0].Results, SlowPeak: counts.PeakInFlight,
+		HostLimit: int64(defaultHostConcurrency(b.o.Concurrency)),
+	}
+	b.logf("  fast host alone %.0f/s, with the slow host %.0f/s", r.Mixed.FastAlone, r.Mixed.FastMixed)
+	return nil
+}
+
+// paced publishes PacedJobs jobs at PacedRate a second through a worker set
+// up as in the end-to-end run, and measures its CPU.
+func (b *bench) paced(ctx context.Context, r *report) error {
+	c, err := b.start("worker", nil, b.workerEnv("paced", b.o.Concurrency, b.o.Concurrency))
+	if err != nil {
+		return err
+	}
+	defer c.release()
+	before, err := c.stats()
+	if err != nil {
+		return err
+	}
+	hooks := profiling(c, b.o.PacedCPUProfile, "", 0)
+	if hooks != nil {
+		if err := hooks.before(); err != nil {
+			return err
+		}
+	}
+	parts, err := burst(ctx, b.nc, topology("paced"), []burstPart{{n: b.o.PacedJobs, url: b.receiver.info + "/hook", wait: true}}, b.o.PacedRate, payload(b.o.Payload), b.o.Timeout)
+	if hooks != nil {
+		if herr := hooks.after(); err == nil {
+			err = herr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	after, err := c.stats()
+	if err != nil {
+		return err
+	}
+	r.Paced = pacedResult{Jobs: parts[0].Results, Delivered: parts[0].Delivered, Rate: parts[0].rate(), CPU: after.CPU - before.CPU}
+	b.logf("  %.0f deliveries/s, worker CPU %.3f s", r.Paced.Rate, r.Paced.CPU)
+	return nil
+}
+
+// backlogFields are the figures of the backlog, mixed and paced runs.
+func (r *report) backlogFields(add func(section, label, key, value string), e2e throughput) {
+	f := func(v float64, prec int) string { return strconv.FormatFloat(v, 'f', prec, 64) }
+	ratio := func(a, b float64) float64 {
+		if b == 0 {
+			return 0
+		}
+		return a / b
+	}
+	o := r.o
+	e2eRate := e2e.rate()
+	e2eCPU := e2e.per1k(e2e.CPU)
+	for _, run := range []struct {
+		key    string
+		res    backlogResult
+		target float64
+	}{
+		{"backlog_small", r.BacklogSmall, 0.5},
+		{"backlog_large", r.BacklogLarge, 0.8},
+	} {
+		res := run.res
+		rate := ratio(float64(res.Jobs), res.Seconds)
+		section := "backlog, " + strconv.Itoa(res.Jobs) + " jobs at once to one host, default HOST_CONCURRENCY"
+		add(section, "jobs / delivered", run.key+"_jobs", strconv.Itoa(res.Jobs))
+		add(section, "", run.key+"_delivered", strconv.Itoa(res.Delivered))
+		add(section, "deliveries/s (first publish → last result)", run.key+"_dps", f(rate, 0))
+		add(section, fmt.Sprintf("deliveries/s / end to end (target ≥ %.1f)", run.target), run.key+"_vs_e2e", f(ratio(rate, e2eRate), 3))
+		add(section, "100 ms windows after the first second: count / median / worst deliveries/s", run.key+"_windows", strconv.Itoa(res.Windows.N))
+		add(section, "", run.key+"_window_median_dps", f(res.Windows.Median, 0))
+		add(section, "", run.key+"_window_worst_dps", f(res.Windows.Worst, 0))
+		worst := 1.0
+		if res.Windows.N > 0 {
+			worst = ratio(res.Windows.Worst, res.Windows.Median)
+		}
+		add(section, "worst window / median (target ≥ 0.3; 1 when no window)", run.key+"_worst_vs_median", f(worst, 3))
+		add(section, "worker CPU s per 1k", run.key+"_worker_cpu_s_per_1k", f(ratio(res.CPU, float64(res.Jobs))*1000, 4))
+		add(section, "targets met", run.key+"_target_met", strconv.FormatBool(ratio(rate, e2eRate) >= run.target && worst >= 0.3))
+	}
+
+	m := r.Mixed
+	section := fmt.Sprintf("mixed, %d jobs to a host answering in %s with %d to a fast one", o.MixedSlow, o.SlowDelay, o.MixedFast)
+	add(section, "fast host deliveries/s alone / with the slow host", "mixed_fast_alone_dps", f(m.FastAlone, 0))
+	add(section, "", "mixed_fast_dps", f(m.FastMixed, 0))
+	add(section, "fast host delivered", "mixed_fast_delivered", strconv.Itoa(m.FastDelivered))
+	add(section, "with / alone (target ≥ 0.8)", "mixed_fast_vs_alone", f(ratio(m.FastMixed, m.FastAlone), 3))
+	add(section, "slow host results by the fast host's last", "mixed_slow_done", strconv.Itoa(m.SlowDone))
+	add(section, "slow host requests in flight, peak / its share (HOST_CONCURRENCY)", "mixed_slow_peak_in_flight", strconv.FormatInt(m.SlowPeak, 10))
+	add(section, "", "mixed_host_limit", strconv.FormatInt(m.HostLimit, 10))
+	add(section, "targets met", "mixed_target_met", strconv.FormatBool(ratio(m.FastMixed, m.FastAlone) >= 0.8 && m.SlowPeak <= m.HostLimit))
+
+	p := r.Paced
+	section = fmt.Sprintf("paced, %d jobs at %.0f/s", o.PacedJobs, o.PacedRate)
+	pacedCPU := ratio(p.CPU, float64(p.Jobs)) * 1000
+	add(section, "delivered / deliveries/s", "paced_delivered", strconv.Itoa(p.Delivered))
+	add(section, "", "paced_dps", f(p.Rate, 0))
+	add(section, "worker CPU s per 1k", "paced_worker_cpu_s_per_1k", f(pacedCPU, 4))
+	add(section, "paced / end-to-end worker CPU per 1k (target ≤ 2)", "paced_vs_e2e_cpu", f(ratio(pacedCPU, e2eCPU), 3))
+	add(section, "target met", "paced_target_met", strconv.FormatBool(ratio(pacedCPU, e2eCPU) <= 2))
+}
