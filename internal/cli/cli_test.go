@@ -262,6 +262,9 @@ func TestHelpAndVersion(t *testing.T) {
 		{"dash h", []string{"-h"}, []string{"send", "results", "version", "HOOKWORKER_NATS_URL", "HOOKWORKER_CONCURRENCY", "HOOKWORKER_MAX_REDELIVERIES", "127.0.0.1:4222"}},
 		{"help", []string{"help"}, []string{"hookworker send", "HOOKWORKER_ACK_WAIT", "30s", "Exit status"}},
 		{"version", []string{"version"}, []string{"hookworker " + sender.Version}},
+		{"version dash h", []string{"version", "-h"}, []string{"hookworker version", "Exit status"}},
+		{"every command", []string{"-h"}, []string{"hookworker [run]", "hookworker send", "hookworker results", "hookworker event-type",
+			"hookworker endpoint", "hookworker event send", "hookworker attempts", "hookworker listen", "hookworker version", "hookworker help [COMMAND]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -288,7 +291,10 @@ func TestHelpAndVersion(t *testing.T) {
 
 // TestHelpCommand checks that help names a command's own flags.
 func TestHelpCommand(t *testing.T) {
-	for _, tt := range []struct{ command, flag string }{{"send", "-wait"}, {"results", "-follow"}} {
+	for _, tt := range []struct{ command, flag string }{
+		{"send", "-wait"}, {"results", "-follow"}, {"event-type", "--schema"}, {"endpoint", "recover ID --since"},
+		{"event", "resend EVENT_ID"}, {"attempts", "-outcome"}, {"listen", "-addr"},
+	} {
 		code, out, _ := mainOut(t, nil, "help", tt.command)
 		if code != cli.ExitOK || !strings.Contains(out, tt.flag) {
 			t.Errorf("help %s: exit %d, stdout %q; want the command's flags (%s)", tt.command, code, out, tt.flag)
