@@ -475,3 +475,23 @@ func TestEmbeddedServer(t *testing.T) {
 		t.Error("the embedded server was not shut down")
 	}
 }
+
+// TestUnreachableServerNamed checks that a command that cannot reach NATS
+// says where it tried, without the URL's password, and exits 1.
+func TestUnreachableServerNamed(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	setEnv(t, map[string]string{"HOOKWORKER_NATS_URL": "nats://user:hunter2@" + addr})
+	for _, args := range [][]string{{"send", "--url", "https://example.com/hook"}, {"endpoint", "list"}, {"results"}} {
+		t.Run(args[0], func(t *testing.T) {
+			code, _, errOut := mainOut(t, nil, args...)
+			if code != cli.ExitFailure || !strings.Contains(errOut, addr) || strings.Contains(errOut, "hunter2") {
+				t.Errorf("exit %d, stderr %q; want %d and the server's address, without its password", code, errOut, cli.ExitFailure)
+			}
+		})
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/hookworker/hookworker/discord"
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/job"
+	"github.com/hookworker/hookworker/redact"
 	"github.com/hookworker/hookworker/sender"
 	"github.com/hookworker/hookworker/slack"
 )
@@ -464,7 +465,7 @@ func connect(cfg config.Config, name string) (*nats.Conn, error) {
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to nats: %w", err)
+		return nil, fmt.Errorf("connect to nats %s: %w", redact.Servers(url), err)
 	}
 	return nc, nil
 }
