@@ -495,3 +495,28 @@ func TestUnreachableServerNamed(t *testing.T) {
 		})
 	}
 }
+
+// TestBadFlagsExit2 checks that a bad flag value, caught before anything
+// connects, exits 2 and says why; the server named is never reached.
+func TestBadFlagsExit2(t *testing.T) {
+	setEnv(t, map[string]string{"HOOKWORKER_NATS_URL": "nats://127.0.0.1:1"})
+	tests := []struct {
+		name string
+		args []string
+		why  string
+	}{
+		{"results negative since", []string{"results", "--since", "-1h"}, "--since"},
+		{"attempts unknown outcome", []string{"attempts", "--outcome", "nope"}, "--outcome"},
+		{"attempts negative limit", []string{"attempts", "--limit", "-1"}, "--limit"},
+		{"send header without value", []string{"send", "--url", "https://example.com/", "--header", "X-Env"}, "Name:value"},
+		{"unknown flag", []string{"endpoint", "list", "--bogus"}, "bogus"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errOut := mainOut(t, nil, tt.args...)
+			if code != cli.ExitUsage || !strings.Contains(errOut, tt.why) {
+				t.Errorf("%q: exit %d, stderr %q; want %d naming %s", tt.args, code, errOut, cli.ExitUsage, tt.why)
+			}
+		})
+	}
+}

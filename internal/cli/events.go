@@ -329,7 +329,7 @@ var endpointCommands = map[string]apiCommand{
 // eventCommands are `hookworker event ...`.
 var eventCommands = map[string]apiCommand{
 	"resend": {"EVENT_ID --endpoint ID", 1, resendCommand},
-	"send": {"--type T (--payload JSON | -) [--channel C] [--id ID]", 0, func(fs *flag.FlagSet) func(context.Context, *client.Client, []string, io.Reader, *json.Encoder) error {
+	"send": {"--type T --payload JSON|- [--channel C] [--id ID]", 0, func(fs *flag.FlagSet) func(context.Context, *client.Client, []string, io.Reader, *json.Encoder) error {
 		var ev client.Event
 		var payload string
 		fs.StringVar(&ev.Type, "type", "", "the event type (required)")
