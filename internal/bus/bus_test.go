@@ -1,8 +1,10 @@
 package bus
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -301,5 +303,38 @@ func TestEnsureGrowsStateTTL(t *testing.T) {
 				t.Errorf("state value lost: %v", err)
 			}
 		})
+	}
+}
+
+// TestEnsureNamesConfiguredSubjects checks that the streams whose subjects
+// are wildcards are named by those, not by the literal subject probed, both
+// in the log line of a created stream and in the error of an existing one
+// that captures something else.
+func TestEnsureNamesConfiguredSubjects(t *testing.T) {
+	t.Parallel()
+	srv := bustest.Server(t)
+	var logs bytes.Buffer
+	b, err := Connect(Config{URL: srv.ClientURL(), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	if _, err := b.EnsureAttempts(t.Context(), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "subject=hooks.attempt.>") {
+		t.Errorf("log = %q, want the created stream named with subject=hooks.attempt.>", logs.String())
+	}
+	if strings.Contains(logs.String(), "x.x.x") {
+		t.Errorf("log = %q, names the probed subject", logs.String())
+	}
+
+	if _, err := b.JetStream().CreateStream(t.Context(), jetstream.StreamConfig{Name: EventStream, Subjects: []string{"other.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.EnsureEvents(t.Context(), EventTopology{EventMaxAge: time.Hour})
+	var se *SubjectError
+	if !errors.As(err, &se) || se.Stream != EventStream || se.Subject != EventSubjects {
+		t.Fatalf("EnsureEvents error = %v, want a SubjectError naming %s and %s", err, EventStream, EventSubjects)
 	}
 }

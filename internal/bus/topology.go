@@ -255,15 +255,17 @@ func resultDuplicates(maxAge time.Duration) time.Duration {
 }
 
 // ensureStream returns the stream named in cfg, creating it when missing; an
-// existing stream must capture subject.
+// existing stream must capture subject, a literal subject that cfg.Subjects
+// capture. Logs and errors name cfg.Subjects, the subjects as configured.
 func (b *Bus) ensureStream(ctx context.Context, cfg jetstream.StreamConfig, subject string) (jetstream.Stream, error) {
+	configured := strings.Join(cfg.Subjects, ",")
 	s, err := b.js.Stream(ctx, cfg.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		s, err = b.js.CreateStream(ctx, cfg)
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			s, err = b.js.Stream(ctx, cfg.Name)
 		} else if err == nil {
-			b.log.Info("created stream", "stream", cfg.Name, "subject", subject)
+			b.log.Info("created stream", "stream", cfg.Name, "subject", configured)
 			return s, nil
 		}
 	}
@@ -279,7 +281,7 @@ func (b *Bus) ensureStream(ctx context.Context, cfg jetstream.StreamConfig, subj
 			return s, nil
 		}
 	}
-	return nil, &SubjectError{Stream: cfg.Name, Subject: subject}
+	return nil, &SubjectError{Stream: cfg.Name, Subject: configured}
 }
 
 // SubjectMatches reports whether the subject pattern (with the wildcards *

@@ -100,7 +100,8 @@ func (c *Catalog) check(ctx context.Context, e *Endpoint) error {
 		return invalid("url", "must be an absolute http or https URL, got %q", redact.URL(e.URL))
 	}
 	if a, err := netip.ParseAddr(u.Hostname()); err == nil && !c.allows(a) {
-		return invalid("url", "%s is not a public address; allow private networks to use it", a)
+		return invalid("url", "%s is not a public address; the workers refuse it unless they run with "+
+			"HOOKWORKER_ALLOW_PRIVATE_NETWORKS=true or HOOKWORKER_ALLOWED_NETWORKS naming it", a)
 	}
 	if len(e.Metadata) > 0 && !bytes.Equal(bytes.TrimSpace(e.Metadata), []byte("null")) {
 		var m map[string]json.RawMessage

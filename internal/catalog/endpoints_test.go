@@ -47,6 +47,9 @@ func TestPutEndpointRefusesBadFields(t *testing.T) {
 			if got := field(err); got != tt.field {
 				t.Fatalf("err = %v: field %q, want %q", err, got, tt.field)
 			}
+			if strings.Contains(tt.name, "literal") && !strings.Contains(err.Error(), "HOOKWORKER_ALLOW_PRIVATE_NETWORKS") {
+				t.Errorf("err = %v, want it to name the variable that allows the address", err)
+			}
 			if tt.secret != "" && strings.Contains(err.Error(), tt.secret) {
 				t.Fatalf("error repeats the secret: %v", err)
 			}

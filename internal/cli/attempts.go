@@ -67,7 +67,7 @@ func attempts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	limit := fs.Int("limit", 50, "print at most N attempts; 0 prints every one")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: %s [--endpoint ID] [--event-type T] [--channel C] [--event ID] [--outcome O] [--since D | --after T] [--before T] [--limit N]\n\n", name)
-		fmt.Fprintf(stderr, "Prints the delivery log, newest first, one JSON object a line, each with its event's payload.\n\n")
+		fmt.Fprintf(stderr, "Prints the delivery log, newest first, one JSON object a line, each with its event's payload.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -85,6 +85,9 @@ func attempts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return ExitUsage
 	case *limit < 0:
 		fmt.Fprintf(stderr, "%s: --limit must not be negative\n", name)
+		return ExitUsage
+	case q.Outcome != "" && q.Outcome != "delivered" && q.Outcome != "retry" && q.Outcome != "failed":
+		fmt.Fprintf(stderr, "%s: --outcome must be delivered, retry or failed, got %q\n", name, q.Outcome)
 		return ExitUsage
 	}
 	q.After, q.Before = after.t, before.t

@@ -67,7 +67,7 @@ func TestAttemptCommands(t *testing.T) {
 	run(cli.ExitUsage, "attempts", "--since", "1h", "--after", "2026-01-01T00:00:00Z")
 	run(cli.ExitUsage, "attempts", "--since", "yesterday")
 	run(cli.ExitUsage, "attempts", "extra")
-	run(cli.ExitFailure, "attempts", "--outcome", "lost")
+	run(cli.ExitUsage, "attempts", "--outcome", "lost") // a bad flag, refused before the API is asked
 	run(cli.ExitUsage, "event", "resend", "evt_1")
 	run(cli.ExitFailure, "event", "resend", "evt_9", "--endpoint", "ep_a")
 	run(cli.ExitUsage, "endpoint", "recover", "ep_a")

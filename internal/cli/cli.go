@@ -1,5 +1,6 @@
 // Package cli is hookworker's command line: run the worker, publish a job,
-// read results, show the version and the help. Main holds all of it, so that
+// read results, manage event types and endpoints, send events, read the
+// delivery log, listen for webhooks, show the version and the help. Main holds all of it, so that
 // tests drive the real commands in-process.
 package cli
 
@@ -60,6 +61,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	case "attempts":
 		return attempts(ctx, rest, stdout, stderr)
 	case "version":
+		if len(rest) > 0 && isHelp(rest[0]) {
+			usage(stdout)
+			return ExitOK
+		}
 		if len(rest) > 0 {
 			fmt.Fprintf(stderr, "hookworker: version takes no arguments, got %q\n", rest[0])
 			return ExitUsage
@@ -113,20 +118,22 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `hookworker delivers webhook, Discord and Slack jobs from NATS JetStream.
 
 Usage:
-  hookworker [run]        run the worker until SIGINT or SIGTERM
-  hookworker send ...     publish one job and print its id (send -h for flags)
-  hookworker results ...  print stored results as JSON lines (results -h for flags)
-  hookworker event-type put|get|rm|list ...   manage event types (event-type -h)
-  hookworker endpoint add|list|get|secret|rotate|rm|recover|disable|enable ...
-                          manage endpoints and their secrets, recover failed
-                          deliveries (endpoint -h)
-  hookworker event send|resend ...            send an event, or one again (event -h)
-  hookworker attempts ... print the delivery log, newest first (attempts -h)
-  hookworker listen [--addr HOST:PORT] [--endpoint ID] ...
-                          a local receiver for development: register an endpoint,
-                          print every verified webhook as a JSON line (listen -h)
-  hookworker version      print the version
-  hookworker help [cmd]   print this help, or the flags of send or results
+  hookworker [run]            run the worker until SIGINT or SIGTERM
+  hookworker send ...         publish one job and print its id
+  hookworker results ...      print stored results as JSON lines
+  hookworker event-type put|get|rm|list ...
+                              manage event types
+  hookworker endpoint add|list|get|secret|rotate|rm|disable|enable|recover ...
+                              manage endpoints and their secrets, send failed
+                              deliveries again
+  hookworker event send|resend ...
+                              send an event, or one again to one endpoint
+  hookworker attempts ...     print the delivery log, newest first
+  hookworker listen ...       a local receiver for development: register an
+                              endpoint, print every verified webhook as a JSON line
+  hookworker version          print the version
+  hookworker help [COMMAND]   print this help, or a command's flags
+                              (as "hookworker COMMAND -h" does)
 
 Exit status: 0 done (send --wait: delivered), 1 failed at run time (send --wait:
 not delivered), 2 a bad flag, argument or variable (nothing was done).

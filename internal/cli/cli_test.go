@@ -262,6 +262,9 @@ func TestHelpAndVersion(t *testing.T) {
 		{"dash h", []string{"-h"}, []string{"send", "results", "version", "HOOKWORKER_NATS_URL", "HOOKWORKER_CONCURRENCY", "HOOKWORKER_MAX_REDELIVERIES", "127.0.0.1:4222"}},
 		{"help", []string{"help"}, []string{"hookworker send", "HOOKWORKER_ACK_WAIT", "30s", "Exit status"}},
 		{"version", []string{"version"}, []string{"hookworker " + sender.Version}},
+		{"version dash h", []string{"version", "-h"}, []string{"hookworker version", "Exit status"}},
+		{"every command", []string{"-h"}, []string{"hookworker [run]", "hookworker send", "hookworker results", "hookworker event-type",
+			"hookworker endpoint", "hookworker event send", "hookworker attempts", "hookworker listen", "hookworker version", "hookworker help [COMMAND]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -288,7 +291,10 @@ func TestHelpAndVersion(t *testing.T) {
 
 // TestHelpCommand checks that help names a command's own flags.
 func TestHelpCommand(t *testing.T) {
-	for _, tt := range []struct{ command, flag string }{{"send", "-wait"}, {"results", "-follow"}} {
+	for _, tt := range []struct{ command, flag string }{
+		{"send", "-wait"}, {"results", "-follow"}, {"event-type", "--schema"}, {"endpoint", "recover ID --since"},
+		{"event", "resend EVENT_ID"}, {"attempts", "-outcome"}, {"listen", "-addr"},
+	} {
 		code, out, _ := mainOut(t, nil, "help", tt.command)
 		if code != cli.ExitOK || !strings.Contains(out, tt.flag) {
 			t.Errorf("help %s: exit %d, stdout %q; want the command's flags (%s)", tt.command, code, out, tt.flag)
@@ -467,5 +473,50 @@ func TestEmbeddedServer(t *testing.T) {
 	}
 	if !strings.Contains(p.stderr.String(), "embedded nats server stopped") {
 		t.Error("the embedded server was not shut down")
+	}
+}
+
+// TestUnreachableServerNamed checks that a command that cannot reach NATS
+// says where it tried, without the URL's password, and exits 1.
+func TestUnreachableServerNamed(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	setEnv(t, map[string]string{"HOOKWORKER_NATS_URL": "nats://user:hunter2@" + addr})
+	for _, args := range [][]string{{"send", "--url", "https://example.com/hook"}, {"endpoint", "list"}, {"results"}} {
+		t.Run(args[0], func(t *testing.T) {
+			code, _, errOut := mainOut(t, nil, args...)
+			if code != cli.ExitFailure || !strings.Contains(errOut, addr) || strings.Contains(errOut, "hunter2") {
+				t.Errorf("exit %d, stderr %q; want %d and the server's address, without its password", code, errOut, cli.ExitFailure)
+			}
+		})
+	}
+}
+
+// TestBadFlagsExit2 checks that a bad flag value, caught before anything
+// connects, exits 2 and says why; the server named is never reached.
+func TestBadFlagsExit2(t *testing.T) {
+	setEnv(t, map[string]string{"HOOKWORKER_NATS_URL": "nats://127.0.0.1:1"})
+	tests := []struct {
+		name string
+		args []string
+		why  string
+	}{
+		{"results negative since", []string{"results", "--since", "-1h"}, "--since"},
+		{"attempts unknown outcome", []string{"attempts", "--outcome", "nope"}, "--outcome"},
+		{"attempts negative limit", []string{"attempts", "--limit", "-1"}, "--limit"},
+		{"send header without value", []string{"send", "--url", "https://example.com/", "--header", "X-Env"}, "Name:value"},
+		{"unknown flag", []string{"endpoint", "list", "--bogus"}, "bogus"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errOut := mainOut(t, nil, tt.args...)
+			if code != cli.ExitUsage || !strings.Contains(errOut, tt.why) {
+				t.Errorf("%q: exit %d, stderr %q; want %d naming %s", tt.args, code, errOut, cli.ExitUsage, tt.why)
+			}
+		})
 	}
 }

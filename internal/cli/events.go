@@ -116,22 +116,6 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// colonHeaders collects repeatable Name:Value headers.
-type colonHeaders map[string]string
-
-// String returns the headers.
-func (h colonHeaders) String() string { return fmt.Sprint(map[string]string(h)) }
-
-// Set adds one Name:Value header.
-func (h colonHeaders) Set(v string) error {
-	name, value, ok := strings.Cut(v, ":")
-	if !ok || strings.TrimSpace(name) == "" {
-		return errors.New("want Name:Value")
-	}
-	h[strings.TrimSpace(name)] = strings.TrimSpace(value)
-	return nil
-}
-
 // readJSONArg reads a JSON document from a file name, or standard input
 // for "-".
 func readJSONArg(what, name string, stdin io.Reader) (json.RawMessage, error) {
@@ -256,7 +240,7 @@ var endpointCommands = map[string]apiCommand{
 		func(fs *flag.FlagSet) func(context.Context, *client.Client, []string, io.Reader, *json.Encoder) error {
 			var ep client.Endpoint
 			var types, channels listFlag
-			headers := colonHeaders{}
+			headers := headerFlag{}
 			var metadata, secret string
 			fs.StringVar(&ep.URL, "url", "", "where the endpoint's events are posted (required)")
 			fs.StringVar(&ep.ID, "id", "", "endpoint id (default: the endpoint that has --url, else a generated one)")
@@ -264,7 +248,7 @@ var endpointCommands = map[string]apiCommand{
 			fs.Var(&types, "event-type", "an event type it receives; repeatable (default: every type)")
 			fs.Var(&channels, "channel", "a channel it listens to; repeatable (default: every event)")
 			fs.StringVar(&metadata, "metadata", "", "a JSON object kept with the endpoint")
-			fs.Var(headers, "header", "an extra request header Name:Value; repeatable")
+			fs.Var(headers, "header", "an extra request header Name:value (or Name=value); repeatable")
 			fs.StringVar(&secret, "secret", "", "its signing secret, whsec_… (default: a generated one)")
 			return func(ctx context.Context, c *client.Client, _ []string, _ io.Reader, out *json.Encoder) error {
 				if ep.URL == "" {
@@ -345,7 +329,7 @@ var endpointCommands = map[string]apiCommand{
 // eventCommands are `hookworker event ...`.
 var eventCommands = map[string]apiCommand{
 	"resend": {"EVENT_ID --endpoint ID", 1, resendCommand},
-	"send": {"--type T (--payload JSON | -) [--channel C] [--id ID]", 0, func(fs *flag.FlagSet) func(context.Context, *client.Client, []string, io.Reader, *json.Encoder) error {
+	"send": {"--type T --payload JSON|- [--channel C] [--id ID]", 0, func(fs *flag.FlagSet) func(context.Context, *client.Client, []string, io.Reader, *json.Encoder) error {
 		var ev client.Event
 		var payload string
 		fs.StringVar(&ev.Type, "type", "", "the event type (required)")

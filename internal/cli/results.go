@@ -36,6 +36,10 @@ func results(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hookworker results: unexpected argument %q\n", fs.Arg(0))
 		return ExitUsage
 	}
+	if *since < 0 {
+		fmt.Fprintf(stderr, "hookworker results: --since must be a positive duration, got %s\n", *since)
+		return ExitUsage
+	}
 	cfg, ok := loadConfig(stderr)
 	if !ok {
 		return ExitUsage

@@ -20,6 +20,7 @@ import (
 	"github.com/hookworker/hookworker/discord"
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/job"
+	"github.com/hookworker/hookworker/redact"
 	"github.com/hookworker/hookworker/sender"
 	"github.com/hookworker/hookworker/slack"
 )
@@ -41,19 +42,21 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
-// headerFlag collects repeatable name=value headers.
+// headerFlag collects repeatable headers, each "Name: value" or
+// "Name=value": a header name holds neither ':' nor '=', so the first of
+// them ends it. Space around the name and the value is dropped.
 type headerFlag map[string]string
 
 // String returns the headers.
 func (h headerFlag) String() string { return fmt.Sprint(map[string]string(h)) }
 
-// Set adds one name=value header.
+// Set adds one header.
 func (h headerFlag) Set(v string) error {
-	name, value, ok := strings.Cut(v, "=")
-	if !ok || strings.TrimSpace(name) == "" {
-		return errors.New("want name=value")
+	i := strings.IndexAny(v, ":=")
+	if i < 0 || strings.TrimSpace(v[:i]) == "" {
+		return errors.New(`want Name:value (or Name=value)`)
 	}
-	h[strings.TrimSpace(name)] = value
+	h[strings.TrimSpace(v[:i])] = strings.TrimSpace(v[i+1:])
 	return nil
 }
 
@@ -71,7 +74,7 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	fs.StringVar(&f.text, "text", "", "Slack message text (mrkdwn)")
 	fs.StringVar(&f.slack, "slack", "", `the whole slack object of a Slack job, as JSON (--text sets its text)`)
 	fs.StringVar(&f.id, "id", "", "job id (default: a generated one)")
-	fs.Var(f.headers, "header", "extra request header name=value; repeatable")
+	fs.Var(f.headers, "header", "extra request header Name:value (or Name=value); repeatable")
 	fs.StringVar(&f.meta, "meta", "", "JSON value echoed in the result")
 	fs.DurationVar(&f.jobTimeout, "job-timeout", 0, "the job's per-attempt HTTP timeout (default: the worker's)")
 	fs.IntVar(&f.maxRetries, "max-retries", 0, "the job's max_retries (default: the worker's)")
@@ -462,7 +465,7 @@ func connect(cfg config.Config, name string) (*nats.Conn, error) {
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to nats: %w", err)
+		return nil, fmt.Errorf("connect to nats %s: %w", redact.Servers(url), err)
 	}
 	return nc, nil
 }
