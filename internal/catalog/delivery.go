@@ -65,8 +65,9 @@ func (c *Catalog) Failed(ctx context.Context, id string, at time.Time) (since ti
 }
 
 // Succeeded records that a delivery to endpoint id succeeded: it is no
-// longer failing. It writes only when the endpoint was failing; a deleted
-// endpoint is no error.
+// longer failing. It writes only when the endpoint was failing, and then
+// waits until the catalog's mirror has the write; a deleted endpoint is no
+// error.
 func (c *Catalog) Succeeded(ctx context.Context, id string) error {
 	s, ok := getDecoded(c.endpoints, id, decodeJSON[stored])
 	if ok && s.FailingSince == nil {
@@ -76,7 +77,13 @@ func (c *Catalog) Succeeded(ctx context.Context, id string) error {
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	// A failure right after must not read the streak just ended from a
+	// mirror that has not seen this write yet (Failed would then not start
+	// a new one). This is a transition, so the wait is rare.
+	return c.endpoints.sync(ctx)
 }
 
 // FailingSince returns, read from the bucket, since when every delivery to
