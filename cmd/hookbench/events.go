@@ -21,49 +21,77 @@ import (
 const eventType = "bench.event"
 
 // eventsResult is the events run: Events events fanned out to Endpoints
-// endpoints, one delivery each.
+// endpoints, one delivery each, with the delivery log on; and the same
+// again with it off.
 type eventsResult struct {
 	Events, Endpoints int
 	Delivered         int
 	Duplicates        int
 	Run               throughput // N is deliveries (results)
+	// LogOff is the same run with HOOKWORKER_ATTEMPT_LOG=off.
+	LogOff throughput
 }
 
 // eventsRun sends EventsN events, straight on the event stream, to a worker
 // whose catalog holds one event type and EventsEndpoints endpoints on the
 // fast receiver, each receiving every event, and measures deliveries (one
 // result per event and endpoint) per second. At most window deliveries are
-// outstanding, as in the end-to-end run.
+// outstanding, as in the end-to-end run. It runs twice: with the delivery
+// log recording every attempt (the default, events), then with it off.
 func (b *bench) eventsRun(ctx context.Context, r *report) error {
 	if b.o.Events <= 0 {
 		return nil
 	}
-	// A durable of its own: an earlier phase's worker, still exiting,
-	// must not fan these events out to its own job subject.
-	env := append(b.workerEnv("events", b.o.Concurrency, b.o.Concurrency), "HOOKWORKER_DURABLE=hookworker-events")
-	c, err := b.start("worker", nil, env)
+	on, err := b.eventsOnce(ctx, "events", b.o.EventsCPUProfile)
 	if err != nil {
 		return err
 	}
-	defer c.release()
-	if err := b.eventCatalog(ctx); err != nil {
+	b.logf("  %.0f deliveries/s (%d events × %d endpoints), delivery log on", on.Run.rate(), on.Events, on.Endpoints)
+	off, err := b.eventsOnce(ctx, "off", "")
+	if err != nil {
 		return err
 	}
+	if off.Delivered != on.Delivered || off.Duplicates != 0 {
+		b.logf("  delivery log off: %d delivered, %d duplicates", off.Delivered, off.Duplicates)
+	}
+	on.LogOff = off.Run
+	r.Events = on
+	b.logf("  %.0f deliveries/s, delivery log off: on / off %.3f", off.Run.rate(), on.Run.rate()/off.Run.rate())
+	return nil
+}
+
+// eventsOnce is one events run with HOOKWORKER_ATTEMPT_LOG=attemptLog; it
+// stops its worker before it returns.
+func (b *bench) eventsOnce(ctx context.Context, attemptLog, cpuProfile string) (eventsResult, error) {
+	// A durable of its own: an earlier phase's worker, still exiting,
+	// must not fan these events out to its own job subject.
+	env := append(b.workerEnv("events", b.o.Concurrency, b.o.Concurrency),
+		"HOOKWORKER_DURABLE=hookworker-events", "HOOKWORKER_ATTEMPT_LOG="+attemptLog)
+	c, err := b.start("worker", nil, env)
+	if err != nil {
+		return eventsResult{}, err
+	}
+	// Stopped, not just released: the next run's worker shares its
+	// durables.
+	defer c.stop()
+	if err := b.eventCatalog(ctx); err != nil {
+		return eventsResult{}, err
+	}
 	if _, err := c.call("reset"); err != nil {
-		return err
+		return eventsResult{}, err
 	}
 	cBefore, err := c.stats()
 	if err != nil {
-		return err
+		return eventsResult{}, err
 	}
 	nBefore, err := b.nats.stats()
 	if err != nil {
-		return err
+		return eventsResult{}, err
 	}
-	hooks := profiling(c, b.o.EventsCPUProfile, "", 0)
+	hooks := profiling(c, cpuProfile, "", 0)
 	if hooks != nil {
 		if err := hooks.before(); err != nil {
-			return err
+			return eventsResult{}, err
 		}
 	}
 	er, err := driveEvents(ctx, b.nc, topology("events").ResultSubject, b.o.Events, b.o.EventsEndpoints, b.o.Window, payload(b.o.Payload), b.o.Timeout)
@@ -71,20 +99,18 @@ func (b *bench) eventsRun(ctx context.Context, r *report) error {
 		err = errors.Join(err, hooks.after())
 	}
 	if err != nil {
-		return err
+		return eventsResult{}, err
 	}
 	after, err := c.stats()
 	if err != nil {
-		return err
+		return eventsResult{}, err
 	}
 	nAfter, err := b.nats.stats()
 	if err != nil {
-		return err
+		return eventsResult{}, err
 	}
 	er.Run.CPU, er.Run.NATSCPU = after.CPU-cBefore.CPU, nAfter.CPU-nBefore.CPU
-	r.Events = er
-	b.logf("  %.0f deliveries/s (%d events × %d endpoints)", er.Run.rate(), er.Events, er.Endpoints)
-	return nil
+	return er, nil
 }
 
 // eventCatalog waits for the worker's API, then puts the event type and
@@ -218,6 +244,7 @@ func (r *report) eventsFields(f func(float64, int) string, ratio func(a, b float
 	ev := r.Events
 	rate := ev.Run.rate()
 	vs := ratio(rate, r.E2E.rate())
+	logRatio := ratio(rate, ev.LogOff.rate())
 	const s = "events"
 	return []field{
 		{s, "events × endpoints", "events", strconv.Itoa(ev.Events)},
@@ -230,5 +257,9 @@ func (r *report) eventsFields(f func(float64, int) string, ratio func(a, b float
 		{s, "target met", "events_target_met", strconv.FormatBool(vs >= 0.7)},
 		{s, "worker CPU s per 1k deliveries", "events_worker_cpu_s_per_1k", f(ev.Run.per1k(ev.Run.CPU), 4)},
 		{s, "nats CPU s per 1k deliveries", "events_nats_cpu_s_per_1k", f(ev.Run.per1k(ev.Run.NATSCPU), 4)},
+		{s, "deliveries/s, delivery log off", "events_log_off_dps", f(ev.LogOff.rate(), 0)},
+		{s, "delivery log on / off (target ≥ 0.9)", "events_log_on_vs_off", f(logRatio, 3)},
+		{s, "target met", "events_log_target_met", strconv.FormatBool(logRatio >= 0.9)},
+		{s, "worker CPU s per 1k deliveries, log off", "events_log_off_worker_cpu_s_per_1k", f(ev.LogOff.per1k(ev.LogOff.CPU), 4)},
 	}
 }
