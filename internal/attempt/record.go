@@ -147,7 +147,21 @@ func secretName(n string) bool {
 // values joined by ", ", and the values of names that differ only in case
 // too), names lowercased, credentials replaced by Redacted.
 func Headers(h http.Header) map[string]string {
-	out := make(map[string]string, len(h))
+	list := headerList(h)
+	out := make(map[string]string, len(list))
+	for _, kv := range list {
+		out[kv.name] = kv.value
+	}
+	return out
+}
+
+// header is one header as a record keeps it.
+type header struct{ name, value string }
+
+// headerList returns h as Headers does, sorted by name: the order of the
+// record's JSON, built without a map since it runs for every attempt.
+func headerList(h http.Header) []header {
+	list := make([]header, 0, len(h))
 	for name, values := range h {
 		key := strings.ToLower(name)
 		var v string
@@ -159,10 +173,22 @@ func Headers(h http.Header) map[string]string {
 		default:
 			v = strings.Join(values, ", ")
 		}
-		if prev, ok := out[key]; ok && v != Redacted {
-			v = prev + ", " + v
+		if !utf8.ValidString(v) {
+			v = strings.ToValidUTF8(v, "\uFFFD")
 		}
-		out[key] = strings.ToValidUTF8(v, "\uFFFD")
+		list = append(list, header{key, v})
+	}
+	slices.SortFunc(list, func(a, b header) int { return strings.Compare(a.name, b.name) })
+	// Names that differ only in case: one value, joined.
+	out := list[:0]
+	for _, kv := range list {
+		if n := len(out); n > 0 && out[n-1].name == kv.name {
+			if kv.value != Redacted {
+				out[n-1].value += ", " + kv.value
+			}
+			continue
+		}
+		out = append(out, kv)
 	}
 	return out
 }
@@ -227,23 +253,17 @@ type fields struct {
 	a       *Attempt
 	url     string
 	err     string // valid UTF-8
-	headers map[string]string
-	names   []string // of headers, sorted
+	headers []header
 }
 
 func fieldsOf(a Attempt) fields {
-	f := fields{a: &a, err: a.Error, headers: Headers(a.RequestHeaders)}
+	f := fields{a: &a, err: a.Error, headers: headerList(a.RequestHeaders)}
 	if !utf8.ValidString(f.err) {
 		f.err = strings.ToValidUTF8(f.err, "\uFFFD")
 	}
 	if a.URL != "" {
 		f.url = redact.URL(a.URL)
 	}
-	f.names = make([]string, 0, len(f.headers))
-	for name := range f.headers {
-		f.names = append(f.names, name)
-	}
-	slices.Sort(f.names)
 	return f
 }
 
@@ -269,13 +289,13 @@ func (f fields) append(b []byte, resp json.RawMessage) []byte {
 	b = append(b, `","duration_ms":`...)
 	b = strconv.AppendInt(b, a.Duration.Milliseconds(), 10)
 	b = append(b, `,"request_headers":{`...)
-	for i, name := range f.names {
+	for i, kv := range f.headers {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, name)
+		b = appendString(b, kv.name)
 		b = append(b, ':')
-		b = appendString(b, f.headers[name])
+		b = appendString(b, kv.value)
 	}
 	b = append(b, `},"status":`...)
 	if a.Status != 0 {
