@@ -122,19 +122,14 @@ func nullable(s string) *string {
 	return &s
 }
 
-// secretHeader reports whether the header name carries a credential:
-// Authorization, Proxy-Authorization, Cookie, Set-Cookie, webhook-signature
-// and every name containing token, secret or key (case-insensitive).
+// secretName reports whether the header name n, lowercased, carries a
+// credential: authorization, proxy-authorization, cookie, set-cookie,
+// webhook-signature and every name containing token, secret or key.
 //
 // A signature reveals no secret, but with its timestamp it is a request a
 // receiver accepts for its tolerance window: whoever reads the log could
 // replay it. The log keeps webhook-id and webhook-timestamp, which say what
 // a receiver needs to debug a delivery.
-func secretHeader(name string) bool {
-	return secretName(strings.ToLower(name))
-}
-
-// secretName is secretHeader of a name already lowercased.
 func secretName(n string) bool {
 	switch n {
 	case "authorization", "proxy-authorization", "cookie", "set-cookie", "webhook-signature":
