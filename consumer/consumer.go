@@ -58,10 +58,12 @@ type Options struct {
 	Deliverers map[job.Type]Deliverer
 	// Metrics, when set, is told what the worker does.
 	Metrics Metrics
-	// OnAttempt, when set, is told of every HTTP attempt of every job (it
-	// becomes the sender.Request's OnAttempt): the seam for a delivery
-	// log. It runs on the job's goroutine and delays the job while it runs.
-	OnAttempt func(sender.Attempt)
+	// OnAttempt, when set, is told of every HTTP attempt of every job,
+	// with the job (its event and endpoint included): the seam for a
+	// delivery log. It becomes the sender.Request's OnAttempt, runs on the
+	// job's goroutine and delays the job while it runs; it must not keep
+	// the job or the attempt's Header past its return.
+	OnAttempt func(*job.Job, sender.Attempt)
 	// Concurrency is the number of jobs in flight in this process. At least
 	// 1.
 	Concurrency int

@@ -281,7 +281,9 @@ func (w *Worker) deliver(ctx context.Context, d *delivery, send func(context.Con
 	req := d.job.Request(w.cfg.Limits)
 	req.Prior = d.state.Progress
 	req.BeforeRetry = func(p sender.Progress) { w.saveProgress(ctx, d, p) }
-	req.OnAttempt = w.cfg.OnAttempt
+	if on := w.cfg.OnAttempt; on != nil {
+		req.OnAttempt = func(a sender.Attempt) { on(&d.job, a) }
+	}
 	<-w.working
 	d.token = false
 	defer func() {

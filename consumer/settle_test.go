@@ -240,14 +240,20 @@ func TestRejectedBeforeHostSlot(t *testing.T) {
 // Options.OnAttempt reaches the request of every job.
 func TestOnAttemptReachesTheRequest(t *testing.T) {
 	t.Parallel()
-	var heard []sender.Attempt
+	var (
+		heard []sender.Attempt
+		jobs  []string
+	)
 	w, pub, _ := settleWorker(t, func(_ context.Context, req sender.Request) sender.Result {
 		if req.OnAttempt != nil {
 			req.OnAttempt(sender.Attempt{ID: req.ID, Number: 1, Status: 204, Outcome: sender.AttemptDelivered})
 		}
 		return sender.Result{OK: true, Outcome: sender.Delivered, Status: 204, Attempts: 1}
 	})
-	w.cfg.OnAttempt = func(a sender.Attempt) { heard = append(heard, a) }
+	w.cfg.OnAttempt = func(j *job.Job, a sender.Attempt) {
+		jobs = append(jobs, j.ID)
+		heard = append(heard, a)
+	}
 	msg := &ackMsg{data: []byte(settleJob)}
 	w.working <- struct{}{}
 	if w.handle(context.Background(), msg) {
@@ -255,5 +261,8 @@ func TestOnAttemptReachesTheRequest(t *testing.T) {
 	}
 	if len(heard) != 1 || heard[0].ID != "j1" || len(pub.msgs) != 1 {
 		t.Errorf("heard %+v, %d results, want one attempt of j1 and its result", heard, len(pub.msgs))
+	}
+	if len(jobs) != 1 || jobs[0] != "j1" {
+		t.Errorf("heard of jobs %v, want the attempt's job j1", jobs)
 	}
 }

@@ -502,7 +502,7 @@ func (d *delivery) report(hdr http.Header, start time.Time, status int, cause st
 		return
 	}
 	a := Attempt{
-		ID: d.req.ID, Number: d.attempts, URL: redact.URL(d.req.URLs[d.last]), Header: hdr,
+		ID: d.req.ID, Number: d.attempts, URL: redact.URL(d.req.URLs[d.last]), Start: start, Header: hdr,
 		Status: status, Error: cause, Duration: time.Since(start), Outcome: AttemptRetry,
 	}
 	if status != 0 {
@@ -512,7 +512,8 @@ func (d *delivery) report(hdr http.Header, start time.Time, status int, cause st
 		switch d.res.Outcome {
 		case Delivered:
 			a.Outcome = AttemptDelivered
-		case Deferred:
+		case Deferred, Interrupted:
+			// The job is handed back: another attempt follows.
 		default:
 			a.Outcome = AttemptFailed
 			a.Error = d.res.Error

@@ -3,6 +3,7 @@ package sender
 import (
 	"context"
 	"encoding/base64"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -138,5 +139,41 @@ func TestSendHooks(t *testing.T) {
 	}
 	if len(attempts) != 1 || attempts[0].Outcome != AttemptFailed || attempts[0].Number != 4 {
 		t.Errorf("attempts heard of: %+v, want one failed, number 4", attempts)
+	}
+}
+
+// An attempt cut short by the end of the delivery's context is heard of as
+// a retry: the job is handed back, so another attempt follows. Its Start
+// is when it was sent.
+func TestOnAttemptInterrupted(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	arrived := make(chan struct{})
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		_, _ = io.Copy(io.Discard, r.Body) // so the server sees the client go
+		close(arrived)
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	})
+	go func() {
+		<-arrived
+		cancel()
+	}()
+	s := newSender(t, Config{AllowPrivateNetworks: true})
+	var heard []Attempt
+	before := time.Now()
+	res := s.Send(ctx, Request{ID: "cut", URLs: []string{rc.URL}, Body: []byte(`{}`),
+		OnAttempt: func(a Attempt) { heard = append(heard, a) }})
+	if res.Outcome != Interrupted {
+		t.Fatalf("got %s (%s), want interrupted", res.Outcome, res.Error)
+	}
+	if len(heard) != 1 || heard[0].Outcome != AttemptRetry || heard[0].Number != 1 {
+		t.Fatalf("heard %+v, want one attempt, a retry", heard)
+	}
+	if a := heard[0]; a.Start.Before(before) || a.Start.After(time.Now()) || a.Error == "" {
+		t.Errorf("start %s (sent after %s), error %q, want the send's time and a cause", a.Start, before, a.Error)
 	}
 }

@@ -228,10 +228,10 @@ type AttemptOutcome string
 const (
 	// AttemptDelivered: the attempt got a 2xx.
 	AttemptDelivered AttemptOutcome = "delivered"
-	// AttemptRetry: another attempt follows (now, after a wait, or after
-	// a deferral).
+	// AttemptRetry: another attempt follows (now, after a wait, after a
+	// deferral, or after an interruption hands the job back).
 	AttemptRetry AttemptOutcome = "retry"
-	// AttemptFailed: the delivery ends without success, or is interrupted.
+	// AttemptFailed: the delivery ends without success.
 	AttemptFailed AttemptOutcome = "failed"
 )
 
@@ -244,6 +244,8 @@ type Attempt struct {
 	Number int
 	// URL is the destination, redacted.
 	URL string
+	// Start is when the request was sent.
+	Start time.Time
 	// Header is the request's headers, signature included.
 	Header http.Header
 	// Status is the response status, 0 when no response came back.

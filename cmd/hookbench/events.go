@@ -21,12 +21,15 @@ import (
 const eventType = "bench.event"
 
 // eventsResult is the events run: Events events fanned out to Endpoints
-// endpoints, one delivery each.
+// endpoints, one delivery each, with the delivery log on.
 type eventsResult struct {
 	Events, Endpoints int
 	Delivered         int
 	Duplicates        int
 	Run               throughput // N is deliveries (results)
+	// LogOn and LogOff add up the runs with the delivery log on
+	// (HOOKWORKER_ATTEMPT_LOG=events) and off.
+	LogOn, LogOff throughput
 }
 
 // eventsRun sends EventsN events, straight on the event stream, to a worker
@@ -34,36 +37,74 @@ type eventsResult struct {
 // fast receiver, each receiving every event, and measures deliveries (one
 // result per event and endpoint) per second. At most window deliveries are
 // outstanding, as in the end-to-end run.
+//
+// It runs four times, the delivery log on, off, off, on, so that a load
+// that changes steadily over the runs weighs alike on both; Run is the
+// first, LogOn and LogOff add the runs up.
 func (b *bench) eventsRun(ctx context.Context, r *report) error {
 	if b.o.Events <= 0 {
 		return nil
 	}
+	var runs []eventsResult
+	for i, mode := range []string{"events", "off", "off", "events"} {
+		profile := ""
+		if i == 0 {
+			profile = b.o.EventsCPUProfile
+		}
+		er, err := b.eventsOnce(ctx, mode, profile)
+		if err != nil {
+			return fmt.Errorf("delivery log %s: %w", mode, err)
+		}
+		if er.Delivered != er.Run.N || er.Duplicates != 0 {
+			b.logf("  delivery log %s: %d of %d delivered, %d duplicates", mode, er.Delivered, er.Run.N, er.Duplicates)
+		}
+		runs = append(runs, er)
+	}
+	ev := runs[0]
+	ev.LogOn, ev.LogOff = runs[0].Run.add(runs[3].Run), runs[1].Run.add(runs[2].Run)
+	r.Events = ev
+	b.logf("  %.0f deliveries/s (%d events × %d endpoints); delivery log on %.0f/s, off %.0f/s",
+		ev.Run.rate(), ev.Events, ev.Endpoints, ev.LogOn.rate(), ev.LogOff.rate())
+	return nil
+}
+
+// add returns the two runs as one.
+func (t throughput) add(u throughput) throughput {
+	return throughput{N: t.N + u.N, Seconds: t.Seconds + u.Seconds, CPU: t.CPU + u.CPU, NATSCPU: t.NATSCPU + u.NATSCPU}
+}
+
+// eventsOnce is one events run with HOOKWORKER_ATTEMPT_LOG=attemptLog; it
+// stops its worker before it returns.
+func (b *bench) eventsOnce(ctx context.Context, attemptLog, cpuProfile string) (eventsResult, error) {
 	// A durable of its own: an earlier phase's worker, still exiting,
 	// must not fan these events out to its own job subject.
-	env := append(b.workerEnv("events", b.o.Concurrency, b.o.Concurrency), "HOOKWORKER_DURABLE=hookworker-events")
+	env := append(b.workerEnv("events", b.o.Concurrency, b.o.Concurrency),
+		"HOOKWORKER_DURABLE=hookworker-events", "HOOKWORKER_ATTEMPT_LOG="+attemptLog)
 	c, err := b.start("worker", nil, env)
 	if err != nil {
-		return err
+		return eventsResult{}, err
 	}
-	defer c.release()
+	// Stopped, not just released: the next run's worker shares its
+	// durables.
+	defer c.stop()
 	if err := b.eventCatalog(ctx); err != nil {
-		return err
+		return eventsResult{}, err
 	}
 	if _, err := c.call("reset"); err != nil {
-		return err
+		return eventsResult{}, err
 	}
 	cBefore, err := c.stats()
 	if err != nil {
-		return err
+		return eventsResult{}, err
 	}
 	nBefore, err := b.nats.stats()
 	if err != nil {
-		return err
+		return eventsResult{}, err
 	}
-	hooks := profiling(c, b.o.EventsCPUProfile, "", 0)
+	hooks := profiling(c, cpuProfile, "", 0)
 	if hooks != nil {
 		if err := hooks.before(); err != nil {
-			return err
+			return eventsResult{}, err
 		}
 	}
 	er, err := driveEvents(ctx, b.nc, topology("events").ResultSubject, b.o.Events, b.o.EventsEndpoints, b.o.Window, payload(b.o.Payload), b.o.Timeout)
@@ -71,20 +112,18 @@ func (b *bench) eventsRun(ctx context.Context, r *report) error {
 		err = errors.Join(err, hooks.after())
 	}
 	if err != nil {
-		return err
+		return eventsResult{}, err
 	}
 	after, err := c.stats()
 	if err != nil {
-		return err
+		return eventsResult{}, err
 	}
 	nAfter, err := b.nats.stats()
 	if err != nil {
-		return err
+		return eventsResult{}, err
 	}
 	er.Run.CPU, er.Run.NATSCPU = after.CPU-cBefore.CPU, nAfter.CPU-nBefore.CPU
-	r.Events = er
-	b.logf("  %.0f deliveries/s (%d events × %d endpoints)", er.Run.rate(), er.Events, er.Endpoints)
-	return nil
+	return er, nil
 }
 
 // eventCatalog waits for the worker's API, then puts the event type and
@@ -218,6 +257,7 @@ func (r *report) eventsFields(f func(float64, int) string, ratio func(a, b float
 	ev := r.Events
 	rate := ev.Run.rate()
 	vs := ratio(rate, r.E2E.rate())
+	logRatio := ratio(ev.LogOn.rate(), ev.LogOff.rate())
 	const s = "events"
 	return []field{
 		{s, "events × endpoints", "events", strconv.Itoa(ev.Events)},
@@ -230,5 +270,13 @@ func (r *report) eventsFields(f func(float64, int) string, ratio func(a, b float
 		{s, "target met", "events_target_met", strconv.FormatBool(vs >= 0.7)},
 		{s, "worker CPU s per 1k deliveries", "events_worker_cpu_s_per_1k", f(ev.Run.per1k(ev.Run.CPU), 4)},
 		{s, "nats CPU s per 1k deliveries", "events_nats_cpu_s_per_1k", f(ev.Run.per1k(ev.Run.NATSCPU), 4)},
+		{s, "deliveries/s, delivery log on / off (two runs each)", "events_log_on_dps", f(ev.LogOn.rate(), 0)},
+		{s, "", "events_log_off_dps", f(ev.LogOff.rate(), 0)},
+		{s, "delivery log on / off (target ≥ 0.9)", "events_log_on_vs_off", f(logRatio, 3)},
+		{s, "target met", "events_log_target_met", strconv.FormatBool(logRatio >= 0.9)},
+		{s, "worker CPU s per 1k deliveries, log on / off", "events_log_on_worker_cpu_s_per_1k", f(ev.LogOn.per1k(ev.LogOn.CPU), 4)},
+		{s, "", "events_log_off_worker_cpu_s_per_1k", f(ev.LogOff.per1k(ev.LogOff.CPU), 4)},
+		{s, "nats CPU s per 1k deliveries, log on / off", "events_log_on_nats_cpu_s_per_1k", f(ev.LogOn.per1k(ev.LogOn.NATSCPU), 4)},
+		{s, "", "events_log_off_nats_cpu_s_per_1k", f(ev.LogOff.per1k(ev.LogOff.NATSCPU), 4)},
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -120,16 +122,15 @@ func nullable(s string) *string {
 	return &s
 }
 
-// secretHeader reports whether the header name carries a credential:
-// Authorization, Proxy-Authorization, Cookie, Set-Cookie, webhook-signature
-// and every name containing token, secret or key (case-insensitive).
+// secretName reports whether the header name n, lowercased, carries a
+// credential: authorization, proxy-authorization, cookie, set-cookie,
+// webhook-signature and every name containing token, secret or key.
 //
 // A signature reveals no secret, but with its timestamp it is a request a
 // receiver accepts for its tolerance window: whoever reads the log could
 // replay it. The log keeps webhook-id and webhook-timestamp, which say what
 // a receiver needs to debug a delivery.
-func secretHeader(name string) bool {
-	n := strings.ToLower(name)
+func secretName(n string) bool {
 	switch n {
 	case "authorization", "proxy-authorization", "cookie", "set-cookie", "webhook-signature":
 		return true
@@ -141,17 +142,48 @@ func secretHeader(name string) bool {
 // values joined by ", ", and the values of names that differ only in case
 // too), names lowercased, credentials replaced by Redacted.
 func Headers(h http.Header) map[string]string {
-	out := make(map[string]string, len(h))
+	list := headerList(h)
+	out := make(map[string]string, len(list))
+	for _, kv := range list {
+		out[kv.name] = kv.value
+	}
+	return out
+}
+
+// header is one header as a record keeps it.
+type header struct{ name, value string }
+
+// headerList returns h as Headers does, sorted by name: the order of the
+// record's JSON, built without a map since it runs for every attempt.
+func headerList(h http.Header) []header {
+	list := make([]header, 0, len(h))
 	for name, values := range h {
 		key := strings.ToLower(name)
-		v := strings.Join(values, ", ")
-		if secretHeader(name) {
+		var v string
+		switch {
+		case secretName(key):
 			v = Redacted
+		case len(values) == 1:
+			v = values[0]
+		default:
+			v = strings.Join(values, ", ")
 		}
-		if prev, ok := out[key]; ok && v != Redacted {
-			v = prev + ", " + v
+		if !utf8.ValidString(v) {
+			v = strings.ToValidUTF8(v, "\uFFFD")
 		}
-		out[key] = strings.ToValidUTF8(v, "\uFFFD")
+		list = append(list, header{key, v})
+	}
+	slices.SortFunc(list, func(a, b header) int { return strings.Compare(a.name, b.name) })
+	// Names that differ only in case: one value, joined.
+	out := list[:0]
+	for _, kv := range list {
+		if n := len(out); n > 0 && out[n-1].name == kv.name {
+			if kv.value != Redacted {
+				out[n-1].value += ", " + kv.value
+			}
+			continue
+		}
+		out = append(out, kv)
 	}
 	return out
 }
@@ -183,33 +215,122 @@ func NewRecord(a Attempt) Record {
 
 // Encode returns the JSON of the record of a, its response cut so that the
 // whole takes at most max bytes (and the response at most MaxResponse); ok
-// is false when even without a response it does not fit.
+// is false when even without a response it does not fit. It is the JSON
+// json.Marshal makes of NewRecord(a) with its response set, written
+// without reflection: it runs for every attempt.
 func Encode(a Attempt, max int) (body []byte, ok bool) {
-	r := NewRecord(a)
+	f := fieldsOf(a)
+	var resp json.RawMessage
 	if len(a.Response) > 0 {
-		r.Response = response(a.Response, MaxResponse)
+		resp = response(a.Response, MaxResponse)
 	}
-	body, err := json.Marshal(r)
-	if err != nil {
-		return nil, false
-	}
+	body = f.append(make([]byte, 0, 384+len(resp)), resp)
 	if len(body) <= max {
 		return body, true
 	}
 	// Too large: cut the response to what is left.
-	r.Response = nil
-	base, err := json.Marshal(r)
-	if err != nil || len(base) > max {
+	base := f.append(nil, nil)
+	if len(base) > max {
 		return nil, false
 	}
-	r.Response = response(a.Response, min(max-len(base)+len("null"), MaxResponse))
-	if r.Response == nil {
+	resp = response(a.Response, min(max-len(base)+len("null"), MaxResponse))
+	if resp == nil {
 		return base, true
 	}
-	if body, err = json.Marshal(r); err != nil || len(body) > max {
+	if body = f.append(nil, resp); len(body) > max {
 		return base, true
 	}
 	return body, true
+}
+
+// fields are a record's values but its response, ready to be written.
+type fields struct {
+	a       *Attempt
+	url     string
+	err     string // valid UTF-8
+	headers []header
+}
+
+func fieldsOf(a Attempt) fields {
+	f := fields{a: &a, err: a.Error, headers: headerList(a.RequestHeaders)}
+	if !utf8.ValidString(f.err) {
+		f.err = strings.ToValidUTF8(f.err, "\uFFFD")
+	}
+	if a.URL != "" {
+		f.url = redact.URL(a.URL)
+	}
+	return f
+}
+
+// append appends the record's JSON, with resp as its response (nil: null).
+func (f fields) append(b []byte, resp json.RawMessage) []byte {
+	a := f.a
+	b = append(b, `{"job_id":`...)
+	b = appendString(b, a.JobID)
+	b = append(b, `,"event_id":`...)
+	b = appendNullable(b, a.EventID)
+	b = append(b, `,"event_type":`...)
+	b = appendNullable(b, a.EventType)
+	b = append(b, `,"channel":`...)
+	b = appendNullable(b, a.Channel)
+	b = append(b, `,"endpoint":`...)
+	b = appendNullable(b, a.Endpoint)
+	b = append(b, `,"url":`...)
+	b = appendString(b, f.url)
+	b = append(b, `,"attempt":`...)
+	b = strconv.AppendInt(b, int64(a.Number), 10)
+	b = append(b, `,"timestamp":"`...)
+	b = a.Start.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","duration_ms":`...)
+	b = strconv.AppendInt(b, a.Duration.Milliseconds(), 10)
+	b = append(b, `,"request_headers":{`...)
+	for i, kv := range f.headers {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, kv.name)
+		b = append(b, ':')
+		b = appendString(b, kv.value)
+	}
+	b = append(b, `},"status":`...)
+	if a.Status != 0 {
+		b = strconv.AppendInt(b, int64(a.Status), 10)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"response":`...)
+	if resp != nil {
+		b = append(b, resp...)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"error":`...)
+	b = appendNullable(b, f.err)
+	b = append(b, `,"outcome":`...)
+	b = appendString(b, string(a.Outcome))
+	return append(b, '}')
+}
+
+// appendNullable appends s as a JSON string, or null when it is empty.
+func appendNullable(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, "null"...)
+	}
+	return appendString(b, s)
+}
+
+// appendString appends s as a JSON string, as json.Marshal writes it
+// (invalid UTF-8 as \ufffd).
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // response is body as a record keeps it in at most room bytes of JSON: the
@@ -219,8 +340,10 @@ func response(body []byte, room int) json.RawMessage {
 	if room < 2 {
 		return nil
 	}
-	if len(body) <= room && json.Valid(body) {
+	if len(body) <= room {
+		// Compact fails on anything but valid JSON.
 		var buf bytes.Buffer
+		buf.Grow(len(body))
 		if json.Compact(&buf, body) == nil {
 			return buf.Bytes()
 		}

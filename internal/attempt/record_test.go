@@ -1,6 +1,7 @@
 package attempt_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -144,4 +145,39 @@ func FuzzEncode(f *testing.F) {
 			t.Fatalf("record of %d bytes (max %d): %q", len(body), max, body)
 		}
 	})
+}
+
+// Encode writes the JSON json.Marshal makes of NewRecord with its
+// response, whatever the values hold.
+func TestEncodeIsTheRecordsJSON(t *testing.T) {
+	full := attempt.Attempt{JobID: "evt_1:ep_1", EventID: "evt_1", EventType: "order.created", Channel: "eu", Endpoint: "ep_1",
+		URL: "https://user:pw@example.com/hook?token=s3cr3t", Number: 3, Start: time.Date(2026, 11, 1, 10, 0, 0, 123456789, time.FixedZone("x", 3600)),
+		Duration: 1500 * time.Microsecond, Status: 503, Response: []byte(`{"a": "b"}`), Error: "503 Service Unavailable", Outcome: attempt.Retry,
+		RequestHeaders: http.Header{"Webhook-Id": {"evt_1"}, "X-Many": {"a", "b"}, "Authorization": {"Bearer x"}, "Content-Type": {"application/json"}}}
+	odd := attempt.Attempt{JobID: "j<\"\\\x01é\xff>&", Error: "bad \xff byte\n", URL: "", Number: 1, Start: time.Unix(0, 0),
+		RequestHeaders: http.Header{"X-Odd": {"\u2028<script>\xfe", "second"}}, Outcome: attempt.Failed}
+	for _, c := range []struct {
+		name string
+		a    attempt.Attempt
+	}{{"full", full}, {"escapes and invalid UTF-8", odd}, {"empty", attempt.Attempt{}}} {
+		t.Run(c.name, func(t *testing.T) {
+			body, ok := attempt.Encode(c.a, 1<<20)
+			if !ok || !utf8.Valid(body) || !json.Valid(body) {
+				t.Fatalf("Encode: %q, %v", body, ok)
+			}
+			r := attempt.NewRecord(c.a)
+			if len(c.a.Response) > 0 {
+				var buf bytes.Buffer
+				_ = json.Compact(&buf, c.a.Response)
+				r.Response = buf.Bytes()
+			}
+			want, err := json.Marshal(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(body) != string(want) {
+				t.Errorf("Encode:\n%s\njson.Marshal:\n%s", body, want)
+			}
+		})
+	}
 }

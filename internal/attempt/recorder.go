@@ -11,6 +11,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hookworker/hookworker/job"
+	"github.com/hookworker/hookworker/sender"
 )
 
 // Mode says which attempts a Recorder records.
@@ -217,3 +220,33 @@ func (r *Recorder) Recorded() uint64 { return r.recordedN.Load() }
 
 // Lost returns how many records could not be stored.
 func (r *Recorder) Lost() uint64 { return r.lostN.Load() }
+
+// Observe records attempt a of job j: the worker's attempt seam
+// (consumer.Options.OnAttempt). The event, the endpoint and the job id come
+// from the job; the rest from the attempt, whose headers are those sent. It
+// returns at once, as Record does.
+func (r *Recorder) Observe(j *job.Job, a sender.Attempt) {
+	var ev job.Event
+	if j.Event != nil {
+		ev = *j.Event
+	}
+	if !r.Wants(ev.ID) {
+		return
+	}
+	r.Record(Attempt{
+		JobID: j.ID, EventID: ev.ID, EventType: ev.Type, Channel: ev.Channel, Endpoint: j.Endpoint,
+		URL: a.URL, Number: a.Number, Start: a.Start, Duration: a.Duration, RequestHeaders: a.Header,
+		Status: a.Status, Response: a.Response, Error: a.Error, Outcome: outcomeOf(a.Outcome),
+	})
+}
+
+// outcomeOf is the record's outcome of an attempt's.
+func outcomeOf(o sender.AttemptOutcome) Outcome {
+	switch o {
+	case sender.AttemptDelivered:
+		return Delivered
+	case sender.AttemptFailed:
+		return Failed
+	}
+	return Retry
+}

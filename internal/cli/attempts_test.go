@@ -1,18 +1,14 @@
 package cli_test
 
 import (
-	"context"
-	"net/http"
 	"testing"
 	"time"
 
-	"github.com/hookworker/hookworker/internal/attempt"
-	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/cli"
 )
 
 func TestAttemptCommands(t *testing.T) {
-	rc, natsURL := runWorker(t)
+	rc, _ := runWorker(t)
 	run := func(want int, args ...string) []map[string]any {
 		t.Helper()
 		code, out, errOut := mainOut(t, nil, args...)
@@ -35,30 +31,31 @@ func TestAttemptCommands(t *testing.T) {
 		t.Fatalf("recover printed %v", got)
 	}
 
-	// Records as the delivery path makes them.
-	nc, _ := bustest.Connect(t, natsURL)
-	r, err := attempt.NewRecorder(nc, attempt.RecorderConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, o := range []attempt.Outcome{attempt.Retry, attempt.Delivered} {
-		r.Record(attempt.Attempt{JobID: "evt_1:ep_a", EventID: "evt_1", EventType: "order.created", Endpoint: "ep_a",
-			URL: rc.URL + "/hook", Number: i + 1, Start: time.Now(), Status: []int{503, 204}[i], Outcome: o,
-			RequestHeaders: http.Header{"Webhook-Id": {"evt_1"}}})
-	}
-	if err := r.Close(context.Background()); err != nil {
-		t.Fatal(err)
+	// The worker records both deliveries; records are stored
+	// asynchronously, so they may come after the requests.
+	deadline := time.Now().Add(20 * time.Second)
+	for len(run(cli.ExitOK, "attempts")) < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
 	}
 	got = run(cli.ExitOK, "attempts", "--endpoint", "ep_a", "--since", "1h")
-	if len(got) != 2 || got[0]["outcome"] != "delivered" || got[1]["outcome"] != "retry" ||
-		got[0]["payload"].(map[string]any)["order"] != float64(1) {
-		t.Fatalf("attempts printed %v", got)
+	if len(got) != 2 || got[0]["job_id"] == "evt_1:ep_a" || got[1]["job_id"] != "evt_1:ep_a" {
+		t.Fatalf("attempts printed %v, want the resend's attempt, then the first delivery's", got)
 	}
-	if got := run(cli.ExitOK, "attempts", "--limit", "1"); len(got) != 1 || got[0]["attempt"] != float64(2) {
-		t.Fatalf("attempts --limit 1 printed %v", got)
+	for _, a := range got {
+		h, _ := a["request_headers"].(map[string]any)
+		if a["outcome"] != "delivered" || a["status"] != float64(204) || a["event_id"] != "evt_1" ||
+			a["payload"].(map[string]any)["order"] != float64(1) || h["webhook-id"] != "evt_1" || h["webhook-signature"] != "[redacted]" {
+			t.Errorf("attempt %v", a)
+		}
 	}
-	if got := run(cli.ExitOK, "attempts", "--outcome", "retry", "--event-type", "order.created"); len(got) != 1 {
-		t.Fatalf("attempts --outcome retry printed %v", got)
+	if got := run(cli.ExitOK, "attempts", "--limit", "1"); len(got) != 1 || got[0]["job_id"] == "evt_1:ep_a" {
+		t.Fatalf("attempts --limit 1 printed %v, want the resend's attempt", got)
+	}
+	if got := run(cli.ExitOK, "attempts", "--outcome", "delivered", "--event-type", "order.created"); len(got) != 2 {
+		t.Fatalf("attempts --outcome delivered printed %v", got)
+	}
+	if got := run(cli.ExitOK, "attempts", "--outcome", "failed"); len(got) != 0 {
+		t.Fatalf("attempts --outcome failed printed %v", got)
 	}
 	if got := run(cli.ExitOK, "attempts", "--before", "1h"); len(got) != 0 {
 		t.Fatalf("attempts --before 1h printed %v", got)

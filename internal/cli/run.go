@@ -14,6 +14,7 @@ import (
 	"github.com/hookworker/hookworker/config"
 	"github.com/hookworker/hookworker/consumer"
 	"github.com/hookworker/hookworker/discord"
+	"github.com/hookworker/hookworker/internal/attempt"
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/endpoint"
 	"github.com/hookworker/hookworker/internal/metrics"
@@ -132,6 +133,26 @@ func run(ctx context.Context, stderr io.Writer) int {
 		log.Error("start event delivery", "error", err)
 		return ExitFailure
 	}
+	// The delivery log: records are published asynchronously, so no
+	// delivery waits for them; those pending are flushed on the way out.
+	rec, err := attempt.NewRecorder(b.Conn(), attempt.RecorderConfig{
+		Mode: attempt.Mode(cfg.AttemptLog), Registerer: m.Registry(), Logger: log,
+	})
+	if err != nil {
+		log.Error("start the delivery log", "error", err)
+		return ExitFailure
+	}
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := rec.Close(fctx); err != nil {
+			log.Warn("delivery log records still pending at exit", "error", err)
+		}
+	}()
+	var onAttempt func(*job.Job, sender.Attempt)
+	if rec.Mode() != attempt.Off {
+		onAttempt = rec.Observe
+	}
 	w := consumer.New(consumer.Options{
 		JetStream: b.JetStream(), Consumer: bound.Consumer, State: bound.State, Metrics: m,
 		// One Deliverer per job type.
@@ -140,6 +161,7 @@ func run(ctx context.Context, stderr io.Writer) int {
 			job.Discord: consumer.DiscordJobs(dc),
 			job.Slack:   sc.Prepare,
 		},
+		OnAttempt:   onAttempt,
 		Concurrency: cfg.Concurrency, HostConcurrency: cfg.HostConcurrency,
 		AckWait: cfg.AckWait, ShutdownTimeout: cfg.ShutdownTimeout, MaxRedeliveries: cfg.MaxRedeliveries,
 		ResultSubject: cfg.ResultSubject, Logger: log,
