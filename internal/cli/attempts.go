@@ -127,33 +127,49 @@ func attempts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 // resendCommand is `hookworker event resend EVENT_ID --endpoint ID`.
-func resendCommand(fs *flag.FlagSet) func(context.Context, *client.Client, []string, io.Reader, *json.Encoder) error {
+func resendCommand(fs *flag.FlagSet) apiCheck {
 	endpoint := fs.String("endpoint", "", "the endpoint id to send the event to (required)")
-	return func(ctx context.Context, c *client.Client, args []string, _ io.Reader, out *json.Encoder) error {
+	return func(args []string, _ io.Reader) (apiAction, error) {
 		if *endpoint == "" {
-			return usageError{errors.New("--endpoint is required")}
+			return nil, errors.New("--endpoint is required")
 		}
-		id, err := c.Resend(ctx, args[0], *endpoint)
-		if err != nil {
-			return err
+		if err := checkEventID("event id", args[0]); err != nil {
+			return nil, err
 		}
-		return out.Encode(map[string]string{"event_id": args[0], "endpoint": *endpoint, "job_id": id})
+		if err := checkEndpointID("--endpoint", *endpoint); err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context, c *client.Client, out *json.Encoder) error {
+			id, err := c.Resend(ctx, args[0], *endpoint)
+			if err != nil {
+				return err
+			}
+			return out.Encode(map[string]string{"event_id": args[0], "endpoint": *endpoint, "job_id": id})
+		}, nil
 	}
 }
 
 // recoverCommand is `hookworker endpoint recover ID --since D [--until T]`.
-func recoverCommand(fs *flag.FlagSet) func(context.Context, *client.Client, []string, io.Reader, *json.Encoder) error {
+func recoverCommand(fs *flag.FlagSet) apiCheck {
 	var since, until timeFlag
 	fs.Var(&since, "since", "recover the deliveries that failed within this long, e.g. 6h, or since an RFC 3339 time (required)")
 	fs.Var(&until, "until", "and before this time (RFC 3339, or a duration ago; default: now)")
-	return func(ctx context.Context, c *client.Client, args []string, _ io.Reader, out *json.Encoder) error {
+	return func(args []string, _ io.Reader) (apiAction, error) {
 		if since.t.IsZero() {
-			return usageError{errors.New("--since is required")}
+			return nil, errors.New("--since is required")
 		}
-		n, err := c.Recover(ctx, args[0], since.t, until.t)
-		if err != nil {
-			return err
+		if err := checkEndpointID("endpoint id", args[0]); err != nil {
+			return nil, err
 		}
-		return out.Encode(map[string]any{"id": args[0], "events": n})
+		if !until.t.IsZero() && !until.t.After(since.t) {
+			return nil, errors.New("--until must be after --since")
+		}
+		return func(ctx context.Context, c *client.Client, out *json.Encoder) error {
+			n, err := c.Recover(ctx, args[0], since.t, until.t)
+			if err != nil {
+				return err
+			}
+			return out.Encode(map[string]any{"id": args[0], "events": n})
+		}, nil
 	}
 }

@@ -7,24 +7,37 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 
 	"github.com/hookworker/hookworker/client"
+	"github.com/hookworker/hookworker/internal/catalog"
 )
 
-// apiCommand is one subcommand of event-type, endpoint or event: its flags
-// are defined on fs, and do runs it with the client once they are parsed,
-// with the positional arguments.
+// apiCommand is one subcommand of event-type, endpoint or event. Every
+// subcommand has the same shape: parse, check, connect, act. flags defines
+// its flags on fs and returns its check, which apiGroup calls with the
+// positional arguments once the flags are parsed and before it connects.
 type apiCommand struct {
 	usage string // the arguments, for the usage line
 	args  int    // how many positional arguments it takes
-	flags func(fs *flag.FlagSet) func(ctx context.Context, c *client.Client, args []string, stdin io.Reader, out *json.Encoder) error
+	flags func(fs *flag.FlagSet) apiCheck
 }
+
+// apiCheck checks a subcommand's parsed flags and its positional arguments
+// (reading standard input when a flag names "-") and returns what to do
+// with the client; an error is a bad flag or argument, and nothing is done.
+type apiCheck func(args []string, stdin io.Reader) (apiAction, error)
+
+// apiAction is what a subcommand does with the client once its flags and
+// arguments are checked: call the API and print the answer to out.
+type apiAction func(ctx context.Context, c *client.Client, out *json.Encoder) error
 
 // apiGroup runs `hookworker <group> <sub> ...` from cmds: exit 0 when it is
 // done, 1 when the API answers an error or cannot be reached, 2 for a bad
-// subcommand, flag or argument.
+// subcommand, flag or argument. A bad flag or argument is found before it
+// connects.
 func apiGroup(ctx context.Context, group string, cmds map[string]apiCommand, order []string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	groupUsage := func(w io.Writer) {
 		fmt.Fprintf(w, "Usage:\n")
@@ -57,7 +70,7 @@ func apiGroup(ctx context.Context, group string, cmds map[string]apiCommand, ord
 		fmt.Fprintf(stderr, "Usage: %s %s\n", name, sub.usage)
 		fs.PrintDefaults()
 	}
-	do := sub.flags(fs)
+	check := sub.flags(fs)
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -68,6 +81,11 @@ func apiGroup(ctx context.Context, group string, cmds map[string]apiCommand, ord
 	if len(pos) != sub.args {
 		fmt.Fprintf(stderr, "%s: takes %d argument(s), got %d\n", name, sub.args, len(pos))
 		fs.Usage()
+		return ExitUsage
+	}
+	act, err := check(pos, stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return ExitUsage
 	}
 	cfg, ok := loadConfig(stderr)
@@ -81,19 +99,36 @@ func apiGroup(ctx context.Context, group string, cmds map[string]apiCommand, ord
 	}
 	defer nc.Close()
 	c := client.New(nc, client.WithPrefix(cfg.APIPrefix))
-	if err := do(ctx, c, pos, stdin, json.NewEncoder(stdout)); err != nil {
+	if err := act(ctx, c, json.NewEncoder(stdout)); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
-		var ue usageError
-		if errors.As(err, &ue) {
-			return ExitUsage
-		}
 		return ExitFailure
 	}
 	return ExitOK
 }
 
-// usageError is a bad flag value found after parsing.
-type usageError struct{ error }
+// checkEndpointID checks an endpoint id given as what.
+func checkEndpointID(what, id string) error {
+	if !catalog.ValidEndpointID(id) {
+		return fmt.Errorf("%s %q is not an endpoint id (1 to 63 of A-Za-z0-9_-)", what, id)
+	}
+	return nil
+}
+
+// checkTypeName checks an event type name given as what.
+func checkTypeName(what, name string) error {
+	if !catalog.ValidTypeName(name) {
+		return fmt.Errorf("%s %q is not an event type name (dot-separated tokens of A-Za-z0-9_-, such as order.created)", what, name)
+	}
+	return nil
+}
+
+// checkEventID checks an event id given as what.
+func checkEventID(what, id string) error {
+	if !catalog.ValidEventID(id) {
+		return fmt.Errorf("%s %q is not an event id (1 to 64 of A-Za-z0-9_-)", what, id)
+	}
+	return nil
+}
 
 // parseInterspersed parses flags that may come before, between or after
 // the positional arguments, and returns those.
@@ -123,121 +158,148 @@ func readJSONArg(what, name string, stdin io.Reader) (json.RawMessage, error) {
 	var err error
 	if name == "-" {
 		if stdin == nil {
-			return nil, usageError{fmt.Errorf("%s: no standard input", what)}
+			return nil, fmt.Errorf("%s: no standard input", what)
 		}
 		data, err = io.ReadAll(io.LimitReader(stdin, 16<<20))
 	} else {
 		data, err = os.ReadFile(name)
 	}
 	if err != nil {
-		return nil, usageError{fmt.Errorf("%s: %v", what, err)}
+		return nil, fmt.Errorf("%s: %v", what, err)
 	}
 	if !json.Valid(data) {
-		return nil, usageError{fmt.Errorf("%s must be JSON", what)}
+		return nil, fmt.Errorf("%s must be JSON", what)
 	}
 	return data, nil
 }
 
 // eventTypeCommands are `hookworker event-type ...`.
 var eventTypeCommands = map[string]apiCommand{
-	"put": {"NAME [--description TEXT] [--schema FILE|-]", 1, func(fs *flag.FlagSet) func(context.Context, *client.Client, []string, io.Reader, *json.Encoder) error {
+	"put": {"NAME [--description TEXT] [--schema FILE|-]", 1, func(fs *flag.FlagSet) apiCheck {
 		desc := fs.String("description", "", "what the event means")
 		schema := fs.String("schema", "", "file holding the payload's JSON Schema, - for standard input (default: any payload)")
-		return func(ctx context.Context, c *client.Client, args []string, stdin io.Reader, out *json.Encoder) error {
+		return func(args []string, stdin io.Reader) (apiAction, error) {
+			if err := checkTypeName("event type", args[0]); err != nil {
+				return nil, err
+			}
 			t := client.EventType{Name: args[0], Description: *desc}
 			if *schema != "" {
 				s, err := readJSONArg("--schema", *schema, stdin)
 				if err != nil {
-					return err
+					return nil, err
 				}
 				t.Schema = s
 			}
-			got, err := c.PutEventType(ctx, t)
-			if err != nil {
-				return err
-			}
-			return out.Encode(got)
-		}
-	}},
-	"get": {"NAME", 1, func(*flag.FlagSet) func(context.Context, *client.Client, []string, io.Reader, *json.Encoder) error {
-		return func(ctx context.Context, c *client.Client, args []string, _ io.Reader, out *json.Encoder) error {
-			got, err := c.EventType(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			return out.Encode(got)
-		}
-	}},
-	"rm": {"NAME", 1, func(*flag.FlagSet) func(context.Context, *client.Client, []string, io.Reader, *json.Encoder) error {
-		return func(ctx context.Context, c *client.Client, args []string, _ io.Reader, out *json.Encoder) error {
-			if err := c.DeleteEventType(ctx, args[0]); err != nil {
-				return err
-			}
-			return out.Encode(map[string]any{"name": args[0], "archived": true})
-		}
-	}},
-	"list": {"[--archived]", 0, func(fs *flag.FlagSet) func(context.Context, *client.Client, []string, io.Reader, *json.Encoder) error {
-		archived := fs.Bool("archived", false, "list the archived types too")
-		return func(ctx context.Context, c *client.Client, _ []string, _ io.Reader, out *json.Encoder) error {
-			list, err := c.EventTypes(ctx, *archived)
-			if err != nil {
-				return err
-			}
-			for _, t := range list {
-				if err := out.Encode(t); err != nil {
+			return func(ctx context.Context, c *client.Client, out *json.Encoder) error {
+				got, err := c.PutEventType(ctx, t)
+				if err != nil {
 					return err
 				}
-			}
-			return nil
+				return out.Encode(got)
+			}, nil
 		}
 	}},
+	"get": {"NAME", 1, nameCommand(func(ctx context.Context, c *client.Client, name string) (any, error) {
+		return c.EventType(ctx, name)
+	})},
+	"rm": {"NAME", 1, nameCommand(func(ctx context.Context, c *client.Client, name string) (any, error) {
+		return map[string]any{"name": name, "archived": true}, c.DeleteEventType(ctx, name)
+	})},
+	"list": {"[--archived]", 0, func(fs *flag.FlagSet) apiCheck {
+		archived := fs.Bool("archived", false, "list the archived types too")
+		return func([]string, io.Reader) (apiAction, error) {
+			return func(ctx context.Context, c *client.Client, out *json.Encoder) error {
+				list, err := c.EventTypes(ctx, *archived)
+				if err != nil {
+					return err
+				}
+				for _, t := range list {
+					if err := out.Encode(t); err != nil {
+						return err
+					}
+				}
+				return nil
+			}, nil
+		}
+	}},
+}
+
+// nameCommand is an event-type subcommand that takes one type name and
+// prints what fn returns, unless it returns an error.
+func nameCommand(fn func(ctx context.Context, c *client.Client, name string) (any, error)) func(*flag.FlagSet) apiCheck {
+	return argCommand(func(name string) error { return checkTypeName("event type", name) }, fn)
+}
+
+// idCommand is an endpoint subcommand that takes one endpoint id and prints
+// what fn returns, unless it returns an error.
+func idCommand(fn func(ctx context.Context, c *client.Client, id string) (any, error)) func(*flag.FlagSet) apiCheck {
+	return argCommand(func(id string) error { return checkEndpointID("endpoint id", id) }, fn)
+}
+
+// argCommand is a subcommand without flags that takes one argument, checked
+// by check, and prints what fn returns, unless it returns an error.
+func argCommand(check func(string) error, fn func(ctx context.Context, c *client.Client, arg string) (any, error)) func(*flag.FlagSet) apiCheck {
+	return func(*flag.FlagSet) apiCheck {
+		return func(args []string, _ io.Reader) (apiAction, error) {
+			if err := check(args[0]); err != nil {
+				return nil, err
+			}
+			return func(ctx context.Context, c *client.Client, out *json.Encoder) error {
+				v, err := fn(ctx, c, args[0])
+				if err != nil {
+					return err
+				}
+				return out.Encode(v)
+			}, nil
+		}
+	}
 }
 
 // setDisabled is `endpoint disable|enable`: it puts the endpoint back with
 // disabled set.
-func setDisabled(disabled bool) func(fs *flag.FlagSet) func(context.Context, *client.Client, []string, io.Reader, *json.Encoder) error {
-	return func(fs *flag.FlagSet) func(context.Context, *client.Client, []string, io.Reader, *json.Encoder) error {
+func setDisabled(disabled bool) func(fs *flag.FlagSet) apiCheck {
+	return func(fs *flag.FlagSet) apiCheck {
 		var reason *string
 		if disabled {
 			reason = fs.String("reason", "disabled by hand", "why it is disabled")
 		}
-		return func(ctx context.Context, c *client.Client, args []string, _ io.Reader, out *json.Encoder) error {
-			ep, err := c.Endpoint(ctx, args[0])
-			if err != nil {
-				return err
+		return func(args []string, _ io.Reader) (apiAction, error) {
+			if err := checkEndpointID("endpoint id", args[0]); err != nil {
+				return nil, err
 			}
-			ep.Disabled = disabled
-			ep.DisabledReason = ""
-			if disabled {
-				ep.DisabledReason = *reason
-			}
-			got, err := c.PutEndpoint(ctx, ep, "")
-			if err != nil {
-				return err
-			}
-			return out.Encode(got)
+			return func(ctx context.Context, c *client.Client, out *json.Encoder) error {
+				ep, err := c.Endpoint(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				ep.Disabled = disabled
+				ep.DisabledReason = ""
+				if disabled {
+					ep.DisabledReason = *reason
+				}
+				got, err := c.PutEndpoint(ctx, ep, "")
+				if err != nil {
+					return err
+				}
+				return out.Encode(got)
+			}, nil
 		}
 	}
 }
 
-// idCommand is an endpoint subcommand that takes one id and prints what
-// fn returns.
-func idCommand(fn func(ctx context.Context, c *client.Client, id string) (any, error)) func(*flag.FlagSet) func(context.Context, *client.Client, []string, io.Reader, *json.Encoder) error {
-	return func(*flag.FlagSet) func(context.Context, *client.Client, []string, io.Reader, *json.Encoder) error {
-		return func(ctx context.Context, c *client.Client, args []string, _ io.Reader, out *json.Encoder) error {
-			v, err := fn(ctx, c, args[0])
-			if err != nil {
-				return err
-			}
-			return out.Encode(v)
-		}
+// checkURL checks an endpoint URL given as what: an absolute http or https
+// URL (the API checks the rest: where it points).
+func checkURL(what, raw string) error {
+	if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return fmt.Errorf("%s must be an absolute http or https URL", what)
 	}
+	return nil
 }
 
 // endpointCommands are `hookworker endpoint ...`.
 var endpointCommands = map[string]apiCommand{
 	"add": {"--url URL [--id ID] [--event-type T]... [--channel C]... [--metadata JSON] [--header K:V]... [--secret whsec_…] [--description TEXT]", 0,
-		func(fs *flag.FlagSet) func(context.Context, *client.Client, []string, io.Reader, *json.Encoder) error {
+		func(fs *flag.FlagSet) apiCheck {
 			var ep client.Endpoint
 			var types, channels listFlag
 			headers := headerFlag{}
@@ -250,36 +312,51 @@ var endpointCommands = map[string]apiCommand{
 			fs.StringVar(&metadata, "metadata", "", "a JSON object kept with the endpoint")
 			fs.Var(headers, "header", "an extra request header Name:value (or Name=value); repeatable")
 			fs.StringVar(&secret, "secret", "", "its signing secret, whsec_… (default: a generated one)")
-			return func(ctx context.Context, c *client.Client, _ []string, _ io.Reader, out *json.Encoder) error {
+			return func([]string, io.Reader) (apiAction, error) {
 				if ep.URL == "" {
-					return usageError{errors.New("--url is required")}
+					return nil, errors.New("--url is required")
+				}
+				if err := checkURL("--url", ep.URL); err != nil {
+					return nil, err
+				}
+				if ep.ID != "" {
+					if err := checkEndpointID("--id", ep.ID); err != nil {
+						return nil, err
+					}
 				}
 				if metadata != "" {
 					if !json.Valid([]byte(metadata)) {
-						return usageError{errors.New("--metadata must be JSON")}
+						return nil, errors.New("--metadata must be JSON")
 					}
 					ep.Metadata = json.RawMessage(metadata)
+				}
+				if secret != "" {
+					if err := catalog.CheckSecret(secret); err != nil {
+						return nil, fmt.Errorf("--secret %v", err)
+					}
 				}
 				ep.EventTypes, ep.Channels = types, channels
 				if len(headers) > 0 {
 					ep.Headers = headers
 				}
-				got, err := c.PutEndpoint(ctx, ep, secret)
-				if err != nil {
-					return err
-				}
-				return out.Encode(got)
+				return func(ctx context.Context, c *client.Client, out *json.Encoder) error {
+					got, err := c.PutEndpoint(ctx, ep, secret)
+					if err != nil {
+						return err
+					}
+					return out.Encode(got)
+				}, nil
 			}
 		}},
-	"list": {"[--event-type T] [--channel C] [--asc] [--limit N]", 0, func(fs *flag.FlagSet) func(context.Context, *client.Client, []string, io.Reader, *json.Encoder) error {
+	"list": {"[--event-type T] [--channel C] [--asc] [--limit N]", 0, func(fs *flag.FlagSet) apiCheck {
 		var q client.EndpointQuery
 		fs.StringVar(&q.EventType, "event-type", "", "only the endpoints that receive this type")
 		fs.StringVar(&q.Channel, "channel", "", "only the endpoints that listen to this channel")
 		asc := fs.Bool("asc", false, "oldest first (default: newest first)")
 		limit := fs.Int("limit", 0, "print at most N endpoints (default: all)")
-		return func(ctx context.Context, c *client.Client, _ []string, _ io.Reader, out *json.Encoder) error {
+		return func([]string, io.Reader) (apiAction, error) {
 			if *limit < 0 {
-				return usageError{errors.New("--limit must not be negative")}
+				return nil, errors.New("--limit must not be negative")
 			}
 			if *asc {
 				q.Order = "asc"
@@ -287,19 +364,21 @@ var endpointCommands = map[string]apiCommand{
 			if *limit > 0 {
 				q.Limit = min(*limit, 1000)
 			}
-			n := 0
-			for ep, err := range c.AllEndpoints(ctx, q) {
-				if err != nil {
-					return err
+			return func(ctx context.Context, c *client.Client, out *json.Encoder) error {
+				n := 0
+				for ep, err := range c.AllEndpoints(ctx, q) {
+					if err != nil {
+						return err
+					}
+					if err := out.Encode(ep); err != nil {
+						return err
+					}
+					if n++; *limit > 0 && n >= *limit {
+						break
+					}
 				}
-				if err := out.Encode(ep); err != nil {
-					return err
-				}
-				if n++; *limit > 0 && n >= *limit {
-					break
-				}
-			}
-			return nil
+				return nil
+			}, nil
 		}
 	}},
 	"get": {"ID", 1, idCommand(func(ctx context.Context, c *client.Client, id string) (any, error) {
@@ -309,13 +388,23 @@ var endpointCommands = map[string]apiCommand{
 		s, err := c.Secret(ctx, id)
 		return map[string]string{"secret": s}, err
 	})},
-	"rotate": {"ID [--secret whsec_…]", 1, func(fs *flag.FlagSet) func(context.Context, *client.Client, []string, io.Reader, *json.Encoder) error {
+	"rotate": {"ID [--secret whsec_…]", 1, func(fs *flag.FlagSet) apiCheck {
 		secret := fs.String("secret", "", "the new secret (default: a generated one)")
-		return func(ctx context.Context, c *client.Client, args []string, _ io.Reader, out *json.Encoder) error {
-			if err := c.Rotate(ctx, args[0], *secret); err != nil {
-				return err
+		return func(args []string, _ io.Reader) (apiAction, error) {
+			if err := checkEndpointID("endpoint id", args[0]); err != nil {
+				return nil, err
 			}
-			return out.Encode(map[string]any{"id": args[0], "rotated": true})
+			if *secret != "" {
+				if err := catalog.CheckSecret(*secret); err != nil {
+					return nil, fmt.Errorf("--secret %v", err)
+				}
+			}
+			return func(ctx context.Context, c *client.Client, out *json.Encoder) error {
+				if err := c.Rotate(ctx, args[0], *secret); err != nil {
+					return err
+				}
+				return out.Encode(map[string]any{"id": args[0], "rotated": true})
+			}, nil
 		}
 	}},
 	"rm": {"ID", 1, idCommand(func(ctx context.Context, c *client.Client, id string) (any, error) {
@@ -329,37 +418,51 @@ var endpointCommands = map[string]apiCommand{
 // eventCommands are `hookworker event ...`.
 var eventCommands = map[string]apiCommand{
 	"resend": {"EVENT_ID --endpoint ID", 1, resendCommand},
-	"send": {"--type T --payload JSON|- [--channel C] [--id ID]", 0, func(fs *flag.FlagSet) func(context.Context, *client.Client, []string, io.Reader, *json.Encoder) error {
+	"send": {"--type T --payload JSON|- [--channel C] [--id ID]", 0, func(fs *flag.FlagSet) apiCheck {
 		var ev client.Event
 		var payload string
 		fs.StringVar(&ev.Type, "type", "", "the event type (required)")
 		fs.StringVar(&payload, "payload", "", "the JSON payload, - for standard input (required)")
 		fs.StringVar(&ev.Channel, "channel", "", "the channel it is sent on")
 		fs.StringVar(&ev.ID, "id", "", "the event id, its idempotency key (default: a generated one)")
-		return func(ctx context.Context, c *client.Client, _ []string, stdin io.Reader, out *json.Encoder) error {
+		return func(_ []string, stdin io.Reader) (apiAction, error) {
 			if ev.Type == "" {
-				return usageError{errors.New("--type is required")}
+				return nil, errors.New("--type is required")
+			}
+			if payload == "" {
+				return nil, errors.New("--payload is required (- reads standard input)")
+			}
+			if err := checkTypeName("--type", ev.Type); err != nil {
+				return nil, err
+			}
+			if ev.ID != "" {
+				if err := checkEventID("--id", ev.ID); err != nil {
+					return nil, err
+				}
+			}
+			if ev.Channel != "" && !catalog.ValidChannel(ev.Channel) {
+				return nil, fmt.Errorf("--channel %q is not a channel (1 to 128 of A-Za-z0-9_.:-)", ev.Channel)
 			}
 			switch payload {
-			case "":
-				return usageError{errors.New("--payload is required (- reads standard input)")}
 			case "-":
 				p, err := readJSONArg("--payload", "-", stdin)
 				if err != nil {
-					return err
+					return nil, err
 				}
 				ev.Payload = p
 			default:
 				if !json.Valid([]byte(payload)) {
-					return usageError{errors.New("--payload must be JSON")}
+					return nil, errors.New("--payload must be JSON")
 				}
 				ev.Payload = json.RawMessage(payload)
 			}
-			sent, err := c.SendEvent(ctx, ev)
-			if err != nil {
-				return err
-			}
-			return out.Encode(sent)
+			return func(ctx context.Context, c *client.Client, out *json.Encoder) error {
+				sent, err := c.SendEvent(ctx, ev)
+				if err != nil {
+					return err
+				}
+				return out.Encode(sent)
+			}, nil
 		}
 	}},
 }

@@ -80,7 +80,7 @@ func TestEventCommands(t *testing.T) {
 		t.Fatalf("put printed %v", got)
 	}
 	must("", "event-type", "put", "order.paid")
-	exit(cli.ExitFailure, "event-type", "put", "order")                             // the API refuses the name
+	exit(cli.ExitUsage, "event-type", "put", "order")                               // a bad name, refused before the API is asked
 	exit(cli.ExitUsage, "event-type", "put", "order.x", "--schema", "/nonexistent") // a bad flag value
 	exit(cli.ExitUsage, "event-type", "get")                                        // a missing argument
 	exit(cli.ExitUsage, "event-type", "frobnicate")

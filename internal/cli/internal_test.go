@@ -1,6 +1,11 @@
 package cli
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/hookworker/hookworker/internal/catalog"
+)
 
 func TestDialable(t *testing.T) {
 	t.Parallel()
@@ -53,6 +58,30 @@ func TestHeaderFlag(t *testing.T) {
 			}
 			if got, found := h[tt.name]; !found || got != tt.value || len(h) != 1 {
 				t.Errorf("Set(%q) = %v, want %s = %q", tt.in, h, tt.name, tt.value)
+			}
+		})
+	}
+}
+
+func TestDefaultListenID(t *testing.T) {
+	t.Parallel()
+	long := "host-" + strings.Repeat("a", 80)
+	tests := []struct{ host, want string }{
+		{"devbox", "listen-devbox"},
+		{"dev.example.com", "listen-dev-example-com"},
+		{"Ünïcode box", "listen--n-code-box"},
+		{"", "listen"},
+		{long, ("listen-" + long)[:63]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host, func(t *testing.T) {
+			t.Parallel()
+			got := defaultListenID(tt.host)
+			if got != tt.want {
+				t.Errorf("defaultListenID(%q) = %q, want %q", tt.host, got, tt.want)
+			}
+			if !catalog.ValidEndpointID(got) {
+				t.Errorf("defaultListenID(%q) = %q is not an endpoint id", tt.host, got)
 			}
 		})
 	}

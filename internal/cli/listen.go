@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -37,6 +38,10 @@ its body. It stops on SIGINT or SIGTERM.
 The endpoint posts to http://HOST:PORT/ unless --url says otherwise (a tunnel,
 another name). An endpoint that exists with another URL is moved to this one,
 and given the --event-type list when there is one; nothing else of it changes.
+Without --endpoint, listen uses the endpoint that has the URL, else this
+machine's listen-HOSTNAME: created the first time, moved to each new address
+after, so a listen on a new address (--addr 127.0.0.1:0) leaves no endpoint
+behind. Two listens on one machine at once each need their own --endpoint.
 Every delivery is printed, repeats of a webhook-id too (a resend shows up).
 
 The workers deliver to a loopback or private address only when they allow it:
@@ -63,7 +68,7 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hookworker listen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "the address to listen on, HOST:PORT (port 0: any free port)")
-	id := fs.String("endpoint", "", "the endpoint id (default: the endpoint that has the URL, else a generated one)")
+	id := fs.String("endpoint", "", "the endpoint id (default: the endpoint that has the URL, else "+defaultListenID(hostname())+")")
 	var types listFlag
 	fs.Var(&types, "event-type", "an event type the endpoint receives; repeatable (default: every type)")
 	rawURL := fs.String("url", "", "the URL the endpoint posts to (default: http://HOST:PORT/ of --addr)")
@@ -136,6 +141,11 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer nc.Close()
 	c := client.New(nc, client.WithPrefix(cfg.APIPrefix))
+	if want.ID == "" {
+		if want.ID, err = listenEndpoint(ctx, c, want.URL); err != nil {
+			return fail("%v", err)
+		}
+	}
 	var opts []receiver.RegisterOption
 	if *secret != "" {
 		opts = append(opts, receiver.WithSecret(*secret))
@@ -190,6 +200,54 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("listen stopped")
 	return ExitOK
+}
+
+// listenEndpoint is the id of the endpoint listen uses without --endpoint:
+// the endpoint that has url when there is one, else this machine's
+// listen-HOSTNAME, which Register creates the first time and listen moves to
+// each new address after. So a listen on a new address (--addr
+// 127.0.0.1:0) takes the endpoint of the last one along instead of leaving
+// it behind, failing every event until it is disabled.
+func listenEndpoint(ctx context.Context, c *client.Client, url string) (string, error) {
+	for ep, err := range c.AllEndpoints(ctx, client.EndpointQuery{Order: "asc", Limit: 1000}) {
+		if err != nil {
+			return "", fmt.Errorf("list the endpoints: %w", err)
+		}
+		if ep.URL == url {
+			return ep.ID, nil
+		}
+	}
+	return defaultListenID(hostname()), nil
+}
+
+// hostname is this machine's name, or "" when it has none.
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	return h
+}
+
+// defaultListenID is the endpoint id listen uses on the machine named host:
+// listen-HOST, each character of host that an endpoint id cannot hold
+// (A-Za-z0-9_-) made "-", cut to an id's 63 characters; "listen" without a
+// host.
+func defaultListenID(host string) string {
+	host = strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') {
+			return r
+		}
+		return '-'
+	}, host)
+	if host == "" {
+		return "listen"
+	}
+	id := "listen-" + host
+	if len(id) > 63 {
+		id = id[:63]
+	}
+	return id
 }
 
 // listenURL is the URL of a listener on addr asked for with host: the host

@@ -5,7 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"net"
 	"net/http"
+	"os"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -278,6 +282,78 @@ func TestListenExitStatus(t *testing.T) {
 		code, out, _ := mainOut(t, nil, "help", "listen")
 		if code != cli.ExitOK || !strings.Contains(out, "HOOKWORKER_ALLOW_PRIVATE_NETWORKS") || !strings.Contains(out, "-endpoint") {
 			t.Errorf("help listen: exit %d, stdout %q", code, out)
+		}
+	})
+}
+
+// TestListenWithoutEndpoint runs listen on a new address each time without
+// --endpoint: every run takes the one endpoint of this machine along, and
+// an endpoint that already has the URL is used as it is.
+func TestListenWithoutEndpoint(t *testing.T) {
+	runWorker(t)
+	host, err := os.Hostname()
+	if err != nil {
+		t.Skipf("no hostname: %v", err)
+	}
+	endpoints := func(t *testing.T) []map[string]any {
+		t.Helper()
+		code, out, errOut := mainOut(t, nil, "endpoint", "list")
+		if code != cli.ExitOK {
+			t.Fatalf("endpoint list: exit %d: %s", code, errOut)
+		}
+		return jsonLines(t, out)
+	}
+
+	first := startListen(t, "--addr", "127.0.0.1:0")
+	list := endpoints(t)
+	if len(list) != 1 || !strings.HasPrefix(list[0]["id"].(string), "listen-") || list[0]["url"] != "http://"+first.addr+"/" {
+		t.Fatalf("after the first listen the endpoints are %v, want one listen-… at %s", list, first.addr)
+	}
+	id := list[0]["id"].(string)
+	if plain := regexp.MustCompile(`^[A-Za-z0-9_-]{1,56}$`); plain.MatchString(host) && id != "listen-"+host {
+		t.Errorf("endpoint id %s, want listen-%s, after this machine", id, host)
+	}
+	_, secret := endpointOf(t, id)
+	if code := first.stop(t); code != cli.ExitOK {
+		t.Fatalf("listen stopped with exit %d", code)
+	}
+
+	second := startListen(t, "--addr", "127.0.0.1:0")
+	if second.addr == first.addr {
+		t.Fatalf("both listens had the address %s; the test needs two", first.addr)
+	}
+	list = endpoints(t)
+	if len(list) != 1 || list[0]["id"] != id || list[0]["url"] != "http://"+second.addr+"/" {
+		t.Fatalf("after the second listen the endpoints are %v, want %s alone, moved to %s", list, id, second.addr)
+	}
+	if _, again := endpointOf(t, id); again != secret {
+		t.Error("the second listen changed the endpoint's secret")
+	}
+	if code := second.stop(t); code != cli.ExitOK {
+		t.Fatalf("listen stopped with exit %d", code)
+	}
+
+	t.Run("an endpoint that has the URL is used", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if code, _, errOut := mainOut(t, nil, "endpoint", "add", "--id", "ep_mine", "--url", "http://"+addr+"/"); code != cli.ExitOK {
+			t.Fatalf("endpoint add: exit %d: %s", code, errOut)
+		}
+		l := startListen(t, "--addr", addr)
+		var ids []string
+		for _, ep := range endpoints(t) {
+			ids = append(ids, ep["id"].(string))
+		}
+		slices.Sort(ids)
+		if want := []string{id, "ep_mine"}; !slices.Equal(ids, slices.Sorted(slices.Values(want))) {
+			t.Errorf("endpoints %v, want %v", ids, want)
+		}
+		if !strings.Contains(l.stderr.String(), `"endpoint":"ep_mine"`) {
+			t.Errorf("listen did not use ep_mine:\n%s", l.stderr.String())
 		}
 	})
 }
