@@ -31,6 +31,8 @@ type mixedResult struct {
 	// SlowPeak is the most requests the slow host had in flight at once;
 	// HostLimit the worker's per-host limit (its default).
 	SlowPeak, HostLimit int64
+	// WorkerHWM is the worker's peak RSS in bytes, both runs included.
+	WorkerHWM uint64
 }
 
 // pacedResult is a paced load: jobs published at a steady rate well below
@@ -121,10 +123,14 @@ func (b *bench) mixed(ctx context.Context, r *report) error {
 	if err := slow.callJSON(&counts, "counts"); err != nil {
 		return err
 	}
+	st, err := c.stats()
+	if err != nil {
+		return err
+	}
 	r.Mixed = mixedResult{
 		FastAlone: alone[0].rate(), FastMixed: together[1].rate(), FastDelivered: together[1].Delivered,
 		SlowDone: together[0].Results, SlowPeak: counts.PeakInFlight,
-		HostLimit: int64(defaultHostConcurrency(b.o.Concurrency)),
+		HostLimit: int64(defaultHostConcurrency(b.o.Concurrency)), WorkerHWM: st.HWM,
 	}
 	b.logf("  fast host alone %.0f/s, with the slow host %.0f/s", r.Mixed.FastAlone, r.Mixed.FastMixed)
 	return nil
@@ -214,6 +220,7 @@ func (r *report) backlogFields(add func(section, label, key, value string), e2e 
 	add(section, "slow host results by the fast host's last", "mixed_slow_done", strconv.Itoa(m.SlowDone))
 	add(section, "slow host requests in flight, peak / its share (HOST_CONCURRENCY)", "mixed_slow_peak_in_flight", strconv.FormatInt(m.SlowPeak, 10))
 	add(section, "", "mixed_host_limit", strconv.FormatInt(m.HostLimit, 10))
+	add(section, "worker peak RSS MiB (VmHWM), both runs", "mixed_worker_rss_peak_mib", f(float64(m.WorkerHWM)/(1<<20), 1))
 	add(section, "targets met", "mixed_target_met", strconv.FormatBool(ratio(m.FastMixed, m.FastAlone) >= 0.8 && m.SlowPeak <= m.HostLimit))
 
 	p := r.Paced
