@@ -220,7 +220,7 @@ func (r *report) backlogFields(add func(section, label, key, value string), e2e 
 	add(section, "slow host results by the fast host's last", "mixed_slow_done", strconv.Itoa(m.SlowDone))
 	add(section, "slow host requests in flight, peak / its share (HOST_CONCURRENCY)", "mixed_slow_peak_in_flight", strconv.FormatInt(m.SlowPeak, 10))
 	add(section, "", "mixed_host_limit", strconv.FormatInt(m.HostLimit, 10))
-	add(section, "worker peak RSS MiB (VmHWM), both runs", "mixed_worker_rss_peak_mib", f(float64(m.WorkerHWM)/(1<<20), 1))
+	add(section, "worker peak RSS MiB (VmHWM), both runs", "mixed_worker_rss_peak_mib", f(float64(m.WorkerHWM)/mib, 1))
 	add(section, "targets met", "mixed_target_met", strconv.FormatBool(ratio(m.FastMixed, m.FastAlone) >= 0.8 && m.SlowPeak <= m.HostLimit))
 
 	p := r.Paced
