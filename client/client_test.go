@@ -14,6 +14,7 @@ import (
 	"github.com/hookworker/hookworker/client"
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/bus/bustest"
+	"github.com/hookworker/hookworker/internal/catalog/catalogtest"
 	"github.com/hookworker/hookworker/job"
 )
 
@@ -40,11 +41,7 @@ func TestErrorIs(t *testing.T) {
 func jobServer(t *testing.T) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	srv := bustest.Server(t)
-	b, err := bus.Connect(bus.Config{URL: srv.ClientURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
+	b := catalogtest.Connect(t, srv.ClientURL())
 	if _, err := b.Ensure(context.Background(), bus.Topology{Subject: "hooks.send", Stream: "HOOKS", Durable: "hookworker",
 		ResultSubject: "hooks.result", ResultStream: "HOOKS_RESULTS", AckWait: 30 * time.Second}); err != nil {
 		t.Fatal(err)

@@ -16,12 +16,7 @@ import (
 // returned context ends, and then the bus closes, when the test does.
 func Start(t testing.TB) (context.Context, *bus.Bus, bus.EventsBound) {
 	t.Helper()
-	srv := bustest.Server(t)
-	b, err := bus.Connect(bus.Config{URL: srv.ClientURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
+	b := Connect(t, bustest.Server(t).ClientURL())
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	eb, err := b.EnsureEvents(ctx, bus.EventTopology{})
@@ -29,4 +24,16 @@ func Start(t testing.TB) (context.Context, *bus.Bus, bus.EventsBound) {
 		t.Fatal(err)
 	}
 	return ctx, b, eb
+}
+
+// Connect connects a bus to the server at url; it closes when the test
+// ends.
+func Connect(t testing.TB, url string) *bus.Bus {
+	t.Helper()
+	b, err := bus.Connect(bus.Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
 }
