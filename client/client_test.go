@@ -14,6 +14,7 @@ import (
 	"github.com/hookworker/hookworker/client"
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/bus/bustest"
+	"github.com/hookworker/hookworker/internal/catalog/catalogtest"
 	"github.com/hookworker/hookworker/job"
 )
 
@@ -40,11 +41,7 @@ func TestErrorIs(t *testing.T) {
 func jobServer(t *testing.T) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	srv := bustest.Server(t)
-	b, err := bus.Connect(bus.Config{URL: srv.ClientURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
+	b := catalogtest.Connect(t, srv.ClientURL())
 	if _, err := b.Ensure(context.Background(), bus.Topology{Subject: "hooks.send", Stream: "HOOKS", Durable: "hookworker",
 		ResultSubject: "hooks.result", ResultStream: "HOOKS_RESULTS", AckWait: 30 * time.Second}); err != nil {
 		t.Fatal(err)
@@ -145,4 +142,44 @@ func TestWait(t *testing.T) {
 			t.Fatalf("Wait = %v, want the deadline", err)
 		}
 	})
+}
+
+func TestLastResult(t *testing.T) {
+	nc, js := jobServer(t)
+	publishResult(t, js, "other", "failed")
+	publishResult(t, js, "twice", "failed")
+	// A second result for the same job, with a body of its own: the
+	// result stream's duplicate window is keyed on Nats-Msg-Id.
+	second := &nats.Msg{Subject: "hooks.result", Data: []byte(`{"id":"twice","outcome":"delivered"}`),
+		Header: nats.Header{"Hook-Job-Id": {"twice"}, "Hook-Outcome": {"delivered"}, nats.MsgIdHdr: {"twice-2"}}}
+	if _, err := js.PublishMsg(context.Background(), second); err != nil {
+		t.Fatal(err)
+	}
+	publishResult(t, js, "other-2", "failed")
+
+	tests := []struct {
+		name     string
+		id       string
+		lookback time.Duration
+		want     string // the stored body; "" for none
+	}{
+		{"last of two, byte for byte", "twice", time.Minute, string(second.Data)},
+		{"unknown job", "never", time.Minute, ""},
+		{"stored before the lookback", "twice", -time.Minute, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := client.New(nc, client.WithWaitLookback(tt.lookback))
+			m, err := c.LastResult(context.Background(), tt.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tt.want == "" && m != nil:
+				t.Fatalf("LastResult = %s, want none", m.Data)
+			case tt.want != "" && (m == nil || string(m.Data) != tt.want || m.Header.Get(job.HeaderOutcome) != "delivered"):
+				t.Fatalf("LastResult = %v, want %s", m, tt.want)
+			}
+		})
+	}
 }

@@ -13,12 +13,6 @@ import (
 	"github.com/hookworker/hookworker/job"
 )
 
-// Result headers the worker sets on every result.
-const (
-	headerJobID   = "Hook-Job-Id"
-	headerOutcome = "Hook-Outcome"
-)
-
 // Publish checks the plain job j as the worker will, and publishes it with
 // Nats-Msg-Id set to its id (j.ID, or a generated one), waiting for the
 // stream's acknowledgement. It returns the job's id; a job already
@@ -61,7 +55,7 @@ func (c *Client) Wait(ctx context.Context, id string) (job.Result, error) {
 		}
 	}
 	sub, err := c.nc.Subscribe(c.resultSubject, func(m *nats.Msg) {
-		if m.Header.Get(headerJobID) == id {
+		if m.Header.Get(job.HeaderJobID) == id {
 			offer(m)
 		}
 	})
@@ -72,7 +66,7 @@ func (c *Client) Wait(ctx context.Context, id string) (job.Result, error) {
 	if err := c.nc.FlushWithContext(ctx); err != nil {
 		return job.Result{}, fmt.Errorf("wait for job %s: %w", id, err)
 	}
-	if m, err := c.storedResult(ctx, id); err == nil && m != nil {
+	if m, err := c.LastResult(ctx, id); err == nil && m != nil {
 		offer(m)
 	}
 	select {
@@ -87,9 +81,11 @@ func (c *Client) Wait(ctx context.Context, id string) (job.Result, error) {
 	}
 }
 
-// storedResult returns the last result stored for job id within the
-// lookback, or nil. It reads only headers until it has found it.
-func (c *Client) storedResult(ctx context.Context, id string) (*nats.Msg, error) {
+// LastResult returns the last result message stored for job id within the
+// lookback (see WithWaitLookback), as the worker published it, or nil when
+// there is none. Unlike Wait it does not wait for one. It reads only
+// headers until it has found it.
+func (c *Client) LastResult(ctx context.Context, id string) (*nats.Msg, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	js, err := jetstream.New(c.nc)
@@ -132,7 +128,7 @@ func (c *Client) storedResult(ctx context.Context, id string) (*nats.Msg, error)
 		if err != nil {
 			return nil, err
 		}
-		if msg.Headers().Get(headerJobID) == id {
+		if msg.Headers().Get(job.HeaderJobID) == id {
 			seq = meta.Sequence.Stream
 		}
 		if meta.NumPending == 0 || meta.Sequence.Stream >= info.State.LastSeq {

@@ -18,6 +18,7 @@ import (
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/internal/catalog/catalogtest"
 )
 
 type env struct {
@@ -30,18 +31,7 @@ type env struct {
 // it.
 func start(t *testing.T) env {
 	t.Helper()
-	srv := bustest.Server(t)
-	b, err := bus.Connect(bus.Config{URL: srv.ClientURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	eb, err := b.EnsureEvents(ctx, bus.EventTopology{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, b, eb := catalogtest.Start(t)
 	cat, err := catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints, Conn: b.Conn()})
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +41,7 @@ func start(t *testing.T) env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = svc.Stop() })
-	nc, _ := bustest.Connect(t, srv.ClientURL())
+	nc, _ := bustest.Connect(t, b.Conn().ConnectedUrl())
 	return env{nc: nc, client: client.New(nc), events: eb}
 }
 

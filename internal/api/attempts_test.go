@@ -19,6 +19,7 @@ import (
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/internal/catalog/catalogtest"
 	"github.com/hookworker/hookworker/internal/replay"
 )
 
@@ -33,18 +34,7 @@ type logEnv struct {
 // test reads.
 func startLog(t *testing.T) logEnv {
 	t.Helper()
-	srv := bustest.Server(t)
-	b, err := bus.Connect(bus.Config{URL: srv.ClientURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	eb, err := b.EnsureEvents(ctx, bus.EventTopology{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, b, eb := catalogtest.Start(t)
 	as, err := b.EnsureAttempts(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +63,7 @@ func startLog(t *testing.T) logEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = svc.Stop() })
-	nc, _ := bustest.Connect(t, srv.ClientURL())
+	nc, _ := bustest.Connect(t, b.Conn().ConnectedUrl())
 	return logEnv{nc: b.Conn(), js: js, client: client.New(nc), jobs: jobs}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/internal/catalog/catalogtest"
 )
 
 type env struct {
@@ -30,17 +31,7 @@ type env struct {
 
 func start(t *testing.T) env {
 	t.Helper()
-	srv := bustest.Server(t)
-	b, err := bus.Connect(bus.Config{URL: srv.ClientURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	ctx := context.Background()
-	eb, err := b.EnsureEvents(ctx, bus.EventTopology{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, b, eb := catalogtest.Start(t)
 	as, err := b.EnsureAttempts(ctx, 0)
 	if err != nil {
 		t.Fatal(err)

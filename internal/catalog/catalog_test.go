@@ -13,9 +13,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hookworker/hookworker/internal/bus"
-	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/internal/catalog/catalogtest"
 )
 
 // clock is a settable clock for the tests.
@@ -35,18 +34,7 @@ func (c *clock) Add(d time.Duration) {
 // catalog over it, its connection and its clock.
 func setup(t *testing.T) (*catalog.Catalog, *nats.Conn, *clock) {
 	t.Helper()
-	srv := bustest.Server(t)
-	b, err := bus.Connect(bus.Config{URL: srv.ClientURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	eb, err := b.EnsureEvents(ctx, bus.EventTopology{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, b, eb := catalogtest.Start(t)
 	clk := &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
 	c, err := catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints, Conn: b.Conn(), Now: clk.Now})
 	if err != nil {
@@ -214,18 +202,7 @@ func TestViolationsAreCapped(t *testing.T) {
 // A bucket whose last message is gone (its delete markers purged) still
 // serves: the mirror stops waiting for a message that never comes.
 func TestMirrorServesWhenTheLastMessageIsGone(t *testing.T) {
-	srv := bustest.Server(t)
-	b, err := bus.Connect(bus.Config{URL: srv.ClientURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	eb, err := b.EnsureEvents(ctx, bus.EventTopology{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, _, eb := catalogtest.Start(t)
 	first, err := catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints})
 	if err != nil {
 		t.Fatal(err)

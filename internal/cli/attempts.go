@@ -97,17 +97,11 @@ func attempts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *limit > 0 {
 		q.Limit = min(*limit, 1000)
 	}
-	cfg, ok := loadConfig(stderr)
-	if !ok {
-		return ExitUsage
-	}
-	nc, err := connect(cfg, name)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", name, err)
-		return ExitFailure
+	c, nc, code := dialAPI(name, stderr)
+	if code != ExitOK {
+		return code
 	}
 	defer nc.Close()
-	c := client.New(nc, client.WithPrefix(cfg.APIPrefix))
 	out := json.NewEncoder(stdout)
 	n := 0
 	for a, err := range c.AllAttempts(ctx, q) {

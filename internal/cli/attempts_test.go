@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -80,5 +81,35 @@ func waitRequests(t *testing.T, rc *receiver, n int) {
 	}
 	if rc.total() != n {
 		t.Fatalf("the receiver got %d requests, want %d", rc.total(), n)
+	}
+}
+
+// The API commands fail the same way before they reach the API: a bad
+// variable exits 2 naming it, an unreachable server exits 1.
+func TestAPICommandsFailBeforeTheAPI(t *testing.T) {
+	tests := []struct {
+		args []string
+		name string // the command's name in its messages
+	}{
+		{[]string{"attempts"}, "hookworker attempts"},
+		{[]string{"endpoint", "get", "ep_1"}, "hookworker endpoint get"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+" bad variable", func(t *testing.T) {
+			env := baseEnv("nats://127.0.0.1:1")
+			env["HOOKWORKER_ACK_WAIT"] = "soon"
+			setEnv(t, env)
+			code, _, errOut := mainOut(t, nil, tt.args...)
+			if code != cli.ExitUsage || !strings.Contains(errOut, "HOOKWORKER_ACK_WAIT") {
+				t.Fatalf("exit %d, stderr %s; want 2 naming the variable", code, errOut)
+			}
+		})
+		t.Run(tt.name+" no server", func(t *testing.T) {
+			setEnv(t, baseEnv("nats://127.0.0.1:1"))
+			code, _, errOut := mainOut(t, nil, tt.args...)
+			if want := tt.name + ": connect to nats"; code != cli.ExitFailure || !strings.Contains(errOut, want) {
+				t.Fatalf("exit %d, stderr %s; want 1 and %q", code, errOut, want)
+			}
+		})
 	}
 }

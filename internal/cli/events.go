@@ -11,6 +11,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/hookworker/hookworker/client"
 	"github.com/hookworker/hookworker/internal/catalog"
 )
@@ -88,22 +90,33 @@ func apiGroup(ctx context.Context, group string, cmds map[string]apiCommand, ord
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return ExitUsage
 	}
-	cfg, ok := loadConfig(stderr)
-	if !ok {
-		return ExitUsage
-	}
-	nc, err := connect(cfg, name)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", name, err)
-		return ExitFailure
+	c, nc, code := dialAPI(name, stderr)
+	if code != ExitOK {
+		return code
 	}
 	defer nc.Close()
-	c := client.New(nc, client.WithPrefix(cfg.APIPrefix))
 	if err := act(ctx, c, json.NewEncoder(stdout)); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return ExitFailure
 	}
 	return ExitOK
+}
+
+// dialAPI loads the configuration and connects to NATS as name, and returns
+// a client of the API over the connection, which the caller closes. When it
+// fails, it has said why on stderr and returns the exit status to end with;
+// else the status is ExitOK.
+func dialAPI(name string, stderr io.Writer) (*client.Client, *nats.Conn, int) {
+	cfg, ok := loadConfig(stderr)
+	if !ok {
+		return nil, nil, ExitUsage
+	}
+	nc, err := connect(cfg, name)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return nil, nil, ExitFailure
+	}
+	return client.New(nc, client.WithPrefix(cfg.APIPrefix)), nc, ExitOK
 }
 
 // checkEndpointID checks an endpoint id given as what.

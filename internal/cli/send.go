@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
+	"github.com/hookworker/hookworker/client"
 	"github.com/hookworker/hookworker/config"
 	"github.com/hookworker/hookworker/discord"
 	"github.com/hookworker/hookworker/internal/bus"
@@ -211,7 +212,9 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if ack.Duplicate {
 		// The first copy may be done already: its result is then stored,
 		// and the subscription above will never see it.
-		stored, err := storedResult(ctx, js, cfg, jobID, bus.JobDuplicates+time.Minute)
+		c := client.New(nc, client.WithJobSubjects(cfg.Subject, cfg.ResultSubject, cfg.ResultStream),
+			client.WithWaitLookback(bus.JobDuplicates+time.Minute))
+		stored, err := c.LastResult(ctx, jobID)
 		if err != nil {
 			fmt.Fprintf(stderr, "hookworker send: look for the stored result of job %s: %v\n", jobID, err)
 		}
@@ -277,65 +280,6 @@ func checkSlack(j job.Job) error {
 	}
 	_, err := slack.New(nil, slack.Config{}).Prepare(&j)
 	return err
-}
-
-// storedResult returns the last result stored for job id within the last
-// `within`, or nil when there is none. It reads only headers until it has
-// found the result.
-func storedResult(ctx context.Context, js jetstream.JetStream, cfg config.Config, id string, within time.Duration) (*nats.Msg, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	stream, err := js.Stream(ctx, cfg.ResultStream)
-	if err != nil {
-		return nil, fmt.Errorf("stream %s: %w", cfg.ResultStream, err)
-	}
-	info, err := stream.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("stream %s: %w", cfg.ResultStream, err)
-	}
-	start := time.Now().Add(-within)
-	if info.State.Msgs == 0 || info.State.LastTime.Before(start) {
-		return nil, nil
-	}
-	cons, err := js.OrderedConsumer(ctx, cfg.ResultStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{cfg.ResultSubject},
-		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
-		OptStartTime:   &start,
-		HeadersOnly:    true,
-	})
-	if err != nil {
-		return nil, err
-	}
-	it, err := cons.Messages()
-	if err != nil {
-		return nil, err
-	}
-	defer it.Stop()
-	var found uint64
-	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			return nil, err
-		}
-		meta, err := msg.Metadata()
-		if err != nil {
-			return nil, err
-		}
-		if msg.Headers().Get(job.HeaderJobID) == id {
-			found = meta.Sequence.Stream
-		}
-		if meta.NumPending == 0 || meta.Sequence.Stream >= info.State.LastSeq {
-			break
-		}
-	}
-	if found == 0 {
-		return nil, nil
-	}
-	raw, err := stream.GetMsg(ctx, found)
-	if err != nil {
-		return nil, err
-	}
-	return &nats.Msg{Subject: raw.Subject, Header: raw.Header, Data: raw.Data}, nil
 }
 
 // jobFlags are the flags send builds a job from.

@@ -18,6 +18,7 @@ import (
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/internal/catalog/catalogtest"
 	"github.com/hookworker/hookworker/internal/endpoint"
 	"github.com/hookworker/hookworker/internal/fanout"
 	"github.com/hookworker/hookworker/job"
@@ -53,11 +54,7 @@ type options struct {
 func start(t *testing.T, o options) *world {
 	t.Helper()
 	srv := bustest.Server(t)
-	b, err := bus.Connect(bus.Config{URL: srv.ClientURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
+	b := catalogtest.Connect(t, srv.ClientURL())
 	ctx, cancel := context.WithCancel(context.Background())
 	bound, err := b.Ensure(ctx, topo)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/internal/catalog/catalogtest"
 	"github.com/hookworker/hookworker/job"
 )
 
@@ -34,11 +35,7 @@ var topo = bus.Topology{Subject: "hooks.send", Stream: "HOOKS", Durable: "hookwo
 // startProc connects to srv as a worker would and binds the fan-out.
 func startProc(t *testing.T, srv *server.Server, ackWait time.Duration) proc {
 	t.Helper()
-	b, err := bus.Connect(bus.Config{URL: srv.ClientURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
+	b := catalogtest.Connect(t, srv.ClientURL())
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	if _, err := b.Ensure(ctx, topo); err != nil {

@@ -14,8 +14,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookworker/hookworker/internal/bus"
-	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/internal/catalog/catalogtest"
 	"github.com/hookworker/hookworker/internal/fanout"
 	"github.com/hookworker/hookworker/internal/replay"
 )
@@ -35,18 +35,7 @@ const (
 
 func start(t *testing.T) env {
 	t.Helper()
-	srv := bustest.Server(t)
-	b, err := bus.Connect(bus.Config{URL: srv.ClientURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	eb, err := b.EnsureEvents(ctx, bus.EventTopology{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, b, eb := catalogtest.Start(t)
 	js := b.JetStream()
 	// Limits streams, so that the test reads the jobs published.
 	jobs, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "HOOKS", Subjects: []string{jobSubject}, Duplicates: 2 * time.Minute})
