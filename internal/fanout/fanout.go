@@ -290,6 +290,10 @@ func (f *Fanout) publish(ctx context.Context, ev catalog.Event, msg jetstream.Ms
 	if err != nil {
 		return true, err
 	}
+	enc, err := newJobEncoder(ev)
+	if err != nil {
+		return true, err
+	}
 	futures := make([]jetstream.PubAckFuture, 0, len(eps))
 	done = true
 	for i, ep := range eps {
@@ -303,7 +307,7 @@ func (f *Fanout) publish(ctx context.Context, ev catalog.Event, msg jetstream.Ms
 				break
 			}
 		}
-		body, err := json.Marshal(j)
+		body, err := enc.encode(j)
 		if err != nil {
 			return true, err
 		}
