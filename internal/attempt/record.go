@@ -150,6 +150,21 @@ func Headers(h http.Header) map[string]string {
 	return out
 }
 
+// lowerNames are the lowercased names of the headers every request
+// carries, so that a record does not make them again.
+var lowerNames = map[string]string{
+	"Content-Type": "content-type", "Content-Length": "content-length", "User-Agent": "user-agent",
+	"Webhook-Id": "webhook-id", "Webhook-Timestamp": "webhook-timestamp", "Webhook-Signature": "webhook-signature",
+}
+
+// lowerName returns name in lower case.
+func lowerName(name string) string {
+	if l, ok := lowerNames[name]; ok {
+		return l
+	}
+	return strings.ToLower(name)
+}
+
 // header is one header as a record keeps it.
 type header struct{ name, value string }
 
@@ -158,7 +173,7 @@ type header struct{ name, value string }
 func headerList(h http.Header) []header {
 	list := make([]header, 0, len(h))
 	for name, values := range h {
-		key := strings.ToLower(name)
+		key := lowerName(name)
 		var v string
 		switch {
 		case secretName(key):

@@ -141,7 +141,12 @@ func (f *Fanout) handle(ctx context.Context, msg jetstream.Msg) {
 	}()
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.AckWait)
 	defer cancel()
-	ev, err := f.decode(ctx, msg)
+	ev, err := f.decode(msg)
+	var eps []catalog.Endpoint
+	var matchErr error
+	if err == nil {
+		eps, matchErr, err = f.check(ctx, ev)
+	}
 	var ie *catalog.InvalidError
 	switch {
 	case errors.As(err, &ie) || errors.Is(err, catalog.ErrNotFound):
@@ -157,7 +162,12 @@ func (f *Fanout) handle(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
-	done, err := f.publish(ctx, ev, msg)
+	if matchErr != nil {
+		f.cfg.Logger.Warn("event fan-out failed, retrying", "event_id", ev.ID, "error", matchErr)
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	done, err := f.publish(ctx, ev, eps, msg)
 	if !done {
 		return // stopped as if the process had died
 	}
@@ -171,10 +181,9 @@ func (f *Fanout) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 }
 
-// decode reads the event from the message and checks it against the
-// catalog. The subject gives the type and the id; the body may repeat them
-// but not contradict them.
-func (f *Fanout) decode(ctx context.Context, msg jetstream.Msg) (catalog.Event, error) {
+// decode reads the event from the message. The subject gives the type and
+// the id; the body may repeat them but not contradict them.
+func (f *Fanout) decode(msg jetstream.Msg) (catalog.Event, error) {
 	rest := strings.TrimPrefix(msg.Subject(), catalog.EventSubjectPrefix)
 	i := strings.LastIndexByte(rest, '.')
 	var ev catalog.Event
@@ -209,7 +218,20 @@ func (f *Fanout) decode(ctx context.Context, msg jetstream.Msg) (catalog.Event, 
 			ev.Timestamp = meta.Timestamp.UTC()
 		}
 	}
-	return ev, f.cfg.Catalog.CheckEvent(ctx, ev.Type, ev.Payload)
+	return ev, nil
+}
+
+// check checks ev against the catalog (checkErr) and returns the endpoints
+// it goes to (matchErr when they could not be read). Each of the two waits
+// until the catalog has every change made to its bucket before the call:
+// they run at once, so that an event waits for one such round trip, not
+// two.
+func (f *Fanout) check(ctx context.Context, ev catalog.Event) (eps []catalog.Endpoint, matchErr, checkErr error) {
+	var wg sync.WaitGroup
+	wg.Go(func() { eps, matchErr = f.cfg.Catalog.Matching(ctx, ev.Type, ev.Channel) })
+	checkErr = f.cfg.Catalog.CheckEvent(ctx, ev.Type, ev.Payload)
+	wg.Wait()
+	return eps, matchErr, checkErr
 }
 
 // reject publishes the rejected result of ev.
@@ -283,10 +305,10 @@ const progressEvery = 500
 // JobID is the id of the job of event eventID for endpoint endpointID.
 func JobID(eventID, endpointID string) string { return eventID + ":" + endpointID }
 
-// publish publishes one job per matching endpoint and waits for every
+// publish publishes one job per endpoint of eps and waits for every
 // acknowledgement. done is false when beforePublish stopped it.
-func (f *Fanout) publish(ctx context.Context, ev catalog.Event, msg jetstream.Msg) (done bool, err error) {
-	eps, err := f.cfg.Catalog.Matching(ctx, ev.Type, ev.Channel)
+func (f *Fanout) publish(ctx context.Context, ev catalog.Event, eps []catalog.Endpoint, msg jetstream.Msg) (done bool, err error) {
+	enc, err := newJobEncoder(ev)
 	if err != nil {
 		return true, err
 	}
@@ -303,7 +325,7 @@ func (f *Fanout) publish(ctx context.Context, ev catalog.Event, msg jetstream.Ms
 				break
 			}
 		}
-		body, err := json.Marshal(j)
+		body, err := enc.encode(j)
 		if err != nil {
 			return true, err
 		}

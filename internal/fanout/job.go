@@ -1,6 +1,8 @@
 package fanout
 
 import (
+	"encoding/json"
+
 	"github.com/hookworker/hookworker/internal/catalog"
 	"github.com/hookworker/hookworker/job"
 )
@@ -14,4 +16,66 @@ func NewJob(id string, ev catalog.Event, ep catalog.Endpoint) Job {
 		j.Headers = map[string]string{}
 	}
 	return j
+}
+
+// jobEncoder writes the jobs of one event in their wire form, the bytes
+// json.Marshal makes of each Job: the payload and the event, the same in
+// every job of the event, are encoded once, not once per endpoint.
+type jobEncoder struct {
+	payload []byte // the Payload's JSON
+	event   []byte // the job.Event's JSON
+}
+
+// newJobEncoder returns the encoder of the jobs of ev.
+func newJobEncoder(ev catalog.Event) (jobEncoder, error) {
+	p := NewJob("", ev, catalog.Endpoint{})
+	payload, err := json.Marshal(p.Payload)
+	if err != nil {
+		return jobEncoder{}, err
+	}
+	event, err := json.Marshal(p.Event)
+	if err != nil {
+		return jobEncoder{}, err
+	}
+	return jobEncoder{payload: payload, event: event}, nil
+}
+
+// encode returns the JSON of j, a job of the encoder's event.
+func (e jobEncoder) encode(j Job) ([]byte, error) {
+	headers := []byte("{}")
+	if len(j.Headers) > 0 {
+		var err error
+		if headers, err = json.Marshal(j.Headers); err != nil {
+			return nil, err
+		}
+	}
+	b := make([]byte, 0, 128+len(j.ID)+len(j.URL)+len(j.Endpoint)+len(e.payload)+len(headers)+len(e.event))
+	b = append(b, `{"id":`...)
+	b = appendString(b, j.ID)
+	b = append(b, `,"type":`...)
+	b = appendString(b, string(j.Type))
+	b = append(b, `,"url":`...)
+	b = appendString(b, j.URL)
+	b = append(b, `,"payload":`...)
+	b = append(b, e.payload...)
+	b = append(b, `,"headers":`...)
+	b = append(b, headers...)
+	b = append(b, `,"endpoint":`...)
+	b = appendString(b, j.Endpoint)
+	b = append(b, `,"event":`...)
+	b = append(b, e.event...)
+	return append(b, '}'), nil
+}
+
+// appendString appends s as a JSON string, as json.Marshal writes it.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
