@@ -16,7 +16,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -48,8 +47,6 @@ type Config struct {
 	Events jetstream.Stream
 	// Timeout bounds the work of one request; 0 means 10s.
 	Timeout time.Duration
-	// Concurrency bounds the requests handled at once; 0 means 64.
-	Concurrency int
 	// Logger receives request errors; nil discards them.
 	Logger *slog.Logger
 	// Attempts reads the delivery log (attempts.list) and Replayer resends
@@ -63,8 +60,6 @@ type Config struct {
 type Service struct {
 	svc micro.Service
 	cfg Config
-	sem chan struct{}  // bounds the requests handled at once
-	wg  sync.WaitGroup // the requests in hand
 }
 
 // Start adds the service to nc and serves it until Stop.
@@ -78,9 +73,6 @@ func Start(nc *nats.Conn, cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 64
-	}
 	if cfg.Catalog == nil || cfg.JetStream == nil || cfg.Events == nil {
 		return nil, errors.New("api: catalog, jetstream and event stream are required")
 	}
@@ -92,7 +84,7 @@ func Start(nc *nats.Conn, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	s := &Service{svc: svc, cfg: cfg, sem: make(chan struct{}, cfg.Concurrency)}
+	s := &Service{svc: svc, cfg: cfg}
 	g := svc.AddGroup(cfg.Prefix)
 	for _, ep := range append([]endpoint{
 		{"event_types.put", s.putEventType},
@@ -127,11 +119,9 @@ type endpoint struct {
 	fn      func(context.Context, []byte) (any, error)
 }
 
-// Stop stops serving and waits for the requests in hand.
+// Stop stops serving.
 func (s *Service) Stop() error {
-	err := s.svc.Stop()
-	s.wg.Wait()
-	return err
+	return s.svc.Stop()
 }
 
 var (
@@ -151,15 +141,14 @@ func version(v string) string {
 }
 
 // handler turns fn into a micro handler: fn's value is the JSON reply, its
-// error the error reply. Requests are handled concurrently, up to
-// Config.Concurrency at once.
+// error the error reply. A request is answered before its handler
+// returns, as micro requires (it reads the reply's error for its stats
+// once the handler returns); every subject has its own subscription, so
+// requests to different subjects are handled at once, and every worker
+// process serves the same queue group.
 func (s *Service) handler(subject string, fn func(context.Context, []byte) (any, error)) micro.HandlerFunc {
 	return func(r micro.Request) {
-		s.sem <- struct{}{}
-		s.wg.Go(func() {
-			defer func() { <-s.sem }()
-			s.handle(r, subject, fn)
-		})
+		s.handle(r, subject, fn)
 	}
 }
 
