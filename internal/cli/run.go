@@ -67,7 +67,7 @@ func run(ctx context.Context, stderr io.Writer) int {
 	// longer than DEFER_AFTER is handed back rather than holding a slot.
 	sc := slack.New(snd, slack.Config{
 		Pacer: slack.NewPacer(slack.PacerConfig{
-			Interval: cfg.SlackInterval, MaxWait: cfg.DeferAfter, Observer: m,
+			Interval: cfg.SlackInterval, MaxWait: cfg.DeferAfter, Observer: m.SlackPacing(),
 		}),
 		Logger: log,
 	})

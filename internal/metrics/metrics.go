@@ -46,6 +46,7 @@ type Metrics struct {
 	proxyBurns   prometheus.Counter
 	paceWaits    prometheus.Counter
 	paceSeconds  prometheus.Counter
+	slack        slackPacing
 
 	attempts [len(statusClasses)]prometheus.Counter
 	results  map[string]outcomeSeries
@@ -90,6 +91,16 @@ func New() *Metrics {
 			Help: "Time Discord requests spent held back by rate-limit pacing.",
 		}),
 	}
+	m.slack = slackPacing{
+		waits: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "slack_pace_waits_total",
+			Help: "Slack requests held back to keep to a webhook's rate.",
+		}),
+		seconds: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "slack_pace_wait_seconds_total",
+			Help: "Time Slack requests spent held back by pacing.",
+		}),
+	}
 	attempts := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "http_attempts_total",
 		Help: `HTTP attempts by response status class ("none": no response came back).`,
@@ -115,6 +126,7 @@ func New() *Metrics {
 	}
 	reg.MustRegister(
 		m.jobsReceived, m.inFlight, m.retries, m.proxyBurns, m.paceWaits, m.paceSeconds,
+		m.slack.waits, m.slack.seconds,
 		attempts, results, duration,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -165,6 +177,19 @@ func (m *Metrics) InFlight(delta int) { m.inFlight.Add(float64(delta)) }
 func (m *Metrics) PaceWait(d time.Duration) {
 	m.paceWaits.Inc()
 	m.paceSeconds.Add(d.Seconds())
+}
+
+// SlackPacing returns the observer of Slack's pacer: it counts Slack
+// requests held back apart from Discord's.
+func (m *Metrics) SlackPacing() interface{ PaceWait(time.Duration) } { return m.slack }
+
+// slackPacing counts the Slack requests held back by pacing.
+type slackPacing struct{ waits, seconds prometheus.Counter }
+
+// PaceWait records one Slack request held back by pacing for d.
+func (s slackPacing) PaceWait(d time.Duration) {
+	s.waits.Inc()
+	s.seconds.Add(d.Seconds())
 }
 
 // Handler serves /metrics (the registry in the Prometheus exposition format),

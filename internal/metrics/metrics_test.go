@@ -69,6 +69,12 @@ func TestMetricsMove(t *testing.T) {
 			"hookworker_discord_pace_waits_total", nil, 2},
 		{"pace seconds", func(m *metrics.Metrics) { m.PaceWait(time.Second); m.PaceWait(500 * time.Millisecond) },
 			"hookworker_discord_pace_wait_seconds_total", nil, 1.5},
+		{"slack pace waits", func(m *metrics.Metrics) { m.SlackPacing().PaceWait(time.Second) },
+			"hookworker_slack_pace_waits_total", nil, 1},
+		{"slack pace seconds", func(m *metrics.Metrics) { m.SlackPacing().PaceWait(2 * time.Second) },
+			"hookworker_slack_pace_wait_seconds_total", nil, 2},
+		{"slack pacing is not discord's", func(m *metrics.Metrics) { m.SlackPacing().PaceWait(time.Second) },
+			"hookworker_discord_pace_waits_total", nil, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
