@@ -102,6 +102,18 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) bool {
 	return d.token
 }
 
+// returnUnstarted settles a job fetched as the worker stops, without
+// sending it: decoded and its state loaded as any job's, then handed back
+// (or settled as begin decides, for a job that is already done).
+func (w *Worker) returnUnstarted(ctx context.Context, msg jetstream.Msg) {
+	d := &delivery{msg: msg, start: time.Now()}
+	disp, ok := w.begin(ctx, d)
+	if ok {
+		disp = handBack(0, "worker stopping")
+	}
+	w.settle(d, disp, func() {})
+}
+
 // decide runs the delivery path and returns its disposition; a panic on the
 // way becomes a failed result.
 func (w *Worker) decide(ctx context.Context, d *delivery) (disp disposition) {

@@ -83,11 +83,15 @@ func (w *Worker) pull(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 			select {
 			case w.working <- struct{}{}:
 			case <-ctx.Done():
-				// Stopping: the job has not started, hand it back as it is.
-				if err := msg.Nak(); err != nil {
-					w.log.Debug("hand back an unstarted job", "error", err)
-				}
-				release(1)
+				// Stopping: the job has not started; it is handed back
+				// through settle, so that the hand-back is recorded and
+				// not taken for a lost delivery.
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					w.returnUnstarted(jobCtx, msg)
+					release(1)
+				}()
 				continue
 			}
 			select {
