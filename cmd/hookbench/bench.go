@@ -94,6 +94,9 @@ func (b *bench) all(ctx context.Context) (*report, error) {
 		{"mixed", b.mixed},
 		{"paced", b.paced},
 	} {
+		if !b.o.runs(phase.name) {
+			continue
+		}
 		b.logf("%s…", phase.name)
 		if err := phase.run(ctx, r); err != nil {
 			return nil, fmt.Errorf("%s: %w", phase.name, err)

@@ -35,6 +35,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -74,6 +76,16 @@ type options struct {
 	PacedJobs        int
 	PacedRate        float64
 	PacedCPUProfile  string
+	// Phases lists the phases to run, by name; empty: all of them.
+	Phases []string
+}
+
+// phaseNames are the phases in the order they run.
+var phaseNames = []string{"http ceiling", "bus ceiling", "end to end", "slow receiver", "events", "backlog", "mixed", "paced"}
+
+// runs reports whether the phase named name is to run.
+func (o *options) runs(name string) bool {
+	return len(o.Phases) == 0 || slices.Contains(o.Phases, name)
 }
 
 func main() {
@@ -112,7 +124,13 @@ func main() {
 	flag.IntVar(&o.PacedJobs, "paced-jobs", 5000, "jobs in the paced run")
 	flag.Float64Var(&o.PacedRate, "paced-rate", 1000, "jobs published per second in the paced run")
 	flag.StringVar(&o.PacedCPUProfile, "paced-cpuprofile", "", "write a CPU profile of the worker during the paced run to this file")
+	phases := flag.String("phases", "", "the phases to run, comma-separated, of "+strings.Join(phaseNames, ", ")+"; a ratio to a phase that did not run is 0 (empty: all)")
 	flag.Parse()
+	for _, p := range strings.Split(*phases, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			o.Phases = append(o.Phases, p)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
@@ -123,6 +141,11 @@ func main() {
 
 // check validates o and fills in its defaults.
 func (o *options) check() error {
+	for _, p := range o.Phases {
+		if !slices.Contains(phaseNames, p) {
+			return fmt.Errorf("phase %q: phases are %s", p, strings.Join(phaseNames, ", "))
+		}
+	}
 	if o.Events < 0 || o.EventsEndpoints < 0 {
 		return errors.New("events and events-endpoints must not be negative")
 	}
