@@ -23,8 +23,8 @@ func acquireAsync(t *testing.T, ctx context.Context, h *hostLimiter, host string
 func TestHostLineServesInOrder(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		h := newHostLimiter(2, 2)
-		for range 2 {
+		h := newHostLimiter(3, 3)
+		for range 3 {
 			if !h.tryAcquire("a:443") {
 				t.Fatal("free slot refused")
 			}
@@ -65,8 +65,56 @@ func TestHostLineServesInOrder(t *testing.T) {
 		h.mu.Lock()
 		busy := h.hosts["a:443"].busy
 		h.mu.Unlock()
-		if busy != 2 {
-			t.Errorf("a holds %d slots after the line ran, want 2", busy)
+		if busy != 3 {
+			t.Errorf("a holds %d slots after the line ran, want 3", busy)
+		}
+	})
+}
+
+// While none of a host's jobs has finished, the jobs in its line beyond its
+// share of the slots wait minHostWait at most, and none joins them once the
+// host has held its slots that long: a host slow to answer its first
+// requests does not keep every slot of the worker waiting for it (the
+// worker would take no job of any other host meanwhile). The first jobs in
+// line wait defaultHold.
+func TestHostLineOfAnUnmeasuredHostIsBounded(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := newHostLimiter(2, 16)
+		for range 2 {
+			h.tryAcquire("a:443")
+		}
+		start := time.Now()
+		waited := 0
+		var line []<-chan bool
+		for range 2 {
+			line = append(line, acquireAsync(t, t.Context(), h, "a:443", &waited))
+			synctest.Wait() // in line before the next one comes
+		}
+		// The host has just started: a job beyond its share waits too, but
+		// not for long.
+		beyond := acquireAsync(t, t.Context(), h, "a:443", &waited)
+		if <-beyond {
+			t.Fatal("a job beyond the share got a slot nobody released")
+		}
+		if d := time.Since(start); d != minHostWait {
+			t.Errorf("the job beyond the share waited %s, want %s", d, minHostWait)
+		}
+		if h.acquire(t.Context(), "a:443", func() { t.Error("a job waited behind a full line of a host slow to start") }, func() {}) {
+			t.Fatal("a job beyond the line got a slot")
+		}
+		// The first in line have waited for a slot all along.
+		time.Sleep(50 * time.Millisecond)
+		h.release("a:443", 50*time.Millisecond+minHostWait)
+		if !<-line[0] {
+			t.Fatal("the first in line did not get the released slot")
+		}
+		if waited != 3 {
+			t.Fatalf("%d jobs waited, want 3", waited)
+		}
+		h.release("a:443", time.Millisecond)
+		if !<-line[1] {
+			t.Fatal("the second in line did not get a released slot")
 		}
 	})
 }

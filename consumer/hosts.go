@@ -177,20 +177,29 @@ func (h *hostLimiter) acquire(ctx context.Context, host string, wait, resume fun
 		h.mu.Unlock()
 		return true
 	}
-	if s.expectedWait(len(s.line)+1, s.busy, now) > maxQueueWait {
+	// A host none of whose jobs has finished yet may just be slow to start
+	// (its connections are being dialled): its first jobs in line, as many
+	// as its share of the slots, wait as long as a job is taken to hold a
+	// slot before they are handed back. The line behind them is for a host
+	// that has just started, which may be a fast one: it waits minHostWait
+	// at most for the line to move, so that a host slow to answer its
+	// first requests does not keep every slot of the worker waiting for
+	// it, while the worker could take other hosts' jobs.
+	patience := maxQueueWait
+	unmeasured := s.hold == 0
+	if unmeasured {
+		patience = defaultHold
+		if len(s.line) >= h.limit {
+			patience = minHostWait
+		}
+	}
+	if s.expectedWait(len(s.line)+1, s.busy, now) > maxQueueWait || unmeasured && patience == minHostWait && now.Sub(s.moved) >= minHostWait {
 		h.mu.Unlock()
 		return false
 	}
 	me := &hostWaiter{ready: make(chan struct{})}
 	s.line = append(s.line, me)
 	h.waiting++
-	// A host none of whose jobs has finished yet may just be slow to start
-	// (its connections are being dialled): its first jobs in line wait as
-	// long as a job is taken to hold a slot before they are handed back.
-	patience := maxQueueWait
-	if s.hold == 0 {
-		patience = defaultHold
-	}
 	h.mu.Unlock()
 
 	wait()
