@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // backlogResult is one burst to one host through a worker with its default
@@ -22,9 +25,13 @@ type backlogResult struct {
 // together with a slow host's.
 type mixedResult struct {
 	// FastAlone and FastMixed are the fast host's deliveries per second,
-	// from the first publish to its last result.
-	FastAlone, FastMixed float64
-	FastDelivered        int
+	// from the first publish to its last result. FastLoaded is the same
+	// with the slow host's jobs published together with the fast host's
+	// but to a stream the worker does not read: the machine's cost of
+	// publishing and storing them, without the worker's of passing them
+	// over.
+	FastAlone, FastMixed, FastLoaded float64
+	FastDelivered                    int
 	// SlowDone is how many of the slow host's jobs had a result when the
 	// fast host's last came in.
 	SlowDone int
@@ -110,12 +117,38 @@ func (b *bench) mixed(ctx context.Context, r *report) error {
 	if err != nil {
 		return fmt.Errorf("fast host alone: %w", err)
 	}
+	// The control, before the slow host's jobs keep the worker busy: the
+	// same jobs published, to a stream of their own that no worker reads.
+	js, err := jetstream.New(b.nc)
+	if err != nil {
+		return err
+	}
+	load := topology("mixedload")
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: load.Stream, Subjects: []string{load.Subject}}); err != nil {
+		return fmt.Errorf("control stream: %w", err)
+	}
+	defer js.DeleteStream(context.WithoutCancel(ctx), load.Stream)
+	loaded, err := burst(ctx, b.nc, topology("mixed"), []burstPart{
+		{n: b.o.MixedSlow, url: slow.info + "/slow", subject: load.Subject}, fast,
+	}, 0, payload(b.o.Payload), b.o.Timeout)
+	if err != nil {
+		return fmt.Errorf("fast host with the slow host's jobs published elsewhere: %w", err)
+	}
 	if _, err := slow.call("resetcounts"); err != nil {
 		return err
+	}
+	hooks := profiling(c, b.o.MixedCPUProfile, "", 0)
+	if hooks != nil {
+		if err := hooks.before(); err != nil {
+			return err
+		}
 	}
 	together, err := burst(ctx, b.nc, topology("mixed"), []burstPart{
 		{n: b.o.MixedSlow, url: slow.info + "/slow"}, fast,
 	}, 0, payload(b.o.Payload), b.o.Timeout)
+	if hooks != nil {
+		err = errors.Join(err, hooks.after())
+	}
 	if err != nil {
 		return fmt.Errorf("fast and slow hosts together: %w", err)
 	}
@@ -128,11 +161,13 @@ func (b *bench) mixed(ctx context.Context, r *report) error {
 		return err
 	}
 	r.Mixed = mixedResult{
-		FastAlone: alone[0].rate(), FastMixed: together[1].rate(), FastDelivered: together[1].Delivered,
-		SlowDone: together[0].Results, SlowPeak: counts.PeakInFlight,
+		FastAlone: alone[0].rate(), FastMixed: together[1].rate(), FastLoaded: loaded[1].rate(),
+		FastDelivered: together[1].Delivered,
+		SlowDone:      together[0].Results, SlowPeak: counts.PeakInFlight,
 		HostLimit: int64(defaultHostConcurrency(b.o.Concurrency)), WorkerHWM: st.HWM,
 	}
-	b.logf("  fast host alone %.0f/s, with the slow host %.0f/s", r.Mixed.FastAlone, r.Mixed.FastMixed)
+	b.logf("  fast host alone %.0f/s, with the slow host %.0f/s, with its jobs published elsewhere %.0f/s",
+		r.Mixed.FastAlone, r.Mixed.FastMixed, r.Mixed.FastLoaded)
 	return nil
 }
 
@@ -217,6 +252,8 @@ func (r *report) backlogFields(add func(section, label, key, value string), e2e 
 	add(section, "", "mixed_fast_dps", f(m.FastMixed, 0))
 	add(section, "fast host delivered", "mixed_fast_delivered", strconv.Itoa(m.FastDelivered))
 	add(section, "with / alone (target ≥ 0.8)", "mixed_fast_vs_alone", f(ratio(m.FastMixed, m.FastAlone), 3))
+	add(section, "fast host deliveries/s, the slow host's jobs published to a stream no worker reads", "mixed_fast_loaded_dps", f(m.FastLoaded, 0))
+	add(section, "with / published elsewhere (the worker's own share of the cost)", "mixed_fast_vs_loaded", f(ratio(m.FastMixed, m.FastLoaded), 3))
 	add(section, "slow host results by the fast host's last", "mixed_slow_done", strconv.Itoa(m.SlowDone))
 	add(section, "slow host requests in flight, peak / its share (HOST_CONCURRENCY)", "mixed_slow_peak_in_flight", strconv.FormatInt(m.SlowPeak, 10))
 	add(section, "", "mixed_host_limit", strconv.FormatInt(m.HostLimit, 10))

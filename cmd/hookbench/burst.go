@@ -24,6 +24,9 @@ type burstPart struct {
 	// the parts that are not waited for may still be running when it
 	// ends.
 	wait bool
+	// subject is where the part's jobs are published; empty: the
+	// topology's job subject.
+	subject string
 }
 
 // partResult is what one part of a burst saw.
@@ -58,11 +61,24 @@ func (p partResult) rate() float64 {
 // are waited for.
 func burst(ctx context.Context, nc *nats.Conn, t bus.Topology, parts []burstPart, pace float64, body []byte, timeout time.Duration) ([]partResult, error) {
 	var pubErrors atomic.Int64
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncErrHandler(func(jetstream.JetStream, *nats.Msg, error) {
-		pubErrors.Add(1)
-	}), jetstream.WithPublishAsyncMaxPending(4096))
-	if err != nil {
-		return nil, err
+	// Each part is a producer of its own, on a connection of its own, as
+	// two customers' producers are: one connection would put every job of
+	// one part in line behind the other's on the way in, and the results
+	// (on nc) behind the publish acknowledgements.
+	pubs := make([]jetstream.JetStream, len(parts))
+	for i := range parts {
+		pc, err := nats.Connect(nc.ConnectedUrl())
+		if err != nil {
+			return nil, fmt.Errorf("producer connection: %w", err)
+		}
+		defer pc.Close()
+		js, err := jetstream.New(pc, jetstream.WithPublishAsyncErrHandler(func(jetstream.JetStream, *nats.Msg, error) {
+			pubErrors.Add(1)
+		}), jetstream.WithPublishAsyncMaxPending(4096))
+		if err != nil {
+			return nil, err
+		}
+		pubs[i] = js
 	}
 	prefix := "b" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
 	res := make([]partResult, len(parts))
@@ -124,11 +140,15 @@ func burst(ctx context.Context, nc *nats.Conn, t bus.Topology, parts []burstPart
 	start = time.Now()
 	publish := func(p, n int) error {
 		id := prefix + strconv.Itoa(p) + "-" + strconv.Itoa(n)
-		msg := nats.NewMsg(t.Subject)
+		subject := parts[p].subject
+		if subject == "" {
+			subject = t.Subject
+		}
+		msg := nats.NewMsg(subject)
 		msg.Data = jobJSON(id, parts[p].url, body)
 		msg.Header.Set(jetstream.MsgIDHeader, id)
 		for {
-			_, err := js.PublishMsgAsync(msg)
+			_, err := pubs[p].PublishMsgAsync(msg)
 			if err == nil {
 				return nil
 			}

@@ -76,6 +76,7 @@ type options struct {
 	PacedJobs        int
 	PacedRate        float64
 	PacedCPUProfile  string
+	MixedCPUProfile  string
 	// Phases lists the phases to run, by name; empty: all of them.
 	Phases []string
 }
@@ -121,6 +122,7 @@ func main() {
 	flag.IntVar(&o.BacklogLarge, "backlog-large", 20000, "jobs in the large backlog run")
 	flag.IntVar(&o.MixedSlow, "mixed-slow", 20000, "jobs to the slow host (answering after slow-delay) in the mixed run")
 	flag.IntVar(&o.MixedFast, "mixed-fast", 2000, "jobs to the fast host in the mixed run")
+	flag.StringVar(&o.MixedCPUProfile, "mixed-cpuprofile", "", "write a CPU profile of the worker while the mixed run's fast and slow hosts' jobs are published together to this file")
 	flag.IntVar(&o.PacedJobs, "paced-jobs", 5000, "jobs in the paced run")
 	flag.Float64Var(&o.PacedRate, "paced-rate", 1000, "jobs published per second in the paced run")
 	flag.StringVar(&o.PacedCPUProfile, "paced-cpuprofile", "", "write a CPU profile of the worker during the paced run to this file")

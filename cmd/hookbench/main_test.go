@@ -99,7 +99,7 @@ func TestRunTiny(t *testing.T) {
 	if kv["mixed_slow_peak_in_flight"] > kv["mixed_host_limit"] {
 		t.Errorf("the slow host had %v requests in flight, more than its share (%v)", kv["mixed_slow_peak_in_flight"], kv["mixed_host_limit"])
 	}
-	for _, key := range []string{"backlog_small_dps", "backlog_large_dps", "mixed_fast_dps", "mixed_fast_alone_dps", "paced_dps", "paced_worker_cpu_s_per_1k", "http_rps", "bus_jps", "e2e_dps", "slow_dps", "bound_dps", "bound_concurrency", "e2e_worker_rss_peak_mib", "slow_worker_rss_peak_mib", "bound_worker_rss_peak_mib", "cpu_total_s"} {
+	for _, key := range []string{"backlog_small_dps", "backlog_large_dps", "mixed_fast_dps", "mixed_fast_alone_dps", "mixed_fast_loaded_dps", "paced_dps", "paced_worker_cpu_s_per_1k", "http_rps", "bus_jps", "e2e_dps", "slow_dps", "bound_dps", "bound_concurrency", "e2e_worker_rss_peak_mib", "slow_worker_rss_peak_mib", "bound_worker_rss_peak_mib", "cpu_total_s"} {
 		if kv[key] <= 0 {
 			t.Errorf("%s = %v, want it positive", key, kv[key])
 		}
