@@ -32,7 +32,7 @@ func newBench(ctx context.Context, o options, log io.Writer) (*bench, error) {
 		return nil, err
 	}
 	b := &bench{o: o, log: log, dir: dir}
-	if b.nats, err = b.start("nats", []string{"-dir", dir}, nil); err != nil {
+	if err := b.startServer(); err != nil {
 		b.close()
 		return nil, err
 	}
@@ -40,11 +40,33 @@ func newBench(ctx context.Context, o options, log io.Writer) (*bench, error) {
 		b.close()
 		return nil, err
 	}
-	if b.nc, err = nats.Connect(b.nats.info, nats.Name("hookbench")); err != nil {
-		b.close()
-		return nil, fmt.Errorf("connect to the bench's nats server: %w", err)
-	}
 	return b, nil
+}
+
+// startServer starts a JetStream server with an empty store, and connects
+// to it.
+func (b *bench) startServer() error {
+	store, err := os.MkdirTemp(b.dir, "store-")
+	if err != nil {
+		return err
+	}
+	if b.nats, err = b.start("nats", []string{"-dir", store}, nil); err != nil {
+		return err
+	}
+	if b.nc, err = nats.Connect(b.nats.info, nats.Name("hookbench")); err != nil {
+		return fmt.Errorf("connect to the bench's nats server: %w", err)
+	}
+	return nil
+}
+
+// freshServer replaces the JetStream server with one whose store is empty,
+// so that a phase is measured as if it ran alone: not on a server holding
+// every earlier phase's results and state, nor with an earlier phase's
+// worker still exiting against it.
+func (b *bench) freshServer() error {
+	b.nc.Close()
+	b.nats.stop()
+	return b.startServer()
 }
 
 func (b *bench) start(role string, args, env []string) (*child, error) {
@@ -68,8 +90,10 @@ func (b *bench) close() {
 		}
 	}
 	wg.Wait()
-	if b.nats != nil {
-		b.nats.stop()
+	for _, c := range b.children {
+		if c.role == "nats" {
+			c.stop()
+		}
 	}
 	os.RemoveAll(b.dir)
 }
@@ -81,6 +105,7 @@ func (b *bench) logf(format string, args ...any) {
 // all runs every phase in turn.
 func (b *bench) all(ctx context.Context) (*report, error) {
 	r := &report{o: b.o, loadAvg: loadAverage()}
+	ran := false
 	for _, phase := range []struct {
 		name string
 		run  func(context.Context, *report) error
@@ -97,6 +122,12 @@ func (b *bench) all(ctx context.Context) (*report, error) {
 		if !b.o.runs(phase.name) {
 			continue
 		}
+		if ran {
+			if err := b.freshServer(); err != nil {
+				return nil, fmt.Errorf("%s: %w", phase.name, err)
+			}
+		}
+		ran = true
 		b.logf("%s…", phase.name)
 		if err := phase.run(ctx, r); err != nil {
 			return nil, fmt.Errorf("%s: %w", phase.name, err)

@@ -14,7 +14,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookworker/hookworker/client"
-	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/catalog"
 )
 
@@ -60,16 +59,6 @@ func (b *bench) eventsRun(ctx context.Context, r *report) error {
 			b.logf("  delivery log %s: %d of %d delivered, %d duplicates", mode, er.Delivered, er.Run.N, er.Duplicates)
 		}
 		runs = append(runs, er)
-	}
-	// Every later phase's worker runs a fan-out of its own durable on the
-	// event stream, which would send these events again to its job
-	// subject, competing with the load that phase measures.
-	js, err := jetstream.New(b.nc)
-	if err != nil {
-		return err
-	}
-	if err := js.DeleteStream(ctx, bus.EventStream); err != nil {
-		return fmt.Errorf("delete the event stream: %w", err)
 	}
 	ev := runs[0]
 	ev.LogOn, ev.LogOff = runs[0].Run.add(runs[3].Run), runs[1].Run.add(runs[2].Run)

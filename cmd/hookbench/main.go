@@ -14,7 +14,9 @@
 // CPU time, peak RSS, Go heap and goroutines reported for the worker are the
 // worker's alone, the receiver's 10,000 slow connections and the server's
 // store do not count against it, and the load generator (this process,
-// publishing jobs and collecting results) is counted apart.
+// publishing jobs and collecting results) is counted apart. Every phase
+// gets a JetStream server of its own, with an empty store, so that it is
+// measured as if it ran alone.
 //
 // It prints a table and, last, one line of key=value pairs with every
 // figure.

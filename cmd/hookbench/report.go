@@ -121,7 +121,7 @@ func (r *report) finish(b *bench) {
 			workers++
 			role = workerRoles(b.o)[workers]
 		}
-		r.peakRSS[role] = c.usage.Maxrss << 10
+		r.peakRSS[role] = max(r.peakRSS[role], c.usage.Maxrss<<10) // one server a phase
 	}
 	r.totalCPU = cpuSeconds(syscall.RUSAGE_SELF) + cpuSeconds(syscall.RUSAGE_CHILDREN)
 	_, r.selfHWM = memory("self")
