@@ -70,10 +70,16 @@ func (b *bench) freshServer() error {
 }
 
 func (b *bench) start(role string, args, env []string) (*child, error) {
+	return b.startNamed(role, "", args, env)
+}
+
+// startNamed starts a child whose peak RSS the report shows as name.
+func (b *bench) startNamed(role, name string, args, env []string) (*child, error) {
 	c, err := startChild(role, args, env)
 	if err != nil {
 		return nil, err
 	}
+	c.name = name
 	b.children = append(b.children, c)
 	return c, nil
 }
@@ -206,7 +212,7 @@ func (b *bench) workerEnv(prefix string, concurrency, hostConcurrency int) []str
 
 // endToEnd runs jobs through the real worker.
 func (b *bench) endToEnd(ctx context.Context, r *report) error {
-	c, err := b.start("worker", nil, b.workerEnv("e2e", b.o.Concurrency, b.o.Concurrency))
+	c, err := b.startNamed("worker", "worker_e2e", nil, b.workerEnv("e2e", b.o.Concurrency, b.o.Concurrency))
 	if err != nil {
 		return err
 	}
@@ -232,7 +238,7 @@ func (b *bench) endToEnd(ctx context.Context, r *report) error {
 // slowReceiver runs SlowJobs jobs, SlowWindow at most in flight, against the
 // slow receiver.
 func (b *bench) slowReceiver(ctx context.Context, r *report) error {
-	c, err := b.start("worker", nil, b.workerEnv("slow", b.o.SlowConcurrency, b.o.SlowConcurrency))
+	c, err := b.startNamed("worker", "worker_slow", nil, b.workerEnv("slow", b.o.SlowConcurrency, b.o.SlowConcurrency))
 	if err != nil {
 		return err
 	}
@@ -304,7 +310,7 @@ func (b *bench) latencyBound(ctx context.Context, r *report) error {
 		conc = max(1, int(0.4*r.E2E.rate()*b.o.SlowDelay.Seconds()))
 	}
 	b.logf("latency-bound run, concurrency %d…", conc)
-	c, err := b.start("worker", nil, b.workerEnv("bound", conc, conc))
+	c, err := b.startNamed("worker", "worker_bound", nil, b.workerEnv("bound", conc, conc))
 	if err != nil {
 		return err
 	}

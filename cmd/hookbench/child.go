@@ -316,7 +316,9 @@ func writeSnapshot(path string) error {
 
 // child is the parent side: one started role.
 type child struct {
-	role   string
+	role string
+	// name is what the report calls the child's peak RSS; empty: role.
+	name   string
 	cmd    *exec.Cmd
 	in     io.WriteCloser
 	out    *bufio.Scanner

@@ -111,36 +111,20 @@ func loadAverage() string {
 // finish takes the final accounting from the exited children.
 func (r *report) finish(b *bench) {
 	r.peakRSS = make(map[string]int64)
-	workers := 0
 	for _, c := range b.children {
 		if c.usage == nil {
 			continue
 		}
-		role := c.role
-		if role == "worker" {
-			workers++
-			role = workerRoles(b.o)[workers]
+		name := c.name
+		if name == "" {
+			name = c.role
 		}
-		r.peakRSS[role] = max(r.peakRSS[role], c.usage.Maxrss<<10) // one server a phase
+		// A name may stand for several processes (a server a phase, the
+		// events runs' workers): the highest.
+		r.peakRSS[name] = max(r.peakRSS[name], c.usage.Maxrss<<10)
 	}
 	r.totalCPU = cpuSeconds(syscall.RUSAGE_SELF) + cpuSeconds(syscall.RUSAGE_CHILDREN)
 	_, r.selfHWM = memory("self")
-}
-
-// workerRoles names the workers in the order the phases start them, from 1.
-func workerRoles(o options) map[int]string {
-	names := []string{"worker_e2e", "worker_slow"}
-	if o.BoundJobs >= 0 && o.SlowDelay > 0 {
-		names = append(names, "worker_bound")
-	}
-	if o.Events > 0 {
-		names = append(names, "worker_events")
-	}
-	roles := make(map[int]string, len(names))
-	for i, n := range names {
-		roles[i+1] = n
-	}
-	return roles
 }
 
 // field is one figure: its key, value and how the table shows it.
