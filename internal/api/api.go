@@ -245,19 +245,12 @@ func (s *Service) getEventType(ctx context.Context, data []byte) (any, error) {
 }
 
 func (s *Service) listEventTypes(ctx context.Context, data []byte) (any, error) {
-	var req struct {
-		IncludeArchived bool `json:"include_archived"`
-	}
-	if err := decode(data, &req); err != nil {
+	var q catalog.TypeQuery
+	if err := decode(data, &q); err != nil {
 		return nil, err
 	}
-	types, err := s.cfg.Catalog.EventTypes(ctx, req.IncludeArchived)
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		EventTypes []catalog.EventType `json:"event_types"`
-	}{types}, nil
+	q.MaxBytes = s.maxReply()
+	return s.cfg.Catalog.ListEventTypes(ctx, q)
 }
 
 func (s *Service) deleteEventType(ctx context.Context, data []byte) (any, error) {
@@ -292,7 +285,19 @@ func (s *Service) listEndpoints(ctx context.Context, data []byte) (any, error) {
 	if err := decode(data, &q); err != nil {
 		return nil, err
 	}
+	q.MaxBytes = s.maxReply()
 	return s.cfg.Catalog.Endpoints(ctx, q)
+}
+
+// replyRoom is what a listing's page leaves of the server's max payload for
+// the reply's headers.
+const replyRoom = 4 << 10
+
+// maxReply is the most a listing's page may take: the max payload of the
+// server the service is connected to now, less room for headers.
+func (s *Service) maxReply() int {
+	limit := int(s.cfg.JetStream.Conn().MaxPayload())
+	return max(limit-min(replyRoom, limit/2), 1)
 }
 
 func (s *Service) secret(ctx context.Context, data []byte) (any, error) {
