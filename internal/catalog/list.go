@@ -110,7 +110,7 @@ func (c *Catalog) Endpoints(ctx context.Context, q Query) (Page, error) {
 	}
 	more := len(all) > limit
 	all = all[:min(limit, len(all))]
-	n, err := fit(all, more, q.MaxBytes, len(`{"endpoints":[],"iterator":"","done":false}`),
+	n, err := fit(all, more, q.MaxBytes, len(`{"endpoints":[],"iterator":"","done":true}`),
 		func(s stored) any { return s.Endpoint }, endpointIterator,
 		func(s stored) string { return fmt.Sprintf("endpoint %q", s.ID) })
 	if err != nil {
@@ -134,11 +134,11 @@ func endpointIterator(s stored) string {
 
 // fit returns how many of items, from the first, a page can hold whose JSON
 // takes at most maxBytes (0: no bound); more says that the listing goes on
-// after items. base is the length of the page's JSON with no item and an
-// empty iterator, value is what an item encodes as, and iterator the
-// iterator of a page that ends with an item, which every page but the
-// listing's last carries. A first item that alone does not fit is an error
-// wrapping ErrTooLarge that names it.
+// after items. base is the length of the page's JSON with no item, an
+// empty iterator and done true; value is what an item encodes as, and
+// iterator the iterator of a page that ends with an item, which every page
+// but the listing's last carries (with done false). A first item that
+// alone does not fit is an error wrapping ErrTooLarge that names it.
 func fit[T any](items []T, more bool, maxBytes, base int, value func(T) any, iterator func(T) string, name func(T) string) (int, error) {
 	if maxBytes <= 0 {
 		return len(items), nil
@@ -149,10 +149,13 @@ func fit[T any](items []T, more bool, maxBytes, base int, value func(T) any, ite
 		if err != nil {
 			return 0, fmt.Errorf("%s: %w", name(it), err)
 		}
-		size += len(b) + 1 // the item and a comma
+		size += len(b)
+		if i > 0 {
+			size++ // the comma before it
+		}
 		need := size
 		if more || i < len(items)-1 {
-			need += len(iterator(it))
+			need += len(iterator(it)) + len("false") - len("true")
 		}
 		if need > maxBytes {
 			if i == 0 {

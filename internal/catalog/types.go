@@ -133,7 +133,7 @@ func (c *Catalog) ListEventTypes(ctx context.Context, q TypeQuery) (TypePage, er
 		}
 	})
 	slices.SortFunc(all, func(a, b EventType) int { return cmp.Compare(a.Name, b.Name) })
-	n, err := fit(all, false, q.MaxBytes, len(`{"event_types":[],"iterator":"","done":false}`),
+	n, err := fit(all, false, q.MaxBytes, len(`{"event_types":[],"iterator":"","done":true}`),
 		func(t EventType) any { return t }, func(t EventType) string { return t.Name },
 		func(t EventType) string { return fmt.Sprintf("event type %q", t.Name) })
 	if err != nil {
