@@ -249,8 +249,10 @@ func (s *Service) listEventTypes(ctx context.Context, data []byte) (any, error) 
 	if err := decode(data, &q); err != nil {
 		return nil, err
 	}
-	q.MaxBytes = s.maxReply()
-	return s.cfg.Catalog.ListEventTypes(ctx, q)
+	return s.fitted(func(maxBytes int) (any, error) {
+		q.MaxBytes = maxBytes
+		return s.cfg.Catalog.ListEventTypes(ctx, q)
+	})
 }
 
 func (s *Service) deleteEventType(ctx context.Context, data []byte) (any, error) {
@@ -285,19 +287,28 @@ func (s *Service) listEndpoints(ctx context.Context, data []byte) (any, error) {
 	if err := decode(data, &q); err != nil {
 		return nil, err
 	}
-	q.MaxBytes = s.maxReply()
-	return s.cfg.Catalog.Endpoints(ctx, q)
+	return s.fitted(func(maxBytes int) (any, error) {
+		q.MaxBytes = maxBytes
+		return s.cfg.Catalog.Endpoints(ctx, q)
+	})
 }
 
 // replyRoom is what a listing's page leaves of the server's max payload for
 // the reply's headers.
 const replyRoom = 4 << 10
 
-// maxReply is the most a listing's page may take: the max payload of the
-// server the service is connected to now, less room for headers.
-func (s *Service) maxReply() int {
+// fitted runs list with the most a listing's page may take: the max payload
+// of the server the connection is on now, less room for headers. A first
+// item too large for that alone is listed again within the whole max
+// payload, which a reply without headers (every reply but an error) may
+// fill; an item too large for that too is the error, which names it.
+func (s *Service) fitted(list func(maxBytes int) (any, error)) (any, error) {
 	limit := int(s.cfg.JetStream.Conn().MaxPayload())
-	return max(limit-min(replyRoom, limit/2), 1)
+	out, err := list(max(limit-min(replyRoom, limit/2), 1))
+	if errors.Is(err, catalog.ErrTooLarge) {
+		out, err = list(max(limit, 1))
+	}
+	return out, err
 }
 
 func (s *Service) secret(ctx context.Context, data []byte) (any, error) {
