@@ -109,8 +109,8 @@ type TypePage struct {
 }
 
 // EventTypes lists the event types by name; archived ones only with
-// includeArchived. It returns them all, however many there are: a listing
-// that is replied to goes through ListEventTypes.
+// includeArchived, all at once; a listing sent as a reply goes through
+// ListEventTypes, whose pages fit a message.
 func (c *Catalog) EventTypes(ctx context.Context, includeArchived bool) ([]EventType, error) {
 	page, err := c.ListEventTypes(ctx, TypeQuery{IncludeArchived: includeArchived})
 	return page.EventTypes, err
