@@ -187,13 +187,48 @@ func (c *Client) EventType(ctx context.Context, name string) (EventType, error) 
 }
 
 // EventTypes lists the event types by name, the archived ones too with
-// includeArchived.
+// includeArchived: every one of them, read page after page.
 func (c *Client) EventTypes(ctx context.Context, includeArchived bool) ([]EventType, error) {
-	var out struct {
-		EventTypes []EventType `json:"event_types"`
+	out := []EventType{}
+	for t, err := range c.AllEventTypes(ctx, includeArchived) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
 	}
-	err := c.call(ctx, "event_types.list", map[string]bool{"include_archived": includeArchived}, &out)
-	return out.EventTypes, err
+	return out, nil
+}
+
+// AllEventTypes yields the event types by name, the archived ones too with
+// includeArchived, page after page (the API answers as many as fit in one
+// message); it stops at the first error, which it yields.
+func (c *Client) AllEventTypes(ctx context.Context, includeArchived bool) iter.Seq2[EventType, error] {
+	return func(yield func(EventType, error) bool) {
+		q := struct {
+			IncludeArchived bool   `json:"include_archived,omitempty"`
+			Iterator        string `json:"iterator,omitempty"`
+		}{IncludeArchived: includeArchived}
+		for {
+			var page struct {
+				EventTypes []EventType `json:"event_types"`
+				Iterator   string      `json:"iterator"`
+				Done       bool        `json:"done"`
+			}
+			if err := c.call(ctx, "event_types.list", q, &page); err != nil {
+				yield(EventType{}, err)
+				return
+			}
+			for _, t := range page.EventTypes {
+				if !yield(t, nil) {
+					return
+				}
+			}
+			if page.Done || page.Iterator == "" {
+				return
+			}
+			q.Iterator = page.Iterator
+		}
+	}
 }
 
 // DeleteEventType archives the event type name: no event of it is

@@ -173,3 +173,34 @@ func ExampleClient_AllEndpoints() {
 	// ep_b https://example.com/ep_b
 	// ep_c https://example.com/ep_c
 }
+
+// Walk every event type by name, however many pages the API answers them
+// in; an archived type is listed only on request.
+func ExampleClient_AllEventTypes() {
+	url, stop := hookworker()
+	defer stop()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer nc.Close()
+	c := client.New(nc)
+	ctx := context.Background()
+	for _, name := range []string{"order.paid", "order.created", "order.cancelled"} {
+		if _, err := c.PutEventType(ctx, client.EventType{Name: name}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if err := c.DeleteEventType(ctx, "order.cancelled"); err != nil {
+		log.Fatal(err)
+	}
+	for t, err := range c.AllEventTypes(ctx, false) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(t.Name)
+	}
+	// Output:
+	// order.created
+	// order.paid
+}

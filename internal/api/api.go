@@ -245,19 +245,14 @@ func (s *Service) getEventType(ctx context.Context, data []byte) (any, error) {
 }
 
 func (s *Service) listEventTypes(ctx context.Context, data []byte) (any, error) {
-	var req struct {
-		IncludeArchived bool `json:"include_archived"`
-	}
-	if err := decode(data, &req); err != nil {
+	var q catalog.TypeQuery
+	if err := decode(data, &q); err != nil {
 		return nil, err
 	}
-	types, err := s.cfg.Catalog.EventTypes(ctx, req.IncludeArchived)
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		EventTypes []catalog.EventType `json:"event_types"`
-	}{types}, nil
+	return s.fitted(func(maxBytes int) (any, error) {
+		q.MaxBytes = maxBytes
+		return s.cfg.Catalog.ListEventTypes(ctx, q)
+	})
 }
 
 func (s *Service) deleteEventType(ctx context.Context, data []byte) (any, error) {
@@ -292,7 +287,28 @@ func (s *Service) listEndpoints(ctx context.Context, data []byte) (any, error) {
 	if err := decode(data, &q); err != nil {
 		return nil, err
 	}
-	return s.cfg.Catalog.Endpoints(ctx, q)
+	return s.fitted(func(maxBytes int) (any, error) {
+		q.MaxBytes = maxBytes
+		return s.cfg.Catalog.Endpoints(ctx, q)
+	})
+}
+
+// replyRoom is what a listing's page leaves of the server's max payload for
+// the reply's headers.
+const replyRoom = 4 << 10
+
+// fitted runs list with the most a listing's page may take: the max payload
+// of the server the connection is on now, less room for headers. A first
+// item too large for that alone is listed again within the whole max
+// payload, which a reply without headers (every reply but an error) may
+// fill; an item too large for that too is the error, which names it.
+func (s *Service) fitted(list func(maxBytes int) (any, error)) (any, error) {
+	limit := int(s.cfg.JetStream.Conn().MaxPayload())
+	out, err := list(max(limit-min(replyRoom, limit/2), 1))
+	if errors.Is(err, catalog.ErrTooLarge) {
+		out, err = list(max(limit, 1))
+	}
+	return out, err
 }
 
 func (s *Service) secret(ctx context.Context, data []byte) (any, error) {

@@ -9,6 +9,10 @@ import (
 // (an archived event type counts as missing where an event is sent).
 var ErrNotFound = errors.New("not found")
 
+// ErrTooLarge is the error for an event type or endpoint whose JSON alone
+// is more than a page of a listing may hold.
+var ErrTooLarge = errors.New("too large for a listing's reply")
+
 // InvalidError says a request is invalid; Field names the field at fault
 // (a JSON key such as "url", or "payload" for a payload that breaks its
 // schema) and Violations lists the schema violations, when there are some.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -30,6 +31,10 @@ type Query struct {
 	Limit int `json:"limit,omitempty"`
 	// Iterator continues a listing where the page that returned it ended.
 	Iterator string `json:"iterator,omitempty"`
+	// MaxBytes bounds the page's JSON encoding, so that it fits in one
+	// message: a page holds the endpoints that fit and the next page
+	// continues after them. 0 sets no bound. It is not part of a request.
+	MaxBytes int `json:"-"`
 }
 
 // Page is one page of a listing.
@@ -103,14 +108,62 @@ func (c *Catalog) Endpoints(ctx context.Context, q Query) (Page, error) {
 	if desc {
 		slices.Reverse(all)
 	}
-	page := Page{Endpoints: []Endpoint{}, Done: len(all) <= limit}
-	for _, s := range all[:min(limit, len(all))] {
+	more := len(all) > limit
+	all = all[:min(limit, len(all))]
+	n, err := fit(all, more, q.MaxBytes, len(`{"endpoints":[],"iterator":"","done":true}`),
+		func(s stored) any { return s.Endpoint }, endpointIterator,
+		func(s stored) string { return fmt.Sprintf("endpoint %q", s.ID) })
+	if err != nil {
+		return Page{}, err
+	}
+	page := Page{Endpoints: make([]Endpoint, 0, n), Done: n == len(all) && !more}
+	for _, s := range all[:n] {
 		page.Endpoints = append(page.Endpoints, s.Endpoint)
 	}
 	if !page.Done {
-		last := page.Endpoints[len(page.Endpoints)-1]
-		b, _ := json.Marshal(cursor{CreatedAt: last.CreatedAt, ID: last.ID})
-		page.Iterator = base64.RawURLEncoding.EncodeToString(b)
+		page.Iterator = endpointIterator(all[n-1])
 	}
 	return page, nil
+}
+
+// endpointIterator is the iterator of a page that ends with s.
+func endpointIterator(s stored) string {
+	b, _ := json.Marshal(cursor{CreatedAt: s.CreatedAt, ID: s.ID})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// fit returns how many of items, from the first, a page can hold whose JSON
+// takes at most maxBytes (0: no bound); more says that the listing goes on
+// after items. base is the length of the page's JSON with no item, an
+// empty iterator and done true; value is what an item encodes as, and
+// iterator the iterator of a page that ends with an item, which every page
+// but the listing's last carries (with done false). A first item that
+// alone does not fit is an error wrapping ErrTooLarge that names it.
+func fit[T any](items []T, more bool, maxBytes, base int, value func(T) any, iterator func(T) string, name func(T) string) (int, error) {
+	if maxBytes <= 0 {
+		return len(items), nil
+	}
+	size := base
+	for i, it := range items {
+		b, err := json.Marshal(value(it))
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", name(it), err)
+		}
+		size += len(b)
+		if i > 0 {
+			size++ // the comma before it
+		}
+		need := size
+		if more || i < len(items)-1 {
+			need += len(iterator(it)) + len("false") - len("true")
+		}
+		if need > maxBytes {
+			if i == 0 {
+				return 0, fmt.Errorf("%s takes %d bytes of JSON, more than a page of at most %d bytes holds; get it by itself: %w",
+					name(it), len(b), maxBytes, ErrTooLarge)
+			}
+			return i, nil
+		}
+	}
+	return len(items), nil
 }

@@ -86,20 +86,64 @@ func (c *Catalog) EventType(ctx context.Context, name string) (EventType, error)
 	return decodeJSON[EventType](e.Value())
 }
 
+// TypeQuery selects and pages event types.
+type TypeQuery struct {
+	// IncludeArchived lists the archived types too.
+	IncludeArchived bool `json:"include_archived,omitempty"`
+	// Iterator continues a listing after the page that returned it.
+	Iterator string `json:"iterator,omitempty"`
+	// MaxBytes bounds the page's JSON encoding, so that it fits in one
+	// message: a page holds the types that fit and the next page continues
+	// after them. 0 sets no bound. It is not part of a request.
+	MaxBytes int `json:"-"`
+}
+
+// TypePage is one page of a listing of event types.
+type TypePage struct {
+	// EventTypes are the page's types, by name.
+	EventTypes []EventType `json:"event_types"`
+	// Iterator continues after this page; empty when Done.
+	Iterator string `json:"iterator"`
+	// Done is true when no type follows.
+	Done bool `json:"done"`
+}
+
 // EventTypes lists the event types by name; archived ones only with
-// includeArchived.
+// includeArchived, all at once; a listing sent as a reply goes through
+// ListEventTypes, whose pages fit a message.
 func (c *Catalog) EventTypes(ctx context.Context, includeArchived bool) ([]EventType, error) {
-	if err := c.types.sync(ctx); err != nil {
-		return nil, err
+	page, err := c.ListEventTypes(ctx, TypeQuery{IncludeArchived: includeArchived})
+	return page.EventTypes, err
+}
+
+// ListEventTypes lists the event types q selects by name, one page at a
+// time. The iterator of a page is the name of its last type: the next page
+// starts after it.
+func (c *Catalog) ListEventTypes(ctx context.Context, q TypeQuery) (TypePage, error) {
+	if q.Iterator != "" && !ValidTypeName(q.Iterator) {
+		return TypePage{}, invalid("iterator", "is not an iterator this listing returned")
 	}
-	out := []EventType{}
+	if err := c.types.sync(ctx); err != nil {
+		return TypePage{}, err
+	}
+	all := []EventType{}
 	eachDecoded(c.types, decodeJSON[EventType], func(t EventType) {
-		if includeArchived || !t.Archived {
-			out = append(out, t)
+		if (q.IncludeArchived || !t.Archived) && (q.Iterator == "" || t.Name > q.Iterator) {
+			all = append(all, t)
 		}
 	})
-	slices.SortFunc(out, func(a, b EventType) int { return cmp.Compare(a.Name, b.Name) })
-	return out, nil
+	slices.SortFunc(all, func(a, b EventType) int { return cmp.Compare(a.Name, b.Name) })
+	n, err := fit(all, false, q.MaxBytes, len(`{"event_types":[],"iterator":"","done":true}`),
+		func(t EventType) any { return t }, func(t EventType) string { return t.Name },
+		func(t EventType) string { return fmt.Sprintf("event type %q", t.Name) })
+	if err != nil {
+		return TypePage{}, err
+	}
+	page := TypePage{EventTypes: all[:n:n], Done: n == len(all)}
+	if !page.Done {
+		page.Iterator = all[n-1].Name
+	}
+	return page, nil
 }
 
 // ArchiveEventType archives the event type name: it is no longer listed

@@ -222,11 +222,10 @@ var eventTypeCommands = map[string]apiCommand{
 		archived := fs.Bool("archived", false, "list the archived types too")
 		return func([]string, io.Reader) (apiAction, error) {
 			return func(ctx context.Context, c *client.Client, out *json.Encoder) error {
-				list, err := c.EventTypes(ctx, *archived)
-				if err != nil {
-					return err
-				}
-				for _, t := range list {
+				for t, err := range c.AllEventTypes(ctx, *archived) {
+					if err != nil {
+						return err
+					}
 					if err := out.Encode(t); err != nil {
 						return err
 					}
