@@ -176,7 +176,11 @@ func (f *Fanout) handle(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
-	if err := msg.DoubleAck(ctx); err != nil {
+	// A plain acknowledgement, not one the server confirms: were it lost,
+	// the event would come again and be fanned out again, and the job
+	// stream would drop every job as one it already holds. A confirmed one
+	// would cost a round trip to the server per event for nothing.
+	if err := msg.Ack(); err != nil {
 		f.cfg.Logger.Warn("ack event", "event_id", ev.ID, "error", err)
 	}
 }
