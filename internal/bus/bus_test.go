@@ -338,3 +338,41 @@ func TestEnsureNamesConfiguredSubjects(t *testing.T) {
 		t.Fatalf("EnsureEvents error = %v, want a SubjectError naming %s and %s", err, EventStream, EventSubjects)
 	}
 }
+
+// TestAttemptStreamPersistsAsync checks that the attempt stream is created
+// with asynchronous persistence (the delivery log's records are written in
+// batches), and the job and result streams are not: their messages are
+// acknowledged only once written.
+func TestAttemptStreamPersistsAsync(t *testing.T) {
+	t.Parallel()
+	srv := bustest.Server(t)
+	b, err := Connect(Config{URL: srv.ClientURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	s, err := b.EnsureAttempts(t.Context(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Config.PersistMode != jetstream.AsyncPersistMode {
+		t.Errorf("attempt stream persist mode = %v, want async", info.Config.PersistMode)
+	}
+	topo := topology()
+	if _, err := b.Ensure(t.Context(), topo); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{topo.Stream, topo.ResultStream} {
+		s, err := b.JetStream().Stream(t.Context(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pm := s.CachedInfo().Config.PersistMode; pm != jetstream.DefaultPersistMode {
+			t.Errorf("stream %s persist mode = %v, want the default", name, pm)
+		}
+	}
+}
