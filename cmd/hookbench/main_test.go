@@ -36,7 +36,10 @@ func TestRunTiny(t *testing.T) {
 	}
 	o := options{
 		Payload: 64, Jobs: 50, Concurrency: 4,
-		SlowDelay: 50 * time.Millisecond, SlowJobs: 100,
+		// Slower than 100 ms: a host that answers faster counts as fast,
+		// and the mixed run's slow host would then rightly take the slots
+		// no other host's job waits for.
+		SlowDelay: 150 * time.Millisecond, SlowJobs: 100,
 		Timeout: 30 * time.Second, Settle: 500 * time.Millisecond,
 		Events: 20, EventsEndpoints: 4,
 		BacklogSmall: 20, BacklogLarge: 60, MixedSlow: 40, MixedFast: 10, PacedJobs: 20, PacedRate: 200,
