@@ -293,9 +293,9 @@ func (s *Service) listEndpoints(ctx context.Context, data []byte) (any, error) {
 	})
 }
 
-// replyRoom is what a listing's page leaves of the server's max payload for
-// the reply's headers.
-const replyRoom = 4 << 10
+// ReplyRoom is what a listing's page (of the catalog, or of the delivery
+// log) leaves of the server's max payload for the reply's headers.
+const ReplyRoom = 4 << 10
 
 // fitted runs list with the most a listing's page may take: the max payload
 // of the server the connection is on now, less room for headers. A first
@@ -304,7 +304,7 @@ const replyRoom = 4 << 10
 // fill; an item too large for that too is the error, which names it.
 func (s *Service) fitted(list func(maxBytes int) (any, error)) (any, error) {
 	limit := int(s.cfg.JetStream.Conn().MaxPayload())
-	out, err := list(max(limit-min(replyRoom, limit/2), 1))
+	out, err := list(max(limit-min(ReplyRoom, limit/2), 1))
 	if errors.Is(err, catalog.ErrTooLarge) {
 		out, err = list(max(limit, 1))
 	}

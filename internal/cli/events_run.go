@@ -15,10 +15,6 @@ import (
 	"github.com/hookworker/hookworker/internal/replay"
 )
 
-// replyRoom is what a page of the delivery log leaves of the server's max
-// payload for the reply's headers.
-const replyRoom = 4 << 10
-
 // startEvents sets up the event stream, the catalog buckets and the
 // delivery log's stream, serves the event and endpoint API and runs the
 // fan-out consumer until ctx ends. It returns the catalog, which event
@@ -49,7 +45,7 @@ func startEvents(ctx context.Context, b *bus.Bus, cfg config.Config, log *slog.L
 		return nil, nil, err
 	}
 	svc, err := api.Start(b.Conn(), api.Config{Prefix: cfg.APIPrefix, Catalog: cat, JetStream: b.JetStream(), Events: eb.Events, Logger: log,
-		Attempts: attempt.NewLog(attempts, eb.Events, int(b.Conn().MaxPayload())-replyRoom), Replayer: rp})
+		Attempts: attempt.NewLog(attempts, eb.Events, int(b.Conn().MaxPayload())-api.ReplyRoom), Replayer: rp})
 	if err != nil {
 		return nil, nil, err
 	}
