@@ -43,6 +43,48 @@ type Attempt struct {
 	Payload json.RawMessage `json:"payload"`
 }
 
+// MarshalJSON encodes a as the delivery log's record: the fields a plain
+// job or an answered attempt has no value for (event_id, event_type,
+// channel, endpoint, status, error, response, payload) are null, not empty.
+func (a Attempt) MarshalJSON() ([]byte, error) {
+	str := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	raw := func(m json.RawMessage) json.RawMessage {
+		if len(m) == 0 {
+			return json.RawMessage("null")
+		}
+		return m
+	}
+	var status *int
+	if a.Status != 0 {
+		status = &a.Status
+	}
+	return json.Marshal(struct {
+		JobID          string            `json:"job_id"`
+		EventID        *string           `json:"event_id"`
+		EventType      *string           `json:"event_type"`
+		Channel        *string           `json:"channel"`
+		Endpoint       *string           `json:"endpoint"`
+		URL            string            `json:"url"`
+		Attempt        int               `json:"attempt"`
+		Timestamp      time.Time         `json:"timestamp"`
+		DurationMS     int64             `json:"duration_ms"`
+		RequestHeaders map[string]string `json:"request_headers"`
+		Status         *int              `json:"status"`
+		Response       json.RawMessage   `json:"response"`
+		Error          *string           `json:"error"`
+		Outcome        string            `json:"outcome"`
+		Payload        json.RawMessage   `json:"payload"`
+	}{
+		a.JobID, str(a.EventID), str(a.EventType), str(a.Channel), str(a.Endpoint), a.URL, a.Attempt,
+		a.Timestamp, a.DurationMS, a.RequestHeaders, status, raw(a.Response), str(a.Error), a.Outcome, raw(a.Payload),
+	})
+}
+
 // AttemptQuery selects attempts. Every field is optional.
 type AttemptQuery struct {
 	// Endpoint, EventType, Channel, EventID and Outcome keep the attempts
