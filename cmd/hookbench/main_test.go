@@ -56,7 +56,7 @@ func TestRunTiny(t *testing.T) {
 		"slow_dps", "slow_vs_literal", "slow_vs_bound", "slow_worker_rss_peak_mib", "slow_worker_stack_peak_mib",
 		"slow_worker_cpu_s_per_1k", "slow_goroutines_before", "slow_goroutines_after", "slow_settle_seconds",
 		"bound_dps", "bound_vs_literal", "bound_peak_in_flight", "bound_worker_rss_peak_mib",
-		"events_dps", "events_vs_e2e", "events_plain_dps", "events_vs_e2e_phase", "events_vs_plain_pooled", "events_log_on_vs_off", "events_log_on_vs_off_pooled", "events_worker_cpu_s_per_1k", "worker_events_rss_peak_mib",
+		"events_dps", "events_vs_e2e", "events_plain_dps", "events_vs_e2e_phase", "events_log_on_vs_off", "events_worker_cpu_s_per_1k", "worker_events_rss_peak_mib",
 		"backlog_small_vs_e2e", "backlog_large_vs_e2e", "backlog_large_worst_vs_median", "backlog_large_window_worst_dps",
 		"mixed_fast_vs_alone", "mixed_fast_vs_loaded", "mixed_slow_peak_in_flight", "paced_worker_cpu_s_per_1k", "paced_vs_e2e_cpu", "paced_saturated_worker_cpu_s_per_1k",
 		"cpu_total_s",
