@@ -186,14 +186,14 @@ func (h *hostLimiter) acquire(ctx context.Context, host string, wait, resume fun
 	// first requests does not keep every slot of the worker waiting for
 	// it, while the worker could take other hosts' jobs.
 	patience := maxQueueWait
-	unmeasured := s.hold == 0
-	if unmeasured {
+	behind := false // behind the first jobs of a host not measured yet
+	if s.hold == 0 {
 		patience = defaultHold
 		if len(s.line) >= h.limit {
-			patience = minHostWait
+			patience, behind = minHostWait, true
 		}
 	}
-	if s.expectedWait(len(s.line)+1, s.busy, now) > maxQueueWait || unmeasured && patience == minHostWait && now.Sub(s.moved) >= minHostWait {
+	if s.expectedWait(len(s.line)+1, s.busy, now) > maxQueueWait || behind && now.Sub(s.moved) >= minHostWait {
 		h.mu.Unlock()
 		return false
 	}
