@@ -26,7 +26,8 @@
 //	    [-slow-cpuprofile f] [-slow-snapshot f [-slow-snapshot-at 1s]] \
 //	    [-events 5000] [-events-endpoints 4] [-events-cpuprofile f]
 //	    [-backlog-small 1000] [-backlog-large 20000] [-mixed-slow 20000] \
-//	    [-mixed-fast 2000] [-paced-jobs 5000] [-paced-rate 1000] [-paced-cpuprofile f]
+//	    [-mixed-fast 2000] [-mixed-cpuprofile f] [-paced-jobs 5000] [-paced-rate 1000] \
+//	    [-paced-cpuprofile f] [-phases "end to end,events"]
 package main
 
 import (
