@@ -3,6 +3,7 @@
 // straight to a fast receiver), the bus ceiling (JetStream jobs consumed,
 // answered with a result and acknowledged, no HTTP), the worker end to end,
 // the worker holding thousands of jobs in flight against a slow receiver,
+// events fanned out to endpoints with the delivery log on and off (events),
 // bursts of jobs to one host through a worker with its default per-host
 // limit (backlog), a fast host's jobs among a slow host's (mixed), and the
 // worker's CPU at a steady rate well below its ceiling (paced).
