@@ -31,7 +31,14 @@ type env struct {
 // it.
 func start(t *testing.T) env {
 	t.Helper()
-	ctx, b, eb := catalogtest.Start(t)
+	return startOn(t, bustest.Server(t).ClientURL())
+}
+
+// startOn runs the API on the JetStream server at url and returns a client
+// of it.
+func startOn(t *testing.T, url string) env {
+	t.Helper()
+	ctx, b, eb := catalogtest.StartOn(t, url)
 	cat, err := catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints, Conn: b.Conn()})
 	if err != nil {
 		t.Fatal(err)

@@ -13,11 +13,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/hookworker/hookworker/client"
-	"github.com/hookworker/hookworker/internal/api"
-	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/bus/bustest"
-	"github.com/hookworker/hookworker/internal/catalog"
-	"github.com/hookworker/hookworker/internal/catalog/catalogtest"
 )
 
 // smallMaxPayload is the max payload of the server the listing tests run
@@ -30,27 +26,12 @@ func startSmall(t *testing.T) env {
 	t.Helper()
 	opts := bustest.Options("127.0.0.1", -1, t.TempDir())
 	opts.MaxPayload = smallMaxPayload
-	b := catalogtest.Connect(t, bustest.Start(t, opts).ClientURL())
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	eb, err := b.EnsureEvents(ctx, bus.EventTopology{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints, Conn: b.Conn()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := api.Start(b.Conn(), api.Config{Catalog: cat, JetStream: b.JetStream(), Events: eb.Events})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = svc.Stop() })
-	nc, _ := bustest.Connect(t, b.Conn().ConnectedUrl())
-	if got := nc.MaxPayload(); got != smallMaxPayload {
+	e := startOn(t, bustest.Start(t, opts).ClientURL())
+	if got := e.nc.MaxPayload(); got != smallMaxPayload {
 		t.Fatalf("server max payload %d, want %d", got, smallMaxPayload)
 	}
-	return env{nc: nc, client: client.New(nc, client.WithTimeout(5*time.Second)), events: eb}
+	e.client = client.New(e.nc, client.WithTimeout(5*time.Second))
+	return e
 }
 
 // listPage is a page of either listing as it came on the wire.

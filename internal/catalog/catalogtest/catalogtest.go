@@ -16,7 +16,13 @@ import (
 // returned context ends, and then the bus closes, when the test does.
 func Start(t testing.TB) (context.Context, *bus.Bus, bus.EventsBound) {
 	t.Helper()
-	b := Connect(t, bustest.Server(t).ClientURL())
+	return StartOn(t, bustest.Server(t).ClientURL())
+}
+
+// StartOn is Start on the server at url.
+func StartOn(t testing.TB, url string) (context.Context, *bus.Bus, bus.EventsBound) {
+	t.Helper()
+	b := Connect(t, url)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	eb, err := b.EnsureEvents(ctx, bus.EventTopology{})
