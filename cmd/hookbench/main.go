@@ -152,6 +152,9 @@ func (o *options) check() error {
 			return fmt.Errorf("phase %q: phases are %s", p, strings.Join(phaseNames, ", "))
 		}
 	}
+	if o.runs("slow receiver") && !o.runs("end to end") && o.BoundJobs >= 0 && o.BoundConcurrency == 0 {
+		return errors.New("the latency-bound run takes its concurrency from the end-to-end phase: run that phase too, or set -bound-concurrency, or -bound-jobs -1")
+	}
 	if o.Events < 0 || o.EventsEndpoints < 0 {
 		return errors.New("events and events-endpoints must not be negative")
 	}

@@ -165,6 +165,12 @@ func TestOptionsCheck(t *testing.T) {
 		{"bound jobs below -1", func(o *options) { o.BoundJobs = -2 }, true},
 		{"no backlog jobs", func(o *options) { o.BacklogLarge = 0 }, true},
 		{"no paced rate", func(o *options) { o.PacedRate = 0 }, true},
+		{"unknown phase", func(o *options) { o.Phases = []string{"bogus"} }, true},
+		{"phases", func(o *options) { o.Phases = []string{"events", "paced"} }, false},
+		{"slow receiver without end to end", func(o *options) { o.Phases = []string{"slow receiver"} }, true},
+		{"slow receiver, bound concurrency set", func(o *options) {
+			o.Phases, o.BoundConcurrency = []string{"slow receiver"}, 10
+		}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
