@@ -164,10 +164,11 @@ func (h *hostLimiter) tryAcquire(host string) bool {
 // acquire takes a slot of host, waiting in the host's line when the wait
 // is short (see hostLimiter). It reports false, and holds no slot, when the
 // job is to be handed back instead: the wait would be long, the job did not
-// get a slot and no slot of its host was released for maxQueueWait
-// (defaultHold while none of the host's jobs has finished yet), or ctx
-// ended. wait runs before
-// the job starts to wait (and only then), resume after the wait.
+// get a slot and no slot of its host was released for maxQueueWait, or ctx
+// ended. While none of the host's jobs has finished yet, the first limit
+// jobs in line wait defaultHold, those behind them minHostWait, and none
+// joins behind them once the host has held its slots minHostWait. wait runs
+// before the job starts to wait (and only then), resume after the wait.
 func (h *hostLimiter) acquire(ctx context.Context, host string, wait, resume func()) bool {
 	h.mu.Lock()
 	now := h.now()
