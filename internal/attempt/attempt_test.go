@@ -321,18 +321,73 @@ func TestStreamDeleted(t *testing.T) {
 	if err := e.js.DeleteStream(context.Background(), bus.AttemptStream); err != nil {
 		t.Fatal(err)
 	}
-	for range 25 {
+	// More than a group: groups ended by their size and by the wait.
+	const after = 2*attempt.GroupSize + 25
+	for range after {
 		r.Record(a)
 	}
 	flush(t, r)
-	if r.Recorded() != 10 || r.Lost() != 25 {
-		t.Fatalf("recorded %d, lost %d; want 10 and 25", r.Recorded(), r.Lost())
+	if r.Recorded() != 10 || r.Lost() != after {
+		t.Fatalf("recorded %d, lost %d; want 10 and %d", r.Recorded(), r.Lost(), after)
 	}
-	if n := metric(t, reg, "hookworker_attempts_lost_total"); n != 25 {
-		t.Errorf("hookworker_attempts_lost_total = %v, want 25", n)
+	if n := metric(t, reg, "hookworker_attempts_lost_total"); n != after {
+		t.Errorf("hookworker_attempts_lost_total = %v, want %d", n, after)
 	}
 	if n := metric(t, reg, "hookworker_attempts_recorded_total"); n != 10 {
 		t.Errorf("hookworker_attempts_recorded_total = %v, want 10", n)
+	}
+}
+
+// TestRecordsConfirmedInGroups records a burst: every record is stored and
+// counted, and only the last record of each group asks the server for an
+// acknowledgement.
+func TestRecordsConfirmedInGroups(t *testing.T) {
+	e := start(t)
+	// Another connection sees what the recorder publishes.
+	watch, err := nats.Connect(e.nc.ConnectedUrl())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close()
+	sub, err := watch.SubscribeSync("hooks.attempt.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := watch.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	r := e.recorder(t, attempt.RecorderConfig{})
+	a := attempt.Attempt{JobID: "evt_1:ep_1", EventID: "evt_1", EventType: "order.created", Endpoint: "ep_1",
+		URL: "https://example.com/", Number: 1, Start: time.Now(), Status: 204, Outcome: attempt.Delivered}
+	const n = 10*attempt.GroupSize + 7
+	for range n {
+		r.Record(a)
+	}
+	flush(t, r)
+	if r.Recorded() != n || r.Lost() != 0 {
+		t.Fatalf("recorded %d, lost %d; want %d and 0", r.Recorded(), r.Lost(), n)
+	}
+	info, err := e.attempts.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != n {
+		t.Fatalf("stream holds %d records, want %d", info.State.Msgs, n)
+	}
+	asking := 0
+	for range n {
+		m, err := sub.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Reply != "" {
+			asking++
+		}
+	}
+	// At least one per group of GroupSize; more only as groups end on
+	// GroupWait, which a burst this short rarely reaches.
+	if asking < n/attempt.GroupSize || asking > n/4 {
+		t.Errorf("%d of %d records asked for an acknowledgement, want about %d", asking, n, n/attempt.GroupSize+1)
 	}
 }
 

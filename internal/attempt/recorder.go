@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,16 +64,51 @@ type RecorderConfig struct {
 	Logger *slog.Logger
 }
 
+// Records are confirmed in groups: the server acknowledges the last record
+// of a group, and the acknowledgement (or its failure) counts for every
+// record of the group. The records before it are published without asking
+// for one. A group ends after GroupSize records, or GroupWait after its
+// first: its last record is held back until the next one comes or the wait
+// ends, so that every group ends with a record that asks.
+const (
+	// GroupSize is the most records one acknowledgement confirms.
+	GroupSize = 64
+	// GroupWait is the longest a record is held back before it is
+	// published as the last of its group.
+	GroupWait = 5 * time.Millisecond
+)
+
 // Recorder publishes attempt records asynchronously: Record never waits
 // for the bus, never fails, and a record that cannot be stored (the stream
 // is gone, too many are pending, the server refused it) is counted as lost.
 // It is safe for concurrent use.
+//
+// Each record asking the server for an acknowledgement would cost the
+// server one more message to send and the worker one more to read, for
+// every attempt: as much again as storing the record. So records are
+// confirmed in groups (see GroupSize). The server stores the messages of
+// one connection in order, so when the last record of a group is stored,
+// so are the others, unless the stream appeared between them or refused
+// one alone (a limit with the discard-new policy); a group whose last
+// record is not stored is counted as lost whole.
 type Recorder struct {
 	cfg    RecorderConfig
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	slots  chan struct{}
 	closed atomic.Bool
+
+	// mu guards the group being published: held is its last record so
+	// far, not yet published; sent counts its records published before
+	// held; timer ends the group GroupWait after its first record.
+	mu    sync.Mutex
+	held  *nats.Msg
+	sent  int
+	armed bool
+	timer *time.Timer
+	// groups maps a group's last record, published, to the group's size.
+	groupsMu sync.Mutex
+	groups   map[*nats.Msg]int
 
 	recorded, lost prometheus.Counter
 	lostN          atomic.Uint64 // lost records, for the first-loss warning
@@ -98,7 +134,7 @@ func NewRecorder(nc *nats.Conn, cfg RecorderConfig) (*Recorder, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Recorder{
-		cfg: cfg, nc: nc, slots: make(chan struct{}, cfg.MaxPending),
+		cfg: cfg, nc: nc, slots: make(chan struct{}, cfg.MaxPending), groups: map[*nats.Msg]int{},
 		recorded: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "hookworker", Name: "attempts_recorded_total",
 			Help: "HTTP attempts stored in the delivery log.",
@@ -119,6 +155,8 @@ func NewRecorder(nc *nats.Conn, cfg RecorderConfig) (*Recorder, error) {
 		return nil, fmt.Errorf("attempt recorder: %w", err)
 	}
 	r.js = js
+	r.timer = time.AfterFunc(time.Hour, r.endGroup)
+	r.timer.Stop()
 	if cfg.Registerer != nil {
 		for _, c := range []prometheus.Collector{r.recorded, r.lost} {
 			if err := cfg.Registerer.Register(c); err != nil {
@@ -154,43 +192,106 @@ func (r *Recorder) Record(a Attempt) {
 	max := int(r.nc.MaxPayload()) - headerRoom
 	body, ok := Encode(a, max)
 	if !ok {
-		r.lose(errors.New("record larger than the server's max payload"))
+		r.lose(1, errors.New("record larger than the server's max payload"))
 		return
 	}
 	select {
 	case r.slots <- struct{}{}:
 	default:
-		r.lose(errors.New("too many records pending"))
+		r.lose(1, errors.New("too many records pending"))
 		return
 	}
 	msg := &nats.Msg{Subject: Subject(a.Endpoint, a.EventType), Data: body}
-	if _, err := r.js.PublishMsgAsync(msg); err != nil {
-		r.release()
-		r.lose(err)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.held != nil {
+		// Not the group's last: published without asking for an
+		// acknowledgement.
+		if err := r.nc.PublishMsg(r.held); err != nil {
+			r.release(1)
+			r.lose(1, err)
+		} else {
+			r.sent++
+		}
+	}
+	r.held = msg
+	if r.sent+1 >= GroupSize {
+		r.endGroupLocked()
+		return
+	}
+	if !r.armed {
+		r.armed = true
+		r.timer.Reset(GroupWait)
 	}
 }
 
-// acked is called when a record is stored.
-func (r *Recorder) acked(jetstream.JetStream, *nats.Msg, *jetstream.PubAck) {
-	r.recorded.Inc()
-	r.recordedN.Add(1)
-	r.release()
+// endGroup publishes the record held back as the last of its group.
+func (r *Recorder) endGroup() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.armed = false
+	r.endGroupLocked()
 }
 
-// failed is called when a record's publish fails.
-func (r *Recorder) failed(_ jetstream.JetStream, _ *nats.Msg, err error) {
-	r.lose(err)
-	r.release()
+// endGroupLocked publishes the held record asking for the acknowledgement
+// that confirms its group. r.mu is held.
+func (r *Recorder) endGroupLocked() {
+	if r.held == nil {
+		return
+	}
+	msg, n := r.held, r.sent+1
+	r.held, r.sent = nil, 0
+	r.groupsMu.Lock()
+	r.groups[msg] = n
+	r.groupsMu.Unlock()
+	if _, err := r.js.PublishMsgAsync(msg); err != nil {
+		r.settle(msg)
+		r.release(n)
+		r.lose(n, err)
+	}
 }
 
-func (r *Recorder) release() {
-	<-r.slots
+// settle returns the size of the group msg ends, and forgets it.
+func (r *Recorder) settle(msg *nats.Msg) int {
+	r.groupsMu.Lock()
+	defer r.groupsMu.Unlock()
+	n, ok := r.groups[msg]
+	if !ok {
+		return 0
+	}
+	delete(r.groups, msg)
+	return n
 }
 
-func (r *Recorder) lose(err error) {
-	r.lost.Inc()
-	if n := r.lostN.Add(1); n == 1 || n%10000 == 0 {
-		r.cfg.Logger.Warn("attempt records lost", "lost", n, "error", err)
+// acked is called when the last record of a group is stored.
+func (r *Recorder) acked(_ jetstream.JetStream, msg *nats.Msg, _ *jetstream.PubAck) {
+	n := r.settle(msg)
+	r.recorded.Add(float64(n))
+	r.recordedN.Add(uint64(n))
+	r.release(n)
+}
+
+// failed is called when the publish of the last record of a group fails.
+func (r *Recorder) failed(_ jetstream.JetStream, msg *nats.Msg, err error) {
+	n := r.settle(msg)
+	r.lose(n, err)
+	r.release(n)
+}
+
+func (r *Recorder) release(n int) {
+	for range n {
+		<-r.slots
+	}
+}
+
+func (r *Recorder) lose(n int, err error) {
+	if n <= 0 {
+		return
+	}
+	r.lost.Add(float64(n))
+	after := r.lostN.Add(uint64(n))
+	if before := after - uint64(n); before == 0 || before/10000 != after/10000 {
+		r.cfg.Logger.Warn("attempt records lost", "lost", after, "error", err)
 	}
 }
 
@@ -209,9 +310,11 @@ func (r *Recorder) Flush(ctx context.Context) error {
 	return nil
 }
 
-// Close stops recording and waits as Flush does.
+// Close stops recording, publishes the group in hand and waits as Flush
+// does.
 func (r *Recorder) Close(ctx context.Context) error {
 	r.closed.Store(true)
+	r.endGroup()
 	return r.Flush(ctx)
 }
 
