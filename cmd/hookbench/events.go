@@ -58,6 +58,8 @@ func (b *bench) eventsRun(ctx context.Context, r *report) error {
 		return fmt.Errorf("plain run: %w", err)
 	}
 	ev.Plain = plain
+	// Each run's rate, in order: how far runs side by side differ.
+	runs := []string{fmt.Sprintf("plain %.0f (%.3f %.3f)", plain.rate(), plain.per1k(plain.CPU), plain.per1k(plain.NATSCPU))}
 	for i, mode := range []string{"events", "off", "off", "events", "events", "off", "off", "events"} {
 		profile := ""
 		if i == 0 {
@@ -70,12 +72,18 @@ func (b *bench) eventsRun(ctx context.Context, r *report) error {
 		if er.Delivered != er.Run.N || er.Duplicates != 0 {
 			b.logf("  delivery log %s: %d of %d delivered, %d duplicates", mode, er.Delivered, er.Run.N, er.Duplicates)
 		}
+		name := "log on"
+		if mode == "off" {
+			name = "log off"
+		}
+		runs = append(runs, fmt.Sprintf("%s %.0f (%.3f %.3f)", name, er.Run.rate(), er.Run.per1k(er.Run.CPU), er.Run.per1k(er.Run.NATSCPU)))
 		if i%2 == 1 {
 			after, err := b.plainOnce(ctx)
 			if err != nil {
 				return fmt.Errorf("plain run: %w", err)
 			}
 			ev.Plain = ev.Plain.add(after)
+			runs = append(runs, fmt.Sprintf("plain %.0f (%.3f %.3f)", after.rate(), after.per1k(after.CPU), after.per1k(after.NATSCPU)))
 		}
 		if i == 0 {
 			ev.Events, ev.Endpoints, ev.Delivered, ev.Duplicates, ev.Run = er.Events, er.Endpoints, er.Delivered, er.Duplicates, er.Run
@@ -89,6 +97,7 @@ func (b *bench) eventsRun(ctx context.Context, r *report) error {
 	r.Events = ev
 	b.logf("  %.0f deliveries/s (%d events × %d endpoints); delivery log on %.0f/s, off %.0f/s; plain jobs beside them %.0f/s",
 		ev.Run.rate(), ev.Events, ev.Endpoints, ev.LogOn.rate(), ev.LogOff.rate(), ev.Plain.rate())
+	b.logf("  runs in order, deliveries/s (worker, nats CPU s per 1k deliveries): %s", strings.Join(runs, ", "))
 	return nil
 }
 
