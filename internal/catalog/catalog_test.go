@@ -122,35 +122,77 @@ func TestCheckEvent(t *testing.T) {
 		{"archived type", "order.old", `{}`, true, nil},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := c.CheckEvent(ctx, tt.typ, json.RawMessage(tt.payload))
-			if tt.notFound {
-				if !errors.Is(err, catalog.ErrNotFound) {
-					t.Fatalf("err = %v, want ErrNotFound", err)
+		for _, check := range []struct {
+			name string
+			fn   func(context.Context, string, json.RawMessage) error
+		}{{"CheckEvent", c.CheckEvent}, {"CheckStoredEvent", c.CheckStoredEvent}} {
+			t.Run(check.name+"/"+tt.name, func(t *testing.T) {
+				err := check.fn(ctx, tt.typ, json.RawMessage(tt.payload))
+				if tt.notFound {
+					if !errors.Is(err, catalog.ErrNotFound) {
+						t.Fatalf("err = %v, want ErrNotFound", err)
+					}
+					return
 				}
-				return
-			}
-			if tt.pointers == nil {
-				if err != nil {
-					t.Fatalf("err = %v", err)
+				if tt.pointers == nil {
+					if err != nil {
+						t.Fatalf("err = %v", err)
+					}
+					return
 				}
-				return
-			}
-			var ie *catalog.InvalidError
-			if !errors.As(err, &ie) || ie.Field != "payload" {
-				t.Fatalf("err = %v, want an invalid payload", err)
-			}
-			var got []string
-			for _, v := range ie.Violations {
-				got = append(got, v.Pointer)
-				if v.Reason == "" {
-					t.Errorf("violation at %q has no reason", v.Pointer)
+				var ie *catalog.InvalidError
+				if !errors.As(err, &ie) || ie.Field != "payload" {
+					t.Fatalf("err = %v, want an invalid payload", err)
 				}
-			}
-			if fmt.Sprint(sorted(got)) != fmt.Sprint(sorted(tt.pointers)) {
-				t.Fatalf("pointers %q, want %q (%v)", got, tt.pointers, err)
-			}
-		})
+				var got []string
+				for _, v := range ie.Violations {
+					got = append(got, v.Pointer)
+					if v.Reason == "" {
+						t.Errorf("violation at %q has no reason", v.Pointer)
+					}
+				}
+				if fmt.Sprint(sorted(got)) != fmt.Sprint(sorted(tt.pointers)) {
+					t.Fatalf("pointers %q, want %q (%v)", got, tt.pointers, err)
+				}
+			})
+		}
+	}
+}
+
+// TestCheckStoredEventSeesChangesMadeElsewhere changes types through another
+// catalog (another worker) and checks an event of each at once: a type
+// created, restored or given a looser schema a moment before is seen, as
+// CheckStoredEvent refuses only after reading the bucket again.
+func TestCheckStoredEventSeesChangesMadeElsewhere(t *testing.T) {
+	ctx, b, eb := catalogtest.Start(t)
+	newCatalog := func() *catalog.Catalog {
+		c, err := catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints, Conn: b.Conn()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	fanout, api := newCatalog(), newCatalog()
+	for i := range 50 {
+		name := fmt.Sprintf("order.n%d", i)
+		putType(t, api, name, `{"type":"object","required":["id"]}`)
+		if err := fanout.CheckStoredEvent(ctx, name, json.RawMessage(`{"id":"o1"}`)); err != nil {
+			t.Fatalf("type created a moment before: %v", err)
+		}
+		putType(t, api, name, `{"type":"object"}`)
+		if err := fanout.CheckStoredEvent(ctx, name, json.RawMessage(`{}`)); err != nil {
+			t.Fatalf("schema loosened a moment before: %v", err)
+		}
+		if err := api.ArchiveEventType(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		if err := fanout.CheckEvent(ctx, name, json.RawMessage(`{}`)); !errors.Is(err, catalog.ErrNotFound) {
+			t.Fatalf("archived: CheckEvent err = %v, want ErrNotFound", err)
+		}
+		putType(t, api, name, `{"type":"object"}`)
+		if err := fanout.CheckStoredEvent(ctx, name, json.RawMessage(`{}`)); err != nil {
+			t.Fatalf("type restored a moment before: %v", err)
+		}
 	}
 }
 

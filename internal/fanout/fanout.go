@@ -226,14 +226,15 @@ func (f *Fanout) decode(msg jetstream.Msg) (catalog.Event, error) {
 }
 
 // check checks ev against the catalog (checkErr) and returns the endpoints
-// it goes to (matchErr when they could not be read). Each of the two waits
-// until the catalog has every change made to its bucket before the call:
-// they run at once, so that an event waits for one such round trip, not
-// two.
+// it goes to (matchErr when they could not be read). The endpoints are
+// those of every change made before the call; the event is checked as
+// CheckStoredEvent does, which asks the server only to refuse it. The two
+// run at once, so that an event that is refused waits for one round trip
+// to the server, not two.
 func (f *Fanout) check(ctx context.Context, ev catalog.Event) (eps []catalog.Endpoint, matchErr, checkErr error) {
 	var wg sync.WaitGroup
 	wg.Go(func() { eps, matchErr = f.cfg.Catalog.Matching(ctx, ev.Type, ev.Channel) })
-	checkErr = f.cfg.Catalog.CheckEvent(ctx, ev.Type, ev.Payload)
+	checkErr = f.cfg.Catalog.CheckStoredEvent(ctx, ev.Type, ev.Payload)
 	wg.Wait()
 	return eps, matchErr, checkErr
 }
