@@ -31,6 +31,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -84,10 +85,12 @@ type Config struct {
 // type and acknowledges them. Register handlers with On and Default before
 // serving; a Receiver is then safe for concurrent use.
 type Receiver struct {
-	verifier *Verifier
-	maxBody  int64
-	store    Store
-	log      *slog.Logger
+	// verifier is swapped whole by SetSecrets.
+	verifier  atomic.Pointer[Verifier]
+	tolerance time.Duration
+	maxBody   int64
+	store     Store
+	log       *slog.Logger
 
 	mu       sync.RWMutex
 	handlers map[string]HandlerFunc
@@ -115,7 +118,23 @@ func New(cfg Config) (*Receiver, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Receiver{verifier: v, maxBody: cfg.MaxBodyBytes, store: cfg.Store, log: cfg.Logger, handlers: make(map[string]HandlerFunc)}, nil
+	rc := &Receiver{tolerance: cfg.Tolerance, maxBody: cfg.MaxBodyBytes, store: cfg.Store, log: cfg.Logger, handlers: make(map[string]HandlerFunc)}
+	rc.verifier.Store(v)
+	return rc, nil
+}
+
+// SetSecrets replaces the secrets requests are verified with, for the
+// requests that arrive from then on: after a rotation, list the new secret
+// and the old one until the old one stops signing. It is safe to call
+// while serving. The error never contains a secret; on error the secrets
+// in use stay.
+func (rc *Receiver) SetSecrets(secrets []string) error {
+	v, err := NewVerifier(secrets, rc.tolerance)
+	if err != nil {
+		return err
+	}
+	rc.verifier.Store(v)
+	return nil
 }
 
 // On registers fn for events of type eventType, replacing any registered
@@ -209,7 +228,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusBadRequest)
 		return
 	}
-	if err := rc.verifier.Verify(r.Header, body); err != nil {
+	if err := rc.verifier.Load().Verify(r.Header, body); err != nil {
 		log.Warn("webhook refused: verification failed", "error", err)
 		reply(w, http.StatusForbidden)
 		return

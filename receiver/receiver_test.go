@@ -304,6 +304,42 @@ func TestRotation(t *testing.T) {
 	}
 }
 
+// TestSetSecrets swaps the secrets of a serving receiver: a request signed
+// with the new secret is refused before and handled after; a bad secret
+// leaves the ones in use.
+func TestSetSecrets(t *testing.T) {
+	t.Parallel()
+	oldSecret, newSecretValue := newSecret(t), newSecret(t)
+	body := eventBody("order.created", nil)
+	var c counter
+	rc := newReceiver(t, receiver.Config{Secrets: []string{oldSecret}})
+	rc.On("order.created", c.handle(nil))
+	if resp := serve(rc, signed(t, newSecretValue, "msg_1", time.Now(), body)); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("signed with a secret not set yet: status %d, want 403", resp.StatusCode)
+	}
+	if err := rc.SetSecrets([]string{newSecretValue, oldSecret}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{newSecretValue, oldSecret} {
+		if resp := serve(rc, signed(t, s, "msg_"+s[len(s)-8:], time.Now(), body)); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("after SetSecrets: status %d, want 204", resp.StatusCode)
+		}
+	}
+	err := rc.SetSecrets([]string{"whsec_not base64 " + newSecretValue})
+	if err == nil {
+		t.Fatal("SetSecrets took a malformed secret")
+	}
+	if strings.Contains(err.Error(), newSecretValue) {
+		t.Errorf("the error holds the secret: %v", err)
+	}
+	if resp := serve(rc, signed(t, newSecretValue, "msg_3", time.Now(), body)); resp.StatusCode != http.StatusNoContent {
+		t.Errorf("after a refused SetSecrets: status %d, want 204 with the secrets kept", resp.StatusCode)
+	}
+	if c.n.Load() != 3 {
+		t.Errorf("handler calls %d, want 3", c.n.Load())
+	}
+}
+
 // TestBodyLimit: a body past the bound gets 413 whether or not its length
 // is announced; one at the bound is handled.
 func TestBodyLimit(t *testing.T) {

@@ -26,7 +26,7 @@ import (
 )
 
 // listenUsage explains `hookworker listen`.
-const listenUsage = `Usage: hookworker listen [--addr HOST:PORT] [--endpoint ID] [--event-type T]... [--url URL] [--secret whsec_…]
+const listenUsage = `Usage: hookworker listen [--addr HOST:PORT] [--endpoint ID] [--event-type T]... [--url URL] [--secret whsec_…] [--secret-refresh 30s]
 
 A local receiver for development. It registers the endpoint for its address
 through the API (or reuses it: same id, same secret), then verifies every
@@ -49,9 +49,9 @@ run them with HOOKWORKER_ALLOW_PRIVATE_NETWORKS=true, or with
 HOOKWORKER_ALLOWED_NETWORKS naming the address (127.0.0.1/32), for listen on
 127.0.0.1 to get anything. The API refuses such an endpoint URL otherwise.
 
-listen verifies with the secret the endpoint has when it starts; after
-"hookworker endpoint rotate" the old secret keeps signing for
-HOOKWORKER_SECRET_GRACE (24h), so restart listen within that time.
+listen verifies with the endpoint's secret, which it reads again every
+--secret-refresh: after "hookworker endpoint rotate" it verifies with the new
+secret, and with the old one too for requests signed before.
 
 Exit status: 0 stopped by a signal, 1 the API cannot be reached or answered an
 error (or the address cannot be listened on), 2 a bad flag.
@@ -73,6 +73,7 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&types, "event-type", "an event type the endpoint receives; repeatable (default: every type)")
 	rawURL := fs.String("url", "", "the URL the endpoint posts to (default: http://HOST:PORT/ of --addr)")
 	secret := fs.String("secret", "", "the signing secret of an endpoint listen creates, whsec_… (default: a generated one)")
+	refresh := fs.Duration("secret-refresh", 30*time.Second, "how often listen reads the endpoint's secret again, to follow a rotation")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), listenUsage)
 		fs.PrintDefaults()
@@ -111,6 +112,9 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err := catalog.CheckSecret(*secret); err != nil {
 			return bad("--secret %v", err)
 		}
+	}
+	if *refresh <= 0 {
+		return bad("--secret-refresh must be positive")
 	}
 	cfg, ok := loadConfig(stderr)
 	if !ok {
@@ -183,6 +187,7 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	p := &printer{enc: json.NewEncoder(stdout)}
 	rc.Default(p.print)
+	go followSecret(ctx, c, ep.ID, key, *refresh, rc, log)
 	srv := &http.Server{Handler: rc, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -200,6 +205,38 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("listen stopped")
 	return ExitOK
+}
+
+// followSecret reads the secret of endpoint id every interval until ctx
+// ends; when it has changed (a rotation), rc verifies with the new secret
+// and the one before it, which signs alongside for the rotation's grace
+// period and signed the requests still being retried.
+func followSecret(ctx context.Context, c *client.Client, id, current string, interval time.Duration, rc *receiver.Receiver, log *slog.Logger) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		s, err := c.Secret(ctx, id)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("read the endpoint's secret again", "endpoint", id, "error", err)
+			}
+			continue
+		}
+		if s == current {
+			continue
+		}
+		if err := rc.SetSecrets([]string{s, current}); err != nil {
+			log.Warn("the endpoint's new secret", "endpoint", id, "error", err)
+			continue
+		}
+		current = s
+		log.Info("the endpoint's secret changed: verifying with the new one, and the one before", "endpoint", id)
+	}
 }
 
 // listenEndpoint is the id of the endpoint listen uses without --endpoint:

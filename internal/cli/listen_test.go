@@ -357,3 +357,41 @@ func TestListenWithoutEndpoint(t *testing.T) {
 		}
 	})
 }
+
+// TestListenFollowsRotation rotates the endpoint's secret while listen
+// runs: within --secret-refresh, a request signed with the new secret alone
+// verifies, and one signed with the old secret alone still does.
+func TestListenFollowsRotation(t *testing.T) {
+	runWorker(t)
+	l := startListen(t, "--addr", "127.0.0.1:0", "--endpoint", "ep_rot", "--secret-refresh", "50ms")
+	_, old := endpointOf(t, "ep_rot")
+	url := "http://" + l.addr + "/"
+	body := `{"type":"order.created","timestamp":"2026-11-27T12:00:00Z","data":{"order":1}}`
+	if code := postSigned(t, url, old, "evt_before", body); code != http.StatusNoContent {
+		t.Fatalf("a webhook signed with the secret was answered %d, want 204", code)
+	}
+	if code, _, errOut := mainOut(t, nil, "endpoint", "rotate", "ep_rot"); code != cli.ExitOK {
+		t.Fatalf("endpoint rotate: exit %d: %s", code, errOut)
+	}
+	_, rotated := endpointOf(t, "ep_rot")
+	if rotated == old {
+		t.Fatal("rotate kept the secret")
+	}
+	deadline := time.After(10 * time.Second)
+	for i := 0; postSigned(t, url, rotated, "evt_new_"+strconv.Itoa(i), body) != http.StatusNoContent; i++ {
+		select {
+		case <-deadline:
+			t.Fatal("a webhook signed with the new secret alone is still refused 10s after the rotation")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if code := postSigned(t, url, old, "evt_old", body); code != http.StatusNoContent {
+		t.Errorf("a webhook signed with the old secret alone was answered %d after the rotation, want 204", code)
+	}
+	if !strings.Contains(l.stderr.String(), "secret changed") {
+		t.Errorf("listen did not log the change:\n%s", l.stderr.String())
+	}
+	if secretRE.MatchString(l.stderr.String()) {
+		t.Errorf("the log holds a secret:\n%s", l.stderr.String())
+	}
+}
