@@ -258,7 +258,11 @@ func (s *stored) rotate(secret string, now time.Time, grace time.Duration) {
 	s.Secret, s.OldSecrets = secret, kept
 }
 
-func byCreation(a, b stored) int {
+// byCreation orders stored endpoints as creationOrder does.
+func byCreation(a, b stored) int { return creationOrder(a.Endpoint, b.Endpoint) }
+
+// creationOrder orders endpoints by creation, then by id.
+func creationOrder(a, b Endpoint) int {
 	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 		return c
 	}
@@ -401,17 +405,13 @@ func (c *Catalog) Matching(ctx context.Context, typ, channel string) ([]Endpoint
 	if err := c.endpoints.sync(ctx); err != nil {
 		return nil, err
 	}
-	var all []stored
+	var out []Endpoint
 	eachDecoded(c.endpoints, decodeJSON[stored], func(s stored) {
 		if !s.Disabled && s.receives(typ) && s.listens(channel, true) {
-			all = append(all, s)
+			out = append(out, s.Endpoint)
 		}
 	})
-	slices.SortFunc(all, byCreation)
-	out := make([]Endpoint, len(all))
-	for i, s := range all {
-		out[i] = s.Endpoint
-	}
+	slices.SortFunc(out, creationOrder)
 	return out, nil
 }
 
