@@ -55,7 +55,9 @@ func WithSecret(secret string) RegisterOption {
 // PutEndpoint if that is what the receiver wants. After a rotation the old
 // secret keeps signing for the API's grace period, so a receiver that
 // calls Register again within it (at its next start) verifies every
-// delivery. The error of an API that refused the endpoint is a
+// delivery; one that runs longer reads the secret again now and then
+// (EndpointAPI.Secret) and passes the new one and the old to
+// Receiver.SetSecrets. The error of an API that refused the endpoint is a
 // *client.Error; no error holds a secret.
 func Register(ctx context.Context, api EndpointAPI, want client.Endpoint, opts ...RegisterOption) (secret string, ep client.Endpoint, err error) {
 	var r registration
