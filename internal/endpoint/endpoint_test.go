@@ -577,6 +577,9 @@ func TestSustainedFailureDisables(t *testing.T) {
 		w.result(t, fanout.JobID(id, epFlaky.ID))
 	}
 	event("evt_1") // both fail: failing since 12:00
+	// Its failure is recorded before its result: the clock moves on only
+	// after it, or the endpoint would be failing since 13:30.
+	w.result(t, fanout.JobID("evt_1", epFailing.ID))
 	clk.advance(90 * time.Minute)
 	event("evt_2") // failing fails again, 90m on: disabled; flaky succeeds
 	w.result(t, fanout.JobID("evt_2", epFailing.ID))
