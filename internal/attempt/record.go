@@ -19,6 +19,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hookworker/hookworker/internal/jsonstr"
 	"github.com/hookworker/hookworker/redact"
 )
 
@@ -281,7 +282,7 @@ func fieldsOf(a Attempt) fields {
 func (f fields) append(b []byte, resp json.RawMessage) []byte {
 	a := f.a
 	b = append(b, `{"job_id":`...)
-	b = appendString(b, a.JobID)
+	b = jsonstr.Append(b, a.JobID)
 	b = append(b, `,"event_id":`...)
 	b = appendNullable(b, a.EventID)
 	b = append(b, `,"event_type":`...)
@@ -291,7 +292,7 @@ func (f fields) append(b []byte, resp json.RawMessage) []byte {
 	b = append(b, `,"endpoint":`...)
 	b = appendNullable(b, a.Endpoint)
 	b = append(b, `,"url":`...)
-	b = appendString(b, f.url)
+	b = jsonstr.Append(b, f.url)
 	b = append(b, `,"attempt":`...)
 	b = strconv.AppendInt(b, int64(a.Number), 10)
 	b = append(b, `,"timestamp":"`...)
@@ -303,9 +304,9 @@ func (f fields) append(b []byte, resp json.RawMessage) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, kv.name)
+		b = jsonstr.Append(b, kv.name)
 		b = append(b, ':')
-		b = appendString(b, kv.value)
+		b = jsonstr.Append(b, kv.value)
 	}
 	b = append(b, `},"status":`...)
 	if a.Status != 0 {
@@ -322,7 +323,7 @@ func (f fields) append(b []byte, resp json.RawMessage) []byte {
 	b = append(b, `,"error":`...)
 	b = appendNullable(b, f.err)
 	b = append(b, `,"outcome":`...)
-	b = appendString(b, string(a.Outcome))
+	b = jsonstr.Append(b, string(a.Outcome))
 	return append(b, '}')
 }
 
@@ -331,21 +332,7 @@ func appendNullable(b []byte, s string) []byte {
 	if s == "" {
 		return append(b, "null"...)
 	}
-	return appendString(b, s)
-}
-
-// appendString appends s as a JSON string, as json.Marshal writes it
-// (invalid UTF-8 as \ufffd).
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
+	return jsonstr.Append(b, s)
 }
 
 // response is body as a record keeps it in at most room bytes of JSON: the

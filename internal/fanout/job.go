@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/internal/jsonstr"
 	"github.com/hookworker/hookworker/job"
 )
 
@@ -51,31 +52,18 @@ func (e jobEncoder) encode(j Job) ([]byte, error) {
 	}
 	b := make([]byte, 0, 128+len(j.ID)+len(j.URL)+len(j.Endpoint)+len(e.payload)+len(headers)+len(e.event))
 	b = append(b, `{"id":`...)
-	b = appendString(b, j.ID)
+	b = jsonstr.Append(b, j.ID)
 	b = append(b, `,"type":`...)
-	b = appendString(b, string(j.Type))
+	b = jsonstr.Append(b, string(j.Type))
 	b = append(b, `,"url":`...)
-	b = appendString(b, j.URL)
+	b = jsonstr.Append(b, j.URL)
 	b = append(b, `,"payload":`...)
 	b = append(b, e.payload...)
 	b = append(b, `,"headers":`...)
 	b = append(b, headers...)
 	b = append(b, `,"endpoint":`...)
-	b = appendString(b, j.Endpoint)
+	b = jsonstr.Append(b, j.Endpoint)
 	b = append(b, `,"event":`...)
 	b = append(b, e.event...)
 	return append(b, '}'), nil
-}
-
-// appendString appends s as a JSON string, as json.Marshal writes it.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
