@@ -225,18 +225,16 @@ func (f *Fanout) decode(msg jetstream.Msg) (catalog.Event, error) {
 	return ev, nil
 }
 
-// check checks ev against the catalog (checkErr) and returns the endpoints
-// it goes to (matchErr when they could not be read). The endpoints are
-// those of every change made before the call; the event is checked as
-// CheckStoredEvent does, which asks the server only to refuse it. The two
-// run at once, so that an event that is refused waits for one round trip
-// to the server, not two.
+// check checks ev against the catalog (checkErr) as CheckStoredEvent does,
+// which asks the server only to refuse it, and then returns the endpoints
+// it goes to (matchErr when they could not be read): those of every change
+// made before the call.
 func (f *Fanout) check(ctx context.Context, ev catalog.Event) (eps []catalog.Endpoint, matchErr, checkErr error) {
-	var wg sync.WaitGroup
-	wg.Go(func() { eps, matchErr = f.cfg.Catalog.Matching(ctx, ev.Type, ev.Channel) })
-	checkErr = f.cfg.Catalog.CheckStoredEvent(ctx, ev.Type, ev.Payload)
-	wg.Wait()
-	return eps, matchErr, checkErr
+	if checkErr = f.cfg.Catalog.CheckStoredEvent(ctx, ev.Type, ev.Payload); checkErr != nil {
+		return nil, nil, checkErr
+	}
+	eps, matchErr = f.cfg.Catalog.Matching(ctx, ev.Type, ev.Channel)
+	return eps, matchErr, nil
 }
 
 // reject publishes the rejected result of ev.
