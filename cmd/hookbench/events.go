@@ -59,7 +59,7 @@ func (b *bench) eventsRun(ctx context.Context, r *report) error {
 	}
 	ev.Plain = plain
 	// Each run's rate, in order: how far runs side by side differ.
-	runs := []string{fmt.Sprintf("plain %.0f (%.3f %.3f)", plain.rate(), plain.per1k(plain.CPU), plain.per1k(plain.NATSCPU))}
+	runs := []string{plain.describe("plain")}
 	for i, mode := range []string{"events", "off", "off", "events", "events", "off", "off", "events"} {
 		profile := ""
 		if i == 0 {
@@ -76,14 +76,14 @@ func (b *bench) eventsRun(ctx context.Context, r *report) error {
 		if mode == "off" {
 			name = "log off"
 		}
-		runs = append(runs, fmt.Sprintf("%s %.0f (%.3f %.3f)", name, er.Run.rate(), er.Run.per1k(er.Run.CPU), er.Run.per1k(er.Run.NATSCPU)))
+		runs = append(runs, er.Run.describe(name))
 		if i%2 == 1 {
 			after, err := b.plainOnce(ctx)
 			if err != nil {
 				return fmt.Errorf("plain run: %w", err)
 			}
 			ev.Plain = ev.Plain.add(after)
-			runs = append(runs, fmt.Sprintf("plain %.0f (%.3f %.3f)", after.rate(), after.per1k(after.CPU), after.per1k(after.NATSCPU)))
+			runs = append(runs, after.describe("plain"))
 		}
 		if i == 0 {
 			ev.Events, ev.Endpoints, ev.Delivered, ev.Duplicates, ev.Run = er.Events, er.Endpoints, er.Delivered, er.Duplicates, er.Run
@@ -117,6 +117,12 @@ func (b *bench) plainOnce(ctx context.Context) (throughput, error) {
 		return throughput{}, err
 	}
 	return throughput{N: dr.Results, Seconds: dr.Seconds, CPU: m.cpu, NATSCPU: m.natsCPU}, nil
+}
+
+// describe is the run named name as the events phase logs it: its
+// deliveries/s, then the worker's and the NATS server's CPU s per 1,000.
+func (t throughput) describe(name string) string {
+	return fmt.Sprintf("%s %.0f (%.3f %.3f)", name, t.rate(), t.per1k(t.CPU), t.per1k(t.NATSCPU))
 }
 
 // add returns the two runs as one.
