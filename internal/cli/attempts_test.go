@@ -107,7 +107,7 @@ func TestAPICommandsFailBeforeTheAPI(t *testing.T) {
 		t.Run(tt.name+" no server", func(t *testing.T) {
 			setEnv(t, baseEnv("nats://127.0.0.1:1"))
 			code, _, errOut := mainOut(t, nil, tt.args...)
-			if want := tt.name + ": connect to nats"; code != cli.ExitFailure || !strings.Contains(errOut, want) {
+			if want := tt.name + ": cannot reach NATS"; code != cli.ExitFailure || !strings.Contains(errOut, want) {
 				t.Fatalf("exit %d, stderr %s; want 1 and %q", code, errOut, want)
 			}
 		})

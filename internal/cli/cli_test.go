@@ -477,7 +477,8 @@ func TestEmbeddedServer(t *testing.T) {
 }
 
 // TestUnreachableServerNamed checks that a command that cannot reach NATS
-// says where it tried, without the URL's password, and exits 1.
+// says where it tried, without the URL's password, says to start the
+// worker, and exits 1.
 func TestUnreachableServerNamed(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -485,12 +486,26 @@ func TestUnreachableServerNamed(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close() // nothing listens there now
-	setEnv(t, map[string]string{"HOOKWORKER_NATS_URL": "nats://user:hunter2@" + addr})
-	for _, args := range [][]string{{"send", "--url", "https://example.com/hook"}, {"endpoint", "list"}, {"results"}} {
-		t.Run(args[0], func(t *testing.T) {
-			code, _, errOut := mainOut(t, nil, args...)
-			if code != cli.ExitFailure || !strings.Contains(errOut, addr) || strings.Contains(errOut, "hunter2") {
-				t.Errorf("exit %d, stderr %q; want %d and the server's address, without its password", code, errOut, cli.ExitFailure)
+	for _, env := range []struct {
+		name string
+		vars map[string]string
+	}{
+		{"nats url", map[string]string{"HOOKWORKER_NATS_URL": "nats://user:hunter2@" + addr}},
+		{"embedded", map[string]string{"HOOKWORKER_EMBEDDED_LISTEN": addr}},
+	} {
+		t.Run(env.name, func(t *testing.T) {
+			setEnv(t, env.vars)
+			for _, args := range [][]string{
+				{"send", "--url", "https://example.com/hook"}, {"endpoint", "list"}, {"results"},
+				{"attempts"}, {"listen", "--addr", "127.0.0.1:0"},
+			} {
+				code, _, errOut := mainOut(t, nil, args...)
+				if code != cli.ExitFailure || !strings.Contains(errOut, "cannot reach NATS at nats://"+addr) || strings.Contains(errOut, "hunter2") {
+					t.Errorf("%s: exit %d, stderr %q; want %d and the server's address, without its password", args[0], code, errOut, cli.ExitFailure)
+				}
+				if !strings.Contains(errOut, "is the worker running?") || !strings.Contains(errOut, "HOOKWORKER_NATS_URL") {
+					t.Errorf("%s: stderr %q does not say to start the worker or set HOOKWORKER_NATS_URL", args[0], errOut)
+				}
 			}
 		})
 	}

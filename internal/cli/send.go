@@ -397,7 +397,8 @@ func jobID(data []byte, flagID string) (string, error) {
 }
 
 // connect connects to the configured NATS server, or to the embedded server
-// of a running worker.
+// of a running worker. When no server answers, the error says where it
+// tried (without credentials) and how to start the worker.
 func connect(cfg config.Config, name string) (*nats.Conn, error) {
 	url := cfg.NATSURL
 	if url == "" {
@@ -408,6 +409,9 @@ func connect(cfg config.Config, name string) (*nats.Conn, error) {
 		opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
 	}
 	nc, err := nats.Connect(url, opts...)
+	if errors.Is(err, nats.ErrNoServers) {
+		return nil, fmt.Errorf("cannot reach NATS at %s: is the worker running? start it with `hookworker` or set HOOKWORKER_NATS_URL (%w)", redact.Servers(url), err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("connect to nats %s: %w", redact.Servers(url), err)
 	}
