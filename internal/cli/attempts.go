@@ -155,6 +155,9 @@ func recoverCommand(fs *flag.FlagSet) apiCheck {
 		if err := checkEndpointID("endpoint id", args[0]); err != nil {
 			return nil, err
 		}
+		if until.t.IsZero() && !since.t.Before(time.Now()) {
+			return nil, fmt.Errorf("--since %s is in the future: give a duration ago, e.g. 6h, or a past RFC 3339 time", since.String())
+		}
 		if !until.t.IsZero() && !until.t.After(since.t) {
 			return nil, errors.New("--until must be after --since")
 		}

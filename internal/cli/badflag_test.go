@@ -88,6 +88,7 @@ func TestBadFlagsConnectToNothing(t *testing.T) {
 		{"endpoint recover without since", []string{"endpoint", "recover", "ep_1"}, "--since is required"},
 		{"endpoint recover with a bad since", []string{"endpoint", "recover", "ep_1", "--since", "yesterday"}, "-since"},
 		{"endpoint recover with until before since", []string{"endpoint", "recover", "ep_1", "--since", "1h", "--until", "2h"}, "--until must be after --since"},
+		{"endpoint recover with since in the future", []string{"endpoint", "recover", "ep_1", "--since", "2999-01-01T00:00:00Z"}, "--since 2999-01-01T00:00:00Z is in the future"},
 		{"attempts with a bad outcome", []string{"attempts", "--outcome", "lost"}, "--outcome"},
 		{"attempts with since and after", []string{"attempts", "--since", "1h", "--after", "2026-01-01T00:00:00Z"}, "--since and --after"},
 		{"attempts with a negative limit", []string{"attempts", "--limit", "-1"}, "--limit"},
@@ -111,5 +112,15 @@ func TestBadFlagsConnectToNothing(t *testing.T) {
 				t.Errorf("it dialled the server %d time(s)", n)
 			}
 		})
+	}
+}
+
+// TestRecoverSinceInTheFuture checks that recover with a --since in the
+// future and no --until blames --since, not the --until it was not given.
+func TestRecoverSinceInTheFuture(t *testing.T) {
+	setEnv(t, map[string]string{"HOOKWORKER_NATS_URL": "nats://127.0.0.1:1"})
+	code, _, errOut := mainOut(t, nil, "endpoint", "recover", "ep_1", "--since", "2999-01-01T00:00:00Z")
+	if code != cli.ExitUsage || !strings.Contains(errOut, "--since") || strings.Contains(errOut, "until") {
+		t.Errorf("exit %d, stderr %q; want %d, naming --since and not --until", code, errOut, cli.ExitUsage)
 	}
 }
