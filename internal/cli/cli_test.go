@@ -289,15 +289,33 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 }
 
-// TestHelpCommand checks that help names a command's own flags.
+// TestHelpCommand checks that help lists a command's own flags, for a
+// group (event-type, endpoint, event) each subcommand's, and states the
+// formats of the ids and secrets they take.
 func TestHelpCommand(t *testing.T) {
-	for _, tt := range []struct{ command, flag string }{
-		{"send", "-wait"}, {"results", "-follow"}, {"event-type", "--schema"}, {"endpoint", "recover ID --since"},
-		{"event", "resend EVENT_ID"}, {"attempts", "-outcome"}, {"listen", "-addr"},
+	for _, tt := range []struct {
+		command string
+		want    []string
+	}{
+		{"send", []string{"-wait", "1 to 128 of A-Za-z0-9_-:"}},
+		{"results", []string{"-follow"}},
+		{"event-type", []string{"--schema", "hookworker event-type put flags:", "-description", "-schema", "hookworker event-type list flags:", "-archived"}},
+		{"endpoint", []string{"recover ID --since", "hookworker endpoint add flags:", "-event-type", "-header", "-metadata",
+			"1 to 63 of A-Za-z0-9_-", "whsec_ followed by 32 to 100 standard base64 characters",
+			"hookworker endpoint recover flags:", "-until", "hookworker endpoint disable flags:", "-reason"}},
+		{"event", []string{"resend EVENT_ID", "hookworker event send flags:", "-payload", "-channel", "1 to 64 of A-Za-z0-9_-",
+			"hookworker event resend flags:", "-endpoint"}},
+		{"attempts", []string{"-outcome"}},
+		{"listen", []string{"-addr", "-secret-refresh", "1 to 63 of A-Za-z0-9_-", "whsec_ followed by 32 to 100"}},
 	} {
 		code, out, _ := mainOut(t, nil, "help", tt.command)
-		if code != cli.ExitOK || !strings.Contains(out, tt.flag) {
-			t.Errorf("help %s: exit %d, stdout %q; want the command's flags (%s)", tt.command, code, out, tt.flag)
+		if code != cli.ExitOK {
+			t.Errorf("help %s: exit %d", tt.command, code)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("help %s: stdout lacks %q:\n%s", tt.command, w, out)
+			}
 		}
 	}
 }

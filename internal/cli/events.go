@@ -48,15 +48,13 @@ func apiGroup(ctx context.Context, group string, cmds map[string]apiCommand, ord
 		}
 		fmt.Fprintf(w, "\nOutput is one JSON object a line. Exit status: 0 done, 1 the API answered an error, 2 a bad flag.\n")
 	}
-	if len(args) == 0 || isHelp(args[0]) {
-		w := stdout
-		if len(args) == 0 {
-			w = stderr
-		}
-		groupUsage(w)
-		if len(args) == 0 {
-			return ExitUsage
-		}
+	if len(args) == 0 {
+		groupUsage(stderr)
+		return ExitUsage
+	}
+	if isHelp(args[0]) {
+		groupUsage(stdout)
+		groupFlags(stdout, group, cmds, order)
 		return ExitOK
 	}
 	sub, ok := cmds[args[0]]
@@ -102,6 +100,23 @@ func apiGroup(ctx context.Context, group string, cmds map[string]apiCommand, ord
 	return ExitOK
 }
 
+// groupFlags writes the flags of each subcommand of group that has any, in
+// order, for `hookworker help <group>` and `hookworker <group> -h`.
+func groupFlags(w io.Writer, group string, cmds map[string]apiCommand, order []string) {
+	for _, name := range order {
+		fs := flag.NewFlagSet(name, flag.ContinueOnError)
+		cmds[name].flags(fs)
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\nhookworker %s %s flags:\n", group, name)
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
+}
+
 // dialAPI loads the configuration and connects to NATS as name, and returns
 // a client of the API over the connection, which the caller closes. When it
 // fails, it has said why on stderr and returns the exit status to end with;
@@ -119,10 +134,20 @@ func dialAPI(name string, stderr io.Writer) (*client.Client, *nats.Conn, int) {
 	return client.New(nc, client.WithPrefix(cfg.APIPrefix)), nc, ExitOK
 }
 
+// The formats of ids and secrets, as the flags' help and the errors state
+// them (job.ValidID, catalog.ValidEndpointID, catalog.ValidEventID and the
+// secret's parser hold the rules).
+const (
+	jobIDFormat      = "1 to 128 of A-Za-z0-9_-:"
+	endpointIDFormat = "1 to 63 of A-Za-z0-9_-"
+	eventIDFormat    = "1 to 64 of A-Za-z0-9_-"
+	secretFormat     = "whsec_ followed by 32 to 100 standard base64 characters"
+)
+
 // checkEndpointID checks an endpoint id given as what.
 func checkEndpointID(what, id string) error {
 	if !catalog.ValidEndpointID(id) {
-		return fmt.Errorf("%s %q is not an endpoint id (1 to 63 of A-Za-z0-9_-)", what, id)
+		return fmt.Errorf("%s %q is not an endpoint id (%s)", what, id, endpointIDFormat)
 	}
 	return nil
 }
@@ -138,7 +163,7 @@ func checkTypeName(what, name string) error {
 // checkEventID checks an event id given as what.
 func checkEventID(what, id string) error {
 	if !catalog.ValidEventID(id) {
-		return fmt.Errorf("%s %q is not an event id (1 to 64 of A-Za-z0-9_-)", what, id)
+		return fmt.Errorf("%s %q is not an event id (%s)", what, id, eventIDFormat)
 	}
 	return nil
 }
@@ -317,13 +342,13 @@ var endpointCommands = map[string]apiCommand{
 			headers := headerFlag{}
 			var metadata, secret string
 			fs.StringVar(&ep.URL, "url", "", "where the endpoint's events are posted (required)")
-			fs.StringVar(&ep.ID, "id", "", "endpoint id (default: the endpoint that has --url, else a generated one)")
+			fs.StringVar(&ep.ID, "id", "", "endpoint id, "+endpointIDFormat+" (default: the endpoint that has --url, else a generated one)")
 			fs.StringVar(&ep.Description, "description", "", "free text")
 			fs.Var(&types, "event-type", "an event type it receives; repeatable (default: every type)")
 			fs.Var(&channels, "channel", "a channel it listens to; repeatable (default: every event)")
 			fs.StringVar(&metadata, "metadata", "", "a JSON object kept with the endpoint")
 			fs.Var(headers, "header", "an extra request header Name:value (or Name=value); repeatable")
-			fs.StringVar(&secret, "secret", "", "its signing secret, whsec_… (default: a generated one)")
+			fs.StringVar(&secret, "secret", "", "its signing secret, "+secretFormat+" (default: a generated one)")
 			return func([]string, io.Reader) (apiAction, error) {
 				if ep.URL == "" {
 					return nil, errors.New("--url is required")
@@ -401,7 +426,7 @@ var endpointCommands = map[string]apiCommand{
 		return map[string]string{"secret": s}, err
 	})},
 	"rotate": {"ID [--secret whsec_…]", 1, func(fs *flag.FlagSet) apiCheck {
-		secret := fs.String("secret", "", "the new secret (default: a generated one)")
+		secret := fs.String("secret", "", "the new secret, "+secretFormat+" (default: a generated one)")
 		return func(args []string, _ io.Reader) (apiAction, error) {
 			if err := checkEndpointID("endpoint id", args[0]); err != nil {
 				return nil, err
@@ -436,7 +461,7 @@ var eventCommands = map[string]apiCommand{
 		fs.StringVar(&ev.Type, "type", "", "the event type (required)")
 		fs.StringVar(&payload, "payload", "", "the JSON payload, - for standard input (required)")
 		fs.StringVar(&ev.Channel, "channel", "", "the channel it is sent on")
-		fs.StringVar(&ev.ID, "id", "", "the event id, its idempotency key (default: a generated one)")
+		fs.StringVar(&ev.ID, "id", "", "the event id, its idempotency key: "+eventIDFormat+" (default: a generated one)")
 		return func(_ []string, stdin io.Reader) (apiAction, error) {
 			if ev.Type == "" {
 				return nil, errors.New("--type is required")

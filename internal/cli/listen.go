@@ -68,11 +68,11 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hookworker listen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "the address to listen on, HOST:PORT (port 0: any free port)")
-	id := fs.String("endpoint", "", "the endpoint id (default: the endpoint that has the URL, else "+defaultListenID(hostname())+")")
+	id := fs.String("endpoint", "", "the endpoint id, "+endpointIDFormat+" (default: the endpoint that has the URL, else "+defaultListenID(hostname())+")")
 	var types listFlag
 	fs.Var(&types, "event-type", "an event type the endpoint receives; repeatable (default: every type)")
 	rawURL := fs.String("url", "", "the URL the endpoint posts to (default: http://HOST:PORT/ of --addr)")
-	secret := fs.String("secret", "", "the signing secret of an endpoint listen creates, whsec_… (default: a generated one)")
+	secret := fs.String("secret", "", "the signing secret of an endpoint listen creates, "+secretFormat+" (default: a generated one)")
 	refresh := fs.Duration("secret-refresh", 30*time.Second, "how often listen reads the endpoint's secret again, to follow a rotation")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), listenUsage)
@@ -96,7 +96,7 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return bad("--addr must be HOST:PORT: %v", err)
 	}
 	if *id != "" && !catalog.ValidEndpointID(*id) {
-		return bad("--endpoint must be 1 to 63 of A-Za-z0-9_-")
+		return bad("--endpoint must be %s", endpointIDFormat)
 	}
 	for _, t := range types {
 		if !catalog.ValidTypeName(t) {

@@ -74,7 +74,7 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	fs.StringVar(&f.username, "username", "", "Discord (or legacy Slack webhook) username")
 	fs.StringVar(&f.text, "text", "", "Slack message text (mrkdwn)")
 	fs.StringVar(&f.slack, "slack", "", `the whole slack object of a Slack job, as JSON (--text sets its text)`)
-	fs.StringVar(&f.id, "id", "", "job id (default: a generated one)")
+	fs.StringVar(&f.id, "id", "", "job id, "+jobIDFormat+" (default: a generated one)")
 	fs.Var(f.headers, "header", "extra request header Name:value (or Name=value); repeatable")
 	fs.StringVar(&f.meta, "meta", "", "JSON value echoed in the result")
 	fs.DurationVar(&f.jobTimeout, "job-timeout", 0, "the job's per-attempt HTTP timeout (default: the worker's)")
