@@ -63,7 +63,8 @@ type HandlerFunc func(ctx context.Context, ev Event) error
 
 // Config configures a Receiver.
 type Config struct {
-	// Secrets verify the signatures, each "whsec_" followed by base64. A
+	// Secrets verify the signatures, each "whsec_" followed by base64 (see
+	// NewVerifier). A
 	// request verifies when any one matches: list the new secret and the
 	// old one during a rotation. Required.
 	Secrets []string

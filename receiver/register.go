@@ -32,7 +32,7 @@ type registration struct {
 }
 
 // WithSecret gives the endpoint Register creates the signing secret
-// secret ("whsec_" followed by base64) instead of a generated one. An
+// secret ("whsec_" followed by 32 to 100 characters of base64) instead of a generated one. An
 // endpoint that exists already keeps its own: Register returns that one.
 func WithSecret(secret string) RegisterOption {
 	return func(r *registration) { r.secret = secret }

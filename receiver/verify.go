@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hookworker/hookworker/internal/secret"
 )
 
 // The Standard Webhooks headers a request must carry.
@@ -22,9 +24,6 @@ const (
 // DefaultTolerance is how far a request's webhook-timestamp may be from now,
 // in either direction, when no other tolerance is configured.
 const DefaultTolerance = 5 * time.Minute
-
-// secretPrefix starts every Standard Webhooks signing secret.
-const secretPrefix = "whsec_"
 
 // Errors Verify returns, wrapped with the detail that is safe to log (a
 // header's name, never its value).
@@ -50,8 +49,9 @@ type Verifier struct {
 	now       func() time.Time
 }
 
-// NewVerifier returns a Verifier for secrets, each "whsec_" followed by
-// base64 (the prefix may be left out). tolerance bounds how old or how far
+// NewVerifier returns a Verifier for secrets, each "whsec_" followed by 32
+// to 100 characters of standard base64, a key of 24 to 75 bytes: the secrets
+// hookworker signs with (the prefix may be left out). tolerance bounds how old or how far
 // ahead a request's timestamp may be; 0 means DefaultTolerance. The error
 // never contains a secret.
 func NewVerifier(secrets []string, tolerance time.Duration) (*Verifier, error) {
@@ -66,9 +66,12 @@ func NewVerifier(secrets []string, tolerance time.Duration) (*Verifier, error) {
 	}
 	v := &Verifier{tolerance: tolerance, now: time.Now}
 	for i, s := range secrets {
-		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, secretPrefix))
-		if err != nil || len(key) == 0 {
-			return nil, fmt.Errorf(`receiver: signing secret %d is not "whsec_" followed by base64`, i+1)
+		if !strings.HasPrefix(s, secret.Prefix) {
+			s = secret.Prefix + s
+		}
+		key, err := secret.Parse(s)
+		if err != nil {
+			return nil, fmt.Errorf("receiver: signing secret %d %w", i+1, err)
 		}
 		v.keys = append(v.keys, key)
 	}

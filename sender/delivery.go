@@ -227,7 +227,7 @@ func (d *delivery) attempt(ctx context.Context) {
 	defer cancel()
 	hreq, err := d.newRequest(actx)
 	if err != nil {
-		d.finish(Failed, "build request: "+err.Error())
+		d.finish(Failed, err.Error()+"; nothing sent")
 		return
 	}
 	var t *trace
@@ -562,7 +562,7 @@ func (d *delivery) newRequest(ctx context.Context) (*http.Request, error) {
 	// that URL rather than parsing it again (net/http only reads it).
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(req.Body))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("build request: %w", err)
 	}
 	hreq.URL = d.urls[d.cur]
 	hreq.Host = strings.TrimSuffix(hreq.URL.Host, ":") // as NewRequest sets it
@@ -587,9 +587,10 @@ func (d *delivery) newRequest(ctx context.Context) (*http.Request, error) {
 			sign = s.signer
 		}
 		if sign != nil {
-			if vals[2] = sign(req.ID, ts, req.Body); vals[2] != "" {
-				h["Webhook-Signature"] = vals[2:3:3]
+			if vals[2], err = sign(req.ID, ts, req.Body); err != nil {
+				return nil, fmt.Errorf("sign: %w", err)
 			}
+			h["Webhook-Signature"] = vals[2:3:3]
 		}
 	}
 	hreq.Header = h

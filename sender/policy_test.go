@@ -3,10 +3,13 @@ package sender
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -93,7 +96,7 @@ func TestSendHooks(t *testing.T) {
 			}
 			return schedule[n], true
 		},
-		Sign: func(id, ts string, body []byte) string { return "v1,by-endpoint-" + id },
+		Sign: func(id, ts string, body []byte) (string, error) { return "v1,by-endpoint-" + id, nil },
 		OnAttempt: func(a Attempt) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -175,5 +178,45 @@ func TestOnAttemptInterrupted(t *testing.T) {
 	}
 	if a := heard[0]; a.Start.Before(before) || a.Start.After(time.Now()) || a.Error == "" {
 		t.Errorf("start %s (sent after %s), error %q, want the send's time and a cause", a.Start, before, a.Error)
+	}
+}
+
+// A Sign that fails fails the delivery with nothing sent, on the first
+// attempt as on a retry: a request meant to be signed never goes out
+// unsigned.
+func TestSignErrorSendsNothing(t *testing.T) {
+	t.Parallel()
+	for _, failOn := range []int{1, 2} {
+		t.Run(strconv.Itoa(failOn), func(t *testing.T) {
+			t.Parallel()
+			var unsigned atomic.Int32
+			rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				if r.Header.Get("Webhook-Signature") == "" {
+					unsigned.Add(1)
+				}
+				reply(w, 503, "")
+			})
+			s := newSender(t, Config{AllowPrivateNetworks: true})
+			calls := 0
+			res := s.Send(context.Background(), Request{
+				ID: "msg_1", URLs: []string{rc.URL}, Body: []byte(`{}`),
+				Backoff: func(n int) (time.Duration, bool) { return time.Millisecond, n < 3 },
+				Sign: func(id, ts string, body []byte) (string, error) {
+					if calls++; calls == failOn {
+						return "", errors.New("endpoint ep_1 secret: must start with \"whsec_\"")
+					}
+					return "v1,ok", nil
+				},
+			})
+			if res.Outcome != Failed || !strings.Contains(res.Error, "sign: endpoint ep_1 secret") || !strings.Contains(res.Error, "nothing sent") {
+				t.Fatalf("got %s %q, want failed naming the signing error", res.Outcome, res.Error)
+			}
+			if got, want := rc.Hits(), failOn-1; got != want || res.Attempts != want {
+				t.Fatalf("receiver got %d requests, result counts %d attempts; want %d", got, res.Attempts, want)
+			}
+			if unsigned.Load() != 0 {
+				t.Fatalf("%d requests went out unsigned", unsigned.Load())
+			}
+		})
 	}
 }

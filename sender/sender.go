@@ -26,6 +26,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hookworker/hookworker/internal/secret"
 )
 
 // Version is the program version, sent in the default User-Agent
@@ -63,9 +65,6 @@ const (
 // headers and a typical payload leave in one write.
 const readBufferSize = 2 << 10
 
-// signingSecretPrefix starts every Standard Webhooks signing secret.
-const signingSecretPrefix = "whsec_"
-
 // Config configures a Sender. The zero value is usable: direct sends, no
 // retries, the default timeout and backoff, no signature, public destinations
 // only.
@@ -90,7 +89,7 @@ type Config struct {
 	// the delivery. Zero means no limit.
 	MaxRetryWait time.Duration
 	// SigningSecret, when set, is the Standard Webhooks secret ("whsec_"
-	// followed by the base64 of a key of MinSecretKey to MaxSecretKey bytes)
+	// followed by base64, as package internal/secret parses it)
 	// used to sign every request.
 	SigningSecret string
 	// AllowPrivateNetworks allows destinations on loopback, private,
@@ -212,34 +211,6 @@ func check(cfg *Config) error {
 	return nil
 }
 
-// The lengths of a signing key, decoded, that the Standard Webhooks
-// specification allows.
-const (
-	MinSecretKey = 24
-	MaxSecretKey = 64
-)
-
-// decodeSecret returns the HMAC key of a "whsec_<base64>" secret. It is
-// the one place the format is checked; its errors name the format, never
-// the secret.
-func decodeSecret(secret string) ([]byte, error) {
-	b64, ok := strings.CutPrefix(secret, signingSecretPrefix)
-	if !ok {
-		return nil, errors.New(`must start with "whsec_"`)
-	}
-	key, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil {
-		return nil, errors.New(`must be "whsec_" followed by standard base64`)
-	}
-	if len(key) == 0 {
-		return nil, errors.New(`must hold a key after "whsec_"`)
-	}
-	if len(key) < MinSecretKey || len(key) > MaxSecretKey {
-		return nil, fmt.Errorf(`must hold a key of %d to %d bytes after "whsec_" (Standard Webhooks), got %d bytes`, MinSecretKey, MaxSecretKey, len(key))
-	}
-	return key, nil
-}
-
 // newClient returns an HTTP client that never follows redirects, dialling
 // with dial.
 func newClient(dialer *net.Dialer, cfg *Config) *http.Client {
@@ -304,19 +275,20 @@ func (s *Sender) Close() {
 	}
 }
 
-// NewSigner returns the Standard Webhooks Signer of secret ("whsec_"
-// followed by base64): "v1,<base64 HMAC-SHA256 of id.timestamp.body>". It
-// is safe for concurrent use. Its error names the format, never the secret.
-func NewSigner(secret string) (Signer, error) {
-	key, err := decodeSecret(secret)
+// NewSigner returns the Standard Webhooks Signer of s ("whsec_" followed by
+// base64, as secret.Parse accepts it): "v1,<base64 HMAC-SHA256 of
+// id.timestamp.body>". It is safe for concurrent use. Its error names the
+// format, never the secret.
+func NewSigner(s string) (Signer, error) {
+	key, err := secret.Parse(s)
 	if err != nil {
 		return nil, err
 	}
 	macs := sync.Pool{New: func() any { return &signer{mac: hmac.New(sha256.New, key)} }}
-	return func(id, timestamp string, body []byte) string {
+	return func(id, timestamp string, body []byte) (string, error) {
 		sg := macs.Get().(*signer)
 		defer macs.Put(sg)
-		return sg.sign(id, timestamp, body)
+		return sg.sign(id, timestamp, body), nil
 	}, nil
 }
 

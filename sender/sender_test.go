@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hookworker/hookworker/internal/secret"
 	"io"
 	"net"
 	"net/http"
@@ -735,11 +736,11 @@ func TestNewValidates(t *testing.T) {
 		errHas string
 	}{
 		{name: "secret without prefix", cfg: Config{SigningSecret: "c2VjcmV0LXZhbHVl"}, errHas: "whsec_"},
-		{name: "secret not base64", cfg: Config{SigningSecret: "whsec_not*base64!"}, errHas: "followed by standard base64"},
-		{name: "empty key", cfg: Config{SigningSecret: "whsec_"}, errHas: "must hold a key"},
-		{name: "one-byte key", cfg: Config{SigningSecret: "whsec_YQ=="}, errHas: "24 to 64 bytes after \"whsec_\" (Standard Webhooks), got 1 bytes"},
+		{name: "secret not base64", cfg: Config{SigningSecret: "whsec_" + strings.Repeat("*", 32)}, errHas: "followed by standard base64"},
+		{name: "empty key", cfg: Config{SigningSecret: "whsec_"}, errHas: "got 0"},
+		{name: "one-byte key", cfg: Config{SigningSecret: "whsec_YQ=="}, errHas: "32 to 100 base64 characters, got 4"},
 		{name: "23-byte key", cfg: Config{SigningSecret: "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456"))}, errHas: "got 23"},
-		{name: "65-byte key", cfg: Config{SigningSecret: "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 65))}, errHas: "got 65"},
+		{name: "76-byte key", cfg: Config{SigningSecret: "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 76))}, errHas: "got 104"},
 		{name: "backoff bounds", cfg: Config{BackoffMin: time.Second, BackoffMax: time.Millisecond}, errHas: "backoff"},
 		{name: "negative duration", cfg: Config{Timeout: -time.Second}, errHas: "negative"},
 		{name: "negative retries", cfg: Config{MaxRetries: -1}, errHas: "negative"},
@@ -762,7 +763,7 @@ func TestNewValidates(t *testing.T) {
 
 func TestNewAcceptsKeyLengths(t *testing.T) {
 	t.Parallel()
-	for _, n := range []int{MinSecretKey, 32, MaxSecretKey} {
+	for _, n := range []int{secret.MinKey, 32, 64, 72, secret.MaxKey} {
 		t.Run(strconv.Itoa(n), func(t *testing.T) {
 			t.Parallel()
 			if _, err := New(Config{SigningSecret: "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, n))}); err != nil {

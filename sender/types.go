@@ -198,9 +198,10 @@ type Observer interface {
 }
 
 // Signer returns the webhook-signature header value of one attempt, signing
-// id, timestamp (Unix seconds) and body; "" sends none. NewSigner builds the
-// Standard Webhooks one.
-type Signer func(id, timestamp string, body []byte) string
+// id, timestamp (Unix seconds) and body. An error fails the delivery with
+// nothing sent: a request meant to be signed never goes out unsigned.
+// NewSigner builds the Standard Webhooks one.
+type Signer func(id, timestamp string, body []byte) (string, error)
 
 // Backoff says, for a delivery that has used retries retries, whether
 // another one is left and how long to wait before it. DefaultBackoff (from

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/internal/secret"
 )
 
 // TestFailingStreak checks the time of the first failure since the last
@@ -94,7 +95,7 @@ func TestDeliverable(t *testing.T) {
 		t.Errorf("missing endpoint: %v, want ErrNotFound", err)
 	}
 
-	newSecret := catalog.NewSecret()
+	newSecret := secret.New()
 	if err := c.Rotate(ctx, ep.ID, newSecret); err != nil {
 		t.Fatal(err)
 	}

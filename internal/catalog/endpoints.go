@@ -3,14 +3,11 @@ package catalog
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -18,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
+	"github.com/hookworker/hookworker/internal/secret"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/redact"
 )
@@ -63,31 +61,14 @@ type oldSecret struct {
 	Until  time.Time `json:"until"`
 }
 
-var secretRE = regexp.MustCompile(`^whsec_[A-Za-z0-9+/=]{32,100}$`)
-
-// CheckSecret reports whether s is an acceptable signing secret: whsec_
-// followed by 32 to 100 base64 characters that decode to at least 24
-// bytes. The error never repeats the secret.
+// CheckSecret reports whether s is an acceptable signing secret, as
+// secret.Parse decides, as an invalid-field error naming "secret". The error
+// never repeats the secret.
 func CheckSecret(s string) error {
-	if !secretRE.MatchString(s) {
-		return invalid("secret", "must be whsec_ followed by 32 to 100 base64 characters")
-	}
-	b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, "whsec_"))
-	if err != nil {
-		return invalid("secret", "must be whsec_ followed by standard base64")
-	}
-	if len(b) < 24 {
-		return invalid("secret", "must decode to at least 24 bytes, got %d", len(b))
+	if _, err := secret.Parse(s); err != nil {
+		return invalid("secret", "%s", err.Error())
 	}
 	return nil
-}
-
-// NewSecret returns a fresh secret: whsec_ and the base64 of 32 random
-// bytes.
-func NewSecret() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b) // never fails (crypto/rand)
-	return "whsec_" + base64.StdEncoding.EncodeToString(b)
 }
 
 // check validates the endpoint's fields (not its id) and normalises them.
@@ -179,16 +160,16 @@ func uniq(s []string) []string {
 
 // PutEndpoint creates or updates an endpoint and returns it. Without an id,
 // the endpoint that already has e.URL is updated, else one is created with
-// a generated id. secret, when given, becomes the current secret (on an
+// a generated id. sec, when given, becomes the current secret (on an
 // update, the one it replaces keeps signing for the grace period); a new
 // endpoint without one gets a generated secret. An *InvalidError changes
 // nothing.
-func (c *Catalog) PutEndpoint(ctx context.Context, e Endpoint, secret string) (Endpoint, error) {
+func (c *Catalog) PutEndpoint(ctx context.Context, e Endpoint, sec string) (Endpoint, error) {
 	if e.ID != "" && !ValidEndpointID(e.ID) {
 		return Endpoint{}, invalid("id", "must be 1 to 63 of A-Za-z0-9_-")
 	}
-	if secret != "" {
-		if err := CheckSecret(secret); err != nil {
+	if sec != "" {
+		if err := CheckSecret(sec); err != nil {
 			return Endpoint{}, err
 		}
 	}
@@ -215,7 +196,7 @@ func (c *Catalog) PutEndpoint(ctx context.Context, e Endpoint, secret string) (E
 	var out Endpoint
 	err := update(ctx, c.cfg.Endpoints, e.ID, func(cur []byte) ([]byte, error) {
 		now := c.now()
-		s := stored{Endpoint: e, Secret: secret}
+		s := stored{Endpoint: e, Secret: sec}
 		s.CreatedAt, s.UpdatedAt = now, now
 		if cur != nil {
 			old, err := decodeJSON[stored](cur)
@@ -227,12 +208,12 @@ func (c *Catalog) PutEndpoint(ctx context.Context, e Endpoint, secret string) (E
 			if !old.Disabled || s.Disabled {
 				s.FailingSince = old.FailingSince // enabling again starts afresh
 			}
-			if secret != "" && secret != old.Secret {
-				s.rotate(secret, now, c.cfg.SecretGrace)
+			if sec != "" && sec != old.Secret {
+				s.rotate(sec, now, c.cfg.SecretGrace)
 			}
 		}
 		if s.Secret == "" {
-			s.Secret = NewSecret()
+			s.Secret = secret.New()
 		}
 		out = s.Endpoint
 		return json.Marshal(s)
@@ -243,19 +224,19 @@ func (c *Catalog) PutEndpoint(ctx context.Context, e Endpoint, secret string) (E
 	return out, nil
 }
 
-// rotate makes secret the current one; the current one keeps signing until
+// rotate makes sec the current secret; the current one keeps signing until
 // now+grace, and old ones past their time are dropped.
-func (s *stored) rotate(secret string, now time.Time, grace time.Duration) {
+func (s *stored) rotate(sec string, now time.Time, grace time.Duration) {
 	kept := s.OldSecrets[:0:0]
 	for _, o := range s.OldSecrets {
-		if o.Until.After(now) && o.Secret != secret {
+		if o.Until.After(now) && o.Secret != sec {
 			kept = append(kept, o)
 		}
 	}
 	if s.Secret != "" {
 		kept = append(kept, oldSecret{Secret: s.Secret, Until: now.Add(grace)})
 	}
-	s.Secret, s.OldSecrets = secret, kept
+	s.Secret, s.OldSecrets = sec, kept
 }
 
 // byCreation orders stored endpoints as creationOrder does.
@@ -318,18 +299,18 @@ func (c *Catalog) SigningSecrets(ctx context.Context, id string, now time.Time) 
 	return s.signing(now), nil
 }
 
-// Rotate gives endpoint id a new current secret (secret, or a generated one
+// Rotate gives endpoint id a new current secret (sec, or a generated one
 // when empty); the one it replaces keeps signing for the grace period.
-func (c *Catalog) Rotate(ctx context.Context, id, secret string) error {
-	if secret != "" {
-		if err := CheckSecret(secret); err != nil {
+func (c *Catalog) Rotate(ctx context.Context, id, sec string) error {
+	if sec != "" {
+		if err := CheckSecret(sec); err != nil {
 			return err
 		}
 	} else {
-		secret = NewSecret()
+		sec = secret.New()
 	}
 	return c.change(ctx, id, func(s *stored) {
-		s.rotate(secret, c.now(), c.cfg.SecretGrace)
+		s.rotate(sec, c.now(), c.cfg.SecretGrace)
 	})
 }
 

@@ -164,12 +164,12 @@ func (d *Deliverer) deliver(ctx context.Context, req sender.Request, jobID, id s
 		}
 	}
 	req.ID = ev.ID
-	req.Sign = func(msgID, ts string, body []byte) string {
+	req.Sign = func(msgID, ts string, body []byte) (string, error) {
 		secrets, ok := d.cfg.Catalog.MirroredSigningSecrets(id, d.cfg.Now())
 		if !ok {
 			secrets = first
 		}
-		return d.sign(secrets, msgID, ts, body)
+		return d.sign(id, secrets, msgID, ts, body)
 	}
 	if req.Backoff == nil {
 		req.Backoff = d.schedule
@@ -197,39 +197,44 @@ func notSent(req sender.Request, at time.Time, outcome sender.Outcome, msg strin
 	return r
 }
 
-// sign returns the webhook-signature value of one attempt: one v1
-// signature per secret, space-separated.
-func (d *Deliverer) sign(secrets []string, id, ts string, body []byte) string {
-	sigs := make([]string, 0, len(secrets))
-	for _, s := range secrets {
-		sg := d.signer(s)
-		if sg == nil {
-			continue
+// sign returns the webhook-signature value of one attempt to endpoint id:
+// one v1 signature per secret, space-separated. A secret that does not
+// parse (the catalog checks every secret it stores, so only a store written
+// by other means holds one) is an error, which fails the delivery: it is
+// never sent unsigned, nor signed with only some of its secrets.
+func (d *Deliverer) sign(id string, secrets []string, msgID, ts string, body []byte) (string, error) {
+	if len(secrets) == 0 {
+		return "", fmt.Errorf("endpoint %s has no signing secret", id)
+	}
+	sigs := make([]string, len(secrets))
+	for i, s := range secrets {
+		sg, err := d.signer(s)
+		if err != nil {
+			return "", fmt.Errorf("endpoint %s signing secret %d of %d: %w", id, i+1, len(secrets), err)
 		}
-		if v := sg(id, ts, body); v != "" {
-			sigs = append(sigs, v)
+		if sigs[i], err = sg(msgID, ts, body); err != nil {
+			return "", err
 		}
 	}
-	return strings.Join(sigs, " ")
+	return strings.Join(sigs, " "), nil
 }
 
-// signer returns the Signer of secret, made once; nil when the secret is
-// not one (the catalog checks every secret it stores).
-func (d *Deliverer) signer(secret string) sender.Signer {
+// signer returns the Signer of secret, made once.
+func (d *Deliverer) signer(secret string) (sender.Signer, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if sg, ok := d.signers[secret]; ok {
-		return sg
+		return sg, nil
 	}
 	sg, err := sender.NewSigner(secret)
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	if len(d.signers) >= maxSigners {
 		clear(d.signers)
 	}
 	d.signers[secret] = sg
-	return sg
+	return sg, nil
 }
 
 // recordTimeout bounds each catalog write an attempt leads to.

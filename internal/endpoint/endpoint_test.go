@@ -21,6 +21,7 @@ import (
 	"github.com/hookworker/hookworker/internal/catalog/catalogtest"
 	"github.com/hookworker/hookworker/internal/endpoint"
 	"github.com/hookworker/hookworker/internal/fanout"
+	"github.com/hookworker/hookworker/internal/secret"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/sender"
 )
@@ -347,7 +348,7 @@ func TestRotationDuringGrace(t *testing.T) {
 	w := start(t, options{schedule: []time.Duration{50 * time.Millisecond}})
 	w.putType(t, "user.updated")
 	ctx := context.Background()
-	oldSecret, newSecret, newer := catalog.NewSecret(), catalog.NewSecret(), catalog.NewSecret()
+	oldSecret, newSecret, newer := secret.New(), secret.New(), secret.New()
 	var epID string
 	rc := w.receiver(t, func(n int) int {
 		if n == 1 {
@@ -370,7 +371,7 @@ func TestRotationDuringGrace(t *testing.T) {
 		t.Errorf("during the grace period: old verifies %v, new verifies %v; want both",
 			verifies(t, oldSecret, req), verifies(t, newSecret, req))
 	}
-	if verifies(t, catalog.NewSecret(), req) {
+	if verifies(t, secret.New(), req) {
 		t.Error("verifies with an unrelated secret")
 	}
 
