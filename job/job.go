@@ -219,31 +219,25 @@ func (j Job) Request(limits Limits) sender.Request {
 	req.MaxRetries = clampCount(j.MaxRetries, limits.MaxRetries)
 	req.MaxProxyRetries = clampCount(j.MaxProxyRetries, limits.MaxProxyRetries)
 	if j.RetrySchedule != nil {
-		req.Backoff = Schedule(j.RetrySchedule, limits.MaxSchedule)
+		req.Schedule = Schedule(j.RetrySchedule, limits.MaxSchedule)
 	}
 	return req
 }
 
-// Schedule is the sender.Backoff of a retry schedule: one retry per entry,
-// each after its wait, then none. The entries past maxSpan (their waits
-// summed) are left out; zero maxSpan keeps them all.
-func Schedule(waits []Duration, maxSpan time.Duration) sender.Backoff {
-	n, sum := len(waits), time.Duration(0)
-	if maxSpan > 0 {
-		for i, w := range waits {
-			if sum += time.Duration(w); sum > maxSpan {
-				n = i
-				break
-			}
+// Schedule is a retry schedule as a sender.Request carries it: one retry
+// per entry, each after its wait, then none. The entries past maxSpan
+// (their waits summed) are left out; zero maxSpan keeps them all. It is
+// never nil.
+func Schedule(waits []Duration, maxSpan time.Duration) []time.Duration {
+	out := make([]time.Duration, 0, len(waits))
+	var sum time.Duration
+	for _, w := range waits {
+		if sum += time.Duration(w); maxSpan > 0 && sum > maxSpan {
+			break
 		}
+		out = append(out, time.Duration(w))
 	}
-	waits = waits[:n:n]
-	return func(retries int) (time.Duration, bool) {
-		if retries < 0 || retries >= len(waits) {
-			return 0, false
-		}
-		return time.Duration(waits[retries]), true
-	}
+	return out
 }
 
 // clampCount turns a per-job budget into the Request's encoding: 0 for the

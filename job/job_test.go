@@ -604,32 +604,25 @@ func TestDecodeEventJobErrors(t *testing.T) {
 	}
 }
 
-// TestSchedule checks the backoff of a retry schedule: one retry per
-// entry, cut at the worker's limit.
+// TestSchedule checks a retry schedule as the request carries it: one
+// retry per entry, cut at the worker's limit.
 func TestSchedule(t *testing.T) {
 	t.Parallel()
 	waits := []Duration{Duration(time.Second), Duration(2 * time.Second), Duration(time.Hour)}
-	type step struct {
-		wait time.Duration
-		ok   bool
-	}
 	tests := []struct {
 		name    string
 		maxSpan time.Duration
-		want    []step // for retries 0, 1, 2, 3
+		want    []time.Duration
 	}{
-		{"no limit", 0, []step{{time.Second, true}, {2 * time.Second, true}, {time.Hour, true}, {0, false}}},
-		{"cut at the limit", 3 * time.Second, []step{{time.Second, true}, {2 * time.Second, true}, {0, false}, {0, false}}},
-		{"first entry past the limit", time.Millisecond, []step{{0, false}, {0, false}, {0, false}, {0, false}}},
+		{"no limit", 0, []time.Duration{time.Second, 2 * time.Second, time.Hour}},
+		{"cut at the limit", 3 * time.Second, []time.Duration{time.Second, 2 * time.Second}},
+		{"first entry past the limit", time.Millisecond, []time.Duration{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			b := Schedule(waits, tt.maxSpan)
-			for n, want := range tt.want {
-				if wait, ok := b(n); wait != want.wait || ok != want.ok {
-					t.Errorf("retry %d: (%s, %v), want (%s, %v)", n, wait, ok, want.wait, want.ok)
-				}
+			if got := Schedule(waits, tt.maxSpan); got == nil || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Schedule = %#v, want %#v", got, tt.want)
 			}
 		})
 	}
@@ -637,17 +630,15 @@ func TestSchedule(t *testing.T) {
 		t.Parallel()
 		j := Job{ID: "s", URL: "https://a.example", RetrySchedule: waits[:1]}
 		req := j.Request(Limits{MaxRetries: 3})
-		if req.Backoff == nil {
-			t.Fatal("Request without Backoff")
+		if !reflect.DeepEqual(req.Schedule, []time.Duration{time.Second}) {
+			t.Errorf("request schedule %v, want [1s]", req.Schedule)
 		}
-		if wait, ok := req.Backoff(0); wait != time.Second || !ok {
-			t.Errorf("Backoff(0) = (%s, %v), want (1s, true)", wait, ok)
+		if (Job{ID: "p", URL: "https://a.example"}).Request(Limits{}).Schedule != nil {
+			t.Error("a job without a schedule has one in its request")
 		}
-		if _, ok := req.Backoff(1); ok {
-			t.Error("Backoff(1) has a retry; the schedule holds one")
-		}
-		if (Job{ID: "p", URL: "https://a.example"}).Request(Limits{}).Backoff != nil {
-			t.Error("a job without a schedule has a Backoff")
+		empty := Job{ID: "e", URL: "https://a.example", RetrySchedule: []Duration{}}
+		if s := empty.Request(Limits{}).Schedule; s == nil || len(s) != 0 {
+			t.Errorf("an empty schedule becomes %#v, want an empty one: no retry", s)
 		}
 	})
 }

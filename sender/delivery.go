@@ -16,8 +16,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hookworker/hookworker/redact"
 	"github.com/sethvargo/go-retry"
+
+	"github.com/hookworker/hookworker/redact"
 )
 
 // Bounds on response bodies: what is kept for the Result, and what is read
@@ -26,9 +27,6 @@ const (
 	maxKeptBody    = 64 << 10
 	maxDrainedBody = 1 << 20
 )
-
-// backoffJitter is the jitter applied to every backoff, in percent.
-const backoffJitter = 25
 
 // minProxyWait is the shortest wait for a proxy to come back.
 const minProxyWait = 10 * time.Millisecond
@@ -64,25 +62,6 @@ func (s *Sender) Send(ctx context.Context, req Request) (res Result) {
 	return d.run(ctx)
 }
 
-// DefaultBackoff returns the exponential backoff of go-retry from min,
-// doubled for every retry used, capped at max, with 25% jitter, within
-// [min, max]. It never runs out: Request.MaxRetries bounds it.
-func DefaultBackoff(min, max time.Duration) Backoff {
-	return func(retries int) (time.Duration, bool) {
-		b := retry.WithJitterPercent(backoffJitter, retry.WithCappedDuration(max, retry.NewExponential(min)))
-		var w time.Duration
-		for range min0(retries, 64) + 1 {
-			w, _ = b.Next()
-		}
-		return clamp(w, min, max), true
-	}
-}
-
-// min0 is n, at least 0 and at most limit.
-func min0(n, limit int) int { return clamp(n, 0, limit) }
-
-func clamp[T int | time.Duration](v, lo, hi T) T { return min(max(v, lo), hi) }
-
 // delivery is the state of one Send.
 type delivery struct {
 	s       *Sender
@@ -97,9 +76,9 @@ type delivery struct {
 	proxy *url.URL
 
 	timeout      time.Duration
-	maxRetries   int
 	maxRotations int
-	backoff      Backoff
+	// backoff is where every retry draws its wait from (see newBackoff).
+	backoff retry.Backoff
 
 	attempts  int
 	retries   int
@@ -189,13 +168,7 @@ func (d *delivery) prepare() string {
 		d.timeout = req.Timeout
 	}
 	d.maxRotations = budget(req.MaxProxyRetries, s.cfg.MaxProxyRetries)
-	if req.Backoff != nil {
-		d.backoff = req.Backoff
-		d.maxRetries = -1 // the Backoff alone decides
-	} else {
-		d.backoff = s.backoff
-		d.maxRetries = budget(req.MaxRetries, s.cfg.MaxRetries)
-	}
+	d.backoff = s.newBackoff(req)
 	return ""
 }
 
@@ -451,16 +424,14 @@ func (d *delivery) noResponse(ctx, actx context.Context, err error, proxy *url.U
 	d.wait = 0
 }
 
-// retry schedules another attempt, counted against the retries: after the
-// backoff when backoff is set or wait is not positive, else after wait, and
-// never sooner than BackoffMin. It fails the delivery when no retry is left and defers it
-// when the wait is longer than DeferAfter.
+// retry schedules another attempt, counted against the retries: it draws
+// the next wait from the delivery's backoff, and waits that when backoff is
+// set or wait is not positive, else wait; never less than BackoffMin. It
+// fails the delivery when the backoff has no retry left and defers it when
+// the wait is longer than DeferAfter.
 func (d *delivery) retry(wait time.Duration, backoff bool, cause string) {
-	next, ok := d.backoff(d.retries)
-	if d.maxRetries >= 0 && d.retries >= d.maxRetries {
-		ok = false
-	}
-	if !ok {
+	next, stop := d.backoff.Next()
+	if stop {
 		if d.retries == 0 {
 			d.finish(Failed, cause)
 			return

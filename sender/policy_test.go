@@ -50,24 +50,7 @@ func TestPolicy(t *testing.T) {
 	}
 }
 
-func TestDefaultBackoff(t *testing.T) {
-	t.Parallel()
-	b := DefaultBackoff(time.Second, 10*time.Second)
-	for n, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second} {
-		for range 20 {
-			got, ok := b(n)
-			lo, hi := max(want*3/4, time.Second), min(want*5/4, 10*time.Second)
-			if !ok || got < lo || got > hi {
-				t.Fatalf("retry %d: %s, %v, want %s..%s", n, got, ok, lo, hi)
-			}
-		}
-	}
-	if got, ok := b(1 << 20); !ok || got < 7500*time.Millisecond || got > 10*time.Second {
-		t.Errorf("a very late retry: %s, %v, want the cap", got, ok)
-	}
-}
-
-// A Request's Backoff replaces the budget and the waits; its Sign signs
+// A Request's Schedule replaces the budget and the waits; its Sign signs
 // every attempt; OnAttempt hears of every attempt with its outcome.
 func TestSendHooks(t *testing.T) {
 	t.Parallel()
@@ -83,20 +66,12 @@ func TestSendHooks(t *testing.T) {
 	s := newSender(t, Config{AllowPrivateNetworks: true, SigningSecret: "whsec_" + base64.StdEncoding.EncodeToString([]byte("a 24-byte signing key..."))})
 	var (
 		mu       sync.Mutex
-		asked    []int
 		attempts []Attempt
 	)
-	schedule := []time.Duration{time.Millisecond, 2 * time.Millisecond}
 	req := Request{
 		ID: "hooked", URLs: []string{rc.URL + "/hook?token=s3cret"}, Body: []byte(`{}`),
-		Backoff: func(n int) (time.Duration, bool) {
-			asked = append(asked, n)
-			if n >= len(schedule) {
-				return 0, false
-			}
-			return schedule[n], true
-		},
-		Sign: func(id, ts string, body []byte) (string, error) { return "v1,by-endpoint-" + id, nil },
+		Schedule: []time.Duration{time.Millisecond, 2 * time.Millisecond},
+		Sign:     func(id, ts string, body []byte) (string, error) { return "v1,by-endpoint-" + id, nil },
 		OnAttempt: func(a Attempt) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -111,9 +86,6 @@ func TestSendHooks(t *testing.T) {
 		if sig != "v1,by-endpoint-hooked" {
 			t.Errorf("attempt %d signature %q, want the request's own", i+1, sig)
 		}
-	}
-	if len(asked) != 2 || asked[0] != 0 || asked[1] != 1 {
-		t.Errorf("backoff asked for retries %v, want [0 1]", asked)
 	}
 	wantOutcomes := []AttemptOutcome{AttemptRetry, AttemptRetry, AttemptDelivered}
 	if len(attempts) != len(wantOutcomes) {
@@ -200,7 +172,7 @@ func TestSignErrorSendsNothing(t *testing.T) {
 			calls := 0
 			res := s.Send(context.Background(), Request{
 				ID: "msg_1", URLs: []string{rc.URL}, Body: []byte(`{}`),
-				Backoff: func(n int) (time.Duration, bool) { return time.Millisecond, n < 3 },
+				Schedule: []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond},
 				Sign: func(id, ts string, body []byte) (string, error) {
 					if calls++; calls == failOn {
 						return "", errors.New("endpoint ep_1 secret: must start with \"whsec_\"")

@@ -1,10 +1,18 @@
 // Package sender makes one webhook delivery over HTTP: it signs the request
 // (Standard Webhooks), sends it to a destination or a pool of destinations,
-// retries on 429, 408, 425, 5xx, timeouts and connection errors with
-// exponential backoff (github.com/sethvargo/go-retry), rotates proxies, refuses
-// non-public destinations, and returns exactly one Result. Send never panics
-// and never returns without a Result; a Result whose Defer is positive asks
-// the caller to send the job again later instead of holding it while waiting.
+// retries on 429, 408, 425, 5xx, timeouts and connection errors, rotates
+// proxies, refuses non-public destinations, and returns exactly one Result.
+// Send never panics and never returns without a Result; a Result whose
+// Defer is positive asks the caller to send the job again later instead of
+// holding it while waiting.
+//
+// The waits between retries come from github.com/sethvargo/go-retry, used
+// as a library of backoffs, not for its retry loop: each delivery builds
+// one go-retry Backoff (exponential from Config.BackoffMin, capped at
+// BackoffMax, with 25% jitter, limited to the retry budget; or the
+// request's Schedule) and draws one wait from it per retry. A delivery
+// that resumes a job handed back (Request.Prior) builds it again and
+// draws past the retries the job already used.
 //
 // Nothing secret (a Discord webhook token, URL user info or query values, a
 // proxy password, the signing secret) ever appears in a Result or a log line:
@@ -126,7 +134,6 @@ type Sender struct {
 	guard    *guard
 	direct   *http.Client
 	signer   Signer
-	backoff  Backoff
 	cursors  cursors
 	now      func() time.Time
 	proxyMu  sync.Mutex
@@ -166,7 +173,6 @@ func New(cfg Config) (*Sender, error) {
 		}
 		s.signer = sign
 	}
-	s.backoff = DefaultBackoff(cfg.BackoffMin, cfg.BackoffMax)
 	s.direct = newClient(s.guard.dialer(), &cfg)
 	return s, nil
 }

@@ -69,10 +69,11 @@ type Request struct {
 	// Sign, when set, signs every attempt in place of the Sender's own
 	// signing secret (see Signer); it is not called when Unsigned is set.
 	Sign Signer
-	// Backoff, when set, replaces the Sender's exponential backoff and the
-	// retry budget MaxRetries: it alone says whether a retry is left and
-	// how long to wait before it (see Backoff).
-	Backoff Backoff
+	// Schedule, when not nil, is the wait before each retry, one retry per
+	// entry, in place of the Sender's exponential backoff and the retry
+	// budget MaxRetries; empty means no retry. No retry waits less than
+	// Config.BackoffMin whatever it says.
+	Schedule []time.Duration
 	// RetryAfter, when set, replaces how a 429 response's wait is read
 	// (the Retry-After header, see ParseRetryAfter).
 	RetryAfter RetryAfter
@@ -202,20 +203,6 @@ type Observer interface {
 // nothing sent: a request meant to be signed never goes out unsigned.
 // NewSigner builds the Standard Webhooks one.
 type Signer func(id, timestamp string, body []byte) (string, error)
-
-// Backoff says, for a delivery that has used retries retries, whether
-// another one is left and how long to wait before it. DefaultBackoff (from
-// Config.BackoffMin and BackoffMax) is the Sender's; a fixed schedule is
-//
-//	func(n int) (time.Duration, bool) {
-//		if n >= len(schedule) {
-//			return 0, false
-//		}
-//		return schedule[n], true
-//	}
-//
-// Whatever it returns, no retry waits less than Config.BackoffMin.
-type Backoff func(retries int) (wait time.Duration, ok bool)
 
 // RetryAfter reads the wait a 429 response asks for from its header and
 // body (at most 64 KiB of it); it reports false when the response asks for

@@ -91,8 +91,7 @@ type Config struct {
 // Deliverer delivers webhook jobs, plain and event ones. Its Prepare method
 // is the worker's Deliverer of the webhook type.
 type Deliverer struct {
-	cfg      Config
-	schedule sender.Backoff
+	cfg Config
 
 	mu      sync.Mutex
 	signers map[string]sender.Signer // by secret
@@ -115,11 +114,7 @@ func New(cfg Config) (*Deliverer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	waits := make([]job.Duration, len(cfg.Schedule))
-	for i, d := range cfg.Schedule {
-		waits[i] = job.Duration(d)
-	}
-	return &Deliverer{cfg: cfg, schedule: job.Schedule(waits, 0), signers: map[string]sender.Signer{}}, nil
+	return &Deliverer{cfg: cfg, signers: map[string]sender.Signer{}}, nil
 }
 
 // Prepare returns the send of webhook job j: the Sender's own for a plain
@@ -171,8 +166,8 @@ func (d *Deliverer) deliver(ctx context.Context, req sender.Request, jobID, id s
 		}
 		return d.sign(id, secrets, msgID, ts, body)
 	}
-	if req.Backoff == nil {
-		req.Backoff = d.schedule
+	if req.Schedule == nil {
+		req.Schedule = d.cfg.Schedule // only read
 	}
 	next := req.OnAttempt
 	req.OnAttempt = func(a sender.Attempt) {
