@@ -32,13 +32,18 @@ func (c *Catalog) MirroredSigningSecrets(id string, now time.Time) ([]string, bo
 	return s.signing(now), true
 }
 
-// signing returns the secrets a request is signed with at now.
+// signing returns the secrets a request is signed with at now: the current
+// one, then the MaxOldSecrets most recent old ones still in their grace
+// period (an endpoint stored before rotations were bounded may hold more).
 func (s stored) signing(now time.Time) []string {
 	out := []string{s.Secret}
 	for _, o := range s.OldSecrets {
 		if o.Until.After(now) {
 			out = append(out, o.Secret)
 		}
+	}
+	if len(out) > 1+MaxOldSecrets {
+		out = append(out[:1], out[len(out)-MaxOldSecrets:]...)
 	}
 	return out
 }

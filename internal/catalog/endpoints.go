@@ -224,8 +224,15 @@ func (c *Catalog) PutEndpoint(ctx context.Context, e Endpoint, sec string) (Endp
 	return out, nil
 }
 
+// MaxOldSecrets is the most rotated-out secrets that sign beside the
+// current one: a rotation drops the oldest beyond it, so that however often
+// an endpoint is rotated, a request carries at most 1+MaxOldSecrets
+// signatures.
+const MaxOldSecrets = 2
+
 // rotate makes sec the current secret; the current one keeps signing until
-// now+grace, and old ones past their time are dropped.
+// now+grace, and old ones past their time, or beyond the MaxOldSecrets most
+// recent, are dropped.
 func (s *stored) rotate(sec string, now time.Time, grace time.Duration) {
 	kept := s.OldSecrets[:0:0]
 	for _, o := range s.OldSecrets {
@@ -235,6 +242,9 @@ func (s *stored) rotate(sec string, now time.Time, grace time.Duration) {
 	}
 	if s.Secret != "" {
 		kept = append(kept, oldSecret{Secret: s.Secret, Until: now.Add(grace)})
+	}
+	if len(kept) > MaxOldSecrets {
+		kept = kept[len(kept)-MaxOldSecrets:] // oldest first
 	}
 	s.Secret, s.OldSecrets = sec, kept
 }
@@ -300,7 +310,8 @@ func (c *Catalog) SigningSecrets(ctx context.Context, id string, now time.Time) 
 }
 
 // Rotate gives endpoint id a new current secret (sec, or a generated one
-// when empty); the one it replaces keeps signing for the grace period.
+// when empty); the one it replaces keeps signing for the grace period, and
+// so do at most MaxOldSecrets-1 rotated out before it.
 func (c *Catalog) Rotate(ctx context.Context, id, sec string) error {
 	if sec != "" {
 		if err := CheckSecret(sec); err != nil {

@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/internal/secret"
 )
 
 const goodSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -272,5 +275,75 @@ func TestListAndMatch(t *testing.T) {
 	}
 	if ep, ok := c.Lookup("created"); !ok || ep.URL != "https://example.com/created" {
 		t.Fatalf("Lookup = %+v, %v", ep, ok)
+	}
+}
+
+// Rotating many times in the grace period keeps only the most recent old
+// secrets signing beside the current one, so that the signature header
+// stays small.
+func TestRotationKeepsTheMostRecentOldSecrets(t *testing.T) {
+	c, _, clk := setup(t)
+	ctx := context.Background()
+	if _, err := c.PutEndpoint(ctx, catalog.Endpoint{ID: "ep_1", URL: "https://example.com/"}, goodSecret); err != nil {
+		t.Fatal(err)
+	}
+	var secrets []string // every current secret, oldest first
+	for i := range 20 {
+		clk.Add(time.Second)
+		if i%2 == 0 {
+			if err := c.Rotate(ctx, "ep_1", ""); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			// A put with a new secret rotates too.
+			if _, err := c.PutEndpoint(ctx, catalog.Endpoint{ID: "ep_1", URL: "https://example.com/"}, secret.New()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := c.Secret(ctx, "ep_1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets = append(secrets, s)
+	}
+	got, err := c.SigningSecrets(ctx, "ep_1", clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(secrets)
+	want := []string{secrets[n-1], secrets[n-3], secrets[n-2]}
+	if !slices.Equal(got, want) {
+		t.Fatalf("after %d rotations %d secrets sign, want the current and the two most recent old ones", n, len(got))
+	}
+}
+
+// An endpoint stored with more old secrets than a rotation now keeps signs
+// with the current one and the most recent old ones only.
+func TestSigningSecretsOfAnEndpointStoredWithManyOldSecrets(t *testing.T) {
+	c, nc, clk := setup(t)
+	ctx := context.Background()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, catalog.EndpointsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := clk.Now().Add(time.Hour).Format(time.RFC3339)
+	var old []string
+	var olds []string
+	for range 5 {
+		s := secret.New()
+		old = append(old, s)
+		olds = append(olds, `{"secret":"`+s+`","until":"`+until+`"}`)
+	}
+	body := `{"id":"ep_1","url":"https://example.com/","secret":"` + goodSecret + `","old_secrets":[` + strings.Join(olds, ",") + `]}`
+	if _, err := kv.Put(ctx, "ep_1", []byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.SigningSecrets(ctx, "ep_1", clk.Now())
+	if want := []string{goodSecret, old[3], old[4]}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("%d secrets sign (%v), want the current and the two most recent old ones", len(got), err)
 	}
 }
