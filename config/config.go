@@ -6,6 +6,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -13,9 +14,10 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kelseyhightower/envconfig"
 
 	"github.com/hookworker/hookworker/proxies"
 	"github.com/hookworker/hookworker/sender"
@@ -24,10 +26,10 @@ import (
 // Prefix starts the name of every variable hookworker reads.
 const Prefix = "HOOKWORKER"
 
-// Config holds every setting. The envconfig tags carry the full variable
-// names (HOOKWORKER_…) and Load processes them without a prefix, so that
-// envconfig's fallback to the bare name (TIMEOUT, LOG_LEVEL, …) never picks up
-// a variable meant for another program.
+// Config holds every setting. A field's envconfig tag is its variable's
+// full name, its default tag the value used when the variable is not set,
+// and its desc tag the meaning that hookworker -h and docs/configuration.md
+// show; a shown tag, where present, is what they show as the default.
 type Config struct {
 	// NATSURL is the NATS server URL or URLs, comma-separated. Empty starts an
 	// embedded JetStream server. Defaults to empty.
@@ -165,12 +167,18 @@ type Config struct {
 	DisableAfter time.Duration `envconfig:"HOOKWORKER_DISABLE_AFTER" default:"120h" desc:"an endpoint every delivery to which fails for this long is disabled; 0 never"`
 }
 
+var (
+	_ envconfig.Decoder = (*Schedule)(nil)
+	_ envconfig.Decoder = (*Networks)(nil)
+)
+
 // Schedule is a retry schedule: the wait before each retry. It reads from
 // a comma-separated list of durations ("5s,5m,30m").
 type Schedule []time.Duration
 
 // Decode parses a comma-separated list of durations (spaces around
-// entries allowed); an empty list means no retry.
+// entries allowed); an empty list means no retry. It implements
+// envconfig.Decoder.
 func (s *Schedule) Decode(value string) error {
 	list := Schedule{}
 	for e := range strings.SplitSeq(value, ",") {
@@ -207,18 +215,15 @@ func (s Schedule) Span() time.Duration {
 	return sum
 }
 
-// Load reads the configuration from the environment (os.LookupEnv), fills
-// in the computed defaults (see Concurrency and HostConcurrency) and
-// validates it.
-func Load() (Config, error) { return LoadFrom(os.LookupEnv) }
-
-// LoadFrom is Load reading the variables through lookup, which reports
-// whether a variable is set and its value, as os.LookupEnv does. A variable
-// that is not set takes its default; one set to "" is read as "".
-func LoadFrom(lookup func(name string) (string, bool)) (Config, error) {
+// Load reads the configuration from the environment, fills in the computed
+// defaults (see Concurrency and HostConcurrency) and validates it. A
+// variable that is not set takes its default; one set to "" is read as "",
+// which suits a setting whose default is empty and is refused by most
+// others. Only the full HOOKWORKER_ names are read, never a bare TIMEOUT.
+func Load() (Config, error) {
 	var c Config
-	if err := decode(&c, lookup); err != nil {
-		return Config{}, err
+	if err := envconfig.Process("", &c); err != nil {
+		return Config{}, parseError(err)
 	}
 	c.LogLevel = strings.ToLower(strings.TrimSpace(c.LogLevel))
 	c.LogFormat = strings.ToLower(strings.TrimSpace(c.LogFormat))
@@ -229,80 +234,39 @@ func LoadFrom(lookup func(name string) (string, bool)) (Config, error) {
 	return c, nil
 }
 
-// decode sets every field of c from its variable (the envconfig tag), or
-// its default tag when the variable is not set. Its errors start with the
-// variable's name and say what was expected.
-func decode(c *Config, lookup func(string) (string, bool)) error {
-	rv := reflect.ValueOf(c).Elem()
-	t := rv.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name := f.Tag.Get("envconfig")
-		value, ok := lookup(name)
-		if !ok {
-			value, ok = f.Tag.Lookup("default")
-		}
-		if !ok {
-			continue
-		}
-		if err := setField(rv.Field(i), name, value); err != nil {
-			return err
-		}
+// parseError rewrites envconfig's error about a value that does not parse
+// so that it starts with the variable's name and says what was expected.
+func parseError(err error) error {
+	var pe *envconfig.ParseError
+	if !errors.As(err, &pe) {
+		return fmt.Errorf("read environment: %w", err)
 	}
-	return nil
-}
-
-// setField parses value into fv, the field of variable name.
-func setField(fv reflect.Value, name, value string) error {
-	switch p := fv.Addr().Interface().(type) {
-	case *string:
-		*p = value
-	case *time.Duration:
-		d, err := time.ParseDuration(value)
-		if err != nil {
-			return fmt.Errorf("%s: must be a duration such as 15s or 1m30s, got %q", name, value)
-		}
-		*p = d
-	case *int:
-		n, err := strconv.ParseInt(value, 0, strconv.IntSize)
-		if err != nil {
-			return fmt.Errorf("%s: must be a whole number, got %q", name, value)
-		}
-		*p = int(n)
-	case *bool:
-		b, err := strconv.ParseBool(value)
-		if err != nil {
-			return fmt.Errorf("%s: must be true or false, got %q", name, value)
-		}
-		*p = b
-	case *Networks:
-		if err := p.Decode(value); err != nil {
-			return fmt.Errorf("%s: must be comma-separated CIDRs such as 10.1.0.0/16: %v", name, err)
-		}
-	case *Schedule:
-		if err := p.Decode(value); err != nil {
-			return fmt.Errorf("%s: must be comma-separated durations such as 5s,5m,30m: %v", name, err)
-		}
-	default:
-		panic("config: no decoder for " + fv.Type().String())
+	f, _ := reflect.TypeFor[Config]().FieldByName(pe.FieldName)
+	switch f.Type {
+	case reflect.TypeFor[time.Duration]():
+		return fmt.Errorf("%s: must be a duration such as 15s or 1m30s, got %q", pe.KeyName, pe.Value)
+	case reflect.TypeFor[int]():
+		return fmt.Errorf("%s: must be a whole number, got %q", pe.KeyName, pe.Value)
+	case reflect.TypeFor[bool]():
+		return fmt.Errorf("%s: must be true or false, got %q", pe.KeyName, pe.Value)
+	case reflect.TypeFor[Networks]():
+		return fmt.Errorf("%s: must be comma-separated CIDRs such as 10.1.0.0/16: %v", pe.KeyName, pe.Err)
+	case reflect.TypeFor[Schedule]():
+		return fmt.Errorf("%s: must be comma-separated durations such as 5s,5m,30m: %v", pe.KeyName, pe.Err)
 	}
-	return nil
+	return fmt.Errorf("%s: %v", pe.KeyName, pe.Err)
 }
 
 // Unknown returns the HOOKWORKER_ variables set in the environment that
 // hookworker does not read, sorted: most likely misspelt names, whose values
 // are silently not used.
-func Unknown() []string { return UnknownIn(os.Environ()) }
-
-// UnknownIn is Unknown over environ, a list of "NAME=value" entries as
-// os.Environ returns.
-func UnknownIn(environ []string) []string {
+func Unknown() []string {
 	known := make(map[string]bool)
 	for _, v := range variables() {
 		known[v.name] = true
 	}
 	var list []string
-	for _, kv := range environ {
+	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(name, Prefix+"_") && !known[name] {
 			list = append(list, name)
@@ -327,7 +291,8 @@ func (c *Config) applyDefaults() {
 // 10.1.0.0/16. It converts to and from []netip.Prefix.
 type Networks []netip.Prefix
 
-// Decode parses a comma-separated list of CIDRs.
+// Decode parses a comma-separated list of CIDRs. It implements
+// envconfig.Decoder.
 func (n *Networks) Decode(value string) error {
 	var list Networks
 	for s := range strings.SplitSeq(value, ",") {
@@ -391,12 +356,10 @@ func (c Config) SenderConfig() sender.Config {
 	}
 }
 
-// variable describes one setting, from the struct tags.
+// variable names one setting's variable and field.
 type variable struct {
 	name  string // HOOKWORKER_…
 	field string
-	def   string // as shown to users
-	desc  string
 }
 
 // variables lists every setting in declaration order.
@@ -405,19 +368,7 @@ func variables() []variable {
 	vars := make([]variable, 0, t.NumField())
 	for i := range t.NumField() {
 		f := t.Field(i)
-		def := f.Tag.Get("shown")
-		if def == "" {
-			def = f.Tag.Get("default")
-		}
-		if def == "" {
-			def = "(empty)"
-		}
-		vars = append(vars, variable{
-			name:  f.Tag.Get("envconfig"),
-			field: f.Name,
-			def:   def,
-			desc:  f.Tag.Get("desc"),
-		})
+		vars = append(vars, variable{name: f.Tag.Get("envconfig"), field: f.Name})
 	}
 	return vars
 }

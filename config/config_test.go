@@ -15,19 +15,26 @@ import (
 	"time"
 )
 
-// env is a test's environment, read through its lookup as LoadFrom reads
-// os.LookupEnv: the process's own variables never leak into a test, and
-// tests run in parallel.
-type env map[string]string
-
-func (e env) lookup(name string) (string, bool) {
-	v, ok := e[name]
-	return v, ok
+// setenv sets vars for the test and unsets every other HOOKWORKER_
+// variable, so that Load reads exactly vars; all are restored when the test
+// ends. A test that calls it cannot run in parallel (Load takes
+// microseconds).
+func setenv(t *testing.T, vars map[string]string) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, Prefix+"_") {
+			t.Setenv(name, "") // registers the value to restore
+			os.Unsetenv(name)
+		}
+	}
+	for name, v := range vars {
+		t.Setenv(name, v)
+	}
 }
 
 func TestLoadDefaults(t *testing.T) {
-	t.Parallel()
-	c, err := LoadFrom(env{}.lookup)
+	setenv(t, nil)
+	c, err := Load()
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -72,14 +79,13 @@ func TestLoadDefaults(t *testing.T) {
 }
 
 func TestLoadValues(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
 	creds := filepath.Join("testdata", "user.creds")
 	list := filepath.Join(dir, "proxies.txt")
 	if err := os.WriteFile(list, []byte("# pool\n10.0.0.3:8080\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	vars := env{
+	setenv(t, map[string]string{
 		"HOOKWORKER_NATS_URL":               "nats://a:4222,nats://b:4222",
 		"HOOKWORKER_NATS_CREDS":             creds,
 		"HOOKWORKER_CONCURRENCY":            "10",
@@ -97,8 +103,8 @@ func TestLoadValues(t *testing.T) {
 		"HOOKWORKER_HTTP_ADDR":              ":9464",
 		"HOOKWORKER_RETRY_SCHEDULE":         " 1s, 2m ,3h",
 		"HOOKWORKER_DISABLE_AFTER":          "0",
-	}
-	c, err := LoadFrom(vars.lookup)
+	})
+	c, err := Load()
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -146,9 +152,8 @@ func TestLoadValues(t *testing.T) {
 // TestLoadIgnoresBareNames checks that a variable without the HOOKWORKER_
 // prefix is never read.
 func TestLoadIgnoresBareNames(t *testing.T) {
-	t.Parallel()
-	vars := env{"TIMEOUT": "1s", "LOG_LEVEL": "shout"}
-	c, err := LoadFrom(vars.lookup)
+	setenv(t, map[string]string{"TIMEOUT": "1s", "LOG_LEVEL": "shout"})
+	c, err := Load()
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -251,11 +256,16 @@ func TestLoadErrors(t *testing.T) {
 		{"nats url scheme", map[string]string{"HOOKWORKER_NATS_URL": "http://user:natspw@nats:4222"}, "HOOKWORKER_NATS_URL: scheme must be nats, tls, ws or wss"},
 		{"nats url empty entry", map[string]string{"HOOKWORKER_NATS_URL": "nats://a:4222,"}, "HOOKWORKER_NATS_URL: holds an empty entry"},
 		{"nats url host", map[string]string{"HOOKWORKER_NATS_URL": "nats://user:natspw@"}, "HOOKWORKER_NATS_URL: invalid server URL"},
+		{"empty duration", map[string]string{"HOOKWORKER_TIMEOUT": ""}, `HOOKWORKER_TIMEOUT: must be a duration such as 15s or 1m30s, got ""`},
+		{"empty number", map[string]string{"HOOKWORKER_CONCURRENCY": ""}, `HOOKWORKER_CONCURRENCY: must be a whole number, got ""`},
+		{"empty bool", map[string]string{"HOOKWORKER_ALLOW_PRIVATE_NETWORKS": ""}, `HOOKWORKER_ALLOW_PRIVATE_NETWORKS: must be true or false, got ""`},
+		{"empty subject", map[string]string{"HOOKWORKER_SUBJECT": ""}, "HOOKWORKER_SUBJECT: must not be empty"},
+		{"empty log level", map[string]string{"HOOKWORKER_LOG_LEVEL": ""}, `HOOKWORKER_LOG_LEVEL: must be debug, info, warn or error, got ""`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			_, err := LoadFrom(env(tt.env).lookup)
+			setenv(t, tt.env)
+			_, err := Load()
 			if err == nil {
 				t.Fatalf("Load() succeeded, want an error containing %q", tt.want)
 			}
@@ -277,9 +287,56 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// TestLoadEmptyValues checks that a variable set to "" is read as "", not
+// as unset: fine where the default is empty or empty has a meaning.
+func TestLoadEmptyValues(t *testing.T) {
+	setenv(t, map[string]string{
+		"HOOKWORKER_NATS_URL":         "",
+		"HOOKWORKER_PROXIES":          "",
+		"HOOKWORKER_SIGNING_SECRET":   "",
+		"HOOKWORKER_HTTP_ADDR":        "",
+		"HOOKWORKER_ALLOWED_NETWORKS": "",
+		"HOOKWORKER_RETRY_SCHEDULE":   "",
+	})
+	c, err := Load()
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if c.NATSURL != "" || c.Proxies != "" || c.SigningSecret != "" || c.HTTPAddr != "" || len(c.AllowedNetworks) != 0 {
+		t.Errorf("Load() = %+v, want the empty values", c)
+	}
+	if c.RetrySchedule == nil || len(c.RetrySchedule) != 0 {
+		t.Errorf("RetrySchedule = %#v, want an empty schedule (no retries), not the default", c.RetrySchedule)
+	}
+}
+
+// TestParseErrorsNameTheVariable sets every variable that is not a string
+// to a value that does not parse: each error starts with the variable's
+// name and says what was expected, whatever the field's type.
+func TestParseErrorsNameTheVariable(t *testing.T) {
+	rt := reflect.TypeFor[Config]()
+	for i := range rt.NumField() {
+		f := rt.Field(i)
+		if f.Type.Kind() == reflect.String {
+			continue
+		}
+		name := f.Tag.Get("envconfig")
+		t.Run(name, func(t *testing.T) {
+			setenv(t, map[string]string{name: "not-a-value"})
+			_, err := Load()
+			if err == nil {
+				t.Fatal("Load() succeeded")
+			}
+			if want := name + ": must be "; !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("Load() error = %q, want it to start with %q", err, want)
+			}
+		})
+	}
+}
+
 func TestValidateReportsEveryProblem(t *testing.T) {
-	t.Parallel()
-	c, err := LoadFrom(env{}.lookup)
+	setenv(t, nil)
+	c, err := Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,15 +367,15 @@ func TestComputedDefaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			vars := env{}
+			vars := map[string]string{}
 			if tt.conc != "" {
 				vars["HOOKWORKER_CONCURRENCY"] = tt.conc
 			}
 			if tt.host != "" {
 				vars["HOOKWORKER_HOST_CONCURRENCY"] = tt.host
 			}
-			c, err := LoadFrom(vars.lookup)
+			setenv(t, vars)
+			c, err := Load()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -420,14 +477,13 @@ func TestNewLogger(t *testing.T) {
 }
 
 func TestLogValueHidesSecrets(t *testing.T) {
-	t.Parallel()
-	vars := env{
+	setenv(t, map[string]string{
 		"HOOKWORKER_NATS_URL":           "nats://natsuser:natspw@nats.example:4222",
 		"HOOKWORKER_PROXIES":            "10.0.0.1:8080:proxyuser:proxypw,http://u2:proxypw2@10.0.0.2:3128",
 		"HOOKWORKER_SIGNING_SECRET":     "whsec_c2lnbmluZ3NlY3JldGtleS0yNGJ5dGVz",
 		"HOOKWORKER_DISCORD_AVATAR_URL": "https://cdn.example/a.png?token=avatarpw",
-	}
-	c, err := LoadFrom(vars.lookup)
+	})
+	c, err := Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -545,14 +601,13 @@ func TestNetworksDecode(t *testing.T) {
 }
 
 func TestUnknown(t *testing.T) {
-	t.Parallel()
-	environ := []string{
-		"HOOKWORKER_CONCURENCY=8", // misspelt
-		"HOOKWORKER_TIMEOUT=5s",
-		"HOOKWORKER_LOGLEVEL=debug",
-		"OTHER_TIMEOUT=1s",
-	}
-	got := UnknownIn(environ)
+	setenv(t, map[string]string{
+		"HOOKWORKER_CONCURENCY": "8", // misspelt
+		"HOOKWORKER_TIMEOUT":    "5s",
+		"HOOKWORKER_LOGLEVEL":   "debug",
+		"OTHER_TIMEOUT":         "1s",
+	})
+	got := Unknown()
 	want := []string{"HOOKWORKER_CONCURENCY", "HOOKWORKER_LOGLEVEL"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Unknown() = %v, want %v", got, want)

@@ -10,19 +10,27 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/kelseyhightower/envconfig"
 	"github.com/lmittmann/tint"
 
 	"github.com/hookworker/hookworker/proxies"
 	"github.com/hookworker/hookworker/redact"
 )
 
+// usageFormat is Usage's envconfig.Usagef template: a heading, then one
+// line a variable with its default (the shown tag where there is one) and
+// its meaning, the columns separated by tabs.
+const usageFormat = "VARIABLE\tDEFAULT\tMEANING\n" +
+	"{{range .}}{{usage_key .}}\t" +
+	`{{or (.Tags.Get "shown") (usage_default .) "(empty)"}}` + "\t" +
+	"{{usage_description .}}\n{{end}}"
+
 // Usage writes every variable with its default and meaning, as an aligned
 // table.
 func Usage(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VARIABLE\tDEFAULT\tMEANING")
-	for _, v := range variables() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.name, v.def, v.desc)
+	if err := envconfig.Usagef("", &Config{}, tw, usageFormat); err != nil {
+		panic("config: usage template: " + err.Error()) // the template is a constant
 	}
 	tw.Flush()
 }
