@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -11,7 +12,7 @@ import (
 )
 
 // TestRefusedAfterAnAttemptIsFailed: a pool whose second URL is a name that
-// resolves to a refused address. The first URL was sent to, so the job is
+// resolves to a refused address, refused when it is dialled. The first URL was sent to, so the job is
 // not "rejected" (which promises nothing was sent) but failed, with the
 // attempt and its status kept.
 func TestRefusedAfterAnAttemptIsFailed(t *testing.T) {
@@ -32,9 +33,17 @@ func TestRefusedAfterAnAttemptIsFailed(t *testing.T) {
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 
 	s := newSender(t, Config{MaxRetries: 3, AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}})
-	// localhost resolves to 127.0.0.1 and ::1, neither of them allowed: the
-	// dial is refused.
-	res := send(t, s, Request{URLs: []string{srv.URL, "http://localhost:" + port + "/hook"}})
+	// loopback.example "resolves" to 127.0.0.1, which is not allowed: the
+	// guarded dial is refused.
+	tr := s.direct.Transport.(*http.Transport)
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if host, p, _ := net.SplitHostPort(addr); host == "loopback.example" {
+			addr = net.JoinHostPort("127.0.0.1", p)
+		}
+		return dial(ctx, network, addr)
+	}
+	res := send(t, s, Request{URLs: []string{srv.URL, "http://loopback.example:" + port + "/hook"}})
 
 	if res.Outcome != Failed {
 		t.Fatalf("outcome = %s (error %q), want failed: a request was sent", res.Outcome, res.Error)

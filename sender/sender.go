@@ -35,6 +35,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookworker/hookworker/internal/address"
 	"github.com/hookworker/hookworker/internal/secret"
 )
 
@@ -150,7 +151,7 @@ func New(cfg Config) (*Sender, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		obs:      cfg.Observer,
-		guard:    newGuard(cfg.AllowPrivateNetworks, cfg.AllowedNetworks, cfg.Timeout),
+		guard:    newGuard(address.Policy{AllowPrivate: cfg.AllowPrivateNetworks, Allowed: cfg.AllowedNetworks}, cfg.Timeout),
 		now:      time.Now,
 		viaProxy: make(map[string]*http.Client),
 	}

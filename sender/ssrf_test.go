@@ -3,10 +3,12 @@ package sender
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hookworker/hookworker/proxies/proxytest"
@@ -123,6 +125,36 @@ func TestSendRejectsUndiallableHosts(t *testing.T) {
 				if res.Outcome != Rejected || res.Attempts != 0 || !strings.HasPrefix(res.Error, "invalid destination url: ") {
 					t.Errorf("proxies %v: got %s attempts %d error %q, want rejected as invalid", cfg.Proxies != nil, res.Outcome, res.Attempts, res.Error)
 				}
+			}
+		})
+	}
+}
+
+// TestSendRefusesNonPublicHostsAsWritten sends directly to hosts that denote
+// a non-public address as written: each is refused by the address policy
+// before any dial (the test's dialer records every dial and makes none).
+func TestSendRefusesNonPublicHostsAsWritten(t *testing.T) {
+	t.Parallel()
+	for _, host := range []string{
+		"127.1", "0x7f000001", "2130706433", "0177.0.0.1", "0x7f.1", "0", "127.000.000.001",
+		"localhost", "hooks.localhost", "100.64.0.1", "198.18.0.1", "169.254.169.254",
+		"[64:ff9b::7f00:1]", "[2002:7f00:1::]", "[::127.0.0.1]", "[::ffff:127.0.0.1]", "[fd00::1]",
+	} {
+		t.Run(host, func(t *testing.T) {
+			t.Parallel()
+			s := newSender(t, Config{MaxRetries: 2})
+			var dials atomic.Int64
+			s.direct.Transport.(*http.Transport).DialContext = func(context.Context, string, string) (net.Conn, error) {
+				dials.Add(1)
+				return nil, errors.New("the test dials nothing")
+			}
+			res := send(t, s, Request{URLs: []string{"http://" + host + ":8080/hooks/123/tok3n?k=v"}})
+			if res.Outcome != Rejected || res.Attempts != 0 || dials.Load() != 0 {
+				t.Fatalf("got %s attempts %d dials %d error %q, want rejected before any dial", res.Outcome, res.Attempts, dials.Load(), res.Error)
+			}
+			if !strings.Contains(res.Error, "not a public address") || !strings.Contains(res.Error, "HOOKWORKER_ALLOWED_NETWORKS") ||
+				strings.Contains(res.Error, "tok3n") || strings.Contains(res.Error, "k=v") {
+				t.Errorf("error %q: want the refusal and the settings, without the URL's path or query", res.Error)
 			}
 		})
 	}
