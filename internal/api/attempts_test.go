@@ -79,6 +79,9 @@ func TestAttemptsResendRecover(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if _, err := c.PutEndpoint(ctx, client.Endpoint{ID: "ep_eu", URL: "https://eu.example.com/", Channels: []string{"eu"}}, ""); err != nil {
+		t.Fatal(err)
+	}
 	rec, err := attempt.NewRecorder(e.nc, attempt.RecorderConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -167,6 +170,7 @@ func TestAttemptsResendRecover(t *testing.T) {
 	}{
 		{"resend unknown event", func() error { _, err := e.client.Resend(ctx, "evt_9", "ep_a"); return err }, client.ErrNotFound},
 		{"resend unknown endpoint", func() error { _, err := e.client.Resend(ctx, "evt_1", "ep_9"); return err }, client.ErrNotFound},
+		{"resend to an endpoint whose filters exclude it", func() error { _, err := e.client.Resend(ctx, "evt_1", "ep_eu"); return err }, client.ErrBadRequest},
 		{"recover unknown endpoint", func() error { _, err := e.client.Recover(ctx, "ep_9", since, time.Time{}); return err }, client.ErrNotFound},
 		{"recover without since", func() error { _, err := e.client.Recover(ctx, "ep_b", time.Time{}, time.Time{}); return err }, client.ErrBadRequest},
 		{"bad outcome", func() error { _, err := e.client.Attempts(ctx, client.AttemptQuery{Outcome: "lost"}); return err }, client.ErrBadRequest},

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
+	"github.com/hookworker/hookworker/internal/address"
 	"github.com/hookworker/hookworker/internal/secret"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/redact"
@@ -80,9 +80,9 @@ func (c *Catalog) check(ctx context.Context, e *Endpoint) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
 		return invalid("url", "must be an absolute http or https URL, got %q", redact.URL(e.URL))
 	}
-	if a, err := netip.ParseAddr(u.Hostname()); err == nil && !c.allows(a) {
-		return invalid("url", "%s is not a public address; the workers refuse it unless they run with "+
-			"HOOKWORKER_ALLOW_PRIVATE_NETWORKS=true or HOOKWORKER_ALLOWED_NETWORKS naming it", a)
+	// The workers' address policy: put refuses what delivery would.
+	if err := c.addresses().CheckURL(u); err != nil {
+		return invalid("url", "%s", err)
 	}
 	if len(e.Metadata) > 0 && !bytes.Equal(bytes.TrimSpace(e.Metadata), []byte("null")) {
 		var m map[string]json.RawMessage
@@ -130,21 +130,10 @@ func (c *Catalog) check(ctx context.Context, e *Endpoint) error {
 	return nil
 }
 
-// allows reports whether an endpoint URL may name the literal address a.
-func (c *Catalog) allows(a netip.Addr) bool {
-	a = a.Unmap()
-	if c.cfg.AllowPrivateNetworks {
-		return true
-	}
-	if a.IsGlobalUnicast() && !a.IsPrivate() && !a.IsLoopback() && !a.IsLinkLocalUnicast() {
-		return true
-	}
-	for _, p := range c.cfg.AllowedNetworks {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+// addresses is the address policy of the workers, as the catalog's
+// configuration mirrors it.
+func (c *Catalog) addresses() address.Policy {
+	return address.Policy{AllowPrivate: c.cfg.AllowPrivateNetworks, Allowed: c.cfg.AllowedNetworks}
 }
 
 // uniq returns s sorted without repeats, never nil.
@@ -399,12 +388,21 @@ func (c *Catalog) Matching(ctx context.Context, typ, channel string) ([]Endpoint
 	}
 	var out []Endpoint
 	eachDecoded(c.endpoints, decodeJSON[stored], func(s stored) {
-		if !s.Disabled && s.receives(typ) && s.listens(channel, true) {
+		if !s.Disabled && s.Wants(typ, channel) {
 			out = append(out, s.Endpoint)
 		}
 	})
 	slices.SortFunc(out, creationOrder)
 	return out, nil
+}
+
+// Wants reports whether the endpoint's filters take an event of type typ
+// sent on channel ("" for none): its type is one of EventTypes (or there
+// are none), and its channel one of Channels (or there are none; an event
+// without a channel reaches only endpoints without channels). Matching and
+// a resend apply this one rule.
+func (e Endpoint) Wants(typ, channel string) bool {
+	return e.receives(typ) && e.listens(channel, true)
 }
 
 // receives reports whether the endpoint takes events of typ.

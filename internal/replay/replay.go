@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -76,7 +77,9 @@ func JobID(eventID, endpointID string) string {
 
 // Resend publishes one more delivery of event eventID to endpoint
 // endpointID and returns its job id. An unknown event or endpoint is
-// catalog.ErrNotFound.
+// catalog.ErrNotFound; an event the endpoint's type or channel filters
+// exclude (it would not have been fanned out to it) is an
+// *catalog.InvalidError for "endpoint".
 func (r *Replayer) Resend(ctx context.Context, eventID, endpointID string) (string, error) {
 	if !catalog.ValidEventID(eventID) {
 		return "", &catalog.InvalidError{Field: "event_id", Reason: "must be 1 to 64 of A-Za-z0-9_-"}
@@ -92,7 +95,22 @@ func (r *Replayer) Resend(ctx context.Context, eventID, endpointID string) (stri
 	if err != nil {
 		return "", err
 	}
+	if !ep.Wants(ev.Type, ev.Channel) {
+		return "", &catalog.InvalidError{Field: "endpoint", Reason: excluded(ep, ev)}
+	}
 	return r.send(ctx, ev, ep)
+}
+
+// excluded says which of ep's filters exclude ev.
+func excluded(ep catalog.Endpoint, ev catalog.Event) string {
+	channel := "without a channel"
+	if ev.Channel != "" {
+		channel = fmt.Sprintf("on channel %q", ev.Channel)
+	}
+	if len(ep.EventTypes) > 0 && !slices.Contains(ep.EventTypes, ev.Type) {
+		return fmt.Sprintf("endpoint %s does not receive events of type %q (its event_types exclude event %s)", ep.ID, ev.Type, ev.ID)
+	}
+	return fmt.Sprintf("endpoint %s does not receive events sent %s (its channels exclude event %s)", ep.ID, channel, ev.ID)
 }
 
 // find returns the stored event id. Its subject holds its type, which a
@@ -171,9 +189,9 @@ type result struct {
 }
 
 // Recover sends again, once each, every event whose delivery to endpoint
-// id ended failed in [since, until) (until zero: now) and that no delivered
-// result of the same event to the same endpoint has followed; it returns
-// how many it sent. Results are read from since to the last one stored.
+// id ended failed in [since, until) (until zero: now), that no delivered
+// result of the same event to the same endpoint has followed and that the
+// endpoint's filters still take; it returns how many it sent. Results are read from since to the last one stored.
 func (r *Replayer) Recover(ctx context.Context, id string, since, until time.Time) (int, error) {
 	if !catalog.ValidEndpointID(id) {
 		return 0, &catalog.InvalidError{Field: "id", Reason: "must be 1 to 63 of A-Za-z0-9_-"}
@@ -246,6 +264,9 @@ func (r *Replayer) Recover(ctx context.Context, id string, since, until time.Tim
 		}
 		if err != nil {
 			return acked(ctx, futures), err
+		}
+		if !ep.Wants(ev.Type, ev.Channel) {
+			continue // the endpoint's filters have changed since
 		}
 		msg, err := r.job(ev, ep)
 		if err != nil {

@@ -152,6 +152,74 @@ func TestResend(t *testing.T) {
 	}
 }
 
+// A resend reaches only an endpoint that would have received the event:
+// its type and channel filters apply as in the fan-out, and a resend they
+// exclude is refused, naming the endpoint, and publishes nothing.
+func TestResendFollowsTheEndpointsFilters(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	for _, ep := range []catalog.Endpoint{
+		{ID: "ep_orders", URL: "https://orders.example.com/", EventTypes: []string{"order.created"}},
+		{ID: "ep_eu", URL: "https://eu.example.com/", Channels: []string{"eu"}},
+	} {
+		if _, err := e.cat.PutEndpoint(ctx, ep, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	for _, ev := range []catalog.Event{
+		{ID: "evt_bill_eu", Type: "billing.invoice.paid", Channel: "eu"},
+		{ID: "evt_order", Type: "order.created"},
+		{ID: "evt_order_us", Type: "order.created", Channel: "us"},
+	} {
+		ev.Timestamp, ev.Payload = at, json.RawMessage(`{}`)
+		e.storeEvent(t, ev)
+	}
+	tests := []struct {
+		name, event, endpoint string
+		refused               bool
+	}{
+		{"another type", "evt_bill_eu", "ep_orders", true},
+		{"no channel to an endpoint with channels", "evt_order", "ep_eu", true},
+		{"another channel", "evt_order_us", "ep_eu", true},
+		{"its type", "evt_order", "ep_orders", false},
+		{"its channel", "evt_bill_eu", "ep_eu", false},
+		{"an endpoint without filters", "evt_order_us", "ep_a", false},
+	}
+	var want []string
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, err := e.r.Resend(ctx, tt.event, tt.endpoint)
+			if !tt.refused {
+				if err != nil {
+					t.Fatalf("Resend(%s, %s) = %v", tt.event, tt.endpoint, err)
+				}
+				want = append(want, id)
+				return
+			}
+			var ie *catalog.InvalidError
+			if !errors.As(err, &ie) || ie.Field != "endpoint" {
+				t.Fatalf("Resend(%s, %s) = %q, %v; want invalid endpoint", tt.event, tt.endpoint, id, err)
+			}
+		})
+	}
+	if _, ids := e.published(t); !slices.Equal(ids, want) {
+		t.Fatalf("published %v, want only %v", ids, want)
+	}
+
+	// Recover skips a failed delivery of an event the endpoint's filters
+	// exclude now.
+	since := time.Now()
+	e.result(t, fanout.JobID("evt_bill_eu", "ep_orders"), "failed", "ep_orders",
+		catalog.Event{ID: "evt_bill_eu", Type: "billing.invoice.paid"})
+	if n, err := e.r.Recover(ctx, "ep_orders", since, time.Time{}); err != nil || n != 0 {
+		t.Fatalf("Recover(ep_orders) = %d, %v; want 0", n, err)
+	}
+	if _, ids := e.published(t); !slices.Equal(ids, want) {
+		t.Fatalf("published %v after recover, want only %v", ids, want)
+	}
+}
+
 // result publishes a terminal result of an event job, as the worker does.
 func (e env) result(t *testing.T, jobID, outcome, endpoint string, ev catalog.Event) {
 	t.Helper()
