@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/hookworker/hookworker/discord"
@@ -102,18 +103,31 @@ func TestPacerFirstRequestGoesAlone(t *testing.T) {
 	}
 }
 
+// TestPacerProbeBound: the first request to a bucket never gets a response
+// (a connection error), so the next one is held back until ProbeWait has
+// passed, and goes then. It runs on synctest's clock, with the default
+// ProbeWait.
 func TestPacerProbeBound(t *testing.T) {
 	t.Parallel()
-	p := discord.NewPacer(discord.PacerConfig{ProbeWait: 20 * time.Millisecond})
-	u := hook(t, "1")
-	if err := p.Wait(context.Background(), u); err != nil {
-		t.Fatal(err)
-	}
-	// The first request never got a response (a connection error): the
-	// next one goes after ProbeWait.
-	if err := p.Wait(context.Background(), u); err != nil {
-		t.Fatal(err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		p := discord.NewPacer(discord.PacerConfig{})
+		u := hook(t, "1")
+		first := time.Now()
+		if err := p.Wait(context.Background(), u); err != nil {
+			t.Fatal(err)
+		}
+		early, cancel := context.WithTimeout(context.Background(), discord.DefaultProbeWait-time.Millisecond)
+		defer cancel()
+		if err := p.Wait(early, u); err == nil {
+			t.Fatalf("second request let through %s after the first, before ProbeWait (%s)", time.Since(first), discord.DefaultProbeWait)
+		}
+		if err := p.Wait(context.Background(), u); err != nil {
+			t.Fatal(err)
+		}
+		if got := time.Since(first); got != discord.DefaultProbeWait {
+			t.Errorf("second request let through %s after the first, want ProbeWait (%s)", got, discord.DefaultProbeWait)
+		}
+	})
 }
 
 func TestPacerWaitsForReset(t *testing.T) {
