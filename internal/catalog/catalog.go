@@ -47,8 +47,11 @@ type Config struct {
 	// SecretGrace is how long a rotated-out secret keeps signing; 0 means
 	// DefaultSecretGrace.
 	SecretGrace time.Duration
-	// AllowPrivateNetworks accepts endpoint URLs whose host is a literal
-	// non-public address; AllowedNetworks accepts those in these networks.
+	// AllowPrivateNetworks and AllowedNetworks are the workers' address
+	// policy (package address), as HOOKWORKER_ALLOW_PRIVATE_NETWORKS and
+	// HOOKWORKER_ALLOWED_NETWORKS set it: an endpoint URL whose host the
+	// policy refuses as written (a non-public address in any form a
+	// resolver accepts, localhost) is refused unless they allow it.
 	AllowPrivateNetworks bool
 	AllowedNetworks      []netip.Prefix
 	// Now is the clock; nil means time.Now.
