@@ -201,6 +201,9 @@ func (r *Replayer) Recover(ctx context.Context, id string, since, until time.Tim
 	}
 	if until.IsZero() {
 		until = r.cfg.Now()
+		if !since.Before(until) {
+			return 0, &catalog.InvalidError{Field: "since", Reason: "must be in the past"}
+		}
 	}
 	if !since.Before(until) {
 		return 0, &catalog.InvalidError{Field: "until", Reason: "must be after since"}

@@ -283,7 +283,11 @@ func TestRecover(t *testing.T) {
 		t.Errorf("Recover(ep_9) = %v, want not found", err)
 	}
 	var ie *catalog.InvalidError
-	if _, err := e.r.Recover(ctx, "ep_b", until, since); !errors.As(err, &ie) {
-		t.Errorf("Recover(until before since) = %v, want invalid", err)
+	if _, err := e.r.Recover(ctx, "ep_b", until, since); !errors.As(err, &ie) || ie.Field != "until" {
+		t.Errorf("Recover(until before since) = %v, want invalid until", err)
+	}
+	// A since in the future without an until is the since's fault.
+	if _, err := e.r.Recover(ctx, "ep_b", time.Now().Add(time.Hour), time.Time{}); !errors.As(err, &ie) || ie.Field != "since" {
+		t.Errorf("Recover(since in the future) = %v, want invalid since", err)
 	}
 }
