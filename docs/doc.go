@@ -4,7 +4,9 @@
 // that the manual cannot drift from the program.
 //
 // In a walkthrough page, a ```sh block is run; the "# " lines after a
-// command are what it prints, "…" standing for any text. A ```sh block
+// command are what it prints, "…" standing for any text (a command that
+// does not print them yet, because the result or record it reads is stored
+// a moment after the delivery, is run again for a few seconds). A ```sh block
 // marked exit=N is expected to exit N; one marked background (or
 // background=NAME) keeps running, its "# " lines being what it prints when
 // it is ready; a ```json block marked from=NAME holds lines that the

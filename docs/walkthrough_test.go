@@ -29,6 +29,7 @@ var walkthrough = []string{"jobs.md", "events.md", "receiving.md", "delivery-log
 // Bounds on the walkthrough's waits.
 const (
 	commandTimeout = 30 * time.Second // one command
+	settleTimeout  = 5 * time.Second  // a command run again until it prints its lines
 	readyTimeout   = 30 * time.Second // a background command's ready lines
 	outputTimeout  = 15 * time.Second // a from= block's lines
 )
@@ -273,7 +274,11 @@ func TestWalkthrough(t *testing.T) {
 	}
 }
 
-// run runs c and checks its exit status and output.
+// run runs c and checks its exit status and output. A command that exits
+// as it should but does not print its lines yet is run again, until
+// settleTimeout: a result or a delivery-log record is stored just after the
+// delivery it follows, which a command run at once may not see yet. A
+// command whose lines are right the first time runs once.
 func run(t *testing.T, b block, c command, dir string, environ []string) {
 	t.Helper()
 	wantExit := 0
@@ -284,22 +289,30 @@ func run(t *testing.T, b block, c command, dir string, environ []string) {
 		}
 		wantExit = n
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), commandTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "-o", "pipefail", "-c", c.text)
-	cmd.Dir, cmd.Env = dir, environ
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := cmd.ProcessState.ExitCode()
-	if err != nil && code < 0 {
-		t.Fatalf("%s: %s\n%v", b, c.text, err)
-	}
-	if code != wantExit {
-		t.Fatalf("%s: %s\nexit status %d, want %d\nstdout:\n%s\nstderr:\n%s", b, c.text, code, wantExit, &stdout, &stderr)
-	}
-	if w := missing(c.want, stdout.String()+stderr.String()); w != "" {
-		t.Fatalf("%s: %s\nprinted no line like\n  %s\nstdout:\n%s\nstderr:\n%s", b, c.text, w, &stdout, &stderr)
+	deadline := time.Now().Add(settleTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(t.Context(), commandTimeout)
+		cmd := exec.CommandContext(ctx, "bash", "-o", "pipefail", "-c", c.text)
+		cmd.Dir, cmd.Env = dir, environ
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		cancel()
+		code := cmd.ProcessState.ExitCode()
+		if err != nil && code < 0 {
+			t.Fatalf("%s: %s\n%v", b, c.text, err)
+		}
+		if code != wantExit {
+			t.Fatalf("%s: %s\nexit status %d, want %d\nstdout:\n%s\nstderr:\n%s", b, c.text, code, wantExit, &stdout, &stderr)
+		}
+		w := missing(c.want, stdout.String()+stderr.String())
+		if w == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s\nprinted no line like\n  %s\nstdout:\n%s\nstderr:\n%s", b, c.text, w, &stdout, &stderr)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
