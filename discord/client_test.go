@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/hookworker/hookworker/discord"
@@ -301,44 +304,110 @@ func sendConcurrently(t *testing.T, c *discord.Client, url string, n int) []send
 	return results
 }
 
+// TestClientPacesConcurrentBurst sends a burst of 30 messages to one
+// webhook of a fake Discord allowing 5 per 200ms, through the sender, over
+// HTTP. TestPacerPacesBurstAtDiscordWindow holds the same burst at
+// Discord's real window (5 per 2s) on synctest's clock.
 func TestClientPacesConcurrentBurst(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name   string
-		window time.Duration
-		long   bool
-	}{
-		{"scaled window 5 per 200ms", 200 * time.Millisecond, false},
-		{"real window 5 per 2s", 2 * time.Second, true},
+	const n = 30
+	f := newFakeDiscord(t, 5, 200*time.Millisecond)
+	rec := &waitRecorder{}
+	c := discord.New(newSender(t), discord.Config{Observer: rec})
+	results := sendConcurrently(t, c, f.webhook(testID, testToken), n)
+	for i, r := range results {
+		if !r.OK {
+			t.Errorf("message %d: %+v", i, r)
+		}
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if tt.long && testing.Short() {
-				t.Skip("the real 2s window takes about 12s")
-			}
-			const n = 30
-			f := newFakeDiscord(t, 5, tt.window)
-			rec := &waitRecorder{}
-			c := discord.New(newSender(t), discord.Config{Observer: rec})
-			results := sendConcurrently(t, c, f.webhook(testID, testToken), n)
-			for i, r := range results {
-				if !r.OK {
-					t.Errorf("message %d: %+v", i, r)
+	if got := len(f.Requests()); got != n {
+		t.Errorf("%d messages delivered, want %d", got, n)
+	}
+	if l := f.Limited(); l > 2 {
+		t.Errorf("%d requests answered 429, want at most 2", l)
+	}
+	if rec.n.Load() == 0 {
+		t.Error("no pacing wait was reported")
+	}
+	t.Logf("429s: %d, pacing waits: %d", f.Limited(), rec.n.Load())
+}
+
+// TestPacerPacesBurstAtDiscordWindow sends a burst of 30 requests to one
+// webhook of a fake Discord allowing 5 per 2s, as Discord does, each
+// request asking the Pacer first and telling it the response, as the
+// sender does, with round trips of 1 to 40ms. It runs on synctest's clock,
+// so the five resets of the real window take no time. Sent without the
+// Pacer, the same burst collects 429s: the fake's limit is there to be hit.
+func TestPacerPacesBurstAtDiscordWindow(t *testing.T) {
+	t.Parallel()
+	const (
+		n      = 30
+		limit  = 5
+		window = 2 * time.Second
+	)
+	u, err := url.Parse("https://discord.com/api/webhooks/" + testID + "/" + testToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// burst sends n requests at once, each until it is answered other
+	// than 429 (once, without a Pacer), and returns the fake and how long
+	// the whole burst took.
+	burst := func(t *testing.T, p *discord.Pacer) (*fakeDiscord, time.Duration) {
+		f := &fakeDiscord{limit: limit, window: window, buckets: make(map[string]*fakeBucket)}
+		start := time.Now()
+		var wg sync.WaitGroup
+		for i := range n {
+			rtt := time.Duration(1+i*7%40) * time.Millisecond
+			wg.Go(func() {
+				for {
+					if p != nil {
+						if err := p.Wait(context.Background(), u); err != nil {
+							t.Errorf("request %d: %v", i, err)
+							return
+						}
+					}
+					time.Sleep(rtt / 2)
+					w := httptest.NewRecorder()
+					f.serve(w, httptest.NewRequest(http.MethodPost, u.String(), strings.NewReader(`{"content":"message"}`)))
+					time.Sleep(rtt - rtt/2)
+					resp := w.Result()
+					if p != nil {
+						p.Observe(u, resp)
+					}
+					if resp.StatusCode != http.StatusTooManyRequests || p == nil {
+						return
+					}
 				}
-			}
-			if got := len(f.Requests()); got != n {
-				t.Errorf("%d messages delivered, want %d", got, n)
-			}
-			if l := f.Limited(); l > 2 {
-				t.Errorf("%d requests answered 429, want at most 2", l)
-			}
-			if rec.n.Load() == 0 {
-				t.Error("no pacing wait was reported")
-			}
-			t.Logf("429s: %d, pacing waits: %d", f.Limited(), rec.n.Load())
-		})
+			})
+		}
+		wg.Wait()
+		return f, time.Since(start)
 	}
+	synctest.Test(t, func(t *testing.T) {
+		rec := &waitRecorder{}
+		f, took := burst(t, discord.NewPacer(discord.PacerConfig{Observer: rec}))
+		if got := len(f.Requests()); got != n {
+			t.Errorf("%d requests delivered, want %d", got, n)
+		}
+		if l := f.Limited(); l > 2 {
+			t.Errorf("%d requests answered 429, want at most 2", l)
+		}
+		if rec.n.Load() == 0 {
+			t.Error("no pacing wait was reported")
+		}
+		// Six windows' worth: the last starts after five resets, and
+		// none is left with slots unused.
+		if most := n / limit * window; took >= most {
+			t.Errorf("the burst took %s, want less than %s", took, most)
+		}
+		t.Logf("429s: %d, pacing waits: %d, burst took %s", f.Limited(), rec.n.Load(), took)
+	})
+	synctest.Test(t, func(t *testing.T) {
+		f, _ := burst(t, nil)
+		if l := f.Limited(); l != n-limit {
+			t.Errorf("unpaced, %d requests answered 429, want %d", l, n-limit)
+		}
+	})
 }
 
 func TestClientSeparateWebhooksDoNotWaitOnEachOther(t *testing.T) {
