@@ -301,12 +301,12 @@ func TestHelpCommand(t *testing.T) {
 		{"results", []string{"-follow"}},
 		{"event-type", []string{"--schema", "hookworker event-type put flags:", "-description", "-schema", "hookworker event-type list flags:", "-archived"}},
 		{"endpoint", []string{"recover ID --since", "hookworker endpoint add flags:", "-event-type", "-header", "-metadata",
-			"1 to 63 of A-Za-z0-9_-", "whsec_ followed by 32 to 100 standard base64 characters",
+			"1 to 63 of A-Za-z0-9_-", `"whsec_" followed by 32 to 100 characters of standard base64`,
 			"hookworker endpoint recover flags:", "-until", "hookworker endpoint disable flags:", "-reason"}},
 		{"event", []string{"resend EVENT_ID", "hookworker event send flags:", "-payload", "-channel", "1 to 64 of A-Za-z0-9_-",
 			"hookworker event resend flags:", "-endpoint"}},
 		{"attempts", []string{"-outcome"}},
-		{"listen", []string{"-addr", "-secret-refresh", "1 to 63 of A-Za-z0-9_-", "whsec_ followed by 32 to 100"}},
+		{"listen", []string{"-addr", "-secret-refresh", "1 to 63 of A-Za-z0-9_-", `"whsec_" followed by 32 to 100`}},
 	} {
 		code, out, _ := mainOut(t, nil, "help", tt.command)
 		if code != cli.ExitOK {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hookworker/hookworker/client"
 	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/internal/secret"
 )
 
 // apiCommand is one subcommand of event-type, endpoint or event. Every
@@ -135,13 +136,13 @@ func dialAPI(name string, stderr io.Writer) (*client.Client, *nats.Conn, int) {
 }
 
 // The formats of ids and secrets, as the flags' help and the errors state
-// them (job.ValidID, catalog.ValidEndpointID, catalog.ValidEventID and the
-// secret's parser hold the rules).
+// them (job.ValidID, catalog.ValidEndpointID, catalog.ValidEventID and
+// secret.Parse hold the rules).
 const (
 	jobIDFormat      = "1 to 128 of A-Za-z0-9_-:"
 	endpointIDFormat = "1 to 63 of A-Za-z0-9_-"
 	eventIDFormat    = "1 to 64 of A-Za-z0-9_-"
-	secretFormat     = "whsec_ followed by 32 to 100 standard base64 characters"
+	secretFormat     = secret.Format
 )
 
 // checkEndpointID checks an endpoint id given as what.
