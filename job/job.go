@@ -334,11 +334,17 @@ func Decode(data []byte, fallbackID string) (Job, error) {
 			}
 		}
 	}
+	// An event job's event and endpoint too, so that its rejected result
+	// names them whatever else is wrong with it.
+	eventErr := j.decodeEvent(w.Endpoint, w.Event)
 	if idErr != nil {
 		return j, idErr
 	}
 	if typeErr != nil {
 		return j, typeErr
+	}
+	if eventErr != nil {
+		return j, eventErr
 	}
 
 	err := j.decodeURLs(w.URL, w.URLs)
@@ -399,9 +405,6 @@ func Decode(data []byte, fallbackID string) (Job, error) {
 		if j.RetrySchedule, err = decodeSchedule(w.RetrySchedule); err != nil {
 			return j, err
 		}
-	}
-	if err := j.decodeEvent(w.Endpoint, w.Event); err != nil {
-		return j, err
 	}
 	return j, nil
 }
