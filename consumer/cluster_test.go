@@ -92,7 +92,7 @@ func (c *cluster) stop(t *testing.T, name string) {
 }
 
 // createReplicated creates the job and result streams and the state bucket
-// with three replicas, the way the README tells production users to before
+// with three replicas, the way docs/operations.md tells production users to before
 // the first worker starts.
 func createReplicated(t *testing.T, url string, topo bus.Topology) {
 	t.Helper()

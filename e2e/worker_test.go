@@ -259,7 +259,7 @@ func newSecret(t *testing.T) string {
 }
 
 // receiver is a webhook receiver that verifies every request's signature as
-// the README shows (401 when it does not verify), then answers 503 to the
+// docs/jobs.md shows (401 when it does not verify), then answers 503 to the
 // first failures requests and 204 after.
 type receiver struct {
 	*httptest.Server
