@@ -2,8 +2,6 @@ package cli_test
 
 import (
 	"bytes"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -58,88 +56,4 @@ func TestHelpListsTheVariables(t *testing.T) {
 	if code != cli.ExitOK || !strings.HasSuffix(out, "Configuration (environment):\n"+table.String()) {
 		t.Errorf("exit %d, stdout:\n%s\nwant it to end with the variables:\n%s", code, out, table.String())
 	}
-}
-
-// TestConfigurationDocExamples runs the examples of
-// docs/configuration.md, ```sh blocks of "NAME=value … hookworker args"
-// lines, each followed by what it prints as "# " lines, and compares the
-// output and the exit status (exit=N on the block, else 0).
-func TestConfigurationDocExamples(t *testing.T) {
-	doc, err := os.ReadFile("../../docs/configuration.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	examples := shExamples(t, string(doc))
-	if len(examples) == 0 {
-		t.Fatal("docs/configuration.md has no examples")
-	}
-	for _, ex := range examples {
-		t.Run(ex.line, func(t *testing.T) {
-			setEnv(t, ex.env)
-			code, out, errOut := mainOut(t, nil, ex.args...)
-			if got := out + errOut; got != ex.out {
-				t.Errorf("output:\n%s\nthe page says:\n%s", got, ex.out)
-			}
-			if code != ex.code {
-				t.Errorf("exit %d, the page says %d", code, ex.code)
-			}
-		})
-	}
-}
-
-// shExample is one command of a ```sh block and what it prints.
-type shExample struct {
-	line string
-	env  map[string]string
-	args []string
-	out  string
-	code int
-}
-
-// shExamples parses the ```sh blocks of a Markdown page.
-func shExamples(t *testing.T, doc string) []shExample {
-	t.Helper()
-	var (
-		list    []shExample
-		inBlock bool
-		code    int
-	)
-	for line := range strings.Lines(doc) {
-		line = strings.TrimSuffix(line, "\n")
-		switch {
-		case !inBlock && (line == "```sh" || strings.HasPrefix(line, "```sh ")):
-			inBlock, code = true, 0
-			if n, ok := strings.CutPrefix(line, "```sh exit="); ok {
-				var err error
-				if code, err = strconv.Atoi(n); err != nil {
-					t.Fatalf("docs/configuration.md: bad block %q", line)
-				}
-			}
-		case !inBlock:
-		case line == "```":
-			inBlock = false
-		case strings.HasPrefix(line, "# "):
-			if len(list) == 0 {
-				t.Fatalf("docs/configuration.md: output %q follows no command", line)
-			}
-			list[len(list)-1].out += line[2:] + "\n"
-		default:
-			ex := shExample{line: line, env: map[string]string{}, code: code}
-			fields := strings.Fields(line)
-			for len(fields) > 0 && fields[0] != "hookworker" {
-				name, value, ok := strings.Cut(fields[0], "=")
-				if !ok || strings.ContainsAny(value, `"'\`) {
-					t.Fatalf("docs/configuration.md: cannot run %q", line)
-				}
-				ex.env[name] = value
-				fields = fields[1:]
-			}
-			if len(fields) == 0 {
-				t.Fatalf("docs/configuration.md: %q does not run hookworker", line)
-			}
-			ex.args = fields[1:]
-			list = append(list, ex)
-		}
-	}
-	return list
 }
