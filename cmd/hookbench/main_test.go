@@ -210,7 +210,7 @@ func TestPayloadAndJob(t *testing.T) {
 			if err != nil {
 				t.Fatalf("decode %s: %v", data, err)
 			}
-			if j.ID != "id-1" || j.URL != "http://127.0.0.1:1/hook" || !bytes.Equal(j.Payload, p) {
+			if j.ID != "id-1" || len(j.URLs) != 1 || j.URLs[0] != "http://127.0.0.1:1/hook" || !bytes.Equal(j.Payload, p) {
 				t.Errorf("decoded %+v from %s", j, data)
 			}
 		})

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/hookworker/hookworker/client"
 	"github.com/hookworker/hookworker/config"
+	"github.com/hookworker/hookworker/internal/address"
 	"github.com/hookworker/hookworker/internal/catalog"
 	"github.com/hookworker/hookworker/receiver"
 	"github.com/hookworker/hookworker/redact"
@@ -308,21 +308,19 @@ func privateHint(err error) string {
 		" (or HOOKWORKER_ALLOWED_NETWORKS naming the address, e.g. 127.0.0.1/32), or give --url a public URL that reaches this address"
 }
 
-// privateNote says, for an endpoint URL on loopback or a private network,
-// what the workers need to deliver to it.
+// privateNote says, for an endpoint URL the workers' default address policy
+// refuses (loopback, a private network, localhost, ...), what the workers
+// need to deliver to it.
 func privateNote(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return ""
 	}
-	h := u.Hostname()
-	a, err := netip.ParseAddr(h)
-	private := h == "localhost" || strings.HasSuffix(h, ".localhost") ||
-		(err == nil && (a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsUnspecified()))
-	if !private {
+	var refused *address.RefusedError
+	if !errors.As(address.Policy{}.CheckURL(u), &refused) {
 		return ""
 	}
-	return "the workers deliver to " + h + " only with HOOKWORKER_ALLOW_PRIVATE_NETWORKS=true or HOOKWORKER_ALLOWED_NETWORKS naming it"
+	return "the workers deliver to " + u.Hostname() + " only with HOOKWORKER_ALLOW_PRIVATE_NETWORKS=true or HOOKWORKER_ALLOWED_NETWORKS naming it"
 }
 
 // sameSet reports whether a and b hold the same strings.
