@@ -113,8 +113,9 @@ type Config struct {
 	ProxyCooldown time.Duration `envconfig:"HOOKWORKER_PROXY_COOLDOWN" default:"1m" desc:"how long a burned proxy stays out of rotation"`
 
 	// SigningSecret is the Standard Webhooks secret, "whsec_" followed by
-	// the base64 of a 24- to 64-byte key. Empty sends unsigned requests. Defaults to empty.
-	SigningSecret string `envconfig:"HOOKWORKER_SIGNING_SECRET" desc:"whsec_… secret for Standard Webhooks signatures, a key of 24 to 64 bytes"`
+	// 32 to 100 characters of base64 (a key of 24 to 75 bytes; see package
+	// internal/secret). Empty sends unsigned requests. Defaults to empty.
+	SigningSecret string `envconfig:"HOOKWORKER_SIGNING_SECRET" desc:"whsec_… secret for Standard Webhooks signatures, 32 to 100 base64 characters (a key of 24 to 75 bytes)"`
 	// DiscordUsername is the default Discord webhook username. Defaults to
 	// empty (the webhook's own).
 	DiscordUsername string `envconfig:"HOOKWORKER_DISCORD_USERNAME" desc:"default Discord username"`
