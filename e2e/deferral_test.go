@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -14,13 +15,15 @@ import (
 )
 
 // TestLongRetryAfterDoesNotDelayOthers runs a worker with a single slot and
-// has one destination answer 429 with Retry-After: 30. The job is deferred
-// for the 30 seconds asked (longer than HOOKWORKER_DEFER_AFTER), which the
-// slot does not wait out: the jobs to another destination published after
-// it are all delivered while it is pending, and it is delivered after its
-// wait, never sent again before. It takes the 30 seconds for real: the wait
-// is kept by the NATS server (a delayed negative acknowledgement), which
-// has no clock to inject.
+// has one destination answer 429 with Retry-After: 3. The job is deferred
+// for the 3 seconds asked (longer than HOOKWORKER_DEFER_AFTER and than
+// HOOKWORKER_ACK_WAIT), which the slot does not wait out: the jobs to
+// another destination published after it are all delivered while it is
+// pending, and it is delivered after its wait, never sent again before. A
+// slot that waited would deliver it first. It takes the 3 seconds for real:
+// the wait is kept by the NATS server (a delayed negative acknowledgement),
+// which has no clock to inject; they are long enough for the other jobs'
+// ten deliveries on a busy machine.
 func TestLongRetryAfterDoesNotDelayOthers(t *testing.T) {
 	natsAddr := freeAddr(t)
 	setEnv(t, map[string]string{
@@ -28,12 +31,13 @@ func TestLongRetryAfterDoesNotDelayOthers(t *testing.T) {
 		"HOOKWORKER_ALLOWED_NETWORKS": "127.0.0.1/32",
 		"HOOKWORKER_CONCURRENCY":      "1",
 		"HOOKWORKER_DEFER_AFTER":      "1s",
-		"HOOKWORKER_ACK_WAIT":         "5s",
+		"HOOKWORKER_ACK_WAIT":         "1s",
 		"HOOKWORKER_SHUTDOWN_TIMEOUT": "5s",
 		"HOOKWORKER_LOG_LEVEL":        "debug",
 	})
 	startNATS(t, natsAddr)
 
+	const retryAfter = 3 * time.Second
 	var mu sync.Mutex
 	var seen []time.Time
 	limited := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -42,7 +46,7 @@ func TestLongRetryAfterDoesNotDelayOthers(t *testing.T) {
 		n := len(seen)
 		mu.Unlock()
 		if n == 1 {
-			w.Header().Set("Retry-After", "30")
+			w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter/time.Second)))
 			w.WriteHeader(http.StatusTooManyRequests)
 			return
 		}
@@ -85,7 +89,7 @@ func TestLongRetryAfterDoesNotDelayOthers(t *testing.T) {
 	w := startWorker(t)
 	publish("rate-limited", limited.URL)
 	w.eventually(t, "the 429", func() bool { return requests() == 1 })
-	const n = 20
+	const n = 10
 	for i := range n {
 		publish(fmt.Sprintf("other-%d", i), others.URL)
 	}
@@ -107,7 +111,7 @@ func TestLongRetryAfterDoesNotDelayOthers(t *testing.T) {
 	if len(seen) != 2 {
 		t.Fatalf("rate-limited destination got %d requests, want 2", len(seen))
 	}
-	if gap := seen[1].Sub(seen[0]); gap < 30*time.Second {
-		t.Errorf("second request %s after the first, want at least the 30s asked for", gap)
+	if gap := seen[1].Sub(seen[0]); gap < retryAfter {
+		t.Errorf("second request %s after the first, want at least the %s asked for", gap, retryAfter)
 	}
 }
