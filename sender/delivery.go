@@ -249,6 +249,12 @@ func (d *delivery) begin(ctx context.Context) (*url.URL, bool) {
 		}
 		proxy, d.proxy = p, p
 	}
+	if d.req.Check != nil && d.attempts > d.req.Prior.Attempts {
+		if err := d.req.Check(ctx); err != nil {
+			d.finish(Failed, err.Error())
+			return nil, false
+		}
+	}
 	if d.attempts > 0 && d.req.BeforeRetry != nil {
 		p := Progress{Attempts: d.attempts + 1, Retries: d.retries, Status: d.status, Response: d.response, Truncated: d.cut}
 		if d.last < len(d.req.URLs) {

@@ -192,3 +192,28 @@ func TestSignErrorSendsNothing(t *testing.T) {
 		})
 	}
 }
+
+// Check runs before every attempt of a Send but its first; an error fails
+// the delivery with that error and sends nothing more.
+func TestCheckBeforeRetry(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) { reply(w, 503, "") })
+	s := newSender(t, Config{AllowPrivateNetworks: true})
+	checks := 0
+	res := s.Send(context.Background(), Request{
+		ID: "msg_1", URLs: []string{rc.URL}, Body: []byte(`{}`),
+		Schedule: []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond},
+		Check: func(context.Context) error {
+			if checks++; checks == 2 {
+				return errors.New("endpoint ep_1 was deleted; no retry sent")
+			}
+			return nil
+		},
+	})
+	if res.Outcome != Failed || res.Error != "endpoint ep_1 was deleted; no retry sent" {
+		t.Fatalf("got %s %q, want failed with the check's error", res.Outcome, res.Error)
+	}
+	if checks != 2 || rc.Hits() != 2 || res.Attempts != 2 {
+		t.Fatalf("%d checks, %d requests, %d attempts; want 2, 2, 2", checks, rc.Hits(), res.Attempts)
+	}
+}

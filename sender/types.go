@@ -86,6 +86,12 @@ type Request struct {
 	// Prior carries what earlier deliveries of the same job already spent, so
 	// that budgets and counts hold across redeliveries.
 	Prior Progress
+	// Check, when set, is called before every attempt of this Send but its
+	// first (the caller checks before it calls Send), once the attempt may
+	// start: an error ends the delivery Failed with the error as its
+	// message, and nothing more is sent. An event job's check is that its
+	// endpoint still exists and is enabled.
+	Check func(context.Context) error
 	// BeforeRetry, when set, is called before every attempt of the job but
 	// its very first (that is, when Prior or this Send already counts an
 	// attempt), with the Progress counting the attempt about to start. A

@@ -134,10 +134,10 @@ func (d *Deliverer) Prepare(j *job.Job) (func(context.Context, sender.Request) s
 func (d *Deliverer) deliver(ctx context.Context, req sender.Request, jobID, id string, ev job.Event) sender.Result {
 	start := d.cfg.Now()
 	ep, err := d.cfg.Catalog.Deliverable(ctx, id)
-	switch {
-	case errors.Is(err, catalog.ErrNotFound):
-		return notSent(req, start, sender.Failed, fmt.Sprintf("endpoint %s was deleted; nothing sent", id))
-	case err != nil:
+	if gone := unusable(id, ep, err); gone != nil {
+		return notSent(req, start, sender.Failed, gone.Error()+"; nothing sent")
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			return notSent(req, start, sender.Interrupted, "interrupted before the endpoint was read")
 		}
@@ -145,8 +145,6 @@ func (d *Deliverer) deliver(ctx context.Context, req sender.Request, jobID, id s
 		r := notSent(req, start, sender.Deferred, "endpoint could not be read")
 		r.Defer = unavailableWait
 		return r
-	case ep.Disabled:
-		return notSent(req, start, sender.Failed, fmt.Sprintf("endpoint %s is disabled (%s); nothing sent", id, ep.DisabledReason))
 	}
 	// Secrets are read again as each attempt is signed; these serve when
 	// the catalog's mirror does not hold the endpoint yet.
@@ -166,6 +164,15 @@ func (d *Deliverer) deliver(ctx context.Context, req sender.Request, jobID, id s
 		}
 		return d.sign(id, secrets, msgID, ts, body)
 	}
+	// A retry waited for in the process goes only to an endpoint that still
+	// exists and is enabled; one that cannot be read just now is tried.
+	req.Check = func(ctx context.Context) error {
+		ep, err := d.cfg.Catalog.Deliverable(ctx, id)
+		if gone := unusable(id, ep, err); gone != nil {
+			return fmt.Errorf("%w; no retry sent", gone)
+		}
+		return nil
+	}
 	if req.Schedule == nil {
 		req.Schedule = d.cfg.Schedule // only read
 	}
@@ -178,6 +185,19 @@ func (d *Deliverer) deliver(ctx context.Context, req sender.Request, jobID, id s
 		}
 	}
 	return d.cfg.Send(ctx, req)
+}
+
+// unusable returns why endpoint id, as Deliverable read it (ep, err),
+// takes no delivery: deleted or disabled; nil when it takes them, or when
+// it could not be read.
+func unusable(id string, ep catalog.Endpoint, err error) error {
+	switch {
+	case errors.Is(err, catalog.ErrNotFound):
+		return fmt.Errorf("endpoint %s was deleted", id)
+	case err == nil && ep.Disabled:
+		return fmt.Errorf("endpoint %s is disabled (%s)", id, ep.DisabledReason)
+	}
+	return nil
 }
 
 // notSent is the result of a delivery that sent nothing this time.
