@@ -27,14 +27,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestRunTiny runs every phase on a tiny configuration and checks that the
-// key=value line is complete and its counts agree. It asserts nothing about
-// speed.
-func TestRunTiny(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a server, a receiver and workers in processes of their own")
-	}
-	o := options{
+// tinyOptions is a configuration of every phase small enough for a test.
+func tinyOptions() options {
+	return options{
 		Payload: 64, Jobs: 50, Concurrency: 4,
 		// Slower than 100 ms: a host that answers faster counts as fast,
 		// and the mixed run's slow host would then rightly take the slots
@@ -44,77 +39,131 @@ func TestRunTiny(t *testing.T) {
 		Events: 20, EventsEndpoints: 4,
 		BacklogSmall: 20, BacklogLarge: 60, MixedSlow: 40, MixedFast: 10, PacedJobs: 20, PacedRate: 200,
 	}
-	var out bytes.Buffer
-	if err := run(context.Background(), o, &out, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+}
+
+// reportKeys are figures the key=value line must hold, whichever phases ran.
+var reportKeys = []string{
+	"http_rps", "bus_jps", "combined_limit", "e2e_dps", "e2e_vs_http", "e2e_vs_combined",
+	"e2e_worker_cpu_s_per_1k", "e2e_worker_heap_peak_mib", "e2e_worker_rss_peak_mib",
+	"slow_dps", "slow_vs_literal", "slow_vs_bound", "slow_worker_rss_peak_mib", "slow_worker_stack_peak_mib",
+	"slow_worker_cpu_s_per_1k", "slow_goroutines_before", "slow_goroutines_after", "slow_settle_seconds",
+	"bound_dps", "bound_vs_literal", "bound_peak_in_flight", "bound_worker_rss_peak_mib",
+	"events_dps", "events_vs_e2e", "events_plain_dps", "events_vs_e2e_phase", "events_log_on_vs_off", "events_worker_cpu_s_per_1k", "worker_events_rss_peak_mib",
+	"backlog_small_vs_e2e", "backlog_large_vs_e2e", "backlog_large_worst_vs_median", "backlog_large_window_worst_dps",
+	"mixed_fast_vs_alone", "mixed_fast_vs_loaded", "mixed_slow_peak_in_flight", "paced_worker_cpu_s_per_1k", "paced_vs_e2e_cpu", "paced_saturated_worker_cpu_s_per_1k",
+	"cpu_total_s",
+}
+
+// checkReport reads the report a run wrote to out, checks that a table
+// comes before the key=value line and that the line holds every key of
+// reportKeys, each once, and returns its pairs.
+func checkReport(t *testing.T, out string) map[string]float64 {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
 	kv := parsePairs(t, lines[len(lines)-1])
-	for _, key := range []string{
-		"http_rps", "bus_jps", "combined_limit", "e2e_dps", "e2e_vs_http", "e2e_vs_combined",
-		"e2e_worker_cpu_s_per_1k", "e2e_worker_heap_peak_mib", "e2e_worker_rss_peak_mib",
-		"slow_dps", "slow_vs_literal", "slow_vs_bound", "slow_worker_rss_peak_mib", "slow_worker_stack_peak_mib",
-		"slow_worker_cpu_s_per_1k", "slow_goroutines_before", "slow_goroutines_after", "slow_settle_seconds",
-		"bound_dps", "bound_vs_literal", "bound_peak_in_flight", "bound_worker_rss_peak_mib",
-		"events_dps", "events_vs_e2e", "events_plain_dps", "events_vs_e2e_phase", "events_log_on_vs_off", "events_worker_cpu_s_per_1k", "worker_events_rss_peak_mib",
-		"backlog_small_vs_e2e", "backlog_large_vs_e2e", "backlog_large_worst_vs_median", "backlog_large_window_worst_dps",
-		"mixed_fast_vs_alone", "mixed_fast_vs_loaded", "mixed_slow_peak_in_flight", "paced_worker_cpu_s_per_1k", "paced_vs_e2e_cpu", "paced_saturated_worker_cpu_s_per_1k",
-		"cpu_total_s",
-	} {
+	for _, key := range reportKeys {
 		if _, ok := kv[key]; !ok {
 			t.Errorf("key %s missing from %q", key, lines[len(lines)-1])
 		}
 	}
-	tests := []struct {
-		key  string
-		want float64
-	}{
-		{"jobs", 50},
-		{"concurrency", 4},
-		{"window", 8},
-		{"e2e_results", 50},
-		{"e2e_delivered", 50},
-		{"e2e_duplicates", 0},
-		{"slow_jobs", 100},
-		{"slow_concurrency", 100},
-		{"slow_delivered", 100},
-		{"bound_jobs", 300},
-		{"bound_window", 100},
-		{"bound_delivered", 300},
-		{"events", 20},
-		{"events_endpoints", 4},
-		{"events_results", 80},
-		{"events_delivered", 80},
-		{"events_duplicates", 0},
-		{"backlog_small_delivered", 20},
-		{"backlog_large_delivered", 60},
-		{"mixed_fast_delivered", 10},
-		{"mixed_host_limit", 1},
-		{"paced_delivered", 20},
+	if len(lines) < 10 {
+		t.Errorf("table has %d lines, want a table before the key=value line", len(lines))
 	}
-	for _, tt := range tests {
-		t.Run(tt.key, func(t *testing.T) {
-			if got := kv[tt.key]; got != tt.want {
-				t.Errorf("%s = %v, want %v", tt.key, got, tt.want)
-			}
-		})
+	return kv
+}
+
+// checkValues checks that kv holds the figures of want, and that each of
+// positive is above zero.
+func checkValues(t *testing.T, kv map[string]float64, want map[string]float64, positive []string) {
+	t.Helper()
+	for key, v := range want {
+		if got := kv[key]; got != v {
+			t.Errorf("%s = %v, want %v", key, got, v)
+		}
 	}
-	if kv["mixed_slow_peak_in_flight"] > kv["mixed_host_limit"] {
-		t.Errorf("the slow host had %v requests in flight, more than its share (%v)", kv["mixed_slow_peak_in_flight"], kv["mixed_host_limit"])
-	}
-	for _, key := range []string{"backlog_small_dps", "backlog_large_dps", "mixed_fast_dps", "mixed_fast_alone_dps", "mixed_fast_loaded_dps", "paced_dps", "paced_worker_cpu_s_per_1k", "http_rps", "bus_jps", "e2e_dps", "slow_dps", "bound_dps", "bound_concurrency", "e2e_worker_rss_peak_mib", "slow_worker_rss_peak_mib", "bound_worker_rss_peak_mib", "cpu_total_s"} {
+	for _, key := range positive {
 		if kv[key] <= 0 {
 			t.Errorf("%s = %v, want it positive", key, kv[key])
 		}
+	}
+}
+
+// TestReport prints the report of a run that measured nothing: every key is
+// there, once, after the table, and the setup is the options'.
+func TestReport(t *testing.T) {
+	t.Parallel()
+	o := tinyOptions()
+	if err := o.check(); err != nil {
+		t.Fatal(err)
+	}
+	r := &report{o: o, loadAvg: "0.5"}
+	var out bytes.Buffer
+	r.print(&out)
+	kv := checkReport(t, out.String())
+	checkValues(t, kv, map[string]float64{
+		"jobs": 50, "concurrency": 4, "window": 8, "slow_jobs": 100, "slow_concurrency": 100,
+		"bound_jobs": 300, "bound_window": 100, "loadavg_1m": 0.5,
+	}, nil)
+}
+
+// TestRunTiny runs the end-to-end phase on a tiny configuration, its
+// server, receiver and worker in processes of their own, and checks that
+// the key=value line is complete and its counts agree. It asserts nothing
+// about speed. Every phase together takes about a minute and a half under
+// -race: TestRunTinyAllPhases runs them, when asked to.
+func TestRunTiny(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server, a receiver and a worker in processes of their own")
+	}
+	o := tinyOptions()
+	o.Phases = []string{"end to end"}
+	var out bytes.Buffer
+	if err := run(context.Background(), o, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	kv := checkReport(t, out.String())
+	checkValues(t, kv, map[string]float64{
+		"jobs": 50, "concurrency": 4, "window": 8,
+		"e2e_results": 50, "e2e_delivered": 50, "e2e_duplicates": 0,
+	}, []string{"e2e_dps", "e2e_worker_rss_peak_mib", "worker_e2e_rss_peak_mib", "cpu_total_s"})
+}
+
+// TestRunTinyAllPhases runs every phase on a tiny configuration and checks
+// the counts of each. It takes about a minute and a half under -race, so it
+// runs only when HOOKBENCH_ALL_PHASES=1 and not with -short:
+//
+//	HOOKBENCH_ALL_PHASES=1 go test -race -run TestRunTinyAllPhases ./cmd/hookbench
+func TestRunTinyAllPhases(t *testing.T) {
+	if testing.Short() || os.Getenv("HOOKBENCH_ALL_PHASES") != "1" {
+		t.Skip("every phase takes about a minute and a half; set HOOKBENCH_ALL_PHASES=1 to run them")
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), tinyOptions(), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	kv := checkReport(t, out.String())
+	checkValues(t, kv, map[string]float64{
+		"jobs": 50, "concurrency": 4, "window": 8,
+		"e2e_results": 50, "e2e_delivered": 50, "e2e_duplicates": 0,
+		"slow_jobs": 100, "slow_concurrency": 100, "slow_delivered": 100,
+		"bound_jobs": 300, "bound_window": 100, "bound_delivered": 300,
+		"events": 20, "events_endpoints": 4, "events_results": 80, "events_delivered": 80, "events_duplicates": 0,
+		"backlog_small_delivered": 20, "backlog_large_delivered": 60,
+		"mixed_fast_delivered": 10, "mixed_host_limit": 1,
+		"paced_delivered": 20,
+	}, []string{
+		"backlog_small_dps", "backlog_large_dps", "mixed_fast_dps", "mixed_fast_alone_dps", "mixed_fast_loaded_dps",
+		"paced_dps", "paced_worker_cpu_s_per_1k", "http_rps", "bus_jps", "e2e_dps", "slow_dps", "bound_dps",
+		"bound_concurrency", "e2e_worker_rss_peak_mib", "slow_worker_rss_peak_mib", "bound_worker_rss_peak_mib", "cpu_total_s",
+	})
+	if kv["mixed_slow_peak_in_flight"] > kv["mixed_host_limit"] {
+		t.Errorf("the slow host had %v requests in flight, more than its share (%v)", kv["mixed_slow_peak_in_flight"], kv["mixed_host_limit"])
 	}
 	if kv["slow_peak_in_flight"] < 1 || kv["slow_peak_in_flight"] > 100 {
 		t.Errorf("slow_peak_in_flight = %v, want 1 to 100", kv["slow_peak_in_flight"])
 	}
 	if kv["bound_peak_in_flight"] < 1 || kv["bound_peak_in_flight"] > kv["bound_concurrency"] {
 		t.Errorf("bound_peak_in_flight = %v, want 1 to bound_concurrency (%v)", kv["bound_peak_in_flight"], kv["bound_concurrency"])
-	}
-	if len(lines) < 10 {
-		t.Errorf("table has %d lines, want a table before the key=value line", len(lines))
 	}
 }
 
