@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookworker/hookworker/sender"
+	"github.com/hookworker/hookworker/job"
 )
 
 // TestFirstAttemptLostInCrashCounted kills a worker during a job's very
@@ -34,7 +34,7 @@ func TestFirstAttemptLostInCrashCounted(t *testing.T) {
 
 	e.startWorker(workerOpts{concurrency: 1})
 	r := e.waitResults(1)[0]
-	if r.ID != "crash-first" || r.Outcome != sender.Delivered || r.Status != 204 {
+	if r.ID != "crash-first" || r.Outcome != job.Delivered || r.Status != 204 {
 		t.Errorf("result = %+v, want delivered with 204", r)
 	}
 	if n := rc.count("crash-first"); r.Attempts != n || n != 2 {
@@ -65,7 +65,7 @@ func TestAbandonedJobKeepsItsAccount(t *testing.T) {
 		w = e.startWorker(opts)
 	}
 	r := e.waitResults(1)[0]
-	if r.Outcome != sender.Failed || r.URL != rc.URL+"/hook" || r.Status != 0 {
+	if r.Outcome != job.Failed || r.URL != rc.URL+"/hook" || r.Status != 0 {
 		t.Errorf("result = %+v, want failed, with the job's url and no status", r)
 	}
 	if n := rc.count("abandoned"); r.Attempts != n || n != lostAllowed {
@@ -99,7 +99,7 @@ func TestProgressOverMaxPayloadKept(t *testing.T) {
 	w.kill(t)
 	e.startWorker(opts)
 	r := e.waitResults(1)[0]
-	if r.Outcome != sender.Failed || r.Status != 500 || r.Attempts != 2 || !slices.Equal(r.Truncated, []string{"response"}) {
+	if r.Outcome != job.Failed || r.Status != 500 || r.Attempts != 2 || !slices.Equal(r.Truncated, []string{"response"}) {
 		t.Errorf("result = %+v, want failed with status 500 after 2 attempts, response truncated", r)
 	}
 	e.expectStoredOnce("progress")

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookworker/hookworker/sender"
+	"github.com/hookworker/hookworker/job"
 )
 
 // TestBacklogToOneHostIsNotHandedBack publishes a backlog to one host that
@@ -29,7 +29,7 @@ func TestBacklogToOneHostIsNotHandedBack(t *testing.T) {
 	e.publishWait()
 	e.startWorker(workerOpts{concurrency: 4, hostConcurrency: 1})
 	for _, r := range e.waitResults(n) {
-		if r.Outcome != sender.Delivered || r.Attempts != 1 {
+		if r.Outcome != job.Delivered || r.Attempts != 1 {
 			t.Errorf("result = %+v, want delivered at the first attempt", r)
 		}
 	}

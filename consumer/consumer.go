@@ -89,7 +89,7 @@ type Options struct {
 	// ResultSubject is where results are published.
 	ResultSubject string
 	// Limits are the worker's maximums for per-job values.
-	Limits job.Limits
+	Limits Limits
 	// FetchWait is how long one pull waits for jobs; 0 means 2s. It bounds
 	// how long Run takes to notice its context ended.
 	FetchWait time.Duration

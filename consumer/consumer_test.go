@@ -182,7 +182,7 @@ func (e *env) startWorker(o workerOpts) *worker {
 		Concurrency: o.concurrency, HostConcurrency: o.hostConcurrency, Working: o.working,
 		AckWait: e.topo.AckWait, ShutdownTimeout: o.shutdown, MaxRedeliveries: o.maxRedeliveries,
 		ResultSubject: e.topo.ResultSubject, FetchWait: 500 * time.Millisecond, Logger: log,
-		Limits: job.Limits{Timeout: scfg.Timeout, MaxRetries: scfg.MaxRetries, MaxProxyRetries: scfg.MaxProxyRetries},
+		Limits: consumer.Limits{Timeout: scfg.Timeout, MaxRetries: scfg.MaxRetries, MaxProxyRetries: scfg.MaxProxyRetries},
 		Rebind: func(ctx context.Context) (jetstream.Consumer, error) {
 			bound, err := b.Ensure(ctx, e.topo)
 			return bound.Consumer, err
@@ -371,7 +371,7 @@ func TestWebhookAndDiscordDelivered(t *testing.T) {
 		got[r.ID] = r
 	}
 	wh := got["order-1:shipped"]
-	if !wh.OK || wh.Outcome != sender.Delivered || wh.Status != 200 || wh.Attempts != 1 || wh.Type != job.Webhook ||
+	if !wh.OK || wh.Outcome != job.Delivered || wh.Status != 200 || wh.Attempts != 1 || wh.Type != job.Webhook ||
 		wh.Error != "" || wh.Proxy != "" || string(wh.Response) != `{"received":true}` || string(wh.Meta) != `{"trace":"abc"}` {
 		t.Errorf("webhook result = %+v", wh)
 	}
@@ -385,7 +385,7 @@ func TestWebhookAndDiscordDelivered(t *testing.T) {
 		t.Errorf("receiver got body %s", body)
 	}
 	dr := got["deploy-7"]
-	if !dr.OK || dr.Outcome != sender.Delivered || dr.Status != 204 || dr.Attempts != 1 || dr.Type != job.Discord || dr.Response != nil {
+	if !dr.OK || dr.Outcome != job.Delivered || dr.Status != 204 || dr.Attempts != 1 || dr.Type != job.Discord || dr.Response != nil {
 		t.Errorf("discord result = %+v", dr)
 	}
 	if dr.URL == "" || dr.URL == discordURL || contains(dr.URL, "secret-token") {
@@ -428,15 +428,15 @@ func TestInvalidJobsRejected(t *testing.T) {
 	}
 	tests := []struct {
 		id      string
-		outcome sender.Outcome
+		outcome job.Outcome
 	}{
-		{"poison-1", sender.Rejected},
-		{"bad-type", sender.Rejected},
-		{"both", sender.Rejected},
-		{"HOOKS-4", sender.Rejected}, // invalid id: the fallback id is used
-		{"empty-discord", sender.Rejected},
-		{"HOOKS-6", sender.Delivered},
-		{"good", sender.Delivered},
+		{"poison-1", job.Rejected},
+		{"bad-type", job.Rejected},
+		{"both", job.Rejected},
+		{"HOOKS-4", job.Rejected}, // invalid id: the fallback id is used
+		{"empty-discord", job.Rejected},
+		{"HOOKS-6", job.Delivered},
+		{"good", job.Delivered},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {
@@ -444,10 +444,10 @@ func TestInvalidJobsRejected(t *testing.T) {
 			if !ok {
 				t.Fatalf("no result for %s in %v", tt.id, got)
 			}
-			if r.Outcome != tt.outcome || r.OK != (tt.outcome == sender.Delivered) {
+			if r.Outcome != tt.outcome || r.OK != (tt.outcome == job.Delivered) {
 				t.Errorf("result = %+v, want outcome %s", r, tt.outcome)
 			}
-			if tt.outcome == sender.Rejected && (r.Attempts != 0 || r.Error == "" || r.Status != 0) {
+			if tt.outcome == job.Rejected && (r.Attempts != 0 || r.Error == "" || r.Status != 0) {
 				t.Errorf("rejected result = %+v, want 0 attempts, an error and no status", r)
 			}
 		})
@@ -493,7 +493,7 @@ func TestWorkerKilledMidDelivery(t *testing.T) {
 	a.bus.Conn().Close()
 	e.startWorker(workerOpts{concurrency: 1})
 	r := e.waitResults(1)[0]
-	if r.ID != "killed" || r.Outcome != sender.Delivered || r.Attempts < 1 {
+	if r.ID != "killed" || r.Outcome != job.Delivered || r.Attempts < 1 {
 		t.Errorf("result = %+v", r)
 	}
 	if n := rc.count("killed"); n != 2 {
@@ -522,7 +522,7 @@ func TestThreeWorkersShareTheConsumer(t *testing.T) {
 			t.Errorf("job %s has two results", r.ID)
 		}
 		seen[r.ID] = true
-		if r.Outcome != sender.Delivered {
+		if r.Outcome != job.Delivered {
 			t.Errorf("job %s: %+v", r.ID, r)
 		}
 	}
@@ -550,7 +550,7 @@ func TestSlowJobKeptAlive(t *testing.T) {
 	e.startWorker(workerOpts{concurrency: 2})
 	e.publishJob(map[string]any{"id": "slow", "url": rc.URL, "payload": map[string]any{}})
 	r := e.waitResults(1)[0]
-	if r.Outcome != sender.Delivered || r.Attempts != 1 {
+	if r.Outcome != job.Delivered || r.Attempts != 1 {
 		t.Errorf("result = %+v", r)
 	}
 	if n := rc.count("slow"); n != 1 {
@@ -588,7 +588,7 @@ func TestWaitingOnDestinationFreesWork(t *testing.T) {
 		e.publishJob(map[string]any{"id": fmt.Sprintf("wait-%d", i), "url": rc.URL, "payload": map[string]any{}})
 	}
 	for _, r := range e.waitResults(n) {
-		if r.Outcome != sender.Delivered {
+		if r.Outcome != job.Delivered {
 			t.Errorf("job %s: outcome %s, status %d; want delivered with all %d jobs at the receiver at once", r.ID, r.Outcome, r.Status, n)
 		}
 	}
@@ -608,7 +608,7 @@ func TestDeferral(t *testing.T) {
 	e.startWorker(workerOpts{concurrency: 1, deferAfter: 200 * time.Millisecond})
 	e.publishJob(map[string]any{"id": "deferred", "url": rc.URL, "payload": map[string]any{}})
 	r := e.waitResults(1)[0]
-	if r.Outcome != sender.Delivered || r.Attempts != 2 || r.Status != 204 {
+	if r.Outcome != job.Delivered || r.Attempts != 2 || r.Status != 204 {
 		t.Errorf("result = %+v, want delivered after 2 attempts", r)
 	}
 	// The redelivery comes after the 1s wait; started_at is the first
@@ -637,7 +637,7 @@ func TestShutdownHandsBackInterruptedJob(t *testing.T) {
 	a.stop(t)
 	e.startWorker(workerOpts{concurrency: 1})
 	r := e.waitResults(1)[0]
-	if r.ID != "interrupted" || r.Outcome != sender.Delivered || r.Attempts != 2 {
+	if r.ID != "interrupted" || r.Outcome != job.Delivered || r.Attempts != 2 {
 		t.Errorf("result = %+v, want delivered with the interrupted attempt counted", r)
 	}
 	e.expectStoredOnce("interrupted")
@@ -667,7 +667,7 @@ func TestSaturatedHostDoesNotBlockOthers(t *testing.T) {
 	got := map[string]bool{}
 	for _, r := range e.waitResults(3) {
 		got[r.ID] = true
-		if r.Outcome != sender.Delivered {
+		if r.Outcome != job.Delivered {
 			t.Errorf("result = %+v", r)
 		}
 	}
@@ -682,7 +682,7 @@ func TestSaturatedHostDoesNotBlockOthers(t *testing.T) {
 	close(release)
 	rest := e.waitResults(5)
 	for _, r := range rest {
-		if r.Outcome != sender.Delivered || r.Attempts != 1 {
+		if r.Outcome != job.Delivered || r.Attempts != 1 {
 			t.Errorf("result = %+v, want delivered at the first attempt", r)
 		}
 	}
@@ -714,10 +714,10 @@ func TestPanicBecomesFailedResult(t *testing.T) {
 	for _, r := range e.waitResults(2) {
 		got[r.ID] = r
 	}
-	if r := got["boom"]; r.Outcome != sender.Failed || r.OK || !contains(r.Error, "sender exploded") {
+	if r := got["boom"]; r.Outcome != job.Failed || r.OK || !contains(r.Error, "sender exploded") {
 		t.Errorf("panicking job result = %+v", r)
 	}
-	if r := got["next"]; r.Outcome != sender.Delivered {
+	if r := got["next"]; r.Outcome != job.Delivered {
 		t.Errorf("next job result = %+v", r)
 	}
 	e.expectStoredOnce("boom", "next")
@@ -745,7 +745,7 @@ func TestConsumerDeletedIsBoundAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.publishJob(map[string]any{"id": "after", "url": rc.URL, "payload": map[string]any{}})
-	if r := e.waitResults(1)[0]; r.ID != "after" || r.Outcome != sender.Delivered {
+	if r := e.waitResults(1)[0]; r.ID != "after" || r.Outcome != job.Delivered {
 		t.Errorf("result = %+v", r)
 	}
 	e.expectStoredOnce("before", "after")
@@ -772,7 +772,7 @@ func TestDiscordDeferral(t *testing.T) {
 		"discord": map[string]any{"content": "later"},
 	})
 	r := e.waitResults(1)[0]
-	if r.Outcome != sender.Delivered || r.Attempts != 2 || r.Status != 204 {
+	if r.Outcome != job.Delivered || r.Attempts != 2 || r.Status != 204 {
 		t.Errorf("result = %+v, want delivered after 2 attempts", r)
 	}
 	if n := calls.Load(); n != 2 {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/job"
-	"github.com/hookworker/hookworker/sender"
 )
 
 // kill stops w the way a crash would: its connection goes first, so that
@@ -88,7 +87,7 @@ func TestAttemptsCountedAcrossCrash(t *testing.T) {
 	// The second worker makes two more attempts: its first (not a retry:
 	// the lost one was), then the third and last retry.
 	const wantAttempts = 5
-	if r.ID != "crash-retry" || r.Outcome != sender.Failed || r.Status != 500 || r.Error != "status 500 Internal Server Error (retries exhausted: 3)" {
+	if r.ID != "crash-retry" || r.Outcome != job.Failed || r.Status != 500 || r.Error != "status 500 Internal Server Error (retries exhausted: 3)" {
 		t.Errorf("result = %+v, want failed with status 500 after 3 retries", r)
 	}
 	if n := rc.count("crash-retry"); r.Attempts != n || n != wantAttempts {
@@ -120,7 +119,7 @@ func TestDeadHostBacklogDoesNotStarveOthers(t *testing.T) {
 
 	got := map[string]bool{}
 	for _, r := range e.waitResults(nHealthy) {
-		if !strings.HasPrefix(r.ID, "healthy-") || r.Outcome != sender.Delivered || got[r.ID] {
+		if !strings.HasPrefix(r.ID, "healthy-") || r.Outcome != job.Delivered || got[r.ID] {
 			t.Errorf("result = %+v, want each healthy job delivered once", r)
 		}
 		got[r.ID] = true
@@ -298,14 +297,14 @@ func TestReceiverRefusesThenReturns(t *testing.T) {
 	retried := 0
 	for i := range nImpatient {
 		r := got[fmt.Sprintf("impatient-%d", i)]
-		if r.Outcome != sender.Failed || r.Status != 0 || r.Attempts != 1 || !strings.Contains(r.Error, "connection refused") {
+		if r.Outcome != job.Failed || r.Status != 0 || r.Attempts != 1 || !strings.Contains(r.Error, "connection refused") {
 			t.Errorf("impatient job result = %+v, want failed by the refused connection", r)
 		}
 	}
 	for i := range nPatient {
 		id := fmt.Sprintf("patient-%d", i)
 		r := got[id]
-		if r.Outcome != sender.Delivered || r.Attempts < 2 || r.Attempts > 6 || r.Error != "" {
+		if r.Outcome != job.Delivered || r.Attempts < 2 || r.Attempts > 6 || r.Error != "" {
 			t.Errorf("patient job result = %+v, want delivered after refusals, within 1+5 attempts", r)
 		}
 		retried += r.Attempts - 1
@@ -358,7 +357,7 @@ func TestJobThatKeepsKillingItsWorkerFails(t *testing.T) {
 		w = e.startWorker(opts)
 	}
 	r := e.waitResults(1)[0]
-	if r.ID != "killer" || r.Outcome != sender.Failed || r.Status != 429 || r.URL != rc.URL ||
+	if r.ID != "killer" || r.Outcome != job.Failed || r.Status != 429 || r.URL != rc.URL ||
 		r.Error != fmt.Sprintf("abandoned after %d deliveries without completion", lostAllowed) {
 		t.Errorf("result = %+v, want failed as abandoned, with the last status and url", r)
 	}

@@ -49,11 +49,7 @@ func DiscordJobs(c Discord) Deliverer {
 		if err := json.Unmarshal(j.Discord, &m); err != nil {
 			return nil, errors.New("discord: " + shortJSONError(err))
 		}
-		urls := j.URLs
-		if j.URL != "" {
-			urls = []string{j.URL}
-		}
-		if err := c.Check(m, urls); err != nil {
+		if err := c.Check(m, j.URLs); err != nil {
 			return nil, err
 		}
 		return func(ctx context.Context, req sender.Request) sender.Result { return c.Send(ctx, m, req) }, nil
@@ -122,7 +118,7 @@ func (w *Worker) decide(ctx context.Context, d *delivery) (disp disposition) {
 			w.log.Error("job panicked", "job_id", d.job.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			r := sender.Result{Outcome: sender.Failed, Error: fmt.Sprintf("internal error: %v", p),
 				Attempts: d.state.Progress.Attempts, StartedAt: d.start, FinishedAt: time.Now()}
-			disp = ack(job.NewResult(d.job, r))
+			disp = ack(newResult(&d.job, r))
 		}
 	}()
 	return w.run(ctx, d)
@@ -204,7 +200,7 @@ func (w *Worker) begin(ctx context.Context, d *delivery) (disposition, bool) {
 	j, decodeErr := job.Decode(d.msg.Data(), fallback)
 	d.job = j
 	if decodeErr != nil {
-		return ack(job.Rejected(j, decodeErr, d.start)), false
+		return ack(job.Reject(j, decodeErr, d.start)), false
 	}
 	d.host = hostOf(&d.job)
 	d.stateKey = stateKey(j.ID)
@@ -235,7 +231,7 @@ func (w *Worker) begin(ctx context.Context, d *delivery) (disposition, bool) {
 		if r.URL == "" {
 			r.URL = firstURL(&d.job, redact.URL)
 		}
-		return ack(job.NewResult(j, r)), false
+		return ack(newResult(&d.job, r)), false
 	}
 	return disposition{}, true
 }
@@ -243,9 +239,6 @@ func (w *Worker) begin(ctx context.Context, d *delivery) (disposition, bool) {
 // firstURL is the first destination of j, redacted by redacted; empty
 // without one.
 func firstURL(j *job.Job, redacted func(string) string) string {
-	if j.URL != "" {
-		return redacted(j.URL)
-	}
 	if len(j.URLs) > 0 {
 		return redacted(j.URLs[0])
 	}
@@ -262,7 +255,7 @@ func (w *Worker) reject(d *delivery, err error) disposition {
 		Retries: d.state.Progress.Retries, StartedAt: d.state.StartedAt, FinishedAt: now}
 	r.URL = firstURL(&d.job, redact.Path)
 	w.log.LogAttrs(context.Background(), slog.LevelDebug, "job rejected", slog.String("job_id", d.job.ID), slog.String("error", r.Error))
-	return ack(job.NewResult(d.job, r))
+	return ack(newResult(&d.job, r))
 }
 
 // outcome maps the result of a send to the job's disposition: a terminal
@@ -282,7 +275,7 @@ func (w *Worker) outcome(d *delivery, res *sender.Result) disposition {
 	if !d.state.StartedAt.IsZero() && d.state.StartedAt.Before(res.StartedAt) {
 		res.StartedAt = d.state.StartedAt
 	}
-	return ack(job.NewResult(d.job, *res))
+	return ack(newResult(&d.job, *res))
 }
 
 // deliver sends d's job. Waiting on the destination is not work of the
@@ -290,7 +283,7 @@ func (w *Worker) outcome(d *delivery, res *sender.Result) disposition {
 // before it goes on, unless ctx ends first (the job then settles without
 // one).
 func (w *Worker) deliver(ctx context.Context, d *delivery, send func(context.Context, sender.Request) sender.Result) sender.Result {
-	req := d.job.Request(w.cfg.Limits)
+	req := request(&d.job, w.cfg.Limits)
 	req.Prior = d.state.Progress
 	req.BeforeRetry = func(p sender.Progress) { w.saveProgress(ctx, d, p) }
 	if on := w.cfg.OnAttempt; on != nil {

@@ -18,8 +18,8 @@ func hostOf(j *job.Job) string {
 	if len(j.Destinations) > 0 {
 		u = j.Destinations[0]
 	} else {
-		raw := j.URL
-		if raw == "" && len(j.URLs) > 0 {
+		var raw string
+		if len(j.URLs) > 0 {
 			raw = j.URLs[0]
 		}
 		var err error

@@ -86,9 +86,9 @@ func TestHostOf(t *testing.T) {
 		job  job.Job
 		want string
 	}{
-		{job.Job{URL: "https://Example.com/hook"}, "example.com:443"},
-		{job.Job{URL: "http://example.com/hook"}, "example.com:80"},
-		{job.Job{URL: "http://example.com:8080/hook"}, "example.com:8080"},
+		{job.Job{URLs: []string{"https://Example.com/hook"}}, "example.com:443"},
+		{job.Job{URLs: []string{"http://example.com/hook"}}, "example.com:80"},
+		{job.Job{URLs: []string{"http://example.com:8080/hook"}}, "example.com:8080"},
 		{job.Job{URLs: []string{"https://[::1]:9/x", "https://b.example"}}, "[::1]:9"},
 	}
 	for _, tt := range tests {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/hookworker/hookworker/internal/bus/bustest"
-	"github.com/hookworker/hookworker/sender"
+	"github.com/hookworker/hookworker/job"
 )
 
 // newEnvMaxPayload is newEnv with a server whose max payload is max bytes
@@ -39,22 +39,22 @@ func TestResultOverMaxPayloadIsCut(t *testing.T) {
 		// body is the receiver's answer: 200 when empty, else a 500 with
 		// this body.
 		body      string
-		outcome   sender.Outcome
+		outcome   job.Outcome
 		truncated []string
 		keepsMeta bool
 	}{
 		{
 			name: "meta over a small max payload", max: 64 << 10,
-			meta: `"` + strings.Repeat("<", 20_000) + `"`, outcome: sender.Delivered, truncated: []string{"meta"},
+			meta: `"` + strings.Repeat("<", 20_000) + `"`, outcome: job.Delivered, truncated: []string{"meta"},
 		},
 		{
 			name: "meta over the default max payload",
-			meta: `"` + strings.Repeat("<", 200_000) + `"`, outcome: sender.Delivered, truncated: []string{"meta"},
+			meta: `"` + strings.Repeat("<", 200_000) + `"`, outcome: job.Delivered, truncated: []string{"meta"},
 		},
 		{
 			name: "a large meta and a large error body", max: 128 << 10,
 			meta: `"` + strings.Repeat("a", 90_000) + `"`, body: strings.Repeat("<", 100_000),
-			outcome: sender.Failed, truncated: []string{"response"}, keepsMeta: true,
+			outcome: job.Failed, truncated: []string{"response"}, keepsMeta: true,
 		},
 	}
 	for _, tt := range tests {
@@ -73,7 +73,7 @@ func TestResultOverMaxPayloadIsCut(t *testing.T) {
 			e.publish([]byte(`{"id":"big","url":"`+rc.URL+`","payload":{},"meta":`+tt.meta+`}`), "")
 			r := e.waitResults(1)[0]
 			wantAttempts := 1
-			if tt.outcome == sender.Failed {
+			if tt.outcome == job.Failed {
 				wantAttempts = 2 // one retry
 			}
 			if r.Outcome != tt.outcome || r.Attempts != wantAttempts || r.URL != rc.URL {
@@ -105,7 +105,7 @@ func TestResultValidUTF8(t *testing.T) {
 	e.startWorker(workerOpts{concurrency: 1})
 	e.publish([]byte("{\"id\":\"utf8\",\"url\":\""+rc.URL+"\",\"payload\":{},\"meta\":{\"k\":\"a\xffb\"}}"), "")
 	r := e.waitResults(1)[0]
-	if r.Outcome != sender.Delivered {
+	if r.Outcome != job.Delivered {
 		t.Fatalf("result %+v, want delivered", r)
 	}
 	if got, want := string(r.Meta), "{\"k\":\"a\uFFFDb\"}"; got != want {

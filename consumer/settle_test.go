@@ -111,7 +111,7 @@ const settleJob = `{"id":"j1","url":"http://example.com/hook","payload":{}}`
 
 func TestSettle(t *testing.T) {
 	t.Parallel()
-	result := job.Result{ID: "j1", Type: job.Webhook, Outcome: sender.Failed, Error: "status 400 Bad Request"}
+	result := job.Result{ID: "j1", Type: job.Webhook, Outcome: job.Failed, Error: "status 400 Bad Request"}
 	tests := []struct {
 		name      string
 		disp      disposition
@@ -201,7 +201,7 @@ func TestShutdownRaceSettlesByOutcome(t *testing.T) {
 			}
 			if tt.stored {
 				var r job.Result
-				if err := json.Unmarshal(pub.msgs[0].Data, &r); err != nil || r.Outcome != sender.Failed || r.Status != 400 {
+				if err := json.Unmarshal(pub.msgs[0].Data, &r); err != nil || r.Outcome != job.Failed || r.Status != 400 {
 					t.Errorf("stored %s, want the failed result", pub.msgs[0].Data)
 				}
 				return
@@ -232,7 +232,7 @@ func TestRejectedBeforeHostSlot(t *testing.T) {
 		t.Fatalf("settled with %v, %d results, want one rejection acknowledged (not handed back as host busy)", msg.verbs, len(pub.msgs))
 	}
 	var r job.Result
-	if err := json.Unmarshal(pub.msgs[0].Data, &r); err != nil || r.Outcome != sender.Rejected {
+	if err := json.Unmarshal(pub.msgs[0].Data, &r); err != nil || r.Outcome != job.Rejected {
 		t.Errorf("stored %s, want rejected", pub.msgs[0].Data)
 	}
 }

@@ -23,7 +23,7 @@ func TestStateFitsMaxPayload(t *testing.T) {
 	pad := func(n int) json.RawMessage { return json.RawMessage(`"` + strings.Repeat("m", n-2) + `"`) }
 	// near is a result of 4000 bytes: with its headers (68 bytes) it fits
 	// a message; with the state's other fields around it, not.
-	near := job.Result{ID: "j1", Outcome: sender.Failed, Meta: pad(10)}
+	near := job.Result{ID: "j1", Outcome: job.Failed, Meta: pad(10)}
 	base, _ := near.MarshalJSON()
 	near.Meta = pad(4000 - len(base) + 10)
 	tests := []struct {
@@ -34,7 +34,7 @@ func TestStateFitsMaxPayload(t *testing.T) {
 		truncated []string // of the result kept
 		cut       bool     // the progress's response was dropped
 	}{
-		{name: "small result kept whole", disp: ack(job.Result{ID: "j1", Outcome: sender.Failed, Meta: pad(100)})},
+		{name: "small result kept whole", disp: ack(job.Result{ID: "j1", Outcome: job.Failed, Meta: pad(100)})},
 		{
 			name:      "result fitting a message but not the state",
 			disp:      ack(near),

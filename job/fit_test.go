@@ -10,8 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
-
-	"github.com/hookworker/hookworker/sender"
 )
 
 // fitHeader is the header a result goes out with.
@@ -20,7 +18,7 @@ var fitHeader = nats.Header{nats.MsgIdHdr: {"j"}, HeaderJobID: {"j"}, HeaderOutc
 func fitResult() Result {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	return Result{
-		ID: "j", Type: Webhook, Outcome: sender.Failed, Status: 500, URL: "https://example.com/hook",
+		ID: "j", Type: Webhook, Outcome: Failed, Status: 500, URL: "https://example.com/hook",
 		Attempts: 3, Error: "status 500 Internal Server Error", StartedAt: at, FinishedAt: at,
 	}
 }
@@ -236,8 +234,12 @@ func FuzzResultJSON(f *testing.F) {
 		if err != nil {
 			return // not a job: no result carries this meta
 		}
-		r := NewResult(j, sender.Result{Outcome: sender.Failed, Status: 500, URL: "https://example.com",
-			Error: cause, Response: response, Attempts: 1})
+		if !json.Valid(response) {
+			// The worker makes a string of a response that is not JSON.
+			response, _ = json.Marshal(string(response))
+		}
+		r := Result{ID: j.ID, Type: j.Type, Outcome: Failed, Status: 500, URL: "https://example.com",
+			Error: cause, Response: response, Attempts: 1, Meta: j.Meta}
 		data, err := json.Marshal(r)
 		if err != nil {
 			t.Fatalf("marshal: %v", err)

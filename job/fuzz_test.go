@@ -29,8 +29,8 @@ func FuzzDecode(f *testing.F) {
 		if !ValidID(j.ID) {
 			t.Errorf("accepted job has invalid id %q", j.ID)
 		}
-		if (j.URL == "") == (len(j.URLs) == 0) {
-			t.Errorf("accepted job has url %q and urls %q", j.URL, j.URLs)
+		if j.URL != "" || len(j.URLs) == 0 || len(j.Destinations) != len(j.URLs) {
+			t.Errorf("accepted job has url %q, urls %q and %d destinations", j.URL, j.URLs, len(j.Destinations))
 		}
 		switch j.Type {
 		case Webhook:
@@ -51,7 +51,7 @@ func FuzzDecode(f *testing.F) {
 		if j.Timeout < 0 {
 			t.Errorf("accepted job has timeout %s", j.Timeout)
 		}
-		if _, err := json.Marshal(Rejected(j, err, time.Time{})); err != nil {
+		if _, err := json.Marshal(Reject(j, err, time.Time{})); err != nil {
 			t.Errorf("result does not encode: %v", err)
 		}
 	})

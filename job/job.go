@@ -1,5 +1,7 @@
-// Package job decodes the send jobs producers publish and encodes the results
-// hookworker publishes, as the public contract defines them.
+// Package job holds the wire types of hookworker: it decodes the send jobs
+// producers publish and encodes the results hookworker publishes, as the
+// public contract defines them. It depends on no part of the delivery
+// engine, so that a producer or a receiver that imports it links none.
 //
 // Decode checks a job completely before anything is sent: a job it accepts
 // has a valid id, a destination and what its type needs. Its errors are short,
@@ -21,7 +23,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/hookworker/hookworker/internal/hostname"
-	"github.com/hookworker/hookworker/sender"
 )
 
 // Type is the kind of a job.
@@ -49,13 +50,16 @@ type Job struct {
 	ID string `json:"id,omitempty"`
 	// Type is Webhook, Discord or Slack.
 	Type Type `json:"type,omitempty"`
-	// URL is the one destination; exactly one of URL and URLs is set.
+	// URL is the one destination; a producer sets exactly one of URL and
+	// URLs. Decode moves it into URLs: a decoded job's URL is empty.
 	URL string `json:"url,omitempty"`
-	// URLs is a pool of destinations used round-robin.
+	// URLs is a pool of destinations used round-robin. A decoded job holds
+	// every destination here, the one of url included, so that nothing
+	// after Decode looks at URL.
 	URLs []string `json:"urls,omitempty"`
-	// Destinations are URL, or URLs, as Decode parsed them, so that they
-	// are parsed once per job: Request hands them on to the sender. They
-	// are shared, and only read.
+	// Destinations are URLs as Decode parsed them, one per entry, so that
+	// they are parsed once per job: the worker hands them on to the
+	// sender. They are shared, and only read.
 	Destinations []*url.URL `json:"-"`
 	// Payload is the JSON body of a webhook job, kept byte for byte as
 	// published.
@@ -168,89 +172,6 @@ func ValidID(id string) bool {
 		}
 	}
 	return true
-}
-
-// Limits are the worker's maximums for the per-job values; zero Timeout
-// means no maximum.
-type Limits struct {
-	// Timeout is the longest per-attempt timeout a job may ask for.
-	Timeout time.Duration
-	// MaxRetries is the largest retry budget a job may ask for, and the
-	// budget of a job that asks for none.
-	MaxRetries int
-	// MaxProxyRetries is the largest proxy rotation budget a job may ask
-	// for.
-	MaxProxyRetries int
-	// MaxSchedule is the longest a job's retry schedule may span, its
-	// waits summed: the entries past it are cut. Zero means no limit.
-	MaxSchedule time.Duration
-}
-
-// Result header names: every result message carries the job id and the
-// outcome, so that readers can filter without decoding the body.
-const (
-	HeaderJobID   = "Hook-Job-Id"
-	HeaderOutcome = "Hook-Outcome"
-)
-
-// Request builds the delivery of the job. Per-job values are clamped to the
-// worker's maximums in limits; a job asking for 0 retries gets none (a
-// negative value in the Request). Body is the payload; a Discord job's body
-// is set by the discord package, a Slack job's by the slack package.
-func (j Job) Request(limits Limits) sender.Request {
-	req := sender.Request{ID: j.ID, Body: j.Payload, Destinations: j.Destinations}
-	if j.URL != "" {
-		req.URLs = []string{j.URL}
-	} else {
-		req.URLs = append([]string(nil), j.URLs...)
-	}
-	if len(j.Headers) > 0 {
-		req.Header = make(http.Header, len(j.Headers))
-		for k, v := range j.Headers {
-			req.Header.Set(k, v)
-		}
-	}
-	if t := time.Duration(j.Timeout); t > 0 {
-		if limits.Timeout > 0 {
-			t = min(t, limits.Timeout)
-		}
-		req.Timeout = t
-	}
-	req.MaxRetries = clampCount(j.MaxRetries, limits.MaxRetries)
-	req.MaxProxyRetries = clampCount(j.MaxProxyRetries, limits.MaxProxyRetries)
-	if j.RetrySchedule != nil {
-		req.Schedule = Schedule(j.RetrySchedule, limits.MaxSchedule)
-	}
-	return req
-}
-
-// Schedule is a retry schedule as a sender.Request carries it: one retry
-// per entry, each after its wait, then none. The entries past maxSpan
-// (their waits summed) are left out; zero maxSpan keeps them all. It is
-// never nil.
-func Schedule(waits []Duration, maxSpan time.Duration) []time.Duration {
-	out := make([]time.Duration, 0, len(waits))
-	var sum time.Duration
-	for _, w := range waits {
-		if sum += time.Duration(w); maxSpan > 0 && sum > maxSpan {
-			break
-		}
-		out = append(out, time.Duration(w))
-	}
-	return out
-}
-
-// clampCount turns a per-job budget into the Request's encoding: 0 for the
-// worker's own, -1 for none, else the budget capped at limit.
-func clampCount(n *int, limit int) int {
-	if n == nil {
-		return 0
-	}
-	v := min(*n, limit)
-	if v <= 0 {
-		return -1
-	}
-	return v
 }
 
 // body returns the object of a Discord or Slack job, named field in
@@ -427,7 +348,7 @@ func (j *Job) decodeURLs(one, pool json.RawMessage) error {
 		if err != nil {
 			return fmt.Errorf("url: %w", err)
 		}
-		j.URL = s
+		j.URLs = []string{s}
 		j.Destinations = []*url.URL{u}
 	case present(pool):
 		var list []json.RawMessage

@@ -2,24 +2,22 @@ package job
 
 import (
 	"encoding/json"
-	"net/http"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/hookworker/hookworker/sender"
 )
 
 func intp(n int) *int { return &n }
 
-// checkDestinations checks that j's Destinations are its URL or URLs,
-// parsed, then clears them so that j compares with a literal Job.
+// checkDestinations checks that j's Destinations are its URLs, parsed,
+// then clears them so that j compares with a literal Job. A decoded job's
+// URL is empty: url is moved into URLs.
 func checkDestinations(t *testing.T, j *Job) {
 	t.Helper()
 	urls := j.URLs
 	if j.URL != "" {
-		urls = []string{j.URL}
+		t.Errorf("decoded job has url %q; want it in urls", j.URL)
 	}
 	if len(j.Destinations) != len(urls) {
 		t.Fatalf("%d destinations for %d urls", len(j.Destinations), len(urls))
@@ -44,7 +42,7 @@ func TestDecode(t *testing.T) {
 			name:     "minimal webhook",
 			in:       `{"url":"https://example.com/hook","payload":{"a":1}}`,
 			fallback: "HOOKS-7",
-			want:     Job{ID: "HOOKS-7", Type: Webhook, URL: "https://example.com/hook", Payload: json.RawMessage(`{"a":1}`)},
+			want:     Job{ID: "HOOKS-7", Type: Webhook, URLs: []string{"https://example.com/hook"}, Payload: json.RawMessage(`{"a":1}`)},
 		},
 		{
 			name: "every field",
@@ -65,43 +63,43 @@ func TestDecode(t *testing.T) {
 			name:     "discord",
 			in:       `{"type":"discord","url":"https://discord.com/api/webhooks/1/tok","discord":{"content":"hi"}}`,
 			fallback: "msg-id",
-			want:     Job{ID: "msg-id", Type: Discord, URL: "https://discord.com/api/webhooks/1/tok", Discord: json.RawMessage(`{"content":"hi"}`)},
+			want:     Job{ID: "msg-id", Type: Discord, URLs: []string{"https://discord.com/api/webhooks/1/tok"}, Discord: json.RawMessage(`{"content":"hi"}`)},
 		},
 		{
 			name:     "slack",
 			in:       `{"type":"slack","url":"https://hooks.slack.com/services/T1/B1/tok","slack":{"text":"hi"}}`,
 			fallback: "msg-id",
-			want:     Job{ID: "msg-id", Type: Slack, URL: "https://hooks.slack.com/services/T1/B1/tok", Slack: json.RawMessage(`{"text":"hi"}`)},
+			want:     Job{ID: "msg-id", Type: Slack, URLs: []string{"https://hooks.slack.com/services/T1/B1/tok"}, Slack: json.RawMessage(`{"text":"hi"}`)},
 		},
 		{
 			name:     "payload scalar",
 			in:       `{"url":"https://example.com","payload":"text"}`,
 			fallback: "f",
-			want:     Job{ID: "f", Type: Webhook, URL: "https://example.com", Payload: json.RawMessage(`"text"`)},
+			want:     Job{ID: "f", Type: Webhook, URLs: []string{"https://example.com"}, Payload: json.RawMessage(`"text"`)},
 		},
 		{
 			name:     "timeout in seconds",
 			in:       `{"url":"https://example.com","payload":1,"timeout":1.5}`,
 			fallback: "f",
-			want:     Job{ID: "f", Type: Webhook, URL: "https://example.com", Payload: json.RawMessage(`1`), Timeout: Duration(1500 * time.Millisecond)},
+			want:     Job{ID: "f", Type: Webhook, URLs: []string{"https://example.com"}, Payload: json.RawMessage(`1`), Timeout: Duration(1500 * time.Millisecond)},
 		},
 		{
 			name:     "nulls are absent",
 			in:       `{"id":null,"type":null,"url":"https://example.com","urls":null,"payload":{},"headers":null,"discord":null,"timeout":null,"max_retries":null,"meta":null}`,
 			fallback: "f",
-			want:     Job{ID: "f", Type: Webhook, URL: "https://example.com", Payload: json.RawMessage(`{}`)},
+			want:     Job{ID: "f", Type: Webhook, URLs: []string{"https://example.com"}, Payload: json.RawMessage(`{}`)},
 		},
 		{
 			name:     "empty type is webhook",
 			in:       `{"type":"","url":"https://example.com","payload":{}}`,
 			fallback: "f",
-			want:     Job{ID: "f", Type: Webhook, URL: "https://example.com", Payload: json.RawMessage(`{}`)},
+			want:     Job{ID: "f", Type: Webhook, URLs: []string{"https://example.com"}, Payload: json.RawMessage(`{}`)},
 		},
 		{
 			name:     "id of 128 characters",
 			in:       `{"id":"` + strings.Repeat("a", 128) + `","url":"https://example.com","payload":{}}`,
 			fallback: "f",
-			want:     Job{ID: strings.Repeat("a", 128), Type: Webhook, URL: "https://example.com", Payload: json.RawMessage(`{}`)},
+			want:     Job{ID: strings.Repeat("a", 128), Type: Webhook, URLs: []string{"https://example.com"}, Payload: json.RawMessage(`{}`)},
 		},
 	}
 	for _, tt := range tests {
@@ -238,8 +236,8 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
-// TestDecodePayloadVerbatim checks that the payload reaches the Request byte
-// for byte: whitespace, key order, escapes and non-ASCII text as published.
+// TestDecodePayloadVerbatim checks that the payload is kept byte for byte:
+// whitespace, key order, escapes and non-ASCII text as published.
 func TestDecodePayloadVerbatim(t *testing.T) {
 	t.Parallel()
 	payloads := []string{
@@ -259,9 +257,6 @@ func TestDecodePayloadVerbatim(t *testing.T) {
 			}
 			if string(j.Payload) != p {
 				t.Errorf("Payload = %q, want %q", j.Payload, p)
-			}
-			if body := j.Request(Limits{}).Body; string(body) != p {
-				t.Errorf("Request().Body = %q, want %q", body, p)
 			}
 		})
 	}
@@ -314,61 +309,9 @@ func TestDurationJSON(t *testing.T) {
 	}
 }
 
-func TestRequest(t *testing.T) {
-	t.Parallel()
-	limits := Limits{Timeout: 10 * time.Second, MaxRetries: 3, MaxProxyRetries: 2}
-	tests := []struct {
-		name string
-		job  Job
-		want sender.Request
-	}{
-		{
-			name: "worker defaults",
-			job:  Job{ID: "a", URL: "https://a.example", Payload: json.RawMessage(`{}`)},
-			want: sender.Request{ID: "a", URLs: []string{"https://a.example"}, Body: []byte(`{}`)},
-		},
-		{
-			name: "below the maximums",
-			job:  Job{ID: "b", URLs: []string{"https://a.example", "https://b.example"}, Timeout: Duration(time.Second), MaxRetries: intp(1), MaxProxyRetries: intp(1)},
-			want: sender.Request{ID: "b", URLs: []string{"https://a.example", "https://b.example"}, Timeout: time.Second, MaxRetries: 1, MaxProxyRetries: 1},
-		},
-		{
-			name: "clamped",
-			job:  Job{ID: "c", URL: "https://a.example", Timeout: Duration(time.Hour), MaxRetries: intp(100), MaxProxyRetries: intp(100)},
-			want: sender.Request{ID: "c", URLs: []string{"https://a.example"}, Timeout: 10 * time.Second, MaxRetries: 3, MaxProxyRetries: 2},
-		},
-		{
-			name: "zero means none",
-			job:  Job{ID: "d", URL: "https://a.example", MaxRetries: intp(0), MaxProxyRetries: intp(0)},
-			want: sender.Request{ID: "d", URLs: []string{"https://a.example"}, MaxRetries: -1, MaxProxyRetries: -1},
-		},
-		{
-			name: "headers canonical",
-			job:  Job{ID: "e", URL: "https://a.example", Headers: map[string]string{"x-env": "prod", "Authorization": "Bearer t"}},
-			want: sender.Request{ID: "e", URLs: []string{"https://a.example"}, Header: http.Header{"X-Env": {"prod"}, "Authorization": {"Bearer t"}}},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if got := tt.job.Request(limits); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("Request =\n%+v\nwant\n%+v", got, tt.want)
-			}
-		})
-	}
-	t.Run("worker allows no retries", func(t *testing.T) {
-		t.Parallel()
-		j := Job{ID: "f", URL: "https://a.example", MaxRetries: intp(5)}
-		if got := j.Request(Limits{}).MaxRetries; got != -1 {
-			t.Errorf("MaxRetries = %d, want -1 (none)", got)
-		}
-	})
-}
-
 func TestResultJSON(t *testing.T) {
 	t.Parallel()
-	start := time.Date(2026, 11, 22, 11, 0, 0, 1, time.FixedZone("CET", 3600))
-	j := Job{ID: "order-123-shipped", Type: Webhook, Meta: json.RawMessage(`{"any":"json value, echoed in the result"}`)}
+	start := time.Date(2026, 11, 22, 10, 0, 0, 1, time.UTC)
 	tests := []struct {
 		name string
 		res  Result
@@ -376,10 +319,12 @@ func TestResultJSON(t *testing.T) {
 	}{
 		{
 			name: "delivered, as the contract shows",
-			res: NewResult(j, sender.Result{
-				OK: true, Outcome: sender.Delivered, Status: 204, URL: "https://example.com/hook", Attempts: 1,
-				StartedAt: start, FinishedAt: start.Add(120 * time.Millisecond),
-			}),
+			res: Result{
+				ID: "order-123-shipped", Type: Webhook, OK: true, Outcome: Delivered, Status: 204,
+				URL: "https://example.com/hook", Attempts: 1,
+				StartedAt: start, FinishedAt: start.Add(120 * time.Millisecond), DurationMS: 120,
+				Meta: json.RawMessage(`{"any":"json value, echoed in the result"}`),
+			},
 			want: `{"id":"order-123-shipped","type":"webhook","ok":true,"outcome":"delivered","status":204,` +
 				`"url":"https://example.com/hook","attempts":1,"error":null,"response":null,"proxy":null,` +
 				`"started_at":"2026-11-22T10:00:00.000000001Z","finished_at":"2026-11-22T10:00:00.120000001Z",` +
@@ -387,36 +332,28 @@ func TestResultJSON(t *testing.T) {
 		},
 		{
 			name: "failed with a response and a proxy",
-			res: NewResult(Job{ID: "x", Type: Discord}, sender.Result{
-				OK: true, Outcome: sender.Failed, Status: 400, URL: "https://discord.com/api/webhooks/1/REDACTED", Attempts: 4,
+			res: Result{
+				ID: "x", Type: Discord, Outcome: Failed, Status: 400, URL: "https://discord.com/api/webhooks/1/REDACTED", Attempts: 4,
 				Error: "status 400", Response: json.RawMessage(`{"message":"bad"}`), Proxy: "10.0.0.1:8080",
-				StartedAt: start, FinishedAt: start.Add(2 * time.Second),
-			}),
+				StartedAt: start, FinishedAt: start.Add(2 * time.Second), DurationMS: 2000,
+			},
 			want: `{"id":"x","type":"discord","ok":false,"outcome":"failed","status":400,` +
 				`"url":"https://discord.com/api/webhooks/1/REDACTED","attempts":4,"error":"status 400","response":{"message":"bad"},"proxy":"10.0.0.1:8080",` +
 				`"started_at":"2026-11-22T10:00:00.000000001Z","finished_at":"2026-11-22T10:00:02.000000001Z","duration_ms":2000,"meta":null,"event":null,"endpoint":null}`,
 		},
 		{
-			name: "response not JSON",
-			res: NewResult(Job{ID: "y", Type: Webhook}, sender.Result{
-				Outcome: sender.Failed, Status: 502, URL: "https://a.example", Attempts: 1, Error: "status 502",
-				Response: json.RawMessage(`<html>`), StartedAt: start, FinishedAt: start,
-			}),
-			want: `{"id":"y","type":"webhook","ok":false,"outcome":"failed","status":502,"url":"https://a.example","attempts":1,` +
-				`"error":"status 502","response":"\u003chtml\u003e","proxy":null,"started_at":"2026-11-22T10:00:00.000000001Z",` +
-				`"finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":null,"event":null,"endpoint":null}`,
-		},
-		{
 			name: "rejected",
-			res:  Rejected(Job{ID: "HOOKS-9", Type: Webhook, Meta: json.RawMessage(`[1]`)}, errString("payload: required for a webhook job"), start),
+			res:  Reject(Job{ID: "HOOKS-9", Type: Webhook, Meta: json.RawMessage(`[1]`)}, errString("payload: required for a webhook job"), start.In(time.FixedZone("CET", 3600))),
 			want: `{"id":"HOOKS-9","type":"webhook","ok":false,"outcome":"rejected","status":null,"url":null,"attempts":0,` +
 				`"error":"payload: required for a webhook job","response":null,"proxy":null,` +
 				`"started_at":"2026-11-22T10:00:00.000000001Z","finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":[1],"event":null,"endpoint":null}`,
 		},
 		{
 			name: "an event job's, without a channel",
-			res: NewResult(Job{ID: "evt_1:ep_1", Type: Webhook, Endpoint: "ep_1", Event: &Event{ID: "evt_1", Type: "order.created"}},
-				sender.Result{Outcome: sender.Delivered, OK: true, Status: 200, URL: "https://a.example", Attempts: 1, StartedAt: start, FinishedAt: start}),
+			res: Result{
+				ID: "evt_1:ep_1", Type: Webhook, OK: true, Outcome: Delivered, Status: 200, URL: "https://a.example", Attempts: 1,
+				StartedAt: start, FinishedAt: start, Endpoint: "ep_1", Event: &Event{ID: "evt_1", Type: "order.created"},
+			},
 			want: `{"id":"evt_1:ep_1","type":"webhook","ok":true,"outcome":"delivered","status":200,"url":"https://a.example","attempts":1,` +
 				`"error":null,"response":null,"proxy":null,"started_at":"2026-11-22T10:00:00.000000001Z",` +
 				`"finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":null,` +
@@ -424,7 +361,7 @@ func TestResultJSON(t *testing.T) {
 		},
 		{
 			name: "an event job's, rejected, with a channel",
-			res: Rejected(Job{ID: "evt_2:ep_2", Type: Webhook, Endpoint: "ep_2", Event: &Event{ID: "evt_2", Type: "a.b", Channel: "project:1"}},
+			res: Reject(Job{ID: "evt_2:ep_2", Type: Webhook, Endpoint: "ep_2", Event: &Event{ID: "evt_2", Type: "a.b", Channel: "project:1"}},
 				errString("endpoint deleted"), start),
 			want: `{"id":"evt_2:ep_2","type":"webhook","ok":false,"outcome":"rejected","status":null,"url":null,"attempts":0,` +
 				`"error":"endpoint deleted","response":null,"proxy":null,"started_at":"2026-11-22T10:00:00.000000001Z",` +
@@ -457,7 +394,7 @@ func TestResultJSON(t *testing.T) {
 // meta included (null) when the job had none.
 func TestResultFields(t *testing.T) {
 	t.Parallel()
-	out, err := json.Marshal(Rejected(Job{ID: "a", Type: Webhook}, nil, time.Unix(0, 0)))
+	out, err := json.Marshal(Reject(Job{ID: "a", Type: Webhook}, nil, time.Unix(0, 0)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,7 +418,7 @@ type errString string
 func (e errString) Error() string { return string(e) }
 
 // TestJobRoundTrip checks that a Job written with encoding/json (as a
-// producer in Go would) decodes to the same Job.
+// producer in Go would) decodes to the same Job, its url moved into urls.
 func TestJobRoundTrip(t *testing.T) {
 	t.Parallel()
 	jobs := []Job{
@@ -505,24 +442,14 @@ func TestJobRoundTrip(t *testing.T) {
 				t.Fatalf("Decode(%s): %v", data, err)
 			}
 			checkDestinations(t, &got)
-			if !reflect.DeepEqual(got, j) {
-				t.Errorf("Decode(%s) =\n%+v\nwant\n%+v", data, got, j)
+			want := j
+			if j.URL != "" {
+				want.URL, want.URLs = "", []string{j.URL}
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("Decode(%s) =\n%+v\nwant\n%+v", data, got, want)
 			}
 		})
-	}
-}
-
-// The destinations Decode parsed go on to the sender with the request, so
-// that they are not parsed again.
-func TestRequestCarriesDestinations(t *testing.T) {
-	t.Parallel()
-	j, err := Decode([]byte(`{"id":"a","urls":["https://a.example/x","https://b.example/y"],"payload":{}}`), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := j.Request(Limits{})
-	if len(req.Destinations) != 2 || req.Destinations[0] != j.Destinations[0] || req.Destinations[1].Host != "b.example" {
-		t.Errorf("request destinations %v, want the job's %v", req.Destinations, j.Destinations)
 	}
 }
 
@@ -539,19 +466,19 @@ func TestDecodeEventJob(t *testing.T) {
 			name: "event job as fanned out",
 			in: `{"id":"evt_1:ep_1","type":"webhook","url":"https://a.example","payload":{"type":"order.created"},
 				"headers":{},"endpoint":"ep_1","event":{"id":"evt_1","type":"order.created","channel":"shop:1"}}`,
-			want: Job{ID: "evt_1:ep_1", Type: Webhook, URL: "https://a.example", Payload: json.RawMessage(`{"type":"order.created"}`),
+			want: Job{ID: "evt_1:ep_1", Type: Webhook, URLs: []string{"https://a.example"}, Payload: json.RawMessage(`{"type":"order.created"}`),
 				Headers: map[string]string{}, Endpoint: "ep_1", Event: &Event{ID: "evt_1", Type: "order.created", Channel: "shop:1"}},
 		},
 		{
 			name: "retry schedule of strings and seconds",
 			in:   `{"id":"p","url":"https://a.example","payload":1,"retry_schedule":["1s","2m",0.5]}`,
-			want: Job{ID: "p", Type: Webhook, URL: "https://a.example", Payload: json.RawMessage(`1`),
+			want: Job{ID: "p", Type: Webhook, URLs: []string{"https://a.example"}, Payload: json.RawMessage(`1`),
 				RetrySchedule: []Duration{Duration(time.Second), Duration(2 * time.Minute), Duration(500 * time.Millisecond)}},
 		},
 		{
 			name: "empty retry schedule: no retry",
 			in:   `{"id":"q","url":"https://a.example","payload":1,"retry_schedule":[]}`,
-			want: Job{ID: "q", Type: Webhook, URL: "https://a.example", Payload: json.RawMessage(`1`), RetrySchedule: []Duration{}},
+			want: Job{ID: "q", Type: Webhook, URLs: []string{"https://a.example"}, Payload: json.RawMessage(`1`), RetrySchedule: []Duration{}},
 		},
 	}
 	for _, tt := range tests {
@@ -602,43 +529,4 @@ func TestDecodeEventJobErrors(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestSchedule checks a retry schedule as the request carries it: one
-// retry per entry, cut at the worker's limit.
-func TestSchedule(t *testing.T) {
-	t.Parallel()
-	waits := []Duration{Duration(time.Second), Duration(2 * time.Second), Duration(time.Hour)}
-	tests := []struct {
-		name    string
-		maxSpan time.Duration
-		want    []time.Duration
-	}{
-		{"no limit", 0, []time.Duration{time.Second, 2 * time.Second, time.Hour}},
-		{"cut at the limit", 3 * time.Second, []time.Duration{time.Second, 2 * time.Second}},
-		{"first entry past the limit", time.Millisecond, []time.Duration{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if got := Schedule(waits, tt.maxSpan); got == nil || !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("Schedule = %#v, want %#v", got, tt.want)
-			}
-		})
-	}
-	t.Run("request carries it", func(t *testing.T) {
-		t.Parallel()
-		j := Job{ID: "s", URL: "https://a.example", RetrySchedule: waits[:1]}
-		req := j.Request(Limits{MaxRetries: 3})
-		if !reflect.DeepEqual(req.Schedule, []time.Duration{time.Second}) {
-			t.Errorf("request schedule %v, want [1s]", req.Schedule)
-		}
-		if (Job{ID: "p", URL: "https://a.example"}).Request(Limits{}).Schedule != nil {
-			t.Error("a job without a schedule has one in its request")
-		}
-		empty := Job{ID: "e", URL: "https://a.example", RetrySchedule: []Duration{}}
-		if s := empty.Request(Limits{}).Schedule; s == nil || len(s) != 0 {
-			t.Errorf("an empty schedule becomes %#v, want an empty one: no retry", s)
-		}
-	})
 }

@@ -9,10 +9,28 @@ import (
 	"sort"
 	"time"
 	"unicode/utf8"
+)
 
-	"github.com/nats-io/nats.go"
+// Outcome is how a job ended, as its result says.
+type Outcome string
 
-	"github.com/hookworker/hookworker/sender"
+// The outcomes a result carries. Only Delivered counts as success.
+const (
+	// Delivered means a 2xx response came back.
+	Delivered Outcome = "delivered"
+	// Failed means requests were sent (or tried) without success: a final
+	// 4xx, a 3xx, exhausted retries or proxies.
+	Failed Outcome = "failed"
+	// Rejected means nothing was sent: the job is invalid or its
+	// destination is not allowed.
+	Rejected Outcome = "rejected"
+)
+
+// Result header names: every result message carries the job id and the
+// outcome, so that readers can filter without decoding the body.
+const (
+	HeaderJobID   = "Hook-Job-Id"
+	HeaderOutcome = "Hook-Outcome"
 )
 
 // Result is the one terminal account of a job, as published on the result
@@ -26,10 +44,10 @@ type Result struct {
 	ID string
 	// Type is the job's type.
 	Type Type
-	// OK is true exactly when Outcome is sender.Delivered.
+	// OK is true exactly when Outcome is Delivered.
 	OK bool
 	// Outcome is delivered, failed or rejected.
-	Outcome sender.Outcome
+	Outcome Outcome
 	// Status is the final HTTP status, 0 when no response came back.
 	Status int
 	// URL is the destination used last, redacted; empty when none was.
@@ -62,50 +80,13 @@ type Result struct {
 	Endpoint string
 }
 
-// NewResult is the result of a job from its delivery. OK is set exactly when
-// the outcome is delivered.
-func NewResult(j Job, r sender.Result) Result {
-	resp := r.Response
-	if len(resp) > 0 && !json.Valid(resp) {
-		// Keep the result publishable whatever the sender handed over.
-		resp, _ = json.Marshal(string(resp))
-	}
-	return Result{
-		ID:         j.ID,
-		Type:       j.Type,
-		OK:         r.Outcome == sender.Delivered,
-		Outcome:    r.Outcome,
-		Status:     r.Status,
-		URL:        r.URL,
-		Attempts:   r.Attempts,
-		Error:      r.Error,
-		Response:   resp,
-		Proxy:      r.Proxy,
-		StartedAt:  r.StartedAt.UTC(),
-		FinishedAt: r.FinishedAt.UTC(),
-		DurationMS: r.Duration().Milliseconds(),
-		Meta:       j.Meta,
-		Truncated:  truncated(r.Truncated),
-		Event:      j.Event,
-		Endpoint:   j.Endpoint,
-	}
-}
-
-// truncated is the Truncated of a result whose response was cut when cut.
-func truncated(cut bool) []string {
-	if cut {
-		return []string{"response"}
-	}
-	return nil
-}
-
-// Rejected is the result of a job that was not sent because err says it is
+// Reject is the result of a job that was not sent because err says it is
 // invalid: outcome rejected, no attempt, started and finished at at.
-func Rejected(j Job, err error, at time.Time) Result {
+func Reject(j Job, err error, at time.Time) Result {
 	r := Result{
 		ID:         j.ID,
 		Type:       j.Type,
-		Outcome:    sender.Rejected,
+		Outcome:    Rejected,
 		StartedAt:  at.UTC(),
 		FinishedAt: at.UTC(),
 		Meta:       j.Meta,
@@ -123,7 +104,7 @@ type resultJSON struct {
 	ID         string          `json:"id"`
 	Type       Type            `json:"type"`
 	OK         bool            `json:"ok"`
-	Outcome    sender.Outcome  `json:"outcome"`
+	Outcome    Outcome         `json:"outcome"`
 	Status     *int            `json:"status"`
 	URL        *string         `json:"url"`
 	Attempts   int             `json:"attempts"`
@@ -259,13 +240,13 @@ var ErrResultTooLarge = errors.New("result does not fit the max payload")
 const ellipsis = "…"
 
 // Fit returns r, cut as needed so that its JSON sent with the headers hdr
-// fits a message of maxPayload bytes (the server's max payload, headers
-// included), and that JSON. It cuts, in order and only as far as needed:
-// the response and then the meta (each becomes null), the error (shortened,
-// ending in "…"), and last the url (null); each part cut is named in
-// Truncated. maxPayload <= 0 means no limit. Fit returns ErrResultTooLarge
-// when even that is not enough.
-func Fit(r Result, maxPayload int, hdr nats.Header) (Result, []byte, error) {
+// (a nats.Header) fits a message of maxPayload bytes (the server's max
+// payload, headers included), and that JSON. It cuts, in order and only as
+// far as needed: the response and then the meta (each becomes null), the
+// error (shortened, ending in "…"), and last the url (null); each part cut
+// is named in Truncated. maxPayload <= 0 means no limit. Fit returns
+// ErrResultTooLarge when even that is not enough.
+func Fit(r Result, maxPayload int, hdr map[string][]string) (Result, []byte, error) {
 	data, err := r.MarshalJSON()
 	if err != nil || maxPayload <= 0 {
 		return r, data, err
@@ -333,9 +314,9 @@ func encodedLen(s string) int {
 	return len(b)
 }
 
-// HeaderSize is the size of hdr on the wire, as NATS counts it against the
-// max payload: zero without headers.
-func HeaderSize(hdr nats.Header) int {
+// HeaderSize is the size of the message headers hdr (a nats.Header) on the
+// wire, as NATS counts it against the max payload: zero without headers.
+func HeaderSize(hdr map[string][]string) int {
 	if len(hdr) == 0 {
 		return 0
 	}

@@ -130,15 +130,15 @@ func ExampleClient_Prepare() {
 	c := slack.New(s, slack.Config{})
 	url := fake.WebhookURL("T0123", "B0456", "abcdef123456")
 
-	_, err = c.Prepare(&job.Job{ID: "empty", Type: job.Slack, URL: url, Slack: []byte(`{"unfurl_links": false}`)})
+	_, err = c.Prepare(&job.Job{ID: "empty", Type: job.Slack, URLs: []string{url}, Slack: []byte(`{"unfurl_links": false}`)})
 	fmt.Println(err)
 
-	j := &job.Job{ID: "deploy-42", Type: job.Slack, URL: url, Slack: []byte(`{"text": "deployed *v1.2.0*"}`)}
+	j := &job.Job{ID: "deploy-42", Type: job.Slack, URLs: []string{url}, Slack: []byte(`{"text": "deployed *v1.2.0*"}`)}
 	send, err := c.Prepare(j)
 	if err != nil {
 		panic(err)
 	}
-	res := send(context.Background(), j.Request(job.Limits{}))
+	res := send(context.Background(), sender.Request{ID: j.ID, URLs: j.URLs})
 	fmt.Println(res.Outcome, res.Status, strings.TrimPrefix(res.URL, fake.URL))
 	// Output:
 	// slack: message needs text, blocks or attachments

@@ -17,12 +17,8 @@ import (
 // and reads Slack's answer with Classify, as Send does.
 func (c *Client) Prepare(j *job.Job) (func(context.Context, sender.Request) sender.Result, error) {
 	m, err := Decode(j.Slack)
-	urls := j.URLs
-	if j.URL != "" {
-		urls = []string{j.URL}
-	}
 	if err == nil {
-		err = c.Check(m, urls)
+		err = c.Check(m, j.URLs)
 	}
 	var body []byte
 	if err == nil {

@@ -41,7 +41,7 @@ func TestPrepare(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := d.calls.Load()
-			j := &job.Job{ID: "j-" + strings.ReplaceAll(tc.name, " ", "-"), Type: job.Slack, URL: tc.url, Slack: json.RawMessage(tc.slack)}
+			j := &job.Job{ID: "j-" + strings.ReplaceAll(tc.name, " ", "-"), Type: job.Slack, URLs: []string{tc.url}, Slack: json.RawMessage(tc.slack)}
 			send, err := c.Prepare(j)
 			if tc.want != "" {
 				var ie *slack.InvalidError
@@ -59,7 +59,7 @@ func TestPrepare(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Prepare: %v", err)
 			}
-			res := send(context.Background(), j.Request(job.Limits{}))
+			res := send(context.Background(), sender.Request{ID: j.ID, URLs: j.URLs})
 			if res.Outcome != sender.Delivered {
 				t.Fatalf("outcome %s (%s), want delivered", res.Outcome, res.Error)
 			}
@@ -75,13 +75,13 @@ func TestPrepare(t *testing.T) {
 func TestPrepareFailedCode(t *testing.T) {
 	fake := newFake(t, slacktest.Config{})
 	c := slack.New(newSender(t, nil), slack.Config{})
-	j := &job.Job{ID: "j", Type: job.Slack, URL: fake.WebhookURL("T1", "B1", "SECRETTOKEN"), Slack: json.RawMessage(`{"text":"hi"}`)}
+	j := &job.Job{ID: "j", Type: job.Slack, URLs: []string{fake.WebhookURL("T1", "B1", "SECRETTOKEN")}, Slack: json.RawMessage(`{"text":"hi"}`)}
 	send, err := c.Prepare(j)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fake.Fail(slack.CodeChannelIsArchived)
-	res := send(context.Background(), j.Request(job.Limits{}))
+	res := send(context.Background(), sender.Request{ID: j.ID, URLs: j.URLs})
 	if res.Outcome != sender.Failed || res.Status != 410 || !strings.HasSuffix(res.Error, ": channel_is_archived") {
 		t.Errorf("result %s %d %q, want failed 410 ending in the code", res.Outcome, res.Status, res.Error)
 	}
@@ -106,14 +106,14 @@ func TestPrepareRetryAfterHeaderOnly(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	c := slack.New(newSender(t, nil), slack.Config{})
-	j := &job.Job{ID: "j", Type: job.Slack, URL: srv.URL + "/services/T1/B1/tok", Slack: json.RawMessage(`{"text":"hi"}`)}
+	j := &job.Job{ID: "j", Type: job.Slack, URLs: []string{srv.URL + "/services/T1/B1/tok"}, Slack: json.RawMessage(`{"text":"hi"}`)}
 	send, err := c.Prepare(j)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	res := send(ctx, j.Request(job.Limits{}))
+	res := send(ctx, sender.Request{ID: j.ID, URLs: j.URLs})
 	if res.Outcome != sender.Delivered || res.Attempts != 2 {
 		t.Errorf("result %s after %d attempts (%s), want delivered after the header's 50ms", res.Outcome, res.Attempts, res.Error)
 	}

@@ -380,7 +380,7 @@ func TestSendWaitAndResults(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("send --wait printed %q: %v", out, err)
 	}
-	if r.ID != "cli-1" || !r.OK || r.Outcome != sender.Delivered || r.Status != 204 || r.Attempts != 1 || string(r.Meta) != `{"k":1}` {
+	if r.ID != "cli-1" || !r.OK || r.Outcome != job.Delivered || r.Status != 204 || r.Attempts != 1 || string(r.Meta) != `{"k":1}` {
 		t.Errorf("result = %+v", r)
 	}
 
@@ -443,7 +443,7 @@ func TestSIGTERMWithJobInFlight(t *testing.T) {
 	b.waitLog(t, `"job_id":"in-flight"`)
 	b.waitLog(t, `"outcome":"delivered"`)
 	results := storedResults(t, srv.ClientURL())
-	if len(results) != 1 || results[0].ID != "in-flight" || results[0].Outcome != sender.Delivered || results[0].Attempts != 2 {
+	if len(results) != 1 || results[0].ID != "in-flight" || results[0].Outcome != job.Delivered || results[0].Attempts != 2 {
 		t.Errorf("stored results = %+v, want one delivered result with both attempts", results)
 	}
 	if n := rc.count("in-flight"); n != 2 {

@@ -13,7 +13,6 @@ import (
 	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/cli"
 	"github.com/hookworker/hookworker/job"
-	"github.com/hookworker/hookworker/sender"
 )
 
 // resultStream creates the result stream on the server at url and returns a
@@ -28,7 +27,7 @@ func resultStream(t *testing.T, url string) func(id string) {
 	}
 	return func(id string) {
 		t.Helper()
-		r := job.Result{ID: id, Type: job.Webhook, OK: true, Outcome: sender.Delivered, Status: 204, Attempts: 1,
+		r := job.Result{ID: id, Type: job.Webhook, OK: true, Outcome: job.Delivered, Status: 204, Attempts: 1,
 			StartedAt: time.Now(), FinishedAt: time.Now()}
 		data, err := json.Marshal(r)
 		if err != nil {

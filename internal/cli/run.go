@@ -165,7 +165,7 @@ func run(ctx context.Context, stderr io.Writer) int {
 		Concurrency: cfg.Concurrency, HostConcurrency: cfg.HostConcurrency,
 		AckWait: cfg.AckWait, ShutdownTimeout: cfg.ShutdownTimeout, MaxRedeliveries: cfg.MaxRedeliveries,
 		ResultSubject: cfg.ResultSubject, Logger: log,
-		Limits: job.Limits{Timeout: scfg.Timeout, MaxRetries: scfg.MaxRetries, MaxProxyRetries: scfg.MaxProxyRetries,
+		Limits: consumer.Limits{Timeout: scfg.Timeout, MaxRetries: scfg.MaxRetries, MaxProxyRetries: scfg.MaxProxyRetries,
 			MaxSchedule: maxSchedule(cfg)},
 		Rebind: func(ctx context.Context) (jetstream.Consumer, error) {
 			bound, err := b.Ensure(ctx, topo)

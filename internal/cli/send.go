@@ -263,12 +263,8 @@ func checkDiscord(cfg config.Config, j job.Job) error {
 	if err := json.Unmarshal(j.Discord, &m); err != nil {
 		return fmt.Errorf("discord: %w", err)
 	}
-	urls := j.URLs
-	if j.URL != "" {
-		urls = []string{j.URL}
-	}
 	c := discord.New(nil, discord.Config{Username: cfg.DiscordUsername, AvatarURL: cfg.DiscordAvatarURL})
-	return c.Check(m, urls)
+	return c.Check(m, j.URLs)
 }
 
 // checkSlack checks the message and the webhook URLs of a Slack job as the

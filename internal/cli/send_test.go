@@ -13,7 +13,6 @@ import (
 	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/cli"
 	"github.com/hookworker/hookworker/job"
-	"github.com/hookworker/hookworker/sender"
 )
 
 func TestSendWaitDuplicatePrintsStoredResult(t *testing.T) {
@@ -41,7 +40,7 @@ func TestSendWaitDuplicatePrintsStoredResult(t *testing.T) {
 	if err := json.Unmarshal([]byte(second), &b); err != nil {
 		t.Fatalf("second send printed %q: %v", second, err)
 	}
-	if b.ID != "dup-1" || b.Outcome != sender.Delivered || !b.FinishedAt.Equal(a.FinishedAt) {
+	if b.ID != "dup-1" || b.Outcome != job.Delivered || !b.FinishedAt.Equal(a.FinishedAt) {
 		t.Errorf("second send printed %+v, want the first result %+v", b, a)
 	}
 	if n := rc.count("dup-1"); n != 1 {

@@ -50,6 +50,9 @@ type options struct {
 	deferAfter   time.Duration   // the sender's; 0: 10s
 	disableAfter time.Duration
 	now          func() time.Time
+	// strictSender: the worker's sender refuses non-public destinations,
+	// which the catalog still accepts.
+	strictSender bool
 }
 
 func start(t *testing.T, o options) *world {
@@ -103,7 +106,7 @@ func start(t *testing.T, o options) *world {
 		deferAfter = 10 * time.Second
 	}
 	snd, err := sender.New(sender.Config{Timeout: 5 * time.Second, MaxRetries: 3, BackoffMin: 10 * time.Millisecond,
-		BackoffMax: 100 * time.Millisecond, DeferAfter: deferAfter, AllowPrivateNetworks: true})
+		BackoffMax: 100 * time.Millisecond, DeferAfter: deferAfter, AllowPrivateNetworks: !o.strictSender})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +124,7 @@ func start(t *testing.T, o options) *world {
 		Deliverers:  map[job.Type]consumer.Deliverer{job.Webhook: d.Prepare},
 		Concurrency: 16, AckWait: topo.AckWait, ShutdownTimeout: time.Second, MaxRedeliveries: 5,
 		ResultSubject: topo.ResultSubject, FetchWait: 200 * time.Millisecond,
-		Limits: job.Limits{Timeout: 5 * time.Second, MaxRetries: 3, MaxSchedule: time.Hour},
+		Limits: consumer.Limits{Timeout: 5 * time.Second, MaxRetries: 3, MaxSchedule: time.Hour},
 	})
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = fan.Run(ctx) })
@@ -293,7 +296,7 @@ func TestFanOutDeliversSignedToMatchingEndpoints(t *testing.T) {
 	w.send(t, catalog.Event{ID: "evt_1", Type: "order.created", Channel: "shop-1", Payload: json.RawMessage(`{"n":1}`)})
 	for _, ep := range []catalog.Endpoint{epAll, epTyped} {
 		r := w.result(t, fanout.JobID("evt_1", ep.ID))
-		if r.Outcome != sender.Delivered || r.Endpoint != ep.ID || r.Event == nil ||
+		if r.Outcome != job.Delivered || r.Endpoint != ep.ID || r.Event == nil ||
 			*r.Event != (job.Event{ID: "evt_1", Type: "order.created", Channel: "shop-1"}) {
 			t.Errorf("result for %s: %+v (event %+v)", ep.ID, r, r.Event)
 		}
@@ -376,7 +379,7 @@ func TestRotationDuringGrace(t *testing.T) {
 	}
 
 	w.send(t, catalog.Event{ID: "evt_b", Type: "user.updated", Payload: json.RawMessage(`{}`)})
-	if r := w.result(t, fanout.JobID("evt_b", epID)); r.Outcome != sender.Delivered || r.Attempts != 2 {
+	if r := w.result(t, fanout.JobID("evt_b", epID)); r.Outcome != job.Delivered || r.Attempts != 2 {
 		t.Fatalf("evt_b: %s after %d attempts, want delivered after 2", r.Outcome, r.Attempts)
 	}
 	reqs := rc.requests()
@@ -410,7 +413,7 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	epLive := w.putEndpoint(t, catalog.Endpoint{URL: live.URL}, "")
 
 	w.send(t, catalog.Event{ID: "evt_1", Type: "invoice.paid", Payload: json.RawMessage(`{}`)})
-	if r := w.result(t, fanout.JobID("evt_1", epGone.ID)); r.Outcome != sender.Failed || r.Status != http.StatusGone || r.Attempts != 1 {
+	if r := w.result(t, fanout.JobID("evt_1", epGone.ID)); r.Outcome != job.Failed || r.Status != http.StatusGone || r.Attempts != 1 {
 		t.Errorf("410 result: %s, status %d, %d attempts; want failed, 410, 1 (no retry)", r.Outcome, r.Status, r.Attempts)
 	}
 	w.waitFor(t, "the disabled event", func() bool { return len(w.disabled) > 0 })
@@ -440,7 +443,7 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	ep.Disabled = false
 	w.putEndpoint(t, ep, "")
 	w.send(t, catalog.Event{ID: "evt_3", Type: "invoice.paid", Payload: json.RawMessage(`{}`)})
-	if r := w.result(t, fanout.JobID("evt_3", epGone.ID)); r.Outcome != sender.Delivered {
+	if r := w.result(t, fanout.JobID("evt_3", epGone.ID)); r.Outcome != job.Delivered {
 		t.Errorf("after enabling again: %s (%s)", r.Outcome, r.Error)
 	}
 }
@@ -464,11 +467,11 @@ func TestJobOfDisabledOrDeletedEndpoint(t *testing.T) {
 	live := w.putEndpoint(t, catalog.Endpoint{URL: rc.URL + "/live"}, "")
 	tests := []struct {
 		name, endpoint, wantErr string
-		want                    sender.Outcome
+		want                    job.Outcome
 	}{
-		{"disabled", disabled.ID, "endpoint " + disabled.ID + " is disabled (maintenance); nothing sent", sender.Failed},
-		{"deleted", deleted.ID, "endpoint " + deleted.ID + " was deleted; nothing sent", sender.Failed},
-		{"live (control)", live.ID, "", sender.Delivered},
+		{"disabled", disabled.ID, "endpoint " + disabled.ID + " is disabled (maintenance); nothing sent", job.Failed},
+		{"deleted", deleted.ID, "endpoint " + deleted.ID + " was deleted; nothing sent", job.Failed},
+		{"live (control)", live.ID, "", job.Delivered},
 	}
 	for _, tt := range tests {
 		w.publishJob(t, map[string]any{"id": "evt_x:" + tt.endpoint, "url": rc.URL + "/" + tt.name, "payload": map[string]any{},
@@ -512,7 +515,7 @@ func TestRetrySchedule(t *testing.T) {
 			}
 			w.publishJob(t, j)
 			r := w.result(t, id)
-			if r.Outcome != sender.Failed || r.Attempts != 3 || r.Status != http.StatusInternalServerError {
+			if r.Outcome != job.Failed || r.Attempts != 3 || r.Status != http.StatusInternalServerError {
 				t.Errorf("result: %s after %d attempts, status %d; want failed after 3, 500", r.Outcome, r.Attempts, r.Status)
 			}
 			reqs := rc.requests()

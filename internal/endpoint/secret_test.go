@@ -13,8 +13,8 @@ import (
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/catalog"
 	"github.com/hookworker/hookworker/internal/fanout"
+	"github.com/hookworker/hookworker/job"
 	hwreceiver "github.com/hookworker/hookworker/receiver"
-	"github.com/hookworker/hookworker/sender"
 )
 
 // keyOf returns a secret whose key is n bytes long.
@@ -44,7 +44,7 @@ func TestEveryAcceptedKeyLengthSigns(t *testing.T) {
 			ep := w.putEndpoint(t, catalog.Endpoint{URL: rc.URL}, sec)
 			evID := "evt_key_" + strconv.Itoa(i)
 			w.send(t, catalog.Event{ID: evID, Type: "key.tested", Payload: json.RawMessage(`{}`)})
-			if r := w.result(t, fanout.JobID(evID, ep.ID)); r.Outcome != sender.Delivered {
+			if r := w.result(t, fanout.JobID(evID, ep.ID)); r.Outcome != job.Delivered {
 				t.Fatalf("%d-byte key: %s %q", n, r.Outcome, r.Error)
 			}
 			req := rc.requests()[0]
@@ -104,7 +104,7 @@ func TestUnparsableSecretFailsDelivery(t *testing.T) {
 
 	w.send(t, catalog.Event{ID: "evt_bad_key", Type: "key.tested", Payload: json.RawMessage(`{}`)})
 	r := w.result(t, fanout.JobID("evt_bad_key", ep.ID))
-	if r.Outcome != sender.Failed || !strings.Contains(r.Error, "endpoint "+ep.ID+" signing secret") {
+	if r.Outcome != job.Failed || !strings.Contains(r.Error, "endpoint "+ep.ID+" signing secret") {
 		t.Fatalf("got %s %q, want failed naming the endpoint's signing secret", r.Outcome, r.Error)
 	}
 	if strings.Contains(r.Error, bad[len("whsec_"):]) {
@@ -113,7 +113,7 @@ func TestUnparsableSecretFailsDelivery(t *testing.T) {
 	if n := len(rc.requests()); n != 0 || r.Attempts != 0 {
 		t.Fatalf("receiver got %d requests (result: %d attempts), want none", n, r.Attempts)
 	}
-	if r := w.result(t, fanout.JobID("evt_bad_key", epGood.ID)); r.Outcome != sender.Delivered ||
+	if r := w.result(t, fanout.JobID("evt_bad_key", epGood.ID)); r.Outcome != job.Delivered ||
 		!verifies(t, w.secret(t, epGood.ID), rcGood.requests()[0]) {
 		t.Fatalf("the endpoint with a good secret: %s %q, want delivered and signed", r.Outcome, r.Error)
 	}
@@ -131,7 +131,7 @@ func TestUnparsableSecretFailsDelivery(t *testing.T) {
 	// sign beside the good one: the delivery must still fail, not go out
 	// with only the good signature.
 	r = w.result(t, fanout.JobID("evt_good_key", ep.ID))
-	if r.Outcome != sender.Failed || len(rc.requests()) != 0 {
+	if r.Outcome != job.Failed || len(rc.requests()) != 0 {
 		t.Fatalf("with the bad secret in its grace period: %s %q, %d requests; want failed, none sent", r.Outcome, r.Error, len(rc.requests()))
 	}
 }

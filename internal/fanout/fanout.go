@@ -27,7 +27,6 @@ import (
 
 	"github.com/hookworker/hookworker/internal/catalog"
 	"github.com/hookworker/hookworker/job"
-	"github.com/hookworker/hookworker/sender"
 )
 
 // Suffix is appended to the worker's durable name to name the fan-out
@@ -246,9 +245,9 @@ func (f *Fanout) reject(ctx context.Context, ev catalog.Event, cause error) erro
 // none).
 func (f *Fanout) rejectJob(ctx context.Context, ev catalog.Event, endpoint, id string, cause error) error {
 	ref := eventRef(ev)
-	r := job.Rejected(job.Job{ID: id, Type: job.Webhook, Endpoint: endpoint, Event: &ref}, cause, time.Now())
+	r := job.Reject(job.Job{ID: id, Type: job.Webhook, Endpoint: endpoint, Event: &ref}, cause, time.Now())
 	msg := &nats.Msg{Subject: f.cfg.ResultSubject, Header: nats.Header{
-		nats.MsgIdHdr: {id}, headerJobID: {id}, headerOutcome: {string(sender.Rejected)},
+		nats.MsgIdHdr: {id}, headerJobID: {id}, headerOutcome: {string(job.Rejected)},
 	}}
 	// The result is cut like the worker's.
 	_, body, err := job.Fit(r, f.maxPayload(), msg.Header)
