@@ -271,3 +271,40 @@ func TestMirrorServesWhenTheLastMessageIsGone(t *testing.T) {
 		t.Fatalf("Matching = %+v, %v", got, err)
 	}
 }
+
+// A schema whose references loop back to where they started without
+// moving into the payload refuses every payload: put refuses it, naming
+// the schema. A recursive schema that moves into the payload on each turn
+// is fine.
+func TestPutEventTypeRefusesRefCycles(t *testing.T) {
+	c, _, _ := setup(t)
+	ctx := context.Background()
+	tests := []struct{ name, schema string }{
+		{"itself", `{"$ref":"#"}`},
+		{"two definitions", `{"$defs":{"a":{"$ref":"#/$defs/b"},"b":{"$ref":"#/$defs/a"}},"$ref":"#/$defs/a"}`},
+		{"through allOf", `{"$defs":{"a":{"allOf":[{"type":"object"},{"$ref":"#/$defs/a"}]}},"properties":{"x":{"$ref":"#/$defs/a"}}}`},
+		{"through anyOf and not", `{"anyOf":[{"type":"string"},{"not":{"$ref":"#"}}]}`},
+		{"through if", `{"if":{"$ref":"#"},"then":{}}`},
+		{"draft-07 definitions", `{"$schema":"http://json-schema.org/draft-07/schema#","definitions":{"a":{"$ref":"#/definitions/a"}},"properties":{"x":{"$ref":"#/definitions/a"}}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := c.PutEventType(ctx, catalog.EventType{Name: "tree.sent", Schema: json.RawMessage(tt.schema)})
+			if field(err) != "schema" || !strings.Contains(err.Error(), "cycle") {
+				t.Fatalf("err = %v, want a 400 on schema naming the cycle", err)
+			}
+			if _, err := c.EventType(ctx, "tree.sent"); !errors.Is(err, catalog.ErrNotFound) {
+				t.Fatalf("a refused put stored something: %v", err)
+			}
+		})
+	}
+	// The positive control: a tree whose children are trees.
+	putType(t, c, "tree.sent", `{"type":"object","required":["name"],"properties":{"name":{"type":"string"},`+
+		`"children":{"type":"array","items":{"$ref":"#"}}}}`)
+	if err := c.CheckEvent(ctx, "tree.sent", json.RawMessage(`{"name":"a","children":[{"name":"b","children":[{"name":"c"}]}]}`)); err != nil {
+		t.Fatalf("a tree: %v", err)
+	}
+	if err := c.CheckEvent(ctx, "tree.sent", json.RawMessage(`{"name":"a","children":[{"children":[]}]}`)); field(err) != "payload" {
+		t.Fatalf("a tree with a nameless child: %v, want a violation", err)
+	}
+}

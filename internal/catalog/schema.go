@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -60,7 +61,113 @@ func compileSchema(raw []byte) (*jsonschema.Schema, error) {
 	if err := c.AddResource(schemaURL, doc); err != nil {
 		return nil, err
 	}
-	return c.Compile(schemaURL)
+	sch, err := c.Compile(schemaURL)
+	if err != nil {
+		return nil, err
+	}
+	if loc := refCycle(sch); loc != "" {
+		return nil, fmt.Errorf("its references loop back to %s without moving into the payload (a $ref cycle): it would refuse every payload",
+			strings.TrimPrefix(loc, schemaURL))
+	}
+	return sch, nil
+}
+
+// refCycle returns the location of a subschema of root that applies to a
+// value through a chain of keywords that apply to the same value ($ref,
+// allOf, not, if, …) and lead back to it, or "" when there is none. The
+// validator refuses every value that reaches such a loop, so a schema with
+// one is a mistake. A reference that moves into the value first
+// (properties, items, …) is no loop: that is how recursive types are
+// written.
+func refCycle(root *jsonschema.Schema) string {
+	// Every subschema is a start: a loop may hang below a property.
+	var all []*jsonschema.Schema
+	seen := map[*jsonschema.Schema]bool{}
+	var collect func(*jsonschema.Schema)
+	collect = func(s *jsonschema.Schema) {
+		if s == nil || seen[s] {
+			return
+		}
+		seen[s] = true
+		all = append(all, s)
+		for _, n := range samePlace(s) {
+			collect(n)
+		}
+		for _, n := range below(s) {
+			collect(n)
+		}
+	}
+	collect(root)
+	const (
+		visiting = 1
+		done     = 2
+	)
+	state := map[*jsonschema.Schema]int{}
+	var visit func(*jsonschema.Schema) string
+	visit = func(s *jsonschema.Schema) string {
+		switch state[s] {
+		case visiting:
+			return s.Location
+		case done:
+			return ""
+		}
+		state[s] = visiting
+		for _, n := range samePlace(s) {
+			if loc := visit(n); loc != "" {
+				return loc
+			}
+		}
+		state[s] = done
+		return ""
+	}
+	for _, s := range all {
+		if loc := visit(s); loc != "" {
+			return loc
+		}
+	}
+	return ""
+}
+
+// samePlace returns the subschemas s applies to the value s applies to.
+func samePlace(s *jsonschema.Schema) []*jsonschema.Schema {
+	out := []*jsonschema.Schema{s.Ref, s.RecursiveRef, s.Not, s.If, s.Then, s.Else}
+	if s.DynamicRef != nil {
+		out = append(out, s.DynamicRef.Ref)
+	}
+	out = append(out, s.AllOf...)
+	out = append(out, s.AnyOf...)
+	out = append(out, s.OneOf...)
+	for _, d := range s.DependentSchemas {
+		out = append(out, d)
+	}
+	for _, d := range s.Dependencies {
+		if d, ok := d.(*jsonschema.Schema); ok {
+			out = append(out, d)
+		}
+	}
+	return slices.DeleteFunc(out, func(s *jsonschema.Schema) bool { return s == nil })
+}
+
+// below returns the subschemas s applies to values inside the value s
+// applies to (properties, items, …).
+func below(s *jsonschema.Schema) []*jsonschema.Schema {
+	out := []*jsonschema.Schema{s.PropertyNames, s.UnevaluatedProperties, s.Contains, s.Items2020, s.UnevaluatedItems, s.ContentSchema}
+	for _, p := range s.Properties {
+		out = append(out, p)
+	}
+	for _, p := range s.PatternProperties {
+		out = append(out, p)
+	}
+	out = append(out, s.PrefixItems...)
+	for _, v := range []any{s.AdditionalProperties, s.AdditionalItems, s.Items} {
+		switch v := v.(type) {
+		case *jsonschema.Schema:
+			out = append(out, v)
+		case []*jsonschema.Schema:
+			out = append(out, v...)
+		}
+	}
+	return slices.DeleteFunc(out, func(s *jsonschema.Schema) bool { return s == nil })
 }
 
 // validatePayload checks payload against s (nil accepts everything) and
