@@ -50,3 +50,27 @@ func TestRejectedEventJobNamesEventAndEndpoint(t *testing.T) {
 		t.Errorf("error %q, want the port blamed without the URL's path", r.Error)
 	}
 }
+
+// TestRefusedEventJobNamesEventAndEndpoint: an endpoint the catalog accepts
+// on a loopback address gets a job from the fan-out that a worker refusing
+// non-public destinations rejects, nothing sent; the rejected result names
+// the event and the endpoint.
+func TestRefusedEventJobNamesEventAndEndpoint(t *testing.T) {
+	t.Parallel()
+	w := start(t, options{strictSender: true})
+	w.putType(t, "order.created")
+	rc := w.receiver(t, nil)
+	ep := w.putEndpoint(t, catalog.Endpoint{URL: rc.URL + "/hooks/tok3n"}, "")
+
+	w.send(t, catalog.Event{ID: "evt_local", Type: "order.created", Payload: json.RawMessage(`{}`)})
+	r := w.result(t, fanout.JobID("evt_local", ep.ID))
+	if string(r.Outcome) != "rejected" || r.Attempts != 0 || len(rc.requests()) != 0 {
+		t.Fatalf("result %+v, %d requests, want rejected with nothing sent", r, len(rc.requests()))
+	}
+	if r.Endpoint != ep.ID || r.Event == nil || *r.Event != (job.Event{ID: "evt_local", Type: "order.created"}) {
+		t.Errorf("rejected result names endpoint %q and event %+v, want %s and evt_local", r.Endpoint, r.Event, ep.ID)
+	}
+	if !strings.Contains(r.Error, "not a public address") || strings.Contains(r.Error, "tok3n") {
+		t.Errorf("error %q, want the refusal without the URL's path", r.Error)
+	}
+}
