@@ -19,9 +19,9 @@ import (
 	"github.com/hookworker/hookworker/internal/hostname"
 )
 
-// Hint says which settings open non-public destinations. They are the
+// hint says which settings open non-public destinations. They are the
 // worker's own: a producer cannot set them for its job.
-const Hint = "the worker refuses non-public destinations unless its own settings allow them: " +
+const hint = "the worker refuses non-public destinations unless its own settings allow them: " +
 	"set HOOKWORKER_ALLOW_PRIVATE_NETWORKS=true or add the address to HOOKWORKER_ALLOWED_NETWORKS " +
 	"in the environment of every worker process (not of the producer or of hookworker send)"
 
@@ -211,5 +211,5 @@ func (e *RefusedError) Error() string {
 	default:
 		what = e.Host + " (" + e.Addr.String() + ")"
 	}
-	return what + " is not a public address; " + Hint
+	return what + " is not a public address; " + hint
 }
