@@ -418,3 +418,20 @@ func TestSendEventRefusesWhatCannotBeDelivered(t *testing.T) {
 		t.Fatalf("a payload that fits: %v", err)
 	}
 }
+
+// event_types.put of a schema nested 5,000 levels deep (50 KB) is answered
+// at once with a 400 naming the schema, instead of compiling for minutes.
+func TestPutEventTypeOfADeepSchemaIsAnswered(t *testing.T) {
+	e := start(t)
+	schema := strings.Repeat(`{"not":`, 5000) + `{}` + strings.Repeat(`}`, 5000)
+	body, _ := json.Marshal(map[string]any{"name": "deep.sent", "schema": json.RawMessage(schema)})
+	m, err := e.nc.Request("hooks.api.event_types.put", body, 10*time.Second)
+	if err != nil {
+		t.Fatalf("no reply: %v", err)
+	}
+	var reply struct{ Field string }
+	_ = json.Unmarshal(m.Data, &reply)
+	if code := m.Header.Get(micro.ErrorCodeHeader); code != "400" || reply.Field != "schema" {
+		t.Fatalf("code %q field %q (%s), want 400 on schema", code, reply.Field, m.Header.Get(micro.ErrorHeader))
+	}
+}

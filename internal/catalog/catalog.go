@@ -70,10 +70,12 @@ type Catalog struct {
 	schemas map[string]compiled // by type name
 }
 
-// compiled is a type's schema compiled at one revision of its key.
+// compiled is a type's schema compiled at one revision of its key, or why
+// it does not compile.
 type compiled struct {
 	rev    uint64
 	schema *jsonschema.Schema
+	err    error
 }
 
 // New returns a Catalog over the buckets in cfg and starts mirroring them;

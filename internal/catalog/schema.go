@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -39,13 +40,109 @@ func (noLoader) Load(url string) (any, error) {
 	return nil, fmt.Errorf("references outside the schema are not loaded (%s)", url)
 }
 
+// The bounds of an event type's schema, checked before it is compiled, so
+// that one request cannot hold a core or grow the worker for minutes
+// (compiling grows faster than the nesting: 2,000 levels take seconds,
+// 5,000 minutes). A schema of real payloads nests a few levels a field;
+// these leave room for dozens.
+const (
+	// MaxSchemaBytes is the most bytes a schema takes as compact JSON.
+	MaxSchemaBytes = 64 << 10
+	// MaxSchemaDepth is the deepest a schema's JSON may nest objects and
+	// arrays (the document itself is level 1).
+	MaxSchemaDepth = 64
+	// MaxSchemaCompileTime bounds compiling one schema; within the two
+	// bounds above it takes milliseconds.
+	MaxSchemaCompileTime = 5 * time.Second
+)
+
+// errCompileTime is the error of a schema that did not compile within the
+// time allowed.
+var errCompileTime = fmt.Errorf("took longer than %s to compile", MaxSchemaCompileTime)
+
+// compileTime is how long compileSchema waits; tests shorten it.
+var compileTime = MaxSchemaCompileTime
+
+// jsonDepth returns how deep raw, a JSON document, nests objects and
+// arrays, counting up to stop at most: a scan that reads no further once it
+// knows the document is too deep.
+func jsonDepth(raw []byte, stop int) int {
+	depth, deepest := 0, 0
+	inString, escaped := false, false
+	for _, b := range raw {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case b == '\\':
+				escaped = true
+			case b == '"':
+				inString = false
+			}
+		case b == '"':
+			inString = true
+		case b == '{' || b == '[':
+			depth++
+			if depth > deepest {
+				deepest = depth
+				if deepest >= stop {
+					return deepest
+				}
+			}
+		case b == '}' || b == ']':
+			depth--
+		}
+	}
+	return deepest
+}
+
+// checkSchemaBounds refuses a schema larger or deeper than the bounds.
+func checkSchemaBounds(raw []byte) error {
+	if len(raw) > MaxSchemaBytes {
+		return fmt.Errorf("takes %d bytes as compact JSON, at most %d", len(raw), MaxSchemaBytes)
+	}
+	if d := jsonDepth(raw, MaxSchemaDepth+1); d > MaxSchemaDepth {
+		return fmt.Errorf("nests objects and arrays more than %d levels deep", MaxSchemaDepth)
+	}
+	return nil
+}
+
 // compileSchema compiles a JSON Schema document: 2020-12 unless its $schema
-// names another draft. Empty or null raw accepts every payload (nil).
+// names another draft. Empty or null raw accepts every payload (nil). A
+// document beyond MaxSchemaBytes (as given: compact it first) or
+// MaxSchemaDepth is refused unread; compiling takes at most
+// MaxSchemaCompileTime, else the error is errCompileTime.
 func compileSchema(raw []byte) (*jsonschema.Schema, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return nil, nil
 	}
+	if err := checkSchemaBounds(raw); err != nil {
+		return nil, err
+	}
+	type result struct {
+		s   *jsonschema.Schema
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		s, err := compileBounded(raw)
+		done <- result{s, err}
+	}()
+	t := time.NewTimer(compileTime)
+	defer t.Stop()
+	select {
+	case r := <-done:
+		return r.s, r.err
+	case <-t.C:
+		// The compilation ends on its own: the bounds keep it short.
+		return nil, errCompileTime
+	}
+}
+
+// compileBounded compiles raw, which the bounds have been checked on.
+func compileBounded(raw []byte) (*jsonschema.Schema, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
 		return nil, err

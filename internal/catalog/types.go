@@ -32,7 +32,8 @@ type EventType struct {
 
 // PutEventType creates or updates the event type t.Name (and unarchives
 // it). The name and schema are checked first: an *InvalidError changes
-// nothing.
+// nothing. A schema is at most MaxSchemaBytes as compact JSON, nests at
+// most MaxSchemaDepth levels and compiles within MaxSchemaCompileTime.
 func (c *Catalog) PutEventType(ctx context.Context, t EventType) (EventType, error) {
 	if !ValidTypeName(t.Name) {
 		return EventType{}, invalid("name", "must be two or more tokens of A-Za-z0-9_- joined by dots, at most %d characters", MaxTypeNameLen)
@@ -41,15 +42,18 @@ func (c *Catalog) PutEventType(ctx context.Context, t EventType) (EventType, err
 	if bytes.Equal(t.Schema, []byte("null")) {
 		t.Schema = nil
 	}
-	if _, err := compileSchema(t.Schema); err != nil {
-		return EventType{}, invalid("schema", "does not compile as a JSON Schema: %v", err)
-	}
 	if len(t.Schema) > 0 {
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, t.Schema); err != nil {
 			return EventType{}, invalid("schema", "must be JSON: %v", err)
 		}
 		t.Schema = buf.Bytes()
+	}
+	if err := checkSchemaBounds(t.Schema); err != nil {
+		return EventType{}, invalid("schema", "is too large: it %v", err)
+	}
+	if _, err := compileSchema(t.Schema); err != nil {
+		return EventType{}, invalid("schema", "does not compile as a JSON Schema: %v", err)
 	}
 	var out EventType
 	err := update(ctx, c.cfg.Types, t.Name, func(cur []byte) ([]byte, error) {
@@ -219,13 +223,21 @@ func (c *Catalog) checkMirrored(typ string, payload json.RawMessage) error {
 			return fmt.Errorf("event type %q is archived: %w", typ, ErrNotFound)
 		}
 		s, err := compileSchema(t.Schema)
-		if err != nil {
+		if errors.Is(err, errCompileTime) {
 			return fmt.Errorf("event type %s: schema: %w", typ, err)
 		}
-		comp = compiled{rev: e.Revision(), schema: s}
+		if err != nil {
+			// Stored before put refused such a schema: no event of the
+			// type can be checked until it is put again.
+			err = invalid("type", "event type %q has a schema events cannot be checked against (%v); put it again with one that compiles", typ, err)
+		}
+		comp = compiled{rev: e.Revision(), schema: s, err: err}
 		c.mu.Lock()
 		c.schemas[typ] = comp
 		c.mu.Unlock()
+	}
+	if comp.err != nil {
+		return comp.err
 	}
 	return validatePayload(comp.schema, payload)
 }
