@@ -25,12 +25,15 @@ import (
 	"github.com/hookworker/hookworker/sender"
 )
 
-// Deliverer delivers the jobs of one type. It is called with every decoded
-// job of its type before the job takes a host slot: it decodes and checks
-// what the type carries, and returns an error that rejects the job (its
-// text is the result's error; nothing is sent), or the send to run with the
-// job's request. The send returns deferred or interrupted outcomes as the
-// sender does.
+// Deliverer is what the worker needs of a job type: each job type's
+// package provides one as a method named Prepare (discord.Client.Prepare,
+// slack.Client.Prepare, the webhook jobs' in the binary), registered by
+// type in Options.Deliverers. It is called with every decoded job of its
+// type before the job takes a host slot: it decodes and checks what the
+// type carries, and returns an error that rejects the job (its text is the
+// result's error; nothing is sent), or the send to run with the job's
+// request. The send returns deferred or interrupted outcomes as the sender
+// does.
 type Deliverer func(j *job.Job) (send func(ctx context.Context, req sender.Request) sender.Result, err error)
 
 // Metrics is told what the worker does; *metrics.Metrics satisfies it. Its

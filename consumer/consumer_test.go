@@ -22,6 +22,7 @@ import (
 	"github.com/hookworker/hookworker/discord"
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/bus/bustest"
+	"github.com/hookworker/hookworker/internal/endpoint"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/sender"
 )
@@ -102,8 +103,8 @@ type workerOpts struct {
 	backoffMin, backoffMax time.Duration
 	// observer, when set, is told of the sender's attempts.
 	observer sender.Observer
-	// sender, when set, replaces the real sender for webhook jobs.
-	sender consumer.Sender
+	// send, when set, replaces the real sender for webhook jobs.
+	send endpoint.Send
 }
 
 // worker is one running Worker with its own connection.
@@ -169,15 +170,15 @@ func (e *env) startWorker(o workerOpts) *worker {
 		t.Fatal(err)
 	}
 	dc := discord.New(snd, discord.Config{Username: "hookworker", Logger: log})
-	var webhooks consumer.Sender = snd
-	if o.sender != nil {
-		webhooks = o.sender
+	webhooks := endpoint.Plain{Send: snd.Send}
+	if o.send != nil {
+		webhooks.Send = o.send
 	}
 	w := consumer.New(consumer.Options{
 		JetStream: b.JetStream(), Consumer: bound.Consumer, State: bound.State,
 		Deliverers: map[job.Type]consumer.Deliverer{
-			job.Webhook: consumer.Webhooks(webhooks),
-			job.Discord: consumer.DiscordJobs(dc),
+			job.Webhook: webhooks.Prepare,
+			job.Discord: dc.Prepare,
 		},
 		Concurrency: o.concurrency, HostConcurrency: o.hostConcurrency, Working: o.working,
 		AckWait: e.topo.AckWait, ShutdownTimeout: o.shutdown, MaxRedeliveries: o.maxRedeliveries,
@@ -693,21 +694,16 @@ func TestSaturatedHostDoesNotBlockOthers(t *testing.T) {
 	e.expectStoredOnce(ids...)
 }
 
-// senderFunc adapts a function to consumer.Sender.
-type senderFunc func(context.Context, sender.Request) sender.Result
-
-func (f senderFunc) Send(ctx context.Context, req sender.Request) sender.Result { return f(ctx, req) }
-
 func TestPanicBecomesFailedResult(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 5*time.Second)
-	e.startWorker(workerOpts{concurrency: 1, sender: senderFunc(func(_ context.Context, req sender.Request) sender.Result {
+	e.startWorker(workerOpts{concurrency: 1, send: func(_ context.Context, req sender.Request) sender.Result {
 		if req.ID == "boom" {
 			panic("sender exploded")
 		}
 		now := time.Now()
 		return sender.Result{OK: true, Outcome: sender.Delivered, Status: 200, Attempts: 1, StartedAt: now, FinishedAt: now}
-	})})
+	}})
 	e.publishJob(map[string]any{"id": "boom", "url": "https://example.com/hook", "payload": map[string]any{}})
 	e.publishJob(map[string]any{"id": "next", "url": "https://example.com/hook", "payload": map[string]any{}})
 	got := map[string]job.Result{}

@@ -2,8 +2,6 @@ package consumer
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -13,60 +11,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hookworker/hookworker/discord"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/redact"
 	"github.com/hookworker/hookworker/sender"
 )
-
-// Sender delivers one webhook request; *sender.Sender satisfies it.
-type Sender interface {
-	Send(ctx context.Context, req sender.Request) sender.Result
-}
-
-// Discord checks and delivers Discord messages; *discord.Client satisfies
-// it.
-type Discord interface {
-	Check(m discord.Message, urls []string) error
-	Send(ctx context.Context, m discord.Message, req sender.Request) sender.Result
-}
-
-// Webhooks is the Deliverer of plain webhook jobs: s sends the payload as
-// it is.
-func Webhooks(s Sender) Deliverer {
-	send := s.Send // one method value for every job
-	return func(*job.Job) (func(context.Context, sender.Request) sender.Result, error) {
-		return send, nil
-	}
-}
-
-// DiscordJobs is the Deliverer of Discord jobs: it decodes and checks the
-// job's discord object before the job takes a host slot, and sends it
-// through c.
-func DiscordJobs(c Discord) Deliverer {
-	return func(j *job.Job) (func(context.Context, sender.Request) sender.Result, error) {
-		var m discord.Message
-		if err := json.Unmarshal(j.Discord, &m); err != nil {
-			return nil, errors.New("discord: " + shortJSONError(err))
-		}
-		if err := c.Check(m, j.URLs); err != nil {
-			return nil, err
-		}
-		return func(ctx context.Context, req sender.Request) sender.Result { return c.Send(ctx, m, req) }, nil
-	}
-}
-
-// shortJSONError is a JSON decoding error without the Go type names.
-func shortJSONError(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		if te.Field != "" {
-			return fmt.Sprintf("%s: wrong type (%s)", te.Field, te.Value)
-		}
-		return "wrong type (" + te.Value + ")"
-	}
-	return err.Error()
-}
 
 // delivery is one message being handled.
 type delivery struct {

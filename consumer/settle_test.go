@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hookworker/hookworker/discord"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/sender"
 )
@@ -218,7 +219,7 @@ func TestShutdownRaceSettlesByOutcome(t *testing.T) {
 func TestRejectedBeforeHostSlot(t *testing.T) {
 	t.Parallel()
 	w, pub, _ := settleWorker(t, nil)
-	w.deliverers[job.Discord] = DiscordJobs(nil)
+	w.deliverers[job.Discord] = discord.New(nil, discord.Config{}).Prepare
 	w.hosts = newHostLimiter(1, 1)
 	if !w.hosts.tryAcquire("discord.com:443") {
 		t.Fatal("host slot not taken")

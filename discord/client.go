@@ -13,14 +13,14 @@ import (
 	"github.com/hookworker/hookworker/sender"
 )
 
-// Deliverer makes one HTTP delivery; *sender.Sender is the one used in
+// Sender makes one HTTP delivery; *sender.Sender is the one used in
 // production.
-type Deliverer interface {
+type Sender interface {
 	// Send makes the delivery and returns its result; it never panics.
 	Send(ctx context.Context, req sender.Request) sender.Result
 }
 
-var _ Deliverer = (*sender.Sender)(nil)
+var _ Sender = (*sender.Sender)(nil)
 
 // Config configures a Client. The zero value is usable.
 type Config struct {
@@ -41,18 +41,18 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Client sends Discord webhook messages through a Deliverer. It is safe for
+// Client sends Discord webhook messages through a Sender. It is safe for
 // concurrent use and is meant to be built once per process, so that its
 // Pacer sees every request.
 type Client struct {
-	d     Deliverer
+	d     Sender
 	cfg   Config
 	pacer *Pacer
 	log   *slog.Logger
 }
 
 // New returns a Client delivering through d.
-func New(d Deliverer, cfg Config) *Client {
+func New(d Sender, cfg Config) *Client {
 	c := &Client{d: d, cfg: cfg, pacer: cfg.Pacer, log: cfg.Logger}
 	if c.pacer == nil {
 		c.pacer = NewPacer(PacerConfig{Observer: cfg.Observer})
@@ -68,7 +68,7 @@ func (c *Client) Pacer() *Pacer { return c.pacer }
 
 // Send sends m to the webhook URLs of req (one, or a pool). It applies the
 // default identity, checks m and the URLs, and only then delegates to the
-// Deliverer with the body, the query parameters (wait=true, and thread_id
+// Sender with the body, the query parameters (wait=true, and thread_id
 // when set), Unsigned and the Pacer set on req. A message or URL that
 // Discord would refuse gives a Rejected Result without any request. The
 // Result's URL is the webhook URL as given, redacted.
@@ -92,7 +92,7 @@ func (c *Client) Send(ctx context.Context, m Message, req sender.Request) sender
 }
 
 // prepare applies the default identity to m, checks it and the URLs of req,
-// and turns req into the request for the Deliverer. It returns the Result
+// and turns req into the request for the Sender. It returns the Result
 // of a message or URL Discord would refuse, or nil. It is apart from Send
 // so that Send's frame, under the request while it waits on Discord, stays
 // small.

@@ -53,13 +53,13 @@ func (w *waitRecorder) PaceWait(d time.Duration) {
 	w.total.Add(int64(d))
 }
 
-// countingDeliverer counts the requests it is given and delivers them.
-type countingDeliverer struct {
-	next  discord.Deliverer
+// countingSender counts the requests it is given and delivers them.
+type countingSender struct {
+	next  discord.Sender
 	calls atomic.Int64
 }
 
-func (c *countingDeliverer) Send(ctx context.Context, req sender.Request) sender.Result {
+func (c *countingSender) Send(ctx context.Context, req sender.Request) sender.Result {
 	c.calls.Add(1)
 	return c.next.Send(ctx, req)
 }
@@ -230,7 +230,7 @@ func TestClientRejectsWithoutRequest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			d := &countingDeliverer{next: newSender(t)}
+			d := &countingSender{next: newSender(t)}
 			c := discord.New(d, discord.Config{})
 			res := c.Send(context.Background(), tt.msg, sender.Request{ID: "job-r", URLs: tt.urls})
 			if res.Outcome != sender.Rejected || res.OK || res.Attempts != 0 {

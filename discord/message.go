@@ -5,7 +5,7 @@
 // default identity, and paces requests per webhook from Discord's rate-limit
 // headers so that bursts wait for the bucket's reset instead of collecting
 // 429s. The HTTP delivery itself (retries, proxies, results) is delegated to
-// a Deliverer, normally a *sender.Sender.
+// a Sender, normally a *sender.Sender.
 //
 // A webhook's token (the last segment of its URL path) never appears in an
 // error, a Result or a log line.

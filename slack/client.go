@@ -11,14 +11,14 @@ import (
 	"github.com/hookworker/hookworker/sender"
 )
 
-// Deliverer makes one HTTP delivery; *sender.Sender is the one used in
+// Sender makes one HTTP delivery; *sender.Sender is the one used in
 // production.
-type Deliverer interface {
+type Sender interface {
 	// Send makes the delivery and returns its result; it never panics.
 	Send(ctx context.Context, req sender.Request) sender.Result
 }
 
-var _ Deliverer = (*sender.Sender)(nil)
+var _ Sender = (*sender.Sender)(nil)
 
 // Config configures a Client. The zero value is usable.
 type Config struct {
@@ -33,17 +33,17 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Client sends Slack messages through a Deliverer. It is safe for
+// Client sends Slack messages through a Sender. It is safe for
 // concurrent use and is meant to be built once per process, so that its
 // Pacer sees every request.
 type Client struct {
-	d     Deliverer
+	d     Sender
 	pacer *Pacer
 	log   *slog.Logger
 }
 
 // New returns a Client delivering through d.
-func New(d Deliverer, cfg Config) *Client {
+func New(d Sender, cfg Config) *Client {
 	c := &Client{d: d, pacer: cfg.Pacer, log: cfg.Logger}
 	if c.pacer == nil {
 		c.pacer = NewPacer(PacerConfig{Observer: cfg.Observer})
@@ -58,11 +58,11 @@ func New(d Deliverer, cfg Config) *Client {
 func (c *Client) Pacer() *Pacer { return c.pacer }
 
 // Send sends m to the webhook or response URLs of req (one, or a pool). It
-// checks m and the URLs, and only then delegates to the Deliverer with the
+// checks m and the URLs, and only then delegates to the Sender with the
 // body, Unsigned (Slack takes no Standard Webhooks headers) and the Pacer
 // set on req; req's other fields (id, headers, timeout, budgets, Prior)
 // pass through. A message or URL that Slack would refuse gives a Rejected
-// Result without any request. The Result is the Deliverer's, with Slack's
+// Result without any request. The Result is the Sender's, with Slack's
 // answer read by Classify: a 200 {"ok": false, "error": code} is Failed, and
 // the error code of a failed delivery ends its Error
 // ("status 404 Not Found: channel_not_found").
@@ -74,7 +74,7 @@ func (c *Client) Send(ctx context.Context, m Message, req sender.Request) sender
 }
 
 // prepare checks m and the URLs of req and turns req into the request for
-// the Deliverer. It returns the Result of a message or URL Slack would
+// the Sender. It returns the Result of a message or URL Slack would
 // refuse, or nil.
 func (c *Client) prepare(ctx context.Context, m Message, req *sender.Request) *sender.Result {
 	started := time.Now()

@@ -46,13 +46,13 @@ func newFake(t testing.TB, cfg slacktest.Config) *slacktest.Server {
 	return f
 }
 
-// countingDeliverer counts the requests it is given and delivers them.
-type countingDeliverer struct {
-	next  slack.Deliverer
+// countingSender counts the requests it is given and delivers them.
+type countingSender struct {
+	next  slack.Sender
 	calls atomic.Int64
 }
 
-func (c *countingDeliverer) Send(ctx context.Context, req sender.Request) sender.Result {
+func (c *countingSender) Send(ctx context.Context, req sender.Request) sender.Result {
 	c.calls.Add(1)
 	return c.next.Send(ctx, req)
 }
@@ -253,7 +253,7 @@ func TestClientRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			d := &countingDeliverer{next: newSender(t, nil)}
+			d := &countingSender{next: newSender(t, nil)}
 			c := slack.New(d, slack.Config{})
 			prior := sender.Progress{Attempts: 2, Retries: 1}
 			res := c.Send(context.Background(), tt.msg, sender.Request{ID: "job-1", URLs: tt.urls, Prior: prior})

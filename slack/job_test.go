@@ -20,7 +20,7 @@ import (
 
 func TestPrepare(t *testing.T) {
 	fake := newFake(t, slacktest.Config{})
-	d := &countingDeliverer{next: newSender(t, nil)}
+	d := &countingSender{next: newSender(t, nil)}
 	c := slack.New(d, slack.Config{})
 	hook := fake.WebhookURL("T1", "B1", "SECRETTOKEN")
 	blocks := `[` + strings.Repeat(`{"type":"divider"},`, 50) + `{"type":"divider"}]`

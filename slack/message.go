@@ -8,11 +8,11 @@
 // server error), and paces requests per webhook to Slack's documented rate of
 // about one message a second, so that a burst is spaced out instead of
 // answered with 429s. The HTTP delivery itself (retries, proxies, results)
-// is delegated to a Deliverer, normally a *sender.Sender.
+// is delegated to a Sender, normally a *sender.Sender.
 //
 // The pieces stand alone: Message and Validate need no network, Classify is a
 // pure function of a response, Pacer is a sender.Pacer, and Client only
-// glues them to a Deliverer. Client.Prepare is the worker's Deliverer of
+// glues them to a Sender. Client.Prepare is the worker's Deliverer of
 // jobs of type slack.
 //
 // A webhook's token (the last segment of its URL path) never appears in an

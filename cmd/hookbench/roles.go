@@ -21,6 +21,7 @@ import (
 
 	"github.com/hookworker/hookworker/consumer"
 	"github.com/hookworker/hookworker/internal/bus"
+	"github.com/hookworker/hookworker/internal/endpoint"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/redact"
 	"github.com/hookworker/hookworker/sender"
@@ -229,7 +230,7 @@ func busLoadRole(args []string) error {
 	}
 	w := consumer.New(consumer.Options{
 		JetStream: b.JetStream(), Consumer: bound.Consumer, State: bound.State,
-		Deliverers:  map[job.Type]consumer.Deliverer{job.Webhook: consumer.Webhooks(noSend{})},
+		Deliverers:  map[job.Type]consumer.Deliverer{job.Webhook: endpoint.Plain{Send: noSend{}.Send}.Prepare},
 		Concurrency: *concurrency, AckWait: top.AckWait, ResultSubject: top.ResultSubject,
 		FetchWait: 100 * time.Millisecond, Link: b.Link,
 	})

@@ -155,10 +155,10 @@ func run(ctx context.Context, stderr io.Writer) int {
 	}
 	w := consumer.New(consumer.Options{
 		JetStream: b.JetStream(), Consumer: bound.Consumer, State: bound.State, Metrics: m,
-		// One Deliverer per job type.
+		// Every job type's Deliverer, registered here and nowhere else.
 		Deliverers: map[job.Type]consumer.Deliverer{
 			job.Webhook: webhooks.Prepare, // plain and event jobs
-			job.Discord: consumer.DiscordJobs(dc),
+			job.Discord: dc.Prepare,
 			job.Slack:   sc.Prepare,
 		},
 		OnAttempt:   onAttempt,

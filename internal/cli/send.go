@@ -259,12 +259,9 @@ func checkDiscord(cfg config.Config, j job.Job) error {
 	if j.Type != job.Discord {
 		return nil
 	}
-	var m discord.Message
-	if err := json.Unmarshal(j.Discord, &m); err != nil {
-		return fmt.Errorf("discord: %w", err)
-	}
 	c := discord.New(nil, discord.Config{Username: cfg.DiscordUsername, AvatarURL: cfg.DiscordAvatarURL})
-	return c.Check(m, j.URLs)
+	_, err := c.Prepare(&j)
+	return err
 }
 
 // checkSlack checks the message and the webhook URLs of a Slack job as the

@@ -1,7 +1,7 @@
 // Package endpoint delivers event jobs: the jobs the fan-out makes, one
 // per event and endpoint.
 //
-// A Deliverer takes every webhook job. A plain one goes to the sender as it
+// Webhooks takes every webhook job. A plain one goes to the sender as it
 // is. An event job is sent only if its endpoint still exists and is enabled
 // when its turn comes (else it fails, nothing sent); its webhook-id is the
 // event's id, the same for every endpoint and every retry; each attempt is
@@ -27,7 +27,7 @@ import (
 	"github.com/hookworker/hookworker/sender"
 )
 
-// Catalog is what a Deliverer needs of the endpoint catalog;
+// Catalog is what Webhooks needs of the endpoint catalog;
 // *catalog.Catalog satisfies it.
 type Catalog interface {
 	// Deliverable returns the endpoint as a delivery must see it;
@@ -69,7 +69,7 @@ const GoneReason = "the endpoint answered 410 Gone"
 // waits before it is tried again.
 const unavailableWait = 5 * time.Second
 
-// Config is what a Deliverer is built from. Catalog and Send are required.
+// Config is what Webhooks is built from. Catalog and Send are required.
 type Config struct {
 	// Catalog holds the endpoints and their secrets.
 	Catalog Catalog
@@ -88,9 +88,9 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Deliverer delivers webhook jobs, plain and event ones. Its Prepare method
+// Webhooks delivers webhook jobs, plain and event ones. Its Prepare method
 // is the worker's Deliverer of the webhook type.
-type Deliverer struct {
+type Webhooks struct {
 	cfg Config
 
 	mu      sync.Mutex
@@ -100,8 +100,8 @@ type Deliverer struct {
 // maxSigners bounds the signers kept: past it, the cache starts afresh.
 const maxSigners = 4096
 
-// New returns a Deliverer configured by cfg.
-func New(cfg Config) (*Deliverer, error) {
+// New returns the Webhooks configured by cfg.
+func New(cfg Config) (*Webhooks, error) {
 	if cfg.Catalog == nil || cfg.Send == nil {
 		return nil, errors.New("endpoint: catalog and send are required")
 	}
@@ -114,13 +114,13 @@ func New(cfg Config) (*Deliverer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Deliverer{cfg: cfg, signers: map[string]sender.Signer{}}, nil
+	return &Webhooks{cfg: cfg, signers: map[string]sender.Signer{}}, nil
 }
 
 // Prepare returns the send of webhook job j: the Sender's own for a plain
 // job, the endpoint's delivery for an event job. It refuses nothing: an
 // event job's endpoint is looked up when the job's turn comes.
-func (d *Deliverer) Prepare(j *job.Job) (func(context.Context, sender.Request) sender.Result, error) {
+func (d *Webhooks) Prepare(j *job.Job) (func(context.Context, sender.Request) sender.Result, error) {
 	if j.Endpoint == "" || j.Event == nil {
 		return d.cfg.Send, nil
 	}
@@ -130,8 +130,22 @@ func (d *Deliverer) Prepare(j *job.Job) (func(context.Context, sender.Request) s
 	}, nil
 }
 
+// Plain delivers plain webhook jobs through Send as they are, with no
+// catalog behind it: an event job's endpoint and event are not looked at.
+// It is the webhook Deliverer of a worker that serves no events (a
+// benchmark's, a test's).
+type Plain struct {
+	// Send delivers the requests.
+	Send Send
+}
+
+// Prepare returns Send: it refuses nothing.
+func (p Plain) Prepare(*job.Job) (func(context.Context, sender.Request) sender.Result, error) {
+	return p.Send, nil
+}
+
 // deliver sends one event job's request to endpoint id.
-func (d *Deliverer) deliver(ctx context.Context, req sender.Request, jobID, id string, ev job.Event) sender.Result {
+func (d *Webhooks) deliver(ctx context.Context, req sender.Request, jobID, id string, ev job.Event) sender.Result {
 	start := d.cfg.Now()
 	ep, err := d.cfg.Catalog.Deliverable(ctx, id)
 	if gone := unusable(id, ep, err); gone != nil {
@@ -217,7 +231,7 @@ func notSent(req sender.Request, at time.Time, outcome sender.Outcome, msg strin
 // parse (the catalog checks every secret it stores, so only a store written
 // by other means holds one) is an error, which fails the delivery: it is
 // never sent unsigned, nor signed with only some of its secrets.
-func (d *Deliverer) sign(id string, secrets []string, msgID, ts string, body []byte) (string, error) {
+func (d *Webhooks) sign(id string, secrets []string, msgID, ts string, body []byte) (string, error) {
 	if len(secrets) == 0 {
 		return "", fmt.Errorf("endpoint %s has no signing secret", id)
 	}
@@ -235,7 +249,7 @@ func (d *Deliverer) sign(id string, secrets []string, msgID, ts string, body []b
 }
 
 // signer returns the Signer of secret, made once.
-func (d *Deliverer) signer(secret string) (sender.Signer, error) {
+func (d *Webhooks) signer(secret string) (sender.Signer, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if sg, ok := d.signers[secret]; ok {
@@ -258,7 +272,7 @@ const recordTimeout = 5 * time.Second
 // observe records what one attempt says of endpoint id: a success ends its
 // failing streak; a failure starts one, or disables the endpoint when the
 // streak is older than DisableAfter; a 410 Gone disables it at once.
-func (d *Deliverer) observe(ctx context.Context, id string, a sender.Attempt) {
+func (d *Webhooks) observe(ctx context.Context, id string, a sender.Attempt) {
 	if ctx.Err() != nil && a.Outcome != sender.AttemptDelivered {
 		return // interrupted: says nothing of the endpoint
 	}
@@ -289,7 +303,7 @@ func (d *Deliverer) observe(ctx context.Context, id string, a sender.Attempt) {
 	}
 }
 
-func (d *Deliverer) disable(ctx context.Context, id, reason string) {
+func (d *Webhooks) disable(ctx context.Context, id, reason string) {
 	err := d.cfg.Catalog.Disable(ctx, id, reason)
 	switch {
 	case errors.Is(err, catalog.ErrNotFound):
