@@ -154,6 +154,7 @@ func (f *Fanout) handle(ctx context.Context, msg jetstream.Msg) {
 			_ = msg.NakWithDelay(time.Second)
 			return
 		}
+		f.cfg.Logger.Info("event rejected", "event_id", ev.ID, "event_type", ev.Type, "error", err)
 		_ = msg.DoubleAck(ctx)
 		return
 	case err != nil:
