@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -162,15 +163,22 @@ func (s *Service) handle(r micro.Request, subject string, fn func(context.Contex
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
+	limit := int(s.cfg.JetStream.Conn().MaxPayload())
 	out, err := fn(ctx, r.Data())
 	if err != nil {
-		code, desc, data := s.errorReply(subject, err)
+		code, desc, data := s.errorReply(subject, err, limit)
 		_ = r.Error(code, desc, data)
 		return
 	}
 	body, err := json.Marshal(out)
 	if err != nil {
 		_ = r.Error("500", "encode reply", nil)
+		return
+	}
+	if len(body) > limit {
+		// A reply the server would drop would leave the requester waiting.
+		code, desc, data := s.errorReply(subject, fmt.Errorf("the reply takes %d bytes, more than the server's max payload, %d", len(body), limit), limit)
+		_ = r.Error(code, desc, data)
 		return
 	}
 	_ = r.Respond(body)
@@ -184,8 +192,16 @@ type errorBody struct {
 	Violations  []catalog.Violation `json:"violations,omitempty"`
 }
 
-// errorReply maps err to a status code, a description and a JSON body.
-func (s *Service) errorReply(subject string, err error) (string, string, []byte) {
+// maxErrorHeader is the most bytes of the description that an error
+// reply's Nats-Service-Error header carries; the body carries more.
+const maxErrorHeader = 4 << 10
+
+// errorReply maps err to a status code, a description for the error header
+// and a JSON body, which together fit in limit bytes, the server's max
+// payload: the header's description is cut to maxErrorHeader (and to a
+// quarter of limit), and the body drops its last violations, then cuts its
+// description, until it fits.
+func (s *Service) errorReply(subject string, err error, limit int) (string, string, []byte) {
 	b := errorBody{Code: 500, Description: err.Error()}
 	var ie *catalog.InvalidError
 	switch {
@@ -196,8 +212,39 @@ func (s *Service) errorReply(subject string, err error) (string, string, []byte)
 	default:
 		s.cfg.Logger.Error("api request failed", "subject", subject, "error", err)
 	}
+	code := strconv.Itoa(b.Code)
+	desc := cut(strings.NewReplacer("\r", " ", "\n", " ").Replace(b.Description), min(maxErrorHeader, limit/4))
+	room := limit - len("NATS/1.0\r\n"+micro.ErrorCodeHeader+": "+code+"\r\n"+micro.ErrorHeader+": "+desc+"\r\n\r\n")
 	data, _ := json.Marshal(b)
-	return strconv.Itoa(b.Code), b.Description, data
+	for len(data) > room && len(b.Violations) > 0 {
+		b.Violations = b.Violations[:len(b.Violations)-1]
+		data, _ = json.Marshal(b)
+	}
+	for len(data) > room && b.Description != "" {
+		b.Description = cut(b.Description, max(len(b.Description)-(len(data)-room), len(b.Description)/2))
+		data, _ = json.Marshal(b)
+	}
+	if len(data) > room {
+		data = nil
+	}
+	return code, desc, data
+}
+
+// cut returns s cut to at most n bytes, at a character boundary, ending
+// with "…" when cut.
+func cut(s string, n int) string {
+	const ellipsis = "…"
+	if len(s) <= n {
+		return s
+	}
+	if n < len(ellipsis) {
+		return ""
+	}
+	i := n - len(ellipsis)
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + ellipsis
 }
 
 // decode reads the JSON request data into v; an empty request is {}.

@@ -10,12 +10,29 @@ import (
 	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 )
 
 // MaxViolations is the most schema violations an error lists.
 const MaxViolations = 10
+
+// What a violation quotes is bounded, so that an error about a large
+// payload stays small: it names the pointer and the rule, and quotes a
+// prefix of the value.
+const (
+	// MaxQuoted is the most bytes of a payload's string, or of a property
+	// name, that a violation's reason or pointer quotes; a longer one is
+	// cut and ends with "…".
+	MaxQuoted = 64
+	// MaxReason is the most bytes of a violation's reason, and
+	// MaxPointer of its pointer, each cut and ending with "…" past it.
+	MaxReason  = 512
+	MaxPointer = 256
+	// maxNamed is the most property names a reason lists.
+	maxNamed = 5
+)
 
 // Violation is one way a payload breaks its schema.
 type Violation struct {
@@ -141,8 +158,60 @@ func compileSchema(raw []byte) (*jsonschema.Schema, error) {
 	}
 }
 
-// compileBounded compiles raw, which the bounds have been checked on.
+// compileBounded compiles raw, which the bounds have been checked on. A
+// schema that breaks its metaschema is an error that lists a few of the
+// places, not every one.
 func compileBounded(raw []byte) (*jsonschema.Schema, error) {
+	s, err := compileDocument(raw)
+	var se *jsonschema.SchemaValidationError
+	var ve *jsonschema.ValidationError
+	switch {
+	case errors.As(err, &se) && errors.As(se.Err, &ve), errors.As(err, &ve):
+		err = errors.New(summary(ve))
+	case err != nil:
+		err = errors.New(clip(err.Error(), MaxReason))
+	}
+	return s, err
+}
+
+// maxSummarised is the most places summary names.
+const maxSummarised = 3
+
+// summary says where a schema breaks its metaschema: the first few places,
+// each as a violation says it, and how many more there are.
+func summary(ve *jsonschema.ValidationError) string {
+	var all []Violation
+	collectAll(ve, &all)
+	if len(all) == 0 {
+		return clip(reason(ve.ErrorKind), MaxReason)
+	}
+	var b strings.Builder
+	b.WriteString("it breaks the JSON Schema metaschema")
+	for i, v := range all[:min(len(all), maxSummarised)] {
+		if i > 0 {
+			b.WriteByte(';')
+		}
+		fmt.Fprintf(&b, " at %q: %s", v.Pointer, v.Reason)
+	}
+	if len(all) > maxSummarised {
+		fmt.Fprintf(&b, " (and %d more)", len(all)-maxSummarised)
+	}
+	return b.String()
+}
+
+// collectAll appends every leaf of e's tree.
+func collectAll(e *jsonschema.ValidationError, out *[]Violation) {
+	if len(e.Causes) == 0 {
+		*out = append(*out, Violation{Pointer: pointer(e.InstanceLocation), Reason: reason(e.ErrorKind)})
+		return
+	}
+	for _, c := range e.Causes {
+		collectAll(c, out)
+	}
+}
+
+// compileDocument compiles raw as it is.
+func compileDocument(raw []byte) (*jsonschema.Schema, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
 		return nil, err
@@ -295,7 +364,7 @@ func validatePayload(s *jsonschema.Schema, payload []byte) error {
 	var out []Violation
 	collectViolations(ve, &out)
 	if len(out) == 0 {
-		out = append(out, Violation{Pointer: pointer(ve.InstanceLocation), Reason: ve.ErrorKind.LocalizedString(printer)})
+		out = append(out, Violation{Pointer: pointer(ve.InstanceLocation), Reason: reason(ve.ErrorKind)})
 	}
 	return &InvalidError{Field: "payload", Reason: "does not match the event type's schema", Violations: out}
 }
@@ -306,7 +375,7 @@ func collectViolations(e *jsonschema.ValidationError, out *[]Violation) {
 		return
 	}
 	if len(e.Causes) == 0 {
-		*out = append(*out, Violation{Pointer: pointer(e.InstanceLocation), Reason: e.ErrorKind.LocalizedString(printer)})
+		*out = append(*out, Violation{Pointer: pointer(e.InstanceLocation), Reason: reason(e.ErrorKind)})
 		return
 	}
 	for _, c := range e.Causes {
@@ -314,13 +383,65 @@ func collectViolations(e *jsonschema.ValidationError, out *[]Violation) {
 	}
 }
 
-// pointer joins tokens into a JSON pointer, escaping ~ and /.
+// pointer joins tokens into a JSON pointer, escaping ~ and /; a token
+// longer than MaxQuoted, and the whole past MaxPointer, is cut.
 func pointer(tokens []string) string {
 	var b strings.Builder
 	for _, t := range tokens {
 		b.WriteByte('/')
-		t = strings.ReplaceAll(t, "~", "~0")
+		t = strings.ReplaceAll(clip(t, MaxQuoted), "~", "~0")
 		b.WriteString(strings.ReplaceAll(t, "/", "~1"))
+		if b.Len() > MaxPointer {
+			break
+		}
 	}
-	return b.String()
+	return clip(b.String(), MaxPointer)
+}
+
+// reason says what k, the kind of a violation, is wrong with the value, as
+// the schema library says it, with what it quotes of the payload cut to
+// MaxQuoted and the whole to MaxReason.
+func reason(k jsonschema.ErrorKind) string {
+	more := ""
+	switch c := k.(type) {
+	case *kind.Pattern:
+		k = &kind.Pattern{Got: clip(c.Got, MaxQuoted), Want: c.Want}
+	case *kind.Format:
+		f := *c
+		if s, ok := c.Got.(string); ok {
+			f.Got = clip(s, MaxQuoted)
+		}
+		if c.Err != nil {
+			f.Err = errors.New(clip(c.Err.Error(), MaxQuoted))
+		}
+		k = &f
+	case *kind.PropertyNames:
+		k = &kind.PropertyNames{Property: clip(c.Property, MaxQuoted)}
+	case *kind.AdditionalProperties:
+		names := c.Properties
+		if len(names) > maxNamed {
+			more = fmt.Sprintf(" (and %d more)", len(names)-maxNamed)
+			names = names[:maxNamed]
+		}
+		clipped := make([]string, len(names))
+		for i, n := range names {
+			clipped[i] = clip(n, MaxQuoted)
+		}
+		k = &kind.AdditionalProperties{Properties: clipped}
+	}
+	return clip(k.LocalizedString(printer)+more, MaxReason)
+}
+
+// clip returns s cut to at most n bytes, at a character boundary, ending
+// with "…" when cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const ellipsis = "…"
+	cut := n - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
 }
