@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -75,7 +76,7 @@ func TestEnsureCreatesAndReuses(t *testing.T) {
 			t.Fatal(err)
 		}
 		if info.Config.AckPolicy != jetstream.AckExplicitPolicy || info.Config.MaxDeliver != -1 || info.Config.MaxAckPending != -1 ||
-			info.Config.FilterSubject != "hooks.send" {
+			!slices.Equal(info.Config.FilterSubjects, []string{"hooks.send", "hooks.send.endpoint"}) {
 			t.Errorf("consumer config = %+v", info.Config)
 		}
 	}
@@ -87,7 +88,8 @@ func TestEnsureCreatesAndReuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := s.CachedInfo().Config
-	if cfg.Retention != jetstream.WorkQueuePolicy || cfg.Discard != jetstream.DiscardNew || cfg.Duplicates != JobDuplicates {
+	if cfg.Retention != jetstream.WorkQueuePolicy || cfg.Discard != jetstream.DiscardNew || cfg.Duplicates != JobDuplicates ||
+		!slices.Equal(cfg.Subjects, []string{"hooks.send", "hooks.send.endpoint"}) {
 		t.Errorf("job stream config = %+v", cfg)
 	}
 	rs, err := b.JetStream().Stream(ctx, "HOOKS_RESULTS")
@@ -125,6 +127,56 @@ func TestEnsureFixesConsumerLimits(t *testing.T) {
 	}
 	if c := info.Config; c.MaxDeliver != -1 || c.MaxAckPending != -1 || c.AckWait != 7*time.Second {
 		t.Errorf("consumer max_deliver %d max_ack_pending %d ack_wait %s, want -1, -1 and the existing 7s", c.MaxDeliver, c.MaxAckPending, c.AckWait)
+	}
+}
+
+// TestEnsureAddsEndpointSubject: a job stream and a consumer made before
+// fan-out jobs had a subject of their own (the stream captures hooks.send
+// alone, the consumer filters on it) are given the endpoint subject; a
+// stream and a filter that capture it already (a wildcard) are left as
+// they are.
+func TestEnsureAddsEndpointSubject(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name                  string
+		subjects, wantSubject []string
+		filter                string
+		wantFilters           []string
+	}{
+		{"literal", []string{"hooks.send"}, []string{"hooks.send", "hooks.send.endpoint"}, "hooks.send", []string{"hooks.send", "hooks.send.endpoint"}},
+		{"wildcard", []string{"hooks.send", "hooks.send.>"}, []string{"hooks.send", "hooks.send.>"}, "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := connectServer(t)
+			ctx := t.Context()
+			if _, err := b.JetStream().CreateStream(ctx, jetstream.StreamConfig{Name: "HOOKS", Subjects: tc.subjects, Retention: jetstream.WorkQueuePolicy}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.JetStream().CreateConsumer(ctx, "HOOKS", jetstream.ConsumerConfig{
+				Durable: "hookworker", AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: -1, MaxAckPending: -1, FilterSubject: tc.filter,
+			}); err != nil {
+				t.Fatal(err)
+			}
+			bound, err := b.Ensure(ctx, topology())
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := bound.Consumer.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c := info.Config; !slices.Equal(c.FilterSubjects, tc.wantFilters) || c.FilterSubject != tc.filter && tc.wantFilters == nil {
+				t.Errorf("consumer filters %q %q, want %q", c.FilterSubject, c.FilterSubjects, tc.wantFilters)
+			}
+			s, err := b.JetStream().Stream(ctx, "HOOKS")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.CachedInfo().Config.Subjects; !slices.Equal(got, tc.wantSubject) {
+				t.Errorf("stream subjects %q, want %q", got, tc.wantSubject)
+			}
+		})
 	}
 }
 

@@ -42,6 +42,14 @@ type Topology struct {
 	StateTTL time.Duration
 }
 
+// EndpointSubject is the subject of the jobs the fan-out, resend and
+// recover make, one per event and endpoint: the job subject followed by
+// ".endpoint" (hooks.send.endpoint). It is the only subject on which a job
+// may name an endpoint, whose secret signs it: producers are granted
+// publish on the job subject and not on this one, so that no producer can
+// have a body of its choice signed with an endpoint's secret.
+func (t Topology) EndpointSubject() string { return t.Subject + ".endpoint" }
+
 // DefaultStateBucket is the bucket holding per-job delivery state.
 const DefaultStateBucket = "HOOKWORKER_STATE"
 
@@ -126,14 +134,18 @@ func permanent(err error) bool {
 func (b *Bus) ensureOnce(ctx context.Context, t Topology) (Bound, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := b.ensureStream(ctx, jetstream.StreamConfig{
+	jobs, err := b.ensureStream(ctx, jetstream.StreamConfig{
 		Name:       t.Stream,
 		Subjects:   []string{t.Subject},
 		Retention:  jetstream.WorkQueuePolicy,
 		Storage:    jetstream.FileStorage,
 		Discard:    jetstream.DiscardNew,
 		Duplicates: JobDuplicates,
-	}, t.Subject); err != nil {
+	}, t.Subject)
+	if err != nil {
+		return Bound{}, err
+	}
+	if err := b.captureToo(ctx, jobs, t.EndpointSubject()); err != nil {
 		return Bound{}, err
 	}
 	if _, err := b.ensureStream(ctx, jetstream.StreamConfig{
@@ -155,9 +167,9 @@ func (b *Bus) ensureOnce(ctx context.Context, t Topology) (Bound, error) {
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       t.AckWait,
 			MaxDeliver:    -1,
-			MaxAckPending: maxAckPending(t.MaxAckPending),
-			FilterSubject: t.Subject,
-			DeliverPolicy: jetstream.DeliverAllPolicy,
+			MaxAckPending:  maxAckPending(t.MaxAckPending),
+			FilterSubjects: []string{t.Subject, t.EndpointSubject()},
+			DeliverPolicy:  jetstream.DeliverAllPolicy,
 		})
 	case err == nil:
 		cons, err = b.fixConsumer(ctx, t, cons)
@@ -226,23 +238,65 @@ func maxAckPending(n int) int {
 	return n
 }
 
-// fixConsumer updates an existing consumer whose limits break what the
+// captureToo makes the existing stream s capture subject as well, adding
+// it to the stream's subjects when none of them does.
+func (b *Bus) captureToo(ctx context.Context, s jetstream.Stream, subject string) error {
+	cfg := s.CachedInfo().Config
+	for _, pattern := range cfg.Subjects {
+		if SubjectMatches(pattern, subject) {
+			return nil
+		}
+	}
+	b.log.Info("adding subject to stream", "stream", cfg.Name, "subject", subject)
+	cfg.Subjects = append(cfg.Subjects, subject)
+	if _, err := b.js.UpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("stream %s: add subject %s: %w", cfg.Name, subject, err)
+	}
+	return nil
+}
+
+// fixConsumer updates an existing consumer whose settings break what the
 // worker promises: a MaxDeliver makes the server drop a job after that many
 // deliveries, without a result (deferrals and hand-backs count as
-// deliveries; the worker fails a job whose deliveries are lost itself), and
-// a MaxAckPending other than the topology's may let a backlog of deferred
-// jobs stop every other one. Everything else is used as it is.
+// deliveries; the worker fails a job whose deliveries are lost itself); a
+// MaxAckPending other than the topology's may let a backlog of deferred
+// jobs stop every other one; and a filter that leaves out the endpoint
+// subject would leave the fan-out's jobs undelivered. Everything else is
+// used as it is.
 func (b *Bus) fixConsumer(ctx context.Context, t Topology, cons jetstream.Consumer) (jetstream.Consumer, error) {
 	cfg := cons.CachedInfo().Config
 	want := maxAckPending(t.MaxAckPending)
-	if cfg.MaxDeliver == -1 && cfg.MaxAckPending == want {
+	filters := filtersWith(cfg, t.EndpointSubject())
+	if cfg.MaxDeliver == -1 && cfg.MaxAckPending == want && filters == nil {
 		return cons, nil
 	}
-	b.log.Warn("updating consumer limits", "durable", t.Durable, "stream", t.Stream,
-		"max_deliver", cfg.MaxDeliver, "max_ack_pending", cfg.MaxAckPending, "new_max_ack_pending", want)
+	b.log.Warn("updating consumer", "durable", t.Durable, "stream", t.Stream,
+		"max_deliver", cfg.MaxDeliver, "max_ack_pending", cfg.MaxAckPending, "new_max_ack_pending", want,
+		"filter_subjects", strings.Join(filters, ","))
 	cfg.MaxDeliver = -1
 	cfg.MaxAckPending = want
+	if filters != nil {
+		cfg.FilterSubject, cfg.FilterSubjects = "", filters
+	}
 	return b.js.UpdateConsumer(ctx, t.Stream, cfg)
+}
+
+// filtersWith returns the filter subjects cfg needs to take subject too;
+// nil when it takes it already (no filter, or one that captures it).
+func filtersWith(cfg jetstream.ConsumerConfig, subject string) []string {
+	filters := cfg.FilterSubjects
+	if cfg.FilterSubject != "" {
+		filters = append([]string{cfg.FilterSubject}, filters...)
+	}
+	if len(filters) == 0 {
+		return nil
+	}
+	for _, f := range filters {
+		if SubjectMatches(f, subject) {
+			return nil
+		}
+	}
+	return append(filters, subject)
 }
 
 // resultDuplicates is the result stream's duplicate window, never longer
