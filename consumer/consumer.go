@@ -13,8 +13,10 @@ package consumer
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,8 +49,8 @@ type Metrics interface {
 	InFlight(delta int)
 }
 
-// Options configure a Worker. JetStream, Consumer, State and at least one
-// Deliverer are required.
+// Options configure a Worker. JetStream, Consumer, State, ResultSubject
+// and at least one Deliverer are required.
 type Options struct {
 	// JetStream publishes results.
 	JetStream jetstream.JetStream
@@ -145,8 +147,48 @@ type Worker struct {
 	maxPayload func() int64
 }
 
-// New returns a Worker configured by o.
-func New(o Options) *Worker {
+// New checks that o holds what a Worker needs and returns the Worker it
+// configures. Its error names every required option missing.
+func New(o Options) (*Worker, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	return newWorker(o), nil
+}
+
+// check reports the required options o lacks.
+func (o *Options) check() error {
+	var missing []string
+	if o.JetStream == nil {
+		missing = append(missing, "JetStream")
+	}
+	if o.Consumer == nil {
+		missing = append(missing, "Consumer")
+	}
+	if o.State == nil {
+		missing = append(missing, "State")
+	}
+	if o.ResultSubject == "" {
+		missing = append(missing, "ResultSubject")
+	}
+	deliverers := 0
+	for _, d := range o.Deliverers {
+		if d != nil {
+			deliverers++
+		}
+	}
+	if deliverers == 0 {
+		missing = append(missing, "Deliverers (at least one)")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("consumer: options lack %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// newWorker builds the Worker of o, its defaults applied; New checks o
+// first.
+func newWorker(o Options) *Worker {
 	if o.Concurrency < 1 {
 		o.Concurrency = 1
 	}

@@ -174,7 +174,7 @@ func (e *env) startWorker(o workerOpts) *worker {
 	if o.send != nil {
 		webhooks.Send = o.send
 	}
-	w := consumer.New(consumer.Options{
+	w, err := consumer.New(consumer.Options{
 		JetStream: b.JetStream(), Consumer: bound.Consumer, State: bound.State,
 		Deliverers: map[job.Type]consumer.Deliverer{
 			job.Webhook: webhooks.Prepare,
@@ -190,6 +190,9 @@ func (e *env) startWorker(o workerOpts) *worker {
 		},
 		Link: b.Link,
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	wk := &worker{bus: b, cancel: cancel, done: make(chan struct{})}
 	go func() {

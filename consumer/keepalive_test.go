@@ -29,7 +29,7 @@ func (m *progressMsg) InProgress() error {
 func TestKeepAliveTicksUntilStopped(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		w := New(Options{AckWait: 30 * time.Second})
+		w := newWorker(Options{AckWait: 30 * time.Second})
 		msg := &progressMsg{}
 		stop := w.keepAlive(msg)
 		time.Sleep(35 * time.Second) // three ticks, every 10s

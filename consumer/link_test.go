@@ -13,7 +13,7 @@ func TestOperationsEndWithTheLink(t *testing.T) {
 	t.Parallel()
 	link, lose := context.WithCancel(context.Background())
 	current := link
-	w := New(Options{Link: func() context.Context { return current }})
+	w := newWorker(Options{Link: func() context.Context { return current }})
 
 	out, cancelOut := w.linked(context.Background(), opTimeout)
 	defer cancelOut()

@@ -97,7 +97,7 @@ func (s *memState) Delete(_ context.Context, key string, _ ...jetstream.KVDelete
 // with send.
 func settleWorker(t *testing.T, send func(context.Context, sender.Request) sender.Result) (*Worker, *memPub, *memState) {
 	t.Helper()
-	w := New(Options{
+	w := newWorker(Options{
 		AckWait: time.Minute, Concurrency: 4, ResultSubject: "hooks.result",
 		Deliverers: map[job.Type]Deliverer{
 			job.Webhook: func(*job.Job) (func(context.Context, sender.Request) sender.Result, error) { return send, nil },

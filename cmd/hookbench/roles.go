@@ -228,12 +228,15 @@ func busLoadRole(args []string) error {
 	if err != nil {
 		return err
 	}
-	w := consumer.New(consumer.Options{
+	w, err := consumer.New(consumer.Options{
 		JetStream: b.JetStream(), Consumer: bound.Consumer, State: bound.State,
 		Deliverers:  map[job.Type]consumer.Deliverer{job.Webhook: endpoint.Plain{Send: noSend{}.Send}.Prepare},
 		Concurrency: *concurrency, AckWait: top.AckWait, ResultSubject: top.ResultSubject,
 		FetchWait: 100 * time.Millisecond, Link: b.Link,
 	})
+	if err != nil {
+		return err
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

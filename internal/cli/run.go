@@ -153,7 +153,7 @@ func run(ctx context.Context, stderr io.Writer) int {
 	if rec.Mode() != attempt.Off {
 		onAttempt = rec.Observe
 	}
-	w := consumer.New(consumer.Options{
+	w, err := consumer.New(consumer.Options{
 		JetStream: b.JetStream(), Consumer: bound.Consumer, State: bound.State, Metrics: m,
 		// Every job type's Deliverer, registered here and nowhere else.
 		Deliverers: map[job.Type]consumer.Deliverer{
@@ -173,6 +173,10 @@ func run(ctx context.Context, stderr io.Writer) int {
 		},
 		Link: b.Link,
 	})
+	if err != nil {
+		log.Error("start the worker", "error", err)
+		return ExitFailure
+	}
 	log.Info("worker running", "concurrency", cfg.Concurrency, "host_concurrency", cfg.HostConcurrency)
 	w.Run(ctx)
 	log.Info("hookworker stopped")

@@ -119,13 +119,16 @@ func start(t *testing.T, o options) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wk := consumer.New(consumer.Options{
+	wk, err := consumer.New(consumer.Options{
 		JetStream: w.js, Consumer: bound.Consumer, State: bound.State,
 		Deliverers:  map[job.Type]consumer.Deliverer{job.Webhook: d.Prepare},
 		Concurrency: 16, AckWait: topo.AckWait, ShutdownTimeout: time.Second, MaxRedeliveries: 5,
 		ResultSubject: topo.ResultSubject, FetchWait: 200 * time.Millisecond,
 		Limits: consumer.Limits{Timeout: 5 * time.Second, MaxRetries: 3, MaxSchedule: time.Hour},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = fan.Run(ctx) })
 	wg.Go(func() { wk.Run(ctx) })
