@@ -491,12 +491,13 @@ func TestJobOfDisabledOrDeletedEndpoint(t *testing.T) {
 	}
 }
 
-// TestRetrySchedule: a job with retry_schedule ["1s","2s"], event job or
-// plain, is retried after those waits (the second one a deferral, being
-// longer than the sender's DeferAfter), then fails.
+// TestRetrySchedule: a job with retry_schedule ["200ms","400ms"], event
+// job or plain, is retried after those waits (the first one waited in its
+// slot, the second one a deferral, being longer than the sender's
+// DeferAfter), then fails.
 func TestRetrySchedule(t *testing.T) {
 	t.Parallel()
-	w := start(t, options{deferAfter: 1500 * time.Millisecond, schedule: []time.Duration{time.Hour}})
+	w := start(t, options{deferAfter: 300 * time.Millisecond, schedule: []time.Duration{time.Hour}})
 	w.putType(t, "a.b")
 	tests := []struct {
 		name  string
@@ -511,7 +512,7 @@ func TestRetrySchedule(t *testing.T) {
 			rc := w.receiver(t, func(int) int { return http.StatusInternalServerError })
 			ep := w.putEndpoint(t, catalog.Endpoint{URL: rc.URL}, "")
 			id, wantID := "plain-r", "plain-r"
-			j := map[string]any{"id": id, "url": rc.URL, "payload": map[string]any{}, "retry_schedule": []string{"1s", "2s"}}
+			j := map[string]any{"id": id, "url": rc.URL, "payload": map[string]any{}, "retry_schedule": []string{"200ms", "400ms"}}
 			if tt.event {
 				id, wantID = "evt_r:"+ep.ID, "evt_r"
 				j["id"], j["endpoint"], j["event"] = id, ep.ID, map[string]any{"id": "evt_r", "type": "a.b"}
@@ -525,7 +526,7 @@ func TestRetrySchedule(t *testing.T) {
 			if len(reqs) != 3 {
 				t.Fatalf("%d requests, want 3", len(reqs))
 			}
-			for i, min := range []time.Duration{900 * time.Millisecond, 1800 * time.Millisecond} {
+			for i, min := range []time.Duration{180 * time.Millisecond, 360 * time.Millisecond} {
 				if gap := reqs[i+1].at.Sub(reqs[i].at); gap < min {
 					t.Errorf("wait before retry %d: %s, want at least %s", i+1, gap, min)
 				}
