@@ -379,11 +379,15 @@ type Sent struct {
 	Timestamp time.Time `json:"timestamp"`
 	// Endpoints is how many endpoints it goes to.
 	Endpoints int `json:"endpoints"`
+	// Duplicate is true when an event with this id was sent before: this
+	// copy was dropped, whatever its type, channel or payload, and Sent
+	// reports the first copy.
+	Duplicate bool `json:"duplicate,omitempty"`
 }
 
 // SendEvent checks e against its type and stores it; hookworker then
 // delivers it to every endpoint that listens. Sending the same id again
-// stores nothing new and reports the first copy.
+// stores nothing new and reports the first copy, with Duplicate set.
 func (c *Client) SendEvent(ctx context.Context, e Event) (Sent, error) {
 	var out Sent
 	err := c.call(ctx, "events.send", e, &out)

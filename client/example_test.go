@@ -97,6 +97,14 @@ func Example() {
 	}
 	fmt.Println("event", sent.ID, "goes to", sent.Endpoints, "endpoint")
 
+	// The same id again is dropped, whatever it carries: the reply is the
+	// first copy's.
+	again, err := c.SendEvent(ctx, client.Event{ID: "evt_1", Type: "order.created", Payload: json.RawMessage(`{"order":43}`)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("event", again.ID, "sent again: duplicate", again.Duplicate, "first sent", again.Timestamp.Equal(sent.Timestamp))
+
 	_, err = c.SendEvent(ctx, client.Event{Type: "order.created", Payload: json.RawMessage(`{"order":"forty-two"}`)})
 	var apiErr *client.Error
 	if errors.As(err, &apiErr) && errors.Is(err, client.ErrBadRequest) {
@@ -107,6 +115,7 @@ func Example() {
 	// Output:
 	// endpoint ep_shop receives [order.created]
 	// event evt_1 goes to 1 endpoint
+	// event evt_1 sent again: duplicate true first sent true
 	// refused: /order got string, want integer
 }
 

@@ -399,6 +399,10 @@ type Sent struct {
 	Timestamp time.Time `json:"timestamp"`
 	// Endpoints is how many endpoints it goes to.
 	Endpoints int `json:"endpoints"`
+	// Duplicate is true when an event with this id was sent before: this
+	// copy was dropped, whatever its type, channel or payload, and the
+	// reply is the first copy's.
+	Duplicate bool `json:"duplicate,omitempty"`
 }
 
 func (s *Service) sendEvent(ctx context.Context, data []byte) (any, error) {
@@ -423,7 +427,7 @@ func (s *Service) sendEvent(ctx context.Context, data []byte) (any, error) {
 		return nil, err
 	}
 	ev := catalog.Event{ID: req.ID, Type: req.Type, Channel: req.Channel, Timestamp: time.Now().UTC(), Payload: req.Payload}
-	stored, err := s.store(ctx, ev)
+	stored, dup, err := s.store(ctx, ev)
 	if err != nil {
 		return nil, err
 	}
@@ -431,40 +435,42 @@ func (s *Service) sendEvent(ctx context.Context, data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Sent{ID: stored.ID, Timestamp: stored.Timestamp, Endpoints: len(eps)}, nil
+	return Sent{ID: stored.ID, Timestamp: stored.Timestamp, Endpoints: len(eps), Duplicate: dup}, nil
 }
 
 // store publishes ev on the event stream, once: a repeat of its id within
 // the duplicate window, or on its subject at any time, stores nothing and
-// returns the first copy.
-func (s *Service) store(ctx context.Context, ev catalog.Event) (catalog.Event, error) {
+// returns the first copy, and true.
+func (s *Service) store(ctx context.Context, ev catalog.Event) (catalog.Event, bool, error) {
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, ev.Payload); err != nil {
-		return catalog.Event{}, &catalog.InvalidError{Field: "payload", Reason: "must be JSON"}
+		return catalog.Event{}, false, &catalog.InvalidError{Field: "payload", Reason: "must be JSON"}
 	}
 	ev.Payload = buf.Bytes()
 	body, err := json.Marshal(ev)
 	if err != nil {
-		return catalog.Event{}, err
+		return catalog.Event{}, false, err
 	}
 	if limit := s.cfg.JetStream.Conn().MaxPayload(); int64(len(body)) > limit-jobHeadroom {
-		return catalog.Event{}, &catalog.InvalidError{Field: "payload",
+		return catalog.Event{}, false, &catalog.InvalidError{Field: "payload",
 			Reason: fmt.Sprintf("too large: the event takes %d bytes, at most %d", len(body), limit-jobHeadroom)}
 	}
 	subject := catalog.EventSubject(ev.Type, ev.ID)
 	msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{}}
 	ack, err := s.cfg.JetStream.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID), jetstream.WithExpectLastSequencePerSubject(0))
 	var api *jetstream.APIError
+	var first catalog.Event
 	switch {
 	case err == nil && !ack.Duplicate:
-		return ev, nil
+		return ev, false, nil
 	case err == nil:
-		return s.stored(ctx, func() (*jetstream.RawStreamMsg, error) { return s.cfg.Events.GetMsg(ctx, ack.Sequence) })
+		first, err = s.stored(ctx, func() (*jetstream.RawStreamMsg, error) { return s.cfg.Events.GetMsg(ctx, ack.Sequence) })
 	case errors.As(err, &api) && api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence:
-		return s.stored(ctx, func() (*jetstream.RawStreamMsg, error) { return s.cfg.Events.GetLastMsgForSubject(ctx, subject) })
+		first, err = s.stored(ctx, func() (*jetstream.RawStreamMsg, error) { return s.cfg.Events.GetLastMsgForSubject(ctx, subject) })
 	default:
-		return catalog.Event{}, fmt.Errorf("store event %s: %w", ev.ID, err)
+		return catalog.Event{}, false, fmt.Errorf("store event %s: %w", ev.ID, err)
 	}
+	return first, err == nil, err
 }
 
 // jobHeadroom is what an event leaves of the server's max payload for what

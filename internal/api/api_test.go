@@ -133,8 +133,8 @@ func TestSendEvent(t *testing.T) {
 		t.Fatalf("send = %+v, %v", first, err)
 	}
 	again, err := e.client.SendEvent(ctx, ev)
-	if err != nil || again != first {
-		t.Fatalf("repeat = %+v, %v, want %+v", again, err, first)
+	if want := (client.Sent{ID: first.ID, Timestamp: first.Timestamp, Endpoints: first.Endpoints, Duplicate: true}); err != nil || again != want || first.Duplicate {
+		t.Fatalf("repeat = %+v, %v, want %+v", again, err, want)
 	}
 	if n := e.storedEvents(t); n != 1 {
 		t.Fatalf("stream holds %d events, want 1", n)
@@ -168,8 +168,8 @@ func TestSendEventRepeatOutsideTheDuplicateWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	second, err := e.client.SendEvent(ctx, client.Event{ID: "evt_2", Type: "order.created", Payload: json.RawMessage(`3`)})
-	if err != nil || !second.Timestamp.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) {
-		t.Fatalf("second = %+v, %v, want the stored copy", second, err)
+	if err != nil || !second.Timestamp.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) || !second.Duplicate {
+		t.Fatalf("second = %+v, %v, want the stored copy, a duplicate", second, err)
 	}
 	if n := e.storedEvents(t); n != 2 {
 		t.Fatalf("stream holds %d events, want 2", n)
@@ -433,5 +433,50 @@ func TestPutEventTypeOfADeepSchemaIsAnswered(t *testing.T) {
 	_ = json.Unmarshal(m.Data, &reply)
 	if code := m.Header.Get(micro.ErrorCodeHeader); code != "400" || reply.Field != "schema" {
 		t.Fatalf("code %q field %q (%s), want 400 on schema", code, reply.Field, m.Header.Get(micro.ErrorHeader))
+	}
+}
+
+// Sending an id again, with another payload or another type, stores
+// nothing and replies with the first copy, saying it is a duplicate.
+func TestSendEventRepeatSaysItIsADuplicate(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	for _, name := range []string{"order.created", "order.shipped"} {
+		if _, err := e.client.PutEventType(ctx, client.EventType{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send := func(body string) map[string]any {
+		t.Helper()
+		m, err := e.nc.Request("hooks.api.events.send", []byte(body), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := m.Header.Get(micro.ErrorCodeHeader); code != "" {
+			t.Fatalf("%s: error %s %s", body, code, m.Header.Get(micro.ErrorHeader))
+		}
+		var reply map[string]any
+		if err := json.Unmarshal(m.Data, &reply); err != nil {
+			t.Fatal(err)
+		}
+		return reply
+	}
+	first := send(`{"id":"evt_1","type":"order.created","payload":{"n":1}}`)
+	if _, ok := first["duplicate"]; ok || first["id"] != "evt_1" {
+		t.Fatalf("first send replied %v, want no duplicate", first)
+	}
+	for _, body := range []string{
+		`{"id":"evt_1","type":"order.created","payload":{"n":1}}`,
+		`{"id":"evt_1","type":"order.created","payload":{"n":2}}`,
+		`{"id":"evt_1","type":"order.shipped","payload":{"n":1}}`,
+		`{"id":"evt_1","type":"order.created","channel":"eu","payload":{"n":1}}`,
+	} {
+		again := send(body)
+		if again["duplicate"] != true || again["id"] != "evt_1" || again["timestamp"] != first["timestamp"] {
+			t.Errorf("%s replied %v, want the first copy %v marked a duplicate", body, again, first)
+		}
+	}
+	if n := e.storedEvents(t); n != 1 {
+		t.Fatalf("stream holds %d events, want 1", n)
 	}
 }

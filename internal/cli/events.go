@@ -499,6 +499,10 @@ var eventCommands = map[string]apiCommand{
 				if err != nil {
 					return err
 				}
+				if sent.Duplicate {
+					// As `send` says of a job: the output is the first copy.
+					fmt.Fprintf(fs.Output(), "%s: event %s was sent before; this copy was dropped\n", fs.Name(), sent.ID)
+				}
 				return out.Encode(sent)
 			}, nil
 		}

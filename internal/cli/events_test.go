@@ -135,8 +135,16 @@ func TestEventCommands(t *testing.T) {
 	exit(cli.ExitUsage, "event", "send", "--payload", `{}`)
 	exit(cli.ExitUsage, "event", "send", "--type", "order.created", "--payload", `{`)
 	sent := must(`{"order":1}`, "event", "send", "--type", "order.created", "--id", "evt_1", "--payload", "-")[0]
-	if sent["id"] != "evt_1" || sent["endpoints"] != float64(1) {
+	if sent["id"] != "evt_1" || sent["endpoints"] != float64(1) || sent["duplicate"] != nil {
 		t.Fatalf("send printed %v", sent)
+	}
+	// The same id again, with another payload, is dropped and says so.
+	code, out, errOut := mainOut(t, nil, "event", "send", "--type", "order.created", "--id", "evt_1", "--payload", `{"order":2}`)
+	var again map[string]any
+	_ = json.Unmarshal([]byte(out), &again)
+	if code != cli.ExitOK || again["id"] != "evt_1" || again["timestamp"] != sent["timestamp"] || again["duplicate"] != true ||
+		!strings.Contains(errOut, "evt_1 was sent before") {
+		t.Fatalf("send again: exit %d, printed %s, stderr %q; want the first copy, a duplicate", code, out, errOut)
 	}
 	// The running worker fans the event out and delivers it.
 	deadline := time.Now().Add(20 * time.Second)
