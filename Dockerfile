@@ -13,7 +13,7 @@ COPY . .
 ARG VERSION=dev
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 go build -trimpath -buildvcs=false \
-      -ldflags "-s -w -X github.com/hookworker/hookworker/sender.Version=${VERSION}" \
+      -ldflags "-s -w -X github.com/hookworker/hookworker/internal/build.Version=${VERSION}" \
       -o /out/hookworker ./cmd/hookworker
 
 FROM alpine:3.22

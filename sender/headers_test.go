@@ -101,7 +101,7 @@ func TestSendHeaders(t *testing.T) {
 			name: "defaults",
 			want: map[string]string{
 				"Content-Type":      "application/json",
-				"User-Agent":        "hookworker/" + Version,
+				"User-Agent":        "hookworker",
 				"Webhook-Id":        "job-1",
 				"Webhook-Timestamp": strconv.FormatInt(now.Unix(), 10),
 				"Webhook-Signature": "",

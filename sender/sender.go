@@ -39,10 +39,6 @@ import (
 	"github.com/hookworker/hookworker/internal/secret"
 )
 
-// Version is the program version, sent in the default User-Agent
-// ("hookworker/<Version>"). It is set at build time with -ldflags.
-var Version = "dev"
-
 // The defaults New applies to zero Config fields.
 const (
 	// DefaultTimeout bounds one HTTP attempt when Config.Timeout is zero.
@@ -109,7 +105,8 @@ type Config struct {
 	// Proxies, when set, hands out the proxy for every attempt. Nil sends
 	// directly.
 	Proxies ProxyProvider
-	// UserAgent is sent as User-Agent. Defaults to "hookworker/<Version>".
+	// UserAgent is sent as User-Agent. Defaults to "hookworker"; the
+	// worker sends "hookworker/<version>".
 	UserAgent string
 	// Observer, when set, is told of attempts, retries and burned proxies.
 	Observer Observer
@@ -164,7 +161,7 @@ func New(cfg Config) (*Sender, error) {
 	}
 	ua := cfg.UserAgent
 	if ua == "" {
-		ua = "hookworker/" + Version
+		ua = "hookworker"
 	}
 	s.ua = []string{ua}
 	if cfg.SigningSecret != "" {

@@ -25,9 +25,9 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/hookworker/hookworker/internal/attempt"
+	"github.com/hookworker/hookworker/internal/build"
 	"github.com/hookworker/hookworker/internal/catalog"
 	"github.com/hookworker/hookworker/internal/replay"
-	"github.com/hookworker/hookworker/sender"
 )
 
 // ServiceName is the micro service's name.
@@ -79,7 +79,7 @@ func Start(nc *nats.Conn, cfg Config) (*Service, error) {
 	}
 	svc, err := micro.AddService(nc, micro.Config{
 		Name:        ServiceName,
-		Version:     version(sender.Version),
+		Version:     version(build.Version),
 		Description: "hookworker event types, endpoints and events",
 	})
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	"github.com/hookworker/hookworker/config"
-	"github.com/hookworker/hookworker/sender"
+	"github.com/hookworker/hookworker/internal/build"
 )
 
 // Exit statuses.
@@ -69,7 +69,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			fmt.Fprintf(stderr, "hookworker: version takes no arguments, got %q\n", rest[0])
 			return ExitUsage
 		}
-		fmt.Fprintf(stdout, "hookworker %s\n", sender.Version)
+		fmt.Fprintf(stdout, "hookworker %s\n", build.Version)
 		return ExitOK
 	case "help":
 		return help(ctx, rest, stdout, stderr)

@@ -18,10 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookworker/hookworker/internal/build"
 	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/cli"
 	"github.com/hookworker/hookworker/job"
-	"github.com/hookworker/hookworker/sender"
 )
 
 // binary is the hookworker command, built once for the tests that need a
@@ -261,7 +261,7 @@ func TestHelpAndVersion(t *testing.T) {
 	}{
 		{"dash h", []string{"-h"}, []string{"send", "results", "version", "HOOKWORKER_NATS_URL", "HOOKWORKER_CONCURRENCY", "HOOKWORKER_MAX_REDELIVERIES", "127.0.0.1:4222"}},
 		{"help", []string{"help"}, []string{"hookworker send", "HOOKWORKER_ACK_WAIT", "30s", "Exit status"}},
-		{"version", []string{"version"}, []string{"hookworker " + sender.Version}},
+		{"version", []string{"version"}, []string{"hookworker " + build.Version}},
 		{"version dash h", []string{"version", "-h"}, []string{"hookworker version", "Exit status"}},
 		{"every command", []string{"-h"}, []string{"hookworker [run]", "hookworker send", "hookworker results", "hookworker event-type",
 			"hookworker endpoint", "hookworker event send", "hookworker attempts", "hookworker listen", "hookworker version", "hookworker help [COMMAND]"}},

@@ -15,6 +15,7 @@ import (
 	"github.com/hookworker/hookworker/consumer"
 	"github.com/hookworker/hookworker/discord"
 	"github.com/hookworker/hookworker/internal/attempt"
+	"github.com/hookworker/hookworker/internal/build"
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/endpoint"
 	"github.com/hookworker/hookworker/internal/metrics"
@@ -41,6 +42,7 @@ func run(ctx context.Context, stderr io.Writer) int {
 	scfg := cfg.SenderConfig()
 	scfg.Observer = m
 	scfg.Logger = log
+	scfg.UserAgent = "hookworker/" + build.Version
 	// Keep as many connections to a host as it may take jobs at once (all
 	// the worker's slots but HostConcurrency, for a fast host): a request that finds none idle dials (and, over TLS, shakes
 	// hands) again. Idle ones close after sender.IdleConnTimeout.
@@ -71,7 +73,7 @@ func run(ctx context.Context, stderr io.Writer) int {
 		}),
 		Logger: log,
 	})
-	log.Info("hookworker starting", "version", sender.Version, "proxies", len(list), "config", cfg)
+	log.Info("hookworker starting", "version", build.Version, "proxies", len(list), "config", cfg)
 	for _, name := range config.Unknown() {
 		log.Warn("unknown variable ignored; check its spelling in hookworker -h", "variable", name)
 	}
@@ -164,7 +166,7 @@ func run(ctx context.Context, stderr io.Writer) int {
 		OnAttempt:   onAttempt,
 		Concurrency: cfg.Concurrency, HostConcurrency: cfg.HostConcurrency,
 		AckWait: cfg.AckWait, ShutdownTimeout: cfg.ShutdownTimeout, MaxRedeliveries: cfg.MaxRedeliveries,
-		ResultSubject: cfg.ResultSubject, Logger: log,
+		ResultSubject: cfg.ResultSubject, EndpointSubject: bus.EndpointSubject(cfg.Subject), Logger: log,
 		Limits: consumer.Limits{Timeout: scfg.Timeout, MaxRetries: scfg.MaxRetries, MaxProxyRetries: scfg.MaxProxyRetries,
 			MaxSchedule: maxSchedule(cfg)},
 		Rebind: func(ctx context.Context) (jetstream.Consumer, error) {
