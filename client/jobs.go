@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
+	"github.com/hookworker/hookworker/internal/resultscan"
 	"github.com/hookworker/hookworker/job"
 )
 
@@ -100,40 +101,16 @@ func (c *Client) LastResult(ctx context.Context, id string) (*nats.Msg, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", c.resultStream, err)
 	}
-	start := time.Now().Add(-c.lookback)
-	if info.State.Msgs == 0 || info.State.LastTime.Before(start) {
-		return nil, nil
-	}
-	cons, err := js.OrderedConsumer(ctx, c.resultStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{c.resultSubject},
-		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
-		OptStartTime:   &start,
-		HeadersOnly:    true,
-	})
-	if err != nil {
-		return nil, err
-	}
-	it, err := cons.Messages()
-	if err != nil {
-		return nil, err
-	}
-	defer it.Stop()
 	var seq uint64
-	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			return nil, err
-		}
-		meta, err := msg.Metadata()
-		if err != nil {
-			return nil, err
-		}
-		if msg.Headers().Get(job.HeaderJobID) == id {
-			seq = meta.Sequence.Stream
-		}
-		if meta.NumPending == 0 || meta.Sequence.Stream >= info.State.LastSeq {
-			break
-		}
+	err = resultscan.Scan(ctx, js, info, c.resultSubject, resultscan.Span{Since: time.Now().Add(-c.lookback)},
+		func(got string, meta *jetstream.MsgMetadata) bool {
+			if got == id {
+				seq = meta.Sequence.Stream
+			}
+			return true
+		})
+	if err != nil {
+		return nil, err
 	}
 	if seq == 0 {
 		return nil, nil
