@@ -24,7 +24,7 @@ func TestViolationsOfLargeValuesFitTheReply(t *testing.T) {
 		start func(*testing.T) env
 		value int // bytes of each large value
 	}{
-		{"default max payload", start, 100 << 10},
+		{"default max payload", start, 400 << 10},
 		{"small max payload", startSmall, 8 << 10},
 	}
 	for _, srv := range servers {

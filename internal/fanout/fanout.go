@@ -33,12 +33,6 @@ import (
 // consumer.
 const Suffix = "-fanout"
 
-// Result headers, as the worker sets them.
-const (
-	headerJobID   = "Hook-Job-Id"
-	headerOutcome = "Hook-Outcome"
-)
-
 // Config is what a Fanout is built from.
 type Config struct {
 	// Durable is the consumer's name (<HOOKWORKER_DURABLE>-fanout).
@@ -128,18 +122,24 @@ func (f *Fanout) Run(ctx context.Context) error {
 	}
 }
 
-// handle fans one event out and settles it: ack when every job is stored
-// (or the event got its rejected result), nak when something failed that
-// may work later.
+// handle fans one event out and settles it.
 func (f *Fanout) handle(ctx context.Context, msg jetstream.Msg) {
-	defer func() {
-		if p := recover(); p != nil {
-			f.cfg.Logger.Error("event fan-out panicked", "subject", msg.Subject(), "panic", fmt.Sprint(p))
-			_ = msg.NakWithDelay(time.Second)
-		}
-	}()
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.AckWait)
 	defer cancel()
+	f.settle(ctx, msg, f.decide(ctx, msg))
+}
+
+// decide fans the event of msg out and returns its disposition: fanned out
+// when every job is stored, refused when the event is invalid, handed back
+// when something failed that may work later (a panic included).
+func (f *Fanout) decide(ctx context.Context, msg jetstream.Msg) (disp disposition) {
+	var ev catalog.Event
+	defer func() {
+		if p := recover(); p != nil {
+			disp = handBack(ev, "event fan-out panicked", fmt.Errorf("panic: %v (subject %s)", p, msg.Subject()))
+			disp.level = slog.LevelError
+		}
+	}()
 	ev, err := f.decode(msg)
 	var eps []catalog.Endpoint
 	var matchErr error
@@ -149,40 +149,20 @@ func (f *Fanout) handle(ctx context.Context, msg jetstream.Msg) {
 	var ie *catalog.InvalidError
 	switch {
 	case errors.As(err, &ie) || errors.Is(err, catalog.ErrNotFound):
-		if err := f.reject(ctx, ev, err); err != nil {
-			f.cfg.Logger.Error("publish rejected event result", "event_id", ev.ID, "error", err)
-			_ = msg.NakWithDelay(time.Second)
-			return
-		}
-		f.cfg.Logger.Info("event rejected", "event_id", ev.ID, "event_type", ev.Type, "error", err)
-		_ = msg.DoubleAck(ctx)
-		return
+		return disposition{kind: refused, ev: ev, err: err}
 	case err != nil:
-		f.cfg.Logger.Warn("event not fanned out, retrying", "event_id", ev.ID, "error", err)
-		_ = msg.NakWithDelay(time.Second)
-		return
-	}
-	if matchErr != nil {
-		f.cfg.Logger.Warn("event fan-out failed, retrying", "event_id", ev.ID, "error", matchErr)
-		_ = msg.NakWithDelay(time.Second)
-		return
+		return handBack(ev, "event not fanned out, retrying", err)
+	case matchErr != nil:
+		return handBack(ev, "event fan-out failed, retrying", matchErr)
 	}
 	done, err := f.publish(ctx, ev, eps, msg)
-	if !done {
-		return // stopped as if the process had died
+	switch {
+	case !done:
+		return disposition{kind: abandon, ev: ev} // stopped as if the process had died
+	case err != nil:
+		return handBack(ev, "event fan-out failed, retrying", err)
 	}
-	if err != nil {
-		f.cfg.Logger.Warn("event fan-out failed, retrying", "event_id", ev.ID, "error", err)
-		_ = msg.NakWithDelay(time.Second)
-		return
-	}
-	// A plain acknowledgement, not one the server confirms: were it lost,
-	// the event would come again and be fanned out again, and the job
-	// stream would drop every job as one it already holds. A confirmed one
-	// would cost a round trip to the server per event for nothing.
-	if err := msg.Ack(); err != nil {
-		f.cfg.Logger.Warn("ack event", "event_id", ev.ID, "error", err)
-	}
+	return disposition{kind: fannedOut, ev: ev}
 }
 
 // decode reads the event from the message. The subject gives the type and
@@ -248,7 +228,7 @@ func (f *Fanout) rejectJob(ctx context.Context, ev catalog.Event, endpoint, id s
 	ref := eventRef(ev)
 	r := job.Reject(job.Job{ID: id, Type: job.Webhook, Endpoint: endpoint, Event: &ref}, cause, time.Now())
 	msg := &nats.Msg{Subject: f.cfg.ResultSubject, Header: nats.Header{
-		nats.MsgIdHdr: {id}, headerJobID: {id}, headerOutcome: {string(job.Rejected)},
+		nats.MsgIdHdr: {id}, job.HeaderJobID: {id}, job.HeaderOutcome: {string(job.Rejected)},
 	}}
 	// The result is cut like the worker's.
 	_, body, err := job.Fit(r, f.maxPayload(), msg.Header)
