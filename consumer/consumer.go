@@ -93,6 +93,11 @@ type Options struct {
 	MaxRedeliveries int
 	// ResultSubject is where results are published.
 	ResultSubject string
+	// EndpointSubject is the only subject on which a job may name an
+	// endpoint and an event (bus.EndpointSubject): the fan-out's. A job
+	// that names them on another subject is rejected, and so is one on
+	// this subject that does not. Empty: no job may name them.
+	EndpointSubject string
 	// Limits are the worker's maximums for per-job values.
 	Limits Limits
 	// FetchWait is how long one pull waits for jobs; 0 means 2s. It bounds

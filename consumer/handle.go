@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -147,6 +148,9 @@ func (w *Worker) begin(ctx context.Context, d *delivery) (disposition, bool) {
 	}
 	j, decodeErr := job.Decode(d.msg.Data(), fallback)
 	d.job = j
+	if decodeErr == nil {
+		decodeErr = w.checkSubject(d.msg.Subject(), &j)
+	}
 	if decodeErr != nil {
 		return ack(job.Reject(j, decodeErr, d.start)), false
 	}
@@ -247,4 +251,19 @@ func (w *Worker) deliver(ctx context.Context, d *delivery, send func(context.Con
 		}
 	}()
 	return send(ctx, req)
+}
+
+// checkSubject reports whether job j may come on subject: a job that names
+// an endpoint is signed with the endpoint's secret, so only the fan-out's
+// subject carries one, and it carries nothing else.
+func (w *Worker) checkSubject(subject string, j *job.Job) error {
+	named := j.Endpoint != "" || j.Event != nil
+	fanout := subject == w.cfg.EndpointSubject && subject != ""
+	switch {
+	case named && !fanout:
+		return errors.New("endpoint: only the jobs hookworker makes from events may name an endpoint or an event; send events with events.send")
+	case fanout && !named:
+		return fmt.Errorf("endpoint: a job on %s must name its endpoint and event", subject)
+	}
+	return nil
 }

@@ -32,6 +32,7 @@ func (m *ackMsg) Metadata() (*jetstream.MsgMetadata, error) {
 	return &jetstream.MsgMetadata{NumDelivered: 1, Stream: "HOOKS", Sequence: jetstream.SequencePair{Stream: 7}}, nil
 }
 func (m *ackMsg) Data() []byte         { return m.data }
+func (m *ackMsg) Subject() string      { return "hooks.send" }
 func (m *ackMsg) Headers() nats.Header { return nats.Header{} }
 func (m *ackMsg) InProgress() error    { return nil }
 func (m *ackMsg) DoubleAck(context.Context) error {

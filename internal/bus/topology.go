@@ -42,13 +42,13 @@ type Topology struct {
 	StateTTL time.Duration
 }
 
-// EndpointSubject is the subject of the jobs the fan-out, resend and
+// EndpointSubject returns the subject of the jobs the fan-out, resend and
 // recover make, one per event and endpoint: the job subject followed by
 // ".endpoint" (hooks.send.endpoint). It is the only subject on which a job
 // may name an endpoint, whose secret signs it: producers are granted
 // publish on the job subject and not on this one, so that no producer can
 // have a body of its choice signed with an endpoint's secret.
-func (t Topology) EndpointSubject() string { return t.Subject + ".endpoint" }
+func EndpointSubject(jobSubject string) string { return jobSubject + ".endpoint" }
 
 // DefaultStateBucket is the bucket holding per-job delivery state.
 const DefaultStateBucket = "HOOKWORKER_STATE"
@@ -145,7 +145,7 @@ func (b *Bus) ensureOnce(ctx context.Context, t Topology) (Bound, error) {
 	if err != nil {
 		return Bound{}, err
 	}
-	if err := b.captureToo(ctx, jobs, t.EndpointSubject()); err != nil {
+	if err := b.captureToo(ctx, jobs, EndpointSubject(t.Subject)); err != nil {
 		return Bound{}, err
 	}
 	if _, err := b.ensureStream(ctx, jetstream.StreamConfig{
@@ -168,7 +168,7 @@ func (b *Bus) ensureOnce(ctx context.Context, t Topology) (Bound, error) {
 			AckWait:       t.AckWait,
 			MaxDeliver:    -1,
 			MaxAckPending:  maxAckPending(t.MaxAckPending),
-			FilterSubjects: []string{t.Subject, t.EndpointSubject()},
+			FilterSubjects: []string{t.Subject, EndpointSubject(t.Subject)},
 			DeliverPolicy:  jetstream.DeliverAllPolicy,
 		})
 	case err == nil:
@@ -266,7 +266,7 @@ func (b *Bus) captureToo(ctx context.Context, s jetstream.Stream, subject string
 func (b *Bus) fixConsumer(ctx context.Context, t Topology, cons jetstream.Consumer) (jetstream.Consumer, error) {
 	cfg := cons.CachedInfo().Config
 	want := maxAckPending(t.MaxAckPending)
-	filters := filtersWith(cfg, t.EndpointSubject())
+	filters := filtersWith(cfg, EndpointSubject(t.Subject))
 	if cfg.MaxDeliver == -1 && cfg.MaxAckPending == want && filters == nil {
 		return cons, nil
 	}

@@ -40,7 +40,7 @@ func startEvents(ctx context.Context, b *bus.Bus, cfg config.Config, log *slog.L
 		return nil, nil, fmt.Errorf("result stream %s: %w", cfg.ResultStream, err)
 	}
 	rp, err := replay.New(replay.Config{JetStream: b.JetStream(), Catalog: cat, Events: eb.Events,
-		Results: results, ResultSubject: cfg.ResultSubject, JobSubject: cfg.Subject})
+		Results: results, ResultSubject: cfg.ResultSubject, JobSubject: bus.EndpointSubject(cfg.Subject)})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -50,7 +50,7 @@ func startEvents(ctx context.Context, b *bus.Bus, cfg config.Config, log *slog.L
 		return nil, nil, err
 	}
 	fan, err := fanout.New(ctx, b.JetStream(), bus.EventStream, fanout.Config{
-		Durable: cfg.Durable + fanout.Suffix, JobSubject: cfg.Subject, ResultSubject: cfg.ResultSubject,
+		Durable: cfg.Durable + fanout.Suffix, JobSubject: bus.EndpointSubject(cfg.Subject), ResultSubject: cfg.ResultSubject,
 		// Fanning an event out is mostly waiting (for the catalog's sync,
 		// for the jobs' acknowledgements): as many events at once as the
 		// worker holds jobs keeps the job stream fed.

@@ -160,6 +160,11 @@ func (d *Webhooks) deliver(ctx context.Context, req sender.Request, jobID, id st
 		r.Defer = unavailableWait
 		return r
 	}
+	// The request goes to the endpoint's URL as it is now, whatever the job
+	// says: an endpoint's secret signs only what goes to the endpoint.
+	if len(req.URLs) != 1 || req.URLs[0] != ep.URL {
+		req.URLs, req.Destinations = []string{ep.URL}, nil
+	}
 	// Secrets are read again as each attempt is signed; these serve when
 	// the catalog's mirror does not hold the endpoint yet.
 	first, ok := d.cfg.Catalog.MirroredSigningSecrets(id, d.cfg.Now())

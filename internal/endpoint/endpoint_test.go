@@ -97,7 +97,7 @@ func start(t *testing.T, o options) *world {
 		t.Fatal(err)
 	}
 	fan, err := fanout.New(ctx, w.js, bus.EventStream, fanout.Config{Durable: "hookworker" + fanout.Suffix,
-		JobSubject: topo.Subject, ResultSubject: topo.ResultSubject, Catalog: w.cat})
+		JobSubject: bus.EndpointSubject(topo.Subject), ResultSubject: topo.ResultSubject, Catalog: w.cat})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func start(t *testing.T, o options) *world {
 		JetStream: w.js, Consumer: bound.Consumer, State: bound.State,
 		Deliverers:  map[job.Type]consumer.Deliverer{job.Webhook: d.Prepare},
 		Concurrency: 16, AckWait: topo.AckWait, ShutdownTimeout: time.Second, MaxRedeliveries: 5,
-		ResultSubject: topo.ResultSubject, FetchWait: 200 * time.Millisecond,
+		ResultSubject: topo.ResultSubject, EndpointSubject: bus.EndpointSubject(topo.Subject), FetchWait: 200 * time.Millisecond,
 		Limits: consumer.Limits{Timeout: 5 * time.Second, MaxRetries: 3, MaxSchedule: time.Hour},
 	})
 	if err != nil {
@@ -217,11 +217,22 @@ func (w *world) send(t *testing.T, ev catalog.Event) {
 	}
 }
 
-// publishJob publishes a job in its wire form.
+// publishJob publishes a job in its wire form on the subject of the jobs
+// the fan-out makes when it names an endpoint, as only the fan-out may;
+// publishJobOn publishes it on subject.
 func (w *world) publishJob(t *testing.T, j map[string]any) {
 	t.Helper()
+	subject := topo.Subject
+	if _, ok := j["endpoint"]; ok {
+		subject = bus.EndpointSubject(topo.Subject)
+	}
+	w.publishJobOn(t, subject, j)
+}
+
+func (w *world) publishJobOn(t *testing.T, subject string, j map[string]any) {
+	t.Helper()
 	body, _ := json.Marshal(j)
-	if _, err := w.js.Publish(context.Background(), topo.Subject, body); err != nil {
+	if _, err := w.js.Publish(context.Background(), subject, body); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -37,7 +37,8 @@ const Suffix = "-fanout"
 type Config struct {
 	// Durable is the consumer's name (<HOOKWORKER_DURABLE>-fanout).
 	Durable string
-	// JobSubject is where jobs are published (hooks.send).
+	// JobSubject is where jobs are published: the endpoint subject
+	// (hooks.send.endpoint, see bus.EndpointSubject).
 	JobSubject string
 	// ResultSubject is where rejected events' results go (hooks.result).
 	ResultSubject string

@@ -42,7 +42,8 @@ type Config struct {
 	// subject results are published on.
 	Results       jetstream.Stream
 	ResultSubject string
-	// JobSubject is where jobs are published (hooks.send).
+	// JobSubject is where jobs are published: the endpoint subject
+	// (hooks.send.endpoint, see bus.EndpointSubject).
 	JobSubject string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
