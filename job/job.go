@@ -77,7 +77,9 @@ type Job struct {
 	// entry, then the job fails. Request cuts it to the worker's limit.
 	RetrySchedule []Duration `json:"retry_schedule,omitempty"`
 	// Endpoint is the id of the endpoint an event job goes to; empty for a
-	// plain job.
+	// plain job. Only the jobs hookworker makes from events name one (on
+	// the job subject followed by ".endpoint"); a worker rejects a job that
+	// names an endpoint or an event on the job subject.
 	Endpoint string `json:"endpoint,omitempty"`
 	// Event names the event an event job delivers; nil for a plain job.
 	// Endpoint and Event are set together.
