@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookworker/hookworker/internal/sleep"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -37,7 +38,7 @@ func (w *Worker) pull(ctx, jobCtx context.Context, wg *sync.WaitGroup) {
 	failed := func(err error) bool {
 		failures++
 		w.log.Warn("fetch jobs", "error", err, "retry_in", backoff)
-		if !sleep(ctx, backoff) {
+		if !sleep.For(ctx, backoff) {
 			return false
 		}
 		backoff = min(2*backoff, 5*time.Second)
@@ -143,17 +144,5 @@ func (w *Worker) runJobs(ctx context.Context, msg jetstream.Msg, next <-chan jet
 			idle.Stop()
 			return
 		}
-	}
-}
-
-// sleep waits d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

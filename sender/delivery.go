@@ -18,6 +18,7 @@ import (
 
 	"github.com/sethvargo/go-retry"
 
+	"github.com/hookworker/hookworker/internal/sleep"
 	"github.com/hookworker/hookworker/redact"
 )
 
@@ -110,21 +111,9 @@ func (d *delivery) run(ctx context.Context) Result {
 		if d.done {
 			return d.res
 		}
-		if d.wait > 0 && !sleep(ctx, d.wait) {
+		if d.wait > 0 && !sleep.For(ctx, d.wait) {
 			return d.result(Interrupted, "cancelled while waiting to retry: "+ctx.Err().Error())
 		}
-	}
-}
-
-// sleep waits d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 
@@ -292,7 +281,7 @@ func (d *delivery) takeProxy(ctx context.Context) (*url.URL, bool) {
 			d.deferFor(wait, msg)
 			return nil, false
 		}
-		if !sleep(ctx, wait) {
+		if !sleep.For(ctx, wait) {
 			d.finish(Interrupted, "cancelled while waiting for a proxy: "+ctx.Err().Error())
 			return nil, false
 		}

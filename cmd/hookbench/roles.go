@@ -22,6 +22,7 @@ import (
 	"github.com/hookworker/hookworker/consumer"
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/endpoint"
+	"github.com/hookworker/hookworker/internal/sleep"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/redact"
 	"github.com/hookworker/hookworker/sender"
@@ -109,12 +110,8 @@ func receiverRole(args []string) error {
 			}
 			_, _ = io.Copy(io.Discard, r.Body)
 			if slow {
-				timer := time.NewTimer(*delay)
-				select {
-				case <-r.Context().Done():
-					timer.Stop()
+				if !sleep.For(r.Context(), *delay) {
 					return
-				case <-timer.C:
 				}
 			}
 			w.WriteHeader(http.StatusNoContent)

@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookworker/hookworker/internal/sleep"
 )
 
 // Topology names the streams, the consumer and the state bucket the worker
@@ -101,12 +103,8 @@ func (b *Bus) Ensure(ctx context.Context, t Topology) (Bound, error) {
 			return Bound{}, err
 		}
 		b.log.Warn("jetstream not ready, retrying", "error", err, "retry_in", wait)
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
+		if !sleep.For(ctx, wait) {
 			return Bound{}, ctx.Err()
-		case <-timer.C:
 		}
 		wait = min(2*wait, 10*time.Second)
 	}
