@@ -1,19 +1,14 @@
 package sender
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"runtime/debug"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/sethvargo/go-retry"
@@ -22,18 +17,8 @@ import (
 	"github.com/hookworker/hookworker/redact"
 )
 
-// Bounds on response bodies: what is kept for the Result, and what is read
-// past it (and thrown away) so that the connection can be reused.
-const (
-	maxKeptBody    = 64 << 10
-	maxDrainedBody = 1 << 20
-)
-
 // minProxyWait is the shortest wait for a proxy to come back.
 const minProxyWait = 10 * time.Millisecond
-
-// Shared header values; net/http only reads them.
-var jsonContentType = []string{"application/json"}
 
 // Send delivers req and returns its Result: delivered, failed, rejected,
 // deferred when the next attempt is due later than Config.DeferAfter, or
@@ -461,33 +446,6 @@ func (d *delivery) finish(outcome Outcome, msg string) {
 	d.done = true
 }
 
-// report tells Request.OnAttempt of the attempt that just ended.
-func (d *delivery) report(hdr http.Header, start time.Time, status int, cause string) {
-	on := d.req.OnAttempt
-	if on == nil {
-		return
-	}
-	a := Attempt{
-		ID: d.req.ID, Number: d.attempts, URL: redact.URL(d.req.URLs[d.last]), Start: start, Header: hdr,
-		Status: status, Error: cause, Duration: time.Since(start), Outcome: AttemptRetry,
-	}
-	if status != 0 {
-		a.Response = d.response
-	}
-	if d.done {
-		switch d.res.Outcome {
-		case Delivered:
-			a.Outcome = AttemptDelivered
-		case Deferred, Interrupted:
-			// The job is handed back: another attempt follows.
-		default:
-			a.Outcome = AttemptFailed
-			a.Error = d.res.Error
-		}
-	}
-	on(a)
-}
-
 // failover moves the next attempt to the next URL of the pool.
 func (d *delivery) failover() {
 	if len(d.urls) > 1 {
@@ -519,147 +477,4 @@ func (d *delivery) result(outcome Outcome, msg string) Result {
 		r.Proxy = redact.Proxy(d.proxy)
 	}
 	return r
-}
-
-// newRequest builds the HTTP request of one attempt.
-func (d *delivery) newRequest(ctx context.Context) (*http.Request, error) {
-	s, req := d.s, &d.req
-	// The destination was parsed and checked in prepare: the request gets
-	// that URL rather than parsing it again (net/http only reads it).
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(req.Body))
-	if err != nil {
-		return nil, fmt.Errorf("build request: %w", err)
-	}
-	hreq.URL = d.urls[d.cur]
-	hreq.Host = strings.TrimSuffix(hreq.URL.Host, ":") // as NewRequest sets it
-	h := make(http.Header, len(req.Header)+5)
-	h["User-Agent"] = s.ua
-	for k, v := range req.Header {
-		k = http.CanonicalHeaderKey(k)
-		if protectedHeader(k) {
-			continue
-		}
-		h[k] = v
-	}
-	h["Content-Type"] = jsonContentType
-	if !req.Unsigned {
-		ts := strconv.FormatInt(s.now().Unix(), 10)
-		vals := make([]string, 3) // one allocation for the three values
-		vals[0], vals[1] = req.ID, ts
-		h["Webhook-Id"] = vals[0:1:1]
-		h["Webhook-Timestamp"] = vals[1:2:2]
-		sign := req.Sign
-		if sign == nil {
-			sign = s.signer
-		}
-		if sign != nil {
-			if vals[2], err = sign(req.ID, ts, req.Body); err != nil {
-				return nil, fmt.Errorf("sign: %w", err)
-			}
-			h["Webhook-Signature"] = vals[2:3:3]
-		}
-	}
-	hreq.Header = h
-	return hreq, nil
-}
-
-// protectedHeader reports whether the canonical header key k is set by the
-// Sender only.
-func protectedHeader(k string) bool {
-	switch k {
-	case "Content-Length", "Content-Type", "Host", "Transfer-Encoding":
-		return true
-	}
-	return strings.HasPrefix(k, "Webhook-")
-}
-
-// describe turns the error of an attempt without response into a short
-// cause that names the redacted URL and never the raw one. net/http's
-// *url.Error embeds the raw URL, so only its cause is used.
-func (d *delivery) describe(err error, actx context.Context, proxy *url.URL) string {
-	raw := d.req.URLs[d.last]
-	if errors.Is(actx.Err(), context.DeadlineExceeded) {
-		return "post " + redact.URL(raw) + ": timeout after " + d.timeout.String()
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	msg := redact.Error(err.Error(), raw, proxy)
-	if proxy != nil {
-		return "post " + redact.URL(raw) + " via proxy " + redact.Proxy(proxy) + ": " + msg
-	}
-	return "post " + redact.URL(raw) + ": " + msg
-}
-
-// log writes the debug line of one attempt.
-func (d *delivery) log(ctx context.Context, status int, cause string) {
-	lg := d.s.log
-	if !lg.Enabled(ctx, slog.LevelDebug) {
-		return
-	}
-	attrs := []slog.Attr{
-		slog.String("job_id", d.req.ID),
-		slog.String("url", redact.URL(d.req.URLs[d.last])),
-		slog.Int("status", status),
-		slog.Int("attempt", d.attempts),
-	}
-	if d.proxy != nil {
-		attrs = append(attrs, slog.String("proxy", redact.Proxy(d.proxy)))
-	}
-	if cause != "" {
-		attrs = append(attrs, slog.String("error", cause))
-	}
-	lg.LogAttrs(ctx, slog.LevelDebug, "delivery attempt", attrs...)
-}
-
-// statusText names an HTTP status: "status 503 Service Unavailable".
-func statusText(code int) string {
-	if t := http.StatusText(code); t != "" {
-		return "status " + strconv.Itoa(code) + " " + t
-	}
-	return "status " + strconv.Itoa(code)
-}
-
-// bodyBuffers holds buffers for reading response bodies.
-var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// readBody returns up to maxKeptBody bytes of a response body (nil when
-// empty), reads up to maxDrainedBody more so that the connection can be
-// reused, and closes it. cut reports that the body returned is not the
-// whole body: it was longer, or reading it failed before its end.
-func readBody(rc io.ReadCloser) (body []byte, cut bool) {
-	defer rc.Close()
-	buf := bodyBuffers.Get().(*bytes.Buffer)
-	defer bodyBuffers.Put(buf)
-	buf.Reset()
-	_, err := buf.ReadFrom(io.LimitReader(rc, maxKeptBody))
-	cut = err != nil
-	if !cut {
-		var more int64
-		more, err = io.CopyN(io.Discard, rc, maxDrainedBody)
-		cut = more > 0 || (err != nil && err != io.EOF)
-	}
-	if buf.Len() == 0 {
-		return nil, cut
-	}
-	return bytes.Clone(buf.Bytes()), cut
-}
-
-// jsonBody returns body as JSON: itself when it is valid JSON, else a JSON
-// string, nil when empty.
-func jsonBody(body []byte) json.RawMessage {
-	if len(body) == 0 {
-		return nil
-	}
-	if json.Valid(body) {
-		return body
-	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(string(body)); err != nil {
-		return nil
-	}
-	return bytes.TrimRight(b.Bytes(), "\n")
 }
