@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -53,4 +54,35 @@ func TestJSONDepth(t *testing.T) {
 	if got := jsonDepth([]byte(strings.Repeat("[", 5000)), 65); got != 65 {
 		t.Errorf("jsonDepth stops at %d, want 65", got)
 	}
+}
+
+// FuzzJSONDepth checks the scan against encoding/json's tokens on every
+// valid document.
+func FuzzJSONDepth(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":[1,{"b":"]}"}]}`, `["\\\"[",[[]]]`, `"x"`, `[[[[]]],[]]`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !json.Valid([]byte(s)) {
+			return
+		}
+		d := json.NewDecoder(strings.NewReader(s))
+		depth, deepest := 0, 0
+		for {
+			tok, err := d.Token()
+			if err != nil {
+				break
+			}
+			switch tok {
+			case json.Delim('{'), json.Delim('['):
+				depth++
+				deepest = max(deepest, depth)
+			case json.Delim('}'), json.Delim(']'):
+				depth--
+			}
+		}
+		if got := jsonDepth([]byte(s), 1<<30); got != deepest {
+			t.Fatalf("jsonDepth(%q) = %d, want %d", s, got, deepest)
+		}
+	})
 }
