@@ -150,6 +150,8 @@ type Worker struct {
 	// maxPayload is the largest message the server takes, headers
 	// included, as the connection last heard it.
 	maxPayload func() int64
+	// results finds the results lost deliveries stored (see storedResult).
+	results *resultIndex
 }
 
 // New checks that o holds what a Worker needs and returns the Worker it
@@ -228,6 +230,7 @@ func newWorker(o Options) *Worker {
 	w.maxPayload = func() int64 { return defaultMaxPayload }
 	if o.JetStream != nil {
 		w.pub = o.JetStream
+		w.results = newResultIndex(o.JetStream, o.ResultSubject)
 		if nc := o.JetStream.Conn(); nc != nil {
 			w.maxPayload = nc.MaxPayload
 		}

@@ -104,6 +104,9 @@ type workerOpts struct {
 	observer sender.Observer
 	// send, when set, replaces the real sender for webhook jobs.
 	send endpoint.Send
+	// afterResult, when set, is called with the job id of every result the
+	// worker has stored, before it acknowledges the job.
+	afterResult func(id string)
 }
 
 // worker is one running Worker with its own connection.
@@ -173,8 +176,12 @@ func (e *env) startWorker(o workerOpts) *worker {
 	if o.send != nil {
 		webhooks.Send = o.send
 	}
+	js := b.JetStream()
+	if o.afterResult != nil {
+		js = resultHook{JetStream: js, after: o.afterResult}
+	}
 	w, err := consumer.New(consumer.Options{
-		JetStream: b.JetStream(), Consumer: bound.Consumer, State: bound.State,
+		JetStream: js, Consumer: bound.Consumer, State: bound.State,
 		Deliverers: map[job.Type]consumer.Deliverer{
 			job.Webhook: webhooks.Prepare,
 			job.Discord: dc.Prepare,

@@ -165,6 +165,10 @@ func (w *Worker) begin(ctx context.Context, d *delivery) (disposition, bool) {
 		// Delivered before; its result was not confirmed stored.
 		return ack(*d.state.Result), false
 	}
+	if r, ok := w.storedResult(ctx, d); ok {
+		// A lost delivery stored the result before it was lost.
+		return confirmed(r), false
+	}
 	lost := int(meta.NumDelivered) - 1 - d.state.HandedBack
 	// The deliveries after the one that wrote the state wrote nothing: each
 	// is counted as one attempt (a delivery is lost while it waits on its

@@ -24,6 +24,9 @@ const (
 	retry
 	// drop leaves the message alone: it is not a JetStream message.
 	drop
+	// confirm acknowledges the job: its result is stored already (a
+	// delivery lost before its acknowledgement stored it).
+	confirm
 )
 
 // disposition is the one decision the delivery path returns for a job.
@@ -36,6 +39,9 @@ type disposition struct {
 
 // ack is the disposition of a job with terminal result r.
 func ack(r job.Result) disposition { return disposition{kind: store, result: r} }
+
+// confirmed is the disposition of a job whose result r is stored already.
+func confirmed(r job.Result) disposition { return disposition{kind: confirm, result: r} }
 
 // handBack is the disposition of a job to come again after delay.
 func handBack(delay time.Duration, why string) disposition {
@@ -72,6 +78,9 @@ func (w *Worker) linked(ctx context.Context, timeout time.Duration) (context.Con
 //     kept in the state bucket and the job handed back after a second: the
 //     next delivery stores it instead of sending again. An acknowledgement
 //     that is lost keeps the result in the state the same way.
+//   - confirm: the job is acknowledged and its state deleted; nothing is
+//     published. An acknowledgement that is lost leaves the state as it
+//     was: the next delivery finds the stored result again.
 //   - retry: the hand-back and the job's progress are recorded in the state
 //     bucket, then the job is handed back (Nak, or NakWithDelay).
 //   - drop: nothing.
@@ -79,6 +88,8 @@ func (w *Worker) settle(d *delivery, disp disposition, stop func()) {
 	switch disp.kind {
 	case store:
 		w.store(d, disp.result, stop)
+	case confirm:
+		w.confirmStored(d, disp.result, stop)
 	case retry:
 		w.handBack(d, disp.delay, disp.why, stop)
 	}
@@ -111,25 +122,50 @@ func (w *Worker) store(d *delivery, r job.Result, stop func()) {
 		w.handBack(d, time.Second, "result not stored", stop)
 		return
 	}
-	stop()
-	if err := d.msg.DoubleAck(ctx); err != nil {
+	if !w.acknowledge(ctx, d, r.ID, stop) {
 		// The result is stored; if the ack was lost the job comes back and
 		// the stored result is published again (the result stream drops
 		// the duplicate), not sent again.
-		w.log.Warn("acknowledge job", "job_id", r.ID, "error", err)
 		d.state.Result = &r
 		d.state.Progress.Response = nil // the result holds it
-		d.state.HandedBack++
+		d.handBack()
 		// The ack's own context may have ended (timed out, or the
 		// connection went): the state goes out with a fresh one.
 		sctx, scancel := w.linked(context.Background(), opTimeout)
 		w.saveState(sctx, d)
 		scancel()
-	} else if d.stored {
+	}
+	w.finished(ctx, r)
+}
+
+// confirmStored acknowledges the job whose result r is stored already.
+func (w *Worker) confirmStored(d *delivery, r job.Result, stop func()) {
+	ctx, cancel := w.linked(context.Background(), opTimeout)
+	defer cancel()
+	if w.acknowledge(ctx, d, r.ID, stop) {
+		w.finished(ctx, r)
+	}
+}
+
+// acknowledge acknowledges d's job (DoubleAck), whose result is stored,
+// and deletes its state. It reports whether the acknowledgement was
+// confirmed.
+func (w *Worker) acknowledge(ctx context.Context, d *delivery, id string, stop func()) bool {
+	stop()
+	if err := d.msg.DoubleAck(ctx); err != nil {
+		w.log.Warn("acknowledge job", "job_id", id, "error", err)
+		return false
+	}
+	if d.stored {
 		if err := w.state.Delete(ctx, d.stateKey); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-			w.log.Warn("delete job state", "job_id", r.ID, "error", err)
+			w.log.Warn("delete job state", "job_id", id, "error", err)
 		}
 	}
+	return true
+}
+
+// finished counts and logs the terminal result r.
+func (w *Worker) finished(ctx context.Context, r job.Result) {
 	w.metrics.Finished(string(r.Outcome), r.FinishedAt.Sub(r.StartedAt))
 	w.logFinished(ctx, r)
 }
@@ -163,7 +199,7 @@ func (w *Worker) logFinished(ctx context.Context, r job.Result) {
 func (w *Worker) handBack(d *delivery, delay time.Duration, why string, stop func()) {
 	ctx, cancel := w.linked(context.Background(), opTimeout)
 	defer cancel()
-	d.state.HandedBack++
+	d.handBack()
 	if d.stateKey != "" {
 		w.saveState(ctx, d)
 	}

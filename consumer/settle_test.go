@@ -127,6 +127,7 @@ func TestSettle(t *testing.T) {
 		{name: "store fails", disp: ack(result), pubErr: errors.New("no responders"), verbs: []string{"nak"}, delay: time.Second, state: true},
 		{name: "hand back later", disp: handBack(30*time.Second, "deferred"), verbs: []string{"nak"}, delay: 30 * time.Second, state: true},
 		{name: "hand back now", disp: handBack(0, "interrupted"), verbs: []string{"nak"}, state: true},
+		{name: "confirm a stored result", disp: confirmed(result), verbs: []string{"ack"}},
 		{name: "drop", disp: disposition{kind: drop}},
 	}
 	for _, tt := range tests {

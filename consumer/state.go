@@ -24,6 +24,10 @@ type state struct {
 	// Delivery is the delivery (JetStream's NumDelivered) that wrote this
 	// state: deliveries after it wrote nothing, and were lost.
 	Delivery uint64 `json:"delivery,omitempty"`
+	// LastHandBack is the delivery that last handed the job back. A
+	// delivery after it that wrote no hand-back was lost, and may have
+	// stored the job's result before it was (see storedResult).
+	LastHandBack uint64 `json:"last_hand_back,omitempty"`
 	// StartedAt is when the first delivery started.
 	StartedAt time.Time `json:"started_at"`
 	// Result is a terminal result that was published (or meant to be) but
@@ -61,6 +65,14 @@ func (w *Worker) loadState(ctx context.Context, d *delivery) {
 	}
 	d.state = s
 	d.stored = true
+}
+
+// handBack counts d's delivery as one ended on purpose, with a hand-back.
+func (d *delivery) handBack() {
+	d.state.HandedBack++
+	if d.meta != nil {
+		d.state.LastHandBack = d.meta.NumDelivered
+	}
 }
 
 // progressTimeout bounds saving a job's progress before a retry; the
