@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/hookworker/hookworker/discord"
+	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/sender"
 )
 
@@ -88,4 +89,37 @@ func ExampleClient_Send() {
 	// {"content":"deployed","username":"hookworker"}
 	// delivered 200 /api/webhooks/123/REDACTED
 	// rejected 0 discord: username "Discord" contains "discord", which Discord refuses
+}
+
+// Client.Prepare is the worker's Deliverer of Discord jobs: a job whose
+// message Discord would refuse is rejected before it takes a slot, and the
+// send it returns delivers the others.
+func ExampleClient_Prepare() {
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id": "1100000000000000001"}`)
+	}))
+	defer fake.Close()
+	s, err := sender.New(sender.Config{AllowPrivateNetworks: true})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	c := discord.New(s, discord.Config{})
+	url := fake.URL + "/api/webhooks/123/TOKEN"
+
+	_, err = c.Prepare(&job.Job{ID: "empty", Type: job.Discord, URLs: []string{url}, Discord: []byte(`{"tts": true}`)})
+	fmt.Println(err)
+
+	j := &job.Job{ID: "deploy-3", Type: job.Discord, URLs: []string{url}, Discord: []byte(`{"content": "deployed"}`)}
+	send, err := c.Prepare(j)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	res := send(context.Background(), sender.Request{ID: j.ID, URLs: j.URLs})
+	fmt.Println(res.Outcome, res.Status, strings.TrimPrefix(res.URL, fake.URL))
+	// Output:
+	// discord: message needs content or embeds
+	// delivered 200 /api/webhooks/123/REDACTED
 }
