@@ -1,0 +1,80 @@
+package resultscan_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookworker/hookworker/internal/bus/bustest"
+	"github.com/hookworker/hookworker/internal/resultscan"
+	"github.com/hookworker/hookworker/job"
+)
+
+// TestScanStopsAtTheStreamsEnd reads the results from a sequence and from
+// a time: it stops at the last sequence the caller's stream info saw, and
+// skips what is on other subjects of the stream.
+func TestScanStopsAtTheStreamsEnd(t *testing.T) {
+	t.Parallel()
+	srv := bustest.Server(t)
+	_, js := bustest.Connect(t, srv.ClientURL())
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "RESULTS", Subjects: []string{"hooks.result", "other"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish := func(subject, id string) {
+		t.Helper()
+		msg := &nats.Msg{Subject: subject, Data: []byte(`{}`), Header: nats.Header{job.HeaderJobID: {id}}}
+		if _, err := js.PublishMsg(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scan := func(info *jetstream.StreamInfo, span resultscan.Span) []string {
+		t.Helper()
+		var ids []string
+		err := resultscan.Scan(ctx, js, info, "hooks.result", span, func(id string, meta *jetstream.MsgMetadata) bool {
+			ids = append(ids, id)
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	before := time.Now()
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := scan(info, resultscan.Span{Since: before.Add(-time.Minute)}); len(ids) != 0 {
+		t.Fatalf("scan of an empty stream = %v", ids)
+	}
+	publish("hooks.result", "a")
+	publish("other", "x")
+	publish("hooks.result", "b")
+	if info, err = s.Info(ctx); err != nil {
+		t.Fatal(err)
+	}
+	publish("hooks.result", "c") // after the info: not read
+	if ids := scan(info, resultscan.Span{Seq: 2}); len(ids) != 1 || ids[0] != "b" {
+		t.Errorf("scan from sequence 2 = %v, want [b]", ids)
+	}
+	if ids := scan(info, resultscan.Span{Since: before.Add(-time.Minute)}); len(ids) != 2 || ids[0] != "a" || ids[1] != "b" {
+		t.Errorf("scan since before = %v, want [a b]", ids)
+	}
+	if ids := scan(info, resultscan.Span{Seq: 4}); len(ids) != 0 {
+		t.Errorf("scan past the end = %v, want none", ids)
+	}
+	publish("other", "y")
+	if info, err = s.Info(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Only another subject's message after sequence 4: nothing to wait for.
+	if ids := scan(info, resultscan.Span{Seq: 5}); len(ids) != 0 {
+		t.Errorf("scan of another subject's messages = %v, want none", ids)
+	}
+}
