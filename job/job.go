@@ -74,7 +74,7 @@ type Job struct {
 	Meta json.RawMessage `json:"meta,omitempty"`
 	// RetrySchedule, when set, is the wait before each retry, in place of
 	// MaxRetries and the worker's exponential backoff: one retry per
-	// entry, then the job fails. Request cuts it to the worker's limit.
+	// entry, then the job fails. The worker cuts it to its limit.
 	RetrySchedule []Duration `json:"retry_schedule,omitempty"`
 	// Endpoint is the id of the endpoint an event job goes to; empty for a
 	// plain job. Only the jobs hookworker makes from events name one (on
