@@ -258,15 +258,16 @@ func (w *Worker) deliver(ctx context.Context, d *delivery, send func(context.Con
 }
 
 // checkSubject reports whether job j may come on subject: a job that names
-// an endpoint is signed with the endpoint's secret, so only the fan-out's
-// subject carries one, and it carries nothing else.
+// an endpoint is signed with the endpoint's secret, and one that names a
+// tenant is counted as that tenant's, so only the fan-out's subject carries
+// them, and it carries nothing else.
 func (w *Worker) checkSubject(subject string, j *job.Job) error {
-	named := j.Endpoint != "" || j.Event != nil
+	named := j.Endpoint != "" || j.Event != nil || j.Tenant != ""
 	fanout := subject == w.cfg.EndpointSubject && subject != ""
 	switch {
 	case named && !fanout:
-		return errors.New("endpoint: only the jobs hookworker makes from events may name an endpoint or an event; send events with events.send")
-	case fanout && !named:
+		return errors.New("endpoint: only the jobs hookworker makes from events may name an endpoint, an event or a tenant; send events with events.send")
+	case fanout && j.Endpoint == "":
 		return fmt.Errorf("endpoint: a job on %s must name its endpoint and event", subject)
 	}
 	return nil

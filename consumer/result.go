@@ -34,6 +34,7 @@ func newResult(j *job.Job, r sender.Result) job.Result {
 		Truncated:  truncated(r.Truncated),
 		Event:      j.Event,
 		Endpoint:   j.Endpoint,
+		Tenant:     j.Tenant,
 	}
 }
 

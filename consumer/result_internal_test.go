@@ -33,7 +33,7 @@ func TestNewResult(t *testing.T) {
 			want: `{"id":"order-123-shipped","type":"webhook","ok":true,"outcome":"delivered","status":204,` +
 				`"url":"https://example.com/hook","attempts":1,"error":null,"response":null,"proxy":null,` +
 				`"started_at":"2026-11-22T10:00:00.000000001Z","finished_at":"2026-11-22T10:00:00.120000001Z",` +
-				`"duration_ms":120,"meta":{"any":"json value, echoed in the result"},"event":null,"endpoint":null}`,
+				`"duration_ms":120,"meta":{"any":"json value, echoed in the result"},"event":null,"endpoint":null,"tenant":null}`,
 		},
 		{
 			name: "failed with a response and a proxy",
@@ -45,7 +45,7 @@ func TestNewResult(t *testing.T) {
 			},
 			want: `{"id":"x","type":"discord","ok":false,"outcome":"failed","status":400,` +
 				`"url":"https://discord.com/api/webhooks/1/REDACTED","attempts":4,"error":"status 400","response":{"message":"bad"},"proxy":"10.0.0.1:8080",` +
-				`"started_at":"2026-11-22T10:00:00.000000001Z","finished_at":"2026-11-22T10:00:02.000000001Z","duration_ms":2000,"meta":null,"event":null,"endpoint":null}`,
+				`"started_at":"2026-11-22T10:00:00.000000001Z","finished_at":"2026-11-22T10:00:02.000000001Z","duration_ms":2000,"meta":null,"event":null,"endpoint":null,"tenant":null}`,
 		},
 		{
 			name: "response not JSON",
@@ -56,7 +56,7 @@ func TestNewResult(t *testing.T) {
 			},
 			want: `{"id":"y","type":"webhook","ok":false,"outcome":"failed","status":502,"url":"https://a.example","attempts":1,` +
 				`"error":"status 502","response":"\u003chtml\u003e","proxy":null,"started_at":"2026-11-22T10:00:00.000000001Z",` +
-				`"finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":null,"event":null,"endpoint":null}`,
+				`"finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":null,"event":null,"endpoint":null,"tenant":null}`,
 		},
 		{
 			name: "response cut",
@@ -67,7 +67,7 @@ func TestNewResult(t *testing.T) {
 			},
 			want: `{"id":"z","type":"webhook","ok":false,"outcome":"failed","status":500,"url":"https://a.example","attempts":1,` +
 				`"error":"status 500","response":"abc","proxy":null,"started_at":"2026-11-22T10:00:00.000000001Z",` +
-				`"finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":null,"truncated":["response"],"event":null,"endpoint":null}`,
+				`"finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":null,"truncated":["response"],"event":null,"endpoint":null,"tenant":null}`,
 		},
 		{
 			name: "an event job's, without a channel",
@@ -76,7 +76,16 @@ func TestNewResult(t *testing.T) {
 			want: `{"id":"evt_1:ep_1","type":"webhook","ok":true,"outcome":"delivered","status":200,"url":"https://a.example","attempts":1,` +
 				`"error":null,"response":null,"proxy":null,"started_at":"2026-11-22T10:00:00.000000001Z",` +
 				`"finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":null,` +
-				`"event":{"id":"evt_1","type":"order.created","channel":null},"endpoint":"ep_1"}`,
+				`"event":{"id":"evt_1","type":"order.created","channel":null},"endpoint":"ep_1","tenant":null}`,
+		},
+		{
+			name: "a tenant's event job's",
+			job:  job.Job{ID: "evt_2:ep_2", Type: job.Webhook, Endpoint: "ep_2", Event: &job.Event{ID: "evt_2", Type: "order.created"}, Tenant: "acme"},
+			res:  sender.Result{Outcome: sender.Delivered, OK: true, Status: 200, URL: "https://a.example", Attempts: 1, StartedAt: start, FinishedAt: start},
+			want: `{"id":"evt_2:ep_2","type":"webhook","ok":true,"outcome":"delivered","status":200,"url":"https://a.example","attempts":1,` +
+				`"error":null,"response":null,"proxy":null,"started_at":"2026-11-22T10:00:00.000000001Z",` +
+				`"finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":null,` +
+				`"event":{"id":"evt_2","type":"order.created","channel":null},"endpoint":"ep_2","tenant":"acme"}`,
 		},
 	}
 	for _, tt := range tests {

@@ -31,6 +31,7 @@ type wire struct {
 	RetrySchedule   json.RawMessage `json:"retry_schedule"`
 	Endpoint        json.RawMessage `json:"endpoint"`
 	Event           json.RawMessage `json:"event"`
+	Tenant          json.RawMessage `json:"tenant"`
 }
 
 // Decode reads and checks one job. Unknown fields are ignored. The id is
@@ -84,7 +85,7 @@ func Decode(data []byte, fallbackID string) (Job, error) {
 	}
 	// An event job's event and endpoint too, so that its rejected result
 	// names them whatever else is wrong with it.
-	eventErr := j.decodeEvent(w.Endpoint, w.Event)
+	eventErr := j.decodeEvent(w.Endpoint, w.Event, w.Tenant)
 	if idErr != nil {
 		return j, idErr
 	}
@@ -338,9 +339,17 @@ func decodeCount(field string, raw json.RawMessage) (*int, error) {
 	return &n, nil
 }
 
-// decodeEvent reads the endpoint and event of an event job: both or
-// neither.
-func (j *Job) decodeEvent(endpoint, event json.RawMessage) error {
+// decodeEvent reads the endpoint and event of an event job, both or
+// neither, and its tenant. Whether the job's subject may carry them is the
+// worker's to check.
+func (j *Job) decodeEvent(endpoint, event, tenant json.RawMessage) error {
+	if present(tenant) {
+		var t string
+		if jsonString(tenant, &t) != nil || !validToken(t, 63) {
+			return errors.New("tenant: must be 1 to 63 of A-Za-z0-9_-")
+		}
+		j.Tenant = t
+	}
 	switch {
 	case !present(endpoint) && !present(event):
 		return nil
@@ -373,8 +382,8 @@ func (j *Job) decodeEvent(endpoint, event json.RawMessage) error {
 	return nil
 }
 
-// validToken reports whether s is 1 to n of A-Za-z0-9_-: an event or
-// endpoint id, or a token of an event type name.
+// validToken reports whether s is 1 to n of A-Za-z0-9_-: an event,
+// endpoint or tenant id, or a token of an event type name.
 func validToken(s string, n int) bool {
 	if s == "" || len(s) > n {
 		return false

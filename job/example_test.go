@@ -31,5 +31,5 @@ func Example() {
 	// Output:
 	// HOOKS-17 [https://example.com/hook] {"order": 123, "status": "shipped"}
 	// timeout: 1m0s max retries: 0
-	// {"id":"HOOKS-18","type":"webhook","ok":false,"outcome":"rejected","status":null,"url":null,"attempts":0,"error":"id: must be 1 to 128 characters of A-Z a-z 0-9 : _ -","response":null,"proxy":null,"started_at":"2026-11-22T10:00:00Z","finished_at":"2026-11-22T10:00:00Z","duration_ms":0,"meta":{"n":1},"event":null,"endpoint":null}
+	// {"id":"HOOKS-18","type":"webhook","ok":false,"outcome":"rejected","status":null,"url":null,"attempts":0,"error":"id: must be 1 to 128 characters of A-Z a-z 0-9 : _ -","response":null,"proxy":null,"started_at":"2026-11-22T10:00:00Z","finished_at":"2026-11-22T10:00:00Z","duration_ms":0,"meta":{"n":1},"event":null,"endpoint":null,"tenant":null}
 }

@@ -84,6 +84,10 @@ type Job struct {
 	// Event names the event an event job delivers; nil for a plain job.
 	// Endpoint and Event are set together.
 	Event *Event `json:"event,omitempty"`
+	// Tenant is the tenant whose event an event job delivers; empty for
+	// the operator's own events and for plain jobs. Like Endpoint, only
+	// the jobs hookworker makes from events carry one.
+	Tenant string `json:"tenant,omitempty"`
 }
 
 // Event names the event an event job delivers, as the job and its result

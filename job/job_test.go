@@ -328,7 +328,7 @@ func TestResultJSON(t *testing.T) {
 			want: `{"id":"order-123-shipped","type":"webhook","ok":true,"outcome":"delivered","status":204,` +
 				`"url":"https://example.com/hook","attempts":1,"error":null,"response":null,"proxy":null,` +
 				`"started_at":"2026-11-22T10:00:00.000000001Z","finished_at":"2026-11-22T10:00:00.120000001Z",` +
-				`"duration_ms":120,"meta":{"any":"json value, echoed in the result"},"event":null,"endpoint":null}`,
+				`"duration_ms":120,"meta":{"any":"json value, echoed in the result"},"event":null,"endpoint":null,"tenant":null}`,
 		},
 		{
 			name: "failed with a response and a proxy",
@@ -339,14 +339,14 @@ func TestResultJSON(t *testing.T) {
 			},
 			want: `{"id":"x","type":"discord","ok":false,"outcome":"failed","status":400,` +
 				`"url":"https://discord.com/api/webhooks/1/REDACTED","attempts":4,"error":"status 400","response":{"message":"bad"},"proxy":"10.0.0.1:8080",` +
-				`"started_at":"2026-11-22T10:00:00.000000001Z","finished_at":"2026-11-22T10:00:02.000000001Z","duration_ms":2000,"meta":null,"event":null,"endpoint":null}`,
+				`"started_at":"2026-11-22T10:00:00.000000001Z","finished_at":"2026-11-22T10:00:02.000000001Z","duration_ms":2000,"meta":null,"event":null,"endpoint":null,"tenant":null}`,
 		},
 		{
 			name: "rejected",
 			res:  Reject(Job{ID: "HOOKS-9", Type: Webhook, Meta: json.RawMessage(`[1]`)}, errString("payload: required for a webhook job"), start.In(time.FixedZone("CET", 3600))),
 			want: `{"id":"HOOKS-9","type":"webhook","ok":false,"outcome":"rejected","status":null,"url":null,"attempts":0,` +
 				`"error":"payload: required for a webhook job","response":null,"proxy":null,` +
-				`"started_at":"2026-11-22T10:00:00.000000001Z","finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":[1],"event":null,"endpoint":null}`,
+				`"started_at":"2026-11-22T10:00:00.000000001Z","finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":[1],"event":null,"endpoint":null,"tenant":null}`,
 		},
 		{
 			name: "an event job's, without a channel",
@@ -357,7 +357,7 @@ func TestResultJSON(t *testing.T) {
 			want: `{"id":"evt_1:ep_1","type":"webhook","ok":true,"outcome":"delivered","status":200,"url":"https://a.example","attempts":1,` +
 				`"error":null,"response":null,"proxy":null,"started_at":"2026-11-22T10:00:00.000000001Z",` +
 				`"finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":null,` +
-				`"event":{"id":"evt_1","type":"order.created","channel":null},"endpoint":"ep_1"}`,
+				`"event":{"id":"evt_1","type":"order.created","channel":null},"endpoint":"ep_1","tenant":null}`,
 		},
 		{
 			name: "an event job's, rejected, with a channel",
@@ -366,7 +366,16 @@ func TestResultJSON(t *testing.T) {
 			want: `{"id":"evt_2:ep_2","type":"webhook","ok":false,"outcome":"rejected","status":null,"url":null,"attempts":0,` +
 				`"error":"endpoint deleted","response":null,"proxy":null,"started_at":"2026-11-22T10:00:00.000000001Z",` +
 				`"finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":null,` +
-				`"event":{"id":"evt_2","type":"a.b","channel":"project:1"},"endpoint":"ep_2"}`,
+				`"event":{"id":"evt_2","type":"a.b","channel":"project:1"},"endpoint":"ep_2","tenant":null}`,
+		},
+		{
+			name: "a tenant's event job's, rejected",
+			res: Reject(Job{ID: "evt_3:ep_3", Type: Webhook, Endpoint: "ep_3", Event: &Event{ID: "evt_3", Type: "a.b"}, Tenant: "acme"},
+				errString("endpoint deleted"), start),
+			want: `{"id":"evt_3:ep_3","type":"webhook","ok":false,"outcome":"rejected","status":null,"url":null,"attempts":0,` +
+				`"error":"endpoint deleted","response":null,"proxy":null,"started_at":"2026-11-22T10:00:00.000000001Z",` +
+				`"finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":null,` +
+				`"event":{"id":"evt_3","type":"a.b","channel":null},"endpoint":"ep_3","tenant":"acme"}`,
 		},
 	}
 	for _, tt := range tests {
@@ -402,7 +411,7 @@ func TestResultFields(t *testing.T) {
 	if err := json.Unmarshal(out, &m); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"id", "type", "ok", "outcome", "status", "url", "attempts", "error", "response", "proxy", "started_at", "finished_at", "duration_ms", "meta", "event", "endpoint"}
+	want := []string{"id", "type", "ok", "outcome", "status", "url", "attempts", "error", "response", "proxy", "started_at", "finished_at", "duration_ms", "meta", "event", "endpoint", "tenant"}
 	if len(m) != len(want) {
 		t.Errorf("result has %d fields, want %d: %s", len(m), len(want), out)
 	}
@@ -470,6 +479,13 @@ func TestDecodeEventJob(t *testing.T) {
 				Headers: map[string]string{}, Endpoint: "ep_1", Event: &Event{ID: "evt_1", Type: "order.created", Channel: "shop:1"}},
 		},
 		{
+			name: "a tenant's event job",
+			in: `{"id":"evt_2:ep_2","type":"webhook","url":"https://a.example","payload":{},
+				"endpoint":"ep_2","event":{"id":"evt_2","type":"order.created"},"tenant":"acme"}`,
+			want: Job{ID: "evt_2:ep_2", Type: Webhook, URLs: []string{"https://a.example"}, Payload: json.RawMessage(`{}`),
+				Endpoint: "ep_2", Event: &Event{ID: "evt_2", Type: "order.created"}, Tenant: "acme"},
+		},
+		{
 			name: "retry schedule of strings and seconds",
 			in:   `{"id":"p","url":"https://a.example","payload":1,"retry_schedule":["1s","2m",0.5]}`,
 			want: Job{ID: "p", Type: Webhook, URLs: []string{"https://a.example"}, Payload: json.RawMessage(`1`),
@@ -515,6 +531,8 @@ func TestDecodeEventJobErrors(t *testing.T) {
 			"event.channel: must be 1 to 128 of A-Za-z0-9_.:-"},
 		{"discord event job", `{"id":"e:p","type":"discord","url":"https://a.example","discord":{},"endpoint":"p","event":{"id":"e","type":"a.b"}}`,
 			`endpoint: only for a job of type "webhook"`},
+		{"tenant id", `{` + base + `,"endpoint":"p","event":{"id":"e","type":"a.b"},"tenant":"a.b"}`, "tenant: must be 1 to 63 of A-Za-z0-9_-"},
+		{"tenant not a string", `{` + base + `,"tenant":1}`, "tenant: must be 1 to 63 of A-Za-z0-9_-"},
 		{"schedule not a list", `{` + base + `,"retry_schedule":"1s"}`, "retry_schedule: must be an array of durations"},
 		{"schedule entry", `{` + base + `,"retry_schedule":["1s","soon"]}`, `retry_schedule[1]: must be a duration such as "15s" or a number of seconds`},
 		{"schedule negative", `{` + base + `,"retry_schedule":["-1s"]}`, "retry_schedule[0]: must not be negative, got -1s"},

@@ -33,6 +33,11 @@ const (
 	HeaderOutcome = "Hook-Outcome"
 )
 
+// HeaderTenant names the tenant of an event on the event stream: events.send
+// sets it beside the body's tenant, and a producer publishing an event
+// straight on hooks.event.<type>.<id> names its tenant with it.
+const HeaderTenant = "Hooks-Tenant"
+
 // Result is the one terminal account of a job, as published on the result
 // subject. Its JSON form is the contract's: status, url, error, response and
 // proxy are null when empty, times are RFC 3339 in UTC with nanoseconds, and
@@ -78,6 +83,9 @@ type Result struct {
 	// empty (null in JSON) for a plain job.
 	Event    *Event
 	Endpoint string
+	// Tenant is the tenant of an event job's event; empty (null in JSON)
+	// for the operator's own events and for plain jobs.
+	Tenant string
 }
 
 // Reject is the result of a job that was not sent because err says it is
@@ -92,6 +100,7 @@ func Reject(j Job, err error, at time.Time) Result {
 		Meta:       j.Meta,
 		Event:      j.Event,
 		Endpoint:   j.Endpoint,
+		Tenant:     j.Tenant,
 	}
 	if err != nil {
 		r.Error = err.Error()
@@ -118,6 +127,7 @@ type resultJSON struct {
 	Truncated  []string        `json:"truncated,omitempty"`
 	Event      *eventJSON      `json:"event"`
 	Endpoint   *string         `json:"endpoint"`
+	Tenant     *string         `json:"tenant"`
 }
 
 // eventJSON is a result's event: its channel is null when it has none.
@@ -146,6 +156,7 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		Meta:       validUTF8(r.Meta),
 		Truncated:  r.Truncated,
 		Endpoint:   nonZero(r.Endpoint),
+		Tenant:     nonZero(r.Tenant),
 	}
 	if r.Event != nil {
 		w.Event = &eventJSON{ID: r.Event.ID, Type: r.Event.Type, Channel: nonZero(r.Event.Channel)}
@@ -193,6 +204,7 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 		DurationMS: w.DurationMS,
 		Truncated:  w.Truncated,
 		Endpoint:   deref(w.Endpoint),
+		Tenant:     deref(w.Tenant),
 	}
 	if w.Event != nil {
 		r.Event = &Event{ID: w.Event.ID, Type: w.Event.Type, Channel: deref(w.Event.Channel)}

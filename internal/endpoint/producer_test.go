@@ -13,7 +13,8 @@ import (
 // TestProducerCannotNameAnEndpoint: a job on the producers' subject that
 // names an endpoint and an event (to have a body of its choice signed with
 // the endpoint's secret and sent where it likes) is rejected with nothing
-// sent; a job on the fan-out's subject that names none is rejected too.
+// sent; so is one that names only a tenant; a job on the fan-out's subject
+// that names no endpoint is rejected too.
 // The same job on the fan-out's subject (the control) is delivered, signed
 // with the endpoint's secret, to the endpoint's own URL and not to the URL
 // the job gives.
@@ -29,6 +30,9 @@ func TestProducerCannotNameAnEndpoint(t *testing.T) {
 	}
 	w.publishJobOn(t, topo.Subject, forged("evt_f:"+ep.ID))
 	w.publishJobOn(t, bus.EndpointSubject(topo.Subject), map[string]any{"id": "plain-on-fanout", "url": attacker.URL, "payload": map[string]any{}})
+	// Naming a tenant alone is naming too, on either subject.
+	w.publishJobOn(t, topo.Subject, map[string]any{"id": "tenant-on-producers", "url": attacker.URL, "payload": map[string]any{}, "tenant": "acme"})
+	w.publishJobOn(t, bus.EndpointSubject(topo.Subject), map[string]any{"id": "tenant-on-fanout", "url": attacker.URL, "payload": map[string]any{}, "tenant": "acme"})
 
 	r := w.result(t, "evt_f:"+ep.ID)
 	if r.Outcome != job.Rejected || !strings.Contains(r.Error, "may name an endpoint") || r.Endpoint != ep.ID {
@@ -36,6 +40,12 @@ func TestProducerCannotNameAnEndpoint(t *testing.T) {
 	}
 	if r := w.result(t, "plain-on-fanout"); r.Outcome != job.Rejected || !strings.Contains(r.Error, "must name its endpoint") {
 		t.Errorf("plain job on the fan-out's subject: %s %q, want rejected", r.Outcome, r.Error)
+	}
+	if r := w.result(t, "tenant-on-producers"); r.Outcome != job.Rejected || !strings.Contains(r.Error, "or a tenant") || r.Tenant != "acme" {
+		t.Errorf("producer's job naming a tenant: %s %q (tenant %q), want rejected naming the tenant", r.Outcome, r.Error, r.Tenant)
+	}
+	if r := w.result(t, "tenant-on-fanout"); r.Outcome != job.Rejected || !strings.Contains(r.Error, "must name its endpoint") {
+		t.Errorf("job naming only a tenant on the fan-out's subject: %s %q, want rejected", r.Outcome, r.Error)
 	}
 
 	// The control: the fan-out's subject takes it, and it goes to the
