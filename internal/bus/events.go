@@ -19,6 +19,8 @@ const (
 	EventTypesBucket = "HOOKWORKER_EVENT_TYPES"
 	// EndpointsBucket holds the endpoints, keyed by id.
 	EndpointsBucket = "HOOKWORKER_ENDPOINTS"
+	// TenantsBucket holds the tenants, keyed by id.
+	TenantsBucket = "HOOKWORKER_TENANTS"
 )
 
 // EventDuplicates is the event stream's duplicate window.
@@ -35,13 +37,13 @@ type EventTopology struct {
 type EventsBound struct {
 	// Events is the event stream.
 	Events jetstream.Stream
-	// Types and Endpoints are the two catalog buckets.
-	Types, Endpoints jetstream.KeyValue
+	// Types, Endpoints and Tenants are the catalog's buckets.
+	Types, Endpoints, Tenants jetstream.KeyValue
 }
 
 // EnsureEvents creates what is missing of the event stream and the event
-// type and endpoint buckets (one replica each), and uses what exists as it
-// is; an existing event stream must capture hooks.event.>.
+// type, endpoint and tenant buckets (one replica each), and uses what
+// exists as it is; an existing event stream must capture hooks.event.>.
 func (b *Bus) EnsureEvents(ctx context.Context, t EventTopology) (EventsBound, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -59,6 +61,9 @@ func (b *Bus) EnsureEvents(ctx context.Context, t EventTopology) (EventsBound, e
 		return EventsBound{}, err
 	}
 	if out.Endpoints, err = b.ensureBucket(ctx, EndpointsBucket, "hookworker endpoints"); err != nil {
+		return EventsBound{}, err
+	}
+	if out.Tenants, err = b.ensureBucket(ctx, TenantsBucket, "hookworker tenants"); err != nil {
 		return EventsBound{}, err
 	}
 	return out, nil

@@ -12,7 +12,7 @@ import (
 )
 
 // Start starts a JetStream server, connects a bus to it and ensures the
-// event topology (the event stream and the two catalog buckets). The
+// event topology (the event stream and the catalog buckets). The
 // returned context ends, and then the bus closes, when the test does.
 func Start(t testing.TB) (context.Context, *bus.Bus, bus.EventsBound) {
 	t.Helper()
