@@ -19,6 +19,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/hookworker/hookworker/internal/auth"
 	"github.com/hookworker/hookworker/proxies"
 	"github.com/hookworker/hookworker/sender"
 )
@@ -166,11 +167,39 @@ type Config struct {
 	// DisableAfter disables an endpoint every delivery to which has failed
 	// for this long; zero never does. Defaults to 120h (5 days).
 	DisableAfter time.Duration `envconfig:"HOOKWORKER_DISABLE_AFTER" default:"120h" desc:"an endpoint every delivery to which fails for this long is disabled; 0 never"`
+
+	// The HTTP API and the portal.
+
+	// APIAddr is where the HTTP API and the portal are served, as
+	// host:port; it may be HTTPAddr's. Empty turns them off, except in the
+	// local quick start (the embedded server and none of APIAddr, APIKeys,
+	// APIKeysFile and TokenSecret set), which serves them on
+	// 127.0.0.1:8081 with generated credentials. Defaults to empty.
+	APIAddr string `envconfig:"HOOKWORKER_API_ADDR" desc:"host:port for the HTTP API and the portal; empty: off (127.0.0.1:8081 in the local quick start)" shown:"(off)"`
+	// APIKeys are the operator keys of the HTTP API, comma-separated, each
+	// at least 32 printable characters with no space. Defaults to empty.
+	APIKeys string `envconfig:"HOOKWORKER_API_KEYS" desc:"comma-separated operator keys of the HTTP API, each at least 32 characters"`
+	// APIKeysFile names a file of operator keys, one a line (# comments),
+	// added to APIKeys. Defaults to empty.
+	APIKeysFile string `envconfig:"HOOKWORKER_API_KEYS_FILE" desc:"file of operator keys, one a line (# comments), added to API_KEYS"`
+	// TokenSecret signs and verifies tenant tokens (JWTs, HS256); at least
+	// 32 bytes. Empty: no tenant token is minted or accepted. Defaults to
+	// empty.
+	TokenSecret string `envconfig:"HOOKWORKER_TOKEN_SECRET" desc:"secret that signs tenant tokens (HS256), at least 32 bytes; empty: no tenant tokens"`
+	// APICORSOrigins are the origins (scheme://host[:port]) browsers may
+	// call the HTTP API from, or * for any. Empty turns CORS off. Defaults
+	// to empty.
+	APICORSOrigins Origins `envconfig:"HOOKWORKER_API_CORS_ORIGINS" desc:"comma-separated origins such as https://app.example.com that may call the HTTP API from a browser, or *; empty: CORS off" shown:"(off)"`
+	// PortalFrameAncestors is the portal's Content-Security-Policy
+	// frame-ancestors source list: who may embed it in a frame. Defaults
+	// to 'self'.
+	PortalFrameAncestors string `envconfig:"HOOKWORKER_PORTAL_FRAME_ANCESTORS" default:"'self'" desc:"the portal's CSP frame-ancestors sources, space-separated, e.g. 'self' https://app.example.com"`
 }
 
 var (
 	_ envconfig.Decoder = (*Schedule)(nil)
 	_ envconfig.Decoder = (*Networks)(nil)
+	_ envconfig.Decoder = (*Origins)(nil)
 )
 
 // Schedule is a retry schedule: the wait before each retry. It reads from
@@ -254,6 +283,8 @@ func parseError(err error) error {
 		return fmt.Errorf("%s: must be comma-separated CIDRs such as 10.1.0.0/16: %v", pe.KeyName, pe.Err)
 	case reflect.TypeFor[Schedule]():
 		return fmt.Errorf("%s: must be comma-separated durations such as 5s,5m,30m: %v", pe.KeyName, pe.Err)
+	case reflect.TypeFor[Origins]():
+		return fmt.Errorf("%s: must be comma-separated origins such as https://app.example.com, or *: %v", pe.KeyName, pe.Err)
 	}
 	return fmt.Errorf("%s: %v", pe.KeyName, pe.Err)
 }
@@ -318,6 +349,56 @@ func (n Networks) String() string {
 		parts[i] = p.String()
 	}
 	return strings.Join(parts, ",")
+}
+
+// Origins is a list of web origins, read from a comma-separated list
+// (spaces around entries allowed). Each is scheme://host[:port] with scheme
+// http or https, kept lower-case as browsers send it, or * for any origin.
+type Origins []string
+
+// Decode parses a comma-separated list of origins. It implements
+// envconfig.Decoder.
+func (o *Origins) Decode(value string) error {
+	var list Origins
+	for s := range strings.SplitSeq(value, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if s == "*" {
+			list = append(list, s)
+			continue
+		}
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "#") {
+			return fmt.Errorf("invalid origin %q", s)
+		}
+		list = append(list, strings.ToLower(u.Scheme+"://"+u.Host))
+	}
+	*o = list
+	return nil
+}
+
+// String returns the comma-separated list.
+func (o Origins) String() string { return strings.Join(o, ",") }
+
+// APIKeyList parses APIKeys and reads APIKeysFile, in that order: the
+// operator keys of the HTTP API. An error names the variable and the key's
+// place, never the key.
+func (c Config) APIKeyList() ([]string, error) {
+	keys, err := auth.ParseKeys(c.APIKeys)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", envName("APIKeys"), err)
+	}
+	if c.APIKeysFile != "" {
+		more, err := auth.ReadKeysFile(c.APIKeysFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", envName("APIKeysFile"), err)
+		}
+		keys = append(keys, more...)
+	}
+	return keys, nil
 }
 
 // ProxyList parses Proxies and reads ProxiesFile, in that order.

@@ -69,7 +69,8 @@ func TestLoadDefaults(t *testing.T) {
 		AttemptMaxAge:   720 * time.Hour,
 		RetrySchedule: Schedule{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour,
 			10 * time.Hour, 14 * time.Hour, 20 * time.Hour, 24 * time.Hour},
-		DisableAfter: 120 * time.Hour,
+		DisableAfter:         120 * time.Hour,
+		PortalFrameAncestors: "'self'",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", c, want)

@@ -65,6 +65,8 @@ func TestLogValueHidesSecrets(t *testing.T) {
 		"HOOKWORKER_PROXIES":            "10.0.0.1:8080:proxyuser:proxypw,http://u2:proxypw2@10.0.0.2:3128",
 		"HOOKWORKER_SIGNING_SECRET":     "whsec_c2lnbmluZ3NlY3JldGtleS0yNGJ5dGVz",
 		"HOOKWORKER_DISCORD_AVATAR_URL": "https://cdn.example/a.png?token=avatarpw",
+		"HOOKWORKER_API_KEYS":           "hwk_operatorkey-0123456789abcdefghijk",
+		"HOOKWORKER_TOKEN_SECRET":       "tokensecret-0123456789abcdefghijklm",
 	})
 	c, err := Load()
 	if err != nil {
@@ -73,7 +75,7 @@ func TestLogValueHidesSecrets(t *testing.T) {
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "config", c)
 	out := buf.String()
-	for _, secret := range []string{"natspw", "natsuser", "proxypw", "proxyuser", "c2lnbmluZ3NlY3JldGtleS0yNGJ5dGVz", "avatarpw"} {
+	for _, secret := range []string{"natspw", "natsuser", "proxypw", "proxyuser", "c2lnbmluZ3NlY3JldGtleS0yNGJ5dGVz", "avatarpw", "operatorkey", "tokensecret"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("logged config holds %q: %s", secret, out)
 		}
@@ -86,6 +88,8 @@ func TestLogValueHidesSecrets(t *testing.T) {
 	}
 	for key, want := range map[string]any{
 		"signing_secret": "REDACTED",
+		"api_keys":       "REDACTED",
+		"token_secret":   "REDACTED",
 		"proxies":        "10.0.0.1:8080,10.0.0.2:3128",
 		"subject":        "hooks.send",
 		"max_retries":    float64(3),

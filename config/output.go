@@ -109,8 +109,8 @@ func isTerminal(w io.Writer) bool {
 
 // LogValue shows every setting under its variable's name in snake_case
 // (nats_url, timeout, …), durations as short strings (see shortDuration),
-// with the signing secret, proxy credentials and URL
-// user info and query values redacted.
+// with the signing secret, the API's operator keys and token secret, proxy
+// credentials and URL user info and query values redacted.
 func (c Config) LogValue() slog.Value {
 	rv := reflect.ValueOf(c)
 	vars := variables()
@@ -123,6 +123,12 @@ func (c Config) LogValue() slog.Value {
 			val = slog.StringValue(redact.Servers(c.NATSURL))
 		case "SigningSecret":
 			val = slog.StringValue(redact.Secret(c.SigningSecret))
+		case "APIKeys":
+			val = slog.StringValue(redact.Secret(c.APIKeys))
+		case "TokenSecret":
+			val = slog.StringValue(redact.Secret(c.TokenSecret))
+		case "APICORSOrigins":
+			val = slog.StringValue(c.APICORSOrigins.String())
 		case "Proxies":
 			val = slog.StringValue(redactProxies(c.Proxies))
 		case "DiscordAvatarURL":

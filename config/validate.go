@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/hookworker/hookworker/discord"
+	"github.com/hookworker/hookworker/internal/auth"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/proxies"
 	"github.com/hookworker/hookworker/redact"
@@ -137,6 +138,8 @@ func (c Config) Validate() error {
 	if len(c.RetrySchedule) > job.MaxScheduleLen {
 		v.add("RetrySchedule", "at most %d waits, got %d", job.MaxScheduleLen, len(c.RetrySchedule))
 	}
+
+	v.api(c)
 
 	if _, err := parseLevel(c.LogLevel); err != nil || c.LogLevel == "" {
 		v.add("LogLevel", "must be debug, info, warn or error, got %q", c.LogLevel)
@@ -311,5 +314,57 @@ func (v *validator) httpURL(field, s string) {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		v.add(field, "must be an http or https URL, got %s", redact.URL(s))
+	}
+}
+
+// api checks the HTTP API's settings: its address, the operator keys and
+// the token secret (never quoted), and that someone could call it.
+func (v *validator) api(c Config) {
+	if c.APIAddr != "" {
+		v.hostPort("APIAddr", c.APIAddr)
+	}
+	n := len(v.errs)
+	keys, err := auth.ParseKeys(c.APIKeys)
+	if err != nil {
+		v.add("APIKeys", "%v", err)
+	}
+	if c.APIKeysFile != "" {
+		more, err := auth.ReadKeysFile(c.APIKeysFile)
+		if err != nil {
+			v.add("APIKeysFile", "%v", err)
+		}
+		keys = append(keys, more...)
+	}
+	badKeys := len(v.errs) > n
+	if c.TokenSecret != "" && len(c.TokenSecret) < auth.MinSecretLen {
+		v.add("TokenSecret", "must be at least %d bytes, got %d", auth.MinSecretLen, len(c.TokenSecret))
+	}
+	if c.APIAddr != "" && len(keys) == 0 && !badKeys && c.TokenSecret == "" {
+		v.add("APIAddr", "is set but no one could call the API: set %s (or %s) for operator keys, or %s for tenant tokens, or both",
+			envName("APIKeys"), envName("APIKeysFile"), envName("TokenSecret"))
+	}
+	v.frameAncestors(c.PortalFrameAncestors)
+}
+
+// frameAncestors checks a CSP frame-ancestors source list: space-separated
+// sources of printable ASCII, none of which ends the directive (; or ,);
+// 'none' stands alone.
+func (v *validator) frameAncestors(s string) {
+	sources := strings.Fields(s)
+	if len(sources) == 0 {
+		v.add("PortalFrameAncestors", "must not be empty; 'none' forbids every frame")
+		return
+	}
+	for _, src := range sources {
+		for i := 0; i < len(src); i++ {
+			if src[i] < '!' || src[i] > '~' || src[i] == ';' || src[i] == ',' {
+				v.add("PortalFrameAncestors", "must be space-separated sources such as 'self' or https://app.example.com, without ; or ,, got %q", s)
+				return
+			}
+		}
+		if strings.EqualFold(src, "'none'") && len(sources) > 1 {
+			v.add("PortalFrameAncestors", "'none' must stand alone, got %q", s)
+			return
+		}
 	}
 }
