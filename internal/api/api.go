@@ -1,9 +1,16 @@
-// Package api serves hookworker's event and endpoint API as the NATS micro
-// service "hookworker": event types, endpoints, their secrets, events.send,
-// the delivery log, resend and recover, as JSON requests and replies on
-// <prefix>.<group>.<verb> subjects. The handlers decode, call the catalog,
-// the log or the replayer and map their typed errors to 400, 404 and 500
-// with micro's error headers.
+// Package api is hookworker's event and endpoint API: event types,
+// endpoints, their secrets, events.send, the delivery log, resend and
+// recover, each an operation that takes a JSON request and gives a JSON
+// reply or a typed error.
+//
+// The operations do not know their transport. Start serves them as the
+// NATS micro service "hookworker", on <prefix>.<group>.<verb> subjects,
+// for the operator (whoever the NATS server lets in); the HTTP API calls
+// the same operations through Call for the principal it authenticated.
+// Who may do what is decided here, once, for both: Call refuses an
+// operator-only operation to a tenant (auth.ErrForbidden), and the
+// operations answer an object of another tenant as missing. Status maps
+// every error to the code both transports answer with.
 package api
 
 import (
@@ -25,6 +32,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/hookworker/hookworker/internal/attempt"
+	"github.com/hookworker/hookworker/internal/auth"
 	"github.com/hookworker/hookworker/internal/build"
 	"github.com/hookworker/hookworker/internal/catalog"
 	"github.com/hookworker/hookworker/internal/replay"
@@ -61,6 +69,7 @@ type Config struct {
 type Service struct {
 	svc micro.Service
 	cfg Config
+	ops map[string]endpoint // by name
 }
 
 // Start adds the service to nc and serves it until Stop.
@@ -85,7 +94,7 @@ func Start(nc *nats.Conn, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	s := &Service{svc: svc, cfg: cfg}
+	s := &Service{svc: svc, cfg: cfg, ops: map[string]endpoint{}}
 	g := svc.AddGroup(cfg.Prefix)
 	for _, ep := range append([]endpoint{
 		{"event_types.put", s.putEventType},
@@ -100,8 +109,9 @@ func Start(nc *nats.Conn, cfg Config) (*Service, error) {
 		{"endpoints.delete", s.deleteEndpoint},
 		{"events.send", s.sendEvent},
 	}, s.logEndpoints()...) {
+		s.ops[ep.subject] = ep
 		name := nonNameRE.ReplaceAllString(ep.subject, "_")
-		if err := g.AddEndpoint(name, s.handler(ep.subject, ep.fn), micro.WithEndpointSubject(ep.subject)); err != nil {
+		if err := g.AddEndpoint(name, s.handler(ep.subject), micro.WithEndpointSubject(ep.subject)); err != nil {
 			_ = svc.Stop()
 			return nil, fmt.Errorf("api: endpoint %s: %w", ep.subject, err)
 		}
@@ -114,10 +124,100 @@ func Start(nc *nats.Conn, cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// endpoint is one API subject and its handler.
+// endpoint is one operation: its name, which is its subject after the
+// prefix, and its function, which decodes the request, acts for the
+// principal in the context and returns the reply.
 type endpoint struct {
 	subject string
 	fn      func(context.Context, []byte) (any, error)
+}
+
+// ErrUnknownOperation is the error of Call for a name that is not an
+// operation of the Service (a 404).
+var ErrUnknownOperation = errors.New("unknown operation")
+
+// tenantOperations are the operations a tenant may call, each on its own
+// objects only; every other operation is the operator's alone. An
+// operation added later is the operator's until it is listed here.
+var tenantOperations = map[string]bool{
+	"event_types.get":   true,
+	"event_types.list":  true,
+	"endpoints.put":     true,
+	"endpoints.get":     true,
+	"endpoints.list":    true,
+	"endpoints.patch":   true,
+	"endpoints.secret":  true,
+	"endpoints.rotate":  true,
+	"endpoints.delete":  true,
+	"endpoints.recover": true,
+	"endpoints.test":    true,
+	"endpoints.stats":   true,
+	"events.resend":     true,
+	"attempts.list":     true,
+}
+
+// Call runs the operation name (a subject after the prefix, such as
+// "endpoints.get") on the JSON request data, for the principal that ctx
+// carries (see auth.With), and returns its reply, which encodes to the
+// same JSON as the NATS API's. It is where the HTTP API enters.
+//
+// A ctx without a principal is an error wrapping auth.ErrUnauthenticated;
+// a tenant calling an operation that is not one of its own, one wrapping
+// auth.ErrForbidden. Objects of another tenant are, to a tenant, missing.
+func (s *Service) Call(ctx context.Context, name string, data []byte) (any, error) {
+	op, ok := s.ops[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownOperation, name)
+	}
+	if err := permit(ctx, name); err != nil {
+		return nil, err
+	}
+	return op.fn(ctx, data)
+}
+
+// permit is the operation-level half of the one authorisation check: who
+// may call operation name at all. The object-level half is principal's
+// use in the operations.
+func permit(ctx context.Context, name string) error {
+	p, ok := auth.From(ctx)
+	switch {
+	case !ok:
+		return auth.RequireOperator(ctx) // unauthenticated
+	case p.IsOperator() || tenantOperations[name]:
+		return nil
+	}
+	return auth.ErrForbidden
+}
+
+// Operations returns the names of the operations the Service serves, in
+// no order.
+func (s *Service) Operations() []string {
+	names := make([]string, 0, len(s.ops))
+	for name := range s.ops {
+		names = append(names, name)
+	}
+	return names
+}
+
+// Status returns the status code an error of an operation is answered
+// with, the same over both transports: 400 for a bad request, 401 for a
+// caller not authenticated, 403 for one not allowed the operation, 404
+// for a missing object (or one of another tenant) or operation, 500 for
+// the rest.
+func Status(err error) int {
+	var ie *catalog.InvalidError
+	var ae *auth.InvalidError
+	switch {
+	case errors.As(err, &ie), errors.As(err, &ae):
+		return 400
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return 401
+	case errors.Is(err, auth.ErrForbidden):
+		return 403
+	case errors.Is(err, catalog.ErrNotFound), errors.Is(err, ErrUnknownOperation):
+		return 404
+	}
+	return 500
 }
 
 // Stop stops serving.
@@ -141,20 +241,21 @@ func version(v string) string {
 	return "0.0.0-dev"
 }
 
-// handler turns fn into a micro handler: fn's value is the JSON reply, its
-// error the error reply. A request is answered before its handler
-// returns, as micro requires (it reads the reply's error for its stats
-// once the handler returns); every subject has its own subscription, so
-// requests to different subjects are handled at once, and every worker
-// process serves the same queue group.
-func (s *Service) handler(subject string, fn func(context.Context, []byte) (any, error)) micro.HandlerFunc {
+// handler turns operation subject into a micro handler: its value is the
+// JSON reply, its error the error reply. A request is answered before its
+// handler returns, as micro requires (it reads the reply's error for its
+// stats once the handler returns); every subject has its own
+// subscription, so requests to different subjects are handled at once,
+// and every worker process serves the same queue group.
+func (s *Service) handler(subject string) micro.HandlerFunc {
 	return func(r micro.Request) {
-		s.handle(r, subject, fn)
+		s.handle(r, subject)
 	}
 }
 
-// handle answers one request.
-func (s *Service) handle(r micro.Request, subject string, fn func(context.Context, []byte) (any, error)) {
+// handle answers one request, for the operator: the NATS server's own
+// permissions decide who may publish on the API's subjects.
+func (s *Service) handle(r micro.Request, subject string) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.cfg.Logger.Error("api request panicked", "subject", subject, "panic", fmt.Sprint(p))
@@ -163,8 +264,9 @@ func (s *Service) handle(r micro.Request, subject string, fn func(context.Contex
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
+	ctx = auth.With(ctx, auth.Operator())
 	limit := int(s.cfg.JetStream.Conn().MaxPayload())
-	out, err := fn(ctx, r.Data())
+	out, err := s.Call(ctx, subject, r.Data())
 	if err != nil {
 		code, desc, data := s.errorReply(subject, err, limit)
 		_ = r.Error(code, desc, data)
@@ -192,6 +294,21 @@ type errorBody struct {
 	Violations  []catalog.Violation `json:"violations,omitempty"`
 }
 
+// Fault returns the request field a bad request (a 400) is at fault in,
+// and the violations of a payload that breaks its schema; "" and nil for
+// every other error.
+func Fault(err error) (field string, violations []catalog.Violation) {
+	var ie *catalog.InvalidError
+	var ae *auth.InvalidError
+	switch {
+	case errors.As(err, &ie):
+		return ie.Field, ie.Violations
+	case errors.As(err, &ae):
+		return ae.Field, nil
+	}
+	return "", nil
+}
+
 // maxErrorHeader is the most bytes of the description that an error
 // reply's Nats-Service-Error header carries; the body carries more.
 const maxErrorHeader = 4 << 10
@@ -202,14 +319,9 @@ const maxErrorHeader = 4 << 10
 // quarter of limit), and the body drops its last violations, then cuts its
 // description, until it fits.
 func (s *Service) errorReply(subject string, err error, limit int) (string, string, []byte) {
-	b := errorBody{Code: 500, Description: err.Error()}
-	var ie *catalog.InvalidError
-	switch {
-	case errors.As(err, &ie):
-		b.Code, b.Field, b.Violations = 400, ie.Field, ie.Violations
-	case errors.Is(err, catalog.ErrNotFound):
-		b.Code = 404
-	default:
+	b := errorBody{Code: Status(err), Description: err.Error()}
+	b.Field, b.Violations = Fault(err)
+	if b.Code == 500 {
 		s.cfg.Logger.Error("api request failed", "subject", subject, "error", err)
 	}
 	code := strconv.Itoa(b.Code)
@@ -431,7 +543,7 @@ func (s *Service) sendEvent(ctx context.Context, data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	eps, err := s.cfg.Catalog.Matching(ctx, stored.Type, stored.Channel)
+	eps, err := s.cfg.Catalog.Matching(ctx, stored.Tenant, stored.Type, stored.Channel)
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,10 @@
-// Package catalog keeps hookworker's event types and endpoints in JetStream
-// key-value buckets: it validates them, stores them, lists them, holds the
-// endpoints' signing secrets and checks events against their type's JSON
-// Schema.
+// Package catalog keeps hookworker's event types, endpoints and tenants in
+// JetStream key-value buckets: it validates them, stores them, lists them,
+// holds the endpoints' signing secrets and checks events against their
+// type's JSON Schema.
 //
 // Secrets leave the package only through SigningSecrets and Secret. A
-// Catalog mirrors both buckets through a watch, so that matching an event to
+// Catalog mirrors its buckets through a watch, so that matching an event to
 // its endpoints and validating its payload read memory; each such read first
 // makes sure the mirror holds every change made before it.
 package catalog
@@ -30,6 +30,8 @@ const (
 	TypesBucket = "HOOKWORKER_EVENT_TYPES"
 	// EndpointsBucket holds the endpoints, keyed by id.
 	EndpointsBucket = "HOOKWORKER_ENDPOINTS"
+	// TenantsBucket holds the tenants, keyed by id.
+	TenantsBucket = "HOOKWORKER_TENANTS"
 )
 
 // DisabledSubject is where Disable publishes {"endpoint","reason","at"}.
@@ -40,8 +42,11 @@ const DefaultSecretGrace = 24 * time.Hour
 
 // Config is what a Catalog is built from.
 type Config struct {
-	// Types and Endpoints are the two buckets.
+	// Types and Endpoints are the event type and endpoint buckets.
 	Types, Endpoints jetstream.KeyValue
+	// Tenants is the tenant bucket; nil holds no tenant, and then an
+	// endpoint or an event that names one is refused.
+	Tenants jetstream.KeyValue
 	// Conn publishes operational events (Disable); nil publishes none.
 	Conn *nats.Conn
 	// SecretGrace is how long a rotated-out secret keeps signing; 0 means
@@ -60,11 +65,12 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Catalog reads and writes event types and endpoints.
+// Catalog reads and writes event types, endpoints and tenants.
 type Catalog struct {
 	cfg       Config
 	types     *mirror
 	endpoints *mirror
+	tenants   *mirror // nil without the tenant bucket
 
 	mu      sync.Mutex
 	schemas map[string]compiled // by type name
@@ -82,7 +88,7 @@ type compiled struct {
 // the mirrors stop when ctx ends.
 func New(ctx context.Context, cfg Config) (*Catalog, error) {
 	if cfg.Types == nil || cfg.Endpoints == nil {
-		return nil, errors.New("catalog: both buckets are required")
+		return nil, errors.New("catalog: the event type and endpoint buckets are required")
 	}
 	if cfg.SecretGrace <= 0 {
 		cfg.SecretGrace = DefaultSecretGrace
@@ -99,6 +105,12 @@ func New(ctx context.Context, cfg Config) (*Catalog, error) {
 	}
 	if err := c.endpoints.run(ctx); err != nil {
 		return nil, err
+	}
+	if cfg.Tenants != nil {
+		c.tenants = newMirror(cfg.Tenants, cfg.Logger)
+		if err := c.tenants.run(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }

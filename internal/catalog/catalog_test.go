@@ -36,7 +36,7 @@ func setup(t *testing.T) (*catalog.Catalog, *nats.Conn, *clock) {
 	t.Helper()
 	ctx, b, eb := catalogtest.Start(t)
 	clk := &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
-	c, err := catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints, Conn: b.Conn(), Now: clk.Now})
+	c, err := catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints, Tenants: eb.Tenants, Conn: b.Conn(), Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestMirrorServesWhenTheLastMessageIsGone(t *testing.T) {
 	}
 	mctx, mcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer mcancel()
-	got, err := second.Matching(mctx, "order.created", "")
+	got, err := second.Matching(mctx, "", "order.created", "")
 	if err != nil || len(got) != 1 || got[0].ID != "ep_keep" {
 		t.Fatalf("Matching = %+v, %v", got, err)
 	}

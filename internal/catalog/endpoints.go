@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,6 +36,9 @@ type Endpoint struct {
 	Metadata json.RawMessage `json:"metadata"`
 	// Headers are extra request headers, under the job header rules.
 	Headers map[string]string `json:"headers"`
+	// Tenant is the tenant the endpoint belongs to; empty for the
+	// operator's own. It is set when the endpoint is created, for good.
+	Tenant string `json:"tenant,omitempty"`
 	// Disabled endpoints receive nothing; DisabledReason says why.
 	Disabled       bool   `json:"disabled"`
 	DisabledReason string `json:"disabled_reason"`
@@ -84,16 +86,8 @@ func (c *Catalog) check(ctx context.Context, e *Endpoint) error {
 	if err := c.addresses().CheckURL(u); err != nil {
 		return invalid("url", "%s", err)
 	}
-	if len(e.Metadata) > 0 && !bytes.Equal(bytes.TrimSpace(e.Metadata), []byte("null")) {
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(e.Metadata, &m); err != nil {
-			return invalid("metadata", "must be a JSON object")
-		}
-		var buf bytes.Buffer
-		_ = json.Compact(&buf, e.Metadata)
-		e.Metadata = buf.Bytes()
-	} else {
-		e.Metadata = json.RawMessage("{}")
+	if e.Metadata, err = jsonObject("metadata", e.Metadata); err != nil {
+		return err
 	}
 	if len(e.Headers) > 0 {
 		// The same rules as a job's headers.
@@ -124,6 +118,16 @@ func (c *Catalog) check(ctx context.Context, e *Endpoint) error {
 			return invalid("channels", "%q is not a channel: 1 to 128 of A-Za-z0-9_.:-", ch)
 		}
 	}
+	if e.Tenant != "" {
+		if !ValidTenantID(e.Tenant) {
+			return invalid("tenant", "must be 1 to 63 of A-Za-z0-9_-")
+		}
+		if _, err := c.Tenant(ctx, e.Tenant); errors.Is(err, ErrNotFound) {
+			return invalid("tenant", "tenant %q does not exist", e.Tenant)
+		} else if err != nil {
+			return err
+		}
+	}
 	if !e.Disabled {
 		e.DisabledReason = ""
 	}
@@ -148,11 +152,13 @@ func uniq(s []string) []string {
 }
 
 // PutEndpoint creates or updates an endpoint and returns it. Without an id,
-// the endpoint that already has e.URL is updated, else one is created with
-// a generated id. sec, when given, becomes the current secret (on an
-// update, the one it replaces keeps signing for the grace period); a new
-// endpoint without one gets a generated secret. An *InvalidError changes
-// nothing.
+// the endpoint of the same tenant (or of none, as e) that already has
+// e.URL is updated, else one is created with a generated id. sec, when
+// given, becomes the current secret (on an update, the one it replaces
+// keeps signing for the grace period); a new endpoint without one gets a
+// generated secret. An endpoint's tenant is the one it was created with
+// (or none): an update that gives another, or none, is an *InvalidError
+// for "tenant". An *InvalidError changes nothing.
 func (c *Catalog) PutEndpoint(ctx context.Context, e Endpoint, sec string) (Endpoint, error) {
 	if e.ID != "" && !ValidEndpointID(e.ID) {
 		return Endpoint{}, invalid("id", "must be 1 to 63 of A-Za-z0-9_-")
@@ -171,7 +177,7 @@ func (c *Catalog) PutEndpoint(ctx context.Context, e Endpoint, sec string) (Endp
 		}
 		var same []stored
 		eachDecoded(c.endpoints, decodeJSON[stored], func(s stored) {
-			if s.URL == e.URL {
+			if s.URL == e.URL && s.Tenant == e.Tenant {
 				same = append(same, s)
 			}
 		})
@@ -192,6 +198,9 @@ func (c *Catalog) PutEndpoint(ctx context.Context, e Endpoint, sec string) (Endp
 			if err != nil {
 				return nil, fmt.Errorf("endpoint %s: %w", e.ID, err)
 			}
+			if old.Tenant != e.Tenant {
+				return nil, invalid("tenant", "cannot change: endpoint %s %s", e.ID, belongsTo(old.Tenant))
+			}
 			s.CreatedAt = old.CreatedAt
 			s.Secret, s.OldSecrets = old.Secret, old.OldSecrets
 			if !old.Disabled || s.Disabled {
@@ -211,6 +220,14 @@ func (c *Catalog) PutEndpoint(ctx context.Context, e Endpoint, sec string) (Endp
 		return Endpoint{}, err
 	}
 	return out, nil
+}
+
+// belongsTo says whose an endpoint of tenant is.
+func belongsTo(tenant string) string {
+	if tenant == "" {
+		return "has no tenant"
+	}
+	return fmt.Sprintf("belongs to tenant %q", tenant)
 }
 
 // MaxOldSecrets is the most rotated-out secrets that sign beside the
@@ -379,16 +396,16 @@ func (c *Catalog) Disable(ctx context.Context, id, reason string) error {
 	return nil
 }
 
-// Matching returns the enabled endpoints an event of type typ sent on
-// channel ("" for none) goes to, by creation. It sees every endpoint change
-// made before it was called.
-func (c *Catalog) Matching(ctx context.Context, typ, channel string) ([]Endpoint, error) {
+// Matching returns the enabled endpoints an event of tenant ("" for the
+// operator's own), of type typ, sent on channel ("" for none) goes to, by
+// creation. It sees every endpoint change made before it was called.
+func (c *Catalog) Matching(ctx context.Context, tenant, typ, channel string) ([]Endpoint, error) {
 	if err := c.endpoints.sync(ctx); err != nil {
 		return nil, err
 	}
 	var out []Endpoint
 	eachDecoded(c.endpoints, decodeJSON[stored], func(s stored) {
-		if !s.Disabled && s.Wants(typ, channel) {
+		if !s.Disabled && s.Wants(tenant, typ, channel) {
 			out = append(out, s.Endpoint)
 		}
 	})
@@ -396,13 +413,15 @@ func (c *Catalog) Matching(ctx context.Context, typ, channel string) ([]Endpoint
 	return out, nil
 }
 
-// Wants reports whether the endpoint's filters take an event of type typ
-// sent on channel ("" for none): its type is one of EventTypes (or there
+// Wants reports whether the endpoint takes an event of tenant ("" for the
+// operator's own), of type typ, sent on channel ("" for none): the event's
+// tenant is the endpoint's (an event without one reaches only endpoints
+// without one, never a tenant's), its type is one of EventTypes (or there
 // are none), and its channel one of Channels (or there are none; an event
 // without a channel reaches only endpoints without channels). Matching and
 // a resend apply this one rule.
-func (e Endpoint) Wants(typ, channel string) bool {
-	return e.receives(typ) && e.listens(channel, true)
+func (e Endpoint) Wants(tenant, typ, channel string) bool {
+	return e.Tenant == tenant && e.receives(typ) && e.listens(channel, true)
 }
 
 // receives reports whether the endpoint takes events of typ.

@@ -162,7 +162,7 @@ func TestDisablePublishesTheOperationalEvent(t *testing.T) {
 	if !ep.Disabled || ep.DisabledReason != "410 Gone" {
 		t.Fatalf("endpoint %+v", ep)
 	}
-	if m, _ := c.Matching(ctx, "order.created", ""); len(m) != 0 {
+	if m, _ := c.Matching(ctx, "", "order.created", ""); len(m) != 0 {
 		t.Fatalf("a disabled endpoint matches: %+v", m)
 	}
 	// put with disabled false enables it again.
@@ -170,7 +170,7 @@ func TestDisablePublishesTheOperationalEvent(t *testing.T) {
 	if ep, err = c.PutEndpoint(ctx, ep, ""); err != nil || ep.Disabled || ep.DisabledReason != "" {
 		t.Fatalf("enable: %+v, %v", ep, err)
 	}
-	if m, _ := c.Matching(ctx, "order.created", ""); len(m) != 1 {
+	if m, _ := c.Matching(ctx, "", "order.created", ""); len(m) != 1 {
 		t.Fatalf("enabled endpoint does not match: %+v", m)
 	}
 }
@@ -259,7 +259,7 @@ func TestListAndMatch(t *testing.T) {
 		{"order.paid", "eu", []string{"all", "paid", "eu"}},
 	}
 	for _, tt := range matches {
-		got, err := c.Matching(ctx, tt.typ, tt.channel)
+		got, err := c.Matching(ctx, "", tt.typ, tt.channel)
 		if err != nil || !slices.Equal(ids(got), tt.want) {
 			t.Errorf("Matching(%s, %q) = %v (%v), want %v", tt.typ, tt.channel, ids(got), err, tt.want)
 		}
@@ -267,7 +267,7 @@ func TestListAndMatch(t *testing.T) {
 	if err := c.DeleteEndpoint(ctx, "all"); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := c.Matching(ctx, "order.created", ""); !slices.Equal(ids(got), []string{"created"}) {
+	if got, _ := c.Matching(ctx, "", "order.created", ""); !slices.Equal(ids(got), []string{"created"}) {
 		t.Fatalf("after delete: %v", ids(got))
 	}
 	if _, err := c.Endpoint(ctx, "all"); !errors.Is(err, catalog.ErrNotFound) {

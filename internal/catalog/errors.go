@@ -5,8 +5,9 @@ import (
 	"fmt"
 )
 
-// ErrNotFound is the error for an event type or endpoint that does not exist
-// (an archived event type counts as missing where an event is sent).
+// ErrNotFound is the error for an event type, endpoint or tenant that does
+// not exist (an archived event type counts as missing where an event is
+// sent).
 var ErrNotFound = errors.New("not found")
 
 // ErrTooLarge is the error for an event type or endpoint whose JSON alone

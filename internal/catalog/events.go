@@ -18,6 +18,10 @@ type Event struct {
 	Type string `json:"type"`
 	// Channel is the channel it was sent on; empty for none.
 	Channel string `json:"channel,omitempty"`
+	// Tenant is the tenant it was sent for; empty for the operator's own
+	// events. On the stream, the message's Hooks-Tenant header
+	// (job.HeaderTenant) names it too.
+	Tenant string `json:"tenant,omitempty"`
 	// Timestamp is when it was sent.
 	Timestamp time.Time `json:"timestamp"`
 	// Payload is the event's data.

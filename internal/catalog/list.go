@@ -25,6 +25,8 @@ type Query struct {
 	// Channel keeps the endpoints listening to it and those listening to no
 	// channel.
 	Channel string `json:"channel,omitempty"`
+	// Tenant keeps the endpoints of this tenant.
+	Tenant string `json:"tenant,omitempty"`
 	// Order is "asc" or "desc" (the default) by creation.
 	Order string `json:"order,omitempty"`
 	// Limit is the page size: 0 means DefaultLimit, at most MaxLimit.
@@ -61,6 +63,9 @@ func (c *Catalog) Endpoints(ctx context.Context, q Query) (Page, error) {
 	if q.Channel != "" && !ValidChannel(q.Channel) {
 		return Page{}, invalid("channel", "%q is not a channel", q.Channel)
 	}
+	if q.Tenant != "" && !ValidTenantID(q.Tenant) {
+		return Page{}, invalid("tenant", "must be 1 to 63 of A-Za-z0-9_-")
+	}
 	desc := true
 	switch q.Order {
 	case "", "desc":
@@ -94,6 +99,9 @@ func (c *Catalog) Endpoints(ctx context.Context, q Query) (Page, error) {
 			return
 		}
 		if q.Channel != "" && !s.listens(q.Channel, false) {
+			return
+		}
+		if q.Tenant != "" && s.Tenant != q.Tenant {
 			return
 		}
 		if after != nil {

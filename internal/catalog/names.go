@@ -40,5 +40,8 @@ func ValidEventID(id string) bool { return eventIDRE.MatchString(id) }
 // A-Za-z0-9_-.
 func ValidEndpointID(id string) bool { return endIDRE.MatchString(id) }
 
+// ValidTenantID reports whether id is a tenant id: 1 to 63 of A-Za-z0-9_-.
+func ValidTenantID(id string) bool { return endIDRE.MatchString(id) }
+
 // ValidChannel reports whether c is a channel: 1 to 128 of A-Za-z0-9_.:-.
 func ValidChannel(c string) bool { return channelRE.MatchString(c) }

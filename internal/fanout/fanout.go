@@ -214,7 +214,7 @@ func (f *Fanout) check(ctx context.Context, ev catalog.Event) (eps []catalog.End
 	if checkErr = f.cfg.Catalog.CheckStoredEvent(ctx, ev.Type, ev.Payload); checkErr != nil {
 		return nil, nil, checkErr
 	}
-	eps, matchErr = f.cfg.Catalog.Matching(ctx, ev.Type, ev.Channel)
+	eps, matchErr = f.cfg.Catalog.Matching(ctx, ev.Tenant, ev.Type, ev.Channel)
 	return eps, matchErr, nil
 }
 

@@ -96,7 +96,7 @@ func (r *Replayer) Resend(ctx context.Context, eventID, endpointID string) (stri
 	if err != nil {
 		return "", err
 	}
-	if !ep.Wants(ev.Type, ev.Channel) {
+	if !ep.Wants(ev.Tenant, ev.Type, ev.Channel) {
 		return "", &catalog.InvalidError{Field: "endpoint", Reason: excluded(ep, ev)}
 	}
 	return r.send(ctx, ev, ep)
@@ -269,7 +269,7 @@ func (r *Replayer) Recover(ctx context.Context, id string, since, until time.Tim
 		if err != nil {
 			return acked(ctx, futures), err
 		}
-		if !ep.Wants(ev.Type, ev.Channel) {
+		if !ep.Wants(ev.Tenant, ev.Type, ev.Channel) {
 			continue // the endpoint's filters have changed since
 		}
 		msg, err := r.job(ev, ep)
