@@ -6,9 +6,11 @@
 // <event id>:<endpoint id>, and the event is acknowledged only after every
 // job's publish is: a fan-out that stops half way is done again by another
 // process, and the job stream drops the jobs published the first time. An
-// event whose type is unknown or archived, or whose payload breaks the
-// type's schema (one published straight on hooks.event.<type>.<id>), gets a
-// rejected result and sends nothing.
+// event whose type is unknown or archived, whose payload breaks the type's
+// schema, or whose tenant does not exist (one published straight on
+// hooks.event.<type>.<id>), gets a rejected result and sends nothing. An
+// event of a tenant goes to that tenant's endpoints only, one without a
+// tenant to the endpoints without one.
 package fanout
 
 import (
@@ -167,7 +169,8 @@ func (f *Fanout) decide(ctx context.Context, msg jetstream.Msg) (disp dispositio
 }
 
 // decode reads the event from the message. The subject gives the type and
-// the id; the body may repeat them but not contradict them.
+// the id, and the Hooks-Tenant header the tenant; the body may repeat them
+// but not contradict them.
 func (f *Fanout) decode(msg jetstream.Msg) (catalog.Event, error) {
 	rest := strings.TrimPrefix(msg.Subject(), catalog.EventSubjectPrefix)
 	i := strings.LastIndexByte(rest, '.')
@@ -198,6 +201,17 @@ func (f *Fanout) decode(msg jetstream.Msg) (catalog.Event, error) {
 		return ev, &catalog.InvalidError{Field: "channel", Reason: "must be 1 to 128 of A-Za-z0-9_.:-"}
 	}
 	ev.Channel = body.Channel
+	tenant := msg.Headers().Get(job.HeaderTenant)
+	switch {
+	case tenant == "":
+		tenant = body.Tenant
+	case body.Tenant != "" && body.Tenant != tenant:
+		return ev, &catalog.InvalidError{Field: "tenant", Reason: "differs from the " + job.HeaderTenant + " header's"}
+	}
+	if tenant != "" && !catalog.ValidTenantID(tenant) {
+		return ev, &catalog.InvalidError{Field: "tenant", Reason: "must be 1 to 63 of A-Za-z0-9_-"}
+	}
+	ev.Tenant = tenant
 	if ev.Timestamp.IsZero() {
 		if meta, err := msg.Metadata(); err == nil {
 			ev.Timestamp = meta.Timestamp.UTC()
@@ -206,13 +220,18 @@ func (f *Fanout) decode(msg jetstream.Msg) (catalog.Event, error) {
 	return ev, nil
 }
 
-// check checks ev against the catalog (checkErr) as CheckStoredEvent does,
-// which asks the server only to refuse it, and then returns the endpoints
-// it goes to (matchErr when they could not be read): those of every change
-// made before the call.
+// check checks ev against the catalog (checkErr) as CheckStoredEvent and
+// CheckTenant do, which ask the server only to refuse it, and then returns
+// the endpoints it goes to (matchErr when they could not be read): those
+// of every change made before the call.
 func (f *Fanout) check(ctx context.Context, ev catalog.Event) (eps []catalog.Endpoint, matchErr, checkErr error) {
 	if checkErr = f.cfg.Catalog.CheckStoredEvent(ctx, ev.Type, ev.Payload); checkErr != nil {
 		return nil, nil, checkErr
+	}
+	if ev.Tenant != "" {
+		if checkErr = f.cfg.Catalog.CheckTenant(ctx, "tenant", ev.Tenant); checkErr != nil {
+			return nil, nil, checkErr
+		}
 	}
 	eps, matchErr = f.cfg.Catalog.Matching(ctx, ev.Tenant, ev.Type, ev.Channel)
 	return eps, matchErr, nil
@@ -227,7 +246,7 @@ func (f *Fanout) reject(ctx context.Context, ev catalog.Event, cause error) erro
 // none).
 func (f *Fanout) rejectJob(ctx context.Context, ev catalog.Event, endpoint, id string, cause error) error {
 	ref := eventRef(ev)
-	r := job.Reject(job.Job{ID: id, Type: job.Webhook, Endpoint: endpoint, Event: &ref}, cause, time.Now())
+	r := job.Reject(job.Job{ID: id, Type: job.Webhook, Endpoint: endpoint, Event: &ref, Tenant: ev.Tenant}, cause, time.Now())
 	msg := &nats.Msg{Subject: f.cfg.ResultSubject, Header: nats.Header{
 		nats.MsgIdHdr: {id}, job.HeaderJobID: {id}, job.HeaderOutcome: {string(job.Rejected)},
 	}}
@@ -270,6 +289,8 @@ type Job struct {
 	Endpoint string `json:"endpoint"`
 	// Event names the event.
 	Event job.Event `json:"event"`
+	// Tenant is the event's tenant; empty (absent) for none.
+	Tenant string `json:"tenant,omitempty"`
 }
 
 // Payload is the body every endpoint receives: {type, timestamp, data}.

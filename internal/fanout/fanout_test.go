@@ -45,7 +45,7 @@ func startProc(t *testing.T, srv *server.Server, ackWait time.Duration) proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints})
+	cat, err := catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints, Tenants: eb.Tenants})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 // NewJob returns the job, with id, that delivers event ev to endpoint ep:
 // the wire form the fan-out publishes, whose webhook-id is the event id.
 func NewJob(id string, ev catalog.Event, ep catalog.Endpoint) Job {
-	j := Job{ID: id, Type: job.Webhook, URL: ep.URL, Endpoint: ep.ID, Event: eventRef(ev),
+	j := Job{ID: id, Type: job.Webhook, URL: ep.URL, Endpoint: ep.ID, Event: eventRef(ev), Tenant: ev.Tenant,
 		Payload: Payload{Type: ev.Type, Timestamp: ev.Timestamp, Data: ev.Payload}, Headers: ep.Headers}
 	if j.Headers == nil {
 		j.Headers = map[string]string{}
@@ -50,7 +50,7 @@ func (e jobEncoder) encode(j Job) ([]byte, error) {
 			return nil, err
 		}
 	}
-	b := make([]byte, 0, 128+len(j.ID)+len(j.URL)+len(j.Endpoint)+len(e.payload)+len(headers)+len(e.event))
+	b := make([]byte, 0, 128+len(j.ID)+len(j.URL)+len(j.Endpoint)+len(e.payload)+len(headers)+len(e.event)+len(j.Tenant))
 	b = append(b, `{"id":`...)
 	b = jsonstr.Append(b, j.ID)
 	b = append(b, `,"type":`...)
@@ -65,5 +65,9 @@ func (e jobEncoder) encode(j Job) ([]byte, error) {
 	b = jsonstr.Append(b, j.Endpoint)
 	b = append(b, `,"event":`...)
 	b = append(b, e.event...)
+	if j.Tenant != "" {
+		b = append(b, `,"tenant":`...)
+		b = jsonstr.Append(b, j.Tenant)
+	}
 	return append(b, '}'), nil
 }

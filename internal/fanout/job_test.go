@@ -25,6 +25,8 @@ func TestJobEncoder(t *testing.T) {
 		{"spaced payload", catalog.Event{ID: "e3", Type: "a.b", Timestamp: at.In(time.FixedZone("x", 3600)), Payload: json.RawMessage("{\n \"k\" : \"<v>\"\n}")},
 			catalog.Endpoint{ID: "ep-3", URL: "http://[::1]:8080/h\u2028"}},
 		{"no payload", catalog.Event{ID: "e4", Type: "a.b"}, catalog.Endpoint{ID: "ep_4", URL: "https://example.com/"}},
+		{"tenant", catalog.Event{ID: "e5", Type: "a.b", Tenant: "acme", Timestamp: at, Payload: json.RawMessage(`{}`)},
+			catalog.Endpoint{ID: "ep_5", URL: "https://example.com/", Tenant: "acme"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
