@@ -93,21 +93,27 @@ func (w *Worker) storedResult(ctx context.Context, d *delivery) (job.Result, boo
 // the result stream's duplicate window, at most the newest indexMax), and
 // every later look-up first reads what was stored since the previous one:
 // the jobs of one dead worker, redelivered together, share one scan, and
-// each look-up still sees every result stored before it began. An index
-// that would read more than indexMax in all is built again; one unused for
-// indexIdle is dropped.
+// each look-up still sees every result stored before it began. The index
+// keeps the newest max results it read, dropping the oldest as new ones
+// come; a look-up reads at most max+1 headers (more stored since the
+// previous look-up than max, and the index is built again). An index
+// unused for indexIdle is dropped.
 type resultIndex struct {
 	js      jetstream.JetStream
 	subject string
-	// max is the index's bound in headers read (indexMax).
+	// max bounds the results the index keeps, and the headers one look-up
+	// reads (indexMax).
 	max int
 	// sem is held by whatever uses the index (a look-up, or the timer
 	// that drops it); look-ups wait for it, or for their context to end.
 	sem chan struct{}
 	// stream is the result stream's name, found from subject.
 	stream string
-	// ids holds the last result read for each job id.
-	ids map[string]storedAt
+	// ids holds the last result kept for each job id; order holds the
+	// results kept, oldest first, from head on.
+	ids   map[string]storedAt
+	order []indexed
+	head  int
 	// from and next: every result stored at or after from, with a
 	// sequence below next, is in ids.
 	from time.Time
@@ -116,6 +122,7 @@ type resultIndex struct {
 	lookback time.Duration
 	// read counts the headers read since the index was built.
 	read int
+	// idle drops the index once unused for indexIdle.
 	idle *time.Timer
 }
 
@@ -123,6 +130,12 @@ type resultIndex struct {
 type storedAt struct {
 	seq uint64
 	at  time.Time
+}
+
+// indexed is a result the index keeps.
+type indexed struct {
+	id string
+	storedAt
 }
 
 func newResultIndex(js jetstream.JetStream, subject string) *resultIndex {
@@ -182,18 +195,17 @@ func (x *resultIndex) find(ctx context.Context, id string, since time.Time) (*jo
 
 // update brings the index up to the end of the stream info describes:
 // it reads what was stored since the last look-up, or builds the index
-// again when it has none, or when that would make it read more than
-// max.
+// again when it has none, or when more than max were stored since.
 func (x *resultIndex) update(ctx context.Context, info *jetstream.StreamInfo) error {
 	last := info.State.LastSeq
 	x.lookback = info.Config.Duplicates
 	if x.lookback <= 0 {
 		x.lookback = defaultLookback
 	}
-	if x.ids != nil && last+1 >= x.next && x.read+int(last+1-x.next) <= x.max {
+	if x.ids != nil && last+1 >= x.next && last+1-x.next <= uint64(x.max) {
 		return x.scan(ctx, info, resultscan.Span{Seq: x.next})
 	}
-	x.ids, x.read, x.next = make(map[string]storedAt), 0, last+1
+	x.ids, x.order, x.head, x.read, x.next = make(map[string]storedAt), nil, 0, 0, last+1
 	x.from = time.Now().Add(-x.lookback)
 	lo := uint64(1)
 	if last > uint64(x.max) {
@@ -231,10 +243,27 @@ func (x *resultIndex) scan(ctx context.Context, info *jetstream.StreamInfo, span
 	})
 }
 
+// add keeps the result of job id that meta describes, and drops the
+// oldest result kept when the index holds more than max.
 func (x *resultIndex) add(id string, meta *jetstream.MsgMetadata) {
 	x.read++
-	if id != "" {
-		x.ids[id] = storedAt{seq: meta.Sequence.Stream, at: meta.Timestamp}
+	e := indexed{id: id, storedAt: storedAt{seq: meta.Sequence.Stream, at: meta.Timestamp}}
+	x.ids[id] = e.storedAt
+	x.order = append(x.order, e)
+	if len(x.order)-x.head <= x.max {
+		return
+	}
+	old := x.order[x.head]
+	x.order[x.head] = indexed{}
+	x.head++
+	if x.ids[old.id].seq == old.seq {
+		delete(x.ids, old.id)
+	}
+	// Every result stored after the one dropped is still kept.
+	x.from = later(x.from, old.at.Add(time.Nanosecond))
+	if x.head >= x.max {
+		x.order = append(x.order[:0], x.order[x.head:]...)
+		x.head = 0
 	}
 }
 

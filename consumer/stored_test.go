@@ -76,9 +76,10 @@ func TestResultIndexFinds(t *testing.T) {
 	}
 }
 
-// TestResultIndexBounded stores more results than the index reads: it
-// holds the newest, tells it cannot find an older one, and builds itself
-// again rather than read past its bound.
+// TestResultIndexBounded stores more results than the index keeps: it
+// holds the newest, tells it cannot find an older one, drops the oldest as
+// new ones come, and builds itself again rather than read more than its
+// bound in one look-up.
 func TestResultIndexBounded(t *testing.T) {
 	t.Parallel()
 	js, store := resultStream(t)
@@ -104,6 +105,20 @@ func TestResultIndexBounded(t *testing.T) {
 	}
 	if x.read != 5 {
 		t.Errorf("index read %d headers, want its bound 5", x.read)
+	}
+	store("mid-0")
+	store("mid-1")
+	if r, err := x.find(ctx, "mid-1", past); err != nil || r == nil {
+		t.Fatalf("find one stored since = %+v, %v; want it", r, err)
+	}
+	if r, err := x.find(ctx, "old-5", past); err != nil || r == nil {
+		t.Fatalf("find the oldest kept = %+v, %v; want it", r, err)
+	}
+	if r, err := x.find(ctx, "old-4", past); !errors.Is(err, errBound) || r != nil {
+		t.Fatalf("find one dropped for newer ones = %+v, %v; want errBound", r, err)
+	}
+	if x.read != 7 || len(x.ids) != 5 {
+		t.Errorf("index read %d headers and keeps %d results, want 7 and its bound 5", x.read, len(x.ids))
 	}
 	for i := range 6 {
 		store(fmt.Sprintf("new-%d", i))
@@ -192,5 +207,27 @@ func TestStoredResultLookedForAfterLostDeliveryOnly(t *testing.T) {
 				t.Errorf("looked for a stored result: %v, want %v", looked, tt.lookedFor)
 			}
 		})
+	}
+}
+
+// TestResultIndexKeepsTheNewest adds many more results than the index
+// keeps: it keeps the newest, and says from when it holds them all.
+func TestResultIndexKeepsTheNewest(t *testing.T) {
+	t.Parallel()
+	x := &resultIndex{max: 3, ids: map[string]storedAt{}}
+	start := time.Now()
+	for i := range 20 {
+		x.add(fmt.Sprintf("job-%d", i%7), &jetstream.MsgMetadata{
+			Sequence: jetstream.SequencePair{Stream: uint64(i + 1)}, Timestamp: start.Add(time.Duration(i) * time.Second)})
+	}
+	// The last three are job-3, job-4 and job-5, at sequences 18 to 20.
+	if len(x.ids) != 3 || len(x.order)-x.head != 3 || x.ids["job-3"].seq != 18 || x.ids["job-5"].seq != 20 {
+		t.Errorf("index keeps %v (%d in order), want job-3, job-4 and job-5 from the last three", x.ids, len(x.order)-x.head)
+	}
+	if want := start.Add(16*time.Second + time.Nanosecond); !x.from.Equal(want) {
+		t.Errorf("index complete from %s, want just after the 17th result, %s", x.from, want)
+	}
+	if cap(x.order) > 4*x.max {
+		t.Errorf("index order holds %d entries for %d results kept", cap(x.order), x.max)
 	}
 }
