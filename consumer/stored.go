@@ -167,17 +167,16 @@ func (x *resultIndex) find(ctx context.Context, id string, since time.Time) (*jo
 	}
 	info := s.CachedInfo()
 	if err := x.update(ctx, info); err != nil {
-		x.ids = nil
+		x.drop()
 		return nil, err
 	}
 	x.keep()
-	// A result older than the duplicate window is not looked for: sending
-	// the job again would store a second result anyway.
-	since = later(since, time.Now().Add(-x.lookback))
 	e, ok := x.ids[id]
 	switch {
 	case ok && !e.at.Before(since):
-	case since.Before(x.from):
+	// The index reads no further back than the duplicate window: an
+	// older result would not keep a second one from being stored anyway.
+	case later(since, time.Now().Add(-x.lookback)).Before(x.from):
 		return nil, fmt.Errorf("%w (the newest %d)", errBound, x.max)
 	default:
 		return nil, nil
@@ -205,7 +204,8 @@ func (x *resultIndex) update(ctx context.Context, info *jetstream.StreamInfo) er
 	if x.ids != nil && last+1 >= x.next && last+1-x.next <= uint64(x.max) {
 		return x.scan(ctx, info, resultscan.Span{Seq: x.next})
 	}
-	x.ids, x.order, x.head, x.read, x.next = make(map[string]storedAt), nil, 0, 0, last+1
+	x.drop()
+	x.ids, x.read, x.next = make(map[string]storedAt), 0, last+1
 	x.from = time.Now().Add(-x.lookback)
 	lo := uint64(1)
 	if last > uint64(x.max) {
@@ -275,10 +275,13 @@ func (x *resultIndex) keep() {
 	}
 	x.idle = time.AfterFunc(indexIdle, func() {
 		x.sem <- struct{}{}
-		x.ids = nil
+		x.drop()
 		<-x.sem
 	})
 }
+
+// drop empties the index: the next look-up builds it again.
+func (x *resultIndex) drop() { x.ids, x.order, x.head = nil, nil, 0 }
 
 // later returns the later of a and b.
 func later(a, b time.Time) time.Time {

@@ -103,6 +103,7 @@ func Start(nc *nats.Conn, cfg Config) (*Service, error) {
 		{"event_types.delete", s.deleteEventType},
 		{"endpoints.put", s.putEndpoint},
 		{"endpoints.get", s.getEndpoint},
+		{"endpoints.patch", s.patchEndpoint},
 		{"endpoints.list", s.listEndpoints},
 		{"endpoints.secret", s.secret},
 		{"endpoints.rotate", s.rotate},
@@ -430,7 +431,24 @@ func (s *Service) putEndpoint(ctx context.Context, data []byte) (any, error) {
 	if err := decode(data, &req); err != nil {
 		return nil, err
 	}
-	return s.cfg.Catalog.PutEndpoint(ctx, req.Endpoint, req.Secret)
+	return s.putEndpointFor(ctx, req.Endpoint, req.Secret)
+}
+
+// putEndpointFor creates or updates e for the caller: a tenant's endpoint
+// is its own, whatever e says, and an id that names another tenant's
+// endpoint is missing to it.
+func (s *Service) putEndpointFor(ctx context.Context, e catalog.Endpoint, secret string) (catalog.Endpoint, error) {
+	e.Tenant = ownTenant(ctx, e.Tenant)
+	if !principal(ctx).IsOperator() && e.ID != "" {
+		old, err := s.cfg.Catalog.Endpoint(ctx, e.ID)
+		switch {
+		case err == nil && old.Tenant != e.Tenant:
+			return catalog.Endpoint{}, missingEndpoint(e.ID)
+		case err != nil && !errors.Is(err, catalog.ErrNotFound):
+			return catalog.Endpoint{}, err
+		}
+	}
+	return s.cfg.Catalog.PutEndpoint(ctx, e, secret)
 }
 
 func (s *Service) getEndpoint(ctx context.Context, data []byte) (any, error) {
@@ -438,13 +456,17 @@ func (s *Service) getEndpoint(ctx context.Context, data []byte) (any, error) {
 	if err := decode(data, &req); err != nil {
 		return nil, err
 	}
-	return s.cfg.Catalog.Endpoint(ctx, req.ID)
+	return s.endpointFor(ctx, req.ID)
 }
 
 func (s *Service) listEndpoints(ctx context.Context, data []byte) (any, error) {
 	var q catalog.Query
 	if err := decode(data, &q); err != nil {
 		return nil, err
+	}
+	var ok bool
+	if q.Tenant, ok = tenantFilter(ctx, q.Tenant); !ok {
+		return catalog.Page{Endpoints: []catalog.Endpoint{}, Done: true}, nil
 	}
 	return s.fitted(func(maxBytes int) (any, error) {
 		q.MaxBytes = maxBytes
@@ -475,6 +497,9 @@ func (s *Service) secret(ctx context.Context, data []byte) (any, error) {
 	if err := decode(data, &req); err != nil {
 		return nil, err
 	}
+	if _, err := s.endpointFor(ctx, req.ID); err != nil {
+		return nil, err
+	}
 	secret, err := s.cfg.Catalog.Secret(ctx, req.ID)
 	if err != nil {
 		return nil, err
@@ -492,12 +517,18 @@ func (s *Service) rotate(ctx context.Context, data []byte) (any, error) {
 	if err := decode(data, &req); err != nil {
 		return nil, err
 	}
+	if _, err := s.endpointFor(ctx, req.ID); err != nil {
+		return nil, err
+	}
 	return empty{}, s.cfg.Catalog.Rotate(ctx, req.ID, req.Secret)
 }
 
 func (s *Service) deleteEndpoint(ctx context.Context, data []byte) (any, error) {
 	var req idRequest
 	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	if _, err := s.endpointFor(ctx, req.ID); err != nil {
 		return nil, err
 	}
 	return empty{}, s.cfg.Catalog.DeleteEndpoint(ctx, req.ID)

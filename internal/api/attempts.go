@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/hookworker/hookworker/internal/attempt"
@@ -13,10 +14,11 @@ import (
 func (s *Service) logEndpoints() []endpoint {
 	var eps []endpoint
 	if s.cfg.Attempts != nil {
-		eps = append(eps, endpoint{"attempts.list", s.listAttempts})
+		eps = append(eps, endpoint{"attempts.list", s.listAttempts}, endpoint{"endpoints.stats", s.endpointStats})
 	}
 	if s.cfg.Replayer != nil {
-		eps = append(eps, endpoint{"events.resend", s.resend}, endpoint{"endpoints.recover", s.recoverEndpoint})
+		eps = append(eps, endpoint{"events.resend", s.resend}, endpoint{"endpoints.recover", s.recoverEndpoint},
+			endpoint{"endpoints.test", s.testEndpoint})
 	}
 	return eps
 }
@@ -43,6 +45,20 @@ func (s *Service) resend(ctx context.Context, data []byte) (any, error) {
 	if err := decode(data, &req); err != nil {
 		return nil, err
 	}
+	if !principal(ctx).IsOperator() {
+		// A tenant resends its own events to its own endpoints; any
+		// other is missing to it.
+		if _, err := s.endpointFor(ctx, req.Endpoint); err != nil {
+			return nil, err
+		}
+		ev, err := s.cfg.Replayer.Event(ctx, req.EventID)
+		if err != nil {
+			return nil, err
+		}
+		if !principal(ctx).Allows(ev.Tenant) {
+			return nil, fmt.Errorf("event %q: %w", req.EventID, catalog.ErrNotFound)
+		}
+	}
 	id, err := s.cfg.Replayer.Resend(ctx, req.EventID, req.Endpoint)
 	if err != nil {
 		return nil, err
@@ -67,6 +83,9 @@ func (s *Service) recoverEndpoint(ctx context.Context, data []byte) (any, error)
 	}
 	if req.Since.IsZero() {
 		return nil, &catalog.InvalidError{Field: "since", Reason: "is required, an RFC 3339 time"}
+	}
+	if _, err := s.endpointFor(ctx, req.ID); err != nil {
+		return nil, err
 	}
 	n, err := s.cfg.Replayer.Recover(ctx, req.ID, req.Since, req.Until)
 	if err != nil {
