@@ -104,6 +104,9 @@ func scenario(t *testing.T, e env) (all []attempt.Attempt, mid time.Time) {
 				},
 				Status: 204, Outcome: attempt.Delivered,
 			}
+			if ep == "ep_c" {
+				a.Tenant = "acme"
+			}
 			if ep == "ep_b" && i < 8 { // down until the ninth event
 				a.Status, a.Response, a.Outcome = 503, []byte("busy"), attempt.Retry
 				record(a)
@@ -169,6 +172,10 @@ func TestList(t *testing.T) {
 		}},
 		{"channel", attempt.Query{Channel: "eu"}, func(_ int, a attempt.Attempt) bool { return a.Channel == "eu" }},
 		{"event", attempt.Query{EventID: "evt_03"}, func(_ int, a attempt.Attempt) bool { return a.EventID == "evt_03" }},
+		{"tenant", attempt.Query{Tenant: "acme"}, func(_ int, a attempt.Attempt) bool { return a.Tenant == "acme" }},
+		{"tenant and type", attempt.Query{Tenant: "acme", EventType: "order.paid"}, func(_ int, a attempt.Attempt) bool {
+			return a.Tenant == "acme" && a.EventType == "order.paid"
+		}},
 		{"failed", attempt.Query{Outcome: attempt.Failed}, func(_ int, a attempt.Attempt) bool { return a.Outcome == attempt.Failed }},
 		{"failed of ep_b, order.paid", attempt.Query{Endpoint: "ep_b", EventType: "order.paid", Outcome: attempt.Failed}, func(_ int, a attempt.Attempt) bool {
 			return a.Endpoint == "ep_b" && a.EventType == "order.paid" && a.Outcome == attempt.Failed
@@ -256,7 +263,7 @@ func TestListRefusesBadQueries(t *testing.T) {
 	e := start(t)
 	now := time.Now()
 	for _, q := range []attempt.Query{
-		{Endpoint: "a.b"}, {EventType: "order"}, {Channel: "a b"}, {EventID: "x.y"}, {Outcome: "lost"},
+		{Endpoint: "a.b"}, {EventType: "order"}, {Channel: "a b"}, {EventID: "x.y"}, {Tenant: "a.b"}, {Outcome: "lost"},
 		{Limit: 1001}, {Limit: -1}, {Iterator: "x"}, {Iterator: "0"}, {Before: now, After: now},
 	} {
 		_, err := e.log.List(context.Background(), q)

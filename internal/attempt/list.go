@@ -32,6 +32,8 @@ type Query struct {
 	Channel string `json:"channel,omitempty"`
 	// EventID keeps the records of one event.
 	EventID string `json:"event_id,omitempty"`
+	// Tenant keeps the records of one tenant's events.
+	Tenant string `json:"tenant,omitempty"`
 	// Outcome keeps the records of one outcome.
 	Outcome Outcome `json:"outcome,omitempty"`
 	// Before keeps the records stored before this time, After those
@@ -96,6 +98,8 @@ func (q *Query) check() error {
 		return &InvalidError{Field: "channel", Reason: "must be 1 to 128 of A-Za-z0-9_.:-"}
 	case q.EventID != "" && !catalog.ValidEventID(q.EventID):
 		return &InvalidError{Field: "event_id", Reason: "must be 1 to 64 of A-Za-z0-9_-"}
+	case q.Tenant != "" && !catalog.ValidTenantID(q.Tenant):
+		return &InvalidError{Field: "tenant", Reason: "must be 1 to 63 of A-Za-z0-9_-"}
 	case q.Outcome != "" && !q.Outcome.Valid():
 		return &InvalidError{Field: "outcome", Reason: "must be delivered, retry or failed"}
 	case q.Limit < 0 || q.Limit > MaxLimit:
@@ -118,7 +122,7 @@ func (q *Query) check() error {
 // by endpoint and type already; "_" in a subject may be a real id).
 func (q Query) matches(r Record) bool {
 	return eq(r.Endpoint, q.Endpoint) && eq(r.EventType, q.EventType) && eq(r.Channel, q.Channel) &&
-		eq(r.EventID, q.EventID) && (q.Outcome == "" || r.Outcome == q.Outcome)
+		eq(r.EventID, q.EventID) && eq(r.Tenant, q.Tenant) && (q.Outcome == "" || r.Outcome == q.Outcome)
 }
 
 func eq(have *string, want string) bool { return want == "" || (have != nil && *have == want) }

@@ -10,12 +10,12 @@ import (
 	"github.com/hookworker/hookworker/sender"
 )
 
-// Observe records an attempt with its job's event and endpoint, the
+// Observe records an attempt with its job's event, endpoint and tenant, the
 // headers sent (credentials redacted) and the outcome it led to.
 func TestObserve(t *testing.T) {
 	e := start(t)
 	r := e.recorder(t, attempt.RecorderConfig{})
-	evJob := &job.Job{ID: "evt_1:ep_1", Endpoint: "ep_1", Event: &job.Event{ID: "evt_1", Type: "order.created", Channel: "eu"}}
+	evJob := &job.Job{ID: "evt_1:ep_1", Endpoint: "ep_1", Event: &job.Event{ID: "evt_1", Type: "order.created", Channel: "eu"}, Tenant: "acme"}
 	plain := &job.Job{ID: "plain-1"}
 	sent := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	hdr := http.Header{"Webhook-Id": {"evt_1"}, "Webhook-Signature": {"v1,c2ln"}, "Authorization": {"Bearer s3cr3t"}}
@@ -37,8 +37,8 @@ func TestObserve(t *testing.T) {
 		g := got[i]
 		t.Run(string(w.outcome), func(t *testing.T) {
 			if g.JobID != "evt_1:ep_1" || str(g.EventID) != "evt_1" || str(g.EventType) != "order.created" ||
-				str(g.Channel) != "eu" || str(g.Endpoint) != "ep_1" {
-				t.Errorf("names %s %s %s %s %s, want the job's", g.JobID, str(g.EventID), str(g.EventType), str(g.Channel), str(g.Endpoint))
+				str(g.Channel) != "eu" || str(g.Endpoint) != "ep_1" || str(g.Tenant) != "acme" {
+				t.Errorf("names %s %s %s %s %s %s, want the job's", g.JobID, str(g.EventID), str(g.EventType), str(g.Channel), str(g.Endpoint), str(g.Tenant))
 			}
 			if g.Attempt != w.n || g.Outcome != w.outcome || g.Status == nil || *g.Status != 503-(w.n-1) {
 				t.Errorf("attempt %d %s status %v, want %d %s", g.Attempt, g.Outcome, g.Status, w.n, w.outcome)

@@ -60,6 +60,8 @@ type Attempt struct {
 	EventID, EventType, Channel string
 	// Endpoint is the endpoint id of an event job; empty for a plain job.
 	Endpoint string
+	// Tenant is the tenant of an event job's event; empty for none.
+	Tenant string
 	// URL is where the attempt went; it is redacted again here.
 	URL string
 	// Number is the attempt's number, from 1.
@@ -89,6 +91,7 @@ type Record struct {
 	EventType      *string           `json:"event_type"`
 	Channel        *string           `json:"channel"`
 	Endpoint       *string           `json:"endpoint"`
+	Tenant         *string           `json:"tenant"`
 	URL            string            `json:"url"`
 	Attempt        int               `json:"attempt"`
 	Timestamp      time.Time         `json:"timestamp"`
@@ -212,6 +215,7 @@ func NewRecord(a Attempt) Record {
 		EventType:      nullable(a.EventType),
 		Channel:        nullable(a.Channel),
 		Endpoint:       nullable(a.Endpoint),
+		Tenant:         nullable(a.Tenant),
 		Attempt:        a.Number,
 		Timestamp:      a.Start.UTC(),
 		DurationMS:     a.Duration.Milliseconds(),
@@ -291,6 +295,8 @@ func (f fields) append(b []byte, resp json.RawMessage) []byte {
 	b = appendNullable(b, a.Channel)
 	b = append(b, `,"endpoint":`...)
 	b = appendNullable(b, a.Endpoint)
+	b = append(b, `,"tenant":`...)
+	b = appendNullable(b, a.Tenant)
 	b = append(b, `,"url":`...)
 	b = jsonstr.Append(b, f.url)
 	b = append(b, `,"attempt":`...)

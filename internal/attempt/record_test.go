@@ -150,7 +150,7 @@ func FuzzEncode(f *testing.F) {
 // Encode writes the JSON json.Marshal makes of NewRecord with its
 // response, whatever the values hold.
 func TestEncodeIsTheRecordsJSON(t *testing.T) {
-	full := attempt.Attempt{JobID: "evt_1:ep_1", EventID: "evt_1", EventType: "order.created", Channel: "eu", Endpoint: "ep_1",
+	full := attempt.Attempt{JobID: "evt_1:ep_1", EventID: "evt_1", EventType: "order.created", Channel: "eu", Endpoint: "ep_1", Tenant: "acme",
 		URL: "https://user:pw@example.com/hook?token=s3cr3t", Number: 3, Start: time.Date(2026, 11, 1, 10, 0, 0, 123456789, time.FixedZone("x", 3600)),
 		Duration: 1500 * time.Microsecond, Status: 503, Response: []byte(`{"a": "b"}`), Error: "503 Service Unavailable", Outcome: attempt.Retry,
 		RequestHeaders: http.Header{"Webhook-Id": {"evt_1"}, "X-Many": {"a", "b"}, "Authorization": {"Bearer x"}, "Content-Type": {"application/json"}}}

@@ -325,8 +325,8 @@ func (r *Recorder) Recorded() uint64 { return r.recordedN.Load() }
 func (r *Recorder) Lost() uint64 { return r.lostN.Load() }
 
 // Observe records attempt a of job j: the worker's attempt seam
-// (consumer.Options.OnAttempt). The event, the endpoint and the job id come
-// from the job; the rest from the attempt, whose headers are those sent. It
+// (consumer.Options.OnAttempt). The event, the endpoint, the tenant and the
+// job id come from the job; the rest from the attempt, whose headers are those sent. It
 // returns at once, as Record does.
 func (r *Recorder) Observe(j *job.Job, a sender.Attempt) {
 	var ev job.Event
@@ -337,7 +337,7 @@ func (r *Recorder) Observe(j *job.Job, a sender.Attempt) {
 		return
 	}
 	r.Record(Attempt{
-		JobID: j.ID, EventID: ev.ID, EventType: ev.Type, Channel: ev.Channel, Endpoint: j.Endpoint,
+		JobID: j.ID, EventID: ev.ID, EventType: ev.Type, Channel: ev.Channel, Endpoint: j.Endpoint, Tenant: j.Tenant,
 		URL: a.URL, Number: a.Number, Start: a.Start, Duration: a.Duration, RequestHeaders: a.Header,
 		Status: a.Status, Response: a.Response, Error: a.Error, Outcome: outcomeOf(a.Outcome),
 	})
