@@ -174,8 +174,9 @@ type Config struct {
 	// host:port; it may be HTTPAddr's. Empty turns them off, except in the
 	// local quick start (the embedded server and none of APIAddr, APIKeys,
 	// APIKeysFile and TokenSecret set), which serves them on
-	// 127.0.0.1:8081 with generated credentials. Defaults to empty.
-	APIAddr string `envconfig:"HOOKWORKER_API_ADDR" desc:"host:port for the HTTP API and the portal; empty: off (127.0.0.1:8081 in the local quick start)" shown:"(off)"`
+	// 127.0.0.1:8081 with credentials generated in EmbeddedDir; setting
+	// it to empty keeps them off there too. Defaults to empty.
+	APIAddr string `envconfig:"HOOKWORKER_API_ADDR" desc:"host:port for the HTTP API and the portal; empty: off (unset, with the embedded server and no API variable: 127.0.0.1:8081, the local quick start)" shown:"(off)"`
 	// APIKeys are the operator keys of the HTTP API, comma-separated, each
 	// at least 32 printable characters with no space. Defaults to empty.
 	APIKeys string `envconfig:"HOOKWORKER_API_KEYS" desc:"comma-separated operator keys of the HTTP API, each at least 32 characters"`
