@@ -3,6 +3,8 @@ package catalog
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/hookworker/hookworker/job"
 )
 
 // EventSubjectPrefix starts the subject of every event:
@@ -31,4 +33,24 @@ type Event struct {
 // EventSubject is the subject an event of type typ with id is stored on.
 func EventSubject(typ, id string) string {
 	return EventSubjectPrefix + typ + "." + id
+}
+
+// StoredTenant returns the tenant of an event on the stream from its
+// message's Hooks-Tenant header (job.HeaderTenant), which a producer
+// publishing straight on the event subjects sets, and its body's tenant,
+// which events.send sets beside the header: either names it, and when both
+// do they must agree. An *InvalidError for "tenant" says they differ or
+// name no valid tenant id.
+func StoredTenant(header, body string) (string, error) {
+	tenant := header
+	switch {
+	case tenant == "":
+		tenant = body
+	case body != "" && body != tenant:
+		return "", invalid("tenant", "differs from the %s header's", job.HeaderTenant)
+	}
+	if tenant != "" && !ValidTenantID(tenant) {
+		return "", invalid("tenant", "must be 1 to 63 of A-Za-z0-9_-")
+	}
+	return tenant, nil
 }

@@ -201,15 +201,9 @@ func (f *Fanout) decode(msg jetstream.Msg) (catalog.Event, error) {
 		return ev, &catalog.InvalidError{Field: "channel", Reason: "must be 1 to 128 of A-Za-z0-9_.:-"}
 	}
 	ev.Channel = body.Channel
-	tenant := msg.Headers().Get(job.HeaderTenant)
-	switch {
-	case tenant == "":
-		tenant = body.Tenant
-	case body.Tenant != "" && body.Tenant != tenant:
-		return ev, &catalog.InvalidError{Field: "tenant", Reason: "differs from the " + job.HeaderTenant + " header's"}
-	}
-	if tenant != "" && !catalog.ValidTenantID(tenant) {
-		return ev, &catalog.InvalidError{Field: "tenant", Reason: "must be 1 to 63 of A-Za-z0-9_-"}
+	tenant, err := catalog.StoredTenant(msg.Headers().Get(job.HeaderTenant), body.Tenant)
+	if err != nil {
+		return ev, err
 	}
 	ev.Tenant = tenant
 	if ev.Timestamp.IsZero() {

@@ -25,6 +25,7 @@ import (
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/catalog"
 	"github.com/hookworker/hookworker/internal/fanout"
+	"github.com/hookworker/hookworker/job"
 )
 
 // MaxJobID is the longest job id.
@@ -78,8 +79,8 @@ func JobID(eventID, endpointID string) string {
 
 // Resend publishes one more delivery of event eventID to endpoint
 // endpointID and returns its job id. An unknown event or endpoint is
-// catalog.ErrNotFound; an event the endpoint's type or channel filters
-// exclude (it would not have been fanned out to it) is an
+// catalog.ErrNotFound; an event the endpoint's tenant, type or channel
+// filters exclude (it would not have been fanned out to it) is an
 // *catalog.InvalidError for "endpoint".
 func (r *Replayer) Resend(ctx context.Context, eventID, endpointID string) (string, error) {
 	if !catalog.ValidEventID(eventID) {
@@ -104,6 +105,9 @@ func (r *Replayer) Resend(ctx context.Context, eventID, endpointID string) (stri
 
 // excluded says which of ep's filters exclude ev.
 func excluded(ep catalog.Endpoint, ev catalog.Event) string {
+	if ep.Tenant != ev.Tenant {
+		return fmt.Sprintf("endpoint %s %s, and event %s %s", ep.ID, whose(ep.Tenant), ev.ID, whose(ev.Tenant))
+	}
 	channel := "without a channel"
 	if ev.Channel != "" {
 		channel = fmt.Sprintf("on channel %q", ev.Channel)
@@ -112,6 +116,14 @@ func excluded(ep catalog.Endpoint, ev catalog.Event) string {
 		return fmt.Sprintf("endpoint %s does not receive events of type %q (its event_types exclude event %s)", ep.ID, ev.Type, ev.ID)
 	}
 	return fmt.Sprintf("endpoint %s does not receive events sent %s (its channels exclude event %s)", ep.ID, channel, ev.ID)
+}
+
+// whose says whose an endpoint or an event of tenant is.
+func whose(tenant string) string {
+	if tenant == "" {
+		return "is the operator's own (no tenant)"
+	}
+	return fmt.Sprintf("is tenant %q's", tenant)
 }
 
 // find returns the stored event id. Its subject holds its type, which a
@@ -144,6 +156,11 @@ func (r *Replayer) event(ctx context.Context, typ, id string) (catalog.Event, er
 	var ev catalog.Event
 	if err := json.Unmarshal(raw.Data, &ev); err != nil {
 		return catalog.Event{}, fmt.Errorf("read event %s: %w", id, err)
+	}
+	// The fan-out refused an event whose tenant is not one: so is its
+	// replay.
+	if ev.Tenant, err = catalog.StoredTenant(raw.Header.Get(job.HeaderTenant), ev.Tenant); err != nil {
+		return catalog.Event{}, fmt.Errorf("event %s: %w", id, err)
 	}
 	ev.ID, ev.Type = id, typ
 	if ev.Timestamp.IsZero() {
@@ -192,7 +209,8 @@ type result struct {
 // Recover sends again, once each, every event whose delivery to endpoint
 // id ended failed in [since, until) (until zero: now), that no delivered
 // result of the same event to the same endpoint has followed and that the
-// endpoint's filters still take; it returns how many it sent. Results are read from since to the last one stored.
+// endpoint's filters still take; it returns how many it sent. Results are
+// read from since to the last one stored.
 func (r *Replayer) Recover(ctx context.Context, id string, since, until time.Time) (int, error) {
 	if !catalog.ValidEndpointID(id) {
 		return 0, &catalog.InvalidError{Field: "id", Reason: "must be 1 to 63 of A-Za-z0-9_-"}

@@ -46,7 +46,7 @@ func start(t *testing.T) env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints})
+	cat, err := catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints, Tenants: eb.Tenants})
 	if err != nil {
 		t.Fatal(err)
 	}
