@@ -19,6 +19,10 @@ const (
 	MaxTTL = 24 * time.Hour
 )
 
+// maxClockSkew is how far in the future a token's iat may be: another
+// worker, whose clock may be a little ahead, may have minted it.
+const maxClockSkew = time.Minute
+
 // maxTokenLen bounds a token that is parsed at all; a minted one is a few
 // hundred bytes.
 const maxTokenLen = 4096
@@ -82,8 +86,9 @@ func (t *Tokens) Mint(tenant string, ttl time.Duration) (token string, expiresAt
 
 // Verify returns the tenant principal of token. It accepts only a token
 // signed with HS256 by this secret, naming Audience, with an exp that has
-// not passed, an iat that has, a lifetime of at most MaxTTL and a sub that
-// is a valid tenant id; any other is an error wrapping ErrUnauthenticated
+// not passed, an iat that has (give or take a minute of clock skew between
+// workers), a lifetime of at most MaxTTL and a sub that is a valid tenant
+// id; any other is an error wrapping ErrUnauthenticated
 // that never holds the token. Verify does not check that the tenant still
 // exists: the operations answer its objects as missing once it does not.
 func (t *Tokens) Verify(token string) (Principal, error) {
@@ -94,7 +99,6 @@ func (t *Tokens) Verify(token string) (Principal, error) {
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithAudience(Audience),
 		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
 		jwt.WithTimeFunc(t.now),
 		jwt.WithStrictDecoding(), // one token has one spelling: no stray padding bits
 	)
@@ -115,7 +119,10 @@ func (t *Tokens) Verify(token string) (Principal, error) {
 	case err != nil:
 		return Principal{}, unauthenticated(reasonInvalid)
 	}
-	if claims.IssuedAt == nil || claims.ExpiresAt.Sub(claims.IssuedAt.Time) > MaxTTL {
+	// iat is checked here rather than by the library, to allow for the
+	// clocks of the worker that minted the token and of this one.
+	if claims.IssuedAt == nil || claims.IssuedAt.After(t.now().Add(maxClockSkew)) ||
+		claims.ExpiresAt.Sub(claims.IssuedAt.Time) > MaxTTL {
 		return Principal{}, unauthenticated(reasonInvalid)
 	}
 	p := Tenant(claims.Subject)
