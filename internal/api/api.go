@@ -1,7 +1,7 @@
 // Package api is hookworker's event and endpoint API: event types,
 // endpoints, their secrets, events.send, the delivery log, resend and
-// recover, each an operation that takes a JSON request and gives a JSON
-// reply or a typed error.
+// recover, tenants and their tokens, each an operation that takes a JSON
+// request and gives a JSON reply or a typed error.
 //
 // The operations do not know their transport. Start serves them as the
 // NATS micro service "hookworker", on <prefix>.<group>.<verb> subjects,
@@ -36,6 +36,7 @@ import (
 	"github.com/hookworker/hookworker/internal/build"
 	"github.com/hookworker/hookworker/internal/catalog"
 	"github.com/hookworker/hookworker/internal/replay"
+	"github.com/hookworker/hookworker/job"
 )
 
 // ServiceName is the micro service's name.
@@ -63,6 +64,9 @@ type Config struct {
 	// subjects are not served.
 	Attempts *attempt.Log
 	Replayer *replay.Replayer
+	// Tokens mints tenant tokens (tenants.token); without it that subject
+	// is not served.
+	Tokens Minter
 }
 
 // Service is the running API.
@@ -109,7 +113,7 @@ func Start(nc *nats.Conn, cfg Config) (*Service, error) {
 		{"endpoints.rotate", s.rotate},
 		{"endpoints.delete", s.deleteEndpoint},
 		{"events.send", s.sendEvent},
-	}, s.logEndpoints()...) {
+	}, append(s.logEndpoints(), s.tenantEndpoints()...)...) {
 		s.ops[ep.subject] = ep
 		name := nonNameRE.ReplaceAllString(ep.subject, "_")
 		if err := g.AddEndpoint(name, s.handler(ep.subject), micro.WithEndpointSubject(ep.subject)); err != nil {
@@ -155,6 +159,7 @@ var tenantOperations = map[string]bool{
 	"endpoints.stats":   true,
 	"events.resend":     true,
 	"attempts.list":     true,
+	"attempts.watch":    true, // Watch, the HTTP API's stream of new records
 }
 
 // Call runs the operation name (a subject after the prefix, such as
@@ -554,6 +559,7 @@ func (s *Service) sendEvent(ctx context.Context, data []byte) (any, error) {
 		Type    string          `json:"type"`
 		Channel string          `json:"channel"`
 		Payload json.RawMessage `json:"payload"`
+		Tenant  string          `json:"tenant"`
 	}
 	if err := decode(data, &req); err != nil {
 		return nil, err
@@ -566,10 +572,15 @@ func (s *Service) sendEvent(ctx context.Context, data []byte) (any, error) {
 	if req.Channel != "" && !catalog.ValidChannel(req.Channel) {
 		return nil, &catalog.InvalidError{Field: "channel", Reason: "must be 1 to 128 of A-Za-z0-9_.:-"}
 	}
+	if req.Tenant != "" {
+		if err := s.cfg.Catalog.CheckTenant(ctx, "tenant", req.Tenant); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.cfg.Catalog.CheckEvent(ctx, req.Type, req.Payload); err != nil {
 		return nil, err
 	}
-	ev := catalog.Event{ID: req.ID, Type: req.Type, Channel: req.Channel, Timestamp: time.Now().UTC(), Payload: req.Payload}
+	ev := catalog.Event{ID: req.ID, Type: req.Type, Channel: req.Channel, Tenant: req.Tenant, Timestamp: time.Now().UTC(), Payload: req.Payload}
 	stored, dup, err := s.store(ctx, ev)
 	if err != nil {
 		return nil, err
@@ -600,6 +611,9 @@ func (s *Service) store(ctx context.Context, ev catalog.Event) (catalog.Event, b
 	}
 	subject := catalog.EventSubject(ev.Type, ev.ID)
 	msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{}}
+	if ev.Tenant != "" {
+		msg.Header.Set(job.HeaderTenant, ev.Tenant)
+	}
 	ack, err := s.cfg.JetStream.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID), jetstream.WithExpectLastSequencePerSubject(0))
 	var api *jetstream.APIError
 	var first catalog.Event
@@ -628,6 +642,9 @@ func (s *Service) stored(ctx context.Context, get func() (*jetstream.RawStreamMs
 	}
 	var ev catalog.Event
 	if err := json.Unmarshal(raw.Data, &ev); err != nil {
+		return catalog.Event{}, fmt.Errorf("read stored event: %w", err)
+	}
+	if ev.Tenant, err = catalog.StoredTenant(raw.Header.Get(job.HeaderTenant), ev.Tenant); err != nil {
 		return catalog.Event{}, fmt.Errorf("read stored event: %w", err)
 	}
 	return ev, nil

@@ -28,6 +28,13 @@ func (s *Service) listAttempts(ctx context.Context, data []byte) (any, error) {
 	if err := decode(data, &q); err != nil {
 		return nil, err
 	}
+	var ok bool
+	if q.Tenant, ok = tenantFilter(ctx, q.Tenant); !ok {
+		return attempt.Page{Attempts: []attempt.Record{}, Done: true}, nil
+	}
+	// A tenant's listing holds the records of its own events only: one
+	// that names another tenant's endpoint lists none, as one that names
+	// no endpoint at all does, so as not to tell the two apart.
 	return s.cfg.Attempts.List(ctx, q)
 }
 
@@ -74,9 +81,10 @@ type Recovered struct {
 
 func (s *Service) recoverEndpoint(ctx context.Context, data []byte) (any, error) {
 	var req struct {
-		ID    string    `json:"id"`
-		Since time.Time `json:"since"`
-		Until time.Time `json:"until"`
+		ID     string    `json:"id"`
+		Since  time.Time `json:"since"`
+		Until  time.Time `json:"until"`
+		Tenant string    `json:"tenant"`
 	}
 	if err := decode(data, &req); err != nil {
 		return nil, err
@@ -84,8 +92,17 @@ func (s *Service) recoverEndpoint(ctx context.Context, data []byte) (any, error)
 	if req.Since.IsZero() {
 		return nil, &catalog.InvalidError{Field: "since", Reason: "is required, an RFC 3339 time"}
 	}
-	if _, err := s.endpointFor(ctx, req.ID); err != nil {
+	if req.Tenant != "" && !catalog.ValidTenantID(req.Tenant) {
+		return nil, &catalog.InvalidError{Field: "tenant", Reason: "must be 1 to 63 of A-Za-z0-9_-"}
+	}
+	ep, err := s.endpointFor(ctx, req.ID)
+	if err != nil {
 		return nil, err
+	}
+	// tenant is a filter: an endpoint of another tenant, or of none, is
+	// missing.
+	if req.Tenant != "" && ep.Tenant != req.Tenant {
+		return nil, missingEndpoint(req.ID)
 	}
 	n, err := s.cfg.Replayer.Recover(ctx, req.ID, req.Since, req.Until)
 	if err != nil {
