@@ -160,11 +160,11 @@ func (b *Bus) ensureOnce(ctx context.Context, t Topology) (Bound, error) {
 	switch {
 	case errors.Is(err, jetstream.ErrConsumerNotFound):
 		cons, err = b.js.CreateConsumer(ctx, t.Stream, jetstream.ConsumerConfig{
-			Durable:       t.Durable,
-			Description:   "hookworker job consumer",
-			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       t.AckWait,
-			MaxDeliver:    -1,
+			Durable:        t.Durable,
+			Description:    "hookworker job consumer",
+			AckPolicy:      jetstream.AckExplicitPolicy,
+			AckWait:        t.AckWait,
+			MaxDeliver:     -1,
 			MaxAckPending:  maxAckPending(t.MaxAckPending),
 			FilterSubjects: []string{t.Subject, EndpointSubject(t.Subject)},
 			DeliverPolicy:  jetstream.DeliverAllPolicy,
