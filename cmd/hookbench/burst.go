@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookworker/hookworker/internal/bus"
+	"github.com/hookworker/hookworker/job"
 )
 
 // burstPart is one producer's share of a burst: n jobs to url.
@@ -99,7 +100,7 @@ func burst(ctx context.Context, nc *nats.Conn, t bus.Topology, parts []burstPart
 	)
 	sub, err := nc.Subscribe(t.ResultSubject, func(m *nats.Msg) {
 		at := time.Since(start)
-		rest, ok := strings.CutPrefix(m.Header.Get("Hook-Job-Id"), prefix)
+		rest, ok := strings.CutPrefix(m.Header.Get(job.HeaderJobID), prefix)
 		if !ok {
 			return
 		}
@@ -118,7 +119,7 @@ func burst(ctx context.Context, nc *nats.Conn, t bus.Topology, parts []burstPart
 		r := &res[p]
 		r.Results++
 		r.Arrivals = append(r.Arrivals, at)
-		if m.Header.Get("Hook-Outcome") == "delivered" {
+		if m.Header.Get(job.HeaderOutcome) == string(job.Delivered) {
 			r.Delivered++
 		}
 		if parts[p].wait {

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookworker/hookworker/internal/bus"
+	"github.com/hookworker/hookworker/job"
 )
 
 // topology is the bench's topology for one phase: its own subjects and
@@ -93,7 +94,7 @@ func drive(ctx context.Context, nc *nats.Conn, t bus.Topology, jobs, window int,
 	var gotSoFar atomic.Int64
 	sub, err := nc.Subscribe(t.ResultSubject, func(m *nats.Msg) {
 		now := time.Now()
-		id := m.Header.Get("Hook-Job-Id")
+		id := m.Header.Get(job.HeaderJobID)
 		n, ok := strings.CutPrefix(id, prefix)
 		if !ok {
 			return
@@ -107,7 +108,7 @@ func drive(ctx context.Context, nc *nats.Conn, t bus.Topology, jobs, window int,
 			return
 		}
 		latency[i] = max(now.Sub(time.Unix(0, published[i].Load())), 1)
-		if m.Header.Get("Hook-Outcome") == "delivered" {
+		if m.Header.Get(job.HeaderOutcome) == string(job.Delivered) {
 			res.Delivered++
 		}
 		got++

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hookworker/hookworker/client"
 	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/job"
 )
 
 // eventType is the type of the events run's events.
@@ -235,7 +236,7 @@ func driveEvents(ctx context.Context, nc *nats.Conn, resultSubject string, event
 	done := make(chan struct{})
 	var got atomic.Int64
 	sub, err := nc.Subscribe(resultSubject, func(m *nats.Msg) {
-		evt, _, ok := strings.Cut(m.Header.Get("Hook-Job-Id"), ":")
+		evt, _, ok := strings.Cut(m.Header.Get(job.HeaderJobID), ":")
 		n, ok2 := strings.CutPrefix(evt, prefix)
 		if !ok || !ok2 {
 			return
@@ -248,7 +249,7 @@ func driveEvents(ctx context.Context, nc *nats.Conn, resultSubject string, event
 			res.Duplicates++
 			return
 		}
-		if m.Header.Get("Hook-Outcome") == "delivered" {
+		if m.Header.Get(job.HeaderOutcome) == string(job.Delivered) {
 			res.Delivered++
 		}
 		seen[i]++
