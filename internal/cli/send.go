@@ -22,7 +22,6 @@ import (
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/redact"
-	"github.com/hookworker/hookworker/sender"
 	"github.com/hookworker/hookworker/slack"
 )
 
@@ -228,7 +227,7 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	select {
 	case m := <-results:
 		fmt.Fprintln(stdout, string(m.Data))
-		if m.Header.Get(job.HeaderOutcome) == string(sender.Delivered) {
+		if m.Header.Get(job.HeaderOutcome) == string(job.Delivered) {
 			return ExitOK
 		}
 		return ExitFailure

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/sender"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -22,9 +23,9 @@ const Namespace = "hookworker"
 // outcomes are the result outcomes with their own series; anything else is
 // counted as "other".
 var outcomes = []string{
-	string(sender.Delivered),
-	string(sender.Failed),
-	string(sender.Rejected),
+	string(job.Delivered),
+	string(job.Failed),
+	string(job.Rejected),
 	"other",
 }
 
