@@ -406,9 +406,11 @@ func (d *delivery) noResponse(ctx, actx context.Context, err error, proxy *url.U
 
 // retry schedules another attempt, counted against the retries: it draws
 // the next wait from the delivery's backoff, and waits that when backoff is
-// set or wait is not positive, else wait; never less than BackoffMin. It
-// fails the delivery when the backoff has no retry left and defers it when
-// the wait is longer than DeferAfter.
+// set or wait is not positive, else wait; never less than BackoffMin. Every
+// retry draws one wait, the one that waits as asked too, so that the
+// backoff and its budget count every retry. It fails the delivery when the
+// backoff has no retry left and defers it when the wait is longer than
+// DeferAfter.
 func (d *delivery) retry(wait time.Duration, backoff bool, cause string) {
 	next, stop := d.backoff.Next()
 	if stop {
