@@ -18,6 +18,8 @@ type Attempt struct {
 	Channel   string `json:"channel"`
 	// Endpoint is the endpoint's id ("" for a plain job).
 	Endpoint string `json:"endpoint"`
+	// Tenant is the tenant of the event ("" for none).
+	Tenant string `json:"tenant"`
 	// URL is where the attempt went, its secrets removed.
 	URL string `json:"url"`
 	// Attempt is the attempt's number, from 1.
@@ -45,7 +47,8 @@ type Attempt struct {
 
 // MarshalJSON encodes a as the delivery log's record: the fields a plain
 // job or an answered attempt has no value for (event_id, event_type,
-// channel, endpoint, status, error, response, payload) are null, not empty.
+// channel, endpoint, tenant, status, error, response, payload) are null,
+// not empty.
 func (a Attempt) MarshalJSON() ([]byte, error) {
 	str := func(s string) *string {
 		if s == "" {
@@ -69,6 +72,7 @@ func (a Attempt) MarshalJSON() ([]byte, error) {
 		EventType      *string           `json:"event_type"`
 		Channel        *string           `json:"channel"`
 		Endpoint       *string           `json:"endpoint"`
+		Tenant         *string           `json:"tenant"`
 		URL            string            `json:"url"`
 		Attempt        int               `json:"attempt"`
 		Timestamp      time.Time         `json:"timestamp"`
@@ -80,19 +84,20 @@ func (a Attempt) MarshalJSON() ([]byte, error) {
 		Outcome        string            `json:"outcome"`
 		Payload        json.RawMessage   `json:"payload"`
 	}{
-		a.JobID, str(a.EventID), str(a.EventType), str(a.Channel), str(a.Endpoint), a.URL, a.Attempt,
+		a.JobID, str(a.EventID), str(a.EventType), str(a.Channel), str(a.Endpoint), str(a.Tenant), a.URL, a.Attempt,
 		a.Timestamp, a.DurationMS, a.RequestHeaders, status, raw(a.Response), str(a.Error), a.Outcome, raw(a.Payload),
 	})
 }
 
 // AttemptQuery selects attempts. Every field is optional.
 type AttemptQuery struct {
-	// Endpoint, EventType, Channel, EventID and Outcome keep the attempts
-	// that have them.
+	// Endpoint, EventType, Channel, EventID, Tenant and Outcome keep the
+	// attempts that have them.
 	Endpoint  string `json:"endpoint,omitempty"`
 	EventType string `json:"event_type,omitempty"`
 	Channel   string `json:"channel,omitempty"`
 	EventID   string `json:"event_id,omitempty"`
+	Tenant    string `json:"tenant,omitempty"`
 	Outcome   string `json:"outcome,omitempty"`
 	// Before keeps the attempts recorded before it, After those recorded
 	// at or after it.
@@ -159,13 +164,20 @@ func (c *Client) Resend(ctx context.Context, eventID, endpoint string) (string, 
 // failed between since and until (zero: now) and has not been delivered
 // since, and returns how many it sent.
 func (c *Client) Recover(ctx context.Context, endpoint string, since, until time.Time) (int, error) {
+	return c.RecoverTenant(ctx, "", endpoint, since, until)
+}
+
+// RecoverTenant is Recover of an endpoint of tenant ("" for any): an
+// endpoint of another tenant, or of none, is ErrNotFound.
+func (c *Client) RecoverTenant(ctx context.Context, tenant, endpoint string, since, until time.Time) (int, error) {
 	var out struct {
 		Events int `json:"events"`
 	}
 	err := c.call(ctx, "endpoints.recover", struct {
-		ID    string    `json:"id"`
-		Since time.Time `json:"since"`
-		Until time.Time `json:"until,omitzero"`
-	}{endpoint, since, until}, &out)
+		ID     string    `json:"id"`
+		Since  time.Time `json:"since"`
+		Until  time.Time `json:"until,omitzero"`
+		Tenant string    `json:"tenant,omitempty"`
+	}{endpoint, since, until, tenant}, &out)
 	return out.Events, err
 }

@@ -1,5 +1,5 @@
 // Package client is hookworker's API as Go methods: event types, endpoints
-// and their secrets, events, and plain jobs with their results. It talks to
+// and their secrets, events, tenants, and plain jobs with their results. It talks to
 // any running hookworker over a NATS connection; the workers answer the API
 // as the NATS micro service "hookworker".
 //
@@ -253,6 +253,10 @@ type Endpoint struct {
 	Metadata json.RawMessage `json:"metadata,omitempty"`
 	// Headers are extra request headers.
 	Headers map[string]string `json:"headers,omitempty"`
+	// Tenant is the tenant the endpoint belongs to ("" for the operator's
+	// own): it receives that tenant's events only. It is set when the
+	// endpoint is created and cannot change.
+	Tenant string `json:"tenant,omitempty"`
 	// Disabled endpoints receive nothing; DisabledReason says why.
 	Disabled       bool   `json:"disabled"`
 	DisabledReason string `json:"disabled_reason,omitempty"`
@@ -287,6 +291,8 @@ type EndpointQuery struct {
 	EventType string `json:"event_type,omitempty"`
 	// Channel keeps the endpoints listening to it or to every channel.
 	Channel string `json:"channel,omitempty"`
+	// Tenant keeps the endpoints of this tenant.
+	Tenant string `json:"tenant,omitempty"`
 	// Order is "asc" or "desc" (default) by creation.
 	Order string `json:"order,omitempty"`
 	// Limit is the page size: default 50, at most 1000.
@@ -369,6 +375,10 @@ type Event struct {
 	Channel string `json:"channel,omitempty"`
 	// Payload must satisfy the type's schema.
 	Payload json.RawMessage `json:"payload"`
+	// Tenant, when set, names an existing tenant: the event reaches that
+	// tenant's endpoints only. Without one it reaches only the endpoints
+	// without a tenant.
+	Tenant string `json:"tenant,omitempty"`
 }
 
 // Sent is what SendEvent reports.

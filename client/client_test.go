@@ -189,8 +189,8 @@ func TestLastResult(t *testing.T) {
 func TestAttemptJSONKeepsNulls(t *testing.T) {
 	t.Parallel()
 	for _, record := range []string{
-		`{"job_id":"j1","event_id":null,"event_type":null,"channel":null,"endpoint":null,"url":"https://example.com/h","attempt":1,"timestamp":"2026-11-27T12:00:00Z","duration_ms":3,"request_headers":{"content-type":"application/json"},"status":null,"response":null,"error":"dial tcp: refused","outcome":"retry","payload":null}`,
-		`{"job_id":"evt_1:ep_1","event_id":"evt_1","event_type":"order.created","channel":"eu","endpoint":"ep_1","url":"https://example.com/h","attempt":2,"timestamp":"2026-11-27T12:00:00Z","duration_ms":41,"request_headers":{"webhook-id":"evt_1"},"status":200,"response":{"ok":true},"error":null,"outcome":"delivered","payload":{"order":42}}`,
+		`{"job_id":"j1","event_id":null,"event_type":null,"channel":null,"endpoint":null,"tenant":null,"url":"https://example.com/h","attempt":1,"timestamp":"2026-11-27T12:00:00Z","duration_ms":3,"request_headers":{"content-type":"application/json"},"status":null,"response":null,"error":"dial tcp: refused","outcome":"retry","payload":null}`,
+		`{"job_id":"evt_1:ep_1","event_id":"evt_1","event_type":"order.created","channel":"eu","endpoint":"ep_1","tenant":"acme","url":"https://example.com/h","attempt":2,"timestamp":"2026-11-27T12:00:00Z","duration_ms":41,"request_headers":{"webhook-id":"evt_1"},"status":200,"response":{"ok":true},"error":null,"outcome":"delivered","payload":{"order":42}}`,
 	} {
 		var a client.Attempt
 		if err := json.Unmarshal([]byte(record), &a); err != nil {

@@ -14,24 +14,30 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/hookworker/hookworker/client"
 	"github.com/hookworker/hookworker/consumer"
+	"github.com/hookworker/hookworker/internal/api"
+	"github.com/hookworker/hookworker/internal/attempt"
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/catalog"
 	"github.com/hookworker/hookworker/internal/catalog/catalogtest"
 	"github.com/hookworker/hookworker/internal/endpoint"
 	"github.com/hookworker/hookworker/internal/fanout"
+	"github.com/hookworker/hookworker/internal/replay"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/sender"
 )
 
 // world is one worker process on an in-process server: the catalog, the
 // fan-out and a worker delivering webhook jobs through endpoint.Webhooks,
-// and what it published on the result and operational subjects.
+// and what it published on the result and operational subjects; with
+// options.api, the NATS API too, the delivery log it reads, and a client.
 type world struct {
 	js  jetstream.JetStream
 	nc  *nats.Conn
 	cat *catalog.Catalog
+	api *client.Client // nil without options.api
 
 	mu       sync.Mutex
 	changed  chan struct{}
@@ -51,6 +57,9 @@ type options struct {
 	// strictSender: the worker's sender refuses non-public destinations,
 	// which the catalog still accepts.
 	strictSender bool
+	// api serves the NATS API, with the delivery log and replays, to the
+	// world's client, and records every attempt.
+	api bool
 }
 
 func start(t *testing.T, o options) *world {
@@ -90,9 +99,13 @@ func start(t *testing.T, o options) *world {
 	if err := w.nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	w.cat, err = catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints, Conn: b.Conn(), AllowPrivateNetworks: true})
+	w.cat, err = catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints, Tenants: eb.Tenants, Conn: b.Conn(), AllowPrivateNetworks: true})
 	if err != nil {
 		t.Fatal(err)
+	}
+	var onAttempt func(*job.Job, sender.Attempt)
+	if o.api {
+		onAttempt = w.serveAPI(t, ctx, b, eb)
 	}
 	fan, err := fanout.New(ctx, w.js, bus.EventStream, fanout.Config{Durable: "hookworker" + fanout.Suffix,
 		JobSubject: bus.EndpointSubject(topo.Subject), ResultSubject: topo.ResultSubject, Catalog: w.cat})
@@ -122,7 +135,8 @@ func start(t *testing.T, o options) *world {
 		Deliverers:  map[job.Type]consumer.Deliverer{job.Webhook: d.Prepare},
 		Concurrency: 16, AckWait: topo.AckWait, ShutdownTimeout: time.Second, MaxRedeliveries: 5,
 		ResultSubject: topo.ResultSubject, EndpointSubject: bus.EndpointSubject(topo.Subject), FetchWait: 200 * time.Millisecond,
-		Limits: consumer.Limits{Timeout: 5 * time.Second, MaxRetries: 3, MaxSchedule: time.Hour},
+		Limits:    consumer.Limits{Timeout: 5 * time.Second, MaxRetries: 3, MaxSchedule: time.Hour},
+		OnAttempt: onAttempt,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -135,6 +149,39 @@ func start(t *testing.T, o options) *world {
 		wg.Wait()
 	})
 	return w
+}
+
+// serveAPI serves the NATS API over the world's catalog, with the delivery
+// log and replays, and connects the world's client to it; it returns the
+// worker's attempt seam, which records every attempt in the log.
+func (w *world) serveAPI(t *testing.T, ctx context.Context, b *bus.Bus, eb bus.EventsBound) func(*job.Job, sender.Attempt) {
+	t.Helper()
+	attempts, err := b.EnsureAttempts(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := w.js.Stream(ctx, topo.ResultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := replay.New(replay.Config{JetStream: w.js, Catalog: w.cat, Events: eb.Events, Results: results,
+		ResultSubject: topo.ResultSubject, JobSubject: bus.EndpointSubject(topo.Subject)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := api.Start(w.nc, api.Config{Catalog: w.cat, JetStream: w.js, Events: eb.Events, Replayer: rp,
+		Attempts: attempt.NewLog(attempts, eb.Events, int(w.nc.MaxPayload())-api.ReplyRoom)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Stop() })
+	rec, err := attempt.NewRecorder(w.nc, attempt.RecorderConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, _ := bustest.Connect(t, w.nc.ConnectedUrl())
+	w.api = client.New(nc)
+	return rec.Observe
 }
 
 // note applies change under the lock and wakes the waiters.
