@@ -271,6 +271,17 @@ func TestMint(t *testing.T) {
 	}
 }
 
+func TestNilTokens(t *testing.T) {
+	t.Parallel()
+	var tokens *auth.Tokens
+	if _, _, err := tokens.Mint("acme", 0); !errors.Is(err, auth.ErrNoSecret) {
+		t.Errorf("Mint on nil = %v, want ErrNoSecret", err)
+	}
+	if _, err := tokens.Verify("a.b.c"); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Errorf("Verify on nil = %v, want ErrUnauthenticated", err)
+	}
+}
+
 func TestNewTokensShortSecret(t *testing.T) {
 	t.Parallel()
 	secret := strings.Repeat("s", auth.MinSecretLen-1)

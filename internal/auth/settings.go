@@ -6,7 +6,9 @@ import (
 )
 
 // Settings are the HTTP API's settings, resolved from the configuration
-// at start-up (and, in the local quick start, generated).
+// once at start-up by the worker's command (and, in the local quick
+// start, generated); the HTTP server takes them as they are, and the NATS
+// API takes Tokens for tenants.token.
 type Settings struct {
 	// Addr is the host:port the HTTP API and the portal listen on; empty
 	// turns them off.

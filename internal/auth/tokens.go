@@ -37,6 +37,10 @@ type InvalidError struct {
 // Error names the field and the reason.
 func (e *InvalidError) Error() string { return e.Field + ": " + e.Reason }
 
+// ErrNoSecret is Mint's error on a nil *Tokens: no token secret is set, so
+// no tenant token can be minted.
+var ErrNoSecret = errors.New("no tenant tokens: HOOKWORKER_TOKEN_SECRET is not set")
+
 // Tokens mints and verifies tenant tokens: JWTs signed with HS256 by one
 // secret, with the claims sub (the tenant id), aud (Audience), iat and
 // exp. Verify accepts no other algorithm. A Tokens is safe for concurrent
@@ -58,8 +62,13 @@ func NewTokens(secret []byte) (*Tokens, error) {
 // Mint returns a token for tenant that expires ttl from now (DefaultTTL
 // when ttl is 0), and the time it expires, to the second. A tenant that is
 // not a valid id, or a ttl under 1s or over MaxTTL, is an *InvalidError.
-// Mint does not check that the tenant exists; its caller does.
+// Mint does not check that the tenant exists; its caller does. On a nil
+// *Tokens, Mint returns ErrNoSecret (and Verify refuses every token), so
+// that a nil *Tokens held in an interface is safe to call.
 func (t *Tokens) Mint(tenant string, ttl time.Duration) (token string, expiresAt time.Time, err error) {
+	if t == nil {
+		return "", time.Time{}, ErrNoSecret
+	}
 	if !ValidTenantID(tenant) {
 		return "", time.Time{}, &InvalidError{Field: "id", Reason: "must be 1 to 63 of A-Za-z0-9_-"}
 	}
