@@ -15,9 +15,9 @@ import (
 	"github.com/hookworker/hookworker/internal/replay"
 )
 
-// startEvents sets up the event stream, the catalog buckets and the
-// delivery log's stream, serves the event and endpoint API and runs the
-// fan-out consumer until ctx ends. It returns the catalog, which event
+// startEvents sets up the event stream, the catalog buckets (event types,
+// endpoints, tenants) and the delivery log's stream, serves the event and
+// endpoint API and runs the fan-out consumer until ctx ends. It returns the catalog, which event
 // jobs are delivered with; stop stops the API and waits for the fan-out.
 func startEvents(ctx context.Context, b *bus.Bus, cfg config.Config, log *slog.Logger) (cat *catalog.Catalog, stop func(), err error) {
 	eb, err := b.EnsureEvents(ctx, bus.EventTopology{EventMaxAge: cfg.EventMaxAge})
@@ -25,7 +25,7 @@ func startEvents(ctx context.Context, b *bus.Bus, cfg config.Config, log *slog.L
 		return nil, nil, fmt.Errorf("set up events: %w", err)
 	}
 	cat, err = catalog.New(ctx, catalog.Config{
-		Types: eb.Types, Endpoints: eb.Endpoints, Conn: b.Conn(), SecretGrace: cfg.SecretGrace,
+		Types: eb.Types, Endpoints: eb.Endpoints, Tenants: eb.Tenants, Conn: b.Conn(), SecretGrace: cfg.SecretGrace,
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks, AllowedNetworks: cfg.AllowedNetworks, Logger: log,
 	})
 	if err != nil {
