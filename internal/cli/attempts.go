@@ -60,13 +60,14 @@ func attempts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&q.EventType, "event-type", "", "only the attempts of events of this type")
 	fs.StringVar(&q.Channel, "channel", "", "only the attempts of events sent on this channel")
 	fs.StringVar(&q.EventID, "event", "", "only the attempts of this event id")
+	tenant, checkTenant := tenantFlag(fs, "only the attempts of this tenant's events")
 	fs.StringVar(&q.Outcome, "outcome", "", "only the attempts with this outcome: delivered, retry or failed")
 	fs.Var(&since, "since", "only the attempts recorded within this long, e.g. 6h (or since an RFC 3339 time)")
 	fs.Var(&after, "after", "only the attempts recorded at or after this RFC 3339 time")
 	fs.Var(&before, "before", "only the attempts recorded before this time (RFC 3339, or a duration ago)")
 	limit := fs.Int("limit", 50, "print at most N attempts; 0 prints every one")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: %s [--endpoint ID] [--event-type T] [--channel C] [--event ID] [--outcome O] [--since D | --after T] [--before T] [--limit N]\n\n", name)
+		fmt.Fprintf(stderr, "Usage: %s [--endpoint ID] [--event-type T] [--channel C] [--event ID] [--tenant ID] [--outcome O] [--since D | --after T] [--before T] [--limit N]\n\n", name)
 		fmt.Fprintf(stderr, "Prints the delivery log, newest first, one JSON object a line, each with its event's payload.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
@@ -86,11 +87,14 @@ func attempts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case *limit < 0:
 		fmt.Fprintf(stderr, "%s: --limit must not be negative\n", name)
 		return ExitUsage
+	case checkTenant() != nil:
+		fmt.Fprintf(stderr, "%s: %v\n", name, checkTenant())
+		return ExitUsage
 	case q.Outcome != "" && q.Outcome != "delivered" && q.Outcome != "retry" && q.Outcome != "failed":
 		fmt.Fprintf(stderr, "%s: --outcome must be delivered, retry or failed, got %q\n", name, q.Outcome)
 		return ExitUsage
 	}
-	q.After, q.Before = after.t, before.t
+	q.After, q.Before, q.Tenant = after.t, before.t, *tenant
 	if !since.t.IsZero() {
 		q.After = since.t
 	}
@@ -143,14 +147,19 @@ func resendCommand(fs *flag.FlagSet) apiCheck {
 	}
 }
 
-// recoverCommand is `hookworker endpoint recover ID --since D [--until T]`.
+// recoverCommand is `hookworker endpoint recover ID --since D [--until T]
+// [--tenant ID]`.
 func recoverCommand(fs *flag.FlagSet) apiCheck {
 	var since, until timeFlag
 	fs.Var(&since, "since", "recover the deliveries that failed within this long, e.g. 6h, or since an RFC 3339 time (required)")
 	fs.Var(&until, "until", "and before this time (RFC 3339, or a duration ago; default: now)")
+	tenant, checkTenant := tenantFlag(fs, "only when the endpoint is this tenant's (else it is not found)")
 	return func(args []string, _ io.Reader) (apiAction, error) {
 		if since.t.IsZero() {
 			return nil, errors.New("--since is required")
+		}
+		if err := checkTenant(); err != nil {
+			return nil, err
 		}
 		if err := checkEndpointID("endpoint id", args[0]); err != nil {
 			return nil, err
@@ -162,7 +171,7 @@ func recoverCommand(fs *flag.FlagSet) apiCheck {
 			return nil, errors.New("--until must be after --since")
 		}
 		return func(ctx context.Context, c *client.Client, out *json.Encoder) error {
-			n, err := c.Recover(ctx, args[0], since.t, until.t)
+			n, err := c.RecoverTenant(ctx, *tenant, args[0], since.t, until.t)
 			if err != nil {
 				return err
 			}

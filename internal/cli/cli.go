@@ -1,7 +1,8 @@
 // Package cli is hookworker's command line: run the worker, publish a job,
-// read results, manage event types and endpoints, send events, read the
-// delivery log, listen for webhooks, show the version and the help. Main holds all of it, so that
-// tests drive the real commands in-process.
+// read results, manage event types, endpoints and tenants, send events,
+// read the delivery log, listen for webhooks, show the version and the
+// help. Main holds all of it, so that tests drive the real commands
+// in-process.
 package cli
 
 import (
@@ -56,6 +57,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return apiGroup(ctx, cmd, endpointCommands, endpointOrder, rest, stdin, stdout, stderr)
 	case "event":
 		return apiGroup(ctx, cmd, eventCommands, eventOrder, rest, stdin, stdout, stderr)
+	case "tenant":
+		return apiGroup(ctx, cmd, tenantCommands, tenantOrder, rest, stdin, stdout, stderr)
 	case "listen":
 		return listen(ctx, rest, stdout, stderr)
 	case "attempts":
@@ -101,14 +104,14 @@ func help(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return send(ctx, []string{"-h"}, nil, stdout, stdout)
 	case "results":
 		return results(ctx, []string{"-h"}, stdout, stdout)
-	case "event-type", "endpoint", "event":
+	case "event-type", "endpoint", "event", "tenant":
 		return Main(ctx, []string{topic, "-h"}, nil, stdout, stdout)
 	case "listen":
 		return listen(ctx, []string{"-h"}, stdout, stdout)
 	case "attempts":
 		return attempts(ctx, []string{"-h"}, stdout, stdout)
 	default:
-		fmt.Fprintf(stderr, "hookworker: no command %q; commands: run, send, results, event-type, endpoint, event, attempts, listen, version\n", topic)
+		fmt.Fprintf(stderr, "hookworker: no command %q; commands: run, send, results, event-type, endpoint, event, tenant, attempts, listen, version\n", topic)
 		return ExitUsage
 	}
 }
@@ -128,6 +131,10 @@ Usage:
                               deliveries again
   hookworker event send|resend ...
                               send an event, or one again to one endpoint
+  hookworker tenant put|get|list|rm|token ...
+                              manage tenants (the operator's customers, each
+                              with its own endpoints and events), mint a
+                              tenant's API token
   hookworker attempts ...     print the delivery log, newest first
   hookworker listen ...       a local receiver for development: register an
                               endpoint, print every verified webhook as a JSON line

@@ -264,7 +264,7 @@ func TestHelpAndVersion(t *testing.T) {
 		{"version", []string{"version"}, []string{"hookworker " + build.Version}},
 		{"version dash h", []string{"version", "-h"}, []string{"hookworker version", "Exit status"}},
 		{"every command", []string{"-h"}, []string{"hookworker [run]", "hookworker send", "hookworker results", "hookworker event-type",
-			"hookworker endpoint", "hookworker event send", "hookworker attempts", "hookworker listen", "hookworker version", "hookworker help [COMMAND]"}},
+			"hookworker endpoint", "hookworker event send", "hookworker tenant put", "hookworker attempts", "hookworker listen", "hookworker version", "hookworker help [COMMAND]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -290,7 +290,7 @@ func TestHelpAndVersion(t *testing.T) {
 }
 
 // TestHelpCommand checks that help lists a command's own flags, for a
-// group (event-type, endpoint, event) each subcommand's, and states the
+// group (event-type, endpoint, event, tenant) each subcommand's, and states the
 // formats of the ids and secrets they take.
 func TestHelpCommand(t *testing.T) {
 	for _, tt := range []struct {
@@ -302,10 +302,12 @@ func TestHelpCommand(t *testing.T) {
 		{"event-type", []string{"--schema", "hookworker event-type put flags:", "-description", "-schema", "hookworker event-type list flags:", "-archived"}},
 		{"endpoint", []string{"recover ID --since", "hookworker endpoint add flags:", "-event-type", "-header", "-metadata",
 			"1 to 63 of A-Za-z0-9_-", `"whsec_" followed by 32 to 100 characters of standard base64`,
-			"hookworker endpoint recover flags:", "-until", "hookworker endpoint disable flags:", "-reason"}},
+			"hookworker endpoint recover flags:", "-until", "hookworker endpoint disable flags:", "-reason", "-tenant"}},
 		{"event", []string{"resend EVENT_ID", "hookworker event send flags:", "-payload", "-channel", "1 to 64 of A-Za-z0-9_-",
-			"hookworker event resend flags:", "-endpoint"}},
-		{"attempts", []string{"-outcome"}},
+			"hookworker event resend flags:", "-endpoint", "-tenant"}},
+		{"attempts", []string{"-outcome", "-tenant"}},
+		{"tenant", []string{"token ID [--ttl D]", "hookworker tenant put flags:", "-id", "-name", "-metadata",
+			"hookworker tenant list flags:", "-limit", "hookworker tenant token flags:", "-ttl"}},
 		{"listen", []string{"-addr", "-secret-refresh", "1 to 63 of A-Za-z0-9_-", `"whsec_" followed by 32 to 100`}},
 	} {
 		code, out, _ := mainOut(t, nil, "help", tt.command)

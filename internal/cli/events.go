@@ -336,7 +336,7 @@ func checkURL(what, raw string) error {
 
 // endpointCommands are `hookworker endpoint ...`.
 var endpointCommands = map[string]apiCommand{
-	"add": {"--url URL [--id ID] [--event-type T]... [--channel C]... [--metadata JSON] [--header K:V]... [--secret whsec_…] [--description TEXT]", 0,
+	"add": {"--url URL [--id ID] [--event-type T]... [--channel C]... [--metadata JSON] [--header K:V]... [--secret whsec_…] [--description TEXT] [--tenant ID]", 0,
 		func(fs *flag.FlagSet) apiCheck {
 			var ep client.Endpoint
 			var types, channels listFlag
@@ -350,10 +350,15 @@ var endpointCommands = map[string]apiCommand{
 			fs.StringVar(&metadata, "metadata", "", "a JSON object kept with the endpoint")
 			fs.Var(headers, "header", "an extra request header Name:value (or Name=value); repeatable")
 			fs.StringVar(&secret, "secret", "", "its signing secret, "+secretFormat+" (default: a generated one)")
+			tenant, checkTenant := tenantFlag(fs, "the tenant it belongs to, for good: it receives that tenant's events only (default: none, the operator's own)")
 			return func([]string, io.Reader) (apiAction, error) {
 				if ep.URL == "" {
 					return nil, errors.New("--url is required")
 				}
+				if err := checkTenant(); err != nil {
+					return nil, err
+				}
+				ep.Tenant = *tenant
 				if err := checkURL("--url", ep.URL); err != nil {
 					return nil, err
 				}
@@ -386,16 +391,21 @@ var endpointCommands = map[string]apiCommand{
 				}, nil
 			}
 		}},
-	"list": {"[--event-type T] [--channel C] [--asc] [--limit N]", 0, func(fs *flag.FlagSet) apiCheck {
+	"list": {"[--event-type T] [--channel C] [--tenant ID] [--asc] [--limit N]", 0, func(fs *flag.FlagSet) apiCheck {
 		var q client.EndpointQuery
 		fs.StringVar(&q.EventType, "event-type", "", "only the endpoints that receive this type")
 		fs.StringVar(&q.Channel, "channel", "", "only the endpoints that listen to this channel")
+		tenant, checkTenant := tenantFlag(fs, "only the endpoints of this tenant")
 		asc := fs.Bool("asc", false, "oldest first (default: newest first)")
 		limit := fs.Int("limit", 0, "print at most N endpoints (default: all)")
 		return func([]string, io.Reader) (apiAction, error) {
 			if *limit < 0 {
 				return nil, errors.New("--limit must not be negative")
 			}
+			if err := checkTenant(); err != nil {
+				return nil, err
+			}
+			q.Tenant = *tenant
 			if *asc {
 				q.Order = "asc"
 			}
@@ -448,7 +458,7 @@ var endpointCommands = map[string]apiCommand{
 	"rm": {"ID", 1, idCommand(func(ctx context.Context, c *client.Client, id string) (any, error) {
 		return map[string]any{"id": id, "deleted": true}, c.DeleteEndpoint(ctx, id)
 	})},
-	"recover": {"ID --since D|T [--until T]", 1, recoverCommand},
+	"recover": {"ID --since D|T [--until T] [--tenant ID]", 1, recoverCommand},
 	"disable": {"ID [--reason TEXT]", 1, setDisabled(true)},
 	"enable":  {"ID", 1, setDisabled(false)},
 }
@@ -456,17 +466,22 @@ var endpointCommands = map[string]apiCommand{
 // eventCommands are `hookworker event ...`.
 var eventCommands = map[string]apiCommand{
 	"resend": {"EVENT_ID --endpoint ID", 1, resendCommand},
-	"send": {"--type T --payload JSON|- [--channel C] [--id ID]", 0, func(fs *flag.FlagSet) apiCheck {
+	"send": {"--type T --payload JSON|- [--channel C] [--id ID] [--tenant ID]", 0, func(fs *flag.FlagSet) apiCheck {
 		var ev client.Event
 		var payload string
 		fs.StringVar(&ev.Type, "type", "", "the event type (required)")
 		fs.StringVar(&payload, "payload", "", "the JSON payload, - for standard input (required)")
 		fs.StringVar(&ev.Channel, "channel", "", "the channel it is sent on")
 		fs.StringVar(&ev.ID, "id", "", "the event id, its idempotency key: "+eventIDFormat+" (default: a generated one)")
+		tenant, checkTenant := tenantFlag(fs, "the tenant it is sent for: it reaches that tenant's endpoints only (default: none, the operator's own endpoints only)")
 		return func(_ []string, stdin io.Reader) (apiAction, error) {
 			if ev.Type == "" {
 				return nil, errors.New("--type is required")
 			}
+			if err := checkTenant(); err != nil {
+				return nil, err
+			}
+			ev.Tenant = *tenant
 			if payload == "" {
 				return nil, errors.New("--payload is required (- reads standard input)")
 			}

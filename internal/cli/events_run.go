@@ -17,8 +17,9 @@ import (
 
 // startEvents sets up the event stream, the catalog buckets (event types,
 // endpoints, tenants) and the delivery log's stream, serves the event and
-// endpoint API and runs the fan-out consumer until ctx ends. It returns the catalog, which event
-// jobs are delivered with; stop stops the API and waits for the fan-out.
+// endpoint API and runs the fan-out consumer until ctx ends. It returns
+// the catalog, which event jobs are delivered with; stop stops the API and
+// waits for the fan-out.
 func startEvents(ctx context.Context, b *bus.Bus, cfg config.Config, log *slog.Logger) (cat *catalog.Catalog, stop func(), err error) {
 	eb, err := b.EnsureEvents(ctx, bus.EventTopology{EventMaxAge: cfg.EventMaxAge})
 	if err != nil {
