@@ -377,6 +377,17 @@ func TestResultJSON(t *testing.T) {
 				`"finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":null,` +
 				`"event":{"id":"evt_3","type":"a.b","channel":null},"endpoint":"ep_3","tenant":"acme"}`,
 		},
+		{
+			name: "traced: trace_id last",
+			res: Result{
+				ID: "t1", Type: Webhook, OK: true, Outcome: Delivered, Status: 204, URL: "https://a.example", Attempts: 1,
+				StartedAt: start, FinishedAt: start, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736",
+			},
+			want: `{"id":"t1","type":"webhook","ok":true,"outcome":"delivered","status":204,"url":"https://a.example","attempts":1,` +
+				`"error":null,"response":null,"proxy":null,"started_at":"2026-11-22T10:00:00.000000001Z",` +
+				`"finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":null,` +
+				`"event":null,"endpoint":null,"tenant":null,"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -42,7 +42,8 @@ const HeaderTenant = "Hooks-Tenant"
 // subject. Its JSON form is the contract's: status, url, error, response and
 // proxy are null when empty, times are RFC 3339 in UTC with nanoseconds, and
 // meta is null when the job had none: every key is always present, but
-// truncated, which is present only when a part was cut. It is always valid
+// truncated, which is present only when a part was cut, and trace_id,
+// present only when the worker traces. It is always valid
 // UTF-8: invalid bytes of meta and response become U+FFFD.
 type Result struct {
 	// ID is the job's id.
@@ -86,6 +87,10 @@ type Result struct {
 	// Tenant is the tenant of an event job's event; empty (null in JSON)
 	// for the operator's own events and for plain jobs.
 	Tenant string
+	// TraceID is the trace id (32 hex digits) of the span of the job's
+	// delivery that made this result; empty (absent in JSON) when the
+	// worker does not trace.
+	TraceID string
 }
 
 // Reject is the result of a job that was not sent because err says it is
@@ -128,6 +133,7 @@ type resultJSON struct {
 	Event      *eventJSON      `json:"event"`
 	Endpoint   *string         `json:"endpoint"`
 	Tenant     *string         `json:"tenant"`
+	TraceID    string          `json:"trace_id,omitempty"`
 }
 
 // eventJSON is a result's event: its channel is null when it has none.
@@ -157,6 +163,7 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		Truncated:  r.Truncated,
 		Endpoint:   nonZero(r.Endpoint),
 		Tenant:     nonZero(r.Tenant),
+		TraceID:    r.TraceID,
 	}
 	if r.Event != nil {
 		w.Event = &eventJSON{ID: r.Event.ID, Type: r.Event.Type, Channel: nonZero(r.Event.Channel)}
@@ -205,6 +212,7 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 		Truncated:  w.Truncated,
 		Endpoint:   deref(w.Endpoint),
 		Tenant:     deref(w.Tenant),
+		TraceID:    w.TraceID,
 	}
 	if w.Event != nil {
 		r.Event = &Event{ID: w.Event.ID, Type: w.Event.Type, Channel: deref(w.Event.Channel)}
