@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sethvargo/go-retry"
+	oteltrace "go.opentelemetry.io/otel/trace"
 
 	"github.com/hookworker/hookworker/internal/sleep"
 	"github.com/hookworker/hookworker/redact"
@@ -75,6 +76,11 @@ type delivery struct {
 
 	wait  time.Duration // before the next attempt
 	cause string        // of the last attempt without response
+
+	// span is the span of the attempt under way, nil when not tracing;
+	// code is that attempt's status, 0 until a response comes.
+	span oteltrace.Span
+	code int
 
 	done bool
 	res  Result
@@ -172,6 +178,10 @@ func (d *delivery) attempt(ctx context.Context) {
 	}
 	actx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
+	if d.s.tracer != nil {
+		actx = d.startSpan(actx)
+		defer d.endSpan()
+	}
 	hreq, err := d.newRequest(actx)
 	if err != nil {
 		d.finish(Failed, err.Error()+"; nothing sent")
@@ -314,6 +324,7 @@ func (d *delivery) answered(resp *http.Response, hdr http.Header, start time.Tim
 	s := d.s
 	d.attempts++
 	code := resp.StatusCode
+	d.code = code
 	s.obs.Attempt(code)
 	if p := d.req.Pacer; p != nil {
 		p.Observe(d.urls[d.last], resp)

@@ -76,6 +76,9 @@ func (d *delivery) log(ctx context.Context, status int, cause string) {
 	if cause != "" {
 		attrs = append(attrs, slog.String("error", cause))
 	}
+	if d.span != nil {
+		attrs = append(attrs, slog.String("trace_id", d.span.SpanContext().TraceID().String()))
+	}
 	lg.LogAttrs(ctx, slog.LevelDebug, "delivery attempt", attrs...)
 }
 

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // Shared header values; net/http only reads them.
@@ -49,6 +51,10 @@ func (d *delivery) newRequest(ctx context.Context) (*http.Request, error) {
 			}
 			h["Webhook-Signature"] = vals[2:3:3]
 		}
+	}
+	if d.span != nil {
+		// The receiver continues the attempt's trace.
+		w3c.Inject(ctx, propagation.HeaderCarrier(h))
 	}
 	hreq.Header = h
 	return hreq, nil

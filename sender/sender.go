@@ -35,7 +35,10 @@ import (
 	"sync"
 	"time"
 
+	oteltrace "go.opentelemetry.io/otel/trace"
+
 	"github.com/hookworker/hookworker/internal/address"
+	"github.com/hookworker/hookworker/internal/natstrace"
 	"github.com/hookworker/hookworker/internal/secret"
 )
 
@@ -120,6 +123,11 @@ type Config struct {
 	// MaxIdleConns bounds the keep-alive connections kept open unused in
 	// all (per proxy). Defaults to 1024.
 	MaxIdleConns int
+	// TracerProvider, when set and not the OpenTelemetry no-op provider,
+	// traces every HTTP attempt: a client span, the child of the span of
+	// the context Send is given, whose traceparent the request carries.
+	// Nil traces nothing and costs nothing.
+	TracerProvider oteltrace.TracerProvider
 }
 
 // Sender delivers requests. It is safe for concurrent use and is meant to be
@@ -133,6 +141,7 @@ type Sender struct {
 	direct   *http.Client
 	signer   Signer
 	cursors  cursors
+	tracer   oteltrace.Tracer // nil: no tracing
 	now      func() time.Time
 	proxyMu  sync.Mutex
 	viaProxy map[string]*http.Client // keyed by proxy URL
@@ -151,6 +160,7 @@ func New(cfg Config) (*Sender, error) {
 		guard:    newGuard(address.Policy{AllowPrivate: cfg.AllowPrivateNetworks, Allowed: cfg.AllowedNetworks}, cfg.Timeout),
 		now:      time.Now,
 		viaProxy: make(map[string]*http.Client),
+		tracer:   natstrace.Tracer(cfg.TracerProvider, "github.com/hookworker/hookworker/sender"),
 	}
 	s.cursors.init()
 	if s.log == nil {
