@@ -22,7 +22,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/hookworker/hookworker/internal/natstrace"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/sender"
 )
@@ -111,6 +113,14 @@ type Options struct {
 	// create the consumer again. It should wait for the server and return an
 	// error only when ctx ends or the setup is refused for good.
 	Rebind func(ctx context.Context) (jetstream.Consumer, error)
+	// TracerProvider, when set and not the OpenTelemetry no-op provider,
+	// traces every job: a consumer span from the job's fetch to its
+	// settle, the child of the span a traceparent header on the job's
+	// message names, whose trace id the result carries (trace_id) and the
+	// job's log lines too. The Deliverers' sends run under it, so that a
+	// Sender tracing with the same provider makes each HTTP attempt its
+	// child. Nil traces nothing and costs nothing.
+	TracerProvider trace.TracerProvider
 	// Link, when set, returns a context that ends when the NATS connection
 	// is lost. Every NATS operation of a job (storing its result,
 	// acknowledging, handing back, its state) ends with it, so that a reply
@@ -152,6 +162,8 @@ type Worker struct {
 	maxPayload func() int64
 	// results finds the results lost deliveries stored (see storedResult).
 	results *resultIndex
+	// tracer starts the jobs' spans; nil when not tracing.
+	tracer trace.Tracer
 }
 
 // New checks that o holds what a Worker needs and returns the Worker it
@@ -225,6 +237,7 @@ func newWorker(o Options) *Worker {
 		slots:   make(chan struct{}, o.Concurrency),
 		hosts:   newHostLimiter(o.HostConcurrency, o.Concurrency),
 		working: make(chan struct{}, o.Working),
+		tracer:  natstrace.Tracer(o.TracerProvider, "github.com/hookworker/hookworker/consumer"),
 	}
 	// Interfaces holding nil pointers would not compare equal to nil.
 	w.maxPayload = func() int64 { return defaultMaxPayload }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/redact"
@@ -30,6 +31,10 @@ type delivery struct {
 	start  time.Time
 	// token reports whether the job holds a working token.
 	token bool
+	// span is the job's span, nil when not tracing; log is the worker's
+	// logger with the job's trace_id, made when first needed (see logFor).
+	span trace.Span
+	log  *slog.Logger
 }
 
 // handle runs one message to its disposition and settles it. It never
@@ -43,7 +48,14 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) bool {
 	defer stop()
 
 	d := &delivery{msg: msg, start: time.Now(), token: true}
-	w.settle(d, w.decide(ctx, d), stop)
+	if w.tracer == nil {
+		w.settle(d, w.decide(ctx, d), stop)
+		return d.token
+	}
+	ctx = w.startSpan(ctx, d)
+	disp := w.decide(ctx, d)
+	w.settle(d, disp, stop)
+	w.endSpan(d, &disp)
 	return d.token
 }
 
@@ -64,7 +76,7 @@ func (w *Worker) returnUnstarted(ctx context.Context, msg jetstream.Msg) {
 func (w *Worker) decide(ctx context.Context, d *delivery) (disp disposition) {
 	defer func() {
 		if p := recover(); p != nil {
-			w.log.Error("job panicked", "job_id", d.job.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			w.logFor(d).Error("job panicked", "job_id", d.job.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			r := sender.Result{Outcome: sender.Failed, Error: fmt.Sprintf("internal error: %v", p),
 				Attempts: d.state.Progress.Attempts, StartedAt: d.start, FinishedAt: time.Now()}
 			disp = ack(newResult(&d.job, r))
@@ -210,7 +222,7 @@ func (w *Worker) reject(d *delivery, err error) disposition {
 	r := sender.Result{Outcome: sender.Rejected, Error: err.Error(), Attempts: d.state.Progress.Attempts,
 		Retries: d.state.Progress.Retries, StartedAt: d.state.StartedAt, FinishedAt: now}
 	r.URL = firstURL(&d.job, redact.Path)
-	w.log.LogAttrs(context.Background(), slog.LevelDebug, "job rejected", slog.String("job_id", d.job.ID), slog.String("error", r.Error))
+	w.logFor(d).LogAttrs(context.Background(), slog.LevelDebug, "job rejected", slog.String("job_id", d.job.ID), slog.String("error", r.Error))
 	return ack(newResult(&d.job, r))
 }
 
@@ -222,7 +234,7 @@ func (w *Worker) outcome(d *delivery, res *sender.Result) disposition {
 	switch res.Outcome {
 	case sender.Deferred:
 		d.state.Progress = res.Progress()
-		w.log.Info("job deferred", "job_id", d.job.ID, "defer", res.Defer, "attempts", res.Attempts, "status", res.Status)
+		w.logFor(d).Info("job deferred", "job_id", d.job.ID, "defer", res.Defer, "attempts", res.Attempts, "status", res.Status)
 		return handBack(res.Defer, "deferred")
 	case sender.Interrupted:
 		d.state.Progress = res.Progress()

@@ -99,6 +99,9 @@ func (w *Worker) settle(d *delivery, disp disposition, stop func()) {
 func (w *Worker) store(d *delivery, r job.Result, stop func()) {
 	ctx, cancel := w.linked(context.Background(), opTimeout)
 	defer cancel()
+	if d.span != nil && r.TraceID == "" {
+		r.TraceID = d.span.SpanContext().TraceID().String()
+	}
 	vals := []string{r.ID, string(r.Outcome)} // one allocation for the values
 	msg := &nats.Msg{Subject: w.cfg.ResultSubject, Header: nats.Header{
 		nats.MsgIdHdr:     vals[0:1:1],
@@ -110,13 +113,13 @@ func (w *Worker) store(d *delivery, r job.Result, stop func()) {
 	if err != nil {
 		// A Result always marshals, and fits once its parts are cut;
 		// keep the job for another try.
-		w.log.Error("encode result", "job_id", r.ID, "error", err)
+		w.logFor(d).Error("encode result", "job_id", r.ID, "error", err)
 		w.handBack(d, time.Second, "result not encoded", stop)
 		return
 	}
 	msg.Data = data
 	if _, err := w.pub.PublishMsg(ctx, msg); err != nil {
-		w.log.Warn("publish result, job handed back", "job_id", r.ID, "error", err)
+		w.logFor(d).Warn("publish result, job handed back", "job_id", r.ID, "error", err)
 		d.state.Result = &r
 		d.state.Progress.Response = nil // the result holds it
 		w.handBack(d, time.Second, "result not stored", stop)
@@ -153,12 +156,12 @@ func (w *Worker) confirmStored(d *delivery, r job.Result, stop func()) {
 func (w *Worker) acknowledge(ctx context.Context, d *delivery, id string, stop func()) bool {
 	stop()
 	if err := d.msg.DoubleAck(ctx); err != nil {
-		w.log.Warn("acknowledge job", "job_id", id, "error", err)
+		w.logFor(d).Warn("acknowledge job", "job_id", id, "error", err)
 		return false
 	}
 	if d.stored {
 		if err := w.state.Delete(ctx, d.stateKey); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-			w.log.Warn("delete job state", "job_id", id, "error", err)
+			w.logFor(d).Warn("delete job state", "job_id", id, "error", err)
 		}
 	}
 	return true
@@ -176,7 +179,7 @@ func (w *Worker) logFinished(ctx context.Context, r job.Result) {
 	if !w.log.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 9)
+	attrs := make([]slog.Attr, 0, 10)
 	attrs = append(attrs, slog.String("job_id", r.ID), slog.String("type", string(r.Type)),
 		slog.String("outcome", string(r.Outcome)), slog.Int("attempts", r.Attempts), slog.Int64("duration_ms", r.DurationMS))
 	if r.Status != 0 {
@@ -190,6 +193,9 @@ func (w *Worker) logFinished(ctx context.Context, r job.Result) {
 	}
 	if r.Error != "" {
 		attrs = append(attrs, slog.String("error", r.Error))
+	}
+	if r.TraceID != "" {
+		attrs = append(attrs, slog.String("trace_id", r.TraceID))
 	}
 	w.log.LogAttrs(ctx, slog.LevelInfo, "job finished", attrs...)
 }
@@ -211,8 +217,8 @@ func (w *Worker) handBack(d *delivery, delay time.Duration, why string, stop fun
 		err = d.msg.Nak()
 	}
 	if err != nil {
-		w.log.Warn("hand job back", "job_id", d.job.ID, "reason", why, "error", err)
+		w.logFor(d).Warn("hand job back", "job_id", d.job.ID, "reason", why, "error", err)
 		return
 	}
-	w.log.Debug("job handed back", "job_id", d.job.ID, "reason", why, "delay", delay)
+	w.logFor(d).Debug("job handed back", "job_id", d.job.ID, "reason", why, "delay", delay)
 }

@@ -47,14 +47,14 @@ func (w *Worker) loadState(ctx context.Context, d *delivery) {
 	if err != nil {
 		// Without the state the job still runs, with fresh budgets; the
 		// lost-delivery count errs towards running it.
-		w.log.Warn("load job state", "job_id", d.job.ID, "error", err)
+		w.logFor(d).Warn("load job state", "job_id", d.job.ID, "error", err)
 		d.state.HandedBack = int(d.meta.NumDelivered) - 1
 		d.state.Delivery = d.meta.NumDelivered - 1
 		return
 	}
 	var s state
 	if err := json.Unmarshal(e.Value(), &s); err != nil {
-		w.log.Warn("decode job state", "job_id", d.job.ID, "error", err)
+		w.logFor(d).Warn("decode job state", "job_id", d.job.ID, "error", err)
 		d.state.HandedBack = int(d.meta.NumDelivered) - 1
 		d.state.Delivery = d.meta.NumDelivered - 1
 		d.stored = true
@@ -99,7 +99,7 @@ func (w *Worker) saveState(ctx context.Context, d *delivery) {
 		_, err = w.state.Put(ctx, d.stateKey, data)
 	}
 	if err != nil {
-		w.log.Warn("save job state", "job_id", d.job.ID, "error", err)
+		w.logFor(d).Warn("save job state", "job_id", d.job.ID, "error", err)
 		return
 	}
 	d.stored = true

@@ -77,13 +77,13 @@ func (w *Worker) storedResult(ctx context.Context, d *delivery) (job.Result, boo
 	// A result of this job is stored after the job was.
 	r, err := w.results.find(ctx, d.job.ID, d.meta.Timestamp.Add(-clockSkew))
 	if err != nil {
-		w.log.Warn("look for a result stored by a lost delivery; sending the job again", "job_id", d.job.ID, "error", err)
+		w.logFor(d).Warn("look for a result stored by a lost delivery; sending the job again", "job_id", d.job.ID, "error", err)
 		return job.Result{}, false
 	}
 	if r == nil {
 		return job.Result{}, false
 	}
-	w.log.Info("result stored by a lost delivery; job acknowledged, not sent again", "job_id", d.job.ID,
+	w.logFor(d).Info("result stored by a lost delivery; job acknowledged, not sent again", "job_id", d.job.ID,
 		"delivery", d.meta.NumDelivered)
 	return *r, true
 }
