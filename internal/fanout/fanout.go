@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,8 +27,11 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/internal/natstrace"
 	"github.com/hookworker/hookworker/job"
 )
 
@@ -53,6 +57,13 @@ type Config struct {
 	Catalog *catalog.Catalog
 	// Logger receives errors; nil discards them.
 	Logger *slog.Logger
+	// TracerProvider, when set and not the OpenTelemetry no-op provider,
+	// traces every fan-out: a consumer span, the child of the span a
+	// traceparent header on the event's message names, whose trace
+	// context every job of the event carries (so that each job's span
+	// continues the event's trace) and a rejected result's trace_id. Nil
+	// traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Fanout is the fan-out consumer of one process.
@@ -60,6 +71,8 @@ type Fanout struct {
 	cfg  Config
 	js   jetstream.JetStream
 	cons jetstream.Consumer
+	// tracer starts the fan-outs' spans; nil when not tracing.
+	tracer trace.Tracer
 	// beforePublish, when set, runs before each job publish; an error
 	// stops the fan-out of that event there, as if the process died.
 	beforePublish func(jobID string) error
@@ -95,7 +108,8 @@ func New(ctx context.Context, js jetstream.JetStream, stream string, cfg Config)
 	if err != nil {
 		return nil, fmt.Errorf("fanout consumer %s on stream %s: %w", cfg.Durable, stream, err)
 	}
-	return &Fanout{cfg: cfg, js: js, cons: cons}, nil
+	return &Fanout{cfg: cfg, js: js, cons: cons,
+		tracer: natstrace.Tracer(cfg.TracerProvider, "github.com/hookworker/hookworker/internal/fanout")}, nil
 }
 
 // Run fans events out until ctx ends, then waits for the events in hand.
@@ -129,7 +143,14 @@ func (f *Fanout) Run(ctx context.Context) error {
 func (f *Fanout) handle(ctx context.Context, msg jetstream.Msg) {
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.AckWait)
 	defer cancel()
-	f.settle(ctx, msg, f.decide(ctx, msg))
+	if f.tracer == nil {
+		f.settle(ctx, msg, f.decide(ctx, msg))
+		return
+	}
+	ctx, span := f.startSpan(ctx, msg)
+	disp := f.decide(ctx, msg)
+	f.settle(ctx, msg, disp)
+	endSpan(span, &disp)
 }
 
 // decide fans the event of msg out and returns its disposition: fanned out
@@ -157,6 +178,11 @@ func (f *Fanout) decide(ctx context.Context, msg jetstream.Msg) (disp dispositio
 		return handBack(ev, "event not fanned out, retrying", err)
 	case matchErr != nil:
 		return handBack(ev, "event fan-out failed, retrying", matchErr)
+	}
+	if f.tracer != nil {
+		if span := trace.SpanFromContext(ctx); span.IsRecording() {
+			span.SetAttributes(attribute.Int("hookworker.endpoints", len(eps)))
+		}
 	}
 	done, err := f.publish(ctx, ev, eps, msg)
 	switch {
@@ -241,6 +267,7 @@ func (f *Fanout) reject(ctx context.Context, ev catalog.Event, cause error) erro
 func (f *Fanout) rejectJob(ctx context.Context, ev catalog.Event, endpoint, id string, cause error) error {
 	ref := eventRef(ev)
 	r := job.Reject(job.Job{ID: id, Type: job.Webhook, Endpoint: endpoint, Event: &ref, Tenant: ev.Tenant}, cause, time.Now())
+	r.TraceID = natstrace.TraceID(ctx)
 	msg := &nats.Msg{Subject: f.cfg.ResultSubject, Header: nats.Header{
 		nats.MsgIdHdr: {id}, job.HeaderJobID: {id}, job.HeaderOutcome: {string(job.Rejected)},
 	}}
@@ -312,6 +339,9 @@ func (f *Fanout) publish(ctx context.Context, ev catalog.Event, eps []catalog.En
 		return true, err
 	}
 	futures := make([]jetstream.PubAckFuture, 0, len(eps))
+	// Every job continues the trace of the fan-out (none when not
+	// tracing): the same header values, shared.
+	tc := natstrace.Header(ctx)
 	done = true
 	for i, ep := range eps {
 		if i > 0 && i%progressEvery == 0 {
@@ -336,8 +366,9 @@ func (f *Fanout) publish(ctx context.Context, ev catalog.Event, eps []catalog.En
 			}
 			continue
 		}
-		fut, err := f.js.PublishMsgAsync(&nats.Msg{Subject: f.cfg.JobSubject, Data: body,
-			Header: nats.Header{nats.MsgIdHdr: {j.ID}}})
+		hdr := nats.Header{nats.MsgIdHdr: {j.ID}}
+		maps.Copy(hdr, tc)
+		fut, err := f.js.PublishMsgAsync(&nats.Msg{Subject: f.cfg.JobSubject, Data: body, Header: hdr})
 		if err != nil {
 			return true, fmt.Errorf("publish job %s: %w", j.ID, err)
 		}
