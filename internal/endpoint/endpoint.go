@@ -4,7 +4,9 @@
 // Webhooks takes every webhook job. A plain one goes to the sender as it
 // is. An event job is sent only if its endpoint still exists and is enabled
 // when its turn comes (else it fails, nothing sent); its webhook-id is the
-// event's id, the same for every endpoint and every retry; each attempt is
+// event's id, the same for every endpoint and every retry; it goes only to
+// an endpoint of the event's tenant (an endpoint deleted and made again
+// with the same id for another tenant gets nothing); each attempt is
 // signed with the endpoint's secrets as they are when it is signed, so that
 // a rotation applies to retries and, during the grace period, the old
 // secret signs too; and its retries follow the worker's retry schedule
@@ -124,9 +126,9 @@ func (d *Webhooks) Prepare(j *job.Job) (func(context.Context, sender.Request) se
 	if j.Endpoint == "" || j.Event == nil {
 		return d.cfg.Send, nil
 	}
-	ep, ev, jobID := j.Endpoint, *j.Event, j.ID
+	ep, ev, jobID, tenant := j.Endpoint, *j.Event, j.ID, j.Tenant
 	return func(ctx context.Context, req sender.Request) sender.Result {
-		return d.deliver(ctx, req, jobID, ep, ev)
+		return d.deliver(ctx, req, jobID, ep, tenant, ev)
 	}, nil
 }
 
@@ -144,11 +146,12 @@ func (p Plain) Prepare(*job.Job) (func(context.Context, sender.Request) sender.R
 	return p.Send, nil
 }
 
-// deliver sends one event job's request to endpoint id.
-func (d *Webhooks) deliver(ctx context.Context, req sender.Request, jobID, id string, ev job.Event) sender.Result {
+// deliver sends one event job's request to endpoint id, of the event's
+// tenant ("" for none).
+func (d *Webhooks) deliver(ctx context.Context, req sender.Request, jobID, id, tenant string, ev job.Event) sender.Result {
 	start := d.cfg.Now()
 	ep, err := d.cfg.Catalog.Deliverable(ctx, id)
-	if gone := unusable(id, ep, err); gone != nil {
+	if gone := unusable(id, tenant, ep, err); gone != nil {
 		return notSent(req, start, sender.Failed, gone.Error()+"; nothing sent")
 	}
 	if err != nil {
@@ -187,7 +190,7 @@ func (d *Webhooks) deliver(ctx context.Context, req sender.Request, jobID, id st
 	// exists and is enabled; one that cannot be read just now is tried.
 	req.Check = func(ctx context.Context) error {
 		ep, err := d.cfg.Catalog.Deliverable(ctx, id)
-		if gone := unusable(id, ep, err); gone != nil {
+		if gone := unusable(id, tenant, ep, err); gone != nil {
 			return fmt.Errorf("%w; no retry sent", gone)
 		}
 		return nil
@@ -207,12 +210,15 @@ func (d *Webhooks) deliver(ctx context.Context, req sender.Request, jobID, id st
 }
 
 // unusable returns why endpoint id, as Deliverable read it (ep, err),
-// takes no delivery: deleted or disabled; nil when it takes them, or when
-// it could not be read.
-func unusable(id string, ep catalog.Endpoint, err error) error {
+// takes no delivery of an event of tenant: deleted, of another tenant (made
+// again with the same id since the fan-out), or disabled; nil when it
+// takes them, or when it could not be read.
+func unusable(id, tenant string, ep catalog.Endpoint, err error) error {
 	switch {
 	case errors.Is(err, catalog.ErrNotFound):
 		return fmt.Errorf("endpoint %s was deleted", id)
+	case err == nil && ep.Tenant != tenant:
+		return fmt.Errorf("endpoint %s was deleted (an endpoint of another tenant has its id now)", id)
 	case err == nil && ep.Disabled:
 		return fmt.Errorf("endpoint %s is disabled (%s)", id, ep.DisabledReason)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,13 +139,13 @@ func TestTenantsOverTheAPI(t *testing.T) {
 	var globexLog, allLog []client.Attempt
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		globexLog = attempts(t, c, client.AttemptQuery{Tenant: "globex"})
 		allLog = attempts(t, c, client.AttemptQuery{})
 		if len(allLog) >= 4 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	globexLog = attempts(t, c, client.AttemptQuery{Tenant: "globex"})
 	if len(allLog) != 4 {
 		t.Fatalf("the log holds %d records, want 4", len(allLog))
 	}
@@ -239,4 +240,41 @@ func endpointIDs(eps []client.Endpoint) []string {
 func containsNullTenant(b []byte) bool {
 	var m map[string]json.RawMessage
 	return json.Unmarshal(b, &m) == nil && string(m["tenant"]) == "null"
+}
+
+// TestEventJobGoesToItsTenantsEndpointOnly: a job of a tenant's event
+// whose endpoint now belongs to another tenant, or to none (deleted and
+// made again with the same id since the fan-out), ends failed with nothing
+// sent; the same job of the endpoint's own tenant (the control) is
+// delivered.
+func TestEventJobGoesToItsTenantsEndpointOnly(t *testing.T) {
+	t.Parallel()
+	w := start(t, options{})
+	w.putType(t, "a.b")
+	if _, err := w.cat.PutTenant(context.Background(), catalog.Tenant{ID: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	rc := w.receiver(t, nil)
+	ep := w.putEndpoint(t, catalog.Endpoint{URL: rc.URL}, "")
+	eventJob := func(id, tenant string) map[string]any {
+		j := map[string]any{"id": id, "url": rc.URL, "payload": map[string]any{},
+			"endpoint": ep.ID, "event": map[string]any{"id": "evt_t", "type": "a.b"}}
+		if tenant != "" {
+			j["tenant"] = tenant
+		}
+		return j
+	}
+	w.publishJob(t, eventJob("acme-job", "acme"))
+	if r := w.result(t, "acme-job"); r.Outcome != job.Failed || r.Attempts != 0 || r.Tenant != "acme" ||
+		!strings.Contains(r.Error, "another tenant") {
+		t.Errorf("acme's job to the operator's endpoint: %s after %d attempts, tenant %q, %q; want failed, nothing sent",
+			r.Outcome, r.Attempts, r.Tenant, r.Error)
+	}
+	w.publishJob(t, eventJob("own-job", ""))
+	if r := w.result(t, "own-job"); r.Outcome != job.Delivered {
+		t.Fatalf("the operator's job: %s %q, want delivered", r.Outcome, r.Error)
+	}
+	if n := len(rc.requests()); n != 1 {
+		t.Errorf("the endpoint got %d requests, want the operator's job's alone", n)
+	}
 }
