@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/hookworker/hookworker/config"
 	"github.com/hookworker/hookworker/internal/api"
 	"github.com/hookworker/hookworker/internal/attempt"
@@ -17,10 +19,10 @@ import (
 
 // startEvents sets up the event stream, the catalog buckets (event types,
 // endpoints, tenants) and the delivery log's stream, serves the event and
-// endpoint API and runs the fan-out consumer until ctx ends. It returns
-// the catalog, which event jobs are delivered with; stop stops the API and
-// waits for the fan-out.
-func startEvents(ctx context.Context, b *bus.Bus, cfg config.Config, log *slog.Logger) (cat *catalog.Catalog, stop func(), err error) {
+// endpoint API and runs the fan-out consumer, traced with tp, until ctx
+// ends. It returns the catalog, which event jobs are delivered with; stop
+// stops the API and waits for the fan-out.
+func startEvents(ctx context.Context, b *bus.Bus, cfg config.Config, tp trace.TracerProvider, log *slog.Logger) (cat *catalog.Catalog, stop func(), err error) {
 	eb, err := b.EnsureEvents(ctx, bus.EventTopology{EventMaxAge: cfg.EventMaxAge})
 	if err != nil {
 		return nil, nil, fmt.Errorf("set up events: %w", err)
@@ -55,7 +57,7 @@ func startEvents(ctx context.Context, b *bus.Bus, cfg config.Config, log *slog.L
 		// Fanning an event out is mostly waiting (for the catalog's sync,
 		// for the jobs' acknowledgements): as many events at once as the
 		// worker holds jobs keeps the job stream fed.
-		Concurrency: cfg.Concurrency, Catalog: cat, Logger: log,
+		Concurrency: cfg.Concurrency, Catalog: cat, Logger: log, TracerProvider: tp,
 	})
 	if err != nil {
 		_ = svc.Stop()

@@ -19,6 +19,7 @@ import (
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/endpoint"
 	"github.com/hookworker/hookworker/internal/metrics"
+	"github.com/hookworker/hookworker/internal/tracing"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/proxies"
 	"github.com/hookworker/hookworker/sender"
@@ -38,8 +39,24 @@ func run(ctx context.Context, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hookworker: %v\n", err)
 		return ExitUsage
 	}
+	// Tracing is configured by the OTEL_ variables alone, and off without
+	// an OTLP endpoint; the spans still buffered are exported on the way
+	// out.
+	tr, err := tracing.Setup(ctx, "hookworker", build.Version, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "hookworker: invalid configuration:\n%v\n", err)
+		return ExitUsage
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tr.Shutdown(sctx); err != nil {
+			log.Warn("export the last traces", "error", err)
+		}
+	}()
 	m := metrics.New()
 	scfg := cfg.SenderConfig()
+	scfg.TracerProvider = tr.Provider()
 	scfg.Observer = m
 	scfg.Logger = log
 	scfg.UserAgent = "hookworker/" + build.Version
@@ -73,7 +90,7 @@ func run(ctx context.Context, stderr io.Writer) int {
 		}),
 		Logger: log,
 	})
-	log.Info("hookworker starting", "version", build.Version, "proxies", len(list), "config", cfg)
+	log.Info("hookworker starting", "version", build.Version, "proxies", len(list), "tracing", tr.On(), "config", cfg)
 	for _, name := range config.Unknown() {
 		log.Warn("unknown variable ignored; check its spelling in hookworker -h", "variable", name)
 	}
@@ -122,7 +139,7 @@ func run(ctx context.Context, stderr io.Writer) int {
 		log.Error("set up jetstream", "error", err)
 		return ExitFailure
 	}
-	cat, stopEvents, err := startEvents(ctx, b, cfg, log)
+	cat, stopEvents, err := startEvents(ctx, b, cfg, tr.Provider(), log)
 	if err != nil {
 		log.Error("start the event api and fan-out", "error", err)
 		return ExitFailure
@@ -163,7 +180,7 @@ func run(ctx context.Context, stderr io.Writer) int {
 			job.Discord: dc.Prepare,
 			job.Slack:   sc.Prepare,
 		},
-		OnAttempt:   onAttempt,
+		OnAttempt: onAttempt, TracerProvider: tr.Provider(),
 		Concurrency: cfg.Concurrency, HostConcurrency: cfg.HostConcurrency,
 		AckWait: cfg.AckWait, ShutdownTimeout: cfg.ShutdownTimeout, MaxRedeliveries: cfg.MaxRedeliveries,
 		ResultSubject: cfg.ResultSubject, EndpointSubject: bus.EndpointSubject(cfg.Subject), Logger: log,
