@@ -42,7 +42,7 @@ func hookworker() (string, func()) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	cat, err := catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints})
+	cat, err := catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints, Tenants: eb.Tenants})
 	if err != nil {
 		log.Fatal(err)
 	}
