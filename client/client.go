@@ -19,6 +19,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
+
+	"github.com/hookworker/hookworker/internal/natstrace"
 )
 
 // Defaults of a Client.
@@ -130,7 +132,9 @@ func (c *Client) call(ctx context.Context, verb string, req, out any) error {
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	msg, err := c.nc.RequestWithContext(ctx, c.prefix+"."+verb, body)
+	rmsg := &nats.Msg{Subject: c.prefix + "." + verb, Data: body}
+	natstrace.Inject(ctx, rmsg) // events.send passes it on to the event
+	msg, err := c.nc.RequestMsgWithContext(ctx, rmsg)
 	if err != nil {
 		return fmt.Errorf("hookworker api %s: %w", verb, err)
 	}
@@ -397,7 +401,10 @@ type Sent struct {
 
 // SendEvent checks e against its type and stores it; hookworker then
 // delivers it to every endpoint that listens. Sending the same id again
-// stores nothing new and reports the first copy, with Duplicate set.
+// stores nothing new and reports the first copy, with Duplicate set. When
+// ctx carries an OpenTelemetry span, the stored event carries its
+// traceparent, so that a worker that traces continues the trace through
+// the event's fan-out and each of its jobs.
 func (c *Client) SendEvent(ctx context.Context, e Event) (Sent, error) {
 	var out Sent
 	err := c.call(ctx, "events.send", e, &out)

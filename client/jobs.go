@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
+	"github.com/hookworker/hookworker/internal/natstrace"
 	"github.com/hookworker/hookworker/internal/resultscan"
 	"github.com/hookworker/hookworker/job"
 )
@@ -17,7 +18,9 @@ import (
 // Publish checks the plain job j as the worker will, and publishes it with
 // Nats-Msg-Id set to its id (j.ID, or a generated one), waiting for the
 // stream's acknowledgement. It returns the job's id; a job already
-// published within the duplicate window is not stored again.
+// published within the duplicate window is not stored again. When ctx
+// carries an OpenTelemetry span, the message carries its traceparent, so
+// that a worker that traces continues the trace.
 func (c *Client) Publish(ctx context.Context, j job.Job) (string, error) {
 	if j.ID == "" {
 		j.ID = nuid.Next()
@@ -38,7 +41,9 @@ func (c *Client) Publish(ctx context.Context, j job.Job) (string, error) {
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	if _, err := js.Publish(ctx, c.jobSubject, data, jetstream.WithMsgID(j.ID)); err != nil {
+	msg := &nats.Msg{Subject: c.jobSubject, Data: data}
+	natstrace.Inject(ctx, msg)
+	if _, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(j.ID)); err != nil {
 		return "", fmt.Errorf("publish job %s: %w", j.ID, err)
 	}
 	return j.ID, nil

@@ -35,6 +35,7 @@ import (
 	"github.com/hookworker/hookworker/internal/auth"
 	"github.com/hookworker/hookworker/internal/build"
 	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/internal/natstrace"
 	"github.com/hookworker/hookworker/internal/replay"
 	"github.com/hookworker/hookworker/job"
 )
@@ -271,6 +272,9 @@ func (s *Service) handle(r micro.Request, subject string) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
 	ctx = auth.With(ctx, auth.Operator())
+	// A request's traceparent goes on to what it publishes (events.send's
+	// event), so that the caller's trace continues.
+	ctx = natstrace.Extract(ctx, nats.Header(r.Headers()))
 	limit := int(s.cfg.JetStream.Conn().MaxPayload())
 	out, err := s.Call(ctx, subject, r.Data())
 	if err != nil {
@@ -614,6 +618,7 @@ func (s *Service) store(ctx context.Context, ev catalog.Event) (catalog.Event, b
 	if ev.Tenant != "" {
 		msg.Header.Set(job.HeaderTenant, ev.Tenant)
 	}
+	natstrace.Inject(ctx, msg)
 	ack, err := s.cfg.JetStream.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID), jetstream.WithExpectLastSequencePerSubject(0))
 	var api *jetstream.APIError
 	var first catalog.Event
