@@ -15,6 +15,7 @@ import (
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
@@ -107,36 +108,74 @@ func spanNamed(spans []*tracepb.Span, name string) *tracepb.Span {
 	return nil
 }
 
+// tracedRun is a worker with tracing on, exporting to an in-process OTLP
+// receiver, and a receiver that keeps the traceparent of every request.
+type tracedRun struct {
+	worker  *proc
+	sink    *otlpSink
+	rc      *httptest.Server
+	natsURL string
+	mu      sync.Mutex
+	parents []string
+}
+
+func startTraced(t *testing.T) *tracedRun {
+	t.Helper()
+	srv := bustest.Server(t)
+	tr := &tracedRun{sink: newOTLPSink(t), natsURL: srv.ClientURL()}
+	tr.rc = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		tr.mu.Lock()
+		tr.parents = append(tr.parents, r.Header.Get("Traceparent"))
+		tr.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(tr.rc.Close)
+	env := baseEnv(srv.ClientURL())
+	env["OTEL_EXPORTER_OTLP_ENDPOINT"] = tr.sink.URL
+	env["OTEL_BSP_SCHEDULE_DELAY"] = "50" // milliseconds
+	env["OTEL_SERVICE_NAME"] = "hookworker-test"
+	tr.worker = start(t, env)
+	tr.worker.waitLog(t, "worker running")
+	return tr
+}
+
+// traceparents are those the receiver got.
+func (tr *tracedRun) traceparents() []string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return append([]string(nil), tr.parents...)
+}
+
+// producer returns a context carrying a producer's span, of a tracer of
+// the test's own that exports nowhere, and the span.
+func producer(t *testing.T) (context.Context, trace.Span) {
+	t.Helper()
+	tp := sdktrace.NewTracerProvider()
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	return tp.Tracer("producer").Start(t.Context(), "produce")
+}
+
+// checkChild checks that span is in the trace of parent, its child.
+func checkChild(t *testing.T, span, parent *tracepb.Span) {
+	t.Helper()
+	if !bytes.Equal(span.GetParentSpanId(), parent.GetSpanId()) || !bytes.Equal(span.GetTraceId(), parent.GetTraceId()) {
+		t.Errorf("span %s: parent %x in trace %x, want %s %x in trace %x", span.GetName(),
+			span.GetParentSpanId(), span.GetTraceId(), parent.GetName(), parent.GetSpanId(), parent.GetTraceId())
+	}
+}
+
 // TestTraceOfAJob runs the worker with tracing on, exporting to an
 // in-process OTLP receiver, and publishes a job under a producer's span:
 // the job's span is the producer span's child, the HTTP attempt's span
 // the job span's, the receiver gets the attempt's traceparent, the result
 // carries the trace id and the job's log line too.
 func TestTraceOfAJob(t *testing.T) {
-	srv := bustest.Server(t)
-	sink := newOTLPSink(t)
-	var mu sync.Mutex
-	var traceparents []string
-	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		mu.Lock()
-		traceparents = append(traceparents, r.Header.Get("Traceparent"))
-		mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(rc.Close)
-	env := baseEnv(srv.ClientURL())
-	env["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink.URL
-	env["OTEL_BSP_SCHEDULE_DELAY"] = "50" // milliseconds
-	env["OTEL_SERVICE_NAME"] = "hookworker-test"
-	w := start(t, env)
-	w.waitLog(t, "worker running")
+	tr := startTraced(t)
+	w, sink, rc := tr.worker, tr.sink, tr.rc
 
-	// The producer's span: a tracer of the test's own, exporting nowhere.
-	tp := sdktrace.NewTracerProvider()
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	ctx, produce := tp.Tracer("producer").Start(t.Context(), "produce")
-	nc, _ := bustest.Connect(t, srv.ClientURL())
+	ctx, produce := producer(t)
+	nc, _ := bustest.Connect(t, tr.natsURL)
 	c := client.New(nc)
 	id, err := c.Publish(ctx, job.Job{ID: "traced-1", URL: rc.URL + "/hook", Payload: json.RawMessage(`{"n":1}`)})
 	produce.End()
@@ -165,12 +204,8 @@ func TestTraceOfAJob(t *testing.T) {
 	if jobSpan.GetKind() != tracepb.Span_SPAN_KIND_CONSUMER || attempt.GetKind() != tracepb.Span_SPAN_KIND_CLIENT {
 		t.Errorf("kinds: job %s, attempt %s; want consumer, client", jobSpan.GetKind(), attempt.GetKind())
 	}
-	if !bytes.Equal(attempt.GetParentSpanId(), jobSpan.GetSpanId()) || !bytes.Equal(attempt.GetTraceId(), jobSpan.GetTraceId()) {
-		t.Errorf("attempt span's parent %x in trace %x, want the job span %x", attempt.GetParentSpanId(), attempt.GetTraceId(), jobSpan.GetSpanId())
-	}
-	mu.Lock()
-	got := traceparents
-	mu.Unlock()
+	checkChild(t, attempt, jobSpan)
+	got := tr.traceparents()
 	want := "00-" + traceID + "-" + hex.EncodeToString(attempt.GetSpanId()) + "-01"
 	if len(got) != 1 || got[0] != want {
 		t.Errorf("receiver got traceparent %q, want [%s]: the attempt's", got, want)
@@ -187,5 +222,49 @@ func TestTraceOfAJob(t *testing.T) {
 	}
 	if finished != 1 {
 		t.Errorf("%d job finished lines, want 1", finished)
+	}
+}
+
+// TestTraceOfAnEvent sends an event under a producer's span, through the
+// API, to a worker with tracing on: the fan-out's span is the producer
+// span's child, the job's span the fan-out's, the attempt's the job's, and
+// the result and the receiver's traceparent are in the producer's trace.
+func TestTraceOfAnEvent(t *testing.T) {
+	tr := startTraced(t)
+	nc, _ := bustest.Connect(t, tr.natsURL)
+	c := client.New(nc)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if _, err := c.PutEventType(ctx, client.EventType{Name: "order.created"}); err != nil {
+		t.Fatal(err)
+	}
+	ep, err := c.PutEndpoint(ctx, client.Endpoint{ID: "ep_traced", URL: tr.rc.URL + "/events"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pctx, produce := producer(t)
+	sent, err := c.SendEvent(pctx, client.Event{ID: "evt_traced", Type: "order.created", Payload: json.RawMessage(`{"order":1}`)})
+	produce.End()
+	if err != nil || sent.Endpoints != 1 {
+		t.Fatalf("send event: %+v, %v", sent, err)
+	}
+	res, err := c.Wait(ctx, sent.ID+":"+ep.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	traceID := produce.SpanContext().TraceID().String()
+	if !res.OK || res.TraceID != traceID {
+		t.Fatalf("result ok %v trace_id %q, want delivered in trace %s", res.OK, res.TraceID, traceID)
+	}
+	spans := tr.sink.await(t, "hookworker.fanout", "hookworker.job", "POST")
+	fan, jobSpan, attempt := spanNamed(spans, "hookworker.fanout"), spanNamed(spans, "hookworker.job"), spanNamed(spans, "POST")
+	if got, want := hex.EncodeToString(fan.GetParentSpanId()), produce.SpanContext().SpanID().String(); got != want || hex.EncodeToString(fan.GetTraceId()) != traceID {
+		t.Errorf("fan-out span's parent %s, want the producer's span %s", got, want)
+	}
+	checkChild(t, jobSpan, fan)
+	checkChild(t, attempt, jobSpan)
+	want := "00-" + traceID + "-" + hex.EncodeToString(attempt.GetSpanId()) + "-01"
+	if got := tr.traceparents(); len(got) != 1 || got[0] != want {
+		t.Errorf("receiver got traceparent %q, want [%s]: the attempt's", got, want)
 	}
 }
