@@ -41,6 +41,9 @@ type Config struct {
 	EmbeddedDir string
 	// Name is the connection name shown by the server.
 	Name string
+	// Replicas is the replica count of every stream and bucket the worker
+	// creates; 0 means 1. Existing ones keep theirs (see Ensure).
+	Replicas int
 	// Logger receives connection events; nil discards them.
 	Logger *slog.Logger
 }
@@ -54,6 +57,8 @@ type Bus struct {
 	log    *slog.Logger
 	closed chan struct{}
 	bound  atomic.Bool
+	// replicas is the replica count of what the worker creates, at least 1.
+	replicas int
 
 	linkMu sync.Mutex
 	link   context.Context    // see Link
@@ -70,7 +75,7 @@ func Connect(cfg Config) (*Bus, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	b := &Bus{log: log, closed: make(chan struct{})}
+	b := &Bus{log: log, replicas: max(cfg.Replicas, 1), closed: make(chan struct{})}
 	b.link, b.unlink = context.WithCancel(context.Background())
 	name := cfg.Name
 	if name == "" {

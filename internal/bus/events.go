@@ -42,8 +42,8 @@ type EventsBound struct {
 }
 
 // EnsureEvents creates what is missing of the event stream and the event
-// type, endpoint and tenant buckets (one replica each), and uses what
-// exists as it is; an existing event stream must capture hooks.event.>.
+// type, endpoint and tenant buckets (with the Bus's replica count), and uses
+// what exists as it is; an existing event stream must capture hooks.event.>.
 func (b *Bus) EnsureEvents(ctx context.Context, t EventTopology) (EventsBound, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -57,13 +57,13 @@ func (b *Bus) EnsureEvents(ctx context.Context, t EventTopology) (EventsBound, e
 	if err != nil {
 		return EventsBound{}, err
 	}
-	if out.Types, err = b.ensureBucket(ctx, EventTypesBucket, "hookworker event types"); err != nil {
+	if out.Types, err = b.catalogBucket(ctx, EventTypesBucket, "hookworker event types"); err != nil {
 		return EventsBound{}, err
 	}
-	if out.Endpoints, err = b.ensureBucket(ctx, EndpointsBucket, "hookworker endpoints"); err != nil {
+	if out.Endpoints, err = b.catalogBucket(ctx, EndpointsBucket, "hookworker endpoints"); err != nil {
 		return EventsBound{}, err
 	}
-	if out.Tenants, err = b.ensureBucket(ctx, TenantsBucket, "hookworker tenants"); err != nil {
+	if out.Tenants, err = b.catalogBucket(ctx, TenantsBucket, "hookworker tenants"); err != nil {
 		return EventsBound{}, err
 	}
 	return out, nil
@@ -78,19 +78,44 @@ func eventDuplicates(maxAge time.Duration) time.Duration {
 	return EventDuplicates
 }
 
-// ensureBucket returns the key-value bucket name, creating it when missing.
-func (b *Bus) ensureBucket(ctx context.Context, name, description string) (jetstream.KeyValue, error) {
-	kv, err := b.js.KeyValue(ctx, name)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = b.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: name, Description: description, Storage: jetstream.FileStorage,
-		})
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = b.js.KeyValue(ctx, name)
-		}
-	}
+// catalogBucket returns the catalog's key-value bucket name, creating it
+// when missing.
+func (b *Bus) catalogBucket(ctx context.Context, name, description string) (jetstream.KeyValue, error) {
+	kv, _, err := b.ensureBucket(ctx, jetstream.KeyValueConfig{
+		Bucket: name, Description: description, Storage: jetstream.FileStorage,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", name, err)
 	}
 	return kv, nil
+}
+
+// ensureBucket returns the key-value bucket cfg names, creating it with cfg
+// and the Bus's replica count when missing (created is then true); an
+// existing bucket is used as it is, with a warning when its replica count
+// differs.
+func (b *Bus) ensureBucket(ctx context.Context, cfg jetstream.KeyValueConfig) (kv jetstream.KeyValue, created bool, err error) {
+	cfg.Replicas = b.replicas
+	kv, err = b.js.KeyValue(ctx, cfg.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = b.js.CreateKeyValue(ctx, cfg)
+		if err == nil {
+			b.log.Info("created bucket", "bucket", cfg.Bucket, "replicas", cfg.Replicas)
+			return kv, true, nil
+		}
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = b.js.KeyValue(ctx, cfg.Bucket)
+		}
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
+		b.checkReplicas("bucket", cfg.Bucket, bs.StreamInfo().Config.Replicas)
+	}
+	return kv, false, nil
 }

@@ -85,10 +85,13 @@ func (e *SubjectError) Error() string {
 }
 
 // Ensure creates what is missing of the job stream, the result stream, the
-// durable consumer and the state bucket, and uses what exists as it is. It
-// waits (with backoff, logging) for a server that is not reachable or not
-// answering yet, until ctx ends; it fails at once on a SubjectError or a
-// configuration the server refuses.
+// durable consumer and the state bucket, the streams and the bucket with
+// Config.Replicas replicas (the consumer has its stream's), and uses what
+// exists as it is, with a warning naming a stream or bucket whose replica
+// count differs. It waits (with backoff, logging) for a server that is not
+// reachable or not answering yet, or a cluster with too few servers up to
+// place the replicas, until ctx ends; it fails at once on a SubjectError or
+// a configuration the server refuses.
 func (b *Bus) Ensure(ctx context.Context, t Topology) (Bound, error) {
 	wait := 250 * time.Millisecond
 	for {
@@ -96,7 +99,7 @@ func (b *Bus) Ensure(ctx context.Context, t Topology) (Bound, error) {
 		if err == nil {
 			b.bound.Store(true)
 			b.log.Info("jetstream ready", "stream", t.Stream, "subject", t.Subject, "durable", t.Durable,
-				"result_stream", t.ResultStream, "result_subject", t.ResultSubject)
+				"result_stream", t.ResultStream, "result_subject", t.ResultSubject, "replicas", b.replicas)
 			return bound, nil
 		}
 		if permanent(err) {
@@ -124,10 +127,27 @@ func permanent(err error) bool {
 	}
 	var api *jetstream.APIError
 	if errors.As(err, &api) {
+		switch api.ErrorCode {
+		case errCodeNoPeers:
+			return false
+		case errCodeReplicasNotSupported:
+			return true
+		}
 		return api.Code == http.StatusBadRequest
 	}
 	return false
 }
+
+// JetStream error codes Ensure tells apart.
+const (
+	// errCodeNoPeers: too few servers of the cluster are up to place a
+	// stream's replicas, as while a cluster starts or one of its servers
+	// is down; it goes away when they are up.
+	errCodeNoPeers jetstream.ErrorCode = 10005
+	// errCodeReplicasNotSupported: more than one replica asked of a server
+	// that is not in a cluster.
+	errCodeReplicasNotSupported jetstream.ErrorCode = 10074
+)
 
 func (b *Bus) ensureOnce(ctx context.Context, t Topology) (Bound, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -183,18 +203,13 @@ func (b *Bus) ensureOnce(ctx context.Context, t Topology) (Bound, error) {
 	if ttl <= 0 {
 		ttl = 24 * time.Hour
 	}
-	kv, err := b.js.KeyValue(ctx, bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = b.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      bucket,
-			Description: "hookworker per-job delivery state",
-			TTL:         ttl,
-			Storage:     jetstream.FileStorage,
-		})
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = b.js.KeyValue(ctx, bucket)
-		}
-	} else if err == nil {
+	kv, created, err := b.ensureBucket(ctx, jetstream.KeyValueConfig{
+		Bucket:      bucket,
+		Description: "hookworker per-job delivery state",
+		TTL:         ttl,
+		Storage:     jetstream.FileStorage,
+	})
+	if err == nil && !created {
 		kv, err = b.growTTL(ctx, kv, ttl)
 	}
 	if err != nil {
@@ -306,24 +321,28 @@ func resultDuplicates(maxAge time.Duration) time.Duration {
 	return ResultDuplicates
 }
 
-// ensureStream returns the stream named in cfg, creating it when missing; an
-// existing stream must capture subject, a literal subject that cfg.Subjects
-// capture. Logs and errors name cfg.Subjects, the subjects as configured.
+// ensureStream returns the stream named in cfg, creating it when missing
+// with the Bus's replica count; an existing stream must capture subject, a
+// literal subject that cfg.Subjects capture, and is used with the replicas
+// it has (a warning names it when they differ). Logs and errors name
+// cfg.Subjects, the subjects as configured.
 func (b *Bus) ensureStream(ctx context.Context, cfg jetstream.StreamConfig, subject string) (jetstream.Stream, error) {
 	configured := strings.Join(cfg.Subjects, ",")
+	cfg.Replicas = b.replicas
 	s, err := b.js.Stream(ctx, cfg.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		s, err = b.js.CreateStream(ctx, cfg)
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			s, err = b.js.Stream(ctx, cfg.Name)
 		} else if err == nil {
-			b.log.Info("created stream", "stream", cfg.Name, "subject", configured)
+			b.log.Info("created stream", "stream", cfg.Name, "subject", configured, "replicas", cfg.Replicas)
 			return s, nil
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", cfg.Name, err)
 	}
+	b.checkReplicas("stream", cfg.Name, s.CachedInfo().Config.Replicas)
 	subjects := s.CachedInfo().Config.Subjects
 	if len(subjects) == 0 {
 		subjects = []string{cfg.Name}
@@ -334,6 +353,18 @@ func (b *Bus) ensureStream(ctx context.Context, cfg jetstream.StreamConfig, subj
 		}
 	}
 	return nil, &SubjectError{Stream: cfg.Name, Subject: configured}
+}
+
+// checkReplicas warns when an existing stream or bucket (what) named name
+// has another replica count than the Bus creates with: it is used as it
+// is, and changing it is the operator's (nats stream edit --replicas).
+func (b *Bus) checkReplicas(what, name string, replicas int) {
+	replicas = max(replicas, 1)
+	if replicas == b.replicas {
+		return
+	}
+	b.log.Warn(what+" has another replica count than configured; used as it is",
+		what, name, "replicas", replicas, "configured_replicas", b.replicas)
 }
 
 // SubjectMatches reports whether the subject pattern (with the wildcards *

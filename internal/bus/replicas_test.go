@@ -1,0 +1,128 @@
+package bus
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookworker/hookworker/internal/bus/bustest"
+)
+
+// lockedBuffer is a log destination the connection's handlers may write to
+// while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestReplicasOfEverythingCreated sets the worker up on a three-server
+// cluster with three replicas: every stream and bucket it creates (jobs,
+// results, state, events, the catalog's buckets, the delivery log) has
+// three, and so has the job consumer; a bucket that existed with one is
+// used as it is, and a warning names it.
+func TestReplicasOfEverythingCreated(t *testing.T) {
+	t.Parallel()
+	c := bustest.NewCluster(t, 3)
+	var logs lockedBuffer
+	b, err := Connect(Config{URL: c.URLs(), Replicas: 3, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	ctx := t.Context()
+	bound, err := b.Ensure(ctx, topology()) // waits for the cluster to place replicas
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.JetStream().CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: TenantsBucket}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.EnsureEvents(ctx, EventTopology{EventMaxAge: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.EnsureAttempts(ctx, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+
+	want := map[string]int{
+		"HOOKS": 3, "HOOKS_RESULTS": 3, "KV_" + DefaultStateBucket: 3,
+		EventStream: 3, "KV_" + EventTypesBucket: 3, "KV_" + EndpointsBucket: 3, AttemptStream: 3,
+		"KV_" + TenantsBucket: 1,
+	}
+	for name, n := range want {
+		s, err := b.JetStream().Stream(ctx, name)
+		if err != nil {
+			t.Errorf("stream %s: %v", name, err)
+			continue
+		}
+		if got := s.CachedInfo().Config.Replicas; got != n {
+			t.Errorf("stream %s has %d replicas, want %d", name, got, n)
+		}
+	}
+	ci, err := bound.Consumer.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ci.Cluster == nil || len(ci.Cluster.Replicas) != 2 {
+		t.Errorf("job consumer cluster info %+v, want a leader and two replicas", ci.Cluster)
+	}
+	warned := func(name string) bool {
+		for line := range strings.Lines(logs.String()) {
+			if strings.Contains(line, "level=WARN") && strings.Contains(line, "replica count") && strings.Contains(line, "="+name+" ") {
+				return true
+			}
+		}
+		return false
+	}
+	if !warned(TenantsBucket) || !strings.Contains(logs.String(), "replicas=1 configured_replicas=3") {
+		t.Errorf("no warning naming %s with its replicas; log:\n%s", TenantsBucket, logs.String())
+	}
+	for name := range want {
+		if name != "KV_"+TenantsBucket && warned(strings.TrimPrefix(name, "KV_")) {
+			t.Errorf("a warning names %s, which has the replicas configured", name)
+		}
+	}
+}
+
+// TestPermanent checks which errors Ensure gives up on: too few servers up
+// to place the replicas is waited out; replicas asked of a server that is
+// not in a cluster are not.
+func TestPermanent(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"no suitable peers", &jetstream.APIError{Code: http.StatusBadRequest, ErrorCode: errCodeNoPeers}, false},
+		{"insufficient resources", &jetstream.APIError{Code: http.StatusServiceUnavailable, ErrorCode: 10023}, false},
+		{"replicas without a cluster", &jetstream.APIError{Code: http.StatusInternalServerError, ErrorCode: errCodeReplicasNotSupported}, true},
+		{"bad configuration", &jetstream.APIError{Code: http.StatusBadRequest, ErrorCode: 10052}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := permanent(tt.err); got != tt.want {
+				t.Errorf("permanent(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}
