@@ -44,6 +44,11 @@ type Config struct {
 	// EmbeddedDir is the embedded server's JetStream store. Used only when
 	// NATSURL is empty. Defaults to ./data.
 	EmbeddedDir string `envconfig:"HOOKWORKER_EMBEDDED_DIR" default:"./data" desc:"the embedded NATS server's JetStream store directory"`
+	// Replicas is the replica count of every stream and key-value bucket
+	// the worker creates: 1, or 3 (or 5) on a NATS cluster, at most 5. An
+	// existing stream or bucket keeps its own, with a warning naming it when
+	// it differs. More than 1 needs NATSURL. Defaults to 1.
+	Replicas int `envconfig:"HOOKWORKER_REPLICAS" default:"1" desc:"replica count of every stream and bucket the worker creates (3 on a three-server cluster), at most 5; existing ones keep theirs"`
 
 	// Subject is the subject jobs are published on. Defaults to hooks.send.
 	Subject string `envconfig:"HOOKWORKER_SUBJECT" default:"hooks.send" desc:"subject jobs are published on"`

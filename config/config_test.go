@@ -40,6 +40,7 @@ func TestLoadDefaults(t *testing.T) {
 	want := Config{
 		EmbeddedListen:  "127.0.0.1:4222",
 		EmbeddedDir:     "./data",
+		Replicas:        1,
 		Subject:         "hooks.send",
 		Stream:          "HOOKS",
 		Durable:         "hookworker",
@@ -86,6 +87,7 @@ func TestLoadValues(t *testing.T) {
 	}
 	setenv(t, map[string]string{
 		"HOOKWORKER_NATS_URL":               "nats://a:4222,nats://b:4222",
+		"HOOKWORKER_REPLICAS":               "3",
 		"HOOKWORKER_NATS_CREDS":             creds,
 		"HOOKWORKER_CONCURRENCY":            "10",
 		"HOOKWORKER_TIMEOUT":                "2s",
@@ -106,6 +108,9 @@ func TestLoadValues(t *testing.T) {
 	c, err := Load()
 	if err != nil {
 		t.Fatalf("Load: %v", err)
+	}
+	if c.Replicas != 3 {
+		t.Errorf("Replicas = %d, want 3", c.Replicas)
 	}
 	if c.Concurrency != 10 || c.HostConcurrency != 2 {
 		t.Errorf("Concurrency, HostConcurrency = %d, %d; want 10, 2", c.Concurrency, c.HostConcurrency)
@@ -247,6 +252,9 @@ func TestLoadErrors(t *testing.T) {
 		{"http addr range", map[string]string{"HOOKWORKER_HTTP_ADDR": ":70000"}, "HOOKWORKER_HTTP_ADDR: port must be a number"},
 		{"embedded listen", map[string]string{"HOOKWORKER_EMBEDDED_LISTEN": "localhost"}, "HOOKWORKER_EMBEDDED_LISTEN: must be host:port"},
 		{"embedded dir", map[string]string{"HOOKWORKER_EMBEDDED_DIR": " "}, "HOOKWORKER_EMBEDDED_DIR: must not be empty"},
+		{"replicas zero", map[string]string{"HOOKWORKER_REPLICAS": "0"}, "HOOKWORKER_REPLICAS: must be 1 to 5, got 0"},
+		{"replicas above", map[string]string{"HOOKWORKER_NATS_URL": "nats://a:4222", "HOOKWORKER_REPLICAS": "7"}, "HOOKWORKER_REPLICAS: must be 1 to 5, got 7"},
+		{"replicas embedded", map[string]string{"HOOKWORKER_REPLICAS": "3"}, "HOOKWORKER_REPLICAS: must be 1 with the embedded server (HOOKWORKER_NATS_URL empty), got 3"},
 		{"nats creds missing", map[string]string{"HOOKWORKER_NATS_CREDS": filepath.Join(dir, "none.creds")}, "HOOKWORKER_NATS_CREDS: cannot read"},
 		{"nats creds dir", map[string]string{"HOOKWORKER_NATS_CREDS": dir}, "HOOKWORKER_NATS_CREDS: is a directory"},
 		{"nats creds not creds", map[string]string{"HOOKWORKER_NATS_CREDS": badList}, `HOOKWORKER_NATS_CREDS: is not a NATS credentials file (a user JWT and an nkey seed): "` + badList + `": nkeys: no nkey seed found`},

@@ -25,6 +25,9 @@ import (
 // maxNameLen is the longest stream or consumer name JetStream accepts.
 const maxNameLen = 255
 
+// maxReplicas is the most replicas JetStream keeps of a stream.
+const maxReplicas = 5
+
 // Validate checks every setting and returns all the problems found, joined,
 // one per line, each starting with the variable's name. It expects the
 // computed defaults to be applied already (Load does so). No error holds the
@@ -41,6 +44,12 @@ func (c Config) Validate() error {
 		if strings.TrimSpace(c.EmbeddedDir) == "" {
 			v.add("EmbeddedDir", "must not be empty when %s_NATS_URL is empty", Prefix)
 		}
+	}
+	switch {
+	case c.Replicas < 1 || c.Replicas > maxReplicas:
+		v.add("Replicas", "must be 1 to %d, got %d", maxReplicas, c.Replicas)
+	case c.Replicas > 1 && c.NATSURL == "":
+		v.add("Replicas", "must be 1 with the embedded server (%s empty), got %d; replicas need a NATS cluster", envName("NATSURL"), c.Replicas)
 	}
 
 	v.subject("Subject", c.Subject)

@@ -97,7 +97,7 @@ func run(ctx context.Context, stderr io.Writer) int {
 
 	b, err := bus.Connect(bus.Config{
 		URL: cfg.NATSURL, Creds: cfg.NATSCreds, EmbeddedListen: cfg.EmbeddedListen, EmbeddedDir: cfg.EmbeddedDir,
-		Name: "hookworker", Logger: log,
+		Name: "hookworker", Replicas: cfg.Replicas, Logger: log,
 	})
 	if err != nil {
 		log.Error("connect to nats", "error", err)
