@@ -3,6 +3,7 @@ package consumer_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -139,7 +140,11 @@ func (e *env) waitStored(ids []string, within time.Duration) map[string]job.Resu
 	e.t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		byID, n, err := e.readStored()
+		// A whole read only once the stream holds enough results.
+		byID, n, err := map[string]job.Result(nil), 0, error(nil)
+		if e.storedCount() >= len(ids) {
+			byID, n, err = e.readStored()
+		}
 		if err == nil && len(byID) >= len(ids) {
 			if n != len(byID) {
 				e.t.Errorf("result stream holds %d results for %d jobs", n, len(byID))
@@ -158,10 +163,24 @@ func (e *env) waitStored(ids []string, within time.Duration) map[string]job.Resu
 	}
 }
 
-// readStored reads the whole result stream: results by job id, and how many
-// it holds.
-func (e *env) readStored() (map[string]job.Result, int, error) {
+// storedCount returns how many results the result stream holds, 0 when
+// it cannot tell.
+func (e *env) storedCount() int {
 	ctx, cancel := context.WithTimeout(e.t.Context(), 5*time.Second)
+	defer cancel()
+	s, err := e.js.Stream(ctx, e.topo.ResultStream)
+	if err != nil {
+		return 0
+	}
+	return int(s.CachedInfo().State.Msgs)
+}
+
+// readStored reads the whole result stream: results by job id, and how many
+// it holds. It reads message by message, each read bounded by a timeout,
+// so that a server going away in the middle fails the read (to be tried
+// again) rather than holding it.
+func (e *env) readStored() (map[string]job.Result, int, error) {
+	ctx, cancel := context.WithTimeout(e.t.Context(), 10*time.Second)
 	defer cancel()
 	s, err := e.js.Stream(ctx, e.topo.ResultStream)
 	if err != nil {
@@ -169,18 +188,17 @@ func (e *env) readStored() (map[string]job.Result, int, error) {
 	}
 	byID := map[string]job.Result{}
 	n := 0
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		return nil, 0, err
-	}
-	total := int(cons.CachedInfo().NumPending)
-	for n < total {
-		m, err := cons.Next(jetstream.FetchMaxWait(2 * time.Second))
+	st := s.CachedInfo().State
+	for seq := st.FirstSeq; st.Msgs > 0 && seq <= st.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
 		if err != nil {
 			return byID, n, err
 		}
 		var r job.Result
-		if err := json.Unmarshal(m.Data(), &r); err != nil {
+		if err := json.Unmarshal(m.Data, &r); err != nil {
 			e.t.Fatalf("stored result is not JSON: %v", err)
 		}
 		n++
