@@ -124,6 +124,7 @@ func (b *bench) all(ctx context.Context) (*report, error) {
 		{"backlog", b.backlog},
 		{"mixed", b.mixed},
 		{"paced", b.paced},
+		{"tracing", b.tracingRun},
 	} {
 		if !b.o.runs(phase.name) {
 			continue

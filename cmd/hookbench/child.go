@@ -359,9 +359,10 @@ func startChild(role string, args []string, env []string) (*child, error) {
 	}
 	cmd := exec.Command(exe, args...)
 	// The worker's settings are the bench's alone: inherited HOOKWORKER_
-	// variables (proxies, a NATS URL) would skew or misdirect the run.
+	// variables (proxies, a NATS URL) would skew or misdirect the run, and
+	// OTEL_ ones would trace runs meant to run without.
 	inherited := slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		return strings.HasPrefix(kv, "HOOKWORKER_") || strings.HasPrefix(kv, roleEnv+"=")
+		return strings.HasPrefix(kv, "HOOKWORKER_") || strings.HasPrefix(kv, "OTEL_") || strings.HasPrefix(kv, roleEnv+"=")
 	})
 	cmd.Env = append(append(inherited, roleEnv+"="+role), env...)
 	c := &child{role: role, cmd: cmd, stderr: &lockedBuffer{}}

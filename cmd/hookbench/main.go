@@ -5,8 +5,10 @@
 // the worker holding thousands of jobs in flight against a slow receiver,
 // events fanned out to endpoints with the delivery log on and off (events),
 // bursts of jobs to one host through a worker with its default per-host
-// limit (backlog), a fast host's jobs among a slow host's (mixed), and the
-// worker's CPU at a steady rate well below its ceiling (paced).
+// limit (backlog), a fast host's jobs among a slow host's (mixed), the
+// worker's CPU at a steady rate well below its ceiling (paced), and the
+// worker end to end with tracing on, exporting to an OTLP sink, against
+// tracing off (tracing).
 //
 // Every part runs in its own process on loopback: a JetStream server, a
 // receiver answering 204, the ceiling loads and the worker, each this binary
@@ -28,7 +30,7 @@
 //	    [-events 5000] [-events-endpoints 4] [-events-cpuprofile f]
 //	    [-backlog-small 1000] [-backlog-large 20000] [-mixed-slow 20000] \
 //	    [-mixed-fast 2000] [-mixed-cpuprofile f] [-paced-jobs 5000] [-paced-rate 1000] \
-//	    [-paced-cpuprofile f] [-phases "end to end,events"]
+//	    [-paced-cpuprofile f] [-tracing-runs 4] [-phases "end to end,events"]
 package main
 
 import (
@@ -81,12 +83,13 @@ type options struct {
 	PacedRate        float64
 	PacedCPUProfile  string
 	MixedCPUProfile  string
+	TracingRuns      int
 	// Phases lists the phases to run, by name; empty: all of them.
 	Phases []string
 }
 
 // phaseNames are the phases in the order they run.
-var phaseNames = []string{"http ceiling", "bus ceiling", "end to end", "slow receiver", "events", "backlog", "mixed", "paced"}
+var phaseNames = []string{"http ceiling", "bus ceiling", "end to end", "slow receiver", "events", "backlog", "mixed", "paced", "tracing"}
 
 // runs reports whether the phase named name is to run.
 func (o *options) runs(name string) bool {
@@ -130,6 +133,7 @@ func main() {
 	flag.IntVar(&o.PacedJobs, "paced-jobs", 5000, "jobs in the paced run")
 	flag.Float64Var(&o.PacedRate, "paced-rate", 1000, "jobs published per second in the paced run")
 	flag.StringVar(&o.PacedCPUProfile, "paced-cpuprofile", "", "write a CPU profile of the worker during the paced run to this file")
+	flag.IntVar(&o.TracingRuns, "tracing-runs", 4, "end-to-end runs in the tracing phase, tracing off, on, on, off, and so on; a multiple of 4 (0: 4)")
 	phases := flag.String("phases", "", "the phases to run, comma-separated, of "+strings.Join(phaseNames, ", ")+"; a ratio to a phase that did not run is 0 (empty: all)")
 	flag.Parse()
 	for _, p := range strings.Split(*phases, ",") {
@@ -166,6 +170,12 @@ func (o *options) check() error {
 	}
 	if o.BacklogSmall < 1 || o.BacklogLarge < 1 || o.MixedSlow < 1 || o.MixedFast < 1 || o.PacedJobs < 1 || o.PacedRate <= 0 {
 		return errors.New("backlog, mixed and paced jobs and the paced rate must be positive")
+	}
+	if o.TracingRuns == 0 {
+		o.TracingRuns = 4
+	}
+	if o.TracingRuns < 0 || o.TracingRuns%4 != 0 {
+		return errors.New("tracing-runs must be a positive multiple of 4")
 	}
 	if o.Timeout <= 0 || o.SlowDelay < 0 || o.Settle < 0 {
 		return errors.New("timeout must be positive, slow-delay and settle not negative")

@@ -51,6 +51,7 @@ var reportKeys = []string{
 	"events_dps", "events_vs_e2e", "events_plain_dps", "events_vs_e2e_phase", "events_log_on_vs_off", "events_worker_cpu_s_per_1k", "worker_events_rss_peak_mib",
 	"backlog_small_vs_e2e", "backlog_large_vs_e2e", "backlog_large_worst_vs_median", "backlog_large_window_worst_dps",
 	"mixed_fast_vs_alone", "mixed_fast_vs_loaded", "mixed_slow_peak_in_flight", "paced_worker_cpu_s_per_1k", "paced_vs_e2e_cpu", "paced_saturated_worker_cpu_s_per_1k",
+	"tracing_on_dps", "tracing_off_dps", "tracing_on_vs_off", "tracing_on_worker_cpu_s_per_1k", "tracing_spans_per_delivery",
 	"cpu_total_s",
 }
 
@@ -126,6 +127,23 @@ func TestRunTiny(t *testing.T) {
 		"jobs": 50, "concurrency": 4, "window": 8,
 		"e2e_results": 50, "e2e_delivered": 50, "e2e_duplicates": 0,
 	}, []string{"e2e_dps", "e2e_worker_rss_peak_mib", "worker_e2e_rss_peak_mib", "cpu_total_s"})
+}
+
+// TestRunTinyTracing runs the tracing phase on a tiny configuration: every
+// job delivered, with tracing on and off, and the sink got the two spans of
+// every job traced.
+func TestRunTinyTracing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server, a receiver, an OTLP sink and workers in processes of their own")
+	}
+	o := tinyOptions()
+	o.Phases = []string{"tracing"}
+	var out bytes.Buffer
+	if err := run(context.Background(), o, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	kv := checkReport(t, out.String())
+	checkValues(t, kv, map[string]float64{"tracing_spans_per_delivery": 2}, []string{"tracing_on_dps", "tracing_off_dps", "tracing_export_requests"})
 }
 
 // TestRunTinyAllPhases runs every phase on a tiny configuration and checks

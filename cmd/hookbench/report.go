@@ -87,6 +87,7 @@ type report struct {
 	BacklogLarge  backlogResult
 	Mixed         mixedResult
 	Paced         pacedResult
+	Tracing       tracingResult
 	// Filled in by finish, once every child has exited.
 	peakRSS  map[string]int64 // role (with a phase) → bytes
 	totalCPU float64
@@ -267,9 +268,10 @@ func (r *report) fields() []field {
 	}
 
 	fs = append(fs, r.eventsFields(f, ratio)...)
+	fs = append(fs, r.tracingFields(f, ratio)...)
 	r.backlogFields(add, r.E2E)
 
-	for _, role := range []string{"nats", "receiver", "httpload", "busload", "worker_e2e", "worker_slow", "worker_bound", "worker_events"} {
+	for _, role := range []string{"nats", "receiver", "httpload", "busload", "worker_e2e", "worker_slow", "worker_bound", "worker_events", "worker_tracing"} {
 		add("processes", role+" peak RSS MiB (getrusage)", role+"_rss_peak_mib", f(float64(r.peakRSS[role])/mib, 1))
 	}
 	add("processes", "load generator peak RSS MiB (VmHWM)", "bench_rss_peak_mib", f(float64(r.selfHWM)/mib, 1))

@@ -42,6 +42,8 @@ func runRole(role string, args []string) error {
 		return busLoadRole(args)
 	case "worker":
 		return workerRole(args)
+	case "otlpsink":
+		return otlpSinkRole(args)
 	}
 	return fmt.Errorf("unknown role %q", role)
 }

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// tracingResult is the tracing phase: plain end-to-end runs through a
+// worker exporting a span per job and one per HTTP attempt over OTLP/HTTP
+// to a sink that discards them, and through the same worker with tracing
+// off, alternately.
+type tracingResult struct {
+	// On and Off add up the runs with tracing on and off.
+	On, Off throughput
+	// Spans and Requests are what the sink received from the runs with
+	// tracing on.
+	Spans, Requests int64
+}
+
+// tracingRun runs TracingRuns end-to-end runs, tracing off, on, on, off,
+// and so on, so that a load that changes steadily over the runs weighs
+// alike on both (see eventsRun), each through a worker of its own.
+func (b *bench) tracingRun(ctx context.Context, r *report) error {
+	sink, err := b.start("otlpsink", nil, nil)
+	if err != nil {
+		return err
+	}
+	defer sink.stop()
+	var tr tracingResult
+	var runs []string
+	for i := range b.o.TracingRuns {
+		on := i%4 == 1 || i%4 == 2
+		t, err := b.tracingOnce(ctx, on, sink.info)
+		if err != nil {
+			return fmt.Errorf("tracing %s: %w", onOff(on), err)
+		}
+		runs = append(runs, t.describe("tracing "+onOff(on)))
+		if on {
+			tr.On = tr.On.add(t)
+		} else {
+			tr.Off = tr.Off.add(t)
+		}
+	}
+	var counts sinkCounts
+	if err := sink.callJSON(&counts, "counts"); err != nil {
+		return err
+	}
+	tr.Spans, tr.Requests = counts.Spans, counts.Requests
+	r.Tracing = tr
+	b.logf("  tracing on %.0f deliveries/s, off %.0f/s; %.2f spans exported per delivery traced",
+		tr.On.rate(), tr.Off.rate(), float64(tr.Spans)/float64(max(tr.On.N, 1)))
+	b.logf("  runs in order, deliveries/s (worker, nats CPU s per 1k deliveries): %s", strings.Join(runs, ", "))
+	return nil
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
+}
+
+// tracingOnce is one end-to-end run through a worker that exports its
+// spans to the sink at endpoint when on, and traces nothing when not; it
+// stops the worker, which exports its last spans, before it returns.
+func (b *bench) tracingOnce(ctx context.Context, on bool, endpoint string) (throughput, error) {
+	env := b.workerEnv("trace", b.o.Concurrency, b.o.Concurrency)
+	if on {
+		env = append(env, "OTEL_EXPORTER_OTLP_ENDPOINT="+endpoint, "OTEL_SERVICE_NAME=hookbench-worker")
+	}
+	c, err := b.startNamed("worker", "worker_tracing", nil, env)
+	if err != nil {
+		return throughput{}, err
+	}
+	defer c.stop()
+	m, dr, err := b.measure(ctx, c, "trace", b.o.Jobs, b.o.Window, "/hook", nil)
+	if err != nil {
+		return throughput{}, err
+	}
+	if dr.Delivered != dr.Results || dr.Duplicates != 0 {
+		b.logf("  tracing %s: %d of %d delivered, %d duplicates", onOff(on), dr.Delivered, dr.Results, dr.Duplicates)
+	}
+	return throughput{N: dr.Results, Seconds: dr.Seconds, CPU: m.cpu, NATSCPU: m.natsCPU}, nil
+}
+
+// sinkCounts is what the OTLP sink received.
+type sinkCounts struct {
+	Requests int64 `json:"requests"`
+	Spans    int64 `json:"spans"`
+}
+
+// otlpSinkRole accepts OTLP/HTTP trace exports (protobuf, on /v1/traces),
+// counts their spans and discards them: a collector that costs the worker
+// nothing but the export itself.
+func otlpSinkRole([]string) error {
+	var requests, spans atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/traces", func(w http.ResponseWriter, r *http.Request) {
+		var body io.Reader = r.Body
+		if r.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			body = zr
+		}
+		data, err := io.ReadAll(body)
+		var req coltracepb.ExportTraceServiceRequest
+		if err == nil {
+			err = proto.Unmarshal(data, &req)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		n := 0
+		for _, rs := range req.GetResourceSpans() {
+			for _, ss := range rs.GetScopeSpans() {
+				n += len(ss.GetSpans())
+			}
+		}
+		requests.Add(1)
+		spans.Add(int64(n))
+		out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		_, _ = w.Write(out)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	return serve(os.Stdin, os.Stdout, "http://"+ln.Addr().String(), map[string]command{
+		"counts": func([]string) (string, error) {
+			b, err := json.Marshal(sinkCounts{Requests: requests.Load(), Spans: spans.Load()})
+			return string(b), err
+		},
+	})
+}
+
+// tracingFields are the tracing phase's figures.
+func (r *report) tracingFields(f func(float64, int) string, ratio func(a, b float64) float64) []field {
+	if !r.o.runs("tracing") {
+		return nil
+	}
+	t := r.Tracing
+	vs := ratio(t.On.rate(), t.Off.rate())
+	const s = "tracing"
+	n := strconv.Itoa(r.o.TracingRuns / 2)
+	return []field{
+		{s, "deliveries/s, tracing on / off (" + n + " runs each)", "tracing_on_dps", f(t.On.rate(), 0)},
+		{s, "", "tracing_off_dps", f(t.Off.rate(), 0)},
+		{s, "tracing on / off (target ≥ 0.9)", "tracing_on_vs_off", f(vs, 3)},
+		{s, "target met", "tracing_target_met", strconv.FormatBool(vs >= 0.9)},
+		{s, "worker CPU s per 1k deliveries, on / off", "tracing_on_worker_cpu_s_per_1k", f(t.On.per1k(t.On.CPU), 4)},
+		{s, "", "tracing_off_worker_cpu_s_per_1k", f(t.Off.per1k(t.Off.CPU), 4)},
+		{s, "spans exported per delivery traced (a job's and its attempt's: 2)", "tracing_spans_per_delivery", f(ratio(float64(t.Spans), float64(t.On.N)), 2)},
+		{s, "OTLP export requests", "tracing_export_requests", strconv.FormatInt(t.Requests, 10)},
+	}
+}
