@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/hookworker/hookworker/internal/auth"
 	"github.com/hookworker/hookworker/internal/catalog"
 	"github.com/hookworker/hookworker/job"
 )
@@ -20,9 +21,15 @@ type Minter interface {
 	Mint(tenant string, ttl time.Duration) (token string, expiresAt time.Time, err error)
 }
 
+var _ Minter = (*auth.Tokens)(nil)
+
 // tenantEndpoints are the tenant operations; tenants.token is served when
-// the Config has a Minter.
+// the Config has a Minter. A nil *auth.Tokens (no token secret set) is no
+// minter.
 func (s *Service) tenantEndpoints() []endpoint {
+	if t, ok := s.cfg.Tokens.(*auth.Tokens); ok && t == nil {
+		s.cfg.Tokens = nil
+	}
 	eps := []endpoint{
 		{"tenants.put", s.putTenant},
 		{"tenants.get", s.getTenant},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookworker/hookworker/client"
 	"github.com/hookworker/hookworker/internal/api"
+	"github.com/hookworker/hookworker/internal/auth"
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/catalog"
@@ -33,7 +34,8 @@ func (m minter) Mint(tenant string, ttl time.Duration) (string, time.Time, error
 }
 
 // startTenants runs the API with the tenant bucket and, when tokens, a
-// minter, and returns a client of it and the event topology.
+// minter (else a nil *auth.Tokens, as a worker without a token secret
+// has), and returns a client of it and the event topology.
 func startTenants(t *testing.T, tokens bool) (*client.Client, bus.EventsBound) {
 	t.Helper()
 	ctx, b, eb := catalogtest.Start(t)
@@ -41,7 +43,8 @@ func startTenants(t *testing.T, tokens bool) (*client.Client, bus.EventsBound) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := api.Config{Catalog: cat, JetStream: b.JetStream(), Events: eb.Events}
+	var none *auth.Tokens
+	cfg := api.Config{Catalog: cat, JetStream: b.JetStream(), Events: eb.Events, Tokens: none}
 	if tokens {
 		cfg.Tokens = minter{at: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
 	}
@@ -147,7 +150,8 @@ func TestTenantToken(t *testing.T) {
 		}
 	}
 
-	// Without a minter, tenants.token is not served.
+	// Without a minter, tenants.token is not served (a nil *auth.Tokens
+	// is none: it would panic).
 	plain, _ := startTenants(t, false)
 	if _, err := plain.PutTenant(ctx, client.Tenant{ID: "acme"}); err != nil {
 		t.Fatal(err)
