@@ -73,7 +73,7 @@ func Example() {
 	body := `{"type":"order.created","timestamp":"2026-01-02T03:04:05Z","data":{"id":"A-1","total":42}}`
 	fmt.Println(post(srv.URL, exampleSecret, "evt_1", body))
 	fmt.Println(post(srv.URL, exampleSecret, "evt_1", body)) // a retry: acknowledged, not handled again
-	fmt.Println(post(srv.URL, "whsec_c29tZW9uZSBlbHNl", "evt_2", body))
+	fmt.Println(post(srv.URL, "whsec_c29tZW9uZSBlbHNlIHNpZ25zIHRoaXMh", "evt_2", body))
 	fmt.Println(post(srv.URL, exampleSecret, "evt_3", `{"type":"order.deleted","data":{}}`))
 	// Output:
 	// order.created: order A-1, total 42
@@ -126,7 +126,7 @@ func ExampleReceiver_Default() {
 
 func ExampleVerifier() {
 	// During a rotation, list the new secret and the old one.
-	v, err := receiver.NewVerifier([]string{"whsec_bmV3LXNlY3JldA==", exampleSecret}, 0)
+	v, err := receiver.NewVerifier([]string{"whsec_dGhlIG5ldyBzZWNyZXQsIDI0IGJ5dGVz", exampleSecret}, 0)
 	if err != nil {
 		log.Fatal(err)
 	}
