@@ -378,6 +378,10 @@ func decode(data []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
+		var ie *catalog.InvalidError
+		if errors.As(err, &ie) {
+			return ie // a field that names itself, such as an endpoint's timeout
+		}
 		return &catalog.InvalidError{Field: "request", Reason: "must be a JSON object of the documented fields: " + err.Error()}
 	}
 	return nil

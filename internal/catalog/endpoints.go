@@ -39,6 +39,25 @@ type Endpoint struct {
 	// Tenant is the tenant the endpoint belongs to; empty for the
 	// operator's own. It is set when the endpoint is created, for good.
 	Tenant string `json:"tenant,omitempty"`
+	// RateLimit is the most requests per second the endpoint receives,
+	// across every worker; 0 is no limit.
+	RateLimit int `json:"rate_limit,omitempty"`
+	// Ordered endpoints receive events in the order they were stored: an
+	// event's first attempt starts once the previous event's delivery to
+	// the endpoint has reached its outcome.
+	Ordered bool `json:"ordered,omitempty"`
+	// RetrySchedule, when set, is the wait before each retry of an event
+	// job to the endpoint, in place of the worker's
+	// HOOKWORKER_RETRY_SCHEDULE; empty is the worker's.
+	RetrySchedule Schedule `json:"retry_schedule,omitempty"`
+	// Timeout, when set, is the per-attempt timeout of a delivery to the
+	// endpoint, clamped by the worker to its HOOKWORKER_TIMEOUT; zero is
+	// the worker's.
+	Timeout Timeout `json:"timeout,omitempty"`
+	// Auth, when set, is how a worker authenticates to the receiver. An
+	// Endpoint read from the catalog holds it without its key or client
+	// secret.
+	Auth *Auth `json:"auth,omitempty"`
 	// Disabled endpoints receive nothing; DisabledReason says why.
 	Disabled       bool   `json:"disabled"`
 	DisabledReason string `json:"disabled_reason"`
@@ -52,6 +71,10 @@ type stored struct {
 	Endpoint
 	Secret     string      `json:"secret"`
 	OldSecrets []oldSecret `json:"old_secrets,omitempty"`
+	// AuthSecret is the auth's key (mtls) or client secret (oauth2), kept
+	// out of Endpoint.Auth; AuthVersion changes whenever the auth does.
+	AuthSecret  string `json:"auth_secret,omitempty"`
+	AuthVersion string `json:"auth_version,omitempty"`
 	// FailingSince is when the first delivery failed since the last one
 	// that succeeded; nil when the last one succeeded (see Failed).
 	FailingSince *time.Time `json:"failing_since,omitempty"`
@@ -128,6 +151,9 @@ func (c *Catalog) check(ctx context.Context, e *Endpoint) error {
 			return err
 		}
 	}
+	if err := c.checkPolicy(e); err != nil {
+		return err
+	}
 	if !e.Disabled {
 		e.DisabledReason = ""
 	}
@@ -193,11 +219,13 @@ func (c *Catalog) PutEndpoint(ctx context.Context, e Endpoint, sec string) (Endp
 		now := c.now()
 		s := stored{Endpoint: e, Secret: sec}
 		s.CreatedAt, s.UpdatedAt = now, now
+		var old *stored
 		if cur != nil {
-			old, err := decodeJSON[stored](cur)
+			o, err := decodeJSON[stored](cur)
 			if err != nil {
 				return nil, fmt.Errorf("endpoint %s: %w", e.ID, err)
 			}
+			old = &o
 			if old.Tenant != e.Tenant {
 				return nil, invalid("tenant", "cannot change: endpoint %s %s", e.ID, belongsTo(old.Tenant))
 			}
@@ -212,6 +240,9 @@ func (c *Catalog) PutEndpoint(ctx context.Context, e Endpoint, sec string) (Endp
 		}
 		if s.Secret == "" {
 			s.Secret = secret.New()
+		}
+		if err := s.setAuth(e.Auth, old); err != nil {
+			return nil, err
 		}
 		out = s.Endpoint
 		return json.Marshal(s)
