@@ -1,0 +1,191 @@
+package ratelimit_test
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookworker/hookworker/internal/bus/bustest"
+	"github.com/hookworker/hookworker/internal/ratelimit"
+)
+
+// bucket returns a fresh bucket on a fresh server, and a function that
+// opens it again over another connection, as another worker would.
+func bucket(t *testing.T) (jetstream.KeyValue, func() jetstream.KeyValue) {
+	t.Helper()
+	srv := bustest.Server(t)
+	_, js := bustest.Connect(t, srv.ClientURL())
+	kv, err := js.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: "RATE", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := func() jetstream.KeyValue {
+		_, js := bustest.Connect(t, srv.ClientURL())
+		kv, err := js.KeyValue(context.Background(), "RATE")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kv
+	}
+	return kv, other
+}
+
+func newLimiter(t *testing.T, kv jetstream.KeyValue, maxWait time.Duration) *ratelimit.Limiter {
+	t.Helper()
+	l, err := ratelimit.New(ratelimit.Config{Store: kv, MaxWait: maxWait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// mostInOneSecond returns the most times of at that fall in one window of
+// a second.
+func mostInOneSecond(at []time.Time) int {
+	sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
+	most := 0
+	for i := range at {
+		n := 0
+		for j := i; j < len(at) && at[j].Sub(at[i]) < time.Second; j++ {
+			n++
+		}
+		most = max(most, n)
+	}
+	return most
+}
+
+// TestTwoWorkersShareTheLimit: two limiters on two connections, each with
+// many requests at once to one endpoint, send at most rate (plus one) in
+// any second between them; those that would wait longer than MaxWait are
+// turned away with a wait, and none errs otherwise.
+func TestTwoWorkersShareTheLimit(t *testing.T) {
+	t.Parallel()
+	kv, other := bucket(t)
+	const rate = 20
+	limiters := []*ratelimit.Limiter{newLimiter(t, kv, 100*time.Millisecond), newLimiter(t, other(), 100*time.Millisecond)}
+	ctx := context.Background()
+	var mu sync.Mutex
+	var sent []time.Time
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	for i := range 16 {
+		l := limiters[i%2]
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				err := l.Take(ctx, "ep_1", rate)
+				var busy *ratelimit.BusyError
+				switch {
+				case errors.As(err, &busy):
+					if busy.RetryIn() <= 0 {
+						t.Errorf("busy with a wait of %s", busy.RetryIn())
+						return
+					}
+					time.Sleep(min(busy.RetryIn(), 20*time.Millisecond))
+				case err != nil:
+					t.Error(err)
+					return
+				default:
+					mu.Lock()
+					sent = append(sent, time.Now())
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if most := mostInOneSecond(sent); most > rate+1 {
+		t.Errorf("%d requests in one second, want at most %d", most, rate+1)
+	}
+	if len(sent) < rate {
+		t.Errorf("%d requests in 1.5s, want at least %d", len(sent), rate)
+	}
+}
+
+// TestOtherEndpointsKeepTheirPace: an endpoint whose slots are taken far
+// ahead turns its requests away, and a request to another endpoint goes at
+// once.
+func TestOtherEndpointsKeepTheirPace(t *testing.T) {
+	t.Parallel()
+	kv, _ := bucket(t)
+	l := newLimiter(t, kv, 10*time.Millisecond)
+	ctx := context.Background()
+	if err := l.Take(ctx, "slow", 1); err != nil {
+		t.Fatal(err)
+	}
+	var busy *ratelimit.BusyError
+	if err := l.Take(ctx, "slow", 1); !errors.As(err, &busy) {
+		t.Fatalf("second request within a second: %v, want a BusyError", err)
+	}
+	if busy.RetryIn() < 900*time.Millisecond || busy.RetryIn() > time.Second {
+		t.Errorf("retry in %s, want about 1s", busy.RetryIn())
+	}
+	// Those turned away after it are told to come back one interval apart.
+	var again *ratelimit.BusyError
+	if err := l.Take(ctx, "slow", 1); !errors.As(err, &again) || again.RetryIn() < busy.RetryIn()+900*time.Millisecond {
+		t.Errorf("third request: %v, want a BusyError about a second after the second's", err)
+	}
+	start := time.Now()
+	if err := l.Take(ctx, "fast", 1); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("another endpoint's request took %s", d)
+	}
+}
+
+// TestNoLimit: a rate of 0 takes nothing and never touches the store.
+func TestNoLimit(t *testing.T) {
+	t.Parallel()
+	kv, _ := bucket(t)
+	l := newLimiter(t, kv, 0)
+	for range 100 {
+		if err := l.Take(context.Background(), "ep", 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := kv.Get(context.Background(), "ep"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("record of an endpoint without a limit: %v", err)
+	}
+}
+
+// TestCancelledWait: a request whose context ends while it waits for its
+// slot returns the context's error.
+func TestCancelledWait(t *testing.T) {
+	t.Parallel()
+	kv, _ := bucket(t)
+	l := newLimiter(t, kv, time.Second)
+	if err := l.Take(context.Background(), "ep", 2); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := l.Take(ctx, "ep", 2); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled wait: %v", err)
+	}
+}
+
+// TestRecordLost: a record the bucket lost (aged out, purged) is made
+// again.
+func TestRecordLost(t *testing.T) {
+	t.Parallel()
+	kv, _ := bucket(t)
+	l := newLimiter(t, kv, time.Second)
+	ctx := context.Background()
+	if err := l.Take(ctx, "ep", 1000); err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Purge(ctx, "ep"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Take(ctx, "ep", 1000); err != nil {
+		t.Fatalf("after the record was purged: %v", err)
+	}
+	if _, err := kv.Get(ctx, "ep"); err != nil {
+		t.Errorf("record not made again: %v", err)
+	}
+}
