@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/hookworker/hookworker/internal/natstrace"
+	"github.com/hookworker/hookworker/job"
 )
 
 // Defaults of a Client.
@@ -261,12 +262,55 @@ type Endpoint struct {
 	// own): it receives that tenant's events only. It is set when the
 	// endpoint is created and cannot change.
 	Tenant string `json:"tenant,omitempty"`
+	// RateLimit is the most requests per second the endpoint receives,
+	// across every worker; 0 is no limit.
+	RateLimit int `json:"rate_limit,omitempty"`
+	// Ordered endpoints receive events in the order they were stored.
+	Ordered bool `json:"ordered,omitempty"`
+	// RetrySchedule is the wait before each retry of a delivery to the
+	// endpoint, in place of the worker's; empty: the worker's.
+	RetrySchedule []job.Duration `json:"retry_schedule,omitempty"`
+	// Timeout is the per-attempt timeout of a delivery to the endpoint,
+	// at most the worker's (a longer one is cut to it); zero: the
+	// worker's.
+	Timeout job.Duration `json:"timeout,omitempty"`
+	// Auth is how the workers authenticate to the receiver; nil: not at
+	// all. The API never sends back its Key or ClientSecret.
+	Auth *EndpointAuth `json:"auth,omitempty"`
 	// Disabled endpoints receive nothing; DisabledReason says why.
 	Disabled       bool   `json:"disabled"`
 	DisabledReason string `json:"disabled_reason,omitempty"`
 	// CreatedAt and UpdatedAt are set by the API.
 	CreatedAt time.Time `json:"created_at,omitzero"`
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
+}
+
+// The auth types of an EndpointAuth.
+const (
+	// AuthMTLS presents a client certificate (Cert and Key).
+	AuthMTLS = "mtls"
+	// AuthOAuth2 sends a bearer token got with OAuth2 client credentials
+	// (TokenURL, ClientID, ClientSecret, Scopes), cached until it expires.
+	AuthOAuth2 = "oauth2"
+)
+
+// EndpointAuth is how the workers authenticate to an endpoint's receiver.
+// Key and ClientSecret are write-only: give them in a put, and the API
+// keeps them; an update of the same type without them keeps the ones
+// given before.
+type EndpointAuth struct {
+	// Type is AuthMTLS or AuthOAuth2.
+	Type string `json:"type"`
+	// Cert and Key are the client certificate chain and its private key,
+	// PEM (mtls).
+	Cert string `json:"cert,omitempty"`
+	Key  string `json:"key,omitempty"`
+	// TokenURL, ClientID, ClientSecret and Scopes are the client
+	// credentials grant (oauth2).
+	TokenURL     string   `json:"token_url,omitempty"`
+	ClientID     string   `json:"client_id,omitempty"`
+	ClientSecret string   `json:"client_secret,omitempty"`
+	Scopes       []string `json:"scopes,omitempty"`
 }
 
 // PutEndpoint creates or updates an endpoint. Without an ID, the endpoint

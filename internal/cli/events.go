@@ -336,7 +336,7 @@ func checkURL(what, raw string) error {
 
 // endpointCommands are `hookworker endpoint ...`.
 var endpointCommands = map[string]apiCommand{
-	"add": {"--url URL [--id ID] [--event-type T]... [--channel C]... [--metadata JSON] [--header K:V]... [--secret whsec_…] [--description TEXT] [--tenant ID]", 0,
+	"add": {"--url URL [--id ID] [--event-type T]... [--channel C]... [--metadata JSON] [--header K:V]... [--secret whsec_…] [--description TEXT] [--tenant ID] " + policyUsage, 0,
 		func(fs *flag.FlagSet) apiCheck {
 			var ep client.Endpoint
 			var types, channels listFlag
@@ -351,9 +351,17 @@ var endpointCommands = map[string]apiCommand{
 			fs.Var(headers, "header", "an extra request header Name:value (or Name=value); repeatable")
 			fs.StringVar(&secret, "secret", "", "its signing secret, "+secretFormat+" (default: a generated one)")
 			tenant, checkTenant := tenantFlag(fs, "the tenant it belongs to, for good: it receives that tenant's events only (default: none, the operator's own)")
+			policy := policyFlags(fs)
 			return func([]string, io.Reader) (apiAction, error) {
 				if ep.URL == "" {
 					return nil, errors.New("--url is required")
+				}
+				apply, err := policy()
+				if err != nil {
+					return nil, err
+				}
+				if err := apply(&ep); err != nil {
+					return nil, err
 				}
 				if err := checkTenant(); err != nil {
 					return nil, err
@@ -458,6 +466,7 @@ var endpointCommands = map[string]apiCommand{
 	"rm": {"ID", 1, idCommand(func(ctx context.Context, c *client.Client, id string) (any, error) {
 		return map[string]any{"id": id, "deleted": true}, c.DeleteEndpoint(ctx, id)
 	})},
+	"update":  {"ID [--description TEXT] " + policyUsage, 1, updateCommand},
 	"recover": {"ID --since D|T [--until T] [--tenant ID]", 1, recoverCommand},
 	"disable": {"ID [--reason TEXT]", 1, setDisabled(true)},
 	"enable":  {"ID", 1, setDisabled(false)},
@@ -527,6 +536,6 @@ var eventCommands = map[string]apiCommand{
 // Subcommand orders for the usage.
 var (
 	eventTypeOrder = []string{"put", "get", "rm", "list"}
-	endpointOrder  = []string{"add", "list", "get", "secret", "rotate", "rm", "recover", "disable", "enable"}
+	endpointOrder  = []string{"add", "update", "list", "get", "secret", "rotate", "rm", "recover", "disable", "enable"}
 	eventOrder     = []string{"send", "resend"}
 )
