@@ -1,0 +1,198 @@
+package ordering_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookworker/hookworker/internal/bus"
+	"github.com/hookworker/hookworker/internal/bus/bustest"
+	"github.com/hookworker/hookworker/internal/ordering"
+)
+
+// line is a job stream on a fresh server holding the jobs of ordered
+// endpoint "ep", and a way to reach it from another connection.
+type line struct {
+	t      *testing.T
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	url    string
+}
+
+func newLine(t *testing.T, jobs ...string) *line {
+	t.Helper()
+	srv := bustest.Server(t)
+	_, js := bustest.Connect(t, srv.ClientURL())
+	ctx := context.Background()
+	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "HOOKS", Retention: jetstream.WorkQueuePolicy,
+		Subjects: []string{"hooks.send", "hooks.send.endpoint", "hooks.send.endpoint.*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &line{t: t, js: js, stream: s, url: srv.ClientURL()}
+	for _, id := range jobs {
+		l.publish(id)
+	}
+	return l
+}
+
+func (l *line) publish(id string) {
+	l.t.Helper()
+	if _, err := l.js.Publish(context.Background(), bus.OrderedSubject("hooks.send", "ep"), []byte(`{}`), jetstream.WithMsgID(id)); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+// remove removes job id from the stream, as its acknowledgement does.
+func (l *line) remove(id string) {
+	l.t.Helper()
+	m, err := l.stream.GetMsg(context.Background(), 1, jetstream.WithGetMsgSubject(bus.OrderedSubject("hooks.send", "ep")))
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	if got := m.Header.Get(nats.MsgIdHdr); got != id {
+		l.t.Fatalf("first job %s, want %s", got, id)
+	}
+	if err := l.stream.DeleteMsg(context.Background(), m.Sequence); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+// gate returns a gate on its own connection, as a worker's.
+func (l *line) gate(cfg ordering.Config) *ordering.Gate {
+	l.t.Helper()
+	nc, js := bustest.Connect(l.t, l.url)
+	s, err := js.Stream(context.Background(), "HOOKS")
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	cfg.Stream, cfg.JobSubject, cfg.Conn = s, "hooks.send", nc
+	g, err := ordering.New(cfg)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	l.t.Cleanup(g.Close)
+	if err := nc.Flush(); err != nil {
+		l.t.Fatal(err)
+	}
+	return g
+}
+
+// turn runs Turn in the background and returns where its error comes.
+func turn(g *ordering.Gate, job string) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- g.Turn(context.Background(), "ep", job) }()
+	return ch
+}
+
+func waitTurn(t *testing.T, ch <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-ch:
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: still waiting", what)
+	}
+}
+
+func notYet(t *testing.T, ch <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-ch:
+		t.Fatalf("%s: turn came (%v) before the job ahead was over", what, err)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+// TestTurnsInOrder: the first job goes at once; the second waits until
+// the first finished (its acknowledgement still on its way), on this
+// worker or another.
+func TestTurnsInOrder(t *testing.T) {
+	t.Parallel()
+	l := newLine(t, "e1", "e2", "e3")
+	a := l.gate(ordering.Config{MaxWait: 5 * time.Second})
+	b := l.gate(ordering.Config{MaxWait: 5 * time.Second})
+	waitTurn(t, turn(a, "e1"), "first job")
+	second := turn(b, "e2")
+	notYet(t, second, "second job")
+	a.Finished("ep", "e1") // told by the other worker
+	waitTurn(t, second, "second job after the first finished")
+	third := turn(a, "e3")
+	notYet(t, third, "third job")
+	l.remove("e1")
+	l.remove("e2") // acknowledged, no notice: found by polling
+	waitTurn(t, third, "third job after the second was acknowledged")
+}
+
+// TestDeferredHead: the jobs behind a deferred head are turned away until
+// its retry is due.
+func TestDeferredHead(t *testing.T) {
+	t.Parallel()
+	l := newLine(t, "e1", "e2")
+	a := l.gate(ordering.Config{MaxWait: time.Second})
+	b := l.gate(ordering.Config{MaxWait: time.Second})
+	waitTurn(t, turn(a, "e1"), "first job")
+	a.Deferred("ep", "e1", time.Minute)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := b.Turn(context.Background(), "ep", "e2")
+		var busy *ordering.BusyError
+		if errors.As(err, &busy) && busy.RetryIn() > 50*time.Second {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job behind a head deferred for a minute: %v, want busy for about a minute", err)
+		}
+		time.Sleep(10 * time.Millisecond) // the notice is on its way
+	}
+}
+
+// TestWaitingBounded: past MaxWaiting jobs of one endpoint waiting in the
+// process, the next is turned away at once, and those turned away are told
+// to come back one after the other.
+func TestWaitingBounded(t *testing.T) {
+	t.Parallel()
+	l := newLine(t, "e1", "e2", "e3", "e4", "e5")
+	g := l.gate(ordering.Config{MaxWait: 5 * time.Second, MaxWaiting: 2})
+	waiting := []<-chan error{turn(g, "e2"), turn(g, "e3")}
+	for _, ch := range waiting {
+		notYet(t, ch, "waiting job")
+	}
+	var first, second *ordering.BusyError
+	if err := g.Turn(context.Background(), "ep", "e4"); !errors.As(err, &first) {
+		t.Fatalf("third waiting job: %v, want busy", err)
+	}
+	if err := g.Turn(context.Background(), "ep", "e5"); !errors.As(err, &second) {
+		t.Fatalf("fourth waiting job: %v, want busy", err)
+	}
+	if second.RetryIn() <= first.RetryIn() {
+		t.Errorf("told to come back in %s, then %s: want later", first.RetryIn(), second.RetryIn())
+	}
+	g.Finished("ep", "e1")
+	waitTurn(t, waiting[0], "e2")
+	g.Finished("ep", "e2")
+	waitTurn(t, waiting[1], "e3")
+}
+
+// TestMaxWait: a job whose turn does not come within MaxWait is turned
+// away; one whose context ends returns its error.
+func TestMaxWait(t *testing.T) {
+	t.Parallel()
+	l := newLine(t, "e1", "e2")
+	g := l.gate(ordering.Config{MaxWait: 100 * time.Millisecond})
+	var busy *ordering.BusyError
+	if err := g.Turn(context.Background(), "ep", "e2"); !errors.As(err, &busy) {
+		t.Fatalf("job behind one not over: %v, want busy", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := g.Turn(ctx, "ep", "e2"); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}
