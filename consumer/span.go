@@ -11,45 +11,39 @@ import (
 	"github.com/hookworker/hookworker/internal/natstrace"
 )
 
+// consumerKind starts the jobs' spans; made once, as each option made is
+// an allocation.
+var consumerKind = trace.WithSpanKind(trace.SpanKindConsumer)
+
 // startSpan starts the span of d's job, the child of the span its
 // message's traceparent names (a root span without one), and returns ctx
 // carrying it.
 func (w *Worker) startSpan(ctx context.Context, d *delivery) context.Context {
 	ctx = natstrace.Extract(ctx, d.msg.Headers())
-	ctx, d.span = w.tracer.Start(ctx, "hookworker.job", trace.WithSpanKind(trace.SpanKindConsumer), trace.WithTimestamp(d.start))
-	if d.span.IsRecording() {
-		d.span.SetAttributes(
-			attribute.String("messaging.system", "nats"),
-			attribute.String("messaging.operation.type", "process"),
-			attribute.String("messaging.destination.name", d.msg.Subject()))
-	}
+	ctx, d.span = w.tracer.Start(ctx, "hookworker.job", consumerKind)
 	return ctx
 }
 
 // endSpan ends the span of d's job, settled as disp says: its outcome, or
-// that it was handed back and why.
+// that it was handed back and why. Its attributes are few, as each is
+// encoded for export, per job: the job's id and outcome, the attempts of a
+// job that ended; its attempts' spans hold their URL and status.
 func (w *Worker) endSpan(d *delivery, disp *disposition) {
 	span := d.span
 	if span.IsRecording() {
-		attrs := make([]attribute.KeyValue, 0, 7)
-		attrs = append(attrs, attribute.String("hookworker.job_id", d.job.ID), attribute.String("hookworker.job_type", string(d.job.Type)))
-		if d.meta != nil {
-			attrs = append(attrs, attribute.Int64("hookworker.delivery", int64(d.meta.NumDelivered)))
-		}
+		id := attribute.String("hookworker.job_id", d.job.ID)
 		switch disp.kind {
 		case store, confirm:
 			r := &disp.result
-			attrs = append(attrs, attribute.String("hookworker.outcome", string(r.Outcome)), attribute.Int("hookworker.attempts", r.Attempts))
-			if r.Status != 0 {
-				attrs = append(attrs, attribute.Int("http.response.status_code", r.Status))
-			}
+			span.SetAttributes(id, attribute.String("hookworker.outcome", string(r.Outcome)), attribute.Int("hookworker.attempts", r.Attempts))
 			if !r.OK {
 				span.SetStatus(codes.Error, r.Error)
 			}
 		case retry:
-			attrs = append(attrs, attribute.String("hookworker.outcome", "handed back"), attribute.String("hookworker.reason", disp.why))
+			span.SetAttributes(id, attribute.String("hookworker.outcome", "handed back: "+disp.why))
+		default:
+			span.SetAttributes(id)
 		}
-		span.SetAttributes(attrs...)
 	}
 	span.End()
 }

@@ -2,9 +2,13 @@ package sender
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // BenchmarkSend measures one signed delivery to a local receiver that
@@ -27,5 +31,42 @@ func BenchmarkSend(b *testing.B) {
 		if res := s.Send(ctx, req); !res.OK {
 			b.Fatalf("send: %s", res.Error)
 		}
+	}
+}
+
+// BenchmarkSendTraced is BenchmarkSend with tracing on: each send runs
+// under a job's span and makes its attempt's span, exported in batches
+// over OTLP/HTTP to a local collector that discards them.
+func BenchmarkSendTraced(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	}))
+	defer srv.Close()
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer collector.Close()
+	exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(collector.URL+"/v1/traces"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp))
+	defer tp.Shutdown(context.Background())
+	s := newSender(b, Config{AllowPrivateNetworks: true, SigningSecret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", TracerProvider: tp})
+	req := Request{
+		ID:   "order-123-shipped",
+		URLs: []string{srv.URL + "/hook"},
+		Body: []byte(`{"event":"order.shipped","order":{"id":123,"items":3}}`),
+	}
+	tracer := tp.Tracer("bench")
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx, span := tracer.Start(context.Background(), "job")
+		if res := s.Send(ctx, req); !res.OK {
+			b.Fatalf("send: %s", res.Error)
+		}
+		span.End()
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"go.opentelemetry.io/otel/propagation"
+	"github.com/hookworker/hookworker/internal/natstrace"
 )
 
 // Shared header values; net/http only reads them.
@@ -54,7 +54,13 @@ func (d *delivery) newRequest(ctx context.Context) (*http.Request, error) {
 	}
 	if d.span != nil {
 		// The receiver continues the attempt's trace.
-		w3c.Inject(ctx, propagation.HeaderCarrier(h))
+		sc := d.span.SpanContext()
+		if tp := natstrace.Traceparent(sc); tp != "" {
+			h["Traceparent"] = []string{tp}
+		}
+		if sc.TraceState().Len() > 0 {
+			h["Tracestate"] = []string{sc.TraceState().String()}
+		}
 	}
 	hreq.Header = h
 	return hreq, nil

@@ -11,12 +11,16 @@ import (
 	"github.com/hookworker/hookworker/internal/natstrace"
 )
 
+// consumerKind starts the fan-outs' spans; made once, as each option made
+// is an allocation.
+var consumerKind = trace.WithSpanKind(trace.SpanKindConsumer)
+
 // startSpan starts the span of the fan-out of msg's event, the child of
 // the span its traceparent names (a root span without one), and returns
 // ctx carrying it.
 func (f *Fanout) startSpan(ctx context.Context, msg jetstream.Msg) (context.Context, trace.Span) {
 	ctx = natstrace.Extract(ctx, msg.Headers())
-	ctx, span := f.tracer.Start(ctx, "hookworker.fanout", trace.WithSpanKind(trace.SpanKindConsumer))
+	ctx, span := f.tracer.Start(ctx, "hookworker.fanout", consumerKind)
 	if span.IsRecording() {
 		span.SetAttributes(
 			attribute.String("messaging.system", "nats"),

@@ -50,6 +50,21 @@ func TestExtractInject(t *testing.T) {
 	}
 }
 
+// TestTraceparent checks that Traceparent writes what the W3C propagator
+// does, sampled or not.
+func TestTraceparent(t *testing.T) {
+	t.Parallel()
+	for _, tp := range []string{parent, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"} {
+		ctx := natstrace.Extract(context.Background(), nats.Header{"traceparent": {tp}})
+		if got := natstrace.Traceparent(trace.SpanContextFromContext(ctx)); got != tp {
+			t.Errorf("Traceparent = %q, want %q", got, tp)
+		}
+	}
+	if got := natstrace.Traceparent(trace.SpanContext{}); got != "" {
+		t.Errorf("Traceparent of no span context = %q, want none", got)
+	}
+}
+
 func TestTracerOff(t *testing.T) {
 	t.Parallel()
 	for name, tp := range map[string]trace.TracerProvider{"nil": nil, "no-op": noop.NewTracerProvider()} {
