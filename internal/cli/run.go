@@ -54,6 +54,15 @@ func run(ctx context.Context, stderr io.Writer) int {
 			log.Warn("export the last traces", "error", err)
 		}
 	}()
+	// The HTTP API's address and credentials; the local quick start
+	// makes them.
+	settings, err := apiSettings(cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "hookworker: invalid configuration:\n%v\n", err)
+		return ExitUsage
+	}
+	// routes are what the HTTP API's address serves.
+	routes := http.NewServeMux()
 	m := metrics.New()
 	scfg := cfg.SenderConfig()
 	scfg.TracerProvider = tr.Provider()
@@ -111,7 +120,11 @@ func run(ctx context.Context, stderr io.Writer) int {
 			log.Error("listen for metrics", "http_addr", cfg.HTTPAddr, "error", err)
 			return ExitFailure
 		}
-		srv := &http.Server{Handler: m.Handler(b.Ready), ReadHeaderTimeout: 10 * time.Second}
+		handler := m.Handler(b.Ready)
+		if settings.Addr == cfg.HTTPAddr {
+			handler = withAPI(handler, routes)
+		}
+		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("metrics server", "error", err)
@@ -139,12 +152,18 @@ func run(ctx context.Context, stderr io.Writer) int {
 		log.Error("set up jetstream", "error", err)
 		return ExitFailure
 	}
-	cat, stopEvents, err := startEvents(ctx, b, cfg, tr.Provider(), log)
+	cat, svc, stopEvents, err := startEvents(ctx, b, cfg, tr.Provider(), settings.Tokens, log)
 	if err != nil {
 		log.Error("start the event api and fan-out", "error", err)
 		return ExitFailure
 	}
 	defer stopEvents()
+	stopAPI, err := serveAPI(settings, cfg.HTTPAddr, routes, svc, log)
+	if err != nil {
+		log.Error("start the http api", "error", err)
+		return ExitFailure
+	}
+	defer stopAPI()
 	webhooks, err := endpoint.New(endpoint.Config{
 		Catalog: cat, Send: snd.Send, Schedule: cfg.RetrySchedule, DisableAfter: cfg.DisableAfter, Logger: log,
 	})
