@@ -77,6 +77,10 @@ type delivery struct {
 	wait  time.Duration // before the next attempt
 	cause string        // of the last attempt without response
 
+	// renew asks the next attempt's Authorizer for a new credential;
+	// renewed says a 401 has asked for one already in this Send.
+	renew, renewed bool
+
 	// span is the span of the attempt under way, nil when not tracing;
 	// code is that attempt's status, 0 until a response comes.
 	span oteltrace.Span
@@ -187,12 +191,16 @@ func (d *delivery) attempt(ctx context.Context) {
 		d.finish(Failed, err.Error()+"; nothing sent")
 		return
 	}
+	if err := d.authorize(actx, hreq.Header); err != nil {
+		d.unauthorized(ctx, err)
+		return
+	}
 	var t *trace
 	if proxy != nil {
 		t = traced(hreq)
 	}
 	start := time.Now()
-	resp, err := d.s.clientFor(proxy).Do(hreq)
+	resp, err := d.s.clientWith(proxy, d.req.ClientCert).Do(hreq)
 	if err != nil {
 		d.noResponse(ctx, actx, err, proxy, t.connected(), hreq.Header, start)
 		return
@@ -300,15 +308,17 @@ const (
 )
 
 // policy decides what a response with status code means: a pure function
-// of the response. asked is the wait a 429 asked for (askedOK when it asked
-// for one); failover reports whether the next attempt goes to the next URL
-// of a pool.
+// of the response. askedOK reports that a 429 or a 503 asked for a wait
+// (Retry-After); failover reports whether the next attempt goes to the next
+// URL of a pool.
 func policy(code int, askedOK bool) (v verdict, failover bool) {
 	switch {
 	case code >= 200 && code < 300:
 		return deliver, false
 	case code == http.StatusTooManyRequests && askedOK:
 		return waitAsked, false
+	case code == http.StatusServiceUnavailable && askedOK:
+		return waitAsked, true
 	case code == http.StatusTooManyRequests, code == http.StatusRequestTimeout, code == http.StatusTooEarly:
 		return backOff, false
 	case code >= 500:
@@ -336,9 +346,15 @@ func (d *delivery) answered(resp *http.Response, hdr http.Header, start time.Tim
 	d.log(context.Background(), code, "")
 	defer d.report(hdr, start, code, "")
 
+	if code == http.StatusUnauthorized && d.req.Authorize != nil && !d.renewed {
+		// The credential may have expired or been revoked: one more
+		// attempt at once with a new one.
+		d.renewed, d.renew, d.wait = true, true, 0
+		return
+	}
 	var asked time.Duration
 	askedOK := false
-	if code == http.StatusTooManyRequests {
+	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
 		read := d.req.RetryAfter
 		if read == nil {
 			read = retryAfter

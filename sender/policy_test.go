@@ -30,7 +30,9 @@ func TestPolicy(t *testing.T) {
 		{408, false, backOff, false},
 		{425, false, backOff, false},
 		{500, false, backOff, true},
-		{503, true, backOff, true},
+		{503, true, waitAsked, true},
+		{503, false, backOff, true},
+		{502, true, backOff, true}, // only a 429 or a 503 is asked for a wait
 		{599, false, backOff, true},
 		{301, false, fail, false},
 		{304, false, fail, false},

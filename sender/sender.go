@@ -22,6 +22,8 @@ package sender
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -93,9 +95,12 @@ type Config struct {
 	// DeferAfter: a retry wait longer than this is not waited for; Send
 	// returns a Result with Defer set instead. Zero means never defer.
 	DeferAfter time.Duration
-	// MaxRetryWait is the longest wait a 429 may ask for; a longer one fails
-	// the delivery. Zero means no limit.
+	// MaxRetryWait is the longest wait a 429 or a 503 may ask for; a longer
+	// one fails the delivery. Zero means no limit.
 	MaxRetryWait time.Duration
+	// RootCAs, when set, are the certificate authorities https
+	// destinations are checked against, in place of the system's.
+	RootCAs *x509.CertPool
 	// SigningSecret, when set, is the Standard Webhooks secret ("whsec_"
 	// followed by base64, as package internal/secret parses it)
 	// used to sign every request.
@@ -145,6 +150,7 @@ type Sender struct {
 	now      func() time.Time
 	proxyMu  sync.Mutex
 	viaProxy map[string]*http.Client // keyed by proxy URL
+	withCert map[string]*http.Client // keyed by proxy URL and certificate ID
 }
 
 // New checks cfg, applies its defaults and builds a Sender. Its errors never
@@ -160,6 +166,7 @@ func New(cfg Config) (*Sender, error) {
 		guard:    newGuard(address.Policy{AllowPrivate: cfg.AllowPrivateNetworks, Allowed: cfg.AllowedNetworks}, cfg.Timeout),
 		now:      time.Now,
 		viaProxy: make(map[string]*http.Client),
+		withCert: make(map[string]*http.Client),
 		tracer:   natstrace.Tracer(cfg.TracerProvider, "github.com/hookworker/hookworker/sender"),
 	}
 	s.cursors.init()
@@ -254,6 +261,9 @@ func newTransport(dialer *net.Dialer, proxy *url.URL, cfg *Config) *http.Transpo
 		t.Proxy = http.ProxyURL(proxy)
 		t.OnProxyConnectResponse = onConnectResponse
 	}
+	if cfg.RootCAs != nil {
+		t.TLSClientConfig = &tls.Config{RootCAs: cfg.RootCAs}
+	}
 	return t
 }
 
@@ -285,6 +295,9 @@ func (s *Sender) Close() {
 	s.proxyMu.Lock()
 	defer s.proxyMu.Unlock()
 	for _, c := range s.viaProxy {
+		c.CloseIdleConnections()
+	}
+	for _, c := range s.withCert {
 		c.CloseIdleConnections()
 	}
 }

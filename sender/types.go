@@ -74,9 +74,16 @@ type Request struct {
 	// budget MaxRetries; empty means no retry. No retry waits less than
 	// Config.BackoffMin whatever it says.
 	Schedule []time.Duration
-	// RetryAfter, when set, replaces how a 429 response's wait is read
-	// (the Retry-After header, see ParseRetryAfter).
+	// RetryAfter, when set, replaces how a 429 or 503 response's wait is
+	// read (the Retry-After header, see ParseRetryAfter).
 	RetryAfter RetryAfter
+	// ClientCert, when set, is the TLS client certificate every attempt
+	// presents.
+	ClientCert *ClientCert
+	// Authorize, when set, gives every attempt its Authorization header;
+	// after a 401 it is asked for a new one and the attempt is made again
+	// at once, once per Send, without counting as a retry.
+	Authorize Authorizer
 	// OnAttempt, when set, is told of every HTTP attempt once its outcome
 	// is known. It runs on the goroutine of Send and delays the delivery
 	// while it runs.
@@ -210,7 +217,7 @@ type Observer interface {
 // NewSigner builds the Standard Webhooks one.
 type Signer func(id, timestamp string, body []byte) (string, error)
 
-// RetryAfter reads the wait a 429 response asks for from its header and
+// RetryAfter reads the wait a 429 or 503 response asks for from its header and
 // body (at most 64 KiB of it); it reports false when the response asks for
 // nothing usable.
 type RetryAfter func(h http.Header, body []byte, now time.Time) (time.Duration, bool)
