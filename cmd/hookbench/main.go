@@ -30,7 +30,8 @@
 //	    [-events 5000] [-events-endpoints 4] [-events-cpuprofile f]
 //	    [-backlog-small 1000] [-backlog-large 20000] [-mixed-slow 20000] \
 //	    [-mixed-fast 2000] [-mixed-cpuprofile f] [-paced-jobs 5000] [-paced-rate 1000] \
-//	    [-paced-cpuprofile f] [-tracing-runs 4] [-phases "end to end,events"]
+//	    [-paced-cpuprofile f] [-tracing-runs 4] [-tracing-cpuprofile f] \
+//	    [-phases "end to end,events"]
 package main
 
 import (
@@ -84,6 +85,7 @@ type options struct {
 	PacedCPUProfile  string
 	MixedCPUProfile  string
 	TracingRuns      int
+	TracingProfile   string
 	// Phases lists the phases to run, by name; empty: all of them.
 	Phases []string
 }
@@ -134,6 +136,7 @@ func main() {
 	flag.Float64Var(&o.PacedRate, "paced-rate", 1000, "jobs published per second in the paced run")
 	flag.StringVar(&o.PacedCPUProfile, "paced-cpuprofile", "", "write a CPU profile of the worker during the paced run to this file")
 	flag.IntVar(&o.TracingRuns, "tracing-runs", 4, "end-to-end runs in the tracing phase, tracing off, on, on, off, and so on; a multiple of 4 (0: 4)")
+	flag.StringVar(&o.TracingProfile, "tracing-cpuprofile", "", "write a CPU profile of the worker during the tracing phase's first run with tracing on to this file")
 	phases := flag.String("phases", "", "the phases to run, comma-separated, of "+strings.Join(phaseNames, ", ")+"; a ratio to a phase that did not run is 0 (empty: all)")
 	flag.Parse()
 	for _, p := range strings.Split(*phases, ",") {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -11,7 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
@@ -43,7 +44,11 @@ func (b *bench) tracingRun(ctx context.Context, r *report) error {
 	var runs []string
 	for i := range b.o.TracingRuns {
 		on := i%4 == 1 || i%4 == 2
-		t, err := b.tracingOnce(ctx, on, sink.info)
+		profile := ""
+		if i == 1 {
+			profile = b.o.TracingProfile
+		}
+		t, err := b.tracingOnce(ctx, on, sink.info, profile)
 		if err != nil {
 			return fmt.Errorf("tracing %s: %w", onOff(on), err)
 		}
@@ -74,9 +79,10 @@ func onOff(on bool) string {
 }
 
 // tracingOnce is one end-to-end run through a worker that exports its
-// spans to the sink at endpoint when on, and traces nothing when not; it
-// stops the worker, which exports its last spans, before it returns.
-func (b *bench) tracingOnce(ctx context.Context, on bool, endpoint string) (throughput, error) {
+// spans to the sink at endpoint when on, and traces nothing when not,
+// writing a CPU profile of the worker to cpuProfile when set; it stops the
+// worker, which exports its last spans, before it returns.
+func (b *bench) tracingOnce(ctx context.Context, on bool, endpoint, cpuProfile string) (throughput, error) {
 	env := b.workerEnv("trace", b.o.Concurrency, b.o.Concurrency)
 	if on {
 		env = append(env, "OTEL_EXPORTER_OTLP_ENDPOINT="+endpoint, "OTEL_SERVICE_NAME=hookbench-worker")
@@ -86,7 +92,7 @@ func (b *bench) tracingOnce(ctx context.Context, on bool, endpoint string) (thro
 		return throughput{}, err
 	}
 	defer c.stop()
-	m, dr, err := b.measure(ctx, c, "trace", b.o.Jobs, b.o.Window, "/hook", nil)
+	m, dr, err := b.measure(ctx, c, "trace", b.o.Jobs, b.o.Window, "/hook", profiling(c, cpuProfile, "", 0))
 	if err != nil {
 		return throughput{}, err
 	}
@@ -102,42 +108,30 @@ type sinkCounts struct {
 	Spans    int64 `json:"spans"`
 }
 
-// otlpSinkRole accepts OTLP/HTTP trace exports (protobuf, on /v1/traces),
-// counts their spans and discards them: a collector that costs the worker
-// nothing but the export itself.
+// otlpSinkRole accepts OTLP/HTTP trace exports (protobuf, on /v1/traces)
+// and answers them at once: a collector that costs the machine no more
+// than reading the request. It keeps the bodies, and decodes them only
+// when asked for its counts, after the runs.
 func otlpSinkRole([]string) error {
-	var requests, spans atomic.Int64
+	var mu sync.Mutex
+	var bodies [][]byte
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/traces", func(w http.ResponseWriter, r *http.Request) {
-		var body io.Reader = r.Body
-		if r.Header.Get("Content-Encoding") == "gzip" {
-			zr, err := gzip.NewReader(r.Body)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
-				return
-			}
-			body = zr
-		}
-		data, err := io.ReadAll(body)
-		var req coltracepb.ExportTraceServiceRequest
-		if err == nil {
-			err = proto.Unmarshal(data, &req)
-		}
+		data, err := io.ReadAll(r.Body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		n := 0
-		for _, rs := range req.GetResourceSpans() {
-			for _, ss := range rs.GetScopeSpans() {
-				n += len(ss.GetSpans())
-			}
+		if r.Header.Get("Content-Encoding") == "gzip" {
+			data = append([]byte{'z'}, data...)
+		} else {
+			data = append([]byte{'p'}, data...)
 		}
-		requests.Add(1)
-		spans.Add(int64(n))
-		out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+		mu.Lock()
+		bodies = append(bodies, data)
+		mu.Unlock()
 		w.Header().Set("Content-Type", "application/x-protobuf")
-		_, _ = w.Write(out)
+		w.WriteHeader(http.StatusOK) // an empty ExportTraceServiceResponse
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -148,10 +142,44 @@ func otlpSinkRole([]string) error {
 	defer srv.Close()
 	return serve(os.Stdin, os.Stdout, "http://"+ln.Addr().String(), map[string]command{
 		"counts": func([]string) (string, error) {
-			b, err := json.Marshal(sinkCounts{Requests: requests.Load(), Spans: spans.Load()})
+			mu.Lock()
+			defer mu.Unlock()
+			c := sinkCounts{Requests: int64(len(bodies))}
+			for _, b := range bodies {
+				n, err := countSpans(b[0] == 'z', b[1:])
+				if err != nil {
+					return "", err
+				}
+				c.Spans += int64(n)
+			}
+			b, err := json.Marshal(c)
 			return string(b), err
 		},
 	})
+}
+
+// countSpans counts the spans of an export request's body.
+func countSpans(gzipped bool, data []byte) (int, error) {
+	if gzipped {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return 0, err
+		}
+		if data, err = io.ReadAll(zr); err != nil {
+			return 0, err
+		}
+	}
+	var req coltracepb.ExportTraceServiceRequest
+	if err := proto.Unmarshal(data, &req); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, rs := range req.GetResourceSpans() {
+		for _, ss := range rs.GetScopeSpans() {
+			n += len(ss.GetSpans())
+		}
+	}
+	return n, nil
 }
 
 // tracingFields are the tracing phase's figures.
