@@ -98,7 +98,9 @@ type Options struct {
 	// EndpointSubject is the only subject on which a job may name an
 	// endpoint and an event (bus.EndpointSubject): the fan-out's. A job
 	// that names them on another subject is rejected, and so is one on
-	// this subject that does not. Empty: no job may name them.
+	// this subject that does not. An ordered endpoint's jobs come on this
+	// subject followed by the endpoint's id (bus.OrderedSubject), marked
+	// ordered. Empty: no job may name them.
 	EndpointSubject string
 	// Limits are the worker's maximums for per-job values.
 	Limits Limits

@@ -271,16 +271,25 @@ func (w *Worker) deliver(ctx context.Context, d *delivery, send func(context.Con
 
 // checkSubject reports whether job j may come on subject: a job that names
 // an endpoint is signed with the endpoint's secret, and one that names a
-// tenant is counted as that tenant's, so only the fan-out's subject carries
-// them, and it carries nothing else.
+// tenant is counted as that tenant's, so only the fan-out's subjects carry
+// them, and they carry nothing else. A job to an ordered endpoint comes on
+// the endpoint's own subject (bus.OrderedSubject), marked ordered, and
+// only such a job does.
 func (w *Worker) checkSubject(subject string, j *job.Job) error {
 	named := j.Endpoint != "" || j.Event != nil || j.Tenant != ""
 	fanout := subject == w.cfg.EndpointSubject && subject != ""
+	ordered := w.cfg.EndpointSubject != "" && j.Endpoint != "" && subject == w.cfg.EndpointSubject+"."+j.Endpoint
 	switch {
+	case ordered && !j.Ordered:
+		return fmt.Errorf("endpoint: a job on %s must be marked ordered", subject)
+	case ordered:
+		return nil
 	case named && !fanout:
 		return errors.New("endpoint: only the jobs hookworker makes from events may name an endpoint, an event or a tenant; send events with events.send")
 	case fanout && j.Endpoint == "":
 		return fmt.Errorf("endpoint: a job on %s must name its endpoint and event", subject)
+	case j.Ordered:
+		return fmt.Errorf("ordered: a job marked ordered comes on %s.%s", w.cfg.EndpointSubject, j.Endpoint)
 	}
 	return nil
 }

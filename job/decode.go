@@ -32,6 +32,7 @@ type wire struct {
 	Endpoint        json.RawMessage `json:"endpoint"`
 	Event           json.RawMessage `json:"event"`
 	Tenant          json.RawMessage `json:"tenant"`
+	Ordered         json.RawMessage `json:"ordered"`
 }
 
 // Decode reads and checks one job. Unknown fields are ignored. The id is
@@ -86,6 +87,9 @@ func Decode(data []byte, fallbackID string) (Job, error) {
 	// An event job's event and endpoint too, so that its rejected result
 	// names them whatever else is wrong with it.
 	eventErr := j.decodeEvent(w.Endpoint, w.Event, w.Tenant)
+	if eventErr == nil && present(w.Ordered) {
+		eventErr = j.decodeOrdered(w.Ordered)
+	}
 	if idErr != nil {
 		return j, idErr
 	}
@@ -379,6 +383,18 @@ func (j *Job) decodeEvent(endpoint, event, tenant json.RawMessage) error {
 		return fmt.Errorf("endpoint: only for a job of type %q", Webhook)
 	}
 	j.Endpoint, j.Event = ep, &ev
+	return nil
+}
+
+// decodeOrdered reads the ordered mark of an event job.
+func (j *Job) decodeOrdered(raw json.RawMessage) error {
+	if json.Unmarshal(raw, &j.Ordered) != nil {
+		return errors.New("ordered: must be true or false")
+	}
+	if j.Ordered && j.Endpoint == "" {
+		j.Ordered = false
+		return errors.New("ordered: only for a job that names an endpoint")
+	}
 	return nil
 }
 

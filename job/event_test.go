@@ -30,3 +30,31 @@ func TestDecodeKeepsEventOfInvalidJob(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeOrdered: an event job may be marked ordered; a plain job may
+// not, and the mark is a boolean.
+func TestDecodeOrdered(t *testing.T) {
+	t.Parallel()
+	const event = `"endpoint":"ep_1","event":{"id":"evt_1","type":"a.b"}`
+	for _, tt := range []struct {
+		name, job string
+		ordered   bool
+		bad       bool
+	}{
+		{"ordered event job", `{"id":"j","url":"https://example.com/","payload":{},` + event + `,"ordered":true}`, true, false},
+		{"unordered event job", `{"id":"j","url":"https://example.com/","payload":{},` + event + `,"ordered":false}`, false, false},
+		{"plain job", `{"id":"j","url":"https://example.com/","payload":{},"ordered":true}`, false, true},
+		{"not a boolean", `{"id":"j","url":"https://example.com/","payload":{},` + event + `,"ordered":"yes"}`, false, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			j, err := job.Decode([]byte(tt.job), "fallback")
+			if (err != nil) != tt.bad {
+				t.Fatalf("error %v, want one: %t", err, tt.bad)
+			}
+			if j.Ordered != tt.ordered {
+				t.Errorf("ordered %t, want %t", j.Ordered, tt.ordered)
+			}
+		})
+	}
+}

@@ -88,6 +88,11 @@ type Job struct {
 	// the operator's own events and for plain jobs. Like Endpoint, only
 	// the jobs hookworker makes from events carry one.
 	Tenant string `json:"tenant,omitempty"`
+	// Ordered marks an event job to an ordered endpoint, published on the
+	// endpoint's own subject (the endpoint subject followed by its id): its
+	// first attempt waits until the jobs before it on that subject are
+	// over. Only with Endpoint.
+	Ordered bool `json:"ordered,omitempty"`
 }
 
 // Event names the event an event job delivers, as the job and its result

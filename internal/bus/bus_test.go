@@ -76,7 +76,7 @@ func TestEnsureCreatesAndReuses(t *testing.T) {
 			t.Fatal(err)
 		}
 		if info.Config.AckPolicy != jetstream.AckExplicitPolicy || info.Config.MaxDeliver != -1 || info.Config.MaxAckPending != -1 ||
-			!slices.Equal(info.Config.FilterSubjects, []string{"hooks.send", "hooks.send.endpoint"}) {
+			!slices.Equal(info.Config.FilterSubjects, []string{"hooks.send", "hooks.send.endpoint", "hooks.send.endpoint.*"}) {
 			t.Errorf("consumer config = %+v", info.Config)
 		}
 	}
@@ -89,7 +89,7 @@ func TestEnsureCreatesAndReuses(t *testing.T) {
 	}
 	cfg := s.CachedInfo().Config
 	if cfg.Retention != jetstream.WorkQueuePolicy || cfg.Discard != jetstream.DiscardNew || cfg.Duplicates != JobDuplicates ||
-		!slices.Equal(cfg.Subjects, []string{"hooks.send", "hooks.send.endpoint"}) {
+		!slices.Equal(cfg.Subjects, []string{"hooks.send", "hooks.send.endpoint", "hooks.send.endpoint.*"}) {
 		t.Errorf("job stream config = %+v", cfg)
 	}
 	rs, err := b.JetStream().Stream(ctx, "HOOKS_RESULTS")
@@ -132,7 +132,8 @@ func TestEnsureFixesConsumerLimits(t *testing.T) {
 
 // TestEnsureAddsEndpointSubject: a job stream and a consumer made before
 // fan-out jobs had a subject of their own (the stream captures hooks.send
-// alone, the consumer filters on it) are given the endpoint subject; a
+// alone, the consumer filters on it) are given the endpoint subject and
+// the ordered endpoints' subjects; a
 // stream and a filter that capture it already (a wildcard) are left as
 // they are.
 func TestEnsureAddsEndpointSubject(t *testing.T) {
@@ -143,7 +144,7 @@ func TestEnsureAddsEndpointSubject(t *testing.T) {
 		filter                string
 		wantFilters           []string
 	}{
-		{"literal", []string{"hooks.send"}, []string{"hooks.send", "hooks.send.endpoint"}, "hooks.send", []string{"hooks.send", "hooks.send.endpoint"}},
+		{"literal", []string{"hooks.send"}, []string{"hooks.send", "hooks.send.endpoint", "hooks.send.endpoint.*"}, "hooks.send", []string{"hooks.send", "hooks.send.endpoint", "hooks.send.endpoint.*"}},
 		{"wildcard", []string{"hooks.send", "hooks.send.>"}, []string{"hooks.send", "hooks.send.>"}, "", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

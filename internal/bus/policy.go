@@ -24,15 +24,16 @@ const rateTTL = 10 * time.Minute
 const OrderNotices = "hooks.ordered"
 
 // OrderedSubject returns the subject of the jobs of ordered endpoint id:
-// the endpoint subject followed by the id (hooks.send.endpoint.ep_1). The
+// the endpoint subject (see EndpointSubject) followed by the id
+// (hooks.send.endpoint.ep_1). The
 // job stream keeps them in the order the fan-out published them, which is
 // the order their events were stored, and an endpoint's first one still
 // in the stream is the one whose turn it is.
-func OrderedSubject(jobSubject, id string) string { return EndpointSubject(jobSubject) + "." + id }
+func OrderedSubject(endpointSubject, id string) string { return endpointSubject + "." + id }
 
 // orderedSubjects is what the job stream captures, and the consumer
 // takes, of every ordered endpoint's jobs.
-func orderedSubjects(jobSubject string) string { return EndpointSubject(jobSubject) + ".*" }
+func orderedSubjects(jobSubject string) string { return OrderedSubject(EndpointSubject(jobSubject), "*") }
 
 // EnsureRates returns the rate bucket, creating it when missing with the
 // Bus's replica count; an existing one is used as it is.
@@ -54,8 +55,12 @@ func (b *Bus) EnsureRates(ctx context.Context) (jetstream.KeyValue, error) {
 // returns the consumer as it is then.
 func (b *Bus) ensureOrdered(ctx context.Context, t Topology, s jetstream.Stream, cons jetstream.Consumer) (jetstream.Consumer, error) {
 	pattern := orderedSubjects(t.Subject)
-	sample := OrderedSubject(t.Subject, "x")
-	scfg := s.CachedInfo().Config
+	sample := OrderedSubject(EndpointSubject(t.Subject), "x")
+	info, err := s.Info(ctx) // fresh: the stream may just have been changed
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", t.Stream, err)
+	}
+	scfg := info.Config
 	if !capturedBy(scfg.Subjects, sample) {
 		b.log.Info("adding subject to stream", "stream", scfg.Name, "subject", pattern)
 		scfg.Subjects = append(scfg.Subjects, pattern)

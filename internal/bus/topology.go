@@ -195,6 +195,9 @@ func (b *Bus) ensureOnce(ctx context.Context, t Topology) (Bound, error) {
 	if err != nil {
 		return Bound{}, fmt.Errorf("consumer %s on stream %s: %w", t.Durable, t.Stream, err)
 	}
+	if cons, err = b.ensureOrdered(ctx, t, jobs, cons); err != nil {
+		return Bound{}, fmt.Errorf("ordered endpoints' jobs: %w", err)
+	}
 	bucket := t.StateBucket
 	if bucket == "" {
 		bucket = DefaultStateBucket

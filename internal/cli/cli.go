@@ -148,10 +148,6 @@ not delivered), 2 a bad flag, argument or variable (nothing was done).
 Configuration (environment):
 `)
 	config.Usage(w)
-	fmt.Fprint(w, `
-Tracing (OpenTelemetry, OTLP over HTTP) is off unless OTEL_EXPORTER_OTLP_ENDPOINT
-or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set; the standard OTEL_ variables apply.
-`)
 }
 
 // loadConfig loads the configuration, printing the problem on failure.

@@ -12,6 +12,15 @@
 // secret signs too; and its retries follow the worker's retry schedule
 // unless the job carries its own. A 410 Gone disables the endpoint, and so
 // does every delivery to it failing for Config.DisableAfter.
+//
+// An endpoint's delivery policy applies as its job is sent: with a
+// rate_limit, every attempt first takes a slot of the endpoint's limit
+// (Config.Limiter), shared by every worker, and a job whose slot is not
+// near is deferred, holding no slot of the worker; the job of an ordered
+// endpoint starts its first attempt only in its turn (Config.Gate), once
+// the jobs before it are over, and tells the gate when it is over or
+// deferred. An endpoint that sets neither costs neither a look-up nor a
+// round trip.
 package endpoint
 
 import (
@@ -24,6 +33,8 @@ import (
 	"time"
 
 	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/internal/ordering"
+	"github.com/hookworker/hookworker/internal/ratelimit"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/redact"
 	"github.com/hookworker/hookworker/sender"
@@ -53,6 +64,31 @@ type Catalog interface {
 }
 
 var _ Catalog = (*catalog.Catalog)(nil)
+
+// Limiter holds endpoints to their rate limits across every worker;
+// *ratelimit.Limiter satisfies it.
+type Limiter interface {
+	// Pacer returns the pacer that takes a slot of endpoint's limit of
+	// rate requests per second before each attempt.
+	Pacer(endpoint string, rate int) sender.Pacer
+}
+
+// Gate lets the jobs of an ordered endpoint start in turn;
+// *ordering.Gate satisfies it.
+type Gate interface {
+	// Turn waits until job is the next of endpoint's to start; an error
+	// with a method RetryIn() time.Duration says to defer the job by it.
+	Turn(ctx context.Context, endpoint, job string) error
+	// Finished says job of endpoint reached its terminal outcome.
+	Finished(endpoint, job string)
+	// Deferred says job of endpoint was deferred by d.
+	Deferred(endpoint, job string, d time.Duration)
+}
+
+var (
+	_ Limiter = (*ratelimit.Limiter)(nil)
+	_ Gate    = (*ordering.Gate)(nil)
+)
 
 // Send delivers one request; (*sender.Sender).Send is one.
 type Send func(ctx context.Context, req sender.Request) sender.Result
@@ -88,6 +124,12 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives what the catalog could not record; nil discards.
 	Logger *slog.Logger
+	// Limiter, when set, holds the endpoints that have a rate_limit to
+	// it; nil sends to them unpaced.
+	Limiter Limiter
+	// Gate, when set, lets an ordered endpoint's jobs start in turn; nil
+	// sends them as they come.
+	Gate Gate
 }
 
 // Webhooks delivers webhook jobs, plain and event ones. Its Prepare method
@@ -126,9 +168,9 @@ func (d *Webhooks) Prepare(j *job.Job) (func(context.Context, sender.Request) se
 	if j.Endpoint == "" || j.Event == nil {
 		return d.cfg.Send, nil
 	}
-	ep, ev, jobID, tenant := j.Endpoint, *j.Event, j.ID, j.Tenant
+	ep, ev, jobID, tenant, ordered := j.Endpoint, *j.Event, j.ID, j.Tenant, j.Ordered && d.cfg.Gate != nil
 	return func(ctx context.Context, req sender.Request) sender.Result {
-		return d.deliver(ctx, req, jobID, ep, tenant, ev)
+		return d.deliver(ctx, req, jobID, ep, tenant, ev, ordered)
 	}, nil
 }
 
@@ -146,12 +188,26 @@ func (p Plain) Prepare(*job.Job) (func(context.Context, sender.Request) sender.R
 	return p.Send, nil
 }
 
+// tellGate tells the gate what became of job of ordered endpoint id, in
+// its turn: over, deferred, or neither (interrupted: it is still the next).
+func (d *Webhooks) tellGate(id, job string, r sender.Result) {
+	switch {
+	case r.Outcome.Terminal():
+		d.cfg.Gate.Finished(id, job)
+	case r.Outcome == sender.Deferred:
+		d.cfg.Gate.Deferred(id, job, r.Defer)
+	}
+}
+
 // deliver sends one event job's request to endpoint id, of the event's
-// tenant ("" for none).
-func (d *Webhooks) deliver(ctx context.Context, req sender.Request, jobID, id, tenant string, ev job.Event) sender.Result {
+// tenant ("" for none); an ordered job's first attempt waits for its turn.
+func (d *Webhooks) deliver(ctx context.Context, req sender.Request, jobID, id, tenant string, ev job.Event, ordered bool) sender.Result {
 	start := d.cfg.Now()
 	ep, err := d.cfg.Catalog.Deliverable(ctx, id)
 	if gone := unusable(id, tenant, ep, err); gone != nil {
+		if ordered {
+			d.cfg.Gate.Finished(id, jobID)
+		}
 		return notSent(req, start, sender.Failed, gone.Error()+"; nothing sent")
 	}
 	if err != nil {
@@ -162,6 +218,16 @@ func (d *Webhooks) deliver(ctx context.Context, req sender.Request, jobID, id, t
 		r := notSent(req, start, sender.Deferred, "endpoint could not be read")
 		r.Defer = unavailableWait
 		return r
+	}
+	// A job whose first attempt is made waited for its turn then, and is
+	// the next of its endpoint's until it is over.
+	if ordered && req.Prior.Attempts == 0 {
+		if err := d.cfg.Gate.Turn(ctx, id, jobID); err != nil {
+			return d.notYet(ctx, req, start, jobID, id, err)
+		}
+	}
+	if ep.RateLimit > 0 && d.cfg.Limiter != nil {
+		req.Pacer = d.cfg.Limiter.Pacer(id, ep.RateLimit)
 	}
 	// The request goes to the endpoint's URL as it is now, whatever the job
 	// says: an endpoint's secret signs only what goes to the endpoint.
@@ -206,7 +272,29 @@ func (d *Webhooks) deliver(ctx context.Context, req sender.Request, jobID, id, t
 			next(a)
 		}
 	}
-	return d.cfg.Send(ctx, req)
+	r := d.cfg.Send(ctx, req)
+	if ordered {
+		d.tellGate(id, jobID, r)
+	}
+	return r
+}
+
+// notYet is the result of an ordered job whose turn did not come (err,
+// from Gate.Turn): deferred by the wait the gate asks for, interrupted
+// when ctx ended, and deferred a little when the gate could not tell.
+func (d *Webhooks) notYet(ctx context.Context, req sender.Request, start time.Time, jobID, id string, err error) sender.Result {
+	if ctx.Err() != nil {
+		return notSent(req, start, sender.Interrupted, "interrupted while waiting for its turn")
+	}
+	r := notSent(req, start, sender.Deferred, err.Error())
+	var busy interface{ RetryIn() time.Duration }
+	if errors.As(err, &busy) {
+		r.Defer = busy.RetryIn()
+		return r
+	}
+	d.cfg.Logger.Warn("read the turn of an ordered endpoint, job handed back", "job_id", jobID, "endpoint", id, "error", err)
+	r.Defer = unavailableWait
+	return r
 }
 
 // unusable returns why endpoint id, as Deliverable read it (ep, err),

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +31,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/catalog"
 	"github.com/hookworker/hookworker/internal/natstrace"
 	"github.com/hookworker/hookworker/job"
@@ -312,6 +314,9 @@ type Job struct {
 	Event job.Event `json:"event"`
 	// Tenant is the event's tenant; empty (absent) for none.
 	Tenant string `json:"tenant,omitempty"`
+	// Ordered marks the job of an ordered endpoint, published on the
+	// endpoint's own subject (bus.OrderedSubject) by the fan-out only.
+	Ordered bool `json:"ordered,omitempty"`
 }
 
 // Payload is the body every endpoint receives: {type, timestamp, data}.
@@ -338,6 +343,11 @@ func (f *Fanout) publish(ctx context.Context, ev catalog.Event, eps []catalog.En
 	if err != nil {
 		return true, err
 	}
+	if slices.ContainsFunc(eps, func(ep catalog.Endpoint) bool { return ep.Ordered }) {
+		if err := f.waitEarlier(ctx, msg); err != nil {
+			return true, err
+		}
+	}
 	futures := make([]jetstream.PubAckFuture, 0, len(eps))
 	// Every job continues the trace of the fan-out (none when not
 	// tracing): the same header values, shared.
@@ -348,6 +358,10 @@ func (f *Fanout) publish(ctx context.Context, ev catalog.Event, eps []catalog.En
 			_ = msg.InProgress() // many endpoints: keep the event ours
 		}
 		j := NewJob(JobID(ev.ID, ep.ID), ev, ep)
+		subject := f.cfg.JobSubject
+		if ep.Ordered {
+			j.Ordered, subject = true, bus.OrderedSubject(f.cfg.JobSubject, ep.ID)
+		}
 		if f.beforePublish != nil {
 			if err := f.beforePublish(j.ID); err != nil {
 				done = false
@@ -368,7 +382,7 @@ func (f *Fanout) publish(ctx context.Context, ev catalog.Event, eps []catalog.En
 		}
 		hdr := nats.Header{nats.MsgIdHdr: {j.ID}}
 		maps.Copy(hdr, tc)
-		fut, err := f.js.PublishMsgAsync(&nats.Msg{Subject: f.cfg.JobSubject, Data: body, Header: hdr})
+		fut, err := f.js.PublishMsgAsync(&nats.Msg{Subject: subject, Data: body, Header: hdr})
 		if err != nil {
 			return true, fmt.Errorf("publish job %s: %w", j.ID, err)
 		}
@@ -384,4 +398,42 @@ func (f *Fanout) publish(ctx context.Context, ev catalog.Event, eps []catalog.En
 		}
 	}
 	return done, nil
+}
+
+// The pace at which an event with ordered endpoints looks whether the
+// events before it are fanned out: first after minEarlierPoll, then twice
+// as long each time, up to maxEarlierPoll.
+const (
+	minEarlierPoll = time.Millisecond
+	maxEarlierPoll = 50 * time.Millisecond
+)
+
+// waitEarlier waits until every event stored before msg's is fanned out
+// (the consumer's acknowledgement floor has reached it), so that an ordered
+// endpoint's jobs are published, and stored on its subject, in the order
+// of their events, whichever process fans each out. It returns ctx's error
+// when ctx ends first, and the server's when it cannot be asked.
+func (f *Fanout) waitEarlier(ctx context.Context, msg jetstream.Msg) error {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return err
+	}
+	poll := minEarlierPoll
+	for {
+		info, err := f.cons.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("read the fan-out's progress: %w", err)
+		}
+		if info.AckFloor.Stream+1 >= meta.Sequence.Stream {
+			return nil
+		}
+		t := time.NewTimer(poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("wait for the events before %d: %w", meta.Sequence.Stream, ctx.Err())
+		case <-t.C:
+		}
+		poll = min(2*poll, maxEarlierPoll)
+	}
 }

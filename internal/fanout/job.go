@@ -69,5 +69,8 @@ func (e jobEncoder) encode(j Job) ([]byte, error) {
 		b = append(b, `,"tenant":`...)
 		b = jsonstr.Append(b, j.Tenant)
 	}
+	if j.Ordered {
+		b = append(b, `,"ordered":true`...)
+	}
 	return append(b, '}'), nil
 }
