@@ -84,12 +84,13 @@ const keepFinished = 5 * time.Minute
 // endpoint's line.
 const skipFinished = 8
 
-// Config configures a Gate. Stream and JobSubject are required.
+// Config configures a Gate. Stream and EndpointSubject are required.
 type Config struct {
 	// Stream is the job stream.
 	Stream Stream
-	// JobSubject is the worker's job subject (hooks.send).
-	JobSubject string
+	// EndpointSubject is the subject of the jobs the fan-out makes
+	// (bus.EndpointSubject: hooks.send.endpoint).
+	EndpointSubject string
 	// Conn, when set, carries the notices between workers; without it a
 	// worker learns of other workers' jobs by polling only.
 	Conn *nats.Conn
@@ -158,8 +159,8 @@ func (e *BusyError) RetryIn() time.Duration { return e.Wait }
 // New returns the Gate of cfg, its defaults applied, listening for the
 // other workers' notices when cfg.Conn is set. Close stops listening.
 func New(cfg Config) (*Gate, error) {
-	if cfg.Stream == nil || cfg.JobSubject == "" {
-		return nil, errors.New("ordering: a stream and the job subject are required")
+	if cfg.Stream == nil || cfg.EndpointSubject == "" {
+		return nil, errors.New("ordering: a stream and the endpoint subject are required")
 	}
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = DefaultMaxWait
@@ -254,7 +255,7 @@ func (g *Gate) Turn(ctx context.Context, endpoint, job string) error {
 // head returns the id of endpoint's first job in the stream that is not
 // known finished; "" when there is none.
 func (g *Gate) head(ctx context.Context, endpoint string, l *line) (string, error) {
-	subject := bus.OrderedSubject(g.cfg.JobSubject, endpoint)
+	subject := bus.OrderedSubject(g.cfg.EndpointSubject, endpoint)
 	seq := uint64(1)
 	for range skipFinished {
 		m, err := g.cfg.Stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))

@@ -42,7 +42,7 @@ func newLine(t *testing.T, jobs ...string) *line {
 
 func (l *line) publish(id string) {
 	l.t.Helper()
-	if _, err := l.js.Publish(context.Background(), bus.OrderedSubject("hooks.send", "ep"), []byte(`{}`), jetstream.WithMsgID(id)); err != nil {
+	if _, err := l.js.Publish(context.Background(), bus.OrderedSubject("hooks.send.endpoint", "ep"), []byte(`{}`), jetstream.WithMsgID(id)); err != nil {
 		l.t.Fatal(err)
 	}
 }
@@ -50,7 +50,7 @@ func (l *line) publish(id string) {
 // remove removes job id from the stream, as its acknowledgement does.
 func (l *line) remove(id string) {
 	l.t.Helper()
-	m, err := l.stream.GetMsg(context.Background(), 1, jetstream.WithGetMsgSubject(bus.OrderedSubject("hooks.send", "ep")))
+	m, err := l.stream.GetMsg(context.Background(), 1, jetstream.WithGetMsgSubject(bus.OrderedSubject("hooks.send.endpoint", "ep")))
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func (l *line) gate(cfg ordering.Config) *ordering.Gate {
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	cfg.Stream, cfg.JobSubject, cfg.Conn = s, "hooks.send", nc
+	cfg.Stream, cfg.EndpointSubject, cfg.Conn = s, "hooks.send.endpoint", nc
 	g, err := ordering.New(cfg)
 	if err != nil {
 		l.t.Fatal(err)
