@@ -96,3 +96,9 @@ func (d *delivery) unauthorized(ctx context.Context, err error) {
 	d.cause = "authorization: " + err.Error()
 	d.retry(0, true, d.cause)
 }
+
+// Client returns the HTTP client of direct sends: every dial under the
+// address policy, https destinations checked against RootCAs when set, no
+// redirect followed. What a delivery needs besides its request (an OAuth2
+// token, say) can be fetched through it, under the same rules.
+func (s *Sender) Client() *http.Client { return s.direct }

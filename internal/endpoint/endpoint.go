@@ -9,9 +9,13 @@
 // with the same id for another tenant gets nothing); each attempt is
 // signed with the endpoint's secrets as they are when it is signed, so that
 // a rotation applies to retries and, during the grace period, the old
-// secret signs too; and its retries follow the worker's retry schedule
-// unless the job carries its own. A 410 Gone disables the endpoint, and so
-// does every delivery to it failing for Config.DisableAfter.
+// secret signs too. Its retries follow the job's own retry schedule, else
+// the endpoint's retry_schedule, else the worker's; each attempt is bounded
+// by the job's own timeout, else the endpoint's timeout cut to the worker's
+// (Config.MaxTimeout), else the worker's. An endpoint's auth is presented
+// on every attempt: its client certificate, or a bearer token got with its
+// OAuth2 client credentials. A 410 Gone disables the endpoint, and so does
+// every delivery to it failing for Config.DisableAfter.
 //
 // An endpoint's delivery policy applies as its job is sent: with a
 // rate_limit, every attempt first takes a slot of the endpoint's limit
@@ -28,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -51,6 +56,13 @@ type Catalog interface {
 	MirroredSigningSecrets(id string, now time.Time) ([]string, bool)
 	// SigningSecrets returns the endpoint's signing secrets at now.
 	SigningSecrets(ctx context.Context, id string, now time.Time) ([]string, error)
+	// MirroredCredentials returns the credentials of the endpoint's auth,
+	// without a request; false when it does not know the endpoint or the
+	// endpoint has no auth.
+	MirroredCredentials(id string) (catalog.Credentials, bool)
+	// Credentials returns the credentials of the endpoint's auth; false
+	// when it has none.
+	Credentials(ctx context.Context, id string) (catalog.Credentials, bool, error)
 	// Failed records a failed delivery and returns since when every
 	// delivery to the endpoint has failed.
 	Failed(ctx context.Context, id string, at time.Time) (time.Time, error)
@@ -120,6 +132,17 @@ type Config struct {
 	// DisableAfter disables an endpoint every delivery to which has failed
 	// for this long; zero never does.
 	DisableAfter time.Duration
+	// MaxTimeout is the longest an endpoint's timeout may bound an
+	// attempt: the worker's own per-attempt timeout. Zero means no limit.
+	MaxTimeout time.Duration
+	// MaxSchedule is the longest an endpoint's retry schedule may span,
+	// its waits summed, as consumer.Limits.MaxSchedule is for a job's: the
+	// entries past it are cut. Zero means no limit.
+	MaxSchedule time.Duration
+	// TokenClient fetches the OAuth2 tokens of endpoints; nil means one
+	// with a 10s timeout. The sender's client ((*sender.Sender).Client)
+	// applies the workers' address policy to the token endpoint too.
+	TokenClient *http.Client
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives what the catalog could not record; nil discards.
@@ -139,6 +162,8 @@ type Webhooks struct {
 
 	mu      sync.Mutex
 	signers map[string]sender.Signer // by secret
+
+	auths auths
 }
 
 // maxSigners bounds the signers kept: past it, the cache starts afresh.
@@ -158,7 +183,11 @@ func New(cfg Config) (*Webhooks, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Webhooks{cfg: cfg, signers: map[string]sender.Signer{}}, nil
+	if cfg.TokenClient == nil {
+		cfg.TokenClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	return &Webhooks{cfg: cfg, signers: map[string]sender.Signer{},
+		auths: auths{client: cfg.TokenClient, certs: map[string]*sender.ClientCert{}, tokens: map[string]*tokenSource{}}}, nil
 }
 
 // Prepare returns the send of webhook job j: the Sender's own for a plain
@@ -261,8 +290,16 @@ func (d *Webhooks) deliver(ctx context.Context, req sender.Request, jobID, id, t
 		}
 		return nil
 	}
-	if req.Schedule == nil {
-		req.Schedule = d.cfg.Schedule // only read
+	if unfit, err := d.policy(ctx, &req, id, ep); unfit != nil {
+		return notSent(req, start, sender.Failed, unfit.Error()+"; nothing sent")
+	} else if err != nil {
+		if ctx.Err() != nil {
+			return notSent(req, start, sender.Interrupted, "interrupted before the endpoint's auth was read")
+		}
+		d.cfg.Logger.Warn("read endpoint auth, job handed back", "job_id", jobID, "endpoint", id, "error", err)
+		r := notSent(req, start, sender.Deferred, "endpoint auth could not be read")
+		r.Defer = unavailableWait
+		return r
 	}
 	next := req.OnAttempt
 	req.OnAttempt = func(a sender.Attempt) {
@@ -295,6 +332,51 @@ func (d *Webhooks) notYet(ctx context.Context, req sender.Request, start time.Ti
 	d.cfg.Logger.Warn("read the turn of an ordered endpoint, job handed back", "job_id", jobID, "endpoint", id, "error", err)
 	r.Defer = unavailableWait
 	return r
+}
+
+// policy applies endpoint ep's delivery policy to req: its retry schedule
+// and timeout where the job asks for none, and its auth. It returns err
+// when the auth's credentials cannot be read just now, and unfit when they
+// cannot be used at all.
+func (d *Webhooks) policy(ctx context.Context, req *sender.Request, id string, ep catalog.Endpoint) (unfit, err error) {
+	if req.Schedule == nil {
+		if len(ep.RetrySchedule) > 0 {
+			req.Schedule = schedule(ep.RetrySchedule, d.cfg.MaxSchedule)
+		} else {
+			req.Schedule = d.cfg.Schedule // only read
+		}
+	}
+	if t := ep.Timeout.Duration(); req.Timeout == 0 && t > 0 {
+		if d.cfg.MaxTimeout > 0 {
+			t = min(t, d.cfg.MaxTimeout)
+		}
+		req.Timeout = t
+	}
+	if ep.Auth == nil {
+		return nil, nil
+	}
+	cr, ok := d.cfg.Catalog.MirroredCredentials(id)
+	if !ok || cr.Type != ep.Auth.Type {
+		if cr, ok, err = d.cfg.Catalog.Credentials(ctx, id); err != nil || !ok {
+			return nil, err // !ok: removed since ep was read
+		}
+	}
+	return d.auths.authFor(req, id, cr), nil
+}
+
+// schedule is an endpoint's retry schedule as a sender.Request carries it:
+// the entries past maxSpan (their waits summed) are left out; zero maxSpan
+// keeps them all.
+func schedule(waits catalog.Schedule, maxSpan time.Duration) []time.Duration {
+	out := make([]time.Duration, 0, len(waits))
+	var sum time.Duration
+	for _, w := range waits {
+		if sum += time.Duration(w); maxSpan > 0 && sum > maxSpan {
+			break
+		}
+		out = append(out, time.Duration(w))
+	}
+	return out
 }
 
 // unusable returns why endpoint id, as Deliverable read it (ep, err),

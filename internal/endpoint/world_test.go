@@ -1,9 +1,12 @@
 package endpoint_test
 
 import (
+	"cmp"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -60,6 +63,14 @@ type options struct {
 	// api serves the NATS API, with the delivery log and replays, to the
 	// world's client, and records every attempt.
 	api bool
+	// maxTimeout is the worker's per-attempt timeout, the most an
+	// endpoint's may be; 0: 5s.
+	maxTimeout time.Duration
+	// rootCAs are the sender's certificate authorities; nil: the system's.
+	rootCAs *x509.CertPool
+	// logger receives the worker's log lines, the sender's debug lines
+	// included; nil discards them.
+	logger *slog.Logger
 }
 
 func start(t *testing.T, o options) *world {
@@ -117,7 +128,8 @@ func start(t *testing.T, o options) *world {
 		deferAfter = 10 * time.Second
 	}
 	snd, err := sender.New(sender.Config{Timeout: 5 * time.Second, MaxRetries: 3, BackoffMin: 10 * time.Millisecond,
-		BackoffMax: 100 * time.Millisecond, DeferAfter: deferAfter, AllowPrivateNetworks: !o.strictSender})
+		BackoffMax: 100 * time.Millisecond, DeferAfter: deferAfter, AllowPrivateNetworks: !o.strictSender,
+		RootCAs: o.rootCAs, Logger: o.logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +138,8 @@ func start(t *testing.T, o options) *world {
 		schedule = []time.Duration{}
 	}
 	d, err := endpoint.New(endpoint.Config{Catalog: w.cat, Send: snd.Send, Schedule: schedule,
-		DisableAfter: o.disableAfter, Now: o.now})
+		DisableAfter: o.disableAfter, Now: o.now, MaxTimeout: cmp.Or(o.maxTimeout, 5*time.Second), MaxSchedule: time.Hour,
+		TokenClient: snd.Client(), Logger: o.logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +149,7 @@ func start(t *testing.T, o options) *world {
 		Concurrency: 16, AckWait: topo.AckWait, ShutdownTimeout: time.Second, MaxRedeliveries: 5,
 		ResultSubject: topo.ResultSubject, EndpointSubject: bus.EndpointSubject(topo.Subject), FetchWait: 200 * time.Millisecond,
 		Limits:    consumer.Limits{Timeout: 5 * time.Second, MaxRetries: 3, MaxSchedule: time.Hour},
-		OnAttempt: onAttempt,
+		OnAttempt: onAttempt, Logger: o.logger,
 	})
 	if err != nil {
 		t.Fatal(err)
