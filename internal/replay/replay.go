@@ -1,6 +1,8 @@
 // Package replay sends events again: one event to one endpoint (resend),
-// or every event whose delivery to an endpoint failed in a time window and
-// has not succeeded since (recover). A replay is a new job in the fan-out's
+// or every event an endpoint missed in a time window (recover): those
+// whose delivery to it failed and has not succeeded since, and those it
+// should have received and has no delivered result for, failed or never
+// sent because it was disabled. A replay is a new job in the fan-out's
 // wire form, so its webhook-id is the event id, as the first delivery's
 // was; its job id is new, so that neither the job stream's nor the result
 // stream's duplicate window drops it.
@@ -16,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -153,18 +156,25 @@ func (r *Replayer) event(ctx context.Context, typ, id string) (catalog.Event, er
 	if err != nil {
 		return catalog.Event{}, fmt.Errorf("read event %s: %w", id, err)
 	}
+	return decodeEvent(typ, id, raw.Data, raw.Header, raw.Time)
+}
+
+// decodeEvent decodes the event id of type typ stored at stored, from its
+// message's data and header.
+func decodeEvent(typ, id string, data []byte, header nats.Header, stored time.Time) (catalog.Event, error) {
 	var ev catalog.Event
-	if err := json.Unmarshal(raw.Data, &ev); err != nil {
+	if err := json.Unmarshal(data, &ev); err != nil {
 		return catalog.Event{}, fmt.Errorf("read event %s: %w", id, err)
 	}
 	// The fan-out refused an event whose tenant is not one: so is its
 	// replay.
-	if ev.Tenant, err = catalog.StoredTenant(raw.Header.Get(job.HeaderTenant), ev.Tenant); err != nil {
+	var err error
+	if ev.Tenant, err = catalog.StoredTenant(header.Get(job.HeaderTenant), ev.Tenant); err != nil {
 		return catalog.Event{}, fmt.Errorf("event %s: %w", id, err)
 	}
 	ev.ID, ev.Type = id, typ
 	if ev.Timestamp.IsZero() {
-		ev.Timestamp = raw.Time.UTC()
+		ev.Timestamp = stored.UTC()
 	}
 	return ev, nil
 }
@@ -206,11 +216,15 @@ type result struct {
 	} `json:"event"`
 }
 
-// Recover sends again, once each, every event whose delivery to endpoint
-// id ended failed in [since, until) (until zero: now), that no delivered
+// Recover sends again, once each, what endpoint id missed in [since,
+// until) (until zero: now), and returns how many it sent: every event
+// whose delivery to it ended failed in the window, that no delivered
 // result of the same event to the same endpoint has followed and that the
-// endpoint's filters still take; it returns how many it sent. Results are
-// read from since to the last one stored.
+// endpoint's filters still take; and every event stored in the window, and
+// after the endpoint was created, that its filters take and that has no
+// delivered result for it, whether its delivery failed, is yet to end, or
+// was never made because the endpoint was disabled. Results are read from
+// since to the last one stored; events from since to until.
 func (r *Replayer) Recover(ctx context.Context, id string, since, until time.Time) (int, error) {
 	if !catalog.ValidEndpointID(id) {
 		return 0, &catalog.InvalidError{Field: "id", Reason: "must be 1 to 63 of A-Za-z0-9_-"}
@@ -272,9 +286,7 @@ func (r *Replayer) Recover(ctx context.Context, id string, since, until time.Tim
 	if err != nil {
 		return 0, err
 	}
-	// Publish without waiting for each acknowledgement, so that a large
-	// recovery fits in one request's time.
-	var futures []jetstream.PubAckFuture
+	var missed []catalog.Event
 	for _, evID := range order {
 		s := events[evID]
 		if s.failed == 0 || s.passed > s.failed {
@@ -285,8 +297,22 @@ func (r *Replayer) Recover(ctx context.Context, id string, since, until time.Tim
 			continue // the event is past the stream's max age
 		}
 		if err != nil {
-			return acked(ctx, futures), err
+			return 0, err
 		}
+		missed = append(missed, ev)
+	}
+	unsent, err := r.unsent(ctx, ep, since, until, func(evID string) bool {
+		s := events[evID]
+		return s != nil && (s.passed > 0 || s.failed > 0) // delivered, or taken above
+	})
+	if err != nil {
+		return 0, err
+	}
+	missed = append(missed, unsent...)
+	// Publish without waiting for each acknowledgement, so that a large
+	// recovery fits in one request's time.
+	var futures []jetstream.PubAckFuture
+	for _, ev := range missed {
 		if !ep.Wants(ev.Tenant, ev.Type, ev.Channel) {
 			continue // the endpoint's filters have changed since
 		}
@@ -304,6 +330,51 @@ func (r *Replayer) Recover(ctx context.Context, id string, since, until time.Tim
 		return n, fmt.Errorf("recover endpoint %s: %d of %d jobs not stored", id, len(futures)-n, len(futures))
 	}
 	return len(futures), nil
+}
+
+// unsent returns, oldest first, the events stored in [since, until) and
+// after endpoint ep was created that its filters take and that skip does
+// not report: the events read are those stored when it starts.
+func (r *Replayer) unsent(ctx context.Context, ep catalog.Endpoint, since, until time.Time, skip func(id string) bool) ([]catalog.Event, error) {
+	from := since
+	if ep.CreatedAt.After(from) {
+		from = ep.CreatedAt
+	}
+	if !from.Before(until) {
+		return nil, nil
+	}
+	info, err := r.cfg.Events.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("event stream: %w", err)
+	}
+	last := info.State.LastSeq
+	var out []catalog.Event
+	err = bus.Scan(ctx, r.cfg.Events, jetstream.ConsumerConfig{
+		FilterSubject: bus.EventSubjects, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &from,
+	}, func(m jetstream.Msg) bool {
+		meta, err := m.Metadata()
+		if err != nil || meta.Sequence.Stream > last || !meta.Timestamp.Before(until) {
+			return false
+		}
+		rest := strings.TrimPrefix(m.Subject(), catalog.EventSubjectPrefix)
+		dot := strings.LastIndexByte(rest, '.')
+		if dot <= 0 {
+			return true
+		}
+		typ, id := rest[:dot], rest[dot+1:]
+		if skip(id) {
+			return true
+		}
+		ev, err := decodeEvent(typ, id, m.Data(), m.Headers(), meta.Timestamp)
+		if err != nil {
+			return true // the fan-out refused it too
+		}
+		if ep.Wants(ev.Tenant, ev.Type, ev.Channel) {
+			out = append(out, ev)
+		}
+		return true
+	})
+	return out, err
 }
 
 // acked waits for the futures' acknowledgements and returns how many
