@@ -19,7 +19,7 @@ const (
 // EnsureAttempts creates the attempt stream when it is missing (with the
 // Bus's replica count, keeping records for maxAge; 0 keeps them for ever)
 // and uses an existing one as it is; an existing stream must capture
-// hooks.attempt.>.
+// hooks.attempt.>. It waits for the server as Ensure does.
 //
 // With one replica the stream is created with asynchronous persistence
 // (NATS 2.12 and later; older servers ignore it): the server acknowledges a
@@ -31,8 +31,6 @@ const (
 // persistence makes. The server refuses it on a replicated stream, whose
 // records are acknowledged once a majority of the replicas hold them.
 func (b *Bus) EnsureAttempts(ctx context.Context, maxAge time.Duration) (jetstream.Stream, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
 	cfg := jetstream.StreamConfig{
 		Name: AttemptStream, Subjects: []string{AttemptSubjects}, Retention: jetstream.LimitsPolicy,
 		Storage: jetstream.FileStorage, MaxAge: maxAge, Description: "hookworker delivery log: one record per HTTP attempt",
@@ -40,5 +38,7 @@ func (b *Bus) EnsureAttempts(ctx context.Context, maxAge time.Duration) (jetstre
 	if b.replicas == 1 {
 		cfg.PersistMode = jetstream.AsyncPersistMode
 	}
-	return b.ensureStream(ctx, cfg, "hooks.attempt.x.x.x")
+	return retry(ctx, b, func(ctx context.Context) (jetstream.Stream, error) {
+		return b.ensureStream(ctx, cfg, "hooks.attempt.x.x.x")
+	})
 }

@@ -44,9 +44,12 @@ type EventsBound struct {
 // EnsureEvents creates what is missing of the event stream and the event
 // type, endpoint and tenant buckets (with the Bus's replica count), and uses
 // what exists as it is; an existing event stream must capture hooks.event.>.
+// It waits for the server as Ensure does.
 func (b *Bus) EnsureEvents(ctx context.Context, t EventTopology) (EventsBound, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
+	return retry(ctx, b, func(ctx context.Context) (EventsBound, error) { return b.ensureEventsOnce(ctx, t) })
+}
+
+func (b *Bus) ensureEventsOnce(ctx context.Context, t EventTopology) (EventsBound, error) {
 	var out EventsBound
 	var err error
 	out.Events, err = b.ensureStream(ctx, jetstream.StreamConfig{

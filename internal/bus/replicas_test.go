@@ -35,7 +35,8 @@ func (l *lockedBuffer) String() string {
 
 // TestReplicasOfEverythingCreated sets the worker up on a three-server
 // cluster with three replicas: every stream and bucket it creates (jobs,
-// results, state, events, the catalog's buckets, the delivery log) has
+// results, state, events, the catalog's buckets, the delivery log, the
+// rate limits) has
 // three, and so has the job consumer; a bucket that existed with one is
 // used as it is, and a warning names it.
 func TestReplicasOfEverythingCreated(t *testing.T) {
@@ -61,11 +62,14 @@ func TestReplicasOfEverythingCreated(t *testing.T) {
 	if _, err := b.EnsureAttempts(ctx, time.Hour); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := b.EnsureRates(ctx); err != nil {
+		t.Fatal(err)
+	}
 
 	want := map[string]int{
 		"HOOKS": 3, "HOOKS_RESULTS": 3, "KV_" + DefaultStateBucket: 3,
 		EventStream: 3, "KV_" + EventTypesBucket: 3, "KV_" + EndpointsBucket: 3, AttemptStream: 3,
-		"KV_" + TenantsBucket: 1,
+		"KV_" + RateBucket: 3, "KV_" + TenantsBucket: 1,
 	}
 	for name, n := range want {
 		s, err := b.JetStream().Stream(ctx, name)

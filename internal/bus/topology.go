@@ -93,21 +93,32 @@ func (e *SubjectError) Error() string {
 // place the replicas, until ctx ends; it fails at once on a SubjectError or
 // a configuration the server refuses.
 func (b *Bus) Ensure(ctx context.Context, t Topology) (Bound, error) {
+	bound, err := retry(ctx, b, func(ctx context.Context) (Bound, error) { return b.ensureOnce(ctx, t) })
+	if err != nil {
+		return Bound{}, err
+	}
+	b.bound.Store(true)
+	b.log.Info("jetstream ready", "stream", t.Stream, "subject", t.Subject, "durable", t.Durable,
+		"result_stream", t.ResultStream, "result_subject", t.ResultSubject, "replicas", b.replicas)
+	return bound, nil
+}
+
+// retry calls once, each call bounded by 10s, until it succeeds, fails
+// with a permanent error or ctx ends, waiting (with backoff, logging) in
+// between.
+func retry[T any](ctx context.Context, b *Bus, once func(context.Context) (T, error)) (T, error) {
 	wait := 250 * time.Millisecond
 	for {
-		bound, err := b.ensureOnce(ctx, t)
-		if err == nil {
-			b.bound.Store(true)
-			b.log.Info("jetstream ready", "stream", t.Stream, "subject", t.Subject, "durable", t.Durable,
-				"result_stream", t.ResultStream, "result_subject", t.ResultSubject, "replicas", b.replicas)
-			return bound, nil
-		}
-		if permanent(err) {
-			return Bound{}, err
+		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		v, err := once(octx)
+		cancel()
+		if err == nil || permanent(err) {
+			return v, err
 		}
 		b.log.Warn("jetstream not ready, retrying", "error", err, "retry_in", wait)
 		if !sleep.For(ctx, wait) {
-			return Bound{}, ctx.Err()
+			var zero T
+			return zero, ctx.Err()
 		}
 		wait = min(2*wait, 10*time.Second)
 	}
@@ -150,11 +161,13 @@ const (
 )
 
 func (b *Bus) ensureOnce(ctx context.Context, t Topology) (Bound, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
+	// A new stream captures the endpoint and ordered subjects from the
+	// start, and a new consumer takes them (no update right after the
+	// creation, while a replicated stream may still elect its leader); an
+	// existing one is made to capture and take them too.
 	jobs, err := b.ensureStream(ctx, jetstream.StreamConfig{
 		Name:       t.Stream,
-		Subjects:   []string{t.Subject},
+		Subjects:   []string{t.Subject, EndpointSubject(t.Subject), orderedSubjects(t.Subject)},
 		Retention:  jetstream.WorkQueuePolicy,
 		Storage:    jetstream.FileStorage,
 		Discard:    jetstream.DiscardNew,
@@ -186,7 +199,7 @@ func (b *Bus) ensureOnce(ctx context.Context, t Topology) (Bound, error) {
 			AckWait:        t.AckWait,
 			MaxDeliver:     -1,
 			MaxAckPending:  maxAckPending(t.MaxAckPending),
-			FilterSubjects: []string{t.Subject, EndpointSubject(t.Subject)},
+			FilterSubjects: []string{t.Subject, EndpointSubject(t.Subject), orderedSubjects(t.Subject)},
 			DeliverPolicy:  jetstream.DeliverAllPolicy,
 		})
 	case err == nil:
@@ -327,10 +340,11 @@ func resultDuplicates(maxAge time.Duration) time.Duration {
 // ensureStream returns the stream named in cfg, creating it when missing
 // with the Bus's replica count; an existing stream must capture subject, a
 // literal subject that cfg.Subjects capture, and is used with the replicas
-// it has (a warning names it when they differ). Logs and errors name
-// cfg.Subjects, the subjects as configured.
+// it has (a warning names it when they differ). Logs and errors name the
+// first of cfg.Subjects, the subject as configured (the job stream's
+// second, its endpoint subject, follows from the first).
 func (b *Bus) ensureStream(ctx context.Context, cfg jetstream.StreamConfig, subject string) (jetstream.Stream, error) {
-	configured := strings.Join(cfg.Subjects, ",")
+	configured := cfg.Subjects[0]
 	cfg.Replicas = b.replicas
 	s, err := b.js.Stream(ctx, cfg.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
