@@ -33,7 +33,9 @@ func OrderedSubject(endpointSubject, id string) string { return endpointSubject 
 
 // orderedSubjects is what the job stream captures, and the consumer
 // takes, of every ordered endpoint's jobs.
-func orderedSubjects(jobSubject string) string { return OrderedSubject(EndpointSubject(jobSubject), "*") }
+func orderedSubjects(jobSubject string) string {
+	return OrderedSubject(EndpointSubject(jobSubject), "*")
+}
 
 // EnsureRates returns the rate bucket, creating it when missing with the
 // Bus's replica count; an existing one is used as it is.
