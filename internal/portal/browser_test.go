@@ -1,0 +1,476 @@
+package portal_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/hookworker/hookworker/receiver"
+)
+
+// The browser tests drive headless Chromium (Debian's chromium package)
+// through the DevTools protocol against a real worker: one browser for the
+// package, one tab per user.
+
+var screenshots = flag.String("screenshots", "", "folder the browser tests write their screenshots to; empty: a new folder in the system's temporary folder")
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	stopBrowser()
+	os.Exit(code)
+}
+
+// errNoChromium says that no Chromium is installed.
+var errNoChromium = errors.New("no chromium on PATH")
+
+// browser is the one browser of the package's tests, started by the first
+// test that asks for it.
+var browser struct {
+	once    sync.Once
+	ctx     context.Context
+	err     error
+	cancels []func()
+	dir     string // its profile
+	shots   string // the screenshot folder
+}
+
+// startBrowser returns the browser's context, skipping the test when
+// Chromium is not installed and CI is not set; under CI a missing Chromium
+// fails the test.
+func startBrowser(t *testing.T) context.Context {
+	t.Helper()
+	browser.once.Do(func() {
+		path := ""
+		for _, name := range []string{"chromium", "chromium-browser"} {
+			if p, err := exec.LookPath(name); err == nil {
+				path = p
+				break
+			}
+		}
+		if path == "" {
+			browser.err = errNoChromium
+			return
+		}
+		dir, err := os.MkdirTemp("", "hookworker-portal-profile-")
+		if err != nil {
+			browser.err = err
+			return
+		}
+		browser.dir = dir
+		opts := append(chromedp.DefaultExecAllocatorOptions[:],
+			chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+			chromedp.UserDataDir(dir), chromedp.WindowSize(1280, 800),
+			chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true))
+		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		bctx, cancelBrowser := chromedp.NewContext(actx)
+		browser.cancels = append(browser.cancels, cancelAlloc, cancelBrowser)
+		if err := chromedp.Do(bctx); err != nil {
+			browser.err = fmt.Errorf("start %s: %w", path, err)
+			return
+		}
+		browser.ctx = bctx
+	})
+	switch {
+	case errors.Is(browser.err, errNoChromium) && ci():
+		t.Fatal("chromium is not installed, and CI is set: the browser tests must run (apt-get install -y chromium)")
+	case errors.Is(browser.err, errNoChromium):
+		t.Skip("skipping the browser tests: chromium is not installed (apt-get install -y chromium); under CI=true they fail instead")
+	case browser.err != nil:
+		t.Fatal(browser.err)
+	}
+	return browser.ctx
+}
+
+// ci reports whether CI is set (to anything but false or 0).
+func ci() bool {
+	v := strings.ToLower(os.Getenv("CI"))
+	return v != "" && v != "false" && v != "0"
+}
+
+// stopBrowser ends the browser and removes its profile.
+func stopBrowser() {
+	for i := len(browser.cancels) - 1; i >= 0; i-- {
+		browser.cancels[i]()
+	}
+	if browser.dir != "" {
+		os.RemoveAll(browser.dir)
+	}
+}
+
+// screenshotDir returns the folder screenshots go to, made once, and
+// logs it.
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	if browser.shots == "" {
+		dir := *screenshots
+		if dir == "" {
+			var err error
+			if dir, err = os.MkdirTemp("", "hookworker-portal-screenshots-"); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		browser.shots = dir
+		t.Logf("screenshots of each page, 1280 and 375 px wide: %s", dir)
+	}
+	return browser.shots
+}
+
+// tab is one user's browser tab, with what it requested.
+type tab struct {
+	t   *testing.T
+	ctx context.Context
+	mu  sync.Mutex
+	// requests are the URLs and Authorization headers of every request the
+	// tab sent.
+	requests []request
+}
+
+type request struct{ url, authorization string }
+
+func newTab(t *testing.T) *tab {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(startBrowser(t))
+	t.Cleanup(cancel)
+	tb := &tab{t: t, ctx: ctx}
+	err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok && e.Request != nil {
+			auth, _ := e.Request.Headers["Authorization"].(string)
+			tb.mu.Lock()
+			tb.requests = append(tb.requests, request{url: e.Request.URL, authorization: auth})
+			tb.mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.do(chromedp.EmulateViewport(1280, 800))
+	return tb
+}
+
+// do runs actions, failing the test on an error.
+func (tb *tab) do(actions ...chromedp.Action[chromedp.Void]) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		tb.t.Fatalf("browser: %v", err)
+	}
+}
+
+// eval evaluates a JavaScript expression to a string.
+func (tb *tab) eval(expr string) string {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`String(` + expr + `)`))
+	if err != nil {
+		tb.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// until waits until a JavaScript expression is true, polling from Go (the
+// page's CSP allows no code built from strings, chromedp's Poll included).
+func (tb *tab) until(what, expr string) {
+	tb.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if tb.eval(`!!(`+expr+`)`) == "true" {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.t.Fatalf("waited 15s for %s (%s); the page says:\n%s", what, expr, tb.eval(`document.querySelector('main').innerText`))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// text returns the visible text of the first element sel selects ("" when
+// none does).
+func (tb *tab) text(sel string) string {
+	tb.t.Helper()
+	return tb.eval(fmt.Sprintf(`(document.querySelector(%q) || {innerText: ''}).innerText`, sel))
+}
+
+// click clicks, with the mouse, the first element sel selects.
+func (tb *tab) click(sel string) {
+	tb.t.Helper()
+	tb.do(chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+}
+
+// clickText clicks the button or link whose text is text.
+func (tb *tab) clickText(text string) {
+	tb.t.Helper()
+	tb.do(chromedp.Click(fmt.Sprintf(`//*[self::button or self::a][normalize-space()=%q]`, text), chromedp.NodeVisible))
+}
+
+// typeInto types text into the field sel selects.
+func (tb *tab) typeInto(sel, text string) {
+	tb.t.Helper()
+	tb.do(chromedp.SendKeys(chromedp.CSS(sel), text, chromedp.NodeVisible))
+}
+
+// shot writes a screenshot of the page as name-desktop.png (1280 px wide)
+// and name-375.png (a 375 px wide phone).
+func (tb *tab) shot(name string) {
+	tb.t.Helper()
+	dir := screenshotDir(tb.t)
+	tb.eval(`document.getElementById('toasts').replaceChildren()`)
+	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	defer cancel()
+	for _, size := range []struct {
+		suffix string
+		view   chromedp.Action[chromedp.Void]
+	}{
+		{"desktop", chromedp.EmulateViewport(1280, 800)},
+		{"375", chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile)},
+	} {
+		if err := chromedp.Do(ctx, size.view); err != nil {
+			tb.t.Fatalf("screenshot %s: %v", name, err)
+		}
+		time.Sleep(100 * time.Millisecond) // a layout for the new width
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			tb.t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+"-"+size.suffix+".png"), png, 0o644); err != nil {
+			tb.t.Fatal(err)
+		}
+	}
+	tb.do(chromedp.EmulateViewport(1280, 800))
+}
+
+// checkRequests fails when a request of the tab carried secret in its URL,
+// or a request to the API went without it as its Bearer header.
+func (tb *tab) checkRequests(base string, secrets ...string) {
+	tb.t.Helper()
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	api := 0
+	for _, r := range tb.requests {
+		for _, s := range secrets {
+			if strings.Contains(r.url, s) {
+				tb.t.Errorf("a request carried a credential in its URL: %.60s…", r.url)
+			}
+		}
+		if strings.HasPrefix(r.url, base+"/api/v1/") {
+			api++
+			if !strings.HasPrefix(r.authorization, "Bearer ") {
+				tb.t.Errorf("%s went without a Bearer header", r.url)
+			}
+		}
+	}
+	if api == 0 {
+		tb.t.Error("the tab sent no request to the API")
+	}
+}
+
+// rawJSON is s as a JSON value of a request.
+func rawJSON(s string) json.RawMessage { return json.RawMessage(s) }
+
+const orderSchema = `{"type":"object","required":["id"],"properties":{"id":{"type":"string","description":"the order's id"},"total":{"type":"number"}},"examples":[{"id":"ord_1001","total":42.5}]}`
+
+// xssMarker is a global a script of the page would set, were a string
+// from a tenant or a receiver taken as markup.
+const xssMarker = "__hookworkerXSS"
+
+// A tenant's developer, through the portal opened with a token: adds an
+// endpoint with the form, sees an event's delivery arrive without a
+// reload, opens it and its response, resends it, rotates the secret (and
+// the next delivery verifies with the new one), sees nothing of another
+// tenant, and is shown what a payload and a response hold as text. An
+// operator signs in with a key and picks a tenant.
+func TestPortal(t *testing.T) {
+	startBrowser(t)
+	start0 := time.Now()
+	w := start(t)
+	tokA, tokB := w.tenant(t, "acme"), w.tenant(t, "globex")
+	w.call(t, "PUT", "/event-types/order.created", operatorKey, map[string]any{
+		"description": "An order was placed and paid for.", "schema": rawJSON(orderSchema)}, nil)
+	w.call(t, "PUT", "/event-types/invoice.paid", operatorKey, map[string]any{"description": "An invoice was paid."}, nil)
+
+	// Another tenant's endpoint, with a delivery in the log.
+	recB := newSink(t, `{"received":true}`)
+	var epB struct {
+		ID string `json:"id"`
+	}
+	w.call(t, "POST", "/endpoints", tokB, map[string]any{"url": recB.URL, "description": "Globex's secret endpoint"}, &epB)
+	w.call(t, "POST", "/events", operatorKey, map[string]any{"type": "order.created", "tenant": "globex", "payload": map[string]any{"id": "globex-1"}}, nil)
+	recB.wait(t, 1)
+
+	// The served page carries the security headers.
+	resp, err := http.Get(w.base + "/portal/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	checkSecurityHeaders(t, resp.Header, "frame-ancestors 'self'")
+
+	recA := newSink(t, `{"received":true,"note":"thanks"}`)
+	tb := newTab(t)
+	tb.do(chromedp.Navigate(w.base + "/portal/#token=" + tokA))
+	tb.until("the endpoints page", `document.querySelector('h1')?.innerText === 'Endpoints' && document.querySelector('.empty')`)
+	if got := tb.eval(`location.href`); strings.Contains(got, "token") {
+		t.Fatalf("the token stayed in the address: %s", got)
+	}
+	if got := tb.text(".tenant-chip"); got != "acme" {
+		t.Errorf("signed in as %q, want acme", got)
+	}
+	tb.shot("01-endpoints-empty")
+
+	// Add an endpoint through the form.
+	tb.clickText("Add endpoint")
+	tb.until("the form", `document.querySelector('input[name=url]')`)
+	tb.typeInto("input[name=url]", recA.URL)
+	tb.typeInto("input[name=description]", `Orders <img src=x onerror="window.`+xssMarker+`=5">`)
+	tb.click(`input[value="order.created"]`)
+	tb.clickText("Add header")
+	tb.typeInto("input[name=header_name]", "X-Team")
+	tb.typeInto("input[name=header_value]", "payments")
+	tb.shot("02-endpoint-form")
+	tb.clickText("Create endpoint")
+	tb.until("the endpoint's page", fmt.Sprintf(`document.querySelector('h1.url')?.innerText === %q`, recA.URL))
+	id := tb.eval(`decodeURIComponent(location.hash.split('/')[2])`)
+	var ep struct {
+		EventTypes []string          `json:"event_types"`
+		Headers    map[string]string `json:"headers"`
+		Tenant     string            `json:"tenant"`
+	}
+	w.call(t, "GET", "/endpoints/"+id, tokA, nil, &ep)
+	if ep.Tenant != "acme" || len(ep.EventTypes) != 1 || ep.EventTypes[0] != "order.created" || ep.Headers["X-Team"] != "payments" {
+		t.Fatalf("the form made %+v", ep)
+	}
+
+	// A delivery appears in the log without a reload.
+	tb.clickText("Delivery log")
+	tb.until("the live log", `document.querySelector('.live.on')`)
+	tb.eval(`window.stayed = 'yes'`)
+	w.call(t, "POST", "/events", operatorKey, map[string]any{"type": "order.created", "tenant": "acme", "payload": map[string]any{"id": "ord_1", "total": 12}}, nil)
+	recA.wait(t, 1)
+	tb.until("the delivery in the log", `document.querySelectorAll('table.attempts tbody tr').length === 1`)
+	if tb.eval(`window.stayed`) != "yes" {
+		t.Fatal("the page was reloaded")
+	}
+
+	// Open the attempt: its response, headers and payload.
+	tb.click("table.attempts tbody tr td button")
+	tb.until("the attempt", `document.querySelector('dialog[open] pre.response')`)
+	if got := tb.text("dialog[open] pre.response"); !strings.Contains(got, `"note": "thanks"`) {
+		t.Errorf("the response shows %q", got)
+	}
+	tb.until("the payload", `document.querySelector('dialog[open]').innerText.includes('"ord_1"')`)
+	tb.shot("04-attempt")
+
+	// Resend it: a second attempt arrives.
+	tb.clickText("Resend")
+	tb.until("the resend's notice", `document.querySelector('dialog[open] .notice')`)
+	tb.clickText("Close")
+	recA.wait(t, 2)
+	tb.until("the second attempt", `document.querySelectorAll('table.attempts tbody tr').length === 2`)
+	tb.shot("03-log")
+
+	// Rotate the secret: the next delivery verifies with the new one.
+	tb.do(chromedp.Navigate(w.base + "/portal/#/endpoints/" + id))
+	tb.until("the endpoint's page", `document.querySelector('#secret-value')`)
+	tb.clickText("Reveal")
+	tb.until("the secret", `document.querySelector('#secret-value').innerText.startsWith('whsec_') && !document.querySelector('#secret-value').innerText.includes('•')`)
+	old := tb.text("#secret-value")
+	tb.clickText("Rotate secret")
+	tb.until("the confirmation", `document.querySelector('dialog[open]')`)
+	tb.clickText("Rotate")
+	tb.until("the new secret", fmt.Sprintf(`document.querySelector('#secret-value').innerText !== %q`, old))
+	fresh := tb.text("#secret-value")
+	w.call(t, "POST", "/events", operatorKey, map[string]any{"type": "order.created", "tenant": "acme", "payload": map[string]any{"id": "ord_2"}}, nil)
+	d := recA.wait(t, 3)
+	v, err := receiver.NewVerifier([]string{fresh}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Verify(d.header, d.body); err != nil {
+		t.Errorf("a delivery after the rotation does not verify with the new secret: %v", err)
+	}
+	tb.until("the live attempts", `document.querySelectorAll('table.attempts tbody tr').length >= 3`)
+	tb.shot("05-endpoint")
+
+	// Nothing of the other tenant: not in the list, not in the log, and
+	// its endpoint's page is missing.
+	tb.clickText("Endpoints")
+	tb.until("the list", `document.querySelector('table')`)
+	tb.until("the success rates", `!document.querySelector('main').innerText.includes('…')`)
+	tb.shot("06-endpoints")
+	for _, page := range []string{"#/endpoints", "#/log"} {
+		tb.do(chromedp.Navigate(w.base + "/portal/" + page))
+		tb.until("the page", `document.querySelector('table')`)
+		if body := tb.text("main"); strings.Contains(body, recB.URL) || strings.Contains(body, "Globex") {
+			t.Errorf("%s shows the other tenant's endpoint:\n%s", page, body)
+		}
+	}
+	tb.do(chromedp.Navigate(w.base + "/portal/#/endpoints/" + epB.ID))
+	tb.until("the missing endpoint", `document.querySelector('h1')?.innerText === 'Endpoint not found'`)
+
+	// A payload and a response holding markup are text, and run nothing.
+	recA.mu.Lock()
+	recA.reply = `<img src=x onerror="window.` + xssMarker + `=3"><script>window.` + xssMarker + `=4</script>`
+	recA.mu.Unlock()
+	tb.do(chromedp.Navigate(w.base + "/portal/#/log"))
+	tb.until("the live log", `document.querySelector('.live.on')`)
+	w.call(t, "POST", "/events", operatorKey, map[string]any{"type": "order.created", "tenant": "acme",
+		"payload": map[string]any{"id": "<script>window." + xssMarker + "=1</script>", "note": `<img src=x onerror="window.` + xssMarker + `=2">`}}, nil)
+	recA.wait(t, 4)
+	tb.until("the new attempt", `document.querySelectorAll('table.attempts tbody tr').length === 4`)
+	tb.click("table.attempts tbody tr td button")
+	tb.until("the payload", `document.querySelector('dialog[open]')?.innerText.includes('<script>window.`+xssMarker+`=1</script>')`)
+	if got := tb.text("dialog[open] pre.response"); !strings.Contains(got, `<script>window.`+xssMarker+`=4</script>`) {
+		t.Errorf("the response shows %q", got)
+	}
+	tb.clickText("Close")
+	tb.clickText("Endpoints")
+	tb.until("the description as text", `document.querySelector('main').innerText.includes('<img src=x onerror=')`)
+	if got := tb.eval(`typeof window.` + xssMarker); got != "undefined" {
+		t.Errorf("markup from a payload, a response or a description ran: window.%s is set (%s)", xssMarker, tb.eval(`window.`+xssMarker))
+	}
+	tb.checkRequests(w.base, tokA, operatorKey)
+
+	// The operator: signs in with the key in the form, sees every tenant,
+	// picks one.
+	op := newTab(t)
+	op.do(chromedp.Navigate(w.base + "/portal/"))
+	op.until("the sign-in form", `document.querySelector('input[name=credential]')`)
+	op.shot("00-signin")
+	op.typeInto("input[name=credential]", operatorKey+"\n")
+	op.until("the endpoints", `document.querySelector('table')`)
+	if body := op.text("main"); !strings.Contains(body, recA.URL) || !strings.Contains(body, recB.URL) {
+		t.Errorf("the operator does not see both tenants' endpoints:\n%s", body)
+	}
+	op.do(chromedp.SetValue(chromedp.CSS("#tenant-picker"), "globex"))
+	op.eval(`document.querySelector('#tenant-picker').dispatchEvent(new Event('change'))`)
+	op.until("globex's endpoints", fmt.Sprintf(`document.querySelector('table') && !document.querySelector('main').innerText.includes(%q)`, recA.URL))
+	if body := op.text("main"); !strings.Contains(body, recB.URL) {
+		t.Errorf("globex's endpoints do not show:\n%s", body)
+	}
+	op.clickText("Event catalog")
+	op.until("the catalog", `document.querySelector('article.type')`)
+	if body := op.text("main"); !strings.Contains(body, "ord_1001") || !strings.Contains(body, "An invoice was paid.") {
+		t.Errorf("the catalog shows:\n%s", body)
+	}
+	op.shot("07-catalog")
+	op.checkRequests(w.base, operatorKey)
+	t.Logf("the browser tests took %s", time.Since(start0).Round(time.Millisecond))
+}

@@ -1,0 +1,225 @@
+package portal_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookworker/hookworker/consumer"
+	"github.com/hookworker/hookworker/internal/api"
+	"github.com/hookworker/hookworker/internal/attempt"
+	"github.com/hookworker/hookworker/internal/auth"
+	"github.com/hookworker/hookworker/internal/bus"
+	"github.com/hookworker/hookworker/internal/bus/bustest"
+	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/internal/catalog/catalogtest"
+	"github.com/hookworker/hookworker/internal/endpoint"
+	"github.com/hookworker/hookworker/internal/fanout"
+	"github.com/hookworker/hookworker/internal/httpapi"
+	"github.com/hookworker/hookworker/internal/portal"
+	"github.com/hookworker/hookworker/internal/replay"
+	"github.com/hookworker/hookworker/job"
+	"github.com/hookworker/hookworker/sender"
+)
+
+// The operator key and the token secret of the world.
+const (
+	operatorKey = "hwk_portal-operator-key-0123456789abcdefghij"
+	tokenSecret = "portal-token-secret-0123456789abcdefghijkl"
+)
+
+// world is one worker on an in-process JetStream server: the catalog, the
+// fan-out, a consumer delivering event jobs, the delivery log, the API
+// service, and one HTTP server on a real listener with the HTTP API under
+// /api/v1 and the portal under /portal/, as the worker serves them.
+type world struct {
+	base string // the server's origin, http://127.0.0.1:port
+}
+
+func start(t testing.TB) *world {
+	t.Helper()
+	topo := bus.Topology{Subject: "hooks.send", Stream: "HOOKS", Durable: "hookworker",
+		ResultSubject: "hooks.result", ResultStream: "HOOKS_RESULTS", AckWait: 30 * time.Second}
+	srv := bustest.Server(t)
+	b := catalogtest.Connect(t, srv.ClientURL())
+	ctx, cancel := context.WithCancel(context.Background())
+	fatal := func(err error) {
+		t.Helper()
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+	}
+	bound, err := b.Ensure(ctx, topo)
+	fatal(err)
+	eb, err := b.EnsureEvents(ctx, bus.EventTopology{})
+	fatal(err)
+	js, nc := b.JetStream(), b.Conn()
+	cat, err := catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints, Tenants: eb.Tenants, Conn: nc, AllowPrivateNetworks: true})
+	fatal(err)
+	attempts, err := b.EnsureAttempts(ctx, 0)
+	fatal(err)
+	results, err := js.Stream(ctx, topo.ResultStream)
+	fatal(err)
+	rp, err := replay.New(replay.Config{JetStream: js, Catalog: cat, Events: eb.Events, Results: results,
+		ResultSubject: topo.ResultSubject, JobSubject: bus.EndpointSubject(topo.Subject)})
+	fatal(err)
+	tokens, err := auth.NewTokens([]byte(tokenSecret))
+	fatal(err)
+	svc, err := api.Start(nc, api.Config{Catalog: cat, JetStream: js, Events: eb.Events, Replayer: rp, Tokens: tokens,
+		Attempts: attempt.NewLog(attempts, eb.Events, int(nc.MaxPayload())-api.ReplyRoom)})
+	fatal(err)
+	rec, err := attempt.NewRecorder(nc, attempt.RecorderConfig{})
+	fatal(err)
+	fan, err := fanout.New(ctx, js, bus.EventStream, fanout.Config{Durable: "hookworker" + fanout.Suffix,
+		JobSubject: bus.EndpointSubject(topo.Subject), ResultSubject: topo.ResultSubject, Catalog: cat})
+	fatal(err)
+	snd, err := sender.New(sender.Config{Timeout: 5 * time.Second, MaxRetries: 1, BackoffMin: 10 * time.Millisecond,
+		BackoffMax: 50 * time.Millisecond, DeferAfter: 10 * time.Second, AllowPrivateNetworks: true})
+	fatal(err)
+	d, err := endpoint.New(endpoint.Config{Catalog: cat, Send: snd.Send, Schedule: []time.Duration{}})
+	fatal(err)
+	wk, err := consumer.New(consumer.Options{
+		JetStream: js, Consumer: bound.Consumer, State: bound.State,
+		Deliverers:  map[job.Type]consumer.Deliverer{job.Webhook: d.Prepare},
+		Concurrency: 4, AckWait: topo.AckWait, ShutdownTimeout: time.Second, MaxRedeliveries: 5,
+		ResultSubject: topo.ResultSubject, EndpointSubject: bus.EndpointSubject(topo.Subject), FetchWait: 200 * time.Millisecond,
+		Limits:    consumer.Limits{Timeout: 5 * time.Second, MaxRetries: 1, MaxSchedule: time.Hour},
+		OnAttempt: rec.Observe,
+	})
+	fatal(err)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = fan.Run(ctx) })
+	wg.Go(func() { wk.Run(ctx) })
+
+	keys, err := auth.NewKeys([]string{operatorKey})
+	fatal(err)
+	h, err := httpapi.New(httpapi.Config{API: svc, Auth: auth.Settings{Keys: keys, Tokens: tokens}, Heartbeat: time.Second})
+	fatal(err)
+	mux := http.NewServeMux()
+	mux.Handle(httpapi.Prefix+"/", h)
+	mux.Handle(portal.Prefix, portal.Handler(portal.Config{}))
+	hs := httptest.NewUnstartedServer(mux)
+	hs.Config = httpapi.NewServer(mux)
+	hs.Start()
+	t.Cleanup(func() {
+		hs.CloseClientConnections()
+		hs.Close()
+		cancel()
+		wg.Wait()
+		_ = svc.Stop()
+	})
+	return &world{base: hs.URL}
+}
+
+// call sends a request to the HTTP API as token and decodes its reply into
+// out (when not nil), failing unless it is a 200.
+func (w *world) call(t testing.TB, method, path, token string, body, out any) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, w.base+httpapi.Prefix+path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, path, err, data)
+		}
+	}
+}
+
+// tenant creates tenant id and returns a token of it.
+func (w *world) tenant(t testing.TB, id string) string {
+	t.Helper()
+	w.call(t, "PUT", "/tenants/"+id, operatorKey, map[string]any{"name": "Tenant " + id}, nil)
+	var tok struct {
+		Token string `json:"token"`
+	}
+	w.call(t, "POST", "/tenants/"+id+"/token", operatorKey, map[string]any{"ttl": "1h"}, &tok)
+	return tok.Token
+}
+
+// sink is a webhook receiver that keeps what it was sent and answers
+// with a body of the test's choosing.
+type sink struct {
+	*httptest.Server
+	mu    sync.Mutex
+	got   []delivery
+	reply string
+	more  chan struct{}
+}
+
+// delivery is one request a receiver took.
+type delivery struct {
+	header http.Header
+	body   []byte
+}
+
+func newSink(t testing.TB, reply string) *sink {
+	t.Helper()
+	r := &sink{more: make(chan struct{}, 1024), reply: reply}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.got = append(r.got, delivery{header: req.Header.Clone(), body: body})
+		reply := r.reply
+		r.mu.Unlock()
+		r.more <- struct{}{}
+		if strings.HasPrefix(reply, "{") {
+			w.Header().Set("Content-Type", "application/json")
+		} else {
+			w.Header().Set("Content-Type", "text/html")
+		}
+		_, _ = io.WriteString(w, reply)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+// deliveries returns what r was sent so far.
+func (r *sink) deliveries() []delivery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]delivery(nil), r.got...)
+}
+
+// wait waits for r's n-th delivery and returns it.
+func (r *sink) wait(t testing.TB, n int) delivery {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		if got := r.deliveries(); len(got) >= n {
+			return got[n-1]
+		}
+		select {
+		case <-r.more:
+		case <-deadline:
+			t.Fatalf("no delivery %d to %s", n, r.URL)
+		}
+	}
+}
