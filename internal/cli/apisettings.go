@@ -32,9 +32,9 @@ const (
 // (API_ADDR set to "" keeps the API off). The API is then served on
 // 127.0.0.1:8081 with an operator key and a token secret generated on the
 // first start and kept, readable by the owner only, in EMBEDDED_DIR,
-// where later starts find them again; apiSettings logs, once, where the API
-// and the portal are and which file holds the key, never the key or the
-// secret themselves.
+// where later starts find them again; apiSettings logs, once, the portal's
+// link, where the API is and which file holds the key to sign in with, never
+// the key or the secret themselves.
 //
 // Call it once at start-up, before the NATS API starts (tenants.token mints
 // with Tokens) and before the HTTP API listens.
@@ -75,7 +75,11 @@ func apiSettings(cfg config.Config, log *slog.Logger) (auth.Settings, error) {
 		}
 		s.Addr, s.QuickStart, s.KeyFile = quickStartAddr, true, keyFile
 		base := "http://" + quickStartAddr
-		log.Info("local quick start: the HTTP API and the portal are on "+base+"; the operator key is in the key file",
+		// The portal's link holds no key: a key in a URL would be in
+		// this log line, the shell's scrollback and the browser's
+		// history. The portal's sign-in form takes it, pasted from the
+		// key file.
+		log.Info("local quick start: open the portal at "+base+"/portal/ and sign in with the operator key in the key file",
 			"api", base+"/api/v1/", "portal", base+"/portal/", "key_file", keyFile, "generated", newKey || newSecret,
 			"try", fmt.Sprintf("curl --oauth2-bearer $(cat %s) %s/api/v1/tenants", shellQuote(keyFile), base))
 	}

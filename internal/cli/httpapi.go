@@ -12,14 +12,15 @@ import (
 	"github.com/hookworker/hookworker/internal/api"
 	"github.com/hookworker/hookworker/internal/auth"
 	"github.com/hookworker/hookworker/internal/httpapi"
+	"github.com/hookworker/hookworker/internal/portal"
 )
 
-// serveAPI mounts the HTTP API of svc on routes, under /api/v1, and, when
-// settings.Addr is not the metrics address (whose server serves routes
-// too; see withAPI), serves routes there. It returns what stops the
-// server. Without an address it serves nothing. In the local quick start
-// an address it cannot listen on is a warning, not a failure: the worker
-// runs without the HTTP API.
+// serveAPI mounts the HTTP API of svc on routes, under /api/v1, and the
+// portal, under /portal/, and, when settings.Addr is not the metrics
+// address (whose server serves routes too; see withAPI), serves routes
+// there. It returns what stops the server. Without an address it serves
+// nothing. In the local quick start an address it cannot listen on is a
+// warning, not a failure: the worker runs without the HTTP API.
 func serveAPI(settings auth.Settings, metricsAddr string, routes *http.ServeMux, svc *api.Service, log *slog.Logger) (stop func(), err error) {
 	stop = func() {}
 	if settings.Addr == "" {
@@ -30,6 +31,7 @@ func serveAPI(settings auth.Settings, metricsAddr string, routes *http.ServeMux,
 		return stop, err
 	}
 	routes.Handle(httpapi.Prefix+"/", h)
+	routes.Handle(portal.Prefix, portal.Handler(portal.Config{FrameAncestors: settings.FrameAncestors}))
 	if settings.Addr == metricsAddr {
 		log.Info("serving the http api beside the metrics", "api_addr", settings.Addr)
 		return stop, nil
