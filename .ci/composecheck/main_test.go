@@ -129,14 +129,106 @@ func TestProjectCompose(t *testing.T) {
 	}
 }
 
-// TestReceiverAllowed checks that the receiver's fixed address is inside both
-// its network's subnet and the workers' HOOKWORKER_ALLOWED_NETWORKS, so that
-// deliveries to it pass the SSRF check.
+// TestProjectClusterCompose checks docker-compose.cluster.yml: three NATS
+// servers with JetStream in one cluster, each routing to the other two,
+// each with a store of its own; several workers that know every server and
+// create everything with three replicas.
+func TestProjectClusterCompose(t *testing.T) {
+	t.Parallel()
+	p, err := check(context.Background(), filepath.Join("..", "..", "docker-compose.cluster.yml"))
+	if err != nil {
+		t.Fatalf("docker-compose.cluster.yml: %v", err)
+	}
+	servers := []string{"nats-1", "nats-2", "nats-3"}
+	volumes := map[string]bool{}
+	for _, name := range append(slices.Clone(servers), "hookworker", "receiver") {
+		svc, ok := p.Services[name]
+		if !ok {
+			t.Fatalf("service %s missing", name)
+		}
+		if svc.HealthCheck == nil || svc.HealthCheck.Disable {
+			t.Errorf("service %s has no healthcheck", name)
+		}
+	}
+	for _, name := range servers {
+		svc := p.Services[name]
+		args := flags(svc.Command)
+		for _, want := range []string{"-js", "--cluster_name", "--cluster"} {
+			if _, ok := args[want]; !ok {
+				t.Errorf("%s: no %s in %q", name, want, svc.Command)
+			}
+		}
+		if args["--cluster_name"] != "hooks" {
+			t.Errorf("%s: cluster name %q, want hooks, as the others", name, args["--cluster_name"])
+		}
+		routes := strings.Split(args["--routes"], ",")
+		for _, other := range servers {
+			if other != name && !slices.Contains(routes, "nats://"+other+":6222") {
+				t.Errorf("%s: routes %q miss %s", name, args["--routes"], other)
+			}
+		}
+		stored := false
+		for _, v := range svc.Volumes {
+			if v.Target == args["-sd"] {
+				stored = !volumes[v.Source]
+				volumes[v.Source] = true
+			}
+		}
+		if !stored {
+			t.Errorf("%s: its store %q is not on a volume of its own", name, args["-sd"])
+		}
+	}
+	hw := p.Services["hookworker"]
+	if hw.Deploy == nil || hw.Deploy.Replicas == nil || *hw.Deploy.Replicas < 2 {
+		t.Errorf("hookworker should run several replicas, deploy: %+v", hw.Deploy)
+	}
+	if r := hw.Environment["HOOKWORKER_REPLICAS"]; r == nil || *r != "3" {
+		t.Errorf("hookworker: HOOKWORKER_REPLICAS %v, want 3", r)
+	}
+	url := hw.Environment["HOOKWORKER_NATS_URL"]
+	for _, name := range servers {
+		if url == nil || !slices.Contains(strings.Split(*url, ","), "nats://"+name+":4222") {
+			t.Errorf("hookworker: HOOKWORKER_NATS_URL %v misses %s", url, name)
+		}
+		if dep, ok := hw.DependsOn[name]; !ok || dep.Condition != "service_healthy" {
+			t.Errorf("hookworker does not wait for %s to be healthy", name)
+		}
+	}
+}
+
+// flags returns a command's flags and their values ("" for a flag followed
+// by another flag or by nothing).
+func flags(cmd []string) map[string]string {
+	out := map[string]string{}
+	for i, arg := range cmd {
+		if !strings.HasPrefix(arg, "-") {
+			continue
+		}
+		out[arg] = ""
+		if i+1 < len(cmd) && !strings.HasPrefix(cmd[i+1], "-") {
+			out[arg] = cmd[i+1]
+		}
+	}
+	return out
+}
+
+// TestReceiverAllowed checks, in each compose file, that the receiver's
+// fixed address is inside both its network's subnet and the workers'
+// HOOKWORKER_ALLOWED_NETWORKS, so that deliveries to it pass the SSRF check.
 func TestReceiverAllowed(t *testing.T) {
 	t.Parallel()
-	p, err := check(context.Background(), filepath.Join("..", "..", "docker-compose.yml"))
+	for _, file := range []string{"docker-compose.yml", "docker-compose.cluster.yml"} {
+		t.Run(file, func(t *testing.T) {
+			t.Parallel()
+			receiverAllowed(t, file)
+		})
+	}
+}
+
+func receiverAllowed(t *testing.T, file string) {
+	p, err := check(context.Background(), filepath.Join("..", "..", file))
 	if err != nil {
-		t.Fatalf("docker-compose.yml: %v", err)
+		t.Fatalf("%s: %v", file, err)
 	}
 	allowed := p.Services["hookworker"].Environment["HOOKWORKER_ALLOWED_NETWORKS"]
 	if allowed == nil {
