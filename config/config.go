@@ -172,6 +172,11 @@ type Config struct {
 	// DisableAfter disables an endpoint every delivery to which has failed
 	// for this long; zero never does. Defaults to 120h (5 days).
 	DisableAfter time.Duration `envconfig:"HOOKWORKER_DISABLE_AFTER" default:"120h" desc:"an endpoint every delivery to which fails for this long is disabled; 0 never"`
+	// AlertAfter publishes hooks.ops.endpoint.failing for an endpoint every
+	// delivery to which has failed for this long, once per failing streak,
+	// and hooks.ops.endpoint.recovered when one succeeds again; zero never
+	// does. Defaults to 1h.
+	AlertAfter time.Duration `envconfig:"HOOKWORKER_ALERT_AFTER" default:"1h" desc:"an endpoint every delivery to which fails for this long is reported on hooks.ops.endpoint.failing; 0 never"`
 
 	// The HTTP API and the portal.
 

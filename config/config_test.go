@@ -71,6 +71,7 @@ func TestLoadDefaults(t *testing.T) {
 		RetrySchedule: Schedule{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour,
 			10 * time.Hour, 14 * time.Hour, 20 * time.Hour, 24 * time.Hour},
 		DisableAfter:         120 * time.Hour,
+		AlertAfter:           time.Hour,
 		PortalFrameAncestors: "'self'",
 	}
 	if !reflect.DeepEqual(c, want) {

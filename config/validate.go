@@ -144,6 +144,7 @@ func (c Config) Validate() error {
 		v.add("AttemptLog", "must be events, all or off, got %q", c.AttemptLog)
 	}
 	v.notNegative("DisableAfter", c.DisableAfter)
+	v.notNegative("AlertAfter", c.AlertAfter)
 	if len(c.RetrySchedule) > job.MaxScheduleLen {
 		v.add("RetrySchedule", "at most %d waits, got %d", job.MaxScheduleLen, len(c.RetrySchedule))
 	}

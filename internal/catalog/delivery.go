@@ -72,18 +72,32 @@ func (c *Catalog) Failed(ctx context.Context, id string, at time.Time) (since ti
 // Succeeded records that a delivery to endpoint id succeeded: it is no
 // longer failing. It writes only when the endpoint was failing, and then
 // waits until the catalog's mirror has the write; a deleted endpoint is no
-// error.
+// error. When a failing alert was raised for the streak it ends, it
+// publishes the recovered alert.
 func (c *Catalog) Succeeded(ctx context.Context, id string) error {
 	s, ok := getDecoded(c.endpoints, id, decodeJSON[stored])
 	if ok && s.FailingSince == nil {
 		return nil
 	}
-	err := c.change(ctx, id, func(s *stored) { s.FailingSince = nil })
+	var recovered *Alert
+	at := c.now()
+	err := c.change(ctx, id, func(s *stored) {
+		recovered = nil // the change may be tried again
+		if s.FailingAlerted && s.FailingSince != nil {
+			recovered = &Alert{Endpoint: id, Tenant: s.Tenant, Since: *s.FailingSince, At: at, LastError: s.FailingError}
+		}
+		s.FailingSince, s.FailingAlerted, s.FailingError = nil, false, ""
+	})
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
+	}
+	if recovered != nil {
+		if err := c.publish(RecoveredSubject, *recovered); err != nil {
+			return err
+		}
 	}
 	// A failure right after must not read the streak just ended from a
 	// mirror that has not seen this write yet (Failed would then not start

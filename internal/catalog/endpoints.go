@@ -78,6 +78,10 @@ type stored struct {
 	// FailingSince is when the first delivery failed since the last one
 	// that succeeded; nil when the last one succeeded (see Failed).
 	FailingSince *time.Time `json:"failing_since,omitempty"`
+	// FailingAlerted says the failing alert of the streak was raised;
+	// FailingError is the error it named (see AlertFailing).
+	FailingAlerted bool   `json:"failing_alerted,omitempty"`
+	FailingError   string `json:"failing_error,omitempty"`
 }
 
 // oldSecret is a rotated-out secret and when it stops signing.
@@ -232,7 +236,8 @@ func (c *Catalog) PutEndpoint(ctx context.Context, e Endpoint, sec string) (Endp
 			s.CreatedAt = old.CreatedAt
 			s.Secret, s.OldSecrets = old.Secret, old.OldSecrets
 			if !old.Disabled || s.Disabled {
-				s.FailingSince = old.FailingSince // enabling again starts afresh
+				// Enabling again starts afresh.
+				s.FailingSince, s.FailingAlerted, s.FailingError = old.FailingSince, old.FailingAlerted, old.FailingError
 			}
 			if sec != "" && sec != old.Secret {
 				s.rotate(sec, now, c.cfg.SecretGrace)

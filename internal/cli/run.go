@@ -165,7 +165,7 @@ func run(ctx context.Context, stderr io.Writer) int {
 	}
 	defer stopAPI()
 	webhooks, err := endpoint.New(endpoint.Config{
-		Catalog: cat, Send: snd.Send, Schedule: cfg.RetrySchedule, DisableAfter: cfg.DisableAfter, Logger: log,
+		Catalog: cat, Send: snd.Send, Schedule: cfg.RetrySchedule, DisableAfter: cfg.DisableAfter, AlertAfter: cfg.AlertAfter, Logger: log,
 		MaxTimeout: cfg.Timeout, MaxSchedule: maxSchedule(cfg), TokenClient: snd.Client(),
 	})
 	if err != nil {

@@ -73,6 +73,10 @@ type Catalog interface {
 	Succeeded(ctx context.Context, id string) error
 	// Disable disables the endpoint and publishes the operational event.
 	Disable(ctx context.Context, id, reason string) error
+	// AlertFailing raises, and publishes, the failing alert of the
+	// endpoint when every delivery to it has failed for at least after by
+	// at and the alert is not raised already for this streak.
+	AlertFailing(ctx context.Context, id string, after time.Duration, at time.Time, lastErr string) (bool, error)
 }
 
 var _ Catalog = (*catalog.Catalog)(nil)
@@ -132,6 +136,11 @@ type Config struct {
 	// DisableAfter disables an endpoint every delivery to which has failed
 	// for this long; zero never does.
 	DisableAfter time.Duration
+	// AlertAfter raises the failing alert of an endpoint every delivery to
+	// which has failed for this long, once per streak (the catalog
+	// publishes the recovered alert when one succeeds again); zero never
+	// does.
+	AlertAfter time.Duration
 	// MaxTimeout is the longest an endpoint's timeout may bound an
 	// attempt: the worker's own per-attempt timeout. Zero means no limit.
 	MaxTimeout time.Duration
@@ -451,8 +460,9 @@ func (d *Webhooks) signer(secret string) (sender.Signer, error) {
 const recordTimeout = 5 * time.Second
 
 // observe records what one attempt says of endpoint id: a success ends its
-// failing streak; a failure starts one, or disables the endpoint when the
-// streak is older than DisableAfter; a 410 Gone disables it at once.
+// failing streak; a failure starts one, raises the failing alert when the
+// streak is older than AlertAfter, and disables the endpoint when it is
+// older than DisableAfter; a 410 Gone disables it at once.
 func (d *Webhooks) observe(ctx context.Context, id string, a sender.Attempt) {
 	if ctx.Err() != nil && a.Outcome != sender.AttemptDelivered {
 		return // interrupted: says nothing of the endpoint
@@ -471,6 +481,9 @@ func (d *Webhooks) observe(ctx context.Context, id string, a sender.Attempt) {
 	}
 	now := d.cfg.Now()
 	since, err := d.cfg.Catalog.Failed(ctx, id, now)
+	if err == nil && d.cfg.AlertAfter > 0 && now.Sub(since) >= d.cfg.AlertAfter {
+		d.alert(ctx, id, now, a)
+	}
 	switch {
 	case errors.Is(err, catalog.ErrNotFound):
 	case err != nil:
@@ -481,6 +494,23 @@ func (d *Webhooks) observe(ctx context.Context, id string, a sender.Attempt) {
 		if err == nil && failing && now.Sub(since) >= d.cfg.DisableAfter {
 			d.disable(ctx, id, fmt.Sprintf("every delivery failed since %s", since.UTC().Format(time.RFC3339)))
 		}
+	}
+}
+
+// alert raises the failing alert of endpoint id, whose attempt a failed at
+// now, unless it is raised already.
+func (d *Webhooks) alert(ctx context.Context, id string, now time.Time, a sender.Attempt) {
+	cause := a.Error
+	if cause == "" && a.Status != 0 {
+		cause = fmt.Sprintf("status %d %s", a.Status, http.StatusText(a.Status))
+	}
+	raised, err := d.cfg.Catalog.AlertFailing(ctx, id, d.cfg.AlertAfter, now, cause)
+	switch {
+	case errors.Is(err, catalog.ErrNotFound):
+	case err != nil:
+		d.cfg.Logger.Warn("raise endpoint failing alert", "endpoint", id, "error", err)
+	case raised:
+		d.cfg.Logger.Warn("endpoint failing", "endpoint", id, "last_error", cause)
 	}
 }
 

@@ -56,6 +56,7 @@ type options struct {
 	schedule     []time.Duration // the worker's retry schedule; nil: none
 	deferAfter   time.Duration   // the sender's; 0: 10s
 	disableAfter time.Duration
+	alertAfter   time.Duration
 	now          func() time.Time
 	// strictSender: the worker's sender refuses non-public destinations,
 	// which the catalog still accepts.
@@ -138,7 +139,7 @@ func start(t *testing.T, o options) *world {
 		schedule = []time.Duration{}
 	}
 	d, err := endpoint.New(endpoint.Config{Catalog: w.cat, Send: snd.Send, Schedule: schedule,
-		DisableAfter: o.disableAfter, Now: o.now, MaxTimeout: cmp.Or(o.maxTimeout, 5*time.Second), MaxSchedule: time.Hour,
+		DisableAfter: o.disableAfter, AlertAfter: o.alertAfter, Now: o.now, MaxTimeout: cmp.Or(o.maxTimeout, 5*time.Second), MaxSchedule: time.Hour,
 		TokenClient: snd.Client(), Logger: o.logger})
 	if err != nil {
 		t.Fatal(err)
