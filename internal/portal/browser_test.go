@@ -282,6 +282,18 @@ func (tb *tab) checkRequests(base string, secrets ...string) {
 	}
 }
 
+// waitFor waits until ok is true.
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 15s for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // rawJSON is s as a JSON value of a request.
 func rawJSON(s string) json.RawMessage { return json.RawMessage(s) }
 
@@ -339,7 +351,7 @@ func TestPortal(t *testing.T) {
 	tb.clickText("Add endpoint")
 	tb.until("the form", `document.querySelector('input[name=url]')`)
 	tb.typeInto("input[name=url]", recA.URL)
-	tb.typeInto("input[name=description]", `Orders <img src=x onerror="window.`+xssMarker+`=5">`)
+	tb.typeInto("input[name=description]", "Order service")
 	tb.click(`input[value="order.created"]`)
 	tb.clickText("Add header")
 	tb.typeInto("input[name=header_name]", "X-Team")
@@ -352,19 +364,67 @@ func TestPortal(t *testing.T) {
 		EventTypes []string          `json:"event_types"`
 		Headers    map[string]string `json:"headers"`
 		Tenant     string            `json:"tenant"`
+		RateLimit  int               `json:"rate_limit"`
+		Timeout    string            `json:"timeout"`
 	}
 	w.call(t, "GET", "/endpoints/"+id, tokA, nil, &ep)
 	if ep.Tenant != "acme" || len(ep.EventTypes) != 1 || ep.EventTypes[0] != "order.created" || ep.Headers["X-Team"] != "payments" {
 		t.Fatalf("the form made %+v", ep)
 	}
 
+	// A test event, from the endpoint's page, shows up in its recent
+	// attempts as it is delivered.
+	tb.until("the live attempts", `document.querySelector('.live.on')`)
+	tb.clickText("Send test event")
+	tb.until("the test's notice", `document.querySelector('main .notice')?.innerText.includes('Test event')`)
+	if got := string(recA.wait(t, 1).body); !strings.Contains(got, "ord_1001") {
+		t.Errorf("the test event sent %s, want the type's example", got)
+	}
+	tb.until("the test's attempt", `document.querySelectorAll('table.attempts tbody tr').length === 1`)
+
+	// Edit its delivery policy.
+	tb.clickText("Edit")
+	tb.until("the edit form", `document.querySelector('input[name=rate_limit]')`)
+	tb.click("details.fieldset > summary")
+	tb.typeInto("input[name=rate_limit]", "10")
+	tb.typeInto("input[name=timeout]", "5s")
+	tb.clickText("Save changes")
+	tb.until("the changed endpoint", `document.querySelector('main').innerText.includes('10 requests a second')`)
+	w.call(t, "GET", "/endpoints/"+id, tokA, nil, &ep)
+	if ep.RateLimit != 10 || ep.Timeout != "5s" {
+		t.Errorf("after the edit: rate_limit %d, timeout %q", ep.RateLimit, ep.Timeout)
+	}
+
+	// Disable it, with a reason; an event sent meanwhile is not
+	// delivered; enable it and recover what it missed.
+	tb.clickText("Disable")
+	tb.until("the confirmation", `document.querySelector('dialog[open] input[name=reason]')`)
+	tb.typeInto("dialog[open] input[name=reason]", "Down for maintenance")
+	tb.click("dialog[open] button[value=yes]")
+	tb.until("the disabled state", `document.querySelector('main').innerText.includes('Down for maintenance')`)
+	w.call(t, "POST", "/events", operatorKey, map[string]any{"type": "order.created", "tenant": "acme", "payload": map[string]any{"id": "ord_missed"}}, nil)
+	tb.clickText("Enable")
+	tb.until("the enabled state", `!document.querySelector('main').innerText.includes('Down for maintenance')`)
+	tb.clickText("Recover")
+	tb.until("the recovery's notice", `[...document.querySelectorAll('main .notice')].some((n) => /sent again|Nothing to recover/.test(n.innerText))`)
+	waitFor(t, "the missed event", func() bool {
+		for _, d := range recA.deliveries() {
+			if strings.Contains(string(d.body), "ord_missed") {
+				return true
+			}
+		}
+		return false
+	})
+
 	// A delivery appears in the log without a reload.
 	tb.clickText("Delivery log")
 	tb.until("the live log", `document.querySelector('.live.on')`)
+	rows := tb.eval(`document.querySelectorAll('table.attempts tbody tr').length`)
 	tb.eval(`window.stayed = 'yes'`)
+	n := len(recA.deliveries())
 	w.call(t, "POST", "/events", operatorKey, map[string]any{"type": "order.created", "tenant": "acme", "payload": map[string]any{"id": "ord_1", "total": 12}}, nil)
-	recA.wait(t, 1)
-	tb.until("the delivery in the log", `document.querySelectorAll('table.attempts tbody tr').length === 1`)
+	recA.wait(t, n+1)
+	tb.until("the delivery in the log", `document.querySelectorAll('table.attempts tbody tr').length === `+rows+` + 1`)
 	if tb.eval(`window.stayed`) != "yes" {
 		t.Fatal("the page was reloaded")
 	}
@@ -382,8 +442,10 @@ func TestPortal(t *testing.T) {
 	tb.clickText("Resend")
 	tb.until("the resend's notice", `document.querySelector('dialog[open] .notice')`)
 	tb.clickText("Close")
-	recA.wait(t, 2)
-	tb.until("the second attempt", `document.querySelectorAll('table.attempts tbody tr').length === 2`)
+	if got := string(recA.wait(t, n+2).body); !strings.Contains(got, "ord_1") {
+		t.Errorf("the resend sent %s", got)
+	}
+	tb.until("the second attempt", `document.querySelectorAll('table.attempts tbody tr').length === `+rows+` + 2`)
 	tb.shot("03-log")
 
 	// Rotate the secret: the next delivery verifies with the new one.
@@ -394,11 +456,11 @@ func TestPortal(t *testing.T) {
 	old := tb.text("#secret-value")
 	tb.clickText("Rotate secret")
 	tb.until("the confirmation", `document.querySelector('dialog[open]')`)
-	tb.clickText("Rotate")
+	tb.click("dialog[open] button[value=yes]")
 	tb.until("the new secret", fmt.Sprintf(`document.querySelector('#secret-value').innerText !== %q`, old))
 	fresh := tb.text("#secret-value")
 	w.call(t, "POST", "/events", operatorKey, map[string]any{"type": "order.created", "tenant": "acme", "payload": map[string]any{"id": "ord_2"}}, nil)
-	d := recA.wait(t, 3)
+	d := recA.wait(t, n+3)
 	v, err := receiver.NewVerifier([]string{fresh}, time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -406,13 +468,23 @@ func TestPortal(t *testing.T) {
 	if err := v.Verify(d.header, d.body); err != nil {
 		t.Errorf("a delivery after the rotation does not verify with the new secret: %v", err)
 	}
-	tb.until("the live attempts", `document.querySelectorAll('table.attempts tbody tr').length >= 3`)
+	tb.until("the live attempts", `[...document.querySelectorAll('table.attempts tbody tr')].length >= 5`)
 	tb.shot("05-endpoint")
+
+	// Delete an endpoint, after a confirmation.
+	var spare struct {
+		ID string `json:"id"`
+	}
+	w.call(t, "POST", "/endpoints", tokA, map[string]any{"url": recA.URL + "/spare", "description": "Spare"}, &spare)
+	tb.do(chromedp.Navigate(w.base + "/portal/#/endpoints/" + spare.ID))
+	tb.until("the spare endpoint", `document.querySelector('h1.url')?.innerText.endsWith('/spare')`)
+	tb.clickText("Delete")
+	tb.until("the confirmation", `document.querySelector('dialog[open] button.danger')`)
+	tb.click("dialog[open] button.danger")
+	tb.until("the list without it", `location.hash === '#/endpoints' && document.querySelector('table') && !document.querySelector('main').innerText.includes('/spare')`)
 
 	// Nothing of the other tenant: not in the list, not in the log, and
 	// its endpoint's page is missing.
-	tb.clickText("Endpoints")
-	tb.until("the list", `document.querySelector('table')`)
 	tb.until("the success rates", `!document.querySelector('main').innerText.includes('…')`)
 	tb.shot("06-endpoints")
 	for _, page := range []string{"#/endpoints", "#/log"} {
@@ -425,16 +497,20 @@ func TestPortal(t *testing.T) {
 	tb.do(chromedp.Navigate(w.base + "/portal/#/endpoints/" + epB.ID))
 	tb.until("the missing endpoint", `document.querySelector('h1')?.innerText === 'Endpoint not found'`)
 
-	// A payload and a response holding markup are text, and run nothing.
+	// A payload, a response and a description holding markup are text,
+	// and run nothing.
+	w.call(t, "PATCH", "/endpoints/"+id, tokA, map[string]any{"description": `Orders <img src=x onerror="window.` + xssMarker + `=5">`}, nil)
 	recA.mu.Lock()
 	recA.reply = `<img src=x onerror="window.` + xssMarker + `=3"><script>window.` + xssMarker + `=4</script>`
 	recA.mu.Unlock()
 	tb.do(chromedp.Navigate(w.base + "/portal/#/log"))
 	tb.until("the live log", `document.querySelector('.live.on')`)
+	rows = tb.eval(`document.querySelectorAll('table.attempts tbody tr').length`)
+	n = len(recA.deliveries())
 	w.call(t, "POST", "/events", operatorKey, map[string]any{"type": "order.created", "tenant": "acme",
 		"payload": map[string]any{"id": "<script>window." + xssMarker + "=1</script>", "note": `<img src=x onerror="window.` + xssMarker + `=2">`}}, nil)
-	recA.wait(t, 4)
-	tb.until("the new attempt", `document.querySelectorAll('table.attempts tbody tr').length === 4`)
+	recA.wait(t, n+1)
+	tb.until("the new attempt", `document.querySelectorAll('table.attempts tbody tr').length === `+rows+` + 1`)
 	tb.click("table.attempts tbody tr td button")
 	tb.until("the payload", `document.querySelector('dialog[open]')?.innerText.includes('<script>window.`+xssMarker+`=1</script>')`)
 	if got := tb.text("dialog[open] pre.response"); !strings.Contains(got, `<script>window.`+xssMarker+`=4</script>`) {
@@ -442,7 +518,7 @@ func TestPortal(t *testing.T) {
 	}
 	tb.clickText("Close")
 	tb.clickText("Endpoints")
-	tb.until("the description as text", `document.querySelector('main').innerText.includes('<img src=x onerror=')`)
+	tb.until("the description as text", `document.querySelector('main').innerText.includes('Orders <img src=x onerror=')`)
 	if got := tb.eval(`typeof window.` + xssMarker); got != "undefined" {
 		t.Errorf("markup from a payload, a response or a description ran: window.%s is set (%s)", xssMarker, tb.eval(`window.`+xssMarker))
 	}

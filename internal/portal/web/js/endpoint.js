@@ -188,7 +188,7 @@ async function chartCard(path) {
 // chart draws the hours as stacked bars: delivered, retried, failed.
 function chart(st) {
   const end = new Date(st.until);
-  end.setMinutes(0, 0, 0);
+  end.setUTCMinutes(0, 0, 0); // the stats count by UTC hour
   const byHour = new Map(st.hours.map((x) => [new Date(x.hour).getTime(), x]));
   const hours = [];
   for (let i = 23; i >= 0; i--) {
@@ -196,7 +196,7 @@ function chart(st) {
     hours.push(byHour.get(t) || {hour: new Date(t).toISOString(), delivered: 0, retry: 0, failed: 0});
   }
   const max = Math.max(1, ...hours.map((x) => x.delivered + x.retry + x.failed));
-  const W = 720, H = 180, pad = 20, bw = W / 24;
+  const W = 720, H = 160, pad = 1, bw = W / 24;
   const bars = hours.map((x, i) => {
     let y = H - pad;
     const parts = [];
@@ -209,12 +209,16 @@ function chart(st) {
     const label = new Date(x.hour).toLocaleTimeString(undefined, {hour: '2-digit', minute: '2-digit'});
     return s('g', {}, s('title', {}, `${label}: ${x.delivered} delivered, ${x.retry} retried, ${x.failed} failed`), parts);
   });
-  const ticks = [0, 6, 12, 18, 23].map((i) => s('text', {x: i * bw + bw / 2, y: H - 4, class: 'tick', 'text-anchor': 'middle'},
-    new Date(hours[i].hour).toLocaleTimeString(undefined, {hour: '2-digit', minute: '2-digit'})));
+  // The hour labels are HTML under the bars, so that they keep their size
+  // while the bars stretch to the card's width.
+  const ticks = h('div', {class: 'chart-ticks', 'aria-hidden': 'true'}, [0, 6, 12, 18, 23].map((i) =>
+    h('span', {}, new Date(hours[i].hour).toLocaleTimeString(undefined, {hour: '2-digit', minute: '2-digit'}))));
   const total = st.total.delivered + st.total.retry + st.total.failed;
-  return s('svg', {viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img',
-    'aria-label': `Deliveries per hour over the last 24 hours: ${st.total.delivered} of ${total} delivered, ${st.total.retry} retried, ${st.total.failed} failed; at most ${max} in an hour.`},
-  s('line', {x1: 0, x2: W, y1: H - pad, y2: H - pad, class: 'axis'}), bars, ticks);
+  return h('div', {class: 'chart-box'},
+    s('svg', {viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', class: 'chart', role: 'img',
+      'aria-label': `Deliveries per hour over the last 24 hours: ${st.total.delivered} of ${total} delivered, ${st.total.retry} retried, ${st.total.failed} failed; at most ${max} in an hour.`},
+    s('line', {x1: 0, x2: W, y1: H - pad, y2: H - pad, class: 'axis'}), bars),
+    ticks);
 }
 
 function testCard(path, types) {
