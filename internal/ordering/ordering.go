@@ -63,7 +63,7 @@ const (
 	// DefaultMaxWait is how long a job waits in the process for its turn.
 	DefaultMaxWait = time.Second
 	// DefaultMaxWaiting is how many jobs of one endpoint wait so at once.
-	DefaultMaxWaiting = 2
+	DefaultMaxWaiting = 4
 	// DefaultPoll is the first interval at which a waiting job reads its
 	// endpoint's first job again; it doubles up to maxPoll.
 	DefaultPoll = 2 * time.Millisecond
@@ -98,7 +98,7 @@ type Config struct {
 	// Defaults to 1s.
 	MaxWait time.Duration
 	// MaxWaiting is how many jobs of one endpoint may wait in the process
-	// at once. Defaults to 2.
+	// at once. Defaults to 4.
 	MaxWaiting int
 	// Poll is the first interval at which a waiting job looks again.
 	// Defaults to 2ms.
@@ -202,6 +202,15 @@ func (g *Gate) Turn(ctx context.Context, endpoint, job string) error {
 	start := g.cfg.Now()
 	g.mu.Lock()
 	l := g.line(endpoint, start)
+	g.mu.Unlock()
+	// The job whose turn it is goes at once, however many wait: those
+	// waiting may be jobs further back, handed back and taken again before
+	// it.
+	head, err := g.head(ctx, endpoint, l)
+	if err != nil || head == "" || head == job {
+		return err
+	}
+	g.mu.Lock()
 	if l.waiting >= g.cfg.MaxWaiting {
 		busy := g.busy(l, start, "other jobs of the endpoint wait for their turn")
 		g.mu.Unlock()
@@ -216,18 +225,9 @@ func (g *Gate) Turn(ctx context.Context, endpoint, job string) error {
 	}()
 	poll := g.cfg.Poll
 	for {
-		g.mu.Lock()
-		news := l.news
-		g.mu.Unlock()
-		head, err := g.head(ctx, endpoint, l)
-		if err != nil {
-			return err
-		}
-		if head == "" || head == job {
-			return nil
-		}
 		now := g.cfg.Now()
 		g.mu.Lock()
+		news := l.news
 		if l.deferred == head && l.deferredUntil.Sub(now) > g.cfg.MaxWait-now.Sub(start) {
 			busy := g.busy(l, now, "the job ahead is deferred")
 			g.mu.Unlock()
@@ -249,6 +249,9 @@ func (g *Gate) Turn(ctx context.Context, endpoint, job string) error {
 		}
 		t.Stop()
 		poll = min(2*poll, maxPoll)
+		if head, err = g.head(ctx, endpoint, l); err != nil || head == "" || head == job {
+			return err
+		}
 	}
 }
 
@@ -278,18 +281,23 @@ func (g *Gate) head(ctx context.Context, endpoint string, l *line) (string, erro
 }
 
 // busy returns the BusyError of a job turned away from l at now: told to
-// come back one pace after the job told last, and not before a deferred
-// job ahead is due. g.mu is held.
+// come back one pace after the job told last, but within MaxWait (the
+// same jobs are turned away again and again while the line is long: their
+// waits must not add up), and not before a deferred job ahead is due.
+// g.mu is held.
 func (g *Gate) busy(l *line, now time.Time, reason string) *BusyError {
 	pace := l.pace
 	if pace <= 0 {
 		pace = defaultPace
 	}
 	at := later(l.told.Add(pace), now.Add(pace))
+	if limit := now.Add(g.cfg.MaxWait); at.After(limit) {
+		at = now.Add(pace)
+	}
+	l.told = at
 	if l.deferred != "" {
 		at = later(at, l.deferredUntil)
 	}
-	l.told = at
 	return &BusyError{Wait: at.Sub(now), Reason: reason}
 }
 
