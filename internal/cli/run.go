@@ -164,9 +164,15 @@ func run(ctx context.Context, stderr io.Writer) int {
 		return ExitFailure
 	}
 	defer stopAPI()
+	limiter, gate, err := deliveryPolicy(ctx, b, cfg)
+	if err != nil {
+		log.Error("start the endpoints' delivery policy", "error", err)
+		return ExitFailure
+	}
+	defer gate.Close()
 	webhooks, err := endpoint.New(endpoint.Config{
 		Catalog: cat, Send: snd.Send, Schedule: cfg.RetrySchedule, DisableAfter: cfg.DisableAfter, AlertAfter: cfg.AlertAfter, Logger: log,
-		MaxTimeout: cfg.Timeout, MaxSchedule: maxSchedule(cfg), TokenClient: snd.Client(),
+		MaxTimeout: cfg.Timeout, MaxSchedule: maxSchedule(cfg), TokenClient: snd.Client(), Limiter: limiter, Gate: gate,
 	})
 	if err != nil {
 		log.Error("start event delivery", "error", err)

@@ -179,7 +179,7 @@ func (tb *tab) eval(expr string) string {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`String(`+expr+`)`))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`String(` + expr + `)`))
 	if err != nil {
 		tb.t.Fatalf("evaluate %s: %v", expr, err)
 	}
