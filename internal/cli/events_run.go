@@ -65,6 +65,9 @@ func startEvents(ctx context.Context, b *bus.Bus, cfg config.Config, tp trace.Tr
 		// for the jobs' acknowledgements): as many events at once as the
 		// worker holds jobs keeps the job stream fed.
 		Concurrency: cfg.Concurrency, Catalog: cat, Logger: log, TracerProvider: tp,
+		// An event taken by a worker that died is taken over as its jobs
+		// are: once the AckWait is over.
+		AckWait: cfg.AckWait,
 	})
 	if err != nil {
 		_ = svc.Stop()
