@@ -24,7 +24,11 @@ import (
 // walkthrough is the order the pages' runnable blocks run in, as a reader
 // follows them: each page goes on from the state the one before left (the
 // worker it started, the endpoints it added).
-var walkthrough = []string{"jobs.md", "events.md", "receiving.md", "delivery-log.md", "configuration.md"}
+var walkthrough = []string{"jobs.md", "events.md", "receiving.md", "delivery-log.md", "http-api.md", "configuration.md"}
+
+// quickStartAPI is the address the local quick start serves the HTTP API
+// on, which http-api.md calls.
+const quickStartAPI = "127.0.0.1:8081"
 
 // Bounds on the walkthrough's waits.
 const (
@@ -210,6 +214,12 @@ func freeAddr(t *testing.T) string {
 // order, as a reader would: hookworker on PATH, a fresh working directory
 // (so a fresh ./data for the embedded server), a receiver at $RECEIVER.
 func TestWalkthrough(t *testing.T) {
+	// The worker the walkthrough starts is the local quick start: its HTTP
+	// API listens on a fixed address, which must be free.
+	if c, err := net.DialTimeout("tcp", quickStartAPI, time.Second); err == nil {
+		c.Close()
+		t.Fatalf("%s, where the quick start serves the HTTP API, is taken: stop what listens there", quickStartAPI)
+	}
 	bin := t.TempDir()
 	build := exec.Command("go", "build", "-o", filepath.Join(bin, "hookworker"), "github.com/hookworker/hookworker/cmd/hookworker")
 	if out, err := build.CombinedOutput(); err != nil {
