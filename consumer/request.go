@@ -56,15 +56,7 @@ func request(j *job.Job, limits Limits) sender.Request {
 // (their waits summed) are left out; zero maxSpan keeps them all. It is
 // never nil.
 func schedule(waits []job.Duration, maxSpan time.Duration) []time.Duration {
-	out := make([]time.Duration, 0, len(waits))
-	var sum time.Duration
-	for _, w := range waits {
-		if sum += time.Duration(w); maxSpan > 0 && sum > maxSpan {
-			break
-		}
-		out = append(out, time.Duration(w))
-	}
-	return out
+	return job.Waits(waits, maxSpan)
 }
 
 // clampCount turns a per-job budget into the Request's encoding: 0 for the

@@ -64,6 +64,22 @@ func parseDuration(data []byte) (time.Duration, error) {
 // MaxScheduleLen is the most entries a retry schedule may hold.
 const MaxScheduleLen = 50
 
+// Waits returns a retry schedule as the waits a worker follows: one retry
+// per entry, each after its wait, then none, leaving out the entries past
+// maxSpan (their waits summed); zero maxSpan keeps them all. It is never
+// nil. A job's retry_schedule and an endpoint's are cut by this one rule.
+func Waits(schedule []Duration, maxSpan time.Duration) []time.Duration {
+	out := make([]time.Duration, 0, len(schedule))
+	var sum time.Duration
+	for _, w := range schedule {
+		if sum += time.Duration(w); maxSpan > 0 && sum > maxSpan {
+			break
+		}
+		out = append(out, time.Duration(w))
+	}
+	return out
+}
+
 func decodeSchedule(raw json.RawMessage) ([]Duration, error) {
 	var list []json.RawMessage
 	if json.Unmarshal(raw, &list) != nil {

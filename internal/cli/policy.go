@@ -10,9 +10,9 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/hookworker/hookworker/client"
+	"github.com/hookworker/hookworker/config"
 	"github.com/hookworker/hookworker/job"
 )
 
@@ -47,18 +47,17 @@ func policyFlags(fs *flag.FlagSet) func() (func(ep *client.Endpoint) error, erro
 		if *timeout < 0 {
 			return nil, errors.New("--timeout must not be negative")
 		}
+		// The format of HOOKWORKER_RETRY_SCHEDULE.
+		var sched config.Schedule
+		if err := sched.Decode(*schedule); err != nil {
+			return nil, fmt.Errorf("--retry-schedule: %w", err)
+		}
+		if len(sched) > job.MaxScheduleLen {
+			return nil, fmt.Errorf("--retry-schedule: at most %d waits, got %d", job.MaxScheduleLen, len(sched))
+		}
 		var waits []job.Duration
-		if s := strings.TrimSpace(*schedule); s != "" {
-			for i, w := range strings.Split(s, ",") {
-				d, err := time.ParseDuration(strings.TrimSpace(w))
-				if err != nil || d < 0 {
-					return nil, fmt.Errorf("--retry-schedule: entry %d (%q) is not a duration such as 30s", i+1, w)
-				}
-				waits = append(waits, job.Duration(d))
-			}
-			if len(waits) > job.MaxScheduleLen {
-				return nil, fmt.Errorf("--retry-schedule: at most %d waits, got %d", job.MaxScheduleLen, len(waits))
-			}
+		for _, d := range sched {
+			waits = append(waits, job.Duration(d))
 		}
 		mtls := given["auth-mtls-cert"] || given["auth-mtls-key"]
 		oauth2 := given["oauth2-token-url"] || given["oauth2-client-id"] || given["oauth2-client-secret"] || given["oauth2-scope"]

@@ -350,7 +350,7 @@ func (d *Webhooks) notYet(ctx context.Context, req sender.Request, start time.Ti
 func (d *Webhooks) policy(ctx context.Context, req *sender.Request, id string, ep catalog.Endpoint) (unfit, err error) {
 	if req.Schedule == nil {
 		if len(ep.RetrySchedule) > 0 {
-			req.Schedule = schedule(ep.RetrySchedule, d.cfg.MaxSchedule)
+			req.Schedule = job.Waits(ep.RetrySchedule, d.cfg.MaxSchedule)
 		} else {
 			req.Schedule = d.cfg.Schedule // only read
 		}
@@ -371,21 +371,6 @@ func (d *Webhooks) policy(ctx context.Context, req *sender.Request, id string, e
 		}
 	}
 	return d.auths.authFor(req, id, cr), nil
-}
-
-// schedule is an endpoint's retry schedule as a sender.Request carries it:
-// the entries past maxSpan (their waits summed) are left out; zero maxSpan
-// keeps them all.
-func schedule(waits catalog.Schedule, maxSpan time.Duration) []time.Duration {
-	out := make([]time.Duration, 0, len(waits))
-	var sum time.Duration
-	for _, w := range waits {
-		if sum += time.Duration(w); maxSpan > 0 && sum > maxSpan {
-			break
-		}
-		out = append(out, time.Duration(w))
-	}
-	return out
 }
 
 // unusable returns why endpoint id, as Deliverable read it (ep, err),
