@@ -49,7 +49,9 @@ var errUnchanged = errors.New("unchanged")
 // whether it raised it (and published it, when the catalog has a
 // connection). A deleted endpoint is ErrNotFound.
 func (c *Catalog) AlertFailing(ctx context.Context, id string, after time.Duration, at time.Time, lastErr string) (bool, error) {
-	if s, ok := getDecoded(c.endpoints, id, decodeJSON[stored]); ok && (s.FailingSince == nil || s.FailingAlerted || at.Sub(*s.FailingSince) < after) {
+	// The mirror spares a write once the alert is raised, or while the
+	// streak is young; one that has not seen the streak yet does not.
+	if s, ok := getDecoded(c.endpoints, id, decodeJSON[stored]); ok && s.FailingSince != nil && (s.FailingAlerted || at.Sub(*s.FailingSince) < after) {
 		return false, nil
 	}
 	var a Alert

@@ -162,8 +162,20 @@ func TestEndpointAuthIsKeptButNeverReadBack(t *testing.T) {
 	if b, _ := json.Marshal(ep2); strings.Contains(string(b), "s3cret-client") || strings.Contains(string(b), "PRIVATE KEY") {
 		t.Fatalf("reply holds a secret: %s", b)
 	}
-	if cr, ok := c.MirroredCredentials(ep.ID); ok && (cr.ClientSecret != "s3cret-client" || cr.Key != "") {
-		t.Fatalf("mirrored credentials %+v", cr.Type)
+	// The mirror has them once it has the write.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		cr, ok := c.MirroredCredentials(ep.ID)
+		if ok && cr.Type == "oauth2" {
+			if cr.ClientSecret != "s3cret-client" || cr.Key != "" {
+				t.Fatal("mirrored credentials are not the oauth2 ones")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the mirror never had the oauth2 credentials")
+		}
+		time.Sleep(time.Millisecond)
 	}
 	// Removing the auth removes its secret.
 	got.Auth = nil
