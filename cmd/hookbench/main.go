@@ -86,12 +86,13 @@ type options struct {
 	MixedCPUProfile  string
 	TracingRuns      int
 	TracingProfile   string
+	APIEvents        int
 	// Phases lists the phases to run, by name; empty: all of them.
 	Phases []string
 }
 
 // phaseNames are the phases in the order they run.
-var phaseNames = []string{"http ceiling", "bus ceiling", "end to end", "slow receiver", "events", "backlog", "mixed", "paced", "tracing"}
+var phaseNames = []string{"http ceiling", "bus ceiling", "end to end", "slow receiver", "events", "backlog", "mixed", "paced", "tracing", "http api"}
 
 // runs reports whether the phase named name is to run.
 func (o *options) runs(name string) bool {
@@ -137,6 +138,7 @@ func main() {
 	flag.StringVar(&o.PacedCPUProfile, "paced-cpuprofile", "", "write a CPU profile of the worker during the paced run to this file")
 	flag.IntVar(&o.TracingRuns, "tracing-runs", 4, "end-to-end runs in the tracing phase, tracing off, on, on, off, and so on; a multiple of 4 (0: 4)")
 	flag.StringVar(&o.TracingProfile, "tracing-cpuprofile", "", "write a CPU profile of the worker during the tracing phase's first run with tracing on to this file")
+	flag.IntVar(&o.APIEvents, "api-events", 5000, "events sent in each of the http api run's eight runs, four through POST /api/v1/events and four through events.send over NATS; 0: no http api run")
 	phases := flag.String("phases", "", "the phases to run, comma-separated, of "+strings.Join(phaseNames, ", ")+"; a ratio to a phase that did not run is 0 (empty: all)")
 	flag.Parse()
 	for _, p := range strings.Split(*phases, ",") {
@@ -173,6 +175,9 @@ func (o *options) check() error {
 	}
 	if o.BacklogSmall < 1 || o.BacklogLarge < 1 || o.MixedSlow < 1 || o.MixedFast < 1 || o.PacedJobs < 1 || o.PacedRate <= 0 {
 		return errors.New("backlog, mixed and paced jobs and the paced rate must be positive")
+	}
+	if o.APIEvents < 0 {
+		return errors.New("api-events must not be negative")
 	}
 	if o.TracingRuns == 0 {
 		o.TracingRuns = 4
