@@ -28,6 +28,7 @@ import (
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/catalog"
 	"github.com/hookworker/hookworker/internal/fanout"
+	"github.com/hookworker/hookworker/internal/natstrace"
 	"github.com/hookworker/hookworker/job"
 )
 
@@ -186,6 +187,7 @@ func (r *Replayer) send(ctx context.Context, ev catalog.Event, ep catalog.Endpoi
 	if err != nil {
 		return "", err
 	}
+	natstrace.Inject(ctx, msg) // the caller's trace goes on in the job
 	if _, err := r.cfg.JetStream.PublishMsg(ctx, msg); err != nil {
 		return "", fmt.Errorf("publish job %s: %w", msg.Header.Get(nats.MsgIdHdr), err)
 	}
@@ -320,6 +322,7 @@ func (r *Replayer) Recover(ctx context.Context, id string, since, until time.Tim
 		if err != nil {
 			return acked(ctx, futures), err
 		}
+		natstrace.Inject(ctx, msg)
 		fut, err := r.cfg.JetStream.PublishMsgAsync(msg)
 		if err != nil {
 			return acked(ctx, futures), fmt.Errorf("publish job %s: %w", msg.Header.Get(nats.MsgIdHdr), err)
