@@ -165,13 +165,14 @@ func (w *world) tenant(t testing.TB, id string) string {
 }
 
 // sink is a webhook receiver that keeps what it was sent and answers
-// with a body of the test's choosing.
+// with a body and a status of the test's choosing.
 type sink struct {
 	*httptest.Server
 	mu    sync.Mutex
-	got   []delivery
-	reply string
-	more  chan struct{}
+	got    []delivery
+	reply  string
+	status int // 0: 200
+	more   chan struct{}
 }
 
 // delivery is one request a receiver took.
@@ -187,13 +188,16 @@ func newSink(t testing.TB, reply string) *sink {
 		body, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
 		r.got = append(r.got, delivery{header: req.Header.Clone(), body: body})
-		reply := r.reply
+		reply, status := r.reply, r.status
 		r.mu.Unlock()
 		r.more <- struct{}{}
 		if strings.HasPrefix(reply, "{") {
 			w.Header().Set("Content-Type", "application/json")
 		} else {
 			w.Header().Set("Content-Type", "text/html")
+		}
+		if status != 0 {
+			w.WriteHeader(status)
 		}
 		_, _ = io.WriteString(w, reply)
 	}))

@@ -28,6 +28,7 @@ export const session = {
   operator: false,
   tenant: '', // the token's tenant; for the operator, the picked one ('' for all)
   expires: null, // a token's expiry, a Date
+  checked: false, // whoami accepted the credential: a 401 now means it has ended
   onExpired: () => {},
 };
 
@@ -41,6 +42,7 @@ export function signOut() {
   session.operator = false;
   session.tenant = '';
   session.expires = null;
+  session.checked = false;
   sessionStorage.removeItem(STORE);
   sessionStorage.removeItem(SCOPE);
 }
@@ -55,6 +57,7 @@ export function pickTenant(id) {
 // the tenant; the operator may list tenants, a tenant may not (403).
 export async function whoami() {
   const claims = jwtClaims(session.credential);
+  session.checked = false;
   try {
     await request('GET', 'tenants', {query: {limit: 1}});
     session.operator = true;
@@ -66,6 +69,7 @@ export async function whoami() {
     session.tenant = String(claims.sub || '');
     session.expires = claims.exp ? new Date(claims.exp * 1000) : null;
   }
+  session.checked = true;
 }
 
 // jwtClaims reads a JWT's claims for display; the API verifies it.
@@ -126,7 +130,7 @@ export async function request(method, path, {query, body, signal} = {}) {
   if (!res.ok) {
     const err = (data && data.error) || {};
     const e = new ApiError(res.status, sentence(err.message || `The API answered ${res.status} ${res.statusText}.`), err.field, err.violations);
-    if (res.status === 401 && session.credential) session.onExpired(e);
+    if (res.status === 401 && session.checked) session.onExpired(e);
     throw e;
   }
   return data;
@@ -164,7 +168,7 @@ export async function watch({endpoint, signal, onAttempt, onState}) {
         headers: headers({Accept: 'text/event-stream'}), cache: 'no-store', credentials: 'omit', signal,
       });
       if (res.status === 401) {
-        session.onExpired(new ApiError(401, 'Your session has ended.'));
+        if (session.checked) session.onExpired(new ApiError(401, 'Your session has ended.'));
         return;
       }
       if (!res.ok || !res.body) throw new ApiError(res.status, 'The live view could not connect.');

@@ -14,7 +14,8 @@ export function attemptTable({showEndpoint = true, endpoints = new Map()} = {}) 
     {label: 'Event', cell: (a) => (a.event_type ? h('code', {}, a.event_type) : h('span', {class: 'muted'}, 'job'))},
     showEndpoint && {label: 'Endpoint', class: 'wide', cell: (a) => {
       const ep = a.endpoint && endpoints.get(a.endpoint);
-      return h('span', {class: 'url'}, ep ? ep.url : a.url);
+      if (!ep || !ep.description) return h('span', {class: 'url'}, ep ? ep.url : a.url);
+      return [h('div', {}, ep.description), h('div', {class: 'url muted small'}, ep.url)];
     }},
     {label: 'Outcome', cell: (a) => outcomeBadge(a.outcome)},
     {label: 'Status', class: 'num', cell: (a) => (a.status === null || a.status === undefined ? '—' : String(a.status))},
@@ -36,6 +37,7 @@ export function attemptTable({showEndpoint = true, endpoints = new Map()} = {}) 
       if (seen.has(k)) return false;
       seen.add(k);
       const tr = row(columns, a);
+      tr.dataset.event = a.event_id || '';
       if (live) {
         tr.classList.add('fresh');
         body.prepend(tr);
