@@ -168,7 +168,7 @@ func (w *world) tenant(t testing.TB, id string) string {
 // with a body and a status of the test's choosing.
 type sink struct {
 	*httptest.Server
-	mu    sync.Mutex
+	mu     sync.Mutex
 	got    []delivery
 	reply  string
 	status int // 0: 200
