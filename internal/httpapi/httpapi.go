@@ -27,6 +27,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/hookworker/hookworker/internal/api"
 	"github.com/hookworker/hookworker/internal/attempt"
 	"github.com/hookworker/hookworker/internal/auth"
@@ -286,6 +288,9 @@ func (h *Handler) operation(rt route) http.Handler {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
 		defer cancel()
+		// A request's traceparent goes on to what the operation publishes
+		// (events.send's event), as it does over NATS.
+		ctx = propagation.TraceContext{}.Extract(ctx, propagation.HeaderCarrier(r.Header))
 		out, err := h.cfg.API.Call(ctx, rt.op, data)
 		if err != nil {
 			h.fail(w, r, rt.op, err)
