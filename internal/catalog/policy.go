@@ -146,7 +146,8 @@ func (a *Auth) withoutSecret() *Auth {
 // auth with the write-only field filled in from the bucket, and Version,
 // which changes whenever any of it does (a cache of what is built from
 // them keys on it). They leave the catalog only through
-// MirroredCredentials and Credentials, for delivery.
+// MirroredCredentials and Credentials, for delivery; their JSON, as an
+// Auth's, has neither the key nor the client secret.
 type Credentials struct {
 	Auth
 	// Version names this auth: the same for the same material.
@@ -172,7 +173,9 @@ func (c *Catalog) checkPolicy(e *Endpoint) error {
 	if e.Auth == nil {
 		return nil
 	}
-	a := e.Auth
+	cp := *e.Auth // normalised here, not in the caller's
+	a := &cp
+	e.Auth = a
 	switch a.Type {
 	case AuthMTLS:
 		for _, f := range []struct{ name, v string }{{"token_url", a.TokenURL}, {"client_id", a.ClientID}, {"client_secret", a.ClientSecret}} {
