@@ -159,6 +159,7 @@ func (w *Worker) begin(ctx context.Context, d *delivery) (disposition, bool) {
 		fallback = meta.Stream + "-" + strconv.FormatUint(meta.Sequence.Stream, 10)
 	}
 	j, decodeErr := job.Decode(d.msg.Data(), fallback)
+	j.Sequence = meta.Sequence.Stream
 	d.job = j
 	if decodeErr == nil {
 		decodeErr = w.checkSubject(d.msg.Subject(), &j)

@@ -93,6 +93,10 @@ type Job struct {
 	// first attempt waits until the jobs before it on that subject are
 	// over. Only with Endpoint.
 	Ordered bool `json:"ordered,omitempty"`
+	// Sequence is the stream sequence of the job's message, set by the
+	// worker that took it; 0 when not known. It is not part of the wire
+	// form.
+	Sequence uint64 `json:"-"`
 }
 
 // Event names the event an event job delivers, as the job and its result

@@ -92,9 +92,10 @@ type Limiter interface {
 // Gate lets the jobs of an ordered endpoint start in turn;
 // *ordering.Gate satisfies it.
 type Gate interface {
-	// Turn waits until job is the next of endpoint's to start; an error
-	// with a method RetryIn() time.Duration says to defer the job by it.
-	Turn(ctx context.Context, endpoint, job string) error
+	// Turn waits until job, of stream sequence seq, is the next of
+	// endpoint's to start; an error with a method RetryIn() time.Duration
+	// says to defer the job by it.
+	Turn(ctx context.Context, endpoint, job string, seq uint64) error
 	// Finished says job of endpoint reached its terminal outcome.
 	Finished(endpoint, job string)
 	// Deferred says job of endpoint was deferred by d.
@@ -206,9 +207,13 @@ func (d *Webhooks) Prepare(j *job.Job) (func(context.Context, sender.Request) se
 	if j.Endpoint == "" || j.Event == nil {
 		return d.cfg.Send, nil
 	}
-	ep, ev, jobID, tenant, ordered := j.Endpoint, *j.Event, j.ID, j.Tenant, j.Ordered && d.cfg.Gate != nil
+	ep, ev, jobID, tenant := j.Endpoint, *j.Event, j.ID, j.Tenant
+	var turn uint64 // the job's place in its ordered endpoint's line; 0: none
+	if j.Ordered && d.cfg.Gate != nil {
+		turn = max(j.Sequence, 1)
+	}
 	return func(ctx context.Context, req sender.Request) sender.Result {
-		return d.deliver(ctx, req, jobID, ep, tenant, ev, ordered)
+		return d.deliver(ctx, req, jobID, ep, tenant, ev, turn)
 	}, nil
 }
 
@@ -238,8 +243,10 @@ func (d *Webhooks) tellGate(id, job string, r sender.Result) {
 }
 
 // deliver sends one event job's request to endpoint id, of the event's
-// tenant ("" for none); an ordered job's first attempt waits for its turn.
-func (d *Webhooks) deliver(ctx context.Context, req sender.Request, jobID, id, tenant string, ev job.Event, ordered bool) sender.Result {
+// tenant ("" for none); the first attempt of an ordered job (turn, its
+// stream sequence, not 0) waits for its turn.
+func (d *Webhooks) deliver(ctx context.Context, req sender.Request, jobID, id, tenant string, ev job.Event, turn uint64) sender.Result {
+	ordered := turn != 0
 	start := d.cfg.Now()
 	ep, err := d.cfg.Catalog.Deliverable(ctx, id)
 	if gone := unusable(id, tenant, ep, err); gone != nil {
@@ -260,7 +267,7 @@ func (d *Webhooks) deliver(ctx context.Context, req sender.Request, jobID, id, t
 	// A job whose first attempt is made waited for its turn then, and is
 	// the next of its endpoint's until it is over.
 	if ordered && req.Prior.Attempts == 0 {
-		if err := d.cfg.Gate.Turn(ctx, id, jobID); err != nil {
+		if err := d.cfg.Gate.Turn(ctx, id, jobID, turn); err != nil {
 			return d.notYet(ctx, req, start, jobID, id, err)
 		}
 	}
@@ -370,20 +377,7 @@ func (d *Webhooks) policy(ctx context.Context, req *sender.Request, id string, e
 			return nil, err // !ok: removed since ep was read
 		}
 	}
-	if unfit = d.auths.authFor(req, id, cr); unfit != nil || req.Authorize == nil {
-		return unfit, nil
-	}
-	// A token that cannot be got fails the delivery as much as a receiver
-	// that does not answer: the endpoint's failing streak counts it.
-	authorize := req.Authorize
-	req.Authorize = func(ctx context.Context, renew bool) (string, error) {
-		v, err := authorize(ctx, renew)
-		if err != nil {
-			d.observe(ctx, id, sender.Attempt{Outcome: sender.AttemptRetry, Error: "authorization: " + err.Error()})
-		}
-		return v, err
-	}
-	return nil, nil
+	return d.auths.authFor(req, id, cr), nil
 }
 
 // unusable returns why endpoint id, as Deliverable read it (ep, err),

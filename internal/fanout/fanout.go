@@ -78,6 +78,8 @@ type Fanout struct {
 	// beforePublish, when set, runs before each job publish; an error
 	// stops the fan-out of that event there, as if the process died.
 	beforePublish func(jobID string) error
+	// done is how far the events are fanned out (see waitEarlier).
+	done progress
 }
 
 // New binds the durable consumer on the event stream, creating it when
@@ -110,7 +112,7 @@ func New(ctx context.Context, js jetstream.JetStream, stream string, cfg Config)
 	if err != nil {
 		return nil, fmt.Errorf("fanout consumer %s on stream %s: %w", cfg.Durable, stream, err)
 	}
-	return &Fanout{cfg: cfg, js: js, cons: cons,
+	return &Fanout{cfg: cfg, js: js, cons: cons, done: newProgress(),
 		tracer: natstrace.Tracer(cfg.TracerProvider, "github.com/hookworker/hookworker/internal/fanout")}, nil
 }
 
@@ -146,12 +148,15 @@ func (f *Fanout) handle(ctx context.Context, msg jetstream.Msg) {
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.AckWait)
 	defer cancel()
 	if f.tracer == nil {
-		f.settle(ctx, msg, f.decide(ctx, msg))
+		disp := f.decide(ctx, msg)
+		f.settle(ctx, msg, disp)
+		f.finished(msg, disp)
 		return
 	}
 	ctx, span := f.startSpan(ctx, msg)
 	disp := f.decide(ctx, msg)
 	f.settle(ctx, msg, disp)
+	f.finished(msg, disp)
 	endSpan(span, &disp)
 }
 
@@ -398,42 +403,4 @@ func (f *Fanout) publish(ctx context.Context, ev catalog.Event, eps []catalog.En
 		}
 	}
 	return done, nil
-}
-
-// The pace at which an event with ordered endpoints looks whether the
-// events before it are fanned out: first after minEarlierPoll, then twice
-// as long each time, up to maxEarlierPoll.
-const (
-	minEarlierPoll = time.Millisecond
-	maxEarlierPoll = 50 * time.Millisecond
-)
-
-// waitEarlier waits until every event stored before msg's is fanned out
-// (the consumer's acknowledgement floor has reached it), so that an ordered
-// endpoint's jobs are published, and stored on its subject, in the order
-// of their events, whichever process fans each out. It returns ctx's error
-// when ctx ends first, and the server's when it cannot be asked.
-func (f *Fanout) waitEarlier(ctx context.Context, msg jetstream.Msg) error {
-	meta, err := msg.Metadata()
-	if err != nil {
-		return err
-	}
-	poll := minEarlierPoll
-	for {
-		info, err := f.cons.Info(ctx)
-		if err != nil {
-			return fmt.Errorf("read the fan-out's progress: %w", err)
-		}
-		if info.AckFloor.Stream+1 >= meta.Sequence.Stream {
-			return nil
-		}
-		t := time.NewTimer(poll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("wait for the events before %d: %w", meta.Sequence.Stream, ctx.Err())
-		case <-t.C:
-		}
-		poll = min(2*poll, maxEarlierPoll)
-	}
 }

@@ -17,17 +17,20 @@
 // stays first until it is delivered again (AckWait) and settled, and only
 // its own endpoint waits meanwhile.
 //
-// A job that finds another ahead waits in the process, without a working
-// token, while the endpoint's line moves: as soon as the job ahead reaches
-// its terminal outcome (Finished; a notice tells the other workers over
-// core NATS, and the job ahead is then passed over although its
-// acknowledgement may still be on its way), or every poll interval. At
-// most MaxWaiting jobs of one endpoint wait so in one process, and none
-// longer than MaxWait: the others are deferred (a *BusyError, as pacers
-// give), spaced out at the pace the endpoint's line moves, so that an
-// endpoint with a long line or a head that keeps failing holds a few of a
-// worker's slots, never all of them. A head deferred for a retry (Deferred)
-// turns its line away until the retry is due.
+// A job that finds another ahead, with few jobs ahead of it, waits in the
+// process without a working token while the endpoint's line moves: it
+// looks again as soon as the job ahead reaches its terminal outcome
+// (Finished; a notice tells the other workers over core NATS, and the job
+// ahead is then passed over although its acknowledgement may still be on
+// its way), or every poll interval. At most MaxWaiting jobs of one endpoint
+// wait so in one process, and none longer than MaxWait. The others are
+// deferred (a *BusyError, as pacers give) until about when their turn
+// should come: the jobs the process knows to be ahead of one (by stream
+// sequence), times how long a job holds the line. So an endpoint with a
+// long line holds a few of a worker's slots, never all of them, and its
+// jobs come back about in turn, not all of them over and over; a head
+// deferred for a retry (Deferred) turns its line away until the retry is
+// due.
 //
 // What JetStream offers and why it is not enough alone: a consumer's
 // MaxAckPending of 1 would order one endpoint, but needs a consumer per
@@ -42,6 +45,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,7 +68,7 @@ const (
 	// DefaultMaxWait is how long a job waits in the process for its turn.
 	DefaultMaxWait = time.Second
 	// DefaultMaxWaiting is how many jobs of one endpoint wait so at once.
-	DefaultMaxWaiting = 4
+	DefaultMaxWaiting = 8
 	// DefaultPoll is the first interval at which a waiting job reads its
 	// endpoint's first job again; it doubles up to maxPoll.
 	DefaultPoll = 2 * time.Millisecond
@@ -72,9 +77,9 @@ const (
 // maxPoll caps the poll interval.
 const maxPoll = 100 * time.Millisecond
 
-// defaultPace is how fast an endpoint's line is taken to move until it
-// was seen to.
-const defaultPace = 20 * time.Millisecond
+// defaultPace is how long a job is taken to hold its endpoint's line
+// until one was seen to.
+const defaultPace = 10 * time.Millisecond
 
 // keepFinished is how long the jobs known finished are remembered: longer
 // than a job takes from its result to its acknowledgement.
@@ -98,7 +103,7 @@ type Config struct {
 	// Defaults to 1s.
 	MaxWait time.Duration
 	// MaxWaiting is how many jobs of one endpoint may wait in the process
-	// at once. Defaults to 4.
+	// at once. Defaults to 8.
 	MaxWaiting int
 	// Poll is the first interval at which a waiting job looks again.
 	// Defaults to 2ms.
@@ -131,12 +136,63 @@ type line struct {
 	// deferred is the job last known deferred, until when.
 	deferred      string
 	deferredUntil time.Time
-	// pace is how long the line takes to move by one job (a moving
-	// average); moved is when it last did.
-	pace  time.Duration
-	moved time.Time
-	// told is the latest time a BusyError told a job to come back.
-	told time.Time
+	// pace is how long a job holds the line from its turn to its outcome,
+	// in this process (a moving average); granted holds when the jobs
+	// whose turn came here got it.
+	pace    time.Duration
+	granted map[string]time.Time
+	// queue holds the jobs of the endpoint the process has seen ask for
+	// their turn and not finish, by stream sequence: a job's place in it
+	// is how many jobs it knows to be ahead.
+	queue []queued
+	seqOf map[string]uint64
+}
+
+// queued is a job in a line's queue.
+type queued struct {
+	seq uint64
+	job string
+}
+
+// enter puts job, of stream sequence seq (0: not known), in l's queue.
+func (l *line) enter(job string, seq uint64) {
+	if seq == 0 {
+		return
+	}
+	if _, ok := l.seqOf[job]; ok {
+		return
+	}
+	i := sort.Search(len(l.queue), func(i int) bool { return l.queue[i].seq >= seq })
+	l.queue = slices.Insert(l.queue, i, queued{seq: seq, job: job})
+	l.seqOf[job] = seq
+}
+
+// leave takes job out of l's queue.
+func (l *line) leave(job string) {
+	seq, ok := l.seqOf[job]
+	if !ok {
+		return
+	}
+	delete(l.seqOf, job)
+	i := sort.Search(len(l.queue), func(i int) bool { return l.queue[i].seq >= seq })
+	if i < len(l.queue) && l.queue[i].seq == seq {
+		l.queue = slices.Delete(l.queue, i, i+1)
+	}
+}
+
+// ahead returns how many jobs of l's queue are ahead of the job of
+// sequence seq (0: not known, then all of them), the first of the line
+// being of sequence first: those before it are over, and leave the queue.
+func (l *line) ahead(first, seq uint64) int {
+	gone := sort.Search(len(l.queue), func(i int) bool { return l.queue[i].seq >= first })
+	for _, q := range l.queue[:gone] {
+		delete(l.seqOf, q.job)
+	}
+	l.queue = slices.Delete(l.queue, 0, gone)
+	if seq == 0 {
+		return len(l.queue)
+	}
+	return sort.Search(len(l.queue), func(i int) bool { return l.queue[i].seq >= seq })
 }
 
 // BusyError is what Turn returns when a job's turn is not near: the job is
@@ -192,27 +248,35 @@ func (g *Gate) Close() {
 	}
 }
 
-// Turn waits until job is the first of ordered endpoint's jobs that has
-// not reached its terminal outcome, and returns nil: every job of the
-// endpoint stored before it is over. It returns a *BusyError when the turn
-// is not near (too many of the endpoint's jobs wait in the process, the
-// job ahead is deferred, or it waited MaxWait), ctx's error when ctx ends,
-// and an error when the stream cannot be read.
-func (g *Gate) Turn(ctx context.Context, endpoint, job string) error {
+// Turn waits until job, of stream sequence seq (0: not known), is the
+// first of ordered endpoint's jobs that has not reached its terminal
+// outcome, and returns nil: every job of the endpoint stored before it is
+// over. It returns a *BusyError when the turn is not near (more than
+// MaxWaiting jobs are ahead, or wait in the process, the job ahead is
+// deferred, or it waited MaxWait), ctx's error when ctx ends, and an error
+// when the stream cannot be read.
+//
+// A job turned away is told to come back when the jobs the process knows
+// to be ahead of it should be over, at the pace the line has moved: so a
+// long line's jobs come back about in turn, each a few times, not all of
+// them over and over.
+func (g *Gate) Turn(ctx context.Context, endpoint, job string, seq uint64) error {
 	start := g.cfg.Now()
 	g.mu.Lock()
 	l := g.line(endpoint, start)
+	l.enter(job, seq)
 	g.mu.Unlock()
 	// The job whose turn it is goes at once, however many wait: those
 	// waiting may be jobs further back, handed back and taken again before
 	// it.
-	head, err := g.head(ctx, endpoint, l)
+	head, first, err := g.head(ctx, endpoint, l)
 	if err != nil || head == "" || head == job {
-		return err
+		return g.grant(l, job, err)
 	}
 	g.mu.Lock()
-	if l.waiting >= g.cfg.MaxWaiting {
-		busy := g.busy(l, start, "other jobs of the endpoint wait for their turn")
+	ahead := l.ahead(first, seq)
+	if ahead > g.cfg.MaxWaiting || l.waiting >= g.cfg.MaxWaiting {
+		busy := g.busy(l, start, ahead, "other jobs of the endpoint are ahead")
 		g.mu.Unlock()
 		return busy
 	}
@@ -229,12 +293,12 @@ func (g *Gate) Turn(ctx context.Context, endpoint, job string) error {
 		g.mu.Lock()
 		news := l.news
 		if l.deferred == head && l.deferredUntil.Sub(now) > g.cfg.MaxWait-now.Sub(start) {
-			busy := g.busy(l, now, "the job ahead is deferred")
+			busy := g.busy(l, now, l.ahead(first, seq), "the job ahead is deferred")
 			g.mu.Unlock()
 			return busy
 		}
 		if now.Sub(start) >= g.cfg.MaxWait {
-			busy := g.busy(l, now, "the job ahead is not over")
+			busy := g.busy(l, now, l.ahead(first, seq), "the job ahead is not over")
 			g.mu.Unlock()
 			return busy
 		}
@@ -249,56 +313,66 @@ func (g *Gate) Turn(ctx context.Context, endpoint, job string) error {
 		}
 		t.Stop()
 		poll = min(2*poll, maxPoll)
-		if head, err = g.head(ctx, endpoint, l); err != nil || head == "" || head == job {
-			return err
+		if head, first, err = g.head(ctx, endpoint, l); err != nil || head == "" || head == job {
+			return g.grant(l, job, err)
 		}
 	}
 }
 
-// head returns the id of endpoint's first job in the stream that is not
-// known finished; "" when there is none.
-func (g *Gate) head(ctx context.Context, endpoint string, l *line) (string, error) {
+// grant notes that job got its turn now, unless err says it did not, and
+// returns err.
+func (g *Gate) grant(l *line, job string, err error) error {
+	if err == nil {
+		g.mu.Lock()
+		l.granted[job] = g.cfg.Now()
+		g.mu.Unlock()
+	}
+	return err
+}
+
+// head returns the id and stream sequence of endpoint's first job in the
+// stream that is not known finished; "" when there is none.
+func (g *Gate) head(ctx context.Context, endpoint string, l *line) (string, uint64, error) {
 	subject := bus.OrderedSubject(g.cfg.EndpointSubject, endpoint)
 	seq := uint64(1)
 	for range skipFinished {
 		m, err := g.cfg.Stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return "", nil
+			return "", 0, nil
 		}
 		if err != nil {
-			return "", fmt.Errorf("read the line of ordered endpoint %s: %w", endpoint, err)
+			return "", 0, fmt.Errorf("read the line of ordered endpoint %s: %w", endpoint, err)
 		}
 		id := m.Header.Get(nats.MsgIdHdr)
 		g.mu.Lock()
 		_, over := l.finished[id]
 		g.mu.Unlock()
 		if !over {
-			return id, nil
+			return id, m.Sequence, nil
 		}
 		seq = m.Sequence + 1
 	}
-	return "", &BusyError{Wait: g.cfg.MaxWait, Reason: "the jobs ahead are over but still stored"}
+	return "", 0, &BusyError{Wait: g.cfg.MaxWait, Reason: "the jobs ahead are over but still stored"}
 }
 
-// busy returns the BusyError of a job turned away from l at now: told to
-// come back one pace after the job told last, but within MaxWait (the
-// same jobs are turned away again and again while the line is long: their
-// waits must not add up), and not before a deferred job ahead is due.
-// g.mu is held.
-func (g *Gate) busy(l *line, now time.Time, reason string) *BusyError {
+// maxBusy caps the wait a turned-away job is told.
+const maxBusy = time.Minute
+
+// busy returns the BusyError of a job turned away from l at now with ahead
+// jobs known ahead of it: told to come back when half of them should be
+// over, at the line's pace (a job back too early is turned away once more,
+// one back too late holds the line up), at least one pace on, and not
+// before a deferred job ahead is due. g.mu is held.
+func (g *Gate) busy(l *line, now time.Time, ahead int, reason string) *BusyError {
 	pace := l.pace
 	if pace <= 0 {
 		pace = defaultPace
 	}
-	at := later(l.told.Add(pace), now.Add(pace))
-	if limit := now.Add(g.cfg.MaxWait); at.After(limit) {
-		at = now.Add(pace)
-	}
-	l.told = at
+	wait := min(pace*time.Duration(max(ahead/2, 1)), maxBusy)
 	if l.deferred != "" {
-		at = later(at, l.deferredUntil)
+		wait = max(wait, l.deferredUntil.Sub(now))
 	}
-	return &BusyError{Wait: at.Sub(now), Reason: reason}
+	return &BusyError{Wait: wait, Reason: reason}
 }
 
 // Finished tells the gate, and the other workers, that job of endpoint
@@ -348,15 +422,16 @@ func (g *Gate) finished(endpoint, job string, now time.Time) {
 		return
 	}
 	l.finished[job] = now
-	if !l.moved.IsZero() {
-		step := min(now.Sub(l.moved), time.Second)
+	l.leave(job)
+	if at, ok := l.granted[job]; ok {
+		delete(l.granted, job)
+		held := min(now.Sub(at), time.Second)
 		if l.pace == 0 {
-			l.pace = step
+			l.pace = held
 		} else {
-			l.pace += (step - l.pace) / 8
+			l.pace += (held - l.pace) / 8
 		}
 	}
-	l.moved = now
 	if l.deferred == job {
 		l.deferred, l.deferredUntil = "", time.Time{}
 	}
@@ -384,7 +459,8 @@ func (g *Gate) line(endpoint string, now time.Time) *line {
 	}
 	l := g.lines[endpoint]
 	if l == nil {
-		l = &line{news: make(chan struct{}), finished: map[string]time.Time{}}
+		l = &line{news: make(chan struct{}), finished: map[string]time.Time{}, seqOf: map[string]uint64{},
+			granted: map[string]time.Time{}}
 		g.lines[endpoint] = l
 	}
 	return l
@@ -400,8 +476,13 @@ func (g *Gate) sweep(now time.Time) {
 				delete(l.finished, job)
 			}
 		}
-		if l.waiting == 0 && len(l.finished) == 0 && !l.told.After(now) && !l.deferredUntil.After(now) {
-			delete(g.lines, endpoint)
+		for job, at := range l.granted {
+			if now.Sub(at) >= keepFinished {
+				delete(l.granted, job) // over elsewhere, or interrupted
+			}
+		}
+		if l.waiting == 0 && len(l.finished) == 0 && !l.deferredUntil.After(now) {
+			delete(g.lines, endpoint) // and the queue: jobs that went elsewhere
 		}
 	}
 }

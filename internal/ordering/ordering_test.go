@@ -21,6 +21,7 @@ type line struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	url    string
+	seq    map[string]uint64 // by job
 }
 
 func newLine(t *testing.T, jobs ...string) *line {
@@ -33,7 +34,7 @@ func newLine(t *testing.T, jobs ...string) *line {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &line{t: t, js: js, stream: s, url: srv.ClientURL()}
+	l := &line{t: t, js: js, stream: s, url: srv.ClientURL(), seq: map[string]uint64{}}
 	for _, id := range jobs {
 		l.publish(id)
 	}
@@ -42,9 +43,11 @@ func newLine(t *testing.T, jobs ...string) *line {
 
 func (l *line) publish(id string) {
 	l.t.Helper()
-	if _, err := l.js.Publish(context.Background(), bus.OrderedSubject("hooks.send.endpoint", "ep"), []byte(`{}`), jetstream.WithMsgID(id)); err != nil {
+	ack, err := l.js.Publish(context.Background(), bus.OrderedSubject("hooks.send.endpoint", "ep"), []byte(`{}`), jetstream.WithMsgID(id))
+	if err != nil {
 		l.t.Fatal(err)
 	}
+	l.seq[id] = ack.Sequence
 }
 
 // remove removes job id from the stream, as its acknowledgement does.
@@ -83,9 +86,10 @@ func (l *line) gate(cfg ordering.Config) *ordering.Gate {
 }
 
 // turn runs Turn in the background and returns where its error comes.
-func turn(g *ordering.Gate, job string) <-chan error {
+func (l *line) turn(g *ordering.Gate, job string) <-chan error {
 	ch := make(chan error, 1)
-	go func() { ch <- g.Turn(context.Background(), "ep", job) }()
+	seq := l.seq[job]
+	go func() { ch <- g.Turn(context.Background(), "ep", job, seq) }()
 	return ch
 }
 
@@ -118,12 +122,12 @@ func TestTurnsInOrder(t *testing.T) {
 	l := newLine(t, "e1", "e2", "e3")
 	a := l.gate(ordering.Config{MaxWait: 5 * time.Second})
 	b := l.gate(ordering.Config{MaxWait: 5 * time.Second})
-	waitTurn(t, turn(a, "e1"), "first job")
-	second := turn(b, "e2")
+	waitTurn(t, l.turn(a, "e1"), "first job")
+	second := l.turn(b, "e2")
 	notYet(t, second, "second job")
 	a.Finished("ep", "e1") // told by the other worker
 	waitTurn(t, second, "second job after the first finished")
-	third := turn(a, "e3")
+	third := l.turn(a, "e3")
 	notYet(t, third, "third job")
 	l.remove("e1")
 	l.remove("e2") // acknowledged, no notice: found by polling
@@ -137,11 +141,11 @@ func TestDeferredHead(t *testing.T) {
 	l := newLine(t, "e1", "e2")
 	a := l.gate(ordering.Config{MaxWait: time.Second})
 	b := l.gate(ordering.Config{MaxWait: time.Second})
-	waitTurn(t, turn(a, "e1"), "first job")
+	waitTurn(t, l.turn(a, "e1"), "first job")
 	a.Deferred("ep", "e1", time.Minute)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		err := b.Turn(context.Background(), "ep", "e2")
+		err := b.Turn(context.Background(), "ep", "e2", l.seq["e2"])
 		var busy *ordering.BusyError
 		if errors.As(err, &busy) && busy.RetryIn() > 50*time.Second {
 			break
@@ -154,25 +158,27 @@ func TestDeferredHead(t *testing.T) {
 }
 
 // TestWaitingBounded: past MaxWaiting jobs of one endpoint waiting in the
-// process, the next is turned away at once, and those turned away are told
-// to come back one after the other.
+// process, the next is turned away at once, and the further back a job
+// turned away is, the later it is told to come back.
 func TestWaitingBounded(t *testing.T) {
 	t.Parallel()
-	l := newLine(t, "e1", "e2", "e3", "e4", "e5")
+	jobs := []string{"e1", "e2", "e3", "e4", "e5", "e6", "e7", "e8", "e9"}
+	l := newLine(t, jobs...)
 	g := l.gate(ordering.Config{MaxWait: 5 * time.Second, MaxWaiting: 2})
-	waiting := []<-chan error{turn(g, "e2"), turn(g, "e3")}
+	waiting := []<-chan error{l.turn(g, "e2"), l.turn(g, "e3")}
 	for _, ch := range waiting {
 		notYet(t, ch, "waiting job")
 	}
-	var first, second *ordering.BusyError
-	if err := g.Turn(context.Background(), "ep", "e4"); !errors.As(err, &first) {
-		t.Fatalf("third waiting job: %v, want busy", err)
+	var waits []time.Duration
+	for _, job := range jobs[3:] {
+		var busy *ordering.BusyError
+		if err := g.Turn(context.Background(), "ep", job, l.seq[job]); !errors.As(err, &busy) {
+			t.Fatalf("%s, behind two waiting jobs: %v, want busy", job, err)
+		}
+		waits = append(waits, busy.RetryIn())
 	}
-	if err := g.Turn(context.Background(), "ep", "e5"); !errors.As(err, &second) {
-		t.Fatalf("fourth waiting job: %v, want busy", err)
-	}
-	if second.RetryIn() <= first.RetryIn() {
-		t.Errorf("told to come back in %s, then %s: want later", first.RetryIn(), second.RetryIn())
+	if first, last := waits[0], waits[len(waits)-1]; last <= first {
+		t.Errorf("told to come back in %s, and the last in %s: want later", first, last)
 	}
 	g.Finished("ep", "e1")
 	waitTurn(t, waiting[0], "e2")
@@ -187,12 +193,12 @@ func TestMaxWait(t *testing.T) {
 	l := newLine(t, "e1", "e2")
 	g := l.gate(ordering.Config{MaxWait: 100 * time.Millisecond})
 	var busy *ordering.BusyError
-	if err := g.Turn(context.Background(), "ep", "e2"); !errors.As(err, &busy) {
+	if err := g.Turn(context.Background(), "ep", "e2", l.seq["e2"]); !errors.As(err, &busy) {
 		t.Fatalf("job behind one not over: %v, want busy", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := g.Turn(ctx, "ep", "e2"); !errors.Is(err, context.Canceled) {
+	if err := g.Turn(ctx, "ep", "e2", l.seq["e2"]); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
