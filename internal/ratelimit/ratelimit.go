@@ -139,28 +139,42 @@ func Interval(rate int) time.Duration { return time.Second / time.Duration(rate)
 // nothing, when the slot is further away than MaxWait; ctx's error when ctx
 // ends while it waits (the slot is spent); and an error when the store
 // cannot be read or written. A rate below 1 takes nothing.
+//
+// A request that wakes up later than half an interval after its slot (the
+// process was descheduled) does not go: it would go too close to the
+// request of the next slot. It takes another slot instead, up to maxLate
+// times, and is then turned away.
 func (l *Limiter) Take(ctx context.Context, key string, rate int) error {
 	if rate < 1 {
 		return nil
 	}
+	interval := Interval(rate)
 	r := l.record(key)
-	r.turn.Lock()
-	at, err := l.reserve(ctx, key, r, Interval(rate))
-	r.turn.Unlock()
-	if err != nil {
-		return err
-	}
-	if wait := at.Sub(l.cfg.Now()); wait > 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
+	for range maxLate {
+		r.turn.Lock()
+		at, err := l.reserve(ctx, key, r, interval)
+		r.turn.Unlock()
+		if err != nil {
+			return err
+		}
+		if wait := at.Sub(l.cfg.Now()); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+		if l.cfg.Now().Sub(at) <= interval/2 {
+			return nil
 		}
 	}
-	return nil
+	return &BusyError{Wait: interval}
 }
+
+// maxLate bounds the slots one Take takes and misses.
+const maxLate = 3
 
 // reserve moves key's shared record on by interval and returns the slot it
 // took. r.turn is held.
