@@ -70,7 +70,11 @@ func Setup(ctx context.Context, service, version string, log *slog.Logger) (*Tra
 	}
 	exp, err := otlptracehttp.New(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", EnvEndpoint, err)
+		name := EnvTracesEndpoint
+		if os.Getenv(name) == "" {
+			name = EnvEndpoint
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	// Later detectors win: OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
 	// override the defaults.
