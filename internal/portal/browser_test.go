@@ -15,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/hookworker/hookworker/receiver"
 )
@@ -140,6 +143,10 @@ type tab struct {
 	// requests are the URLs and Authorization headers of every request the
 	// tab sent.
 	requests []request
+	// problems are the page's uncaught exceptions, console errors and
+	// browser complaints (a CSP violation among them); a request's error
+	// status, which the page answers in words, is none.
+	problems []string
 }
 
 type request struct{ url, authorization string }
@@ -150,11 +157,31 @@ func newTab(t *testing.T) *tab {
 	t.Cleanup(cancel)
 	tb := &tab{t: t, ctx: ctx}
 	err := chromedp.Listen(ctx, func(ev any) {
-		if e, ok := ev.(*network.EventRequestWillBeSent); ok && e.Request != nil {
-			auth, _ := e.Request.Headers["Authorization"].(string)
-			tb.mu.Lock()
-			tb.requests = append(tb.requests, request{url: e.Request.URL, authorization: auth})
-			tb.mu.Unlock()
+		tb.mu.Lock()
+		defer tb.mu.Unlock()
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			if e.Request != nil {
+				auth, _ := e.Request.Headers["Authorization"].(string)
+				tb.requests = append(tb.requests, request{url: e.Request.URL, authorization: auth})
+			}
+		case *runtime.EventExceptionThrown:
+			if d := e.ExceptionDetails; d != nil {
+				msg := d.Text
+				if d.Exception != nil {
+					msg += " " + d.Exception.Description
+				}
+				tb.problems = append(tb.problems, "exception: "+msg)
+			}
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeWarning {
+				tb.problems = append(tb.problems, fmt.Sprintf("console.%s", e.Type))
+			}
+		case *cdplog.EventEntryAdded:
+			if e.Entry != nil && e.Entry.Source != cdplog.EntrySourceNetwork &&
+				(e.Entry.Level == cdplog.EntryLevelError || e.Entry.Level == cdplog.EntryLevelWarning) {
+				tb.problems = append(tb.problems, fmt.Sprintf("%s %s: %s", e.Entry.Source, e.Entry.Level, e.Entry.Text))
+			}
 		}
 	})
 	if err != nil {
@@ -231,6 +258,7 @@ func (tb *tab) typeInto(sel, text string) {
 // and name-375.png (a 375 px wide phone).
 func (tb *tab) shot(name string) {
 	tb.t.Helper()
+	tb.checkAccessible(name)
 	dir := screenshotDir(tb.t)
 	tb.eval(`document.getElementById('toasts').replaceChildren()`)
 	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
@@ -255,6 +283,33 @@ func (tb *tab) shot(name string) {
 		}
 	}
 	tb.do(chromedp.EmulateViewport(1280, 800))
+}
+
+// checkAccessible fails when a form control of the page has no label, a
+// link goes nowhere, or something that is not a button or a link listens
+// for clicks in its markup.
+func (tb *tab) checkAccessible(page string) {
+	tb.t.Helper()
+	unlabelled := tb.eval(`[...document.querySelectorAll('input, select, textarea')]
+		.filter((el) => el.type !== 'hidden' && el.labels.length === 0 && !el.getAttribute('aria-label'))
+		.map((el) => el.outerHTML).join('\n')`)
+	if unlabelled != "" {
+		tb.t.Errorf("%s: controls without a label:\n%s", page, unlabelled)
+	}
+	if n := tb.eval(`document.querySelectorAll('a:not([href]), [onclick], [tabindex]:not([tabindex="-1"])').length`); n != "0" {
+		tb.t.Errorf("%s: %s links without a target or clickable non-buttons", page, n)
+	}
+}
+
+// checkConsole fails when the page threw, logged an error or a warning,
+// or broke its CSP.
+func (tb *tab) checkConsole() {
+	tb.t.Helper()
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	for _, p := range tb.problems {
+		tb.t.Errorf("the page: %s", p)
+	}
 }
 
 // checkRequests fails when a request of the tab carried secret in its URL,
@@ -501,6 +556,15 @@ func TestPortal(t *testing.T) {
 	tb.until("the live attempts", `[...document.querySelectorAll('table.attempts tbody tr')].length >= 5`)
 	tb.shot("05-endpoint")
 
+	// The log filtered to one endpoint: its attempts only, and recovery.
+	tb.do(chromedp.Navigate(w.base + "/portal/#/log?endpoint=" + id))
+	tb.until("the endpoint's log", `document.querySelector('table.attempts') && document.querySelector('input[name=since]')`)
+	if body := tb.text("table.attempts"); strings.Contains(body, down.URL) || strings.Contains(body, "Billing") {
+		t.Errorf("the log of one endpoint shows another's attempts:\n%s", body)
+	}
+	tb.clickText("Recover")
+	tb.until("the recovery's notice", `[...document.querySelectorAll('main .notice')].some((n) => /sent again|Nothing to recover/.test(n.innerText))`)
+
 	// Delete an endpoint, after a confirmation.
 	var spare struct {
 		ID string `json:"id"`
@@ -543,13 +607,15 @@ func TestPortal(t *testing.T) {
 	if got := tb.text("dialog[open] pre.response"); !strings.Contains(got, `<script>window.`+xssMarker+`=4</script>`) {
 		t.Errorf("the response shows %q", got)
 	}
-	tb.clickText("Close")
+	tb.do(chromedp.KeyEvent(kb.Escape)) // a dialog closes from the keyboard
+	tb.until("the dialog closed", `!document.querySelector('dialog[open]')`)
 	tb.clickText("Endpoints")
 	tb.until("the description as text", `document.querySelector('main').innerText.includes('Orders <img src=x onerror=')`)
 	if got := tb.eval(`typeof window.` + xssMarker); got != "undefined" {
 		t.Errorf("markup from a payload, a response or a description ran: window.%s is set (%s)", xssMarker, tb.eval(`window.`+xssMarker))
 	}
 	tb.checkRequests(w.base, tokA, operatorKey)
+	tb.checkConsole()
 
 	// The operator: signs in with the key in the form, sees every tenant,
 	// picks one.
@@ -578,5 +644,6 @@ func TestPortal(t *testing.T) {
 	}
 	op.shot("07-catalog")
 	op.checkRequests(w.base, operatorKey)
+	op.checkConsole()
 	t.Logf("the browser tests took %s", time.Since(start0).Round(time.Millisecond))
 }

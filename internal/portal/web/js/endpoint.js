@@ -245,7 +245,9 @@ function testCard(path, types) {
   return card;
 }
 
-function recoverCard(path) {
+// recoverCard is the form that recovers what the endpoint at path missed
+// since a time; the delivery log shows it too.
+export function recoverCard(path) {
   const since = h('input', {type: 'datetime-local', name: 'since', required: true, value: localInput(new Date(Date.now() - 3600e3))});
   const msg = h('div');
   const go = h('button', {type: 'submit', class: 'secondary'}, 'Recover');

@@ -5,6 +5,7 @@
 import {h, replace, field, empty, outcomes} from './dom.js';
 import {request, all, scoped, watch} from './api.js';
 import {attemptTable, matches} from './attempts.js';
+import {recoverCard} from './endpoint.js';
 
 const PAGE = 50;
 
@@ -83,6 +84,8 @@ export async function logPage({view, query, signal}) {
     h('div', {class: 'page-head'}, h('div', {}, h('h1', {}, 'Delivery log'),
       h('p', {class: 'lede'}, 'Every attempt to deliver an event to your endpoints, newest first.')), live),
     h('section', {class: 'card'}, h('h2', {class: 'visually-hidden'}, 'Filters'), filters),
+    f.endpoint && byId.has(f.endpoint) ? recoverCard(`endpoints/${encodeURIComponent(f.endpoint)}`)
+      : h('p', {class: 'hint'}, 'Pick an endpoint to recover the events it missed since a time.'),
     holder, h('div', {class: 'actions start'}, more));
   await load(true);
 
