@@ -43,13 +43,14 @@ func (d *delivery) endSpan() {
 		if d.proxy != nil {
 			span.SetAttributes(attribute.String("hookworker.proxy", redact.Proxy(d.proxy)))
 		}
-		switch cause := d.cause; {
+		switch {
 		case d.code >= 400:
 			span.SetStatus(codes.Error, statusText(d.code))
-		case d.code == 0 && cause == "" && d.done:
+		case d.code != 0:
+		case d.done: // no response, and the delivery ends here
 			span.SetStatus(codes.Error, d.res.Error)
-		case d.code == 0 && cause != "":
-			span.SetStatus(codes.Error, cause)
+		default: // no response; another attempt follows
+			span.SetStatus(codes.Error, d.cause)
 		}
 	}
 	span.End()
