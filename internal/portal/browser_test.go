@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/hookworker/hookworker/internal/auth"
 	"github.com/hookworker/hookworker/receiver"
 )
 
@@ -616,6 +617,27 @@ func TestPortal(t *testing.T) {
 	}
 	tb.checkRequests(w.base, tokA, operatorKey)
 	tb.checkConsole()
+
+	// A token that expires while the page is open: the next request
+	// signs the tab out, saying why, and forgets the token.
+	tokens, err := auth.NewTokens([]byte(tokenSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, expires, err := tokens.Mint("acme", 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := newTab(t)
+	ex.do(chromedp.Navigate(w.base + "/portal/#token=" + short))
+	ex.until("the endpoints", `document.querySelector('table')`)
+	time.Sleep(time.Until(expires) + time.Second)
+	ex.clickText("Event catalog")
+	ex.until("the sign-in form, saying why", `document.querySelector('input[name=credential]') && document.querySelector('[role=alert]')?.innerText.includes('expired')`)
+	if got := ex.eval(`sessionStorage.length`); got != "0" {
+		t.Errorf("the expired token is still kept: sessionStorage holds %s items", got)
+	}
+	ex.checkConsole()
 
 	// The operator: signs in with the key in the form, sees every tenant,
 	// picks one.
