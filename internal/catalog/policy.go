@@ -186,6 +186,9 @@ func (c *Catalog) checkPolicy(e *Endpoint) error {
 		if len(a.Scopes) > 0 {
 			return invalid("auth.scopes", "only for an oauth2 auth")
 		}
+		if !strings.HasPrefix(strings.ToLower(e.URL), "https:") {
+			return invalid("auth.type", "mtls needs an https url: a client certificate is presented in the TLS handshake")
+		}
 		if a.Cert == "" {
 			return invalid("auth.cert", "is required for an mtls auth")
 		}

@@ -35,6 +35,7 @@ func TestPutEndpointRefusesBadPolicy(t *testing.T) {
 		{"negative timeout", catalog.Endpoint{URL: url, Timeout: -1}, "timeout"},
 		{"no auth type", catalog.Endpoint{URL: url, Auth: &catalog.Auth{Cert: cert, Key: key}}, "auth.type"},
 		{"unknown auth type", catalog.Endpoint{URL: url, Auth: &catalog.Auth{Type: "basic"}}, "auth.type"},
+		{"mtls over http", catalog.Endpoint{URL: "http://example.com/", Auth: &catalog.Auth{Type: "mtls", Cert: cert, Key: key}}, "auth.type"},
 		{"mtls without cert", catalog.Endpoint{URL: url, Auth: &catalog.Auth{Type: "mtls", Key: key}}, "auth.cert"},
 		{"mtls cert not PEM", catalog.Endpoint{URL: url, Auth: &catalog.Auth{Type: "mtls", Cert: "hello", Key: key}}, "auth.cert"},
 		{"mtls key for cert", catalog.Endpoint{URL: url, Auth: &catalog.Auth{Type: "mtls", Cert: key, Key: key}}, "auth.cert"},

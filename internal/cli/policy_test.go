@@ -44,7 +44,7 @@ func TestEndpointPolicyFlags(t *testing.T) {
 		}
 	}
 
-	got := must("endpoint", "add", "--url", rc.URL+"/a", "--id", "ep_a", "--rate-limit", "5", "--ordered",
+	got := must("endpoint", "add", "--url", "https://example.com/a", "--id", "ep_a", "--rate-limit", "5", "--ordered",
 		"--retry-schedule", "1s,1m", "--timeout", "3s", "--auth-mtls-cert", certFile, "--auth-mtls-key", keyFile)
 	auth, _ := got["auth"].(map[string]any)
 	if got["rate_limit"] != 5.0 || got["ordered"] != true || got["timeout"] != "3s" || len(got["retry_schedule"].([]any)) != 2 ||
@@ -77,5 +77,6 @@ func TestEndpointPolicyFlags(t *testing.T) {
 	exit(cli.ExitUsage, "endpoint", "add", "--url", rc.URL, "--auth-mtls-cert", certFile, "--auth-mtls-key", keyFile, "--oauth2-client-id", "x")
 	exit(cli.ExitUsage, "endpoint", "add", "--url", rc.URL, "--auth-mtls-cert", filepath.Join(dir, "missing.pem"), "--auth-mtls-key", keyFile)
 	exit(cli.ExitUsage, "endpoint", "update", "a b", "--ordered")
-	exit(cli.ExitFailure, "endpoint", "add", "--url", rc.URL, "--auth-mtls-cert", keyFile, "--auth-mtls-key", keyFile) // the API: not a certificate
+	exit(cli.ExitFailure, "endpoint", "add", "--url", "https://example.com/b", "--auth-mtls-cert", keyFile, "--auth-mtls-key", keyFile) // the API: not a certificate
+	exit(cli.ExitFailure, "endpoint", "add", "--url", rc.URL, "--auth-mtls-cert", certFile, "--auth-mtls-key", keyFile)                 // the API: mtls over http
 }
