@@ -78,6 +78,10 @@ func onOff(on bool) string {
 	return "off"
 }
 
+// samplerVars choose which jobs a worker traces; the bench passes its own
+// on to the runs with tracing on, and to no other worker.
+var samplerVars = []string{"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"}
+
 // tracingOnce is one end-to-end run through a worker that exports its
 // spans to the sink at endpoint when on, and traces nothing when not,
 // writing a CPU profile of the worker to cpuProfile when set; it stops the
@@ -86,6 +90,13 @@ func (b *bench) tracingOnce(ctx context.Context, on bool, endpoint, cpuProfile s
 	env := b.workerEnv("trace", b.o.Concurrency, b.o.Concurrency)
 	if on {
 		env = append(env, "OTEL_EXPORTER_OTLP_ENDPOINT="+endpoint, "OTEL_SERVICE_NAME=hookbench-worker")
+		// The bench's own sampler, if it has one, is the traced runs':
+		// what tracing costs with a share of jobs traced.
+		for _, k := range samplerVars {
+			if v := os.Getenv(k); v != "" {
+				env = append(env, k+"="+v)
+			}
+		}
 	}
 	c, err := b.startNamed("worker", "worker_tracing", nil, env)
 	if err != nil {
@@ -198,7 +209,7 @@ func (r *report) tracingFields(f func(float64, int) string, ratio func(a, b floa
 		{s, "target met", "tracing_target_met", strconv.FormatBool(vs >= 0.9)},
 		{s, "worker CPU s per 1k deliveries, on / off", "tracing_on_worker_cpu_s_per_1k", f(t.On.per1k(t.On.CPU), 4)},
 		{s, "", "tracing_off_worker_cpu_s_per_1k", f(t.Off.per1k(t.Off.CPU), 4)},
-		{s, "spans exported per delivery traced (a job's and its attempt's: 2)", "tracing_spans_per_delivery", f(ratio(float64(t.Spans), float64(t.On.N)), 2)},
+		{s, "spans exported per delivery with tracing on (a job's and its attempt's: 2, with every job sampled)", "tracing_spans_per_delivery", f(ratio(float64(t.Spans), float64(t.On.N)), 2)},
 		{s, "OTLP export requests", "tracing_export_requests", strconv.FormatInt(t.Requests, 10)},
 	}
 }
