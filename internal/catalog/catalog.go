@@ -3,7 +3,9 @@
 // holds the endpoints' signing secrets and checks events against their
 // type's JSON Schema.
 //
-// Secrets leave the package only through SigningSecrets and Secret. A
+// Secrets leave the package only through SigningSecrets and Secret, and an
+// endpoint's auth key or client secret only through Credentials and
+// MirroredCredentials, for delivery. A
 // Catalog mirrors its buckets through a watch, so that matching an event to
 // its endpoints and validating its payload read memory; each such read first
 // makes sure the mirror holds every change made before it.
