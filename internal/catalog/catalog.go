@@ -5,10 +5,10 @@
 //
 // Secrets leave the package only through SigningSecrets and Secret, and an
 // endpoint's auth key or client secret only through Credentials and
-// MirroredCredentials, for delivery. A
-// Catalog mirrors its buckets through a watch, so that matching an event to
-// its endpoints and validating its payload read memory; each such read first
-// makes sure the mirror holds every change made before it.
+// MirroredCredentials, for delivery. A Catalog mirrors its buckets through
+// a watch, so that matching an event to its endpoints and validating its
+// payload read memory; each such read first makes sure the mirror holds
+// every change made before it.
 package catalog
 
 import (
