@@ -224,6 +224,9 @@ func TestOAuth2(t *testing.T) {
 		!strings.Contains(r.Error, "token request to http://127.0.0.1") || !strings.Contains(r.Error, "status 401 (invalid_client)") {
 		t.Fatalf("refused by the token endpoint: %s after %d attempts %q", r.Outcome, r.Attempts, r.Error)
 	}
+	if _, failing, err := w.cat.FailingSince(context.Background(), bad.ID); err != nil || !failing {
+		t.Fatalf("an endpoint whose token cannot be got: failing %v, %v; want its failing streak begun", failing, err)
+	}
 
 	out := w.outputs(t, logs, ep.ID, bad.ID)
 	for _, s := range []string{secret, "tok-1", "tok-2"} {

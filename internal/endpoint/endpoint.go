@@ -377,7 +377,20 @@ func (d *Webhooks) policy(ctx context.Context, req *sender.Request, id string, e
 			return nil, err // !ok: removed since ep was read
 		}
 	}
-	return d.auths.authFor(req, id, cr), nil
+	if unfit = d.auths.authFor(req, id, cr); unfit != nil || req.Authorize == nil {
+		return unfit, nil
+	}
+	// A token that cannot be got fails the delivery as much as a receiver
+	// that does not answer: the endpoint's failing streak counts it.
+	authorize := req.Authorize
+	req.Authorize = func(ctx context.Context, renew bool) (string, error) {
+		v, err := authorize(ctx, renew)
+		if err != nil {
+			d.observe(ctx, id, sender.Attempt{Outcome: sender.AttemptRetry, Error: "authorization: " + err.Error()})
+		}
+		return v, err
+	}
+	return nil, nil
 }
 
 // unusable returns why endpoint id, as Deliverable read it (ep, err),
