@@ -68,7 +68,7 @@ const (
 	// DefaultMaxWait is how long a job waits in the process for its turn.
 	DefaultMaxWait = time.Second
 	// DefaultMaxWaiting is how many jobs of one endpoint wait so at once.
-	DefaultMaxWaiting = 8
+	DefaultMaxWaiting = 32
 	// DefaultPoll is the first interval at which a waiting job reads its
 	// endpoint's first job again; it doubles up to maxPoll.
 	DefaultPoll = 2 * time.Millisecond
@@ -103,7 +103,7 @@ type Config struct {
 	// Defaults to 1s.
 	MaxWait time.Duration
 	// MaxWaiting is how many jobs of one endpoint may wait in the process
-	// at once. Defaults to 8.
+	// at once. Defaults to 32.
 	MaxWaiting int
 	// Poll is the first interval at which a waiting job looks again.
 	// Defaults to 2ms.
@@ -126,7 +126,8 @@ type Gate struct {
 
 // line is what the process knows of one ordered endpoint.
 type line struct {
-	waiting int
+	// waiting holds the jobs waiting in the process for their turn.
+	waiting []*waiter
 	// news is closed (and replaced) when a job of the endpoint finished or
 	// was deferred.
 	news chan struct{}
@@ -146,6 +147,45 @@ type line struct {
 	// is how many jobs it knows to be ahead.
 	queue []queued
 	seqOf map[string]uint64
+	// first and firstSeq are the first job on the endpoint's subject, as
+	// last read: once it is finished, the line is read on from after it.
+	first    string
+	firstSeq uint64
+}
+
+// waiter is a job waiting in the process for its turn.
+type waiter struct {
+	seq uint64
+	// evicted is closed when a job nearer its turn takes its place.
+	evicted chan struct{}
+}
+
+// makeRoom reports whether a job of sequence seq may wait in l, with at
+// most limit waiting: when they are as many, the one furthest back, if
+// further back than seq, is evicted.
+func (l *line) makeRoom(seq uint64, limit int) bool {
+	if len(l.waiting) < limit {
+		return true
+	}
+	last := 0
+	for i, w := range l.waiting {
+		if w.seq > l.waiting[last].seq {
+			last = i
+		}
+	}
+	if seq == 0 || l.waiting[last].seq <= seq {
+		return false
+	}
+	close(l.waiting[last].evicted)
+	l.waiting = slices.Delete(l.waiting, last, last+1)
+	return true
+}
+
+// leaveWaiting takes w out of the jobs waiting in l, if it is still there.
+func (l *line) leaveWaiting(w *waiter) {
+	if i := slices.Index(l.waiting, w); i >= 0 {
+		l.waiting = slices.Delete(l.waiting, i, i+1)
+	}
 }
 
 // queued is a job in a line's queue.
@@ -275,16 +315,17 @@ func (g *Gate) Turn(ctx context.Context, endpoint, job string, seq uint64) error
 	}
 	g.mu.Lock()
 	ahead := l.ahead(first, seq)
-	if ahead > g.cfg.MaxWaiting || l.waiting >= g.cfg.MaxWaiting {
+	if ahead > g.cfg.MaxWaiting || !l.makeRoom(seq, g.cfg.MaxWaiting) {
 		busy := g.busy(l, start, ahead, "other jobs of the endpoint are ahead")
 		g.mu.Unlock()
 		return busy
 	}
-	l.waiting++
+	me := &waiter{seq: seq, evicted: make(chan struct{})}
+	l.waiting = append(l.waiting, me)
 	g.mu.Unlock()
 	defer func() {
 		g.mu.Lock()
-		l.waiting--
+		l.leaveWaiting(me)
 		g.mu.Unlock()
 	}()
 	poll := g.cfg.Poll
@@ -308,6 +349,12 @@ func (g *Gate) Turn(ctx context.Context, endpoint, job string, seq uint64) error
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
+		case <-me.evicted:
+			t.Stop()
+			g.mu.Lock()
+			busy := g.busy(l, g.cfg.Now(), l.ahead(first, seq), "a job nearer its turn took its place")
+			g.mu.Unlock()
+			return busy
 		case <-news:
 		case <-t.C:
 		}
@@ -335,6 +382,11 @@ func (g *Gate) grant(l *line, job string, err error) error {
 func (g *Gate) head(ctx context.Context, endpoint string, l *line) (string, uint64, error) {
 	subject := bus.OrderedSubject(g.cfg.EndpointSubject, endpoint)
 	seq := uint64(1)
+	g.mu.Lock()
+	if _, over := l.finished[l.first]; over && l.firstSeq > 0 {
+		seq = l.firstSeq + 1 // every job before it is gone
+	}
+	g.mu.Unlock()
 	for range skipFinished {
 		m, err := g.cfg.Stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -346,6 +398,9 @@ func (g *Gate) head(ctx context.Context, endpoint string, l *line) (string, uint
 		id := m.Header.Get(nats.MsgIdHdr)
 		g.mu.Lock()
 		_, over := l.finished[id]
+		if m.Sequence > l.firstSeq {
+			l.first, l.firstSeq = id, m.Sequence
+		}
 		g.mu.Unlock()
 		if !over {
 			return id, m.Sequence, nil
@@ -359,16 +414,17 @@ func (g *Gate) head(ctx context.Context, endpoint string, l *line) (string, uint
 const maxBusy = time.Minute
 
 // busy returns the BusyError of a job turned away from l at now with ahead
-// jobs known ahead of it: told to come back when half of them should be
-// over, at the line's pace (a job back too early is turned away once more,
-// one back too late holds the line up), at least one pace on, and not
-// before a deferred job ahead is due. g.mu is held.
+// jobs known ahead of it: told to come back when all but half MaxWaiting
+// of them should be over, at the line's pace (so that it is back while a
+// few jobs ahead still wait their turn: one back too late holds the line
+// up, one back too early is turned away once more), at least one pace on,
+// and not before a deferred job ahead is due. g.mu is held.
 func (g *Gate) busy(l *line, now time.Time, ahead int, reason string) *BusyError {
 	pace := l.pace
 	if pace <= 0 {
 		pace = defaultPace
 	}
-	wait := min(pace*time.Duration(max(ahead/2, 1)), maxBusy)
+	wait := min(pace*time.Duration(max(ahead-g.cfg.MaxWaiting/2, 1)), maxBusy)
 	if l.deferred != "" {
 		wait = max(wait, l.deferredUntil.Sub(now))
 	}
@@ -481,7 +537,7 @@ func (g *Gate) sweep(now time.Time) {
 				delete(l.granted, job) // over elsewhere, or interrupted
 			}
 		}
-		if l.waiting == 0 && len(l.finished) == 0 && !l.deferredUntil.After(now) {
+		if len(l.waiting) == 0 && len(l.finished) == 0 && !l.deferredUntil.After(now) {
 			delete(g.lines, endpoint) // and the queue: jobs that went elsewhere
 		}
 	}
