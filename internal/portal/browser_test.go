@@ -417,6 +417,13 @@ func TestPortal(t *testing.T) {
 	// Add an endpoint through the form.
 	tb.clickText("Add endpoint")
 	tb.until("the form", `document.querySelector('input[name=url]')`)
+	tb.clickText("Create endpoint")
+	tb.until("the missing URL, in words", `document.querySelector('main [role=alert]')?.innerText.includes('Enter the URL')`)
+	tb.typeInto("input[name=url]", "ftp://example.com/hooks")
+	tb.clickText("Create endpoint")
+	tb.until("the API's refusal, in words", `document.activeElement?.name === 'url' && document.querySelector('input[name=url]').getAttribute('aria-invalid') === 'true' && !document.querySelector('main [role=alert]').innerText.includes('Enter the URL')`)
+	t.Logf("a bad URL is refused with: %s", tb.text("main [role=alert]"))
+	tb.eval(`document.querySelector('input[name=url]').value = ''`)
 	tb.typeInto("input[name=url]", recA.URL)
 	tb.typeInto("input[name=description]", "Order service")
 	tb.click(`input[value="order.created"]`)
@@ -653,6 +660,10 @@ func TestPortal(t *testing.T) {
 	if body := op.text("main"); !strings.Contains(body, recA.URL) || !strings.Contains(body, recB.URL) {
 		t.Errorf("the operator does not see both tenants' endpoints:\n%s", body)
 	}
+	op.clickText("Delivery log")
+	op.until("every tenant's attempts", `document.querySelector('table.attempts') && ['acme', 'globex'].every((t) => document.querySelector('table.attempts').innerText.includes(t))`)
+	op.clickText("Endpoints")
+	op.until("the endpoints", `document.querySelector('table')`)
 	op.do(chromedp.SetValue(chromedp.CSS("#tenant-picker"), "globex"))
 	op.eval(`document.querySelector('#tenant-picker').dispatchEvent(new Event('change'))`)
 	op.until("globex's endpoints", fmt.Sprintf(`document.querySelector('table') && !document.querySelector('main').innerText.includes(%q)`, recA.URL))

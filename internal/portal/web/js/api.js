@@ -150,9 +150,12 @@ export async function all(path, key, query = {}, max = 20) {
   return items;
 }
 
+// sentence ends msg with a full stop and starts it with a capital, unless
+// it starts with a field's name ("url: must be…"), which stays as named.
 function sentence(msg) {
   const m = String(msg);
-  return m.charAt(0).toUpperCase() + m.slice(1) + (/[.!?]$/.test(m) ? '' : '.');
+  const start = /^[a-z_][a-z0-9_.[\]]*:/.test(m) ? m : m.charAt(0).toUpperCase() + m.slice(1);
+  return start + (/[.!?]$/.test(m) ? '' : '.');
 }
 
 // watch reads GET /attempts/stream (Server-Sent Events) with the Bearer

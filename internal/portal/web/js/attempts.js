@@ -3,7 +3,7 @@
 // resend.
 
 import {h, replace, row, outcomeBadge, time, duration, pretty, alert, toast} from './dom.js';
-import {request, scoped} from './api.js';
+import {request, scoped, session} from './api.js';
 
 // attemptTable returns a table of attempts that new ones can be put on
 // top of: {el, add(record, live), clear()}.
@@ -17,6 +17,7 @@ export function attemptTable({showEndpoint = true, endpoints = new Map()} = {}) 
       if (!ep || !ep.description) return h('span', {class: 'url'}, ep ? ep.url : a.url);
       return [h('div', {}, ep.description), h('div', {class: 'url muted small'}, ep.url)];
     }},
+    showEndpoint && session.operator && !session.tenant && {label: 'Tenant', cell: (a) => a.tenant || h('span', {class: 'muted'}, 'None')},
     {label: 'Outcome', cell: (a) => outcomeBadge(a.outcome)},
     {label: 'Status', class: 'num', cell: (a) => (a.status === null || a.status === undefined ? '—' : String(a.status))},
     {label: 'Duration', class: 'num', cell: (a) => duration(a.duration_ms)},

@@ -142,8 +142,11 @@ export async function endpointForm({view}, id) {
   h('div', {class: 'actions'}, h('a', {href: back, class: 'button secondary'}, 'Cancel'), submit));
 
   function fail(err) {
-    replace(error, alert(err.message));
     const target = err.field && form.querySelector(`[name="${CSS.escape(err.field.split(/[.[]/)[0])}"]`);
+    // The API names the field as the JSON does; say it as the form does.
+    const label = target && target.labels && target.labels[0] ? target.labels[0].textContent : '';
+    const prefix = `${err.field}: `;
+    replace(error, alert(label && err.message.startsWith(prefix) ? `${label}: ${err.message.slice(prefix.length)}` : err.message));
     if (target) {
       target.setAttribute('aria-invalid', 'true');
       target.focus();
