@@ -72,7 +72,7 @@ type handler struct {
 // redirect). It answers GET and HEAD of the embedded files only; every
 // reply, a 404 or 405 too, carries the security headers.
 func Handler(cfg Config) http.Handler {
-	h := &handler{files: map[string]file{}, headers: Headers(cfg.FrameAncestors)}
+	h := &handler{files: map[string]file{}, headers: securityHeaders(cfg.FrameAncestors)}
 	err := fs.WalkDir(web, "web", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -95,10 +95,10 @@ func Handler(cfg Config) http.Handler {
 	return h
 }
 
-// Headers returns the security headers of every reply of the portal,
+// securityHeaders returns the security headers of every reply of the portal,
 // with frameAncestors (DefaultFrameAncestors when blank) as the CSP's
 // frame-ancestors.
-func Headers(frameAncestors string) http.Header {
+func securityHeaders(frameAncestors string) http.Header {
 	// A source list cannot end the directive or the policy: nothing from
 	// a ";" or "," on is used.
 	if i := strings.IndexAny(frameAncestors, ";,"); i >= 0 {
