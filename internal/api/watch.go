@@ -71,7 +71,7 @@ func (s *Service) Watch(ctx context.Context, endpoint string) (<-chan attempt.Re
 	if err != nil {
 		return nil, fmt.Errorf("watch attempts: %w", err)
 	}
-	if err := nc.FlushWithContext(ctx); err != nil {
+	if err := nc.FlushTimeout(s.cfg.Timeout); err != nil {
 		_ = sub.Unsubscribe()
 		return nil, fmt.Errorf("watch attempts: %w", err)
 	}
