@@ -17,14 +17,14 @@ import (
 // line is a job stream on a fresh server holding the jobs of ordered
 // endpoint "ep", and a way to reach it from another connection.
 type line struct {
-	t      *testing.T
+	t      testing.TB
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	url    string
 	seq    map[string]uint64 // by job
 }
 
-func newLine(t *testing.T, jobs ...string) *line {
+func newLine(t testing.TB, jobs ...string) *line {
 	t.Helper()
 	srv := bustest.Server(t)
 	_, js := bustest.Connect(t, srv.ClientURL())

@@ -140,10 +140,10 @@ func Interval(rate int) time.Duration { return time.Second / time.Duration(rate)
 // ends while it waits (the slot is spent); and an error when the store
 // cannot be read or written. A rate below 1 takes nothing.
 //
-// A request that wakes up later than half an interval after its slot (the
-// process was descheduled) does not go: it would go too close to the
-// request of the next slot. It takes another slot instead, up to maxLate
-// times, and is then turned away.
+// A request that wakes up later than half an interval (at least a
+// millisecond) after its slot, the process having been descheduled, does
+// not go: it would go too close to the request of the next slot. It takes
+// another slot instead, up to maxLate times, and is then turned away.
 func (l *Limiter) Take(ctx context.Context, key string, rate int) error {
 	if rate < 1 {
 		return nil
@@ -166,7 +166,7 @@ func (l *Limiter) Take(ctx context.Context, key string, rate int) error {
 			case <-t.C:
 			}
 		}
-		if l.cfg.Now().Sub(at) <= interval/2 {
+		if l.cfg.Now().Sub(at) <= max(interval/2, minLate) {
 			return nil
 		}
 	}
@@ -175,6 +175,10 @@ func (l *Limiter) Take(ctx context.Context, key string, rate int) error {
 
 // maxLate bounds the slots one Take takes and misses.
 const maxLate = 3
+
+// minLate is the least lateness that misses a slot, whatever the rate:
+// a wake-up is seldom more punctual.
+const minLate = time.Millisecond
 
 // reserve moves key's shared record on by interval and returns the slot it
 // took. r.turn is held.

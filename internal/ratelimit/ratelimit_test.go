@@ -16,7 +16,7 @@ import (
 
 // bucket returns a fresh bucket on a fresh server, and a function that
 // opens it again over another connection, as another worker would.
-func bucket(t *testing.T) (jetstream.KeyValue, func() jetstream.KeyValue) {
+func bucket(t testing.TB) (jetstream.KeyValue, func() jetstream.KeyValue) {
 	t.Helper()
 	srv := bustest.Server(t)
 	_, js := bustest.Connect(t, srv.ClientURL())
@@ -35,7 +35,7 @@ func bucket(t *testing.T) (jetstream.KeyValue, func() jetstream.KeyValue) {
 	return kv, other
 }
 
-func newLimiter(t *testing.T, kv jetstream.KeyValue, maxWait time.Duration) *ratelimit.Limiter {
+func newLimiter(t testing.TB, kv jetstream.KeyValue, maxWait time.Duration) *ratelimit.Limiter {
 	t.Helper()
 	l, err := ratelimit.New(ratelimit.Config{Store: kv, MaxWait: maxWait})
 	if err != nil {
