@@ -125,6 +125,7 @@ func (b *bench) all(ctx context.Context) (*report, error) {
 		{"mixed", b.mixed},
 		{"paced", b.paced},
 		{"tracing", b.tracingRun},
+		{"policy", b.policy},
 		{"http api", b.httpAPIRun},
 	} {
 		if !b.o.runs(phase.name) {

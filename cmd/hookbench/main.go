@@ -6,9 +6,10 @@
 // events fanned out to endpoints with the delivery log on and off (events),
 // bursts of jobs to one host through a worker with its default per-host
 // limit (backlog), a fast host's jobs among a slow host's (mixed), the
-// worker's CPU at a steady rate well below its ceiling (paced), and the
+// worker's CPU at a steady rate well below its ceiling (paced), the
 // worker end to end with tracing on, exporting to an OTLP sink, against
-// tracing off (tracing).
+// tracing off (tracing), and an ordered endpoint and a rate-limited one
+// through real workers (policy).
 //
 // Every part runs in its own process on loopback: a JetStream server, a
 // receiver answering 204, the ceiling loads and the worker, each this binary
@@ -31,7 +32,7 @@
 //	    [-backlog-small 1000] [-backlog-large 20000] [-mixed-slow 20000] \
 //	    [-mixed-fast 2000] [-mixed-cpuprofile f] [-paced-jobs 5000] [-paced-rate 1000] \
 //	    [-paced-cpuprofile f] [-tracing-runs 4] [-tracing-cpuprofile f] \
-//	    [-phases "end to end,events"]
+//	    [-policy-events 2000] [-policy-rate 100] [-phases "end to end,events"]
 package main
 
 import (
@@ -87,12 +88,14 @@ type options struct {
 	TracingRuns      int
 	TracingProfile   string
 	APIEvents        int
+	PolicyEvents     int
+	PolicyRate       int
 	// Phases lists the phases to run, by name; empty: all of them.
 	Phases []string
 }
 
 // phaseNames are the phases in the order they run.
-var phaseNames = []string{"http ceiling", "bus ceiling", "end to end", "slow receiver", "events", "backlog", "mixed", "paced", "tracing", "http api"}
+var phaseNames = []string{"http ceiling", "bus ceiling", "end to end", "slow receiver", "events", "backlog", "mixed", "paced", "tracing", "policy", "http api"}
 
 // runs reports whether the phase named name is to run.
 func (o *options) runs(name string) bool {
@@ -139,6 +142,8 @@ func main() {
 	flag.IntVar(&o.TracingRuns, "tracing-runs", 4, "end-to-end runs in the tracing phase, tracing off, on, on, off, and so on; a multiple of 4 (0: 4)")
 	flag.StringVar(&o.TracingProfile, "tracing-cpuprofile", "", "write a CPU profile of the worker during the tracing phase's first run with tracing on to this file")
 	flag.IntVar(&o.APIEvents, "api-events", 5000, "events sent in each of the http api run's eight runs, four through POST /api/v1/events and four through events.send over NATS; 0: no http api run")
+	flag.IntVar(&o.PolicyEvents, "policy-events", 2000, "events to the ordered endpoint in the policy run")
+	flag.IntVar(&o.PolicyRate, "policy-rate", 100, "rate_limit of the limited endpoint in the policy run, which gets five seconds' worth of events")
 	phases := flag.String("phases", "", "the phases to run, comma-separated, of "+strings.Join(phaseNames, ", ")+"; a ratio to a phase that did not run is 0 (empty: all)")
 	flag.Parse()
 	for _, p := range strings.Split(*phases, ",") {
@@ -175,6 +180,15 @@ func (o *options) check() error {
 	}
 	if o.BacklogSmall < 1 || o.BacklogLarge < 1 || o.MixedSlow < 1 || o.MixedFast < 1 || o.PacedJobs < 1 || o.PacedRate <= 0 {
 		return errors.New("backlog, mixed and paced jobs and the paced rate must be positive")
+	}
+	if o.PolicyEvents < 0 || o.PolicyRate < 0 {
+		return errors.New("policy-events and policy-rate must not be negative")
+	}
+	if o.PolicyEvents == 0 {
+		o.PolicyEvents = 2000
+	}
+	if o.PolicyRate == 0 {
+		o.PolicyRate = 100
 	}
 	if o.APIEvents < 0 {
 		return errors.New("api-events must not be negative")

@@ -39,6 +39,7 @@ func tinyOptions() options {
 		Timeout: 30 * time.Second, Settle: 500 * time.Millisecond,
 		Events: 20, EventsEndpoints: 4,
 		BacklogSmall: 20, BacklogLarge: 60, MixedSlow: 40, MixedFast: 10, PacedJobs: 20, PacedRate: 200,
+		PolicyEvents: 20, PolicyRate: 5,
 	}
 }
 

@@ -89,6 +89,7 @@ type report struct {
 	Paced         pacedResult
 	Tracing       tracingResult
 	API           apiResult
+	Policy        policyResult
 	// Filled in by finish, once every child has exited.
 	peakRSS  map[string]int64 // role (with a phase) → bytes
 	totalCPU float64
@@ -271,6 +272,7 @@ func (r *report) fields() []field {
 	fs = append(fs, r.eventsFields(f, ratio)...)
 	fs = append(fs, r.tracingFields(f, ratio)...)
 	fs = append(fs, r.apiFields(f, ratio)...)
+	fs = append(fs, r.policyFields(f)...)
 	r.backlogFields(add, r.E2E)
 
 	for _, role := range []string{"nats", "receiver", "httpload", "busload", "worker_e2e", "worker_slow", "worker_bound", "worker_events", "worker_tracing"} {

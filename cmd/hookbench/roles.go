@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -89,7 +90,8 @@ type receiverCounts struct {
 }
 
 // receiverRole answers every POST with 204: at once on /hook, after -delay
-// on /slow.
+// on /slow, after a millisecond on /ms; on /limited at once, keeping the
+// time of every request (see limitedCounts).
 func receiverRole(args []string) error {
 	fs := flag.NewFlagSet("receiver", flag.ContinueOnError)
 	delay := fs.Duration("delay", 200*time.Millisecond, "how long /slow takes to answer")
@@ -122,6 +124,19 @@ func receiverRole(args []string) error {
 	mux := http.NewServeMux()
 	mux.Handle("POST /hook", handler(false))
 	mux.Handle("POST /slow", handler(true))
+	mux.HandleFunc("POST /ms", func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body)
+		if sleep.For(r.Context(), time.Millisecond) {
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+	var limited arrivals
+	mux.HandleFunc("POST /limited", func(w http.ResponseWriter, r *http.Request) {
+		limited.add(time.Now())
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -145,7 +160,49 @@ func receiverRole(args []string) error {
 			peak.Store(inFlight.Load())
 			return "ok", nil
 		},
+		"limited": func([]string) (string, error) {
+			b, err := json.Marshal(limited.counts())
+			return string(b), err
+		},
 	})
+}
+
+// limitedCounts is what the receiver saw on /limited.
+type limitedCounts struct {
+	Requests int `json:"requests"`
+	// MostInASecond is the most requests in one window of a second.
+	MostInASecond int `json:"most_in_a_second"`
+	// Seconds is from the first request to the last.
+	Seconds float64 `json:"seconds"`
+}
+
+// arrivals keeps the times requests came, in order.
+type arrivals struct {
+	mu sync.Mutex
+	at []time.Time
+}
+
+func (a *arrivals) add(t time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.at = append(a.at, t)
+}
+
+func (a *arrivals) counts() limitedCounts {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	slices.SortFunc(a.at, time.Time.Compare)
+	c := limitedCounts{Requests: len(a.at)}
+	if len(a.at) > 0 {
+		c.Seconds = a.at[len(a.at)-1].Sub(a.at[0]).Seconds()
+	}
+	for i, j := 0, 0; i < len(a.at); i++ {
+		for j < len(a.at) && a.at[j].Sub(a.at[i]) < time.Second {
+			j++
+		}
+		c.MostInASecond = max(c.MostInASecond, j-i)
+	}
+	return c
 }
 
 // loadResult is what a ceiling load reports.
