@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
@@ -302,6 +303,25 @@ func (tb *tab) checkAccessible(page string) {
 	}
 }
 
+// clipboard returns the text on the clipboard, as a page of origin may
+// read it once allowed to.
+func (tb *tab) clipboard(origin string) string {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
+	defer cancel()
+	for _, name := range []string{"clipboard-read", "clipboard-write"} {
+		if _, err := chromedp.CallBrowser(ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+			Permission: &cdpbrowser.PermissionDescriptor{Name: name}, Setting: cdpbrowser.PermissionSettingGranted, Origin: origin}); err != nil {
+			tb.t.Fatalf("allow %s: %v", name, err)
+		}
+	}
+	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		tb.t.Fatalf("read the clipboard: %v", err)
+	}
+	return text
+}
+
 // checkConsole fails when the page threw, logged an error or a warning,
 // or broke its CSP.
 func (tb *tab) checkConsole() {
@@ -551,6 +571,11 @@ func TestPortal(t *testing.T) {
 	tb.click("dialog[open] button[value=yes]")
 	tb.until("the new secret", fmt.Sprintf(`document.querySelector('#secret-value').innerText !== %q`, old))
 	fresh := tb.text("#secret-value")
+	// The copy button puts it on the clipboard.
+	tb.clickText("Copy")
+	if got := tb.clipboard(w.base); got != fresh {
+		t.Errorf("the clipboard holds %q, want the new secret", got)
+	}
 	n := len(recA.deliveries())
 	w.call(t, "POST", "/events", operatorKey, map[string]any{"type": "order.created", "tenant": "acme", "payload": map[string]any{"id": "ord_2"}}, nil)
 	d := recA.wait(t, n+1)
