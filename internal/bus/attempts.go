@@ -38,7 +38,7 @@ func (b *Bus) EnsureAttempts(ctx context.Context, maxAge time.Duration) (jetstre
 	if b.replicas == 1 {
 		cfg.PersistMode = jetstream.AsyncPersistMode
 	}
-	return retry(ctx, b, func(ctx context.Context) (jetstream.Stream, error) {
+	return Retry(ctx, b, func(ctx context.Context) (jetstream.Stream, error) {
 		return b.ensureStream(ctx, cfg, "hooks.attempt.x.x.x")
 	})
 }

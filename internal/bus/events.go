@@ -46,7 +46,7 @@ type EventsBound struct {
 // what exists as it is; an existing event stream must capture hooks.event.>.
 // It waits for the server as Ensure does.
 func (b *Bus) EnsureEvents(ctx context.Context, t EventTopology) (EventsBound, error) {
-	return retry(ctx, b, func(ctx context.Context) (EventsBound, error) { return b.ensureEventsOnce(ctx, t) })
+	return Retry(ctx, b, func(ctx context.Context) (EventsBound, error) { return b.ensureEventsOnce(ctx, t) })
 }
 
 func (b *Bus) ensureEventsOnce(ctx context.Context, t EventTopology) (EventsBound, error) {

@@ -2,6 +2,8 @@ package bus
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookworker/hookworker/internal/bus/bustest"
@@ -128,5 +131,32 @@ func TestPermanent(t *testing.T) {
 				t.Errorf("permanent(%v) = %v, want %v", tt.err, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestRetry checks that Retry tries again after an error that may go away
+// (here a request that timed out), and not after one that will not.
+func TestRetry(t *testing.T) {
+	t.Parallel()
+	b := &Bus{log: slog.New(slog.DiscardHandler)}
+	calls := 0
+	got, err := Retry(t.Context(), b, func(context.Context) (int, error) {
+		calls++
+		if calls < 3 {
+			return 0, nats.ErrTimeout
+		}
+		return 42, nil
+	})
+	if got != 42 || err != nil || calls != 3 {
+		t.Errorf("Retry = %d, %v after %d calls; want 42, nil after 3", got, err, calls)
+	}
+	calls = 0
+	_, err = Retry(t.Context(), b, func(context.Context) (int, error) {
+		calls++
+		return 0, &SubjectError{Stream: "HOOKS", Subject: "hooks.send"}
+	})
+	var se *SubjectError
+	if !errors.As(err, &se) || calls != 1 {
+		t.Errorf("Retry = %v after %d calls; want the SubjectError after 1", err, calls)
 	}
 }

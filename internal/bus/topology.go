@@ -93,7 +93,7 @@ func (e *SubjectError) Error() string {
 // place the replicas, until ctx ends; it fails at once on a SubjectError or
 // a configuration the server refuses.
 func (b *Bus) Ensure(ctx context.Context, t Topology) (Bound, error) {
-	bound, err := retry(ctx, b, func(ctx context.Context) (Bound, error) { return b.ensureOnce(ctx, t) })
+	bound, err := Retry(ctx, b, func(ctx context.Context) (Bound, error) { return b.ensureOnce(ctx, t) })
 	if err != nil {
 		return Bound{}, err
 	}
@@ -103,10 +103,12 @@ func (b *Bus) Ensure(ctx context.Context, t Topology) (Bound, error) {
 	return bound, nil
 }
 
-// retry calls once, each call bounded by 10s, until it succeeds, fails
-// with a permanent error or ctx ends, waiting (with backoff, logging) in
-// between.
-func retry[T any](ctx context.Context, b *Bus, once func(context.Context) (T, error)) (T, error) {
+// Retry calls once, each call bounded by 10s, until it succeeds, fails
+// with an error that trying again will not cure (a configuration the server
+// refuses, a SubjectError) or ctx ends, waiting with backoff, and logging,
+// in between: the way to set up what the worker needs of JetStream while a
+// server, or enough servers of a cluster, may not be there yet.
+func Retry[T any](ctx context.Context, b *Bus, once func(context.Context) (T, error)) (T, error) {
 	wait := 250 * time.Millisecond
 	for {
 		octx, cancel := context.WithTimeout(ctx, 10*time.Second)

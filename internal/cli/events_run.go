@@ -59,15 +59,19 @@ func startEvents(ctx context.Context, b *bus.Bus, cfg config.Config, tp trace.Tr
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	fan, err := fanout.New(ctx, b.JetStream(), bus.EventStream, fanout.Config{
-		Durable: cfg.Durable + fanout.Suffix, JobSubject: bus.EndpointSubject(cfg.Subject), ResultSubject: cfg.ResultSubject,
-		// Fanning an event out is mostly waiting (for the catalog's sync,
-		// for the jobs' acknowledgements): as many events at once as the
-		// worker holds jobs keeps the job stream fed.
-		Concurrency: cfg.Concurrency, Catalog: cat, Logger: log, TracerProvider: tp,
-		// An event taken by a worker that died is taken over as its jobs
-		// are: once the AckWait is over.
-		AckWait: cfg.AckWait,
+	// The fan-out's consumer is bound as the job consumer is: waiting for
+	// a server that went away while the worker starts.
+	fan, err := bus.Retry(ctx, b, func(ctx context.Context) (*fanout.Fanout, error) {
+		return fanout.New(ctx, b.JetStream(), bus.EventStream, fanout.Config{
+			Durable: cfg.Durable + fanout.Suffix, JobSubject: bus.EndpointSubject(cfg.Subject), ResultSubject: cfg.ResultSubject,
+			// Fanning an event out is mostly waiting (for the catalog's sync,
+			// for the jobs' acknowledgements): as many events at once as the
+			// worker holds jobs keeps the job stream fed.
+			Concurrency: cfg.Concurrency, Catalog: cat, Logger: log, TracerProvider: tp,
+			// An event taken by a worker that died is taken over as its jobs
+			// are: once the AckWait is over.
+			AckWait: cfg.AckWait,
+		})
 	})
 	if err != nil {
 		_ = svc.Stop()
