@@ -61,6 +61,7 @@ import (
 // Stream reads the job stream; jetstream.Stream satisfies it.
 type Stream interface {
 	GetMsg(ctx context.Context, seq uint64, opts ...jetstream.GetMsgOpt) (*jetstream.RawStreamMsg, error)
+	Info(ctx context.Context, opts ...jetstream.StreamInfoOpt) (*jetstream.StreamInfo, error)
 }
 
 // Defaults applied to zero Config fields.
@@ -316,6 +317,11 @@ func (g *Gate) Turn(ctx context.Context, endpoint, job string, seq uint64) error
 	g.mu.Lock()
 	ahead := l.ahead(first, seq)
 	if ahead > g.cfg.MaxWaiting || !l.makeRoom(seq, g.cfg.MaxWaiting) {
+		g.mu.Unlock()
+		// The process may not know of every job ahead yet: the stream
+		// tells how many there are about.
+		ahead = max(ahead, g.estimate(ctx, endpoint, first, seq))
+		g.mu.Lock()
 		busy := g.busy(l, start, ahead, "other jobs of the endpoint are ahead")
 		g.mu.Unlock()
 		return busy
@@ -364,6 +370,21 @@ func (g *Gate) Turn(ctx context.Context, endpoint, job string, seq uint64) error
 			return g.grant(l, job, err)
 		}
 	}
+}
+
+// estimate returns about how many jobs of endpoint are ahead of the one of
+// sequence seq, the first being of sequence first: the endpoint's jobs in
+// the stream, in the share of the stream's sequences between first and
+// seq (its subject's messages taken to be spread evenly). 0 when it cannot
+// tell.
+func (g *Gate) estimate(ctx context.Context, endpoint string, first, seq uint64) int {
+	subject := bus.OrderedSubject(g.cfg.EndpointSubject, endpoint)
+	info, err := g.cfg.Stream.Info(ctx, jetstream.WithSubjectFilter(subject))
+	if err != nil || seq <= first || info.State.LastSeq < seq {
+		return 0
+	}
+	n := info.State.Subjects[subject]
+	return int(n * (seq - first) / (info.State.LastSeq - first + 1))
 }
 
 // grant notes that job got its turn now, unless err says it did not, and
