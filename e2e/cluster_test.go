@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -44,8 +43,7 @@ type process struct {
 }
 
 // startProcess starts a worker with the given HOOKWORKER_ variables and no
-// other. It is stopped (SIGTERM, then SIGKILL) when t ends; its log is
-// shown when t failed.
+// other. It is killed when t ends; its log is shown when t failed.
 func startProcess(t *testing.T, env map[string]string) *process {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -68,13 +66,7 @@ func startProcess(t *testing.T, env map[string]string) *process {
 		close(p.done)
 	}()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(15 * time.Second):
-			t.Errorf("worker %d did not stop on SIGTERM", cmd.Process.Pid)
-			p.kill()
-		}
+		p.kill() // what it did is checked by now; its way out is not
 		if t.Failed() {
 			t.Logf("worker %d log:\n%s", cmd.Process.Pid, p.stderr.String())
 		}
@@ -182,6 +174,8 @@ type clusterRun struct {
 	// webhook-id its requests carry.
 	want    []string
 	webhook map[string]string
+	// fault is when the fault was made.
+	fault time.Time
 }
 
 // startClusterRun starts the cluster and the workers, makes an endpoint
@@ -207,12 +201,6 @@ func startClusterRun(t *testing.T) *clusterRun {
 			"HOOKWORKER_LOG_FORMAT":       "json",
 		}))
 	}
-	// Both stop at once (each one's own cleanup then waits for it).
-	t.Cleanup(func() {
-		for _, p := range run.workers {
-			_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		}
-	})
 	// Faults come once both run, not while they set up.
 	awaitCond(t, "both workers running", 30*time.Second, func() bool {
 		return run.workers[0].logged("worker running") && run.workers[1].logged("worker running")
@@ -300,7 +288,8 @@ func (run *clusterRun) check(t *testing.T, inFlight int) {
 	if twice > inFlight {
 		t.Errorf("%d deliveries made again, want at most %d (the jobs in flight)", twice, inFlight)
 	}
-	t.Logf("%d jobs and events, %d deliveries made again", len(run.want), twice)
+	t.Logf("%d jobs and events, %d deliveries made again; all stored %s after the fault", len(run.want), twice,
+		time.Since(run.fault).Round(time.Millisecond))
 }
 
 // storedCount returns how many results the result stream holds, 0 when it
@@ -377,6 +366,7 @@ func TestClusterJobLeaderLost(t *testing.T) {
 		t.Fatalf("HOOKS led by %q, want %s", leader, node)
 	}
 	run.c.Stop(leader)
+	run.fault = time.Now()
 	t.Logf("stopped %s, the job stream's leader, after %d of %d deliveries", leader, run.recv.total.Load(), len(run.want))
 	awaitCond(t, "the worker to reconnect to another server", 30*time.Second, func() bool {
 		s := first.servers()
@@ -400,6 +390,7 @@ func TestClusterWorkerKilled(t *testing.T) {
 	run := startClusterRun(t)
 	run.midRun(t)
 	run.workers[0].kill()
+	run.fault = time.Now()
 	t.Logf("killed a worker after %d of %d deliveries", run.recv.total.Load(), len(run.want))
 	run.check(t, workerSlots)
 	if slices.ContainsFunc(run.workers[1:], func(p *process) bool { return !p.running() }) {
