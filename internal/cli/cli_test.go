@@ -58,10 +58,14 @@ func freePort(t *testing.T) string {
 }
 
 // baseEnv is the environment every test worker gets: fast retries,
-// destinations on loopback allowed.
+// destinations on loopback allowed, and no HTTP API unless a test sets
+// one, so that a worker on the embedded server does not take the local
+// quick start's address (127.0.0.1:8081), which the docs walkthrough's
+// worker, in a package tested at the same time, listens on.
 func baseEnv(natsURL string) map[string]string {
 	return map[string]string{
 		"HOOKWORKER_NATS_URL":               natsURL,
+		"HOOKWORKER_API_ADDR":               "",
 		"HOOKWORKER_ACK_WAIT":               "2s",
 		"HOOKWORKER_BACKOFF_MIN":            "10ms",
 		"HOOKWORKER_BACKOFF_MAX":            "50ms",
