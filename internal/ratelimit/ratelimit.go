@@ -140,7 +140,7 @@ func Interval(rate int) time.Duration { return time.Second / time.Duration(rate)
 // ends while it waits (the slot is spent); and an error when the store
 // cannot be read or written. A rate below 1 takes nothing.
 //
-// A request that wakes up later than half an interval (at least a
+// A request that wakes up later than a quarter interval (at least a
 // millisecond) after its slot, the process having been descheduled, does
 // not go: it would go too close to the request of the next slot. It takes
 // another slot instead, up to maxLate times, and is then turned away.
@@ -166,7 +166,7 @@ func (l *Limiter) Take(ctx context.Context, key string, rate int) error {
 			case <-t.C:
 			}
 		}
-		if l.cfg.Now().Sub(at) <= max(interval/2, minLate) {
+		if l.cfg.Now().Sub(at) <= max(interval/4, minLate) {
 			return nil
 		}
 	}
