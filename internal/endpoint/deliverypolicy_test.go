@@ -1,12 +1,15 @@
 package endpoint_test
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"sort"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/catalog"
 	"github.com/hookworker/hookworker/job"
 )
@@ -167,5 +170,40 @@ func TestOrderedSurvivesWorkerCrash(t *testing.T) {
 		if a.worker == holder && a.event > "evt_008" {
 			t.Errorf("%s delivered by the worker that died", a.event)
 		}
+	}
+}
+
+// TestOrderedSubject: only a job marked ordered comes on an ordered
+// endpoint's subject, and only on its own endpoint's; anything else there,
+// or marked ordered elsewhere, is rejected with nothing sent.
+func TestOrderedSubject(t *testing.T) {
+	t.Parallel()
+	f := startFleet(t, 1, 4, 30*time.Second, []time.Duration{})
+	rc := newLogReceiver(t, nil)
+	f.putEndpoint(t, catalog.Endpoint{ID: "fifo", URL: rc.URL, Ordered: true})
+	publish := func(subject, id, endpoint string, ordered bool) {
+		t.Helper()
+		j := map[string]any{"id": id, "url": rc.URL, "payload": map[string]any{}, "endpoint": endpoint,
+			"event": map[string]any{"id": "evt_x", "type": "a.b"}, "ordered": ordered}
+		body, _ := json.Marshal(j)
+		if _, err := f.js.Publish(context.Background(), subject, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	endpoints := bus.EndpointSubject(f.topo.Subject)
+	publish(bus.OrderedSubject(endpoints, "fifo"), "unmarked", "fifo", false)
+	publish(endpoints, "marked-on-the-endpoint-subject", "fifo", true)
+	publish(bus.OrderedSubject(endpoints, "other"), "another-endpoints-line", "fifo", true)
+	publish(bus.OrderedSubject(endpoints, "fifo"), "evt_x:fifo", "fifo", true)
+	for _, id := range []string{"unmarked", "marked-on-the-endpoint-subject", "another-endpoints-line"} {
+		if r := f.waitResult(t, id); r.Outcome != job.Rejected {
+			t.Errorf("%s: %s (%s), want rejected", id, r.Outcome, r.Error)
+		}
+	}
+	if r := f.waitResult(t, "evt_x:fifo"); r.Outcome != job.Delivered {
+		t.Errorf("ordered job on its endpoint's subject: %s (%s), want delivered", r.Outcome, r.Error)
+	}
+	if n := len(rc.arrivals()); n != 1 {
+		t.Errorf("receiver got %d requests, want 1", n)
 	}
 }

@@ -218,6 +218,23 @@ func (f *fleet) waitResults(t *testing.T, endpoint string, ids []string, within 
 	}
 }
 
+// waitResult waits for the result of job id.
+func (f *fleet) waitResult(t *testing.T, id string) job.Result {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		f.mu.Lock()
+		r, ok := f.results[id]
+		f.mu.Unlock()
+		if ok {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no result of %s within 10s", id)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // arrival is one request a logReceiver got.
 type arrival struct {
 	at     time.Time
