@@ -100,8 +100,7 @@ func Start(nc *nats.Conn, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	s := &Service{svc: svc, cfg: cfg, ops: map[string]endpoint{}}
-	g := svc.AddGroup(cfg.Prefix)
-	for _, ep := range append([]endpoint{
+	ops := append([]endpoint{
 		{"event_types.put", s.putEventType},
 		{"event_types.get", s.getEventType},
 		{"event_types.list", s.listEventTypes},
@@ -114,8 +113,14 @@ func Start(nc *nats.Conn, cfg Config) (*Service, error) {
 		{"endpoints.rotate", s.rotate},
 		{"endpoints.delete", s.deleteEndpoint},
 		{"events.send", s.sendEvent},
-	}, append(s.logEndpoints(), s.tenantEndpoints()...)...) {
+	}, append(s.logEndpoints(), s.tenantEndpoints()...)...)
+	// Every operation is known before the first is served: a request
+	// reads the map as soon as its subject is subscribed.
+	for _, ep := range ops {
 		s.ops[ep.subject] = ep
+	}
+	g := svc.AddGroup(cfg.Prefix)
+	for _, ep := range ops {
 		name := nonNameRE.ReplaceAllString(ep.subject, "_")
 		if err := g.AddEndpoint(name, s.handler(ep.subject), micro.WithEndpointSubject(ep.subject)); err != nil {
 			_ = svc.Stop()
