@@ -25,12 +25,16 @@
 // its way), or every poll interval. At most MaxWaiting jobs of one endpoint
 // wait so in one process, and none longer than MaxWait. The others are
 // deferred (a *BusyError, as pacers give) until about when their turn
-// should come: the jobs the process knows to be ahead of one (by stream
-// sequence), times how long a job holds the line. So an endpoint with a
-// long line holds a few of a worker's slots, never all of them, and its
-// jobs come back about in turn, not all of them over and over; a head
-// deferred for a retry (Deferred) turns its line away until the retry is
-// due.
+// should come: the jobs ahead of one (those the process has seen, by
+// stream sequence, or the stream's count of the endpoint's jobs spread
+// over the sequences before it, whichever is more), times how long a job
+// holds the line. A job nearer its turn takes the place of the waiting one
+// furthest back. So an endpoint with a long line holds a few of a worker's
+// slots, never all of them, and its jobs come back about in turn, not all
+// of them over and over; a head deferred for a retry (Deferred) turns its
+// line away until the retry is due. Each job of a long line is still taken
+// from the stream and handed back a few times: the cost of the line grows
+// with its length (see docs/performance.md).
 //
 // What JetStream offers and why it is not enough alone: a consumer's
 // MaxAckPending of 1 would order one endpoint, but needs a consumer per
