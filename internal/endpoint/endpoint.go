@@ -264,9 +264,11 @@ func (d *Webhooks) deliver(ctx context.Context, req sender.Request, jobID, id, t
 		r.Defer = unavailableWait
 		return r
 	}
-	// A job whose first attempt is made waited for its turn then, and is
-	// the next of its endpoint's until it is over.
-	if ordered && req.Prior.Attempts == 0 {
+	// Every delivery of an ordered job asks for its turn, retries too: a
+	// job that had its turn is the first of its line until it is over, and
+	// has it again at once (one read); one whose worker died while it
+	// waited has not had it, whatever attempts its lost delivery counts.
+	if ordered {
 		if err := d.cfg.Gate.Turn(ctx, id, jobID, turn); err != nil {
 			return d.notYet(ctx, req, start, jobID, id, err)
 		}
