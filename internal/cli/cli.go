@@ -145,6 +145,9 @@ Usage:
 Exit status: 0 done (send --wait: delivered), 1 failed at run time (send --wait:
 not delivered), 2 a bad flag, argument or variable (nothing was done).
 
+Tracing (OpenTelemetry, OTLP over HTTP) is off unless OTEL_EXPORTER_OTLP_ENDPOINT
+or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set; the standard OTEL_ variables apply.
+
 Configuration (environment):
 `)
 	config.Usage(w)
