@@ -567,11 +567,3 @@ func (g *Gate) sweep(now time.Time) {
 		}
 	}
 }
-
-// later returns the later of a and b.
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
-}
