@@ -227,6 +227,12 @@ func (w *Worker) reject(d *delivery, err error) disposition {
 	return ack(newResult(&d.job, r))
 }
 
+// deferMargin is added to a deferral's wait when the job is handed back:
+// the server's redelivery timer may fire a few milliseconds before the
+// delay it was given, and a destination that asked for a wait (a
+// Retry-After) must not get the retry before it.
+const deferMargin = 25 * time.Millisecond
+
 // outcome maps the result of a send to the job's disposition: a terminal
 // result is stored and acknowledged, whatever happened to the context
 // meanwhile; a deferral is handed back after its wait, an interruption at
@@ -236,7 +242,7 @@ func (w *Worker) outcome(d *delivery, res *sender.Result) disposition {
 	case sender.Deferred:
 		d.state.Progress = res.Progress()
 		w.logFor(d).Info("job deferred", "job_id", d.job.ID, "defer", res.Defer, "attempts", res.Attempts, "status", res.Status)
-		return handBack(res.Defer, "deferred")
+		return handBack(res.Defer+deferMargin, "deferred")
 	case sender.Interrupted:
 		d.state.Progress = res.Progress()
 		return handBack(0, "interrupted by shutdown")

@@ -176,7 +176,7 @@ func TestShutdownRaceSettlesByOutcome(t *testing.T) {
 		stored bool
 	}{
 		{name: "4xx failure", res: sender.Result{Outcome: sender.Failed, Status: 400, Attempts: 1, Error: "status 400 Bad Request"}, verb: "ack", stored: true},
-		{name: "deferral", res: sender.Result{Outcome: sender.Deferred, Status: 429, Attempts: 1, Retries: 1, Defer: 30 * time.Second}, verb: "nak", delay: 30 * time.Second},
+		{name: "deferral", res: sender.Result{Outcome: sender.Deferred, Status: 429, Attempts: 1, Retries: 1, Defer: 30 * time.Second}, verb: "nak", delay: 30*time.Second + deferMargin},
 		{name: "interruption", res: sender.Result{Outcome: sender.Interrupted, Attempts: 1}, verb: "nak"},
 	}
 	for _, tt := range tests {
