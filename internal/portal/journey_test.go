@@ -189,7 +189,9 @@ func TestPortal(t *testing.T) {
 
 	// A delivery appears in the log without a reload.
 	tb.clickText("Delivery log")
-	tb.until("the live log", `document.querySelector('.live.on')`)
+	// The log's own live view, not the endpoint page's still on screen
+	// while the log loads.
+	tb.until("the live log", `document.querySelector('h1')?.textContent === 'Delivery log' && document.querySelector('.page-head .live.on')`)
 	tb.eval(`window.stayed = 'yes'`)
 	var sent struct {
 		ID string `json:"id"`
