@@ -293,7 +293,7 @@ func TestPortal(t *testing.T) {
 	recA.reply = `<img src=x onerror="window.` + xssMarker + `=3"><script>window.` + xssMarker + `=4</script>`
 	recA.mu.Unlock()
 	tb.do(chromedp.Navigate(w.base + "/portal/#/log"))
-	tb.until("the live log", `document.querySelector('.live.on')`)
+	tb.until("the live log", `document.querySelector('h1')?.textContent === 'Delivery log' && document.querySelector('.page-head .live.on')`)
 	w.call(t, "POST", "/events", operatorKey, map[string]any{"type": "order.created", "tenant": "acme",
 		"payload": map[string]any{"id": "<script>window." + xssMarker + "=1</script>", "note": `<img src=x onerror="window.` + xssMarker + `=2">`}}, &sent)
 	tb.until("the new attempt", fmt.Sprintf(`document.querySelector('table.attempts tbody tr[data-event=%q]')`, sent.ID))
