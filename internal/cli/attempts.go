@@ -106,20 +106,9 @@ func attempts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return code
 	}
 	defer nc.Close()
-	out := json.NewEncoder(stdout)
-	n := 0
-	for a, err := range c.AllAttempts(ctx, q) {
-		if err != nil {
-			fmt.Fprintf(stderr, "%s: %v\n", name, err)
-			return ExitFailure
-		}
-		if err := out.Encode(a); err != nil {
-			fmt.Fprintf(stderr, "%s: %v\n", name, err)
-			return ExitFailure
-		}
-		if n++; *limit > 0 && n >= *limit {
-			break
-		}
+	if err := printAll(c.AllAttempts(ctx, q), *limit, json.NewEncoder(stdout)); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return ExitFailure
 	}
 	return ExitOK
 }

@@ -248,15 +248,7 @@ var eventTypeCommands = map[string]apiCommand{
 		archived := fs.Bool("archived", false, "list the archived types too")
 		return func([]string, io.Reader) (apiAction, error) {
 			return func(ctx context.Context, c *client.Client, out *json.Encoder) error {
-				for t, err := range c.AllEventTypes(ctx, *archived) {
-					if err != nil {
-						return err
-					}
-					if err := out.Encode(t); err != nil {
-						return err
-					}
-				}
-				return nil
+				return printAll(c.AllEventTypes(ctx, *archived), 0, out)
 			}, nil
 		}
 	}},
@@ -421,19 +413,7 @@ var endpointCommands = map[string]apiCommand{
 				q.Limit = min(*limit, 1000)
 			}
 			return func(ctx context.Context, c *client.Client, out *json.Encoder) error {
-				n := 0
-				for ep, err := range c.AllEndpoints(ctx, q) {
-					if err != nil {
-						return err
-					}
-					if err := out.Encode(ep); err != nil {
-						return err
-					}
-					if n++; *limit > 0 && n >= *limit {
-						break
-					}
-				}
-				return nil
+				return printAll(c.AllEndpoints(ctx, q), *limit, out)
 			}, nil
 		}
 	}},

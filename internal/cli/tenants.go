@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"time"
 
 	"github.com/hookworker/hookworker/client"
@@ -90,19 +91,7 @@ var tenantCommands = map[string]apiCommand{
 				q.Limit = min(*limit, 1000)
 			}
 			return func(ctx context.Context, c *client.Client, out *json.Encoder) error {
-				n := 0
-				for t, err := range c.AllTenants(ctx, q) {
-					if err != nil {
-						return err
-					}
-					if err := out.Encode(t); err != nil {
-						return err
-					}
-					if n++; *limit > 0 && n >= *limit {
-						break
-					}
-				}
-				return nil
+				return printAll(c.AllTenants(ctx, q), *limit, out)
 			}, nil
 		}
 	}},
@@ -131,3 +120,21 @@ var tenantCommands = map[string]apiCommand{
 
 // tenantOrder is the order of the tenant subcommands in the usage.
 var tenantOrder = []string{"put", "get", "list", "rm", "token"}
+
+// printAll writes every item seq yields as a JSON line to out, at most
+// limit of them when limit is positive; the first error ends it.
+func printAll[T any](seq iter.Seq2[T, error], limit int, out *json.Encoder) error {
+	n := 0
+	for v, err := range seq {
+		if err != nil {
+			return err
+		}
+		if err := out.Encode(v); err != nil {
+			return err
+		}
+		if n++; limit > 0 && n >= limit {
+			break
+		}
+	}
+	return nil
+}
