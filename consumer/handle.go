@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -285,7 +286,7 @@ func (w *Worker) deliver(ctx context.Context, d *delivery, send func(context.Con
 func (w *Worker) checkSubject(subject string, j *job.Job) error {
 	named := j.Endpoint != "" || j.Event != nil || j.Tenant != ""
 	fanout := subject == w.cfg.EndpointSubject && subject != ""
-	ordered := w.cfg.EndpointSubject != "" && j.Endpoint != "" && subject == w.cfg.EndpointSubject+"."+j.Endpoint
+	ordered := w.cfg.EndpointSubject != "" && j.Endpoint != "" && isOrderedSubject(subject, w.cfg.EndpointSubject, j.Endpoint)
 	switch {
 	case ordered && !j.Ordered:
 		return fmt.Errorf("endpoint: a job on %s must be marked ordered", subject)
@@ -299,4 +300,11 @@ func (w *Worker) checkSubject(subject string, j *job.Job) error {
 		return fmt.Errorf("ordered: a job marked ordered comes on %s.%s", w.cfg.EndpointSubject, j.Endpoint)
 	}
 	return nil
+}
+
+// isOrderedSubject reports whether subject is endpointSubject + "." +
+// endpoint, without building it: every event job asks.
+func isOrderedSubject(subject, endpointSubject, endpoint string) bool {
+	rest, ok := strings.CutPrefix(subject, endpointSubject)
+	return ok && len(rest) == 1+len(endpoint) && rest[0] == '.' && rest[1:] == endpoint
 }
