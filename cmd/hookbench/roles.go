@@ -43,6 +43,8 @@ func runRole(role string, args []string) error {
 		return busLoadRole(args)
 	case "worker":
 		return workerRole(args)
+	case "passer":
+		return passerRole(args)
 	case "otlpsink":
 		return otlpSinkRole(args)
 	}
