@@ -156,7 +156,16 @@ type line struct {
 	// last read: once it is finished, the line is read on from after it.
 	first    string
 	firstSeq uint64
+	// est holds the stream's count of the endpoint's jobs and its last
+	// sequence, as last read, and when (see Gate.estimate).
+	est    lineCount
+	estAt  time.Time
+	estSet bool
 }
+
+// lineCount is the stream's count of an endpoint's jobs, and the stream's
+// last sequence then.
+type lineCount struct{ n, last uint64 }
 
 // waiter is a job waiting in the process for its turn.
 type waiter struct {
@@ -187,10 +196,47 @@ func (l *line) makeRoom(seq uint64, limit int) bool {
 }
 
 // leaveWaiting takes w out of the jobs waiting in l, if it is still there.
+// When w was the one reading the line for them (see reads), the others are
+// told, so that the next one takes over.
 func (l *line) leaveWaiting(w *waiter) {
 	if i := slices.Index(l.waiting, w); i >= 0 {
+		reading := l.reads(w)
 		l.waiting = slices.Delete(l.waiting, i, i+1)
+		if reading && len(l.waiting) > 0 {
+			l.tell()
+		}
 	}
+}
+
+// reads reports whether w is the waiting job that reads the line: the
+// first of those waiting, by stream sequence. The head of the line can be
+// no job behind it, so the others wait without reading the line (a read
+// each, whenever a job finished, would cost the server and the worker a
+// request each for nothing). A job of unknown sequence reads the line.
+func (l *line) reads(w *waiter) bool {
+	if w.seq == 0 {
+		return true
+	}
+	for _, o := range l.waiting {
+		if o != w && o.seq != 0 && o.seq < w.seq {
+			return false
+		}
+	}
+	return true
+}
+
+// waitsBefore reports whether a job of sequence seq (0: not known) has a
+// job of the process waiting ahead of it: it is not the head.
+func (l *line) waitsBefore(seq uint64) bool {
+	if seq == 0 {
+		return false
+	}
+	for _, o := range l.waiting {
+		if o.seq != 0 && o.seq < seq {
+			return true
+		}
+	}
+	return false
 }
 
 // queued is a job in a line's queue.
@@ -310,13 +356,20 @@ func (g *Gate) Turn(ctx context.Context, endpoint, job string, seq uint64) error
 	g.mu.Lock()
 	l := g.line(endpoint, start)
 	l.enter(job, seq)
+	// A job with one of the process's waiting ahead of it is not the head:
+	// the line is not read for it.
+	behind := l.waitsBefore(seq)
+	head, first := l.first, l.firstSeq
 	g.mu.Unlock()
-	// The job whose turn it is goes at once, however many wait: those
-	// waiting may be jobs further back, handed back and taken again before
-	// it.
-	head, first, err := g.head(ctx, endpoint, l)
-	if err != nil || head == "" || head == job {
-		return g.grant(l, job, err)
+	if !behind {
+		// The job whose turn it is goes at once, however many wait: those
+		// waiting may be jobs further back, handed back and taken again
+		// before it.
+		var err error
+		head, first, err = g.head(ctx, endpoint, l)
+		if err != nil || head == "" || head == job {
+			return g.grant(l, job, err)
+		}
 	}
 	g.mu.Lock()
 	ahead := l.ahead(first, seq)
@@ -324,7 +377,7 @@ func (g *Gate) Turn(ctx context.Context, endpoint, job string, seq uint64) error
 		g.mu.Unlock()
 		// The process may not know of every job ahead yet: the stream
 		// tells how many there are about.
-		ahead = max(ahead, g.estimate(ctx, endpoint, first, seq))
+		ahead = max(ahead, g.estimate(ctx, l, endpoint, first, seq))
 		g.mu.Lock()
 		busy := g.busy(l, start, ahead, "other jobs of the endpoint are ahead")
 		g.mu.Unlock()
@@ -353,8 +406,16 @@ func (g *Gate) Turn(ctx context.Context, endpoint, job string, seq uint64) error
 			g.mu.Unlock()
 			return busy
 		}
+		reads := l.reads(me)
 		g.mu.Unlock()
-		t := time.NewTimer(poll)
+		// The job that reads the line looks again every poll interval, for
+		// the jobs that finish in other workers whose notices are lost; the
+		// others wait for news (the reader leaves with a word) or MaxWait.
+		wait := g.cfg.MaxWait - now.Sub(start)
+		if reads {
+			wait = poll
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -369,7 +430,18 @@ func (g *Gate) Turn(ctx context.Context, endpoint, job string, seq uint64) error
 		case <-t.C:
 		}
 		t.Stop()
-		poll = min(2*poll, maxPoll)
+		g.mu.Lock()
+		nowReads := l.reads(me)
+		g.mu.Unlock()
+		if !nowReads {
+			continue
+		}
+		if reads {
+			poll = min(2*poll, maxPoll)
+		} else {
+			poll = g.cfg.Poll // it has just taken over
+		}
+		var err error
 		if head, first, err = g.head(ctx, endpoint, l); err != nil || head == "" || head == job {
 			return g.grant(l, job, err)
 		}
@@ -381,15 +453,38 @@ func (g *Gate) Turn(ctx context.Context, endpoint, job string, seq uint64) error
 // the stream, in the share of the stream's sequences between first and
 // seq (its subject's messages taken to be spread evenly). 0 when it cannot
 // tell.
-func (g *Gate) estimate(ctx context.Context, endpoint string, first, seq uint64) int {
-	subject := bus.OrderedSubject(g.cfg.EndpointSubject, endpoint)
-	info, err := g.cfg.Stream.Info(ctx, jetstream.WithSubjectFilter(subject))
-	if err != nil || seq <= first || info.State.LastSeq < seq {
+//
+// The count is read again when it is older than estimateFresh: the jobs
+// turned away together (a line's jobs are fetched in batches) share one
+// read.
+func (g *Gate) estimate(ctx context.Context, l *line, endpoint string, first, seq uint64) int {
+	if seq <= first {
 		return 0
 	}
-	n := info.State.Subjects[subject]
-	return int(n * (seq - first) / (info.State.LastSeq - first + 1))
+	now := g.cfg.Now()
+	g.mu.Lock()
+	c, fresh := l.est, l.estSet && now.Sub(l.estAt) < estimateFresh
+	g.mu.Unlock()
+	if !fresh || c.last < seq {
+		subject := bus.OrderedSubject(g.cfg.EndpointSubject, endpoint)
+		info, err := g.cfg.Stream.Info(ctx, jetstream.WithSubjectFilter(subject))
+		if err != nil {
+			return 0
+		}
+		c = lineCount{n: info.State.Subjects[subject], last: info.State.LastSeq}
+		g.mu.Lock()
+		l.est, l.estAt, l.estSet = c, now, true
+		g.mu.Unlock()
+	}
+	if c.last < seq {
+		return 0
+	}
+	return int(c.n * (seq - first) / (c.last - first + 1))
 }
+
+// estimateFresh is how long a line's count from the stream is used for
+// estimates.
+const estimateFresh = 100 * time.Millisecond
 
 // grant notes that job got its turn now, unless err says it did not, and
 // returns err.
