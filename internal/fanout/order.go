@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -10,10 +11,10 @@ import (
 )
 
 // How an event with ordered endpoints waits for the events before it: it
-// is woken when this process is done with an event, and asks the server
-// for the consumer's acknowledgement floor (the other processes' progress)
-// first after minEarlierPoll, then twice as long each time, up to
-// maxEarlierPoll.
+// is woken when this process is done with an event, and the first of the
+// waiting events asks the server for the consumer's acknowledgement floor
+// (the other processes' progress) for them all, first after
+// minEarlierPoll, then twice as long each time, up to maxEarlierPoll.
 const (
 	minEarlierPoll = 2 * time.Millisecond
 	maxEarlierPoll = 50 * time.Millisecond
@@ -26,12 +27,69 @@ type progress struct {
 	mu    sync.Mutex
 	floor uint64
 	done  map[uint64]struct{}
-	// moved is closed (and replaced) when floor moves.
-	moved chan struct{}
+	// waiting holds the events waiting for the ones before them: each is
+	// woken when the floor reaches it, and the first of them (by stream
+	// sequence) asks the server how far the other processes are, for all
+	// of them, being woken too when it takes that over.
+	waiting []*waiter
+}
+
+// waiter is an event waiting for the events before it.
+type waiter struct {
+	seq  uint64
+	wake chan struct{} // one pending wake-up at most
 }
 
 func newProgress() progress {
-	return progress{done: map[uint64]struct{}{}, moved: make(chan struct{})}
+	return progress{done: map[uint64]struct{}{}}
+}
+
+// signal wakes w, unless a wake-up is pending.
+func (w *waiter) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// wait records that event seq waits. p.mu is held.
+func (p *progress) wait(seq uint64) *waiter {
+	w := &waiter{seq: seq, wake: make(chan struct{}, 1)}
+	p.waiting = append(p.waiting, w)
+	return w
+}
+
+// leave records that w no longer waits; when it was the one that asks the
+// server, the next is woken to take over. p.mu is held.
+func (p *progress) leave(w *waiter) {
+	asked := p.first() == w
+	if i := slices.Index(p.waiting, w); i >= 0 {
+		p.waiting = slices.Delete(p.waiting, i, i+1)
+	}
+	if next := p.first(); asked && next != nil {
+		next.signal()
+	}
+}
+
+// first returns the waiting event of lowest sequence, nil when none waits.
+// p.mu is held.
+func (p *progress) first() *waiter {
+	var f *waiter
+	for _, w := range p.waiting {
+		if f == nil || w.seq < f.seq {
+			f = w
+		}
+	}
+	return f
+}
+
+// moved wakes the waiting events the floor has reached. p.mu is held.
+func (p *progress) moved() {
+	for _, w := range p.waiting {
+		if p.floor+1 >= w.seq {
+			w.signal()
+		}
+	}
 }
 
 // finished records that the event of msg is done with, when disp says so:
@@ -79,8 +137,7 @@ func (p *progress) raise(floor uint64) {
 		}
 	}
 	p.advance()
-	close(p.moved)
-	p.moved = make(chan struct{})
+	p.moved()
 }
 
 // advance moves floor over the events done just past it. p.mu is held.
@@ -95,8 +152,7 @@ func (p *progress) advance() {
 		moved = true
 	}
 	if moved {
-		close(p.moved)
-		p.moved = make(chan struct{})
+		p.moved()
 	}
 }
 
@@ -116,15 +172,28 @@ func (f *Fanout) waitEarlier(ctx context.Context, msg jetstream.Msg) error {
 	poll := minEarlierPoll
 	next := time.Now().Add(poll)
 	p := &f.done
+	p.mu.Lock()
+	me := p.wait(seq)
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.leave(me)
+		p.mu.Unlock()
+	}()
+	asked := false
 	for {
 		p.mu.Lock()
 		if p.floor+1 >= seq {
 			p.mu.Unlock()
 			return nil
 		}
-		moved := p.moved
+		asks := p.first() == me
 		p.mu.Unlock()
-		if wait := time.Until(next); wait <= 0 {
+		if asks && !asked {
+			// It has just taken over the asking.
+			poll, next, asked = minEarlierPoll, time.Now().Add(minEarlierPoll), true
+		}
+		if asks && !time.Now().Before(next) {
 			info, err := f.cons.Info(ctx)
 			if err != nil {
 				return fmt.Errorf("read the fan-out's progress: %w", err)
@@ -136,12 +205,18 @@ func (f *Fanout) waitEarlier(ctx context.Context, msg jetstream.Msg) error {
 			next = time.Now().Add(poll)
 			continue
 		}
-		t := time.NewTimer(time.Until(next))
+		// The others wait until the floor reaches them or they take the
+		// asking over; maxEarlierPoll bounds the wait all the same.
+		wait := maxEarlierPoll
+		if asks {
+			wait = time.Until(next)
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return fmt.Errorf("wait for the events before %d: %w", seq, ctx.Err())
-		case <-moved:
+		case <-me.wake:
 		case <-t.C:
 		}
 		t.Stop()
