@@ -85,6 +85,7 @@ type options struct {
 	PacedRate        float64
 	PacedCPUProfile  string
 	MixedCPUProfile  string
+	PolicyCPUProfile string
 	TracingRuns      int
 	TracingProfile   string
 	APIEvents        int
@@ -138,6 +139,7 @@ func main() {
 	flag.StringVar(&o.MixedCPUProfile, "mixed-cpuprofile", "", "write a CPU profile of the worker while the mixed run's fast and slow hosts' jobs are published together to this file")
 	flag.IntVar(&o.PacedJobs, "paced-jobs", 5000, "jobs in the paced run")
 	flag.Float64Var(&o.PacedRate, "paced-rate", 1000, "jobs published per second in the paced run")
+	flag.StringVar(&o.PolicyCPUProfile, "policy-cpuprofile", "", "write a CPU profile of the worker during the policy run's ordered endpoint to this file")
 	flag.StringVar(&o.PacedCPUProfile, "paced-cpuprofile", "", "write a CPU profile of the worker during the paced run to this file")
 	flag.IntVar(&o.TracingRuns, "tracing-runs", 4, "end-to-end runs in the tracing phase, tracing off, on, on, off, and so on; a multiple of 4 (0: 4)")
 	flag.StringVar(&o.TracingProfile, "tracing-cpuprofile", "", "write a CPU profile of the worker during the tracing phase's first run with tracing on to this file")

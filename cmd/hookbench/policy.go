@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -39,7 +40,16 @@ func (b *bench) policy(ctx context.Context, r *report) error {
 		return err
 	}
 	n := b.o.PolicyEvents
+	hooks := profiling(first, b.o.PolicyCPUProfile, "", 0)
+	if hooks != nil {
+		if err := hooks.before(); err != nil {
+			return err
+		}
+	}
 	er, err := driveEvents(ctx, b.nc, topology("policy").ResultSubject, n, 1, n, payload(b.o.Payload), b.o.Timeout)
+	if hooks != nil {
+		err = errors.Join(err, hooks.after())
+	}
 	if err != nil {
 		return fmt.Errorf("ordered: %w", err)
 	}
