@@ -3,6 +3,7 @@ package ordering_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -200,5 +201,55 @@ func TestMaxWait(t *testing.T) {
 	cancel()
 	if err := g.Turn(ctx, "ep", "e2", l.seq["e2"]); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
+	}
+}
+
+// countingStream counts the reads of the line.
+type countingStream struct {
+	ordering.Stream
+	gets atomic.Int64
+}
+
+func (c *countingStream) GetMsg(ctx context.Context, seq uint64, opts ...jetstream.GetMsgOpt) (*jetstream.RawStreamMsg, error) {
+	c.gets.Add(1)
+	return c.Stream.GetMsg(ctx, seq, opts...)
+}
+
+// TestOneReaderPerLine: when a job finishes, the first of the jobs waiting
+// behind it reads the line, and the one that takes its place as first; the
+// others do not read it at all.
+func TestOneReaderPerLine(t *testing.T) {
+	t.Parallel()
+	jobs := []string{"e1", "e2", "e3", "e4", "e5", "e6", "e7", "e8", "e9", "e10"}
+	l := newLine(t, jobs...)
+	nc, js := bustest.Connect(t, l.url)
+	s, err := js.Stream(context.Background(), "HOOKS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingStream{Stream: s}
+	// A poll slower than the test, so that only news makes a job read.
+	g, err := ordering.New(ordering.Config{Stream: cs, EndpointSubject: "hooks.send.endpoint", Conn: nc,
+		MaxWait: 10 * time.Second, Poll: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	waitTurn(t, l.turn(g, "e1"), "first job")
+	var waiting []<-chan error
+	for _, job := range jobs[1:] {
+		waiting = append(waiting, l.turn(g, job))
+	}
+	for range 4 {
+		notYet(t, waiting[len(waiting)-1], "last job") // every job is in line
+	}
+	before := cs.gets.Load()
+	g.Finished("ep", "e1")
+	waitTurn(t, waiting[0], "e2")
+	notYet(t, waiting[1], "e3")
+	// e2 and then e3 read past e1 (finished, still stored): two requests
+	// each. Every waiting job reading would be nine or more.
+	if reads := cs.gets.Load() - before; reads > 4 {
+		t.Errorf("the line was read %d times after the first job finished, want at most 4", reads)
 	}
 }
