@@ -250,13 +250,23 @@ func (c *Catalog) PutEndpoint(ctx context.Context, e Endpoint, sec string) (Endp
 			return nil, err
 		}
 		out = s.Endpoint
-		return json.Marshal(s)
+		b, err := json.Marshal(s)
+		if err == nil && len(b) > MaxEndpointBytes {
+			return nil, invalid("endpoint", "takes %d bytes as stored, more than %d: its headers, metadata, description, event types, channels and client certificate add up to too much", len(b), MaxEndpointBytes)
+		}
+		return b, err
 	})
 	if err != nil {
 		return Endpoint{}, err
 	}
 	return out, nil
 }
+
+// MaxEndpointBytes is the most an endpoint takes as stored (JSON, its
+// secrets and key material included): far more than any endpoint needs,
+// and little enough that a listing's reply holds a few, whatever the
+// server's max payload.
+const MaxEndpointBytes = 256 << 10
 
 // belongsTo says whose an endpoint of tenant is.
 func belongsTo(tenant string) string {

@@ -43,6 +43,8 @@ func TestPutEndpointRefusesBadFields(t *testing.T) {
 		{"short secret", catalog.Endpoint{URL: "https://example.com/"}, "whsec_abc", "secret"},
 		{"secret without prefix", catalog.Endpoint{URL: "https://example.com/"}, strings.TrimPrefix(goodSecret, "whsec_") + "AAAAAA", "secret"},
 		{"secret decoding short", catalog.Endpoint{URL: "https://example.com/"}, "whsec_" + strings.Repeat("=", 32), "secret"},
+		{"too large", catalog.Endpoint{URL: "https://example.com/", Description: strings.Repeat("d", catalog.MaxEndpointBytes)}, "", "endpoint"},
+		{"too large, nearly the max payload", catalog.Endpoint{URL: "https://example.com/", Metadata: json.RawMessage(`{"a":"` + strings.Repeat("m", 1000<<10) + `"}`)}, "", "endpoint"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,10 +64,14 @@ func TestPutEndpointRefusesBadFields(t *testing.T) {
 	if err != nil || len(page.Endpoints) != 0 {
 		t.Fatalf("refused puts stored %d endpoints (%v)", len(page.Endpoints), err)
 	}
-	// The positive control: the same catalog takes a good endpoint.
+	// The positive control: the same catalog takes a good endpoint, and
+	// one a little short of the size limit.
 	if _, err := c.PutEndpoint(ctx, catalog.Endpoint{URL: "https://example.com/", EventTypes: []string{"order.created"},
 		Channels: []string{"acme:eu"}, Headers: map[string]string{"X-Env": "prod"}, Metadata: json.RawMessage(`{"team":"a"}`)}, goodSecret); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := c.PutEndpoint(ctx, catalog.Endpoint{URL: "https://example.com/big", Description: strings.Repeat("d", catalog.MaxEndpointBytes-1024)}, ""); err != nil {
+		t.Fatalf("an endpoint 1 KiB short of the limit: %v", err)
 	}
 }
 

@@ -355,6 +355,13 @@ func TestBodyLimit(t *testing.T) {
 	if r.status != http.StatusBadRequest {
 		t.Fatalf("under the limit: %d %.200s", r.status, r.body)
 	}
+	// A well-formed endpoint just under the limit is too large to store:
+	// a 400 naming it, not the store's error.
+	r = w.callBad(t, "POST", "/endpoints", operatorKey, big[:httpapi.MaxBody-100]+`"}`)
+	if body := string(r.body); r.status != http.StatusBadRequest || !strings.Contains(body, "endpoint") || !strings.Contains(body, "bytes") {
+		t.Fatalf("an endpoint of about 1 MiB: %d %.300s", r.status, r.body)
+	}
+	r.errorReply(t)
 }
 
 // Replies with a secret or a token are not to be stored; others may be.
