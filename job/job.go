@@ -108,6 +108,9 @@ type Event struct {
 	Type string `json:"type"`
 	// Channel is the channel it was sent on; empty for none.
 	Channel string `json:"channel,omitempty"`
+	// Test marks a test event (endpoints.test): sent to one endpoint
+	// alone and never stored, so it cannot be resent or replayed.
+	Test bool `json:"test,omitempty"`
 }
 
 // ValidID reports whether id is a valid job id: 1 to MaxIDLen characters of

@@ -72,7 +72,8 @@ type Tested struct {
 // testEndpoint sends a test event of a type to one endpoint alone: the
 // type's first example, when its schema has "examples", else {}. The
 // event is not stored on the event stream, so no other endpoint receives
-// it and no replay sends it again; its delivery is recorded as any other.
+// it and no replay sends it again; its delivery is recorded as any other,
+// its job and attempt records marked test.
 func (s *Service) testEndpoint(ctx context.Context, data []byte) (any, error) {
 	var req struct {
 		ID        string `json:"id"`
@@ -96,7 +97,7 @@ func (s *Service) testEndpoint(ctx context.Context, data []byte) (any, error) {
 		return nil, fmt.Errorf("event type %q: %w", typ.Name, catalog.ErrNotFound)
 	}
 	ev := catalog.Event{ID: "evt_" + nuid.Next(), Type: typ.Name, Tenant: ep.Tenant,
-		Timestamp: time.Now().UTC(), Payload: Example(typ.Schema)}
+		Timestamp: time.Now().UTC(), Payload: Example(typ.Schema), Test: true}
 	job, err := s.cfg.Replayer.Deliver(ctx, ev, ep)
 	if err != nil {
 		return nil, err

@@ -58,6 +58,8 @@ type Attempt struct {
 	// EventID, EventType and Channel name the event of an event job;
 	// empty for a plain job (and Channel for an event sent on none).
 	EventID, EventType, Channel string
+	// Test marks the attempt of a test event (endpoints.test).
+	Test bool
 	// Endpoint is the endpoint id of an event job; empty for a plain job.
 	Endpoint string
 	// Tenant is the tenant of an event job's event; empty for none.
@@ -101,6 +103,9 @@ type Record struct {
 	Response       json.RawMessage   `json:"response"`
 	Error          *string           `json:"error"`
 	Outcome        Outcome           `json:"outcome"`
+	// Test is true for a test event's attempt (endpoints.test), whose
+	// event is not stored: it has no payload and cannot be resent.
+	Test bool `json:"test,omitempty"`
 	// Payload is the event's payload (null when the event is gone or the
 	// job is a plain one); listings only.
 	Payload json.RawMessage `json:"payload,omitempty"`
@@ -222,6 +227,7 @@ func NewRecord(a Attempt) Record {
 		RequestHeaders: Headers(a.RequestHeaders),
 		Error:          nullable(strings.ToValidUTF8(a.Error, "\uFFFD")),
 		Outcome:        a.Outcome,
+		Test:           a.Test,
 	}
 	if a.URL != "" {
 		r.URL = redact.URL(a.URL)
@@ -330,6 +336,9 @@ func (f fields) append(b []byte, resp json.RawMessage) []byte {
 	b = appendNullable(b, f.err)
 	b = append(b, `,"outcome":`...)
 	b = jsonstr.Append(b, string(a.Outcome))
+	if a.Test {
+		b = append(b, `,"test":true`...)
+	}
 	return append(b, '}')
 }
 

@@ -156,10 +156,12 @@ func TestEncodeIsTheRecordsJSON(t *testing.T) {
 		RequestHeaders: http.Header{"Webhook-Id": {"evt_1"}, "X-Many": {"a", "b"}, "Authorization": {"Bearer x"}, "Content-Type": {"application/json"}}}
 	odd := attempt.Attempt{JobID: "j<\"\\\x01é\xff>&", Error: "bad \xff byte\n", URL: "", Number: 1, Start: time.Unix(0, 0),
 		RequestHeaders: http.Header{"X-Odd": {"\u2028<script>\xfe", "second"}}, Outcome: attempt.Failed}
+	test := full
+	test.Test = true
 	for _, c := range []struct {
 		name string
 		a    attempt.Attempt
-	}{{"full", full}, {"escapes and invalid UTF-8", odd}, {"empty", attempt.Attempt{}}} {
+	}{{"full", full}, {"a test event's", test}, {"escapes and invalid UTF-8", odd}, {"empty", attempt.Attempt{}}} {
 		t.Run(c.name, func(t *testing.T) {
 			body, ok := attempt.Encode(c.a, 1<<20)
 			if !ok || !utf8.Valid(body) || !json.Valid(body) {

@@ -337,7 +337,7 @@ func (r *Recorder) Observe(j *job.Job, a sender.Attempt) {
 		return
 	}
 	r.Record(Attempt{
-		JobID: j.ID, EventID: ev.ID, EventType: ev.Type, Channel: ev.Channel, Endpoint: j.Endpoint, Tenant: j.Tenant,
+		JobID: j.ID, EventID: ev.ID, EventType: ev.Type, Channel: ev.Channel, Test: ev.Test, Endpoint: j.Endpoint, Tenant: j.Tenant,
 		URL: a.URL, Number: a.Number, Start: a.Start, Duration: a.Duration, RequestHeaders: a.Header,
 		Status: a.Status, Response: a.Response, Error: a.Error, Outcome: outcomeOf(a.Outcome),
 	})

@@ -28,6 +28,10 @@ type Event struct {
 	Timestamp time.Time `json:"timestamp"`
 	// Payload is the event's data.
 	Payload json.RawMessage `json:"payload"`
+	// Test marks a test event (endpoints.test), made for one endpoint and
+	// never stored: its jobs say so (job.Event.Test). Not read from the
+	// stream.
+	Test bool `json:"-"`
 }
 
 // EventSubject is the subject an event of type typ with id is stored on.

@@ -298,7 +298,7 @@ func (f *Fanout) maxPayload() int {
 
 // eventRef is the event as a job names it.
 func eventRef(ev catalog.Event) job.Event {
-	return job.Event{ID: ev.ID, Type: ev.Type, Channel: ev.Channel}
+	return job.Event{ID: ev.ID, Type: ev.Type, Channel: ev.Channel, Test: ev.Test}
 }
 
 // Job is the job an event makes for one endpoint, in its wire form.

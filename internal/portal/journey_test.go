@@ -136,6 +136,21 @@ func TestPortal(t *testing.T) {
 	}
 	tb.until("the test's attempt", `document.querySelectorAll('table.attempts tbody tr').length === 1`)
 
+	// A test event is not stored: its attempt offers another test, not a
+	// resend (which would find no event), and says why it has no payload.
+	tb.click("table.attempts tbody tr td button")
+	tb.until("the test's attempt dialog", `document.querySelector('dialog[open]')?.innerText.includes('test events are not stored')`)
+	if tb.eval(`[...document.querySelectorAll('dialog[open] button')].some((b) => b.innerText.trim() === 'Resend')`) != "false" {
+		t.Error("a test event's attempt offers a resend")
+	}
+	tb.clickText("Send another test event")
+	tb.until("the second test's notice", `document.querySelector('dialog[open] .notice')?.innerText.includes('Test event')`)
+	if got := string(recA.wait(t, 2).body); !strings.Contains(got, "ord_1001") {
+		t.Errorf("the second test event sent %s, want the type's example", got)
+	}
+	tb.clickText("Close")
+	tb.until("the second test's attempt", `document.querySelectorAll('table.attempts tbody tr').length === 2`)
+
 	// Edit its delivery policy.
 	tb.clickText("Edit")
 	tb.until("the edit form", `document.querySelector('input[name=rate_limit]')`)

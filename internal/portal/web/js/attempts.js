@@ -11,7 +11,9 @@ export function attemptTable({showEndpoint = true, endpoints = new Map()} = {}) 
   const columns = [
     {label: 'Time', cell: (a) => h('button', {type: 'button', class: 'link', 'aria-label': `View attempt ${a.attempt} of ${a.event_type || 'job'} at ${new Date(a.timestamp).toLocaleString()}`,
       onclick: () => openAttempt(a)}, time(a.timestamp))},
-    {label: 'Event', cell: (a) => (a.event_type ? h('code', {}, a.event_type) : h('span', {class: 'muted'}, 'job'))},
+    {label: 'Event', cell: (a) => (a.event_type
+      ? [h('code', {}, a.event_type), a.test ? [' ', h('span', {class: 'badge'}, 'test')] : null]
+      : h('span', {class: 'muted'}, 'job'))},
     showEndpoint && {label: 'Endpoint', class: 'wide', cell: (a) => {
       const ep = a.endpoint && endpoints.get(a.endpoint);
       if (!ep || !ep.description) return h('span', {class: 'url'}, ep ? ep.url : a.url);
@@ -72,9 +74,25 @@ export async function openAttempt(a) {
     }
     resend.disabled = false;
   }}, 'Resend');
+  // A test event is not stored: it cannot be resent, but another can be
+  // sent to the same endpoint.
+  const again = h('button', {type: 'button', class: 'primary', onclick: async () => {
+    again.disabled = true;
+    try {
+      const r = await request('POST', `endpoints/${encodeURIComponent(a.endpoint)}/test`, {body: {event_type: a.event_type}});
+      replace(status, h('p', {class: 'notice', role: 'status'}, `Test event ${r.event_id} sent as job ${r.job_id}. Its attempt appears in the log as it happens.`));
+      toast('Test event sent.');
+    } catch (e) {
+      replace(status, alert(e.message));
+    }
+    again.disabled = false;
+  }}, 'Send another test event');
+  let action = null;
+  if (a.test && a.endpoint && a.event_type) action = again;
+  else if (!a.test && a.event_id && a.endpoint) action = resend;
   const close = h('button', {type: 'button', class: 'secondary', onclick: () => dlg.close()}, 'Close');
   const headers = Object.entries(a.request_headers || {}).sort(([x], [y]) => x.localeCompare(y));
-  const title = `Attempt ${a.attempt}${a.event_type ? ` · ${a.event_type}` : ''}`;
+  const title = `Attempt ${a.attempt}${a.event_type ? ` · ${a.event_type}` : ''}${a.test ? ' · test' : ''}`;
   const response = a.response === null || a.response === undefined ? null : pretty(a.response);
   const dlg = h('dialog', {class: 'dialog wide attempt-dialog', 'aria-label': title},
     h('div', {class: 'dialog-head'}, h('h2', {tabindex: '-1'}, title), outcomeBadge(a.outcome)),
@@ -98,12 +116,14 @@ export async function openAttempt(a) {
     h('h3', {}, 'Payload'),
     payload,
     status,
-    h('div', {class: 'actions sticky'}, close, a.event_id && a.endpoint ? resend : null));
+    h('div', {class: 'actions sticky'}, close, action));
   dlg.addEventListener('close', () => dlg.remove());
   document.body.append(dlg);
   dlg.showModal();
   dlg.querySelector('h2').focus();
-  if (a.payload === undefined && a.event_id) {
+  if (a.test) {
+    payload.textContent = 'Not kept: test events are not stored.';
+  } else if (a.payload === undefined && a.event_id) {
     // A live record comes without its event's payload; the log has it.
     try {
       const page = await request('GET', 'attempts', {query: scoped({event_id: a.event_id, endpoint: a.endpoint || '', limit: 1})});
