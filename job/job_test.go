@@ -378,6 +378,17 @@ func TestResultJSON(t *testing.T) {
 				`"event":{"id":"evt_3","type":"a.b","channel":null},"endpoint":"ep_3","tenant":"acme"}`,
 		},
 		{
+			name: "a test event's",
+			res: Result{
+				ID: "evt_4:ep_4", Type: Webhook, OK: true, Outcome: Delivered, Status: 200, URL: "https://a.example", Attempts: 1,
+				StartedAt: start, FinishedAt: start, Endpoint: "ep_4", Event: &Event{ID: "evt_4", Type: "a.b", Test: true},
+			},
+			want: `{"id":"evt_4:ep_4","type":"webhook","ok":true,"outcome":"delivered","status":200,"url":"https://a.example","attempts":1,` +
+				`"error":null,"response":null,"proxy":null,"started_at":"2026-11-22T10:00:00.000000001Z",` +
+				`"finished_at":"2026-11-22T10:00:00.000000001Z","duration_ms":0,"meta":null,` +
+				`"event":{"id":"evt_4","type":"a.b","channel":null,"test":true},"endpoint":"ep_4","tenant":null}`,
+		},
+		{
 			name: "traced: trace_id last",
 			res: Result{
 				ID: "t1", Type: Webhook, OK: true, Outcome: Delivered, Status: 204, URL: "https://a.example", Attempts: 1,

@@ -141,6 +141,7 @@ type eventJSON struct {
 	ID      string  `json:"id"`
 	Type    string  `json:"type"`
 	Channel *string `json:"channel"`
+	Test    bool    `json:"test,omitempty"`
 }
 
 // MarshalJSON writes the contract's result JSON.
@@ -166,7 +167,7 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		TraceID:    r.TraceID,
 	}
 	if r.Event != nil {
-		w.Event = &eventJSON{ID: r.Event.ID, Type: r.Event.Type, Channel: nonZero(r.Event.Channel)}
+		w.Event = &eventJSON{ID: r.Event.ID, Type: r.Event.Type, Channel: nonZero(r.Event.Channel), Test: r.Event.Test}
 	}
 	w.Response = validUTF8(w.Response)
 	if len(w.Response) == 0 {
@@ -215,7 +216,7 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 		TraceID:    w.TraceID,
 	}
 	if w.Event != nil {
-		r.Event = &Event{ID: w.Event.ID, Type: w.Event.Type, Channel: deref(w.Event.Channel)}
+		r.Event = &Event{ID: w.Event.ID, Type: w.Event.Type, Channel: deref(w.Event.Channel), Test: w.Event.Test}
 	}
 	if present(w.Response) {
 		r.Response = w.Response
