@@ -40,6 +40,9 @@ type Attempt struct {
 	Error string `json:"error"`
 	// Outcome is delivered, retry or failed.
 	Outcome string `json:"outcome"`
+	// Test is true for a test event's attempt (Client.TestEndpoint): its
+	// event is not stored, so it has no payload and cannot be resent.
+	Test bool `json:"test,omitempty"`
 	// Payload is the event's payload; null when the event is no longer
 	// kept or the job is a plain one.
 	Payload json.RawMessage `json:"payload"`
@@ -82,10 +85,11 @@ func (a Attempt) MarshalJSON() ([]byte, error) {
 		Response       json.RawMessage   `json:"response"`
 		Error          *string           `json:"error"`
 		Outcome        string            `json:"outcome"`
+		Test           bool              `json:"test,omitempty"`
 		Payload        json.RawMessage   `json:"payload"`
 	}{
 		a.JobID, str(a.EventID), str(a.EventType), str(a.Channel), str(a.Endpoint), str(a.Tenant), a.URL, a.Attempt,
-		a.Timestamp, a.DurationMS, a.RequestHeaders, status, raw(a.Response), str(a.Error), a.Outcome, raw(a.Payload),
+		a.Timestamp, a.DurationMS, a.RequestHeaders, status, raw(a.Response), str(a.Error), a.Outcome, a.Test, raw(a.Payload),
 	})
 }
 
