@@ -104,8 +104,10 @@ type Options struct {
 	EndpointSubject string
 	// Limits are the worker's maximums for per-job values.
 	Limits Limits
-	// FetchWait is how long one pull waits for jobs; 0 means 2s. It bounds
-	// how long Run takes to notice its context ended.
+	// FetchWait is how long one pull waits for jobs; 0 means
+	// DefaultFetchWait. It bounds how long Run takes to notice its context
+	// ended: a pull under way is waited for, as a job the server sends it
+	// meanwhile would otherwise wait out AckWait.
 	FetchWait time.Duration
 	// Logger receives one info line per terminal result, and problems; nil
 	// discards.
@@ -221,7 +223,7 @@ func newWorker(o Options) *Worker {
 	}
 	o.Working = min(o.Working, o.Concurrency)
 	if o.FetchWait <= 0 {
-		o.FetchWait = 2 * time.Second
+		o.FetchWait = DefaultFetchWait
 	}
 	if o.AckWait <= 0 {
 		o.AckWait = 30 * time.Second
@@ -280,6 +282,11 @@ func (w *Worker) Run(ctx context.Context) {
 	interrupt()
 	<-done
 }
+
+// DefaultFetchWait is how long one pull waits for jobs when Options give
+// none: short enough that a stopping worker is not kept waiting, long
+// enough that an idle one asks the server a few times a second at most.
+const DefaultFetchWait = 500 * time.Millisecond
 
 // defaultMaxPayload is the server's default max payload, used without a
 // connection to read it from.
