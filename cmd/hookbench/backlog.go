@@ -217,26 +217,25 @@ type cpuUsed struct{ worker, nats float64 }
 // cpuDuring runs run and returns the CPU seconds worker c and the server
 // used meanwhile.
 func (b *bench) cpuDuring(c *child, run func() error) (cpuUsed, error) {
-	w0, err := c.stats()
-	if err != nil {
-		return cpuUsed{}, err
-	}
-	n0, err := b.nats.stats()
+	before, err := b.cpuNow(c)
 	if err != nil {
 		return cpuUsed{}, err
 	}
 	if err := run(); err != nil {
 		return cpuUsed{}, err
 	}
-	w1, err := c.stats()
+	after, err := b.cpuNow(c)
+	return cpuUsed{worker: after.worker - before.worker, nats: after.nats - before.nats}, err
+}
+
+// cpuNow returns the CPU seconds worker c and the server have used so far.
+func (b *bench) cpuNow(c *child) (cpuUsed, error) {
+	w, err := c.stats()
 	if err != nil {
 		return cpuUsed{}, err
 	}
-	n1, err := b.nats.stats()
-	if err != nil {
-		return cpuUsed{}, err
-	}
-	return cpuUsed{worker: w1.CPU - w0.CPU, nats: n1.CPU - n0.CPU}, nil
+	n, err := b.nats.stats()
+	return cpuUsed{worker: w.CPU, nats: n.CPU}, err
 }
 
 // mixedPassed publishes MixedSlow jobs to url to a stream of their own,
