@@ -131,8 +131,14 @@ func New(cfg Config) (*Limiter, error) {
 	return &Limiter{cfg: cfg, records: map[string]*record{}, lastSweep: cfg.Now()}, nil
 }
 
-// Interval is the spacing of requests at rate per second.
-func Interval(rate int) time.Duration { return time.Second / time.Duration(rate) }
+// Interval is the spacing of requests at rate per second: 1/rate and 1%
+// more. Spaced at 1/rate exactly, a second holds rate+1 requests, and one
+// delayed on its way (a descheduled worker, a connection being set up)
+// makes rate+2 at the receiver; the 1% lets a request be late by about two
+// intervals before that, for about 1% of the rate.
+func Interval(rate int) time.Duration {
+	return time.Second * 101 / (100 * time.Duration(rate))
+}
 
 // Take takes the next request slot of key, limited to rate requests per
 // second, and waits until it is due. It returns a *BusyError, taking
