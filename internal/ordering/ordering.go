@@ -18,11 +18,14 @@
 // its own endpoint waits meanwhile.
 //
 // A job that finds another ahead, with few jobs ahead of it, waits in the
-// process without a working token while the endpoint's line moves: it
-// looks again as soon as the job ahead reaches its terminal outcome
-// (Finished; a notice tells the other workers over core NATS, and the job
-// ahead is then passed over although its acknowledgement may still be on
-// its way), or every poll interval. At most MaxWaiting jobs of one endpoint
+// process without a working token while the endpoint's line moves. The
+// first of the waiting jobs (by stream sequence) reads the line for them
+// all: as soon as the job ahead reaches its terminal outcome (Finished; a
+// notice tells the other workers over core NATS, and the job ahead is then
+// passed over although its acknowledgement may still be on its way), and
+// every poll interval; the others wait until they are first. A job that
+// arrives reads the line once, unless one of the process's waiting jobs is
+// ahead of it. At most MaxWaiting jobs of one endpoint
 // wait so in one process, and none longer than MaxWait. The others are
 // deferred (a *BusyError, as pacers give) until about when their turn
 // should come: the jobs ahead of one (those the process has seen, by
@@ -74,8 +77,8 @@ const (
 	DefaultMaxWait = time.Second
 	// DefaultMaxWaiting is how many jobs of one endpoint wait so at once.
 	DefaultMaxWaiting = 32
-	// DefaultPoll is the first interval at which a waiting job reads its
-	// endpoint's first job again; it doubles up to maxPoll.
+	// DefaultPoll is the first interval at which the first waiting job
+	// reads its endpoint's first job again; it doubles up to maxPoll.
 	DefaultPoll = 2 * time.Millisecond
 )
 
@@ -110,8 +113,8 @@ type Config struct {
 	// MaxWaiting is how many jobs of one endpoint may wait in the process
 	// at once. Defaults to 32.
 	MaxWaiting int
-	// Poll is the first interval at which a waiting job looks again.
-	// Defaults to 2ms.
+	// Poll is the first interval at which the first waiting job looks
+	// again. Defaults to 2ms.
 	Poll time.Duration
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
@@ -134,7 +137,7 @@ type line struct {
 	// waiting holds the jobs waiting in the process for their turn.
 	waiting []*waiter
 	// news is closed (and replaced) when a job of the endpoint finished or
-	// was deferred.
+	// was deferred, and when the waiting job that reads the line leaves.
 	news chan struct{}
 	// finished holds the jobs known to have reached their terminal
 	// outcome, with when.
@@ -445,6 +448,15 @@ func (g *Gate) Turn(ctx context.Context, endpoint, job string, seq uint64) error
 		if head, first, err = g.head(ctx, endpoint, l); err != nil || head == "" || head == job {
 			return g.grant(l, job, err)
 		}
+		if seq != 0 && first > seq {
+			// The line has moved past this job: it is no longer in the
+			// stream, done by another worker after a redelivery. It leaves
+			// (and hands the reading on); going would send it twice.
+			g.mu.Lock()
+			busy := g.busy(l, g.cfg.Now(), 0, "the job is over elsewhere")
+			g.mu.Unlock()
+			return busy
+		}
 	}
 }
 
@@ -454,29 +466,35 @@ func (g *Gate) Turn(ctx context.Context, endpoint, job string, seq uint64) error
 // seq (its subject's messages taken to be spread evenly). 0 when it cannot
 // tell.
 //
-// The count is read again when it is older than estimateFresh: the jobs
-// turned away together (a line's jobs are fetched in batches) share one
-// read.
+// The count is read again when it is older than estimateFresh, by one
+// job at a time: the jobs turned away together (a line's jobs are fetched
+// in batches) share one read.
 func (g *Gate) estimate(ctx context.Context, l *line, endpoint string, first, seq uint64) int {
 	if seq <= first {
 		return 0
 	}
 	now := g.cfg.Now()
 	g.mu.Lock()
-	c, fresh := l.est, l.estSet && now.Sub(l.estAt) < estimateFresh
+	c, set := l.est, l.estSet
+	// One job reads the count again at a time: it takes the refresh by
+	// moving estAt; the others use the count as it is meanwhile.
+	refresh := now.Sub(l.estAt) >= estimateFresh
+	if refresh {
+		l.estAt = now
+	}
 	g.mu.Unlock()
-	if !fresh || c.last < seq {
+	if refresh {
 		subject := bus.OrderedSubject(g.cfg.EndpointSubject, endpoint)
 		info, err := g.cfg.Stream.Info(ctx, jetstream.WithSubjectFilter(subject))
 		if err != nil {
 			return 0
 		}
-		c = lineCount{n: info.State.Subjects[subject], last: info.State.LastSeq}
+		c, set = lineCount{n: info.State.Subjects[subject], last: info.State.LastSeq}, true
 		g.mu.Lock()
-		l.est, l.estAt, l.estSet = c, now, true
+		l.est, l.estSet = c, true
 		g.mu.Unlock()
 	}
-	if c.last < seq {
+	if !set || c.last < seq {
 		return 0
 	}
 	return int(c.n * (seq - first) / (c.last - first + 1))

@@ -253,3 +253,33 @@ func TestOneReaderPerLine(t *testing.T) {
 		t.Errorf("the line was read %d times after the first job finished, want at most 4", reads)
 	}
 }
+
+// TestReaderDoneElsewhere: the first waiting job, which reads the line
+// for the others, is done by another worker (redelivered there) while it
+// waits here: it leaves, turned away, and the job behind it gets its turn
+// at once rather than at the first one's MaxWait.
+func TestReaderDoneElsewhere(t *testing.T) {
+	t.Parallel()
+	l := newLine(t, "e1", "e2", "e3")
+	a := l.gate(ordering.Config{MaxWait: 5 * time.Second, Poll: 5 * time.Second})
+	b := l.gate(ordering.Config{MaxWait: 5 * time.Second})
+	second := l.turn(a, "e2")
+	notYet(t, second, "e2 behind e1")
+	third := l.turn(a, "e3")
+	notYet(t, third, "e3 behind e1 and e2")
+	// Another worker delivered e1 and then e2 (redelivered to it); its
+	// notice of e2 is the first this worker hears.
+	l.remove("e1")
+	l.remove("e2")
+	b.Finished("ep", "e2")
+	waitTurn(t, third, "e3, the first job left")
+	select {
+	case err := <-second:
+		var busy *ordering.BusyError
+		if !errors.As(err, &busy) {
+			t.Errorf("e2, done elsewhere: %v, want turned away", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("e2, done elsewhere, still waiting")
+	}
+}
