@@ -259,6 +259,37 @@ func TestListRecordContent(t *testing.T) {
 	}
 }
 
+// TestListTestEventHasNoPayload: a test event is not stored, so its
+// attempt is listed without a payload, even when a stored event has its id
+// and type (a producer's, with payload of its own).
+func TestListTestEventHasNoPayload(t *testing.T) {
+	e := start(t)
+	r := e.recorder(t, attempt.RecorderConfig{})
+	ev := catalog.Event{ID: "evt_same", Type: "order.created", Timestamp: time.Now().UTC(), Payload: json.RawMessage(`{"someone":"else"}`)}
+	e.storeEvent(t, ev)
+	for _, test := range []bool{true, false} {
+		r.Record(attempt.Attempt{JobID: "evt_same:ep_t", EventID: ev.ID, EventType: ev.Type, Endpoint: "ep_t", Test: test,
+			URL: "https://example.com/hook", Number: 1, Start: time.Now(), Status: 204, Outcome: attempt.Delivered})
+	}
+	flush(t, r)
+	p, err := e.log.List(context.Background(), attempt.Query{EventID: ev.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Attempts) != 2 {
+		t.Fatalf("got %d records, want 2", len(p.Attempts))
+	}
+	for _, a := range p.Attempts {
+		want := `{"someone":"else"}` // the positive control: the stored event's
+		if a.Test {
+			want = "null"
+		}
+		if string(a.Payload) != want {
+			t.Errorf("attempt (test %v) lists payload %s, want %s", a.Test, a.Payload, want)
+		}
+	}
+}
+
 func TestListRefusesBadQueries(t *testing.T) {
 	e := start(t)
 	now := time.Now()

@@ -167,6 +167,9 @@ func TestEncodeIsTheRecordsJSON(t *testing.T) {
 			if !ok || !utf8.Valid(body) || !json.Valid(body) {
 				t.Fatalf("Encode: %q, %v", body, ok)
 			}
+			if got := bytes.Contains(body, []byte(`"test":true`)); got != c.a.Test {
+				t.Errorf("Encode wrote test %v for an attempt of Test %v: %s", got, c.a.Test, body)
+			}
 			r := attempt.NewRecord(c.a)
 			if len(c.a.Response) > 0 {
 				var buf bytes.Buffer

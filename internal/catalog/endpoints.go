@@ -262,10 +262,11 @@ func (c *Catalog) PutEndpoint(ctx context.Context, e Endpoint, sec string) (Endp
 	return out, nil
 }
 
-// MaxEndpointBytes is the most an endpoint takes as stored (JSON, its
-// secrets and key material included): far more than any endpoint needs,
-// and little enough that a listing's reply holds a few, whatever the
-// server's max payload.
+// MaxEndpointBytes is the most an endpoint may take as put (JSON, its
+// secrets and key material included; a later rotation adds a secret): far
+// more than any endpoint needs, and little enough that one fits the
+// server's default max payload (1 MiB) with room to spare and a listing's
+// reply holds a few.
 const MaxEndpointBytes = 256 << 10
 
 // belongsTo says whose an endpoint of tenant is.

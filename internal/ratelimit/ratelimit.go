@@ -7,11 +7,13 @@
 // Every worker shares one record per endpoint in a key-value bucket: the
 // time its next request may go (the theoretical arrival time of the generic
 // cell rate algorithm with no burst). A request takes the slot by moving
-// that time on by 1/rate with a compare-and-set on the record's revision;
-// a worker that lost the race reads the record again and tries the next
-// slot. Requests are then at least 1/rate apart, whichever worker sends
-// them, so a one-second window holds at most rate of them plus the one at
-// its edge. A slot further away than Config.MaxWait is not taken: Take
+// that time on by Interval(rate), 1% more than 1/rate, with a
+// compare-and-set on the record's revision; a worker that lost the race
+// reads the record again and tries the next slot. Requests are then at
+// least that far apart, whichever worker sends them, so a one-second
+// window holds at most rate of them plus the one at its edge, and still
+// does at the receiver when a request is delayed on its way by up to one
+// slot and 10 ms. A slot further away than Config.MaxWait is not taken: Take
 // returns a *BusyError saying when to ask again, the sender defers the
 // delivery by it, and the job is handed back, holding no worker slot while
 // it waits (as the Discord and Slack pacers do). Requests of one process
@@ -133,9 +135,9 @@ func New(cfg Config) (*Limiter, error) {
 
 // Interval is the spacing of requests at rate per second: 1/rate and 1%
 // more. Spaced at 1/rate exactly, a second holds rate+1 requests, and one
-// delayed on its way (a descheduled worker, a connection being set up)
-// makes rate+2 at the receiver; the 1% lets a request be late by about two
-// intervals before that, for about 1% of the rate.
+// delayed on its way by more than a slot (a descheduled worker, a
+// connection being set up) makes rate+2 at the receiver; the 1% lets it be
+// late by one slot and 10 ms before that, for about 1% of the rate.
 func Interval(rate int) time.Duration {
 	return time.Second * 101 / (100 * time.Duration(rate))
 }
