@@ -324,6 +324,21 @@ func TestPortal(t *testing.T) {
 	if got := tb.eval(`typeof window.` + xssMarker); got != "undefined" {
 		t.Errorf("markup from a payload, a response or a description ran: window.%s is set (%s)", xssMarker, tb.eval(`window.`+xssMarker))
 	}
+
+	// A header whose name marks a credential is not shown on the
+	// endpoint's page; its edit form holds it in a password field.
+	const apiKey = "k3y-v4lue-9d1"
+	w.call(t, "PATCH", "/endpoints/"+id, tokA, map[string]any{"headers": map[string]string{"X-Team": "payments", "X-Api-Key": apiKey}}, nil)
+	tb.do(chromedp.Navigate(w.base + "/portal/#/endpoints/" + id))
+	tb.until("the endpoint's headers", `document.querySelector('main')?.innerText.includes('X-Api-Key')`)
+	if body := tb.text("main"); strings.Contains(body, apiKey) || !strings.Contains(body, "payments") {
+		t.Errorf("the endpoint's page shows the credential header's value, or hides the other's:\n%s", body)
+	}
+	tb.clickText("Edit")
+	tb.until("the edit form's headers", `document.querySelectorAll('input[name=header_value]').length === 2`)
+	if got := tb.eval(`[...document.querySelectorAll('input[name=header_value]')].map((i) => i.type + '=' + i.value).sort().join(' ')`); got != "password="+apiKey+" text=payments" {
+		t.Errorf("the edit form's header values: %s", got)
+	}
 	tb.checkRequests(w.base, tokA, operatorKey)
 	tb.checkConsole()
 

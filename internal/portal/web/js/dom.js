@@ -156,3 +156,14 @@ export function table(columns, rows, caption) {
 export function row(columns, r) {
   return h('tr', {}, columns.map((c) => h('td', {'data-label': c.label, class: c.class}, c.cell(r))));
 }
+
+// credentialHeader reports whether a header's name marks a credential, by
+// the rule the delivery log redacts by: authorization, proxy-authorization,
+// cookie, set-cookie, webhook-signature, and every name holding token,
+// secret or key. The portal shows such a value only in the edit form, as a
+// password field.
+export function credentialHeader(name) {
+  const n = String(name).toLowerCase();
+  return ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'webhook-signature'].includes(n) ||
+    n.includes('token') || n.includes('secret') || n.includes('key');
+}

@@ -3,7 +3,7 @@
 // outcome per hour, a test event, recovery since a time, and its recent
 // attempts as they happen.
 
-import {h, s, replace, field, alert, toast, confirmDialog, empty, time} from './dom.js';
+import {h, s, replace, field, alert, toast, confirmDialog, empty, time, credentialHeader} from './dom.js';
 import {request, all, scoped, session, watch} from './api.js';
 import {state, successRate} from './endpoints.js';
 import {attemptTable, matches} from './attempts.js';
@@ -92,7 +92,8 @@ function details(e) {
     session.operator && ['Tenant', e.tenant || 'None'],
     ['Event types', e.event_types && e.event_types.length ? e.event_types.join(', ') : 'All types'],
     ['Channels', e.channels && e.channels.length ? e.channels.join(', ') : 'All channels'],
-    ['Headers', Object.keys(e.headers || {}).length ? Object.entries(e.headers).map(([k, v]) => h('div', {}, h('code', {}, k), `: ${v}`)) : 'None'],
+    ['Headers', Object.keys(e.headers || {}).length ? Object.entries(e.headers).map(([k, v]) => h('div', {}, h('code', {}, k), ': ',
+      credentialHeader(k) ? h('span', {class: 'muted', title: 'Hidden: the name marks a credential. Edit the endpoint to see it.'}, '••••••••') : v)) : 'None'],
     ['Rate limit', e.rate_limit ? `${e.rate_limit} requests a second` : 'None'],
     ['Order', e.ordered ? 'In order, one event at a time' : 'As fast as possible'],
     ['Retry schedule', e.retry_schedule && e.retry_schedule.length ? e.retry_schedule.join(', ') : 'The default'],

@@ -1,7 +1,7 @@
 // Adding and changing an endpoint: its URL, description, event types
 // picked from the catalog, channels, headers and its delivery policy.
 
-import {h, replace, field, alert, toast} from './dom.js';
+import {h, replace, field, alert, toast, credentialHeader} from './dom.js';
 import {request, all, session} from './api.js';
 
 export async function endpointForm({view}, id) {
@@ -34,7 +34,10 @@ export async function endpointForm({view}, id) {
   const headerRows = h('div', {class: 'headers'});
   const addHeader = (name = '', value = '') => {
     const n = h('input', {type: 'text', name: 'header_name', value: name, autocomplete: 'off', placeholder: 'X-Example'});
-    const v = h('input', {type: 'text', name: 'header_value', value, autocomplete: 'off'});
+    // A credential's value is a password field: shown when typed, not when
+    // the form is looked at.
+    const v = h('input', {type: credentialHeader(name) ? 'password' : 'text', name: 'header_value', value,
+      autocomplete: credentialHeader(name) ? 'new-password' : 'off'});
     const rowEl = h('div', {class: 'header-row'},
       field('Header name', n), field('Value', v),
       h('button', {type: 'button', class: 'secondary small', onclick: () => rowEl.remove(), 'aria-label': 'Remove this header'}, 'Remove'));
