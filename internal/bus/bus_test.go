@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hookworker/hookworker/internal/bus/bustest"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -427,5 +428,42 @@ func TestAttemptStreamPersistsAsync(t *testing.T) {
 		if pm := s.CachedInfo().Config.PersistMode; pm != jetstream.DefaultPersistMode {
 			t.Errorf("stream %s persist mode = %v, want the default", name, pm)
 		}
+	}
+}
+
+// TestEnsureRatesWaitsForJetStream: the rate bucket is set up like the
+// rest, trying again while JetStream is not ready (here: not enabled yet,
+// as a cluster's leader for it may not be elected yet) rather than failing
+// the worker's start.
+func TestEnsureRatesWaitsForJetStream(t *testing.T) {
+	t.Parallel()
+	opts := bustest.Options("127.0.0.1", -1, t.TempDir())
+	opts.JetStream = false
+	srv := bustest.Start(t, opts)
+	b, err := Connect(Config{URL: srv.ClientURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.EnsureRates(t.Context())
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("EnsureRates without JetStream returned at once: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := srv.EnableJetStream(&server.JetStreamConfig{StoreDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("EnsureRates once JetStream is there: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("EnsureRates still waiting 15s after JetStream was enabled")
 	}
 }

@@ -38,13 +38,17 @@ func orderedSubjects(jobSubject string) string {
 }
 
 // EnsureRates returns the rate bucket, creating it when missing with the
-// Bus's replica count; an existing one is used as it is.
+// Bus's replica count; an existing one is used as it is. Like Ensure, it
+// tries again while the server, or a cluster's leader for the bucket, is
+// not ready (see Retry): two workers starting together on a cluster create
+// it at the same time.
 func (b *Bus) EnsureRates(ctx context.Context) (jetstream.KeyValue, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	kv, _, err := b.ensureBucket(ctx, jetstream.KeyValueConfig{
-		Bucket: RateBucket, Description: "hookworker endpoint rate limits", TTL: rateTTL,
-		Storage: jetstream.FileStorage,
+	kv, err := Retry(ctx, b, func(ctx context.Context) (jetstream.KeyValue, error) {
+		kv, _, err := b.ensureBucket(ctx, jetstream.KeyValueConfig{
+			Bucket: RateBucket, Description: "hookworker endpoint rate limits", TTL: rateTTL,
+			Storage: jetstream.FileStorage,
+		})
+		return kv, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", RateBucket, err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/hookworker/hookworker/config"
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/ordering"
@@ -23,7 +25,9 @@ func deliveryPolicy(ctx context.Context, b *bus.Bus, cfg config.Config) (*rateli
 	if err != nil {
 		return nil, nil, err
 	}
-	jobs, err := b.JetStream().Stream(ctx, cfg.Stream)
+	jobs, err := bus.Retry(ctx, b, func(ctx context.Context) (jetstream.Stream, error) {
+		return b.JetStream().Stream(ctx, cfg.Stream)
+	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("stream %s: %w", cfg.Stream, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hookworker/hookworker/config"
@@ -41,7 +42,9 @@ func startEvents(ctx context.Context, b *bus.Bus, cfg config.Config, tp trace.Tr
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("set up the delivery log: %w", err)
 	}
-	results, err := b.JetStream().Stream(ctx, cfg.ResultStream)
+	results, err := bus.Retry(ctx, b, func(ctx context.Context) (jetstream.Stream, error) {
+		return b.JetStream().Stream(ctx, cfg.ResultStream)
+	})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("result stream %s: %w", cfg.ResultStream, err)
 	}
