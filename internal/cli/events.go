@@ -230,11 +230,7 @@ var eventTypeCommands = map[string]apiCommand{
 				t.Schema = s
 			}
 			return func(ctx context.Context, c *client.Client, out *json.Encoder) error {
-				got, err := c.PutEventType(ctx, t)
-				if err != nil {
-					return err
-				}
-				return out.Encode(got)
+				return printed(out)(c.PutEventType(ctx, t))
 			}, nil
 		}
 	}},
@@ -266,6 +262,17 @@ func idCommand(fn func(ctx context.Context, c *client.Client, id string) (any, e
 	return argCommand(func(id string) error { return checkEndpointID("endpoint id", id) }, fn)
 }
 
+// printed returns what prints an API call's result as one JSON line, or
+// returns its error: printed(out)(c.Call(ctx, ...)).
+func printed(out *json.Encoder) func(v any, err error) error {
+	return func(v any, err error) error {
+		if err != nil {
+			return err
+		}
+		return out.Encode(v)
+	}
+}
+
 // argCommand is a subcommand without flags that takes one argument, checked
 // by check, and prints what fn returns, unless it returns an error.
 func argCommand(check func(string) error, fn func(ctx context.Context, c *client.Client, arg string) (any, error)) func(*flag.FlagSet) apiCheck {
@@ -275,11 +282,7 @@ func argCommand(check func(string) error, fn func(ctx context.Context, c *client
 				return nil, err
 			}
 			return func(ctx context.Context, c *client.Client, out *json.Encoder) error {
-				v, err := fn(ctx, c, args[0])
-				if err != nil {
-					return err
-				}
-				return out.Encode(v)
+				return printed(out)(fn(ctx, c, args[0]))
 			}, nil
 		}
 	}
@@ -307,11 +310,7 @@ func setDisabled(disabled bool) func(fs *flag.FlagSet) apiCheck {
 				if disabled {
 					ep.DisabledReason = *reason
 				}
-				got, err := c.PutEndpoint(ctx, ep, "")
-				if err != nil {
-					return err
-				}
-				return out.Encode(got)
+				return printed(out)(c.PutEndpoint(ctx, ep, ""))
 			}, nil
 		}
 	}
@@ -383,11 +382,7 @@ var endpointCommands = map[string]apiCommand{
 					ep.Headers = headers
 				}
 				return func(ctx context.Context, c *client.Client, out *json.Encoder) error {
-					got, err := c.PutEndpoint(ctx, ep, secret)
-					if err != nil {
-						return err
-					}
-					return out.Encode(got)
+					return printed(out)(c.PutEndpoint(ctx, ep, secret))
 				}, nil
 			}
 		}},

@@ -166,11 +166,7 @@ func updateCommand(fs *flag.FlagSet) apiCheck {
 			if err := apply(&ep); err != nil {
 				return err
 			}
-			got, err := c.PutEndpoint(ctx, ep, "")
-			if err != nil {
-				return err
-			}
-			return out.Encode(got)
+			return printed(out)(c.PutEndpoint(ctx, ep, ""))
 		}, nil
 	}
 }

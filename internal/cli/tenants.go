@@ -69,11 +69,7 @@ var tenantCommands = map[string]apiCommand{
 				t.Metadata = json.RawMessage(metadata)
 			}
 			return func(ctx context.Context, c *client.Client, out *json.Encoder) error {
-				got, err := c.PutTenant(ctx, t)
-				if err != nil {
-					return err
-				}
-				return out.Encode(got)
+				return printed(out)(c.PutTenant(ctx, t))
 			}, nil
 		}
 	}},
