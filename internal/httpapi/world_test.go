@@ -18,20 +18,10 @@ import (
 	validator "github.com/pb33f/libopenapi-validator"
 
 	"github.com/hookworker/hookworker/client"
-	"github.com/hookworker/hookworker/consumer"
-	"github.com/hookworker/hookworker/internal/api"
-	"github.com/hookworker/hookworker/internal/attempt"
+	"github.com/hookworker/hookworker/internal/api/apitest"
 	"github.com/hookworker/hookworker/internal/auth"
-	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/bus/bustest"
-	"github.com/hookworker/hookworker/internal/catalog"
-	"github.com/hookworker/hookworker/internal/catalog/catalogtest"
-	"github.com/hookworker/hookworker/internal/endpoint"
-	"github.com/hookworker/hookworker/internal/fanout"
 	"github.com/hookworker/hookworker/internal/httpapi"
-	"github.com/hookworker/hookworker/internal/replay"
-	"github.com/hookworker/hookworker/job"
-	"github.com/hookworker/hookworker/sender"
 )
 
 // The operator key and the token secret of every world.
@@ -60,82 +50,10 @@ type options struct {
 	cors []string
 }
 
-var topo = bus.Topology{Subject: "hooks.send", Stream: "HOOKS", Durable: "hookworker",
-	ResultSubject: "hooks.result", ResultStream: "HOOKS_RESULTS", AckWait: 30 * time.Second}
-
 func start(t testing.TB, o options) *world {
 	t.Helper()
-	srv := bustest.Server(t)
-	b := catalogtest.Connect(t, srv.ClientURL())
-	ctx, cancel := context.WithCancel(context.Background())
-	bound, err := b.Ensure(ctx, topo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eb, err := b.EnsureEvents(ctx, bus.EventTopology{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	js, nc := b.JetStream(), b.Conn()
-	cat, err := catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints, Tenants: eb.Tenants, Conn: nc, AllowPrivateNetworks: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	attempts, err := b.EnsureAttempts(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	results, err := js.Stream(ctx, topo.ResultStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp, err := replay.New(replay.Config{JetStream: js, Catalog: cat, Events: eb.Events, Results: results,
-		ResultSubject: topo.ResultSubject, JobSubject: bus.EndpointSubject(topo.Subject)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := auth.NewTokens([]byte(tokenSecret))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := api.Start(nc, api.Config{Catalog: cat, JetStream: js, Events: eb.Events, Replayer: rp, Tokens: tokens,
-		Attempts: attempt.NewLog(attempts, eb.Events, int(nc.MaxPayload())-api.ReplyRoom)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := attempt.NewRecorder(nc, attempt.RecorderConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fan, err := fanout.New(ctx, js, bus.EventStream, fanout.Config{Durable: "hookworker" + fanout.Suffix,
-		JobSubject: bus.EndpointSubject(topo.Subject), ResultSubject: topo.ResultSubject, Catalog: cat})
-	if err != nil {
-		t.Fatal(err)
-	}
-	snd, err := sender.New(sender.Config{Timeout: 5 * time.Second, MaxRetries: 1, BackoffMin: 10 * time.Millisecond,
-		BackoffMax: 50 * time.Millisecond, DeferAfter: 10 * time.Second, AllowPrivateNetworks: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := endpoint.New(endpoint.Config{Catalog: cat, Send: snd.Send, Schedule: []time.Duration{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wk, err := consumer.New(consumer.Options{
-		JetStream: js, Consumer: bound.Consumer, State: bound.State,
-		Deliverers:  map[job.Type]consumer.Deliverer{job.Webhook: d.Prepare},
-		Concurrency: 8, AckWait: topo.AckWait, ShutdownTimeout: time.Second, MaxRedeliveries: 5,
-		ResultSubject: topo.ResultSubject, EndpointSubject: bus.EndpointSubject(topo.Subject), FetchWait: 200 * time.Millisecond,
-		Limits:    consumer.Limits{Timeout: 5 * time.Second, MaxRetries: 1, MaxSchedule: time.Hour},
-		OnAttempt: rec.Observe,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = fan.Run(ctx) })
-	wg.Go(func() { wk.Run(ctx) })
-
+	wk := apitest.Start(t, 8, tokenSecret)
+	svc, tokens, nc := wk.Service, wk.Tokens, wk.Conn
 	keys, err := auth.NewKeys([]string{operatorKey})
 	if err != nil {
 		t.Fatal(err)
@@ -152,9 +70,6 @@ func start(t testing.TB, o options) *world {
 	t.Cleanup(func() {
 		hs.CloseClientConnections()
 		hs.Close()
-		cancel()
-		wg.Wait()
-		_ = svc.Stop()
 	})
 	ncc, _ := bustest.Connect(t, nc.ConnectedUrl())
 	return &world{

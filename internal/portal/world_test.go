@@ -2,7 +2,6 @@ package portal_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,21 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookworker/hookworker/consumer"
-	"github.com/hookworker/hookworker/internal/api"
-	"github.com/hookworker/hookworker/internal/attempt"
+	"github.com/hookworker/hookworker/internal/api/apitest"
 	"github.com/hookworker/hookworker/internal/auth"
-	"github.com/hookworker/hookworker/internal/bus"
-	"github.com/hookworker/hookworker/internal/bus/bustest"
-	"github.com/hookworker/hookworker/internal/catalog"
-	"github.com/hookworker/hookworker/internal/catalog/catalogtest"
-	"github.com/hookworker/hookworker/internal/endpoint"
-	"github.com/hookworker/hookworker/internal/fanout"
 	"github.com/hookworker/hookworker/internal/httpapi"
 	"github.com/hookworker/hookworker/internal/portal"
-	"github.com/hookworker/hookworker/internal/replay"
-	"github.com/hookworker/hookworker/job"
-	"github.com/hookworker/hookworker/sender"
 )
 
 // The operator key and the token secret of the world.
@@ -45,63 +33,16 @@ type world struct {
 
 func start(t testing.TB) *world {
 	t.Helper()
-	topo := bus.Topology{Subject: "hooks.send", Stream: "HOOKS", Durable: "hookworker",
-		ResultSubject: "hooks.result", ResultStream: "HOOKS_RESULTS", AckWait: 30 * time.Second}
-	srv := bustest.Server(t)
-	b := catalogtest.Connect(t, srv.ClientURL())
-	ctx, cancel := context.WithCancel(context.Background())
+	wk := apitest.Start(t, 4, tokenSecret)
 	fatal := func(err error) {
 		t.Helper()
 		if err != nil {
-			cancel()
 			t.Fatal(err)
 		}
 	}
-	bound, err := b.Ensure(ctx, topo)
-	fatal(err)
-	eb, err := b.EnsureEvents(ctx, bus.EventTopology{})
-	fatal(err)
-	js, nc := b.JetStream(), b.Conn()
-	cat, err := catalog.New(ctx, catalog.Config{Types: eb.Types, Endpoints: eb.Endpoints, Tenants: eb.Tenants, Conn: nc, AllowPrivateNetworks: true})
-	fatal(err)
-	attempts, err := b.EnsureAttempts(ctx, 0)
-	fatal(err)
-	results, err := js.Stream(ctx, topo.ResultStream)
-	fatal(err)
-	rp, err := replay.New(replay.Config{JetStream: js, Catalog: cat, Events: eb.Events, Results: results,
-		ResultSubject: topo.ResultSubject, JobSubject: bus.EndpointSubject(topo.Subject)})
-	fatal(err)
-	tokens, err := auth.NewTokens([]byte(tokenSecret))
-	fatal(err)
-	svc, err := api.Start(nc, api.Config{Catalog: cat, JetStream: js, Events: eb.Events, Replayer: rp, Tokens: tokens,
-		Attempts: attempt.NewLog(attempts, eb.Events, int(nc.MaxPayload())-api.ReplyRoom)})
-	fatal(err)
-	rec, err := attempt.NewRecorder(nc, attempt.RecorderConfig{})
-	fatal(err)
-	fan, err := fanout.New(ctx, js, bus.EventStream, fanout.Config{Durable: "hookworker" + fanout.Suffix,
-		JobSubject: bus.EndpointSubject(topo.Subject), ResultSubject: topo.ResultSubject, Catalog: cat})
-	fatal(err)
-	snd, err := sender.New(sender.Config{Timeout: 5 * time.Second, MaxRetries: 1, BackoffMin: 10 * time.Millisecond,
-		BackoffMax: 50 * time.Millisecond, DeferAfter: 10 * time.Second, AllowPrivateNetworks: true})
-	fatal(err)
-	d, err := endpoint.New(endpoint.Config{Catalog: cat, Send: snd.Send, Schedule: []time.Duration{}})
-	fatal(err)
-	wk, err := consumer.New(consumer.Options{
-		JetStream: js, Consumer: bound.Consumer, State: bound.State,
-		Deliverers:  map[job.Type]consumer.Deliverer{job.Webhook: d.Prepare},
-		Concurrency: 4, AckWait: topo.AckWait, ShutdownTimeout: time.Second, MaxRedeliveries: 5,
-		ResultSubject: topo.ResultSubject, EndpointSubject: bus.EndpointSubject(topo.Subject), FetchWait: 200 * time.Millisecond,
-		Limits:    consumer.Limits{Timeout: 5 * time.Second, MaxRetries: 1, MaxSchedule: time.Hour},
-		OnAttempt: rec.Observe,
-	})
-	fatal(err)
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = fan.Run(ctx) })
-	wg.Go(func() { wk.Run(ctx) })
-
 	keys, err := auth.NewKeys([]string{operatorKey})
 	fatal(err)
-	h, err := httpapi.New(httpapi.Config{API: svc, Auth: auth.Settings{Keys: keys, Tokens: tokens}, Heartbeat: time.Second})
+	h, err := httpapi.New(httpapi.Config{API: wk.Service, Auth: auth.Settings{Keys: keys, Tokens: wk.Tokens}, Heartbeat: time.Second})
 	fatal(err)
 	mux := http.NewServeMux()
 	mux.Handle(httpapi.Prefix+"/", h)
@@ -112,9 +53,6 @@ func start(t testing.TB) *world {
 	t.Cleanup(func() {
 		hs.CloseClientConnections()
 		hs.Close()
-		cancel()
-		wg.Wait()
-		_ = svc.Stop()
 	})
 	return &world{base: hs.URL}
 }
