@@ -15,6 +15,7 @@ import (
 	"github.com/pb33f/libopenapi"
 
 	"github.com/hookworker/hookworker/client"
+	"github.com/hookworker/hookworker/internal/api/apitest"
 	"github.com/hookworker/hookworker/internal/httpapi"
 )
 
@@ -90,7 +91,7 @@ func TestTenantIsolation(t *testing.T) {
 	ctx := context.Background()
 	tokA, tokB := w.tenant(t, "acme"), w.tenant(t, "globex")
 	w.must(t, "PUT", "/event-types/order.created", operatorKey, map[string]any{"schema": json.RawMessage(orderSchema)}, nil)
-	recA, recB, recOp := newReceiver(t), newReceiver(t), newReceiver(t)
+	recA, recB, recOp := apitest.NewReceiver(t, ""), apitest.NewReceiver(t, ""), apitest.NewReceiver(t, "")
 
 	var epA, epB, epOp client.Endpoint
 	w.must(t, "POST", "/endpoints", tokA, map[string]any{"url": recA.URL, "tenant": "globex"}, &epA)
@@ -113,10 +114,10 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	sentB.ID = sentNATS.ID
 	w.must(t, "POST", "/events", operatorKey, map[string]any{"type": "order.created", "payload": map[string]any{"id": "op1"}}, nil)
-	if recA.wait(t, 1).id != sentA.ID || recB.wait(t, 1).id != sentB.ID {
+	if recA.Wait(t, 1).Header.Get("webhook-id") != sentA.ID || recB.Wait(t, 1).Header.Get("webhook-id") != sentB.ID {
 		t.Fatal("an event reached another tenant's endpoint")
 	}
-	recOp.wait(t, 1)
+	recOp.Wait(t, 1)
 
 	// acme's view.
 	var list struct {
@@ -164,7 +165,7 @@ func TestTenantIsolation(t *testing.T) {
 	w.must(t, "GET", "/event-types/order.created", tokA, nil, nil)
 	w.must(t, "GET", "/endpoints/"+epA.ID+"/secret", tokA, nil, nil)
 	w.must(t, "POST", "/events/"+sentA.ID+"/resend", tokA, map[string]any{"endpoint": epA.ID}, nil)
-	recA.wait(t, 2)
+	recA.Wait(t, 2)
 
 	// globex's endpoint, and one that does not exist, are the same to acme.
 	for _, id := range []string{epB.ID, epOp.ID, "ep_nobody"} {

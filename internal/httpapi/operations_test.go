@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hookworker/hookworker/client"
+	"github.com/hookworker/hookworker/internal/api/apitest"
 )
 
 // The attempt stream sends a tenant the new records of its own events
@@ -19,7 +20,7 @@ func TestAttemptStream(t *testing.T) {
 	tokA := w.tenant(t, "acme")
 	w.tenant(t, "globex")
 	w.must(t, "PUT", "/event-types/order.created", operatorKey, map[string]any{"schema": json.RawMessage(orderSchema)}, nil)
-	recA, recB := newReceiver(t), newReceiver(t)
+	recA, recB := apitest.NewReceiver(t, ""), apitest.NewReceiver(t, "")
 	var epA, epB client.Endpoint
 	w.must(t, "POST", "/endpoints", tokA, map[string]any{"url": recA.URL}, &epA)
 	w.must(t, "POST", "/endpoints", operatorKey, map[string]any{"url": recB.URL, "tenant": "globex"}, &epB)
@@ -46,7 +47,7 @@ func TestAttemptStream(t *testing.T) {
 	}()
 	// globex's event first: acme must not see its record.
 	w.must(t, "POST", "/events", operatorKey, map[string]any{"type": "order.created", "tenant": "globex", "payload": map[string]any{"id": "b"}}, nil)
-	recB.wait(t, 1)
+	recB.Wait(t, 1)
 	var sent client.Sent
 	w.must(t, "POST", "/events", operatorKey, map[string]any{"type": "order.created", "tenant": "acme", "payload": map[string]any{"id": "a"}}, &sent)
 	beats := 0
@@ -107,7 +108,7 @@ func TestEndpointTestAndStats(t *testing.T) {
 	tok := w.tenant(t, "acme")
 	w.must(t, "PUT", "/event-types/order.created", operatorKey, map[string]any{"description": "an order", "schema": json.RawMessage(orderSchema)}, nil)
 	w.must(t, "PUT", "/event-types/order.paid", operatorKey, map[string]any{}, nil)
-	rec, other := newReceiver(t), newReceiver(t)
+	rec, other := apitest.NewReceiver(t, ""), apitest.NewReceiver(t, "")
 	var ep client.Endpoint
 	w.must(t, "POST", "/endpoints", tok, map[string]any{"url": rec.URL, "event_types": []string{"order.paid"}}, &ep)
 	w.must(t, "POST", "/endpoints", tok, map[string]any{"url": other.URL}, nil)
@@ -118,23 +119,23 @@ func TestEndpointTestAndStats(t *testing.T) {
 	}
 	// The type's filter does not hold a test back.
 	w.must(t, "POST", "/endpoints/"+ep.ID+"/test", tok, map[string]any{"event_type": "order.created"}, &tested)
-	d := rec.wait(t, 1)
+	d := rec.Wait(t, 1)
 	var body struct {
 		Type string          `json:"type"`
 		Data json.RawMessage `json:"data"`
 	}
-	if err := json.Unmarshal(d.body, &body); err != nil {
+	if err := json.Unmarshal(d.Body, &body); err != nil {
 		t.Fatal(err)
 	}
-	if d.id != tested.EventID || body.Type != "order.created" || string(body.Data) != `{"id":"example-order"}` {
-		t.Fatalf("delivered %s %s", d.id, d.body)
+	if d.Header.Get("webhook-id") != tested.EventID || body.Type != "order.created" || string(body.Data) != `{"id":"example-order"}` {
+		t.Fatalf("delivered %s %s", d.Header.Get("webhook-id"), d.Body)
 	}
 	w.must(t, "POST", "/endpoints/"+ep.ID+"/test", tok, map[string]any{"event_type": "order.paid"}, nil)
-	if d := rec.wait(t, 2); !strings.Contains(string(d.body), `"data":{}`) {
-		t.Fatalf("a type without examples: %s", d.body)
+	if d := rec.Wait(t, 2); !strings.Contains(string(d.Body), `"data":{}`) {
+		t.Fatalf("a type without examples: %s", d.Body)
 	}
 	time.Sleep(200 * time.Millisecond)
-	if n := len(other.deliveries()); n != 0 {
+	if n := len(other.Deliveries()); n != 0 {
 		t.Fatalf("the other endpoint received %d test events", n)
 	}
 	for _, c := range []struct {

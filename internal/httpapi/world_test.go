@@ -270,58 +270,6 @@ func (w *world) tenant(t testing.TB, id string) string {
 	return tok.Token
 }
 
-// receiver is a webhook receiver that keeps what it was sent.
-type receiver struct {
-	*httptest.Server
-	mu   sync.Mutex
-	got  []delivery
-	more chan struct{}
-}
-
-// delivery is one request a receiver took.
-type delivery struct {
-	id   string // webhook-id
-	body []byte
-}
-
-func newReceiver(t testing.TB) *receiver {
-	t.Helper()
-	r := &receiver{more: make(chan struct{}, 1024)}
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		r.mu.Lock()
-		r.got = append(r.got, delivery{id: req.Header.Get("webhook-id"), body: body})
-		r.mu.Unlock()
-		r.more <- struct{}{}
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(r.Close)
-	return r
-}
-
-// deliveries returns what r was sent so far.
-func (r *receiver) deliveries() []delivery {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]delivery(nil), r.got...)
-}
-
-// wait waits for r's n-th delivery and returns it.
-func (r *receiver) wait(t testing.TB, n int) delivery {
-	t.Helper()
-	deadline := time.After(15 * time.Second)
-	for {
-		if got := r.deliveries(); len(got) >= n {
-			return got[n-1]
-		}
-		select {
-		case <-r.more:
-		case <-deadline:
-			t.Fatalf("no delivery %d to %s", n, r.URL)
-		}
-	}
-}
-
 // syncBuffer is an io.Writer read while others write it.
 type syncBuffer struct {
 	mu sync.Mutex

@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/hookworker/hookworker/internal/api/apitest"
 	"github.com/hookworker/hookworker/internal/auth"
 	"github.com/hookworker/hookworker/receiver"
 )
@@ -31,10 +32,10 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 }
 
 // receivedOf returns how many times r was sent event id.
-func receivedOf(r *sink, id string) int {
+func receivedOf(r *apitest.Receiver, id string) int {
 	n := 0
-	for _, d := range r.deliveries() {
-		if d.header.Get("webhook-id") == id {
+	for _, d := range r.Deliveries() {
+		if d.Header.Get("webhook-id") == id {
 			n++
 		}
 	}
@@ -66,13 +67,13 @@ func TestPortal(t *testing.T) {
 	w.call(t, "PUT", "/event-types/invoice.paid", operatorKey, map[string]any{"description": "An invoice was paid."}, nil)
 
 	// Another tenant's endpoint, with a delivery in the log.
-	recB := newSink(t, `{"received":true}`)
+	recB := apitest.NewReceiver(t, `{"received":true}`)
 	var epB struct {
 		ID string `json:"id"`
 	}
 	w.call(t, "POST", "/endpoints", tokB, map[string]any{"url": recB.URL, "description": "Globex's secret endpoint"}, &epB)
 	w.call(t, "POST", "/events", operatorKey, map[string]any{"type": "order.created", "tenant": "globex", "payload": map[string]any{"id": "globex-1"}}, nil)
-	recB.wait(t, 1)
+	recB.Wait(t, 1)
 
 	// The served page carries the security headers.
 	resp, err := http.Get(w.base + "/portal/")
@@ -82,7 +83,7 @@ func TestPortal(t *testing.T) {
 	resp.Body.Close()
 	checkSecurityHeaders(t, resp.Header, "frame-ancestors 'self'")
 
-	recA := newSink(t, `{"received":true,"note":"thanks"}`)
+	recA := apitest.NewReceiver(t, `{"received":true,"note":"thanks"}`)
 	tb := newTab(t)
 	tb.do(chromedp.Navigate(w.base + "/portal/#token=" + tokA))
 	tb.until("the endpoints page", `document.querySelector('h1')?.innerText === 'Endpoints' && document.querySelector('.empty')`)
@@ -131,7 +132,7 @@ func TestPortal(t *testing.T) {
 	tb.until("the live attempts", `document.querySelector('.live.on')`)
 	tb.clickText("Send test event")
 	tb.until("the test's notice", `document.querySelector('main .notice')?.innerText.includes('Test event')`)
-	if got := string(recA.wait(t, 1).body); !strings.Contains(got, "ord_1001") {
+	if got := string(recA.Wait(t, 1).Body); !strings.Contains(got, "ord_1001") {
 		t.Errorf("the test event sent %s, want the type's example", got)
 	}
 	tb.until("the test's attempt", `document.querySelectorAll('table.attempts tbody tr').length === 1`)
@@ -145,7 +146,7 @@ func TestPortal(t *testing.T) {
 	}
 	tb.clickText("Send another test event")
 	tb.until("the second test's notice", `document.querySelector('dialog[open] .notice')?.innerText.includes('Test event')`)
-	if got := string(recA.wait(t, 2).body); !strings.Contains(got, "ord_1001") {
+	if got := string(recA.Wait(t, 2).Body); !strings.Contains(got, "ord_1001") {
 		t.Errorf("the second test event sent %s, want the type's example", got)
 	}
 	tb.clickText("Close")
@@ -177,8 +178,8 @@ func TestPortal(t *testing.T) {
 	tb.clickText("Recover")
 	tb.until("the recovery's notice", `[...document.querySelectorAll('main .notice')].some((n) => /sent again|Nothing to recover/.test(n.innerText))`)
 	waitFor(t, "the missed event", func() bool {
-		for _, d := range recA.deliveries() {
-			if strings.Contains(string(d.body), "ord_missed") {
+		for _, d := range recA.Deliveries() {
+			if strings.Contains(string(d.Body), "ord_missed") {
 				return true
 			}
 		}
@@ -187,8 +188,8 @@ func TestPortal(t *testing.T) {
 
 	// An endpoint whose receiver fails: its attempts are in the log, and
 	// it shows in the list with its success rate.
-	down := newSink(t, `{"error":"database unavailable"}`)
-	down.status = http.StatusServiceUnavailable
+	down := apitest.NewReceiver(t, "")
+	down.Answer(`{"error":"database unavailable"}`, http.StatusServiceUnavailable)
 	var billing struct {
 		ID string `json:"id"`
 	}
@@ -253,14 +254,14 @@ func TestPortal(t *testing.T) {
 	if got := tb.clipboard(w.base); got != fresh {
 		t.Errorf("the clipboard holds %q, want the new secret", got)
 	}
-	n := len(recA.deliveries())
+	n := len(recA.Deliveries())
 	w.call(t, "POST", "/events", operatorKey, map[string]any{"type": "order.created", "tenant": "acme", "payload": map[string]any{"id": "ord_2"}}, nil)
-	d := recA.wait(t, n+1)
+	d := recA.Wait(t, n+1)
 	v, err := receiver.NewVerifier([]string{fresh}, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Verify(d.header, d.body); err != nil {
+	if err := v.Verify(d.Header, d.Body); err != nil {
 		t.Errorf("a delivery after the rotation does not verify with the new secret: %v", err)
 	}
 	tb.until("the live attempts", `[...document.querySelectorAll('table.attempts tbody tr')].length >= 5`)
@@ -304,9 +305,7 @@ func TestPortal(t *testing.T) {
 	// A payload, a response and a description holding markup are text,
 	// and run nothing.
 	w.call(t, "PATCH", "/endpoints/"+id, tokA, map[string]any{"description": `Orders <img src=x onerror="window.` + xssMarker + `=5">`}, nil)
-	recA.mu.Lock()
-	recA.reply = `<img src=x onerror="window.` + xssMarker + `=3"><script>window.` + xssMarker + `=4</script>`
-	recA.mu.Unlock()
+	recA.Answer(`<img src=x onerror="window.`+xssMarker+`=3"><script>window.`+xssMarker+`=4</script>`, 0)
 	tb.do(chromedp.Navigate(w.base + "/portal/#/log"))
 	tb.until("the live log", `document.querySelector('h1')?.textContent === 'Delivery log' && document.querySelector('.page-head .live.on')`)
 	w.call(t, "POST", "/events", operatorKey, map[string]any{"type": "order.created", "tenant": "acme",

@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -100,68 +98,4 @@ func (w *world) tenant(t testing.TB, id string) string {
 	}
 	w.call(t, "POST", "/tenants/"+id+"/token", operatorKey, map[string]any{"ttl": "1h"}, &tok)
 	return tok.Token
-}
-
-// sink is a webhook receiver that keeps what it was sent and answers
-// with a body and a status of the test's choosing.
-type sink struct {
-	*httptest.Server
-	mu     sync.Mutex
-	got    []delivery
-	reply  string
-	status int // 0: 200
-	more   chan struct{}
-}
-
-// delivery is one request a receiver took.
-type delivery struct {
-	header http.Header
-	body   []byte
-}
-
-func newSink(t testing.TB, reply string) *sink {
-	t.Helper()
-	r := &sink{more: make(chan struct{}, 1024), reply: reply}
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		r.mu.Lock()
-		r.got = append(r.got, delivery{header: req.Header.Clone(), body: body})
-		reply, status := r.reply, r.status
-		r.mu.Unlock()
-		r.more <- struct{}{}
-		if strings.HasPrefix(reply, "{") {
-			w.Header().Set("Content-Type", "application/json")
-		} else {
-			w.Header().Set("Content-Type", "text/html")
-		}
-		if status != 0 {
-			w.WriteHeader(status)
-		}
-		_, _ = io.WriteString(w, reply)
-	}))
-	t.Cleanup(r.Close)
-	return r
-}
-
-// deliveries returns what r was sent so far.
-func (r *sink) deliveries() []delivery {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]delivery(nil), r.got...)
-}
-
-// wait waits for r's n-th delivery and returns it.
-func (r *sink) wait(t testing.TB, n int) delivery {
-	t.Helper()
-	deadline := time.After(15 * time.Second)
-	for {
-		if got := r.deliveries(); len(got) >= n {
-			return got[n-1]
-		}
-		select {
-		case <-r.more:
-		case <-deadline:
-			t.Fatalf("no delivery %d to %s", n, r.URL)
-		}
-	}
 }
