@@ -15,10 +15,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hookworker/hookworker/internal/syncbuf"
 )
 
 // walkthrough is the order the pages' runnable blocks run in, as a reader
@@ -157,28 +158,10 @@ func missing(want []string, out string) string {
 	return ""
 }
 
-// syncBuffer is an io.Writer read while a process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // background is a command left running.
 type background struct {
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
+	stdout, stderr *syncbuf.Buffer
 	done           chan struct{}
 }
 
@@ -333,7 +316,7 @@ func startBackground(t *testing.T, b block, c command, dir string, environ []str
 	cmd := exec.Command("bash", "-o", "pipefail", "-c", c.text)
 	cmd.Dir, cmd.Env = dir, environ
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	bg := &background{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	bg := &background{cmd: cmd, stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = bg.stdout, bg.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("%s: %s\n%v", b, c.text, err)
@@ -347,7 +330,7 @@ func startBackground(t *testing.T, b block, c command, dir string, environ []str
 }
 
 // waitFor waits until bg has printed want, on out (nil: either stream).
-func waitFor(t *testing.T, b block, bg *background, want []string, out *syncBuffer, timeout time.Duration) {
+func waitFor(t *testing.T, b block, bg *background, want []string, out *syncbuf.Buffer, timeout time.Duration) {
 	t.Helper()
 	printed := func() string {
 		if out != nil {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/hookworker/hookworker/client"
 	"github.com/hookworker/hookworker/internal/bus/bustest"
+	"github.com/hookworker/hookworker/internal/syncbuf"
 )
 
 // Sizes of a cluster run: two workers of workerSlots jobs at once each.
@@ -37,7 +38,7 @@ const (
 // TestMain), with its own environment.
 type process struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 	health string        // its /readyz
 	done   chan struct{} // closed when it has exited
 }
@@ -56,7 +57,7 @@ func startProcess(t *testing.T, env map[string]string) *process {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &process{cmd: cmd, stderr: &syncBuffer{}, health: "http://" + env["HOOKWORKER_HTTP_ADDR"] + "/readyz", done: make(chan struct{})}
+	p := &process{cmd: cmd, stderr: &syncbuf.Buffer{}, health: "http://" + env["HOOKWORKER_HTTP_ADDR"] + "/readyz", done: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -26,6 +25,7 @@ import (
 	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/cli"
 	"github.com/hookworker/hookworker/internal/metrics/metricstest"
+	"github.com/hookworker/hookworker/internal/syncbuf"
 )
 
 // TestWorkerMetricsAndReadiness starts the worker with a NATS URL on which no
@@ -134,13 +134,13 @@ func TestWorkerMetricsAndReadiness(t *testing.T) {
 type worker struct {
 	cancel context.CancelFunc
 	done   chan int
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 }
 
 func startWorker(t *testing.T) *worker {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &worker{cancel: cancel, done: make(chan int, 1), stderr: &syncBuffer{}}
+	w := &worker{cancel: cancel, done: make(chan int, 1), stderr: &syncbuf.Buffer{}}
 	go func() { w.done <- cli.Main(ctx, nil, strings.NewReader(""), io.Discard, w.stderr) }()
 	t.Cleanup(func() {
 		cancel()
@@ -368,22 +368,4 @@ func (s series) String() string { return fmt.Sprintf("%s%v", s.name, s.labels) }
 // it was found.
 func (s series) value(families map[string]*dto.MetricFamily) (float64, bool) {
 	return metricstest.Value(families, s.name, s.labels...)
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -20,11 +20,12 @@ import (
 
 	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/cli"
+	"github.com/hookworker/hookworker/internal/syncbuf"
 )
 
 // listening is a `hookworker listen` run in-process.
 type listening struct {
-	stdout, stderr *syncBuffer
+	stdout, stderr *syncbuf.Buffer
 	addr           string // where it listens
 	cancel         context.CancelFunc
 	done           chan int
@@ -35,7 +36,7 @@ type listening struct {
 func startListen(t *testing.T, args ...string) *listening {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	l := &listening{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	l := &listening{stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, cancel: cancel, done: make(chan int, 1)}
 	go func() { l.done <- cli.Main(ctx, append([]string{"listen"}, args...), nil, l.stdout, l.stderr) }()
 	t.Cleanup(func() {
 		cancel()

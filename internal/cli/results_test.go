@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/cli"
+	"github.com/hookworker/hookworker/internal/syncbuf"
 	"github.com/hookworker/hookworker/job"
 )
 
@@ -81,7 +82,7 @@ func TestResultsFollow(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 			defer cancel()
-			stdout, stderr := &syncBuffer{}, &syncBuffer{}
+			stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 			done := make(chan int, 1)
 			go func() { done <- cli.Main(ctx, tt.args, nil, stdout, stderr) }()
 

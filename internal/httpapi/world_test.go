@@ -22,6 +22,7 @@ import (
 	"github.com/hookworker/hookworker/internal/auth"
 	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/httpapi"
+	"github.com/hookworker/hookworker/internal/syncbuf"
 )
 
 // The operator key and the token secret of every world.
@@ -42,7 +43,7 @@ type world struct {
 	nats   *client.Client
 	nc     *nats.Conn // of the NATS client
 	tokens *auth.Tokens
-	log    *syncBuffer // the HTTP API's log
+	log    *syncbuf.Buffer // the HTTP API's log
 }
 
 // options tune a world.
@@ -58,7 +59,7 @@ func start(t testing.TB, o options) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &syncBuffer{}
+	log := &syncbuf.Buffer{}
 	h, err := httpapi.New(httpapi.Config{API: svc, Auth: auth.Settings{Keys: keys, Tokens: tokens, CORSOrigins: o.cors},
 		Logger: slog.New(slog.NewTextHandler(log, nil)), Heartbeat: 50 * time.Millisecond})
 	if err != nil {
@@ -268,22 +269,4 @@ func (w *world) tenant(t testing.TB, id string) string {
 	}
 	w.must(t, "POST", "/tenants/"+id+"/token", operatorKey, map[string]any{"ttl": "1h"}, &tok)
 	return tok.Token
-}
-
-// syncBuffer is an io.Writer read while others write it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
