@@ -160,6 +160,25 @@ func update(ctx context.Context, kv jetstream.KeyValue, key string, change func(
 }
 
 // decodeJSON returns a decoder of T for the mirrors.
+// readJSON reads key of kv, the what of that name, and decodes it, with
+// the key's revision: an error wrapping ErrNotFound when there is no such
+// key, and one naming it when it cannot be read or decoded.
+func readJSON[T any](ctx context.Context, kv jetstream.KeyValue, what, key string) (T, uint64, error) {
+	var zero T
+	e, err := kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return zero, 0, notFound(what, key)
+	}
+	if err != nil {
+		return zero, 0, fmt.Errorf("%s %s: %w", what, key, err)
+	}
+	v, err := decodeJSON[T](e.Value())
+	if err != nil {
+		return zero, 0, fmt.Errorf("%s %s: %w", what, key, err)
+	}
+	return v, e.Revision(), nil
+}
+
 func decodeJSON[T any](b []byte) (T, error) {
 	var v T
 	err := json.Unmarshal(b, &v)

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
 	"github.com/hookworker/hookworker/internal/address"
@@ -318,18 +317,7 @@ func (c *Catalog) get(ctx context.Context, id string) (stored, uint64, error) {
 	if !ValidEndpointID(id) {
 		return stored{}, 0, invalid("id", "must be 1 to 63 of A-Za-z0-9_-")
 	}
-	e, err := c.cfg.Endpoints.Get(ctx, id)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return stored{}, 0, notFound("endpoint", id)
-	}
-	if err != nil {
-		return stored{}, 0, fmt.Errorf("endpoint %s: %w", id, err)
-	}
-	s, err := decodeJSON[stored](e.Value())
-	if err != nil {
-		return stored{}, 0, fmt.Errorf("endpoint %s: %w", id, err)
-	}
-	return s, e.Revision(), nil
+	return readJSON[stored](ctx, c.cfg.Endpoints, "endpoint", id)
 }
 
 // Endpoint returns the endpoint id, read from the bucket.

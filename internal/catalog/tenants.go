@@ -11,7 +11,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 )
 
@@ -81,14 +80,8 @@ func (c *Catalog) Tenant(ctx context.Context, id string) (Tenant, error) {
 	if c.tenants == nil {
 		return Tenant{}, notFound("tenant", id)
 	}
-	e, err := c.cfg.Tenants.Get(ctx, id)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return Tenant{}, notFound("tenant", id)
-	}
-	if err != nil {
-		return Tenant{}, fmt.Errorf("tenant %s: %w", id, err)
-	}
-	return decodeJSON[Tenant](e.Value())
+	t, _, err := readJSON[Tenant](ctx, c.cfg.Tenants, "tenant", id)
+	return t, err
 }
 
 // CheckTenant checks that tenant id, named by the request's field, exists:

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // EventType is a kind of event producers send, with the JSON Schema its
@@ -80,14 +78,8 @@ func (c *Catalog) EventType(ctx context.Context, name string) (EventType, error)
 	if !ValidTypeName(name) {
 		return EventType{}, invalid("name", "must be two or more tokens of A-Za-z0-9_- joined by dots, at most %d characters", MaxTypeNameLen)
 	}
-	e, err := c.cfg.Types.Get(ctx, name)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return EventType{}, notFound("event type", name)
-	}
-	if err != nil {
-		return EventType{}, fmt.Errorf("event type %s: %w", name, err)
-	}
-	return decodeJSON[EventType](e.Value())
+	t, _, err := readJSON[EventType](ctx, c.cfg.Types, "event type", name)
+	return t, err
 }
 
 // TypeQuery selects and pages event types.
