@@ -262,6 +262,18 @@ func idCommand(fn func(ctx context.Context, c *client.Client, id string) (any, e
 	return argCommand(func(id string) error { return checkEndpointID("endpoint id", id) }, fn)
 }
 
+// metadataArg is --metadata's value: nil when not given, an error when not
+// JSON.
+func metadataArg(s string) (json.RawMessage, error) {
+	if s == "" {
+		return nil, nil
+	}
+	if !json.Valid([]byte(s)) {
+		return nil, errors.New("--metadata must be JSON")
+	}
+	return json.RawMessage(s), nil
+}
+
 // printed returns what prints an API call's result as one JSON line, or
 // returns its error: printed(out)(c.Call(ctx, ...)).
 func printed(out *json.Encoder) func(v any, err error) error {
@@ -366,11 +378,8 @@ var endpointCommands = map[string]apiCommand{
 						return nil, err
 					}
 				}
-				if metadata != "" {
-					if !json.Valid([]byte(metadata)) {
-						return nil, errors.New("--metadata must be JSON")
-					}
-					ep.Metadata = json.RawMessage(metadata)
+				if ep.Metadata, err = metadataArg(metadata); err != nil {
+					return nil, err
 				}
 				if secret != "" {
 					if err := catalog.CheckSecret(secret); err != nil {

@@ -62,11 +62,9 @@ var tenantCommands = map[string]apiCommand{
 					return nil, err
 				}
 			}
-			if metadata != "" {
-				if !json.Valid([]byte(metadata)) {
-					return nil, errors.New("--metadata must be JSON")
-				}
-				t.Metadata = json.RawMessage(metadata)
+			var err error
+			if t.Metadata, err = metadataArg(metadata); err != nil {
+				return nil, err
 			}
 			return func(ctx context.Context, c *client.Client, out *json.Encoder) error {
 				return printed(out)(c.PutTenant(ctx, t))
