@@ -23,6 +23,7 @@ import (
 	"github.com/hookworker/hookworker/consumer"
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/endpoint"
+	"github.com/hookworker/hookworker/internal/ratelimit"
 	"github.com/hookworker/hookworker/internal/sleep"
 	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/redact"
@@ -194,15 +195,9 @@ func (a *arrivals) counts() limitedCounts {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	slices.SortFunc(a.at, time.Time.Compare)
-	c := limitedCounts{Requests: len(a.at)}
+	c := limitedCounts{Requests: len(a.at), MostInASecond: ratelimit.MostInOneSecond(a.at)}
 	if len(a.at) > 0 {
 		c.Seconds = a.at[len(a.at)-1].Sub(a.at[0]).Seconds()
-	}
-	for i, j := 0, 0; i < len(a.at); i++ {
-		for j < len(a.at) && a.at[j].Sub(a.at[i]) < time.Second {
-			j++
-		}
-		c.MostInASecond = max(c.MostInASecond, j-i)
 	}
 	return c
 }

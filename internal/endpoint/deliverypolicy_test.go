@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"sort"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hookworker/hookworker/internal/bus"
 	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/internal/ratelimit"
 	"github.com/hookworker/hookworker/job"
 )
 
@@ -41,7 +41,7 @@ func TestRateLimitAcrossWorkers(t *testing.T) {
 	if len(got) != len(ids) {
 		t.Errorf("limited endpoint got %d requests, want %d", len(got), len(ids))
 	}
-	if most := mostInASecond(got); most > 11 {
+	if most := ratelimit.MostInOneSecond(arrivalTimes(got)); most > 11 {
 		t.Errorf("limited endpoint got %d requests in one second, want at most 11", most)
 	}
 	workers := map[string]bool{}
@@ -54,22 +54,13 @@ func TestRateLimitAcrossWorkers(t *testing.T) {
 	}
 }
 
-// mostInASecond returns the most arrivals in one window of a second.
-func mostInASecond(got []arrival) int {
+// arrivalTimes returns when each of got came.
+func arrivalTimes(got []arrival) []time.Time {
 	at := make([]time.Time, len(got))
 	for i, a := range got {
 		at[i] = a.at
 	}
-	sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
-	most := 0
-	for i := range at {
-		n := 0
-		for j := i; j < len(at) && at[j].Sub(at[i]) < time.Second; j++ {
-			n++
-		}
-		most = max(most, n)
-	}
-	return most
+	return at
 }
 
 // TestOrderedAcrossWorkers: two workers deliver the events of an ordered

@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -297,4 +298,19 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// MostInOneSecond returns the most of times that fall in any one window
+// of a second: what the limit holds to rate+1.
+func MostInOneSecond(times []time.Time) int {
+	at := slices.Clone(times)
+	slices.SortFunc(at, time.Time.Compare)
+	most := 0
+	for i, j := 0, 0; i < len(at); i++ {
+		for j < len(at) && at[j].Sub(at[i]) < time.Second {
+			j++
+		}
+		most = max(most, j-i)
+	}
+	return most
 }

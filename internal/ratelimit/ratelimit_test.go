@@ -3,7 +3,6 @@ package ratelimit_test
 import (
 	"context"
 	"errors"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -42,21 +41,6 @@ func newLimiter(t testing.TB, kv jetstream.KeyValue, maxWait time.Duration) *rat
 		t.Fatal(err)
 	}
 	return l
-}
-
-// mostInOneSecond returns the most times of at that fall in one window of
-// a second.
-func mostInOneSecond(at []time.Time) int {
-	sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
-	most := 0
-	for i := range at {
-		n := 0
-		for j := i; j < len(at) && at[j].Sub(at[i]) < time.Second; j++ {
-			n++
-		}
-		most = max(most, n)
-	}
-	return most
 }
 
 // TestTwoWorkersShareTheLimit: two limiters on two connections, each with
@@ -98,7 +82,7 @@ func TestTwoWorkersShareTheLimit(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if most := mostInOneSecond(sent); most > rate+1 {
+	if most := ratelimit.MostInOneSecond(sent); most > rate+1 {
 		t.Errorf("%d requests in one second, want at most %d", most, rate+1)
 	}
 	if len(sent) < rate {
@@ -187,5 +171,30 @@ func TestRecordLost(t *testing.T) {
 	}
 	if _, err := kv.Get(ctx, "ep"); err != nil {
 		t.Errorf("record not made again: %v", err)
+	}
+}
+
+func TestMostInOneSecond(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms ...int) []time.Time {
+		out := make([]time.Time, len(ms))
+		for i, m := range ms {
+			out[i] = t0.Add(time.Duration(m) * time.Millisecond)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		times []time.Time
+		want  int
+	}{
+		{nil, 0},
+		{at(0), 1},
+		{at(1000, 0, 500, 999), 3}, // unsorted; a window is [t, t+1s)
+		{at(0, 1000, 2000, 3000), 1},
+		{at(0, 10, 20, 1005, 1015), 3},
+	} {
+		if got := ratelimit.MostInOneSecond(c.times); got != c.want {
+			t.Errorf("MostInOneSecond(%v) = %d, want %d", c.times, got, c.want)
+		}
 	}
 }
