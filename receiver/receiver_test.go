@@ -20,6 +20,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/hookworker/hookworker/internal/syncbuf"
 	"github.com/hookworker/hookworker/receiver"
 )
 
@@ -60,25 +61,6 @@ func eventBody(typ string, data any) []byte {
 		panic(err)
 	}
 	return b
-}
-
-// logBuffer is a logger writing JSON lines into a buffer safe for
-// concurrent writers.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // counter counts the calls of a handler and remembers the last event.
@@ -167,7 +149,7 @@ func TestRefused(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			var logs logBuffer
+			var logs syncbuf.Buffer
 			var calls counter
 			rc := newReceiver(t, receiver.Config{Secrets: []string{secret}, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 			rc.On("order.created", calls.handle(nil))

@@ -1,13 +1,11 @@
 package bus
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,26 +13,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookworker/hookworker/internal/bus/bustest"
+	"github.com/hookworker/hookworker/internal/syncbuf"
 )
-
-// lockedBuffer is a log destination the connection's handlers may write to
-// while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestReplicasOfEverythingCreated sets the worker up on a three-server
 // cluster with three replicas: every stream and bucket it creates (jobs,
@@ -45,7 +25,7 @@ func (l *lockedBuffer) String() string {
 func TestReplicasOfEverythingCreated(t *testing.T) {
 	t.Parallel()
 	c := bustest.NewCluster(t, 3)
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	b, err := Connect(Config{URL: c.URLs(), Replicas: 3, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package endpoint_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -15,36 +14,19 @@ import (
 	"github.com/hookworker/hookworker/client"
 	"github.com/hookworker/hookworker/internal/catalog"
 	"github.com/hookworker/hookworker/internal/fanout"
+	"github.com/hookworker/hookworker/internal/syncbuf"
 	"github.com/hookworker/hookworker/internal/tlstest"
 	"github.com/hookworker/hookworker/job"
 )
 
-// logBuffer is a log destination tests search.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func debugLogger(b *logBuffer) *slog.Logger {
+func debugLogger(b *syncbuf.Buffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // outputs is everything a world let out about its deliveries: the
 // results, the attempt records, the endpoints as the API replies them,
 // and the log lines.
-func (w *world) outputs(t *testing.T, logs *logBuffer, endpoints ...string) string {
+func (w *world) outputs(t *testing.T, logs *syncbuf.Buffer, endpoints ...string) string {
 	t.Helper()
 	var out strings.Builder
 	w.mu.Lock()
@@ -89,7 +71,7 @@ func TestMutualTLS(t *testing.T) {
 		mu.Unlock()
 		rw.WriteHeader(http.StatusNoContent)
 	}))
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	w := start(t, options{api: true, rootCAs: servers.Pool, logger: debugLogger(logs)})
 	w.putType(t, "a.b")
 	cert, key := clients.Client(t, "hookworker")
@@ -182,7 +164,7 @@ func TestOAuth2(t *testing.T) {
 		rw.WriteHeader(http.StatusNoContent)
 	}))
 	t.Cleanup(rc.Close)
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	w := start(t, options{api: true, logger: debugLogger(logs)})
 	w.putType(t, "a.b")
 	ep := w.putEndpoint(t, catalog.Endpoint{URL: rc.URL, Auth: &catalog.Auth{Type: "oauth2", TokenURL: ts.URL + "/token",

@@ -1,17 +1,16 @@
 package fanout
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/catalog"
+	"github.com/hookworker/hookworker/internal/syncbuf"
 	"github.com/hookworker/hookworker/job"
 )
 
@@ -29,7 +28,7 @@ func TestBadEventIDsAreRejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logged logBuffer
+	var logged syncbuf.Buffer
 	p.fan.cfg.Logger = slog.New(slog.NewJSONHandler(&logged, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	p.run(t)
 	tests := []struct{ name, subject, wantType string }{
@@ -69,22 +68,4 @@ func TestBadEventIDsAreRejected(t *testing.T) {
 	if got := jobs(t, js, 1); got[0].ID != "evt_ok:ep_a" {
 		t.Fatalf("job %+v", got[0])
 	}
-}
-
-// logBuffer is a bytes.Buffer safe for a logger and a test to share.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
