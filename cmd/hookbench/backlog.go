@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookworker/hookworker/internal/sleep"
 )
 
 // backlogResult is one burst to one host through a worker with its default
@@ -22,36 +26,50 @@ type backlogResult struct {
 }
 
 // mixedResult is the mixed run: a fast host's jobs alone, then published
-// together with a slow host's.
+// among a slow host's, and among as many jobs that no worker reads.
 type mixedResult struct {
-	// FastAlone and FastMixed are the fast host's deliveries per second,
-	// from the first publish to its last result. FastLoaded is the same
-	// with the slow host's jobs published together with the fast host's
-	// but to a stream the worker does not read: the machine's cost of
-	// publishing and storing them, without the worker's of passing them
-	// over.
-	FastAlone, FastMixed, FastLoaded float64
-	// FastPassed is the same again with the slow host's jobs published to
-	// a stream that a bare reader (the passer role) reads, handing each
-	// back at once: what reading them costs the machine, whoever reads
-	// them, so FastPassed / FastLoaded bounds what any worker that reads
-	// them can reach.
-	FastPassed    float64
+	// Runs is the number of pairs of runs: the fast host's jobs among the
+	// slow host's (mixed), and among jobs that sit in the same stream on a
+	// subject the worker does not take (in stream).
+	Runs int
+	// FastAlone is the fast host's deliveries per second, from the first
+	// publish to its last result, with nothing else published.
+	FastAlone float64
+	// FastMixed and FastInStream are the medians over the runs of the
+	// same, with the slow host's jobs published together with the fast
+	// host's: to the worker (mixed), and to the same stream on a subject
+	// no worker reads (in stream), which is the machine's cost of
+	// publishing and storing them in the stream, without the worker's of
+	// passing them over.
+	FastMixed, FastInStream float64
+	// Shares are FastMixed / FastInStream of each pair of runs, in their
+	// order; Share is their median: the worker's share.
+	Shares []float64
+	Share  float64
+	// FastLoaded is the same once more, the slow host's jobs published to
+	// a stream of their own that no worker reads; FastPassed with them
+	// published to a stream that a bare reader (the passer role) reads,
+	// handing each back at once: what reading them costs the machine,
+	// whoever reads them. Each is one run, before the pairs.
+	FastLoaded, FastPassed float64
+	// FastDelivered is the fewest of the fast host's jobs delivered in a
+	// mixed run.
 	FastDelivered int
 	// Read is how many jobs the worker read while the fast host's were
-	// delivered together with the slow host's, the fast host's included.
+	// delivered among the slow host's, the fast host's included, over the
+	// mixed runs.
 	Read uint64
 	// WorkerCPU and NATSCPU are the worker's and the server's CPU seconds
-	// from the first publish to the fast host's last result, with the
-	// slow host's jobs published elsewhere (Loaded) and together.
-	WorkerCPULoaded, WorkerCPU, NATSCPULoaded, NATSCPU float64
-	// SlowDone is how many of the slow host's jobs had a result when the
-	// fast host's last came in.
+	// from the first publish to the fast host's last result, over the
+	// mixed runs and over the in-stream runs.
+	WorkerCPU, WorkerCPUInStream, NATSCPU, NATSCPUInStream float64
+	// SlowDone is the median number of the slow host's jobs with a result
+	// when the fast host's last came in.
 	SlowDone int
 	// SlowPeak is the most requests the slow host had in flight at once;
 	// HostLimit the worker's per-host limit (its default).
 	SlowPeak, HostLimit int64
-	// WorkerHWM is the worker's peak RSS in bytes, both runs included.
+	// WorkerHWM is the worker's peak RSS in bytes, every run included.
 	WorkerHWM uint64
 }
 
@@ -113,10 +131,14 @@ func (b *bench) backlog(ctx context.Context, r *report) error {
 	return nil
 }
 
-// mixed runs MixedFast jobs to the fast receiver alone, then again
-// published together with MixedSlow jobs to a second receiver that answers
-// after SlowDelay, through one worker with the default HOST_CONCURRENCY.
-// It does not wait for the slow host's jobs.
+// mixed runs MixedFast jobs to the fast receiver alone, then MixedRuns
+// pairs of runs, in alternate order: the same jobs published together with
+// MixedSlow jobs to a second receiver that answers after SlowDelay, through
+// one worker with the default HOST_CONCURRENCY (mixed), and published
+// together with as many jobs that sit in the worker's stream on a subject it
+// does not take (in stream). A mixed run does not wait for the slow host's
+// jobs: they are purged from the stream after it, and the slow host's
+// requests under way are waited for.
 func (b *bench) mixed(ctx context.Context, r *report) error {
 	slow, err := b.start("receiver", []string{"-delay", b.o.SlowDelay.String()}, nil)
 	if err != nil {
@@ -128,41 +150,49 @@ func (b *bench) mixed(ctx context.Context, r *report) error {
 		return err
 	}
 	defer c.release()
+	t := topology("mixed")
 	fast := burstPart{n: b.o.MixedFast, url: b.receiver.info + "/hook", wait: true}
-	alone, err := burst(ctx, b.nc, topology("mixed"), []burstPart{fast}, 0, payload(b.o.Payload), b.o.Timeout)
+	slowURL := slow.info + "/slow"
+	alone, err := burst(ctx, b.nc, t, []burstPart{fast}, 0, payload(b.o.Payload), b.o.Timeout)
 	if err != nil {
 		return fmt.Errorf("fast host alone: %w", err)
 	}
-	// The control, before the slow host's jobs keep the worker busy: the
-	// same jobs published, to a stream of their own that no worker reads.
 	js, err := jetstream.New(b.nc)
 	if err != nil {
 		return err
 	}
+	m := mixedResult{Runs: b.o.MixedRuns, FastAlone: alone[0].rate(), FastDelivered: b.o.MixedFast,
+		HostLimit: int64(defaultHostConcurrency(b.o.Concurrency))}
+	// Two controls, once each, before the slow host's jobs keep the worker
+	// busy: the slow host's jobs published to a stream of their own that no
+	// worker reads, and to one that a bare reader reads.
 	load := topology("mixedload")
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: load.Stream, Subjects: []string{load.Subject}}); err != nil {
 		return fmt.Errorf("control stream: %w", err)
 	}
 	defer js.DeleteStream(context.WithoutCancel(ctx), load.Stream)
-	var loaded, together []partResult
-	loadedCPU, err := b.cpuDuring(c, func() (err error) {
-		loaded, err = burst(ctx, b.nc, topology("mixed"), []burstPart{
-			{n: b.o.MixedSlow, url: slow.info + "/slow", subject: load.Subject}, fast,
-		}, 0, payload(b.o.Payload), b.o.Timeout)
-		return err
-	})
+	loaded, err := burst(ctx, b.nc, t, []burstPart{{n: b.o.MixedSlow, url: slowURL, subject: load.Subject}, fast},
+		0, payload(b.o.Payload), b.o.Timeout)
 	if err != nil {
 		return fmt.Errorf("fast host with the slow host's jobs published elsewhere: %w", err)
 	}
-	passed, err := b.mixedPassed(ctx, js, slow.info+"/slow", fast)
-	if err != nil {
+	m.FastLoaded = loaded[1].rate()
+	if m.FastPassed, err = b.mixedPassed(ctx, js, slowURL, fast); err != nil {
 		return fmt.Errorf("fast host with the slow host's jobs read by a bare reader: %w", err)
 	}
-	cons, err := js.Consumer(ctx, topology("mixed").Stream, topology("mixed").Durable)
+	// The in-stream control's subject: in the worker's stream, outside
+	// what its consumer takes.
+	stream, err := js.Stream(ctx, t.Stream)
 	if err != nil {
 		return err
 	}
-	readBefore, err := cons.Info(ctx)
+	unread := strings.TrimSuffix(t.Subject, ".send") + ".unread"
+	cfg := stream.CachedInfo().Config
+	cfg.Subjects = append(cfg.Subjects, unread)
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("in-stream control subject: %w", err)
+	}
+	cons, err := js.Consumer(ctx, t.Stream, t.Durable)
 	if err != nil {
 		return err
 	}
@@ -170,24 +200,76 @@ func (b *bench) mixed(ctx context.Context, r *report) error {
 		return err
 	}
 	hooks := profiling(c, b.o.MixedCPUProfile, "", 0)
-	if hooks != nil {
-		if err := hooks.before(); err != nil {
+	var mixedRates, inStreamRates []float64
+	var slowDone []int
+	inStream := func() error {
+		var parts []partResult
+		used, err := b.cpuDuring(c, func() (err error) {
+			parts, err = burst(ctx, b.nc, t, []burstPart{{n: b.o.MixedSlow, url: slowURL, subject: unread}, fast},
+				0, payload(b.o.Payload), b.o.Timeout)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("fast host with the slow host's jobs unread in the stream: %w", err)
+		}
+		m.WorkerCPUInStream += used.worker
+		m.NATSCPUInStream += used.nats
+		inStreamRates = append(inStreamRates, parts[1].rate())
+		return stream.Purge(ctx, jetstream.WithPurgeSubject(unread))
+	}
+	mixed := func(first bool) error {
+		before, err := cons.Info(ctx)
+		if err != nil {
 			return err
 		}
+		if first && hooks != nil {
+			if err := hooks.before(); err != nil {
+				return err
+			}
+		}
+		var parts []partResult
+		used, err := b.cpuDuring(c, func() (err error) {
+			parts, err = burst(ctx, b.nc, t, []burstPart{{n: b.o.MixedSlow, url: slowURL}, fast},
+				0, payload(b.o.Payload), b.o.Timeout)
+			return err
+		})
+		if first && hooks != nil {
+			err = errors.Join(err, hooks.after())
+		}
+		if err != nil {
+			return fmt.Errorf("fast and slow hosts together: %w", err)
+		}
+		after, err := cons.Info(ctx)
+		if err != nil {
+			return err
+		}
+		m.Read += after.Delivered.Consumer - before.Delivered.Consumer
+		m.WorkerCPU += used.worker
+		m.NATSCPU += used.nats
+		m.FastDelivered = min(m.FastDelivered, parts[1].Delivered)
+		mixedRates = append(mixedRates, parts[1].rate())
+		slowDone = append(slowDone, parts[0].Results)
+		// The slow host's jobs left are purged, and those the worker has
+		// already taken are waited for, so that the next run starts with
+		// an idle worker.
+		if err := stream.Purge(ctx); err != nil {
+			return err
+		}
+		return b.drain(ctx, slow)
 	}
-	togetherCPU, err := b.cpuDuring(c, func() (err error) {
-		together, err = burst(ctx, b.nc, topology("mixed"), []burstPart{
-			{n: b.o.MixedSlow, url: slow.info + "/slow"}, fast,
-		}, 0, payload(b.o.Payload), b.o.Timeout)
-		return err
-	})
-	readAfter, rerr := cons.Info(ctx)
-	err = errors.Join(err, rerr)
-	if hooks != nil {
-		err = errors.Join(err, hooks.after())
-	}
-	if err != nil {
-		return fmt.Errorf("fast and slow hosts together: %w", err)
+	for i := range b.o.MixedRuns {
+		var err error
+		if i%2 == 0 {
+			if err = inStream(); err == nil {
+				err = mixed(i == 0)
+			}
+		} else if err = mixed(false); err == nil {
+			err = inStream()
+		}
+		if err != nil {
+			return err
+		}
+		m.Shares = append(m.Shares, mixedRates[i]/inStreamRates[i])
 	}
 	var counts receiverCounts
 	if err := slow.callJSON(&counts, "counts"); err != nil {
@@ -197,18 +279,66 @@ func (b *bench) mixed(ctx context.Context, r *report) error {
 	if err != nil {
 		return err
 	}
-	r.Mixed = mixedResult{
-		FastAlone: alone[0].rate(), FastMixed: together[1].rate(), FastLoaded: loaded[1].rate(),
-		FastPassed: passed, FastDelivered: together[1].Delivered,
-		Read:            readAfter.Delivered.Consumer - readBefore.Delivered.Consumer,
-		WorkerCPULoaded: loadedCPU.worker, WorkerCPU: togetherCPU.worker,
-		NATSCPULoaded: loadedCPU.nats, NATSCPU: togetherCPU.nats,
-		SlowDone: together[0].Results, SlowPeak: counts.PeakInFlight,
-		HostLimit: int64(defaultHostConcurrency(b.o.Concurrency)), WorkerHWM: st.HWM,
-	}
-	b.logf("  fast host alone %.0f/s, with the slow host %.0f/s, with its jobs published elsewhere %.0f/s, read by a bare reader %.0f/s",
-		r.Mixed.FastAlone, r.Mixed.FastMixed, r.Mixed.FastLoaded, r.Mixed.FastPassed)
+	m.FastMixed, m.FastInStream, m.Share = median(mixedRates), median(inStreamRates), median(m.Shares)
+	m.SlowDone = int(median(intsToFloats(slowDone)))
+	m.SlowPeak, m.WorkerHWM = counts.PeakInFlight, st.HWM
+	r.Mixed = m
+	b.logf("  fast host alone %.0f/s; with the slow host's jobs published elsewhere %.0f/s, read by a bare reader %.0f/s",
+		m.FastAlone, m.FastLoaded, m.FastPassed)
+	b.logf("  with the slow host %.0f/s, with its jobs unread in the stream %.0f/s (medians); shares in order: %s",
+		m.FastMixed, m.FastInStream, formatFloats(m.Shares, 3))
 	return nil
+}
+
+// drain waits until the receiver r has had no request under way, and no new
+// one, for a while: the worker's requests to it are over.
+func (b *bench) drain(ctx context.Context, r *child) error {
+	quiet := max(2*b.o.SlowDelay, 100*time.Millisecond)
+	last := int64(-1)
+	deadline := time.Now().Add(b.o.Timeout)
+	for time.Now().Before(deadline) {
+		var counts receiverCounts
+		if err := r.callJSON(&counts, "counts"); err != nil {
+			return err
+		}
+		if counts.InFlight == 0 && counts.Requests == last {
+			return nil
+		}
+		last = counts.Requests
+		if !sleep.For(ctx, quiet) {
+			return ctx.Err()
+		}
+	}
+	return errors.New("the slow host's requests did not stop")
+}
+
+// median returns the median of v, 0 when empty.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(v))
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[len(s)/2]
+}
+
+func intsToFloats(v []int) []float64 {
+	f := make([]float64, len(v))
+	for i, x := range v {
+		f[i] = float64(x)
+	}
+	return f
+}
+
+// formatFloats writes v with prec decimals, separated by commas.
+func formatFloats(v []float64, prec int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.FormatFloat(x, 'f', prec, 64)
+	}
+	return strings.Join(s, ", ")
 }
 
 // cpuUsed is the CPU seconds of the worker and of the server over a run.
@@ -347,25 +477,33 @@ func (r *report) backlogFields(add func(section, label, key, value string), e2e 
 	}
 
 	m := r.Mixed
-	section := fmt.Sprintf("mixed, %d jobs to a host answering in %s with %d to a fast one", o.MixedSlow, o.SlowDelay, o.MixedFast)
-	add(section, "fast host deliveries/s alone / with the slow host", "mixed_fast_alone_dps", f(m.FastAlone, 0))
+	section := fmt.Sprintf("mixed, %d jobs to a host answering in %s with %d to a fast one, %d pairs of runs", o.MixedSlow, o.SlowDelay, o.MixedFast, m.Runs)
+	add(section, "fast host deliveries/s alone / among the slow host's jobs (median)", "mixed_fast_alone_dps", f(m.FastAlone, 0))
 	add(section, "", "mixed_fast_dps", f(m.FastMixed, 0))
-	add(section, "fast host delivered", "mixed_fast_delivered", strconv.Itoa(m.FastDelivered))
-	add(section, "with / alone", "mixed_fast_vs_alone", f(ratio(m.FastMixed, m.FastAlone), 3))
-	add(section, "fast host deliveries/s, the slow host's jobs published to a stream no worker reads", "mixed_fast_loaded_dps", f(m.FastLoaded, 0))
-	add(section, "with / published elsewhere (the worker's own share of the cost; target ≥ 0.8)", "mixed_fast_vs_loaded", f(ratio(m.FastMixed, m.FastLoaded), 3))
-	add(section, "fast host deliveries/s, the slow host's jobs read and handed back by a bare reader", "mixed_fast_passed_dps", f(m.FastPassed, 0))
-	add(section, "bare reader / published elsewhere (what reading them costs, whoever reads them)", "mixed_passed_vs_loaded", f(ratio(m.FastPassed, m.FastLoaded), 3))
-	add(section, "jobs the worker read while the fast host's were delivered (theirs included)", "mixed_read", strconv.FormatUint(m.Read, 10))
-	add(section, "worker CPU s meanwhile, with / published elsewhere", "mixed_worker_cpu_s", f(m.WorkerCPU, 3))
-	add(section, "", "mixed_loaded_worker_cpu_s", f(m.WorkerCPULoaded, 3))
-	add(section, "nats CPU s meanwhile, with / published elsewhere", "mixed_nats_cpu_s", f(m.NATSCPU, 3))
-	add(section, "", "mixed_loaded_nats_cpu_s", f(m.NATSCPULoaded, 3))
-	add(section, "slow host results by the fast host's last", "mixed_slow_done", strconv.Itoa(m.SlowDone))
+	add(section, "fast host delivered (fewest in a run)", "mixed_fast_delivered", strconv.Itoa(m.FastDelivered))
+	add(section, "among the slow host's / alone", "mixed_fast_vs_alone", f(ratio(m.FastMixed, m.FastAlone), 3))
+	add(section, "fast host deliveries/s, the slow host's jobs in the stream, on a subject no worker reads (median)", "mixed_fast_instream_dps", f(m.FastInStream, 0))
+	add(section, "among the slow host's / in the stream unread, median of the pairs (the worker's share; target ≥ 0.8)", "mixed_fast_vs_instream", f(m.Share, 3))
+	lo, hi := 0.0, 0.0
+	if len(m.Shares) > 0 {
+		lo, hi = slices.Min(m.Shares), slices.Max(m.Shares)
+	}
+	add(section, "the same, lowest / highest pair", "mixed_share_min", f(lo, 3))
+	add(section, "", "mixed_share_max", f(hi, 3))
+	add(section, "fast host deliveries/s, the slow host's jobs in a stream of their own no worker reads (one run)", "mixed_fast_loaded_dps", f(m.FastLoaded, 0))
+	add(section, "among the slow host's (median) / in a stream of their own", "mixed_fast_vs_loaded", f(ratio(m.FastMixed, m.FastLoaded), 3))
+	add(section, "fast host deliveries/s, the slow host's jobs read and handed back by a bare reader (one run)", "mixed_fast_passed_dps", f(m.FastPassed, 0))
+	add(section, "bare reader / in a stream of their own (what reading them costs, whoever reads them)", "mixed_passed_vs_loaded", f(ratio(m.FastPassed, m.FastLoaded), 3))
+	add(section, "jobs the worker read while the fast host's were delivered (theirs included), over the runs", "mixed_read", strconv.FormatUint(m.Read, 10))
+	add(section, "worker CPU s meanwhile, among the slow host's / in the stream unread, over the runs", "mixed_worker_cpu_s", f(m.WorkerCPU, 3))
+	add(section, "", "mixed_instream_worker_cpu_s", f(m.WorkerCPUInStream, 3))
+	add(section, "nats CPU s meanwhile, among the slow host's / in the stream unread, over the runs", "mixed_nats_cpu_s", f(m.NATSCPU, 3))
+	add(section, "", "mixed_instream_nats_cpu_s", f(m.NATSCPUInStream, 3))
+	add(section, "slow host results by the fast host's last (median)", "mixed_slow_done", strconv.Itoa(m.SlowDone))
 	add(section, "slow host requests in flight, peak / its share (HOST_CONCURRENCY)", "mixed_slow_peak_in_flight", strconv.FormatInt(m.SlowPeak, 10))
 	add(section, "", "mixed_host_limit", strconv.FormatInt(m.HostLimit, 10))
-	add(section, "worker peak RSS MiB (VmHWM), both runs", "mixed_worker_rss_peak_mib", f(float64(m.WorkerHWM)/mib, 1))
-	add(section, "targets met", "mixed_target_met", strconv.FormatBool(ratio(m.FastMixed, m.FastLoaded) >= 0.8 && m.SlowPeak <= m.HostLimit))
+	add(section, "worker peak RSS MiB (VmHWM), every run", "mixed_worker_rss_peak_mib", f(float64(m.WorkerHWM)/mib, 1))
+	add(section, "targets met", "mixed_target_met", strconv.FormatBool(m.Share >= 0.8 && m.SlowPeak <= m.HostLimit))
 
 	p := r.Paced
 	section = fmt.Sprintf("paced, %d jobs at %.0f/s", o.PacedJobs, o.PacedRate)

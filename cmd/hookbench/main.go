@@ -30,7 +30,7 @@
 //	    [-slow-cpuprofile f] [-slow-snapshot f [-slow-snapshot-at 1s]] \
 //	    [-events 5000] [-events-endpoints 4] [-events-cpuprofile f]
 //	    [-backlog-small 1000] [-backlog-large 20000] [-mixed-slow 20000] \
-//	    [-mixed-fast 2000] [-mixed-cpuprofile f] [-paced-jobs 5000] [-paced-rate 1000] \
+//	    [-mixed-fast 2000] [-mixed-runs 5] [-mixed-cpuprofile f] [-paced-jobs 5000] [-paced-rate 1000] \
 //	    [-paced-cpuprofile f] [-tracing-runs 4] [-tracing-cpuprofile f] \
 //	    [-policy-events 2000] [-policy-rate 100] [-phases "end to end,events"]
 package main
@@ -81,6 +81,7 @@ type options struct {
 	BacklogLarge     int
 	MixedSlow        int
 	MixedFast        int
+	MixedRuns        int
 	PacedJobs        int
 	PacedRate        float64
 	PacedCPUProfile  string
@@ -136,6 +137,7 @@ func main() {
 	flag.IntVar(&o.BacklogLarge, "backlog-large", 20000, "jobs in the large backlog run")
 	flag.IntVar(&o.MixedSlow, "mixed-slow", 20000, "jobs to the slow host (answering after slow-delay) in the mixed run")
 	flag.IntVar(&o.MixedFast, "mixed-fast", 2000, "jobs to the fast host in the mixed run")
+	flag.IntVar(&o.MixedRuns, "mixed-runs", 5, "pairs of mixed runs, each the fast host's jobs among the slow host's and among unread ones, in alternate order (0: 5)")
 	flag.StringVar(&o.MixedCPUProfile, "mixed-cpuprofile", "", "write a CPU profile of the worker while the mixed run's fast and slow hosts' jobs are published together to this file")
 	flag.IntVar(&o.PacedJobs, "paced-jobs", 5000, "jobs in the paced run")
 	flag.Float64Var(&o.PacedRate, "paced-rate", 1000, "jobs published per second in the paced run")
@@ -182,6 +184,12 @@ func (o *options) check() error {
 	}
 	if o.BacklogSmall < 1 || o.BacklogLarge < 1 || o.MixedSlow < 1 || o.MixedFast < 1 || o.PacedJobs < 1 || o.PacedRate <= 0 {
 		return errors.New("backlog, mixed and paced jobs and the paced rate must be positive")
+	}
+	if o.MixedRuns < 0 {
+		return errors.New("mixed-runs must not be negative")
+	}
+	if o.MixedRuns == 0 {
+		o.MixedRuns = 5
 	}
 	if o.PolicyEvents < 0 || o.PolicyRate < 0 {
 		return errors.New("policy-events and policy-rate must not be negative")

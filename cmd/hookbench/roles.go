@@ -88,6 +88,8 @@ func natsRole(args []string) error {
 type receiverCounts struct {
 	Requests     int64 `json:"requests"`
 	PeakInFlight int64 `json:"peak_in_flight"`
+	// InFlight is the number of requests under way.
+	InFlight int64 `json:"in_flight"`
 	// Conns counts the connections accepted.
 	Conns int64 `json:"conns"`
 }
@@ -154,7 +156,7 @@ func receiverRole(args []string) error {
 	defer srv.Close()
 	return serve(os.Stdin, os.Stdout, "http://"+ln.Addr().String(), map[string]command{
 		"counts": func([]string) (string, error) {
-			b, err := json.Marshal(receiverCounts{Requests: requests.Load(), PeakInFlight: peak.Load(), Conns: conns.Load()})
+			b, err := json.Marshal(receiverCounts{Requests: requests.Load(), PeakInFlight: peak.Load(), InFlight: inFlight.Load(), Conns: conns.Load()})
 			return string(b), err
 		},
 		"resetcounts": func([]string) (string, error) {
