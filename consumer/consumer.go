@@ -3,8 +3,8 @@
 // per job on the result subject and only then acknowledges the job.
 //
 // A job's way is: pull (a batch no larger than the free slots), handle
-// (decode, load what earlier deliveries left, take a host slot, deliver),
-// and settle, the one place that applies the job's disposition: publish
+// (decode, load what earlier deliveries left, take a host slot or wait for
+// one, parked when the wait is long, deliver), and settle, the one place that applies the job's disposition: publish
 // the result and acknowledge; or hand the job back, now or after a delay,
 // with its progress recorded. Deliveries that ended without either (a
 // worker died) are counted, and a job that loses too many is failed, so no
@@ -79,6 +79,16 @@ type Options struct {
 	// whose requests come back fast may use every slot but HostConcurrency
 	// when none do. 0 means Concurrency.
 	HostConcurrency int
+	// MaxParked and MaxParkedBytes bound the jobs parked at once: jobs
+	// whose host is busy and would keep them waiting in the worker's slots
+	// for long, which wait for the host apart, holding no slot and no
+	// goroutine (see Worker), and the memory they take (about twice each
+	// message's size). 0 means DefaultMaxParked and DefaultMaxParkedBytes.
+	// A negative MaxParked parks none: such jobs are handed back. Parked
+	// jobs are pending acknowledgement: with a consumer whose MaxAckPending
+	// is bounded, MaxParked should leave room for the jobs behind them.
+	MaxParked      int
+	MaxParkedBytes int64
 	// Working is the number of jobs in flight that may be doing work of
 	// their own at once (decoding, storing their result, handing back), as
 	// opposed to waiting on their destination; new jobs are taken only as
@@ -148,6 +158,15 @@ type stateStore interface {
 
 // Worker runs jobs from a durable pull consumer. Several Workers, in one
 // process or many, may share the consumer.
+//
+// A job whose destination host already has its HostConcurrency jobs in
+// flight waits for one of them to finish: in the worker's slots when the
+// wait is short, else parked, apart from the slots, when the host should
+// free one for it within a minute (parked jobs are kept alive as jobs in
+// flight are, and bounded by Options.MaxParked and MaxParkedBytes); a job
+// that can do neither is handed back, to come again when its host should
+// have a slot. A job parked for two minutes without getting a slot is
+// handed back, and so is every parked job when the worker stops.
 type Worker struct {
 	cfg        Options
 	pub        publisher
@@ -168,6 +187,8 @@ type Worker struct {
 	results *resultIndex
 	// tracer starts the jobs' spans; nil when not tracing.
 	tracer trace.Tracer
+	// background runs the hand-backs of parked jobs.
+	background sync.WaitGroup
 }
 
 // New checks that o holds what a Worker needs and returns the Worker it
@@ -228,6 +249,12 @@ func newWorker(o Options) *Worker {
 	if o.AckWait <= 0 {
 		o.AckWait = 30 * time.Second
 	}
+	if o.MaxParked == 0 {
+		o.MaxParked = DefaultMaxParked
+	}
+	if o.MaxParkedBytes <= 0 {
+		o.MaxParkedBytes = DefaultMaxParkedBytes
+	}
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -243,6 +270,8 @@ func newWorker(o Options) *Worker {
 		working: make(chan struct{}, o.Working),
 		tracer:  natstrace.Tracer(o.TracerProvider, "github.com/hookworker/hookworker/consumer"),
 	}
+	w.hosts.maxParked, w.hosts.maxParkedBytes = max(o.MaxParked, 0), o.MaxParkedBytes
+	w.hosts.expired = w.expired
 	// Interfaces holding nil pointers would not compare equal to nil.
 	w.maxPayload = func() int64 { return defaultMaxPayload }
 	if o.JetStream != nil {
@@ -267,9 +296,15 @@ func (w *Worker) Run(ctx context.Context) {
 	defer interrupt()
 	var wg sync.WaitGroup
 	w.pull(ctx, jobCtx, &wg)
+	// The parked jobs have not started: they go back at once.
+	w.handBackParked(w.hosts.unpark(), "worker stopping", false)
 
 	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	go func() {
+		wg.Wait()
+		w.background.Wait()
+		close(done)
+	}()
 	grace := time.NewTimer(w.cfg.ShutdownTimeout)
 	defer grace.Stop()
 	select {

@@ -107,6 +107,8 @@ type workerOpts struct {
 	// afterResult, when set, is called with the job id of every result the
 	// worker has stored, before it acknowledges the job.
 	afterResult func(id string)
+	// maxParked is Options.MaxParked.
+	maxParked int
 }
 
 // worker is one running Worker with its own connection.
@@ -186,7 +188,7 @@ func (e *env) startWorker(o workerOpts) *worker {
 			job.Webhook: webhooks.Prepare,
 			job.Discord: dc.Prepare,
 		},
-		Concurrency: o.concurrency, HostConcurrency: o.hostConcurrency, Working: o.working,
+		Concurrency: o.concurrency, HostConcurrency: o.hostConcurrency, Working: o.working, MaxParked: o.maxParked,
 		AckWait: e.topo.AckWait, ShutdownTimeout: o.shutdown, MaxRedeliveries: o.maxRedeliveries,
 		ResultSubject: e.topo.ResultSubject, FetchWait: 500 * time.Millisecond, Logger: log,
 		Limits: consumer.Limits{Timeout: scfg.Timeout, MaxRetries: scfg.MaxRetries, MaxProxyRetries: scfg.MaxProxyRetries},

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -36,28 +37,109 @@ type delivery struct {
 	// logger with the job's trace_id, made when first needed (see logFor).
 	span trace.Span
 	log  *slog.Logger
+	// stop ends the message's keep-alive.
+	stop func()
+	// send is the job's send, kept while the job is parked.
+	send func(context.Context, sender.Request) sender.Result
+	// next is the parked job that took the slot of its host this job
+	// released: it runs next, with this job's slot of the worker.
+	next *delivery
 }
 
 // handle runs one message to its disposition and settles it. It never
-// panics, and reports whether the job still holds its working token.
-func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) bool {
+// panics. It reports whether the job still holds its working token, and
+// the parked job, if any, that is to run next with the job's slot of the
+// worker (see resume). A job that handle parks is settled later, by resume
+// or handBackParked.
+func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) (token bool, next *delivery) {
 	w.metrics.JobReceived()
 	w.metrics.InFlight(1)
-	defer w.metrics.InFlight(-1)
-
-	stop := w.keepAlive(msg)
-	defer stop()
-
-	d := &delivery{msg: msg, start: time.Now(), token: true}
-	if w.tracer == nil {
-		w.settle(d, w.decide(ctx, d), stop)
-		return d.token
+	d := &delivery{msg: msg, start: time.Now(), token: true, stop: w.keepAlive(msg)}
+	if w.tracer != nil {
+		ctx = w.startSpan(ctx, d)
 	}
-	ctx = w.startSpan(ctx, d)
-	disp := w.decide(ctx, d)
-	w.settle(d, disp, stop)
-	w.endSpan(d, &disp)
-	return d.token
+	disp := w.decide(ctx, d, w.run)
+	if disp.kind == wait {
+		return d.token, nil
+	}
+	w.finish(d, disp)
+	return d.token, d.next
+}
+
+// resume runs parked job d, which its host's released slot went to, with
+// the slot of the worker of the job that released it: it takes a working
+// token, sends the job and settles it; or, when ctx ends first, hands it
+// back. It reports what handle does.
+func (w *Worker) resume(ctx context.Context, d *delivery) (token bool, next *delivery) {
+	select {
+	case w.working <- struct{}{}:
+		d.token = true
+	case <-ctx.Done():
+		d.next = w.hosts.release(d.host, 0)
+		w.finish(d, handBack(0, "worker stopping"))
+		return false, d.next
+	}
+	if d.span != nil {
+		ctx = trace.ContextWithSpan(ctx, d.span)
+	}
+	w.finish(d, w.decide(ctx, d, w.sendParked))
+	return d.token, d.next
+}
+
+// sendParked sends parked job d, which holds a slot of its host.
+func (w *Worker) sendParked(ctx context.Context, d *delivery) disposition {
+	return w.sendHeld(ctx, d, d.send)
+}
+
+// finish settles d as disp says and ends its span.
+func (w *Worker) finish(d *delivery, disp disposition) {
+	w.settle(d, disp, d.stop)
+	d.stop()
+	if d.span != nil {
+		w.endSpan(d, &disp)
+	}
+	w.metrics.InFlight(-1)
+}
+
+// handBackParked hands back parked jobs ds, which did not get a slot of
+// their host, why, and returns when they are: each comes again at once, or
+// when its host should have a slot for it when paced.
+func (w *Worker) handBackParked(ds []*delivery, why string, paced bool) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, handBackParkedAtOnce)
+	for _, d := range ds {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			var delay time.Duration
+			if paced {
+				delay = w.hosts.queue(d.host, w.hosts.now())
+			}
+			w.finish(d, handBack(delay, why))
+		})
+	}
+	wg.Wait()
+}
+
+// expired hands back parked jobs ds that waited too long, in the
+// background (Run waits for it). It is called with the hostLimiter's lock
+// held, before the worker's Run can find the parked jobs gone and wait for
+// the background: so it only starts the work.
+func (w *Worker) expired(ds []*delivery) {
+	w.background.Add(1)
+	go func() {
+		defer w.background.Done()
+		w.handBackParked(ds, "parked too long", true)
+	}()
+}
+
+// handBackParkedAtOnce bounds the parked jobs handed back at once.
+const handBackParkedAtOnce = 64
+
+// parkedSize is the memory parked job d is taken to hold: its message,
+// its decoded job (as large again) and what goes with them.
+func parkedSize(d *delivery) int64 {
+	return 2*int64(len(d.msg.Data())) + 1024
 }
 
 // returnUnstarted settles a job fetched as the worker stops, without
@@ -72,9 +154,9 @@ func (w *Worker) returnUnstarted(ctx context.Context, msg jetstream.Msg) {
 	w.settle(d, disp, func() {})
 }
 
-// decide runs the delivery path and returns its disposition; a panic on the
-// way becomes a failed result.
-func (w *Worker) decide(ctx context.Context, d *delivery) (disp disposition) {
+// decide runs path, the delivery path or the rest of it, and returns its
+// disposition; a panic on the way becomes a failed result.
+func (w *Worker) decide(ctx context.Context, d *delivery, path func(context.Context, *delivery) disposition) (disp disposition) {
 	defer func() {
 		if p := recover(); p != nil {
 			w.logFor(d).Error("job panicked", "job_id", d.job.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -83,7 +165,7 @@ func (w *Worker) decide(ctx context.Context, d *delivery) (disp disposition) {
 			disp = ack(newResult(&d.job, r))
 		}
 	}()
-	return w.run(ctx, d)
+	return path(ctx, d)
 }
 
 // run takes a job from its message to a disposition. It is the bottom of
@@ -101,21 +183,49 @@ func (w *Worker) run(ctx context.Context, d *delivery) disposition {
 	if err != nil {
 		return w.reject(d, err)
 	}
-	// A job whose destination host is saturated waits for a slot only when
-	// the wait is short; else it is handed back: waiting would hold a global
-	// slot, and 10,000 jobs to a dead host would then fill every slot while
-	// the jobs behind them, to healthy hosts, waited their turn. Handed
-	// back, the dead host's jobs hold at most HostConcurrency slots, and
-	// their redeliveries are spread out at the pace the host frees slots, so
-	// that they do not crowd out the jobs behind them either (the server
-	// hands out redeliveries first).
-	if !w.hosts.tryAcquire(d.host) && !w.waitHost(ctx, d) {
-		return handBack(w.hosts.queue(d.host, w.hosts.now()), "host busy")
+	// A job whose destination host is saturated waits for a slot in the
+	// process, holding one of the worker's, only when the wait is short:
+	// 10,000 jobs to a dead host would otherwise fill every slot while the
+	// jobs behind them, to healthy hosts, waited their turn. A job whose
+	// wait would be longer is parked, holding nothing, when its host should
+	// have a slot for it within a minute and the bounds of parked jobs
+	// allow; else it is handed back, its redelivery paced at the rate the
+	// host frees slots, so that the redeliveries do not crowd out the jobs
+	// behind them either (the server hands out redeliveries first). Either
+	// way the host's jobs hold at most HostConcurrency slots.
+	if !w.hosts.tryAcquire(d.host) {
+		if disp, ok := w.waitOrPark(ctx, d, send); !ok {
+			return disp
+		}
 	}
+	return w.sendHeld(ctx, d, send)
+}
+
+// sendHeld sends d's job, which holds a slot of its host, and releases the
+// slot: to a parked job, d.next, when the host's line is empty.
+func (w *Worker) sendHeld(ctx context.Context, d *delivery, send func(context.Context, sender.Request) sender.Result) disposition {
 	acquired := time.Now()
-	defer func() { w.hosts.release(d.host, time.Since(acquired)) }()
+	defer func() { d.next = w.hosts.release(d.host, time.Since(acquired)) }()
 	res := w.deliver(ctx, d, send)
 	return w.outcome(d, &res)
+}
+
+// waitOrPark gets d a slot of its busy host (see run). It reports whether
+// d holds one; if not, it returns d's disposition: parked, or handed back.
+func (w *Worker) waitOrPark(ctx context.Context, d *delivery, send func(context.Context, sender.Request) sender.Result) (disposition, bool) {
+	if w.waitHost(ctx, d) {
+		return disposition{}, true
+	}
+	if ctx.Err() == nil {
+		d.send = send
+		switch w.hosts.park(d, parkedSize(d)) {
+		case parkGot:
+			return disposition{}, true
+		case parked:
+			return disposition{kind: wait}, false
+		}
+	}
+	return handBack(w.hosts.queue(d.host, w.hosts.now()), "host busy"), false
 }
 
 // waitHost waits in the line of d's host for a slot, without a working
@@ -138,7 +248,7 @@ func (w *Worker) waitHost(ctx context.Context, d *delivery) bool {
 	}
 	if !d.token {
 		// Interrupted while waiting for the token: hand the job back.
-		w.hosts.release(d.host, 0)
+		d.next = w.hosts.release(d.host, 0)
 		return false
 	}
 	return true

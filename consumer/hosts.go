@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +54,23 @@ const (
 // of a line that does not move for that long.
 const maxQueueWait = 100 * time.Millisecond
 
+// Parking: a job that finds its host busy, and would wait in its line for
+// longer than maxQueueWait, is parked (see hostLimiter.park) when its host
+// should free a slot for it within maxParkWait; one parked for parkExpiry
+// without getting a slot is handed back. At most DefaultMaxParked jobs, of
+// DefaultMaxParkedBytes, are parked at once.
+const (
+	maxParkWait = time.Minute
+	parkExpiry  = 2 * maxParkWait
+	// parkCheckEvery is how often the parked jobs are checked for expiry
+	// while there are any.
+	parkCheckEvery = maxParkWait / 4
+	// DefaultMaxParked and DefaultMaxParkedBytes bound the parked jobs of a
+	// worker: their number, and the memory they take (parkedSize).
+	DefaultMaxParked      = 10000
+	DefaultMaxParkedBytes = 64 << 20
+)
+
 // hostSweepEvery is how often a hostLimiter forgets the hosts it no longer
 // needs to know.
 const hostSweepEvery = time.Minute
@@ -75,6 +93,12 @@ const hostSweepEvery = time.Minute
 //     paced at the rate the host frees slots. A released slot goes straight
 //     to the first job in line; a job keeps its place while the line moves,
 //     and leaves it (handed back) when the line stands still.
+//   - A job whose wait in the line would be longer is parked, when its host
+//     should have a slot for it within maxParkWait and the bounds of parked
+//     jobs allow: it waits behind the line without a goroutine, a working
+//     token or a slot of the worker, and a released slot of its host goes
+//     to it (release returns it) when the line is empty. Else it is handed
+//     back, paced at the rate the host frees slots.
 //
 // A host with no job in flight is forgotten when the last of its
 // hand-backs is due; the ones that were not (their queue still ran at
@@ -87,10 +111,19 @@ type hostLimiter struct {
 	// worker's slots but limit, less limit.
 	spare int
 	// waiting is the number of jobs in every host's line.
-	waiting   int
-	hosts     map[string]*hostSlots
-	now       func() time.Time
-	lastSweep time.Time
+	waiting int
+	// parked and parkedBytes are the number of parked jobs and their
+	// size, bounded by maxParked and maxParkedBytes; closed stops parking
+	// (the worker stops). checking reports whether the expiry check is
+	// armed; expired is told of the jobs it hands back, with mu held: it
+	// must not block.
+	parked, maxParked           int
+	parkedBytes, maxParkedBytes int64
+	closed, checking            bool
+	expired                     func([]*delivery)
+	hosts                       map[string]*hostSlots
+	now                         func() time.Time
+	lastSweep                   time.Time
 }
 
 // hostSlots is what a hostLimiter knows of one host.
@@ -106,8 +139,18 @@ type hostSlots struct {
 	moved time.Time
 	// line holds the jobs waiting for a slot, first come first.
 	line []*hostWaiter
+	// parked holds the parked jobs, first come first, behind the line.
+	parked []parkedJob
 	// next is when the job handed back last is due.
 	next time.Time
+}
+
+// parkedJob is one parked job.
+type parkedJob struct {
+	d    *delivery
+	size int64
+	// until is when it is handed back if it has not got a slot.
+	until time.Time
 }
 
 // hostWaiter is one job waiting in a host's line.
@@ -120,6 +163,7 @@ type hostWaiter struct {
 // total slots.
 func newHostLimiter(limit, total int) *hostLimiter {
 	return &hostLimiter{limit: limit, spare: max(0, total-2*limit), hosts: make(map[string]*hostSlots),
+		maxParked: DefaultMaxParked, maxParkedBytes: DefaultMaxParkedBytes,
 		now: time.Now, lastSweep: time.Now()}
 }
 
@@ -154,7 +198,7 @@ func (h *hostLimiter) tryAcquire(host string) bool {
 	defer h.mu.Unlock()
 	now := h.now()
 	s := h.slots(host, now)
-	if len(s.line) > 0 || !h.free(s, now) {
+	if len(s.line) > 0 || len(s.parked) > 0 || !h.free(s, now) {
 		return false
 	}
 	s.take(now)
@@ -163,16 +207,23 @@ func (h *hostLimiter) tryAcquire(host string) bool {
 
 // acquire takes a slot of host, waiting in the host's line when the wait
 // is short (see hostLimiter). It reports false, and holds no slot, when the
-// job is to be handed back instead: the wait would be long, the job did not
-// get a slot and no slot of its host was released for maxQueueWait, or ctx
-// ended. While none of the host's jobs has finished yet, the first limit
-// jobs in line wait defaultHold, those behind them minHostWait, and none
-// joins behind them once the host has held its slots minHostWait. wait runs
-// before the job starts to wait (and only then), resume after the wait.
+// job is to be parked or handed back instead: the wait would be long (or
+// the host has parked jobs, which go first), the job did not get a slot and
+// no slot of its host was released for maxQueueWait, or ctx ended. While
+// none of the host's jobs has finished yet, the first limit jobs in line
+// wait defaultHold, those behind them minHostWait, and none joins behind
+// them once the host has held its slots minHostWait. wait runs before the
+// job starts to wait (and only then), resume after the wait.
 func (h *hostLimiter) acquire(ctx context.Context, host string, wait, resume func()) bool {
 	h.mu.Lock()
 	now := h.now()
 	s := h.slots(host, now)
+	if len(s.parked) > 0 {
+		// The line is for short waits; a host with parked jobs is one
+		// whose jobs wait long, and a job joins them behind.
+		h.mu.Unlock()
+		return false
+	}
 	if len(s.line) == 0 && h.free(s, now) {
 		s.take(now)
 		h.mu.Unlock()
@@ -263,13 +314,15 @@ func (s *hostSlots) expectedWait(n, busy int, now time.Time) time.Duration {
 }
 
 // release frees a slot of host, held for held (0: not held for a delivery,
-// not measured): the first job in the host's line takes it.
-func (h *hostLimiter) release(host string, held time.Duration) {
+// not measured): the first job in the host's line takes it, or else the
+// first parked job, which release returns: the caller hands it its slot of
+// the worker and runs it (see Worker.resume).
+func (h *hostLimiter) release(host string, held time.Duration) *delivery {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.hosts[host]
 	if s == nil {
-		return
+		return nil
 	}
 	switch {
 	case held <= 0:
@@ -291,11 +344,112 @@ func (h *hostLimiter) release(host string, held time.Duration) {
 		h.waiting--
 		s.busy++
 		close(w.ready)
-		return
+		return nil
 	}
-	if s.busy <= 0 && !s.next.After(now) {
+	if len(s.line) == 0 && len(s.parked) > 0 && h.free(s, now) {
+		p := s.parked[0]
+		s.parked[0] = parkedJob{}
+		s.parked = s.parked[1:]
+		h.unparked(p)
+		s.busy++
+		return p.d
+	}
+	if s.busy <= 0 && len(s.parked) == 0 && !s.next.After(now) {
 		delete(h.hosts, host)
 	}
+	return nil
+}
+
+// parkOutcome is what became of a job park was asked to park.
+type parkOutcome int
+
+const (
+	// notParked: the job is to be handed back.
+	notParked parkOutcome = iota
+	// parked: the job waits for a slot of its host, holding nothing.
+	parked
+	// parkGot: the host had a free slot after all; the job holds it.
+	parkGot
+)
+
+// park parks d, whose host is busy and whose wait in the host's line would
+// be long: it waits behind the line, holding nothing, until release hands
+// it a slot of its host. d is not parked, and is to be handed back, when
+// the worker stops, the bounds of parked jobs are reached, or the host
+// should not free a slot for it within maxParkWait; it takes a slot
+// instead when its host freed one meanwhile. A parked job that has not got
+// a slot after parkExpiry is handed back: h.expired is told.
+func (h *hostLimiter) park(d *delivery, size int64) parkOutcome {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.now()
+	s := h.slots(d.host, now)
+	if len(s.line) == 0 && len(s.parked) == 0 && h.free(s, now) {
+		s.take(now)
+		return parkGot
+	}
+	if h.closed || h.parked >= h.maxParked || h.parkedBytes+size > h.maxParkedBytes ||
+		s.expectedWait(len(s.line)+len(s.parked)+1, s.busy, now) > maxParkWait {
+		return notParked
+	}
+	s.parked = append(s.parked, parkedJob{d: d, size: size, until: now.Add(parkExpiry)})
+	h.parked++
+	h.parkedBytes += size
+	if !h.checking && h.expired != nil {
+		h.checking = true
+		time.AfterFunc(parkCheckEvery, h.expire)
+	}
+	return parked
+}
+
+// unparked counts p out of the parked jobs. h.mu is held.
+func (h *hostLimiter) unparked(p parkedJob) {
+	h.parked--
+	h.parkedBytes -= p.size
+}
+
+// expire hands back the parked jobs that are due, and checks again after
+// parkCheckEvery while some are parked.
+func (h *hostLimiter) expire() {
+	h.mu.Lock()
+	now := h.now()
+	var due []*delivery
+	for _, s := range h.hosts {
+		n := 0
+		for n < len(s.parked) && !s.parked[n].until.After(now) {
+			due = append(due, s.parked[n].d)
+			h.unparked(s.parked[n])
+			n++
+		}
+		if n > 0 {
+			s.parked = slices.Delete(s.parked, 0, n)
+		}
+	}
+	h.checking = h.parked > 0 && !h.closed
+	if h.checking {
+		time.AfterFunc(parkCheckEvery, h.expire)
+	}
+	if len(due) > 0 {
+		h.expired(due)
+	}
+	h.mu.Unlock()
+}
+
+// unpark stops parking and returns every parked job, to be handed back:
+// the worker stops.
+func (h *hostLimiter) unpark() []*delivery {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	var all []*delivery
+	for _, s := range h.hosts {
+		for _, p := range s.parked {
+			all = append(all, p.d)
+			h.unparked(p)
+		}
+		s.parked = nil
+	}
+	return all
 }
 
 // sweep forgets the hosts with no job in flight whose hand-backs are all
@@ -303,7 +457,7 @@ func (h *hostLimiter) release(host string, held time.Duration) {
 func (h *hostLimiter) sweep(now time.Time) {
 	h.lastSweep = now
 	for k, s := range h.hosts {
-		if s.busy <= 0 && !s.next.After(now) {
+		if s.busy <= 0 && len(s.parked) == 0 && !s.next.After(now) {
 			delete(h.hosts, k)
 		}
 	}
@@ -333,6 +487,10 @@ func (h *hostLimiter) queue(host string, now time.Time) time.Duration {
 	}
 	if s.next.Before(now) {
 		s.next = now
+	}
+	// Behind the parked jobs, which take the host's next slots.
+	if after := now.Add(hold * time.Duration(len(s.parked)) / time.Duration(h.limit)); s.next.Before(after) {
+		s.next = after
 	}
 	s.next = s.next.Add(hold / time.Duration(h.limit))
 	if limit := now.Add(maxHostWait); s.next.After(limit) {

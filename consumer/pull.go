@@ -127,8 +127,17 @@ func (w *Worker) runJobs(ctx context.Context, msg jetstream.Msg, next <-chan jet
 	defer wg.Done()
 	var idle *time.Timer
 	for {
-		if w.handle(ctx, msg) {
-			<-w.working
+		token, then := w.handle(ctx, msg)
+		for {
+			if token {
+				<-w.working
+			}
+			if then == nil {
+				break
+			}
+			// A parked job that took the slot of its host this job
+			// released: it runs with this job's slot of the worker.
+			token, then = w.resume(ctx, then)
 		}
 		release(1)
 		if idle == nil {

@@ -27,6 +27,9 @@ const (
 	// confirm acknowledges the job: its result is stored already (a
 	// delivery lost before its acknowledgement stored it).
 	confirm
+	// wait leaves the job parked (see hostLimiter.park): it is settled
+	// later.
+	wait
 )
 
 // disposition is the one decision the delivery path returns for a job.

@@ -192,7 +192,7 @@ func TestShutdownRaceSettlesByOutcome(t *testing.T) {
 			})
 			msg := &ackMsg{data: []byte(settleJob)}
 			w.working <- struct{}{}
-			if w.handle(ctx, msg) {
+			if token, _ := w.handle(ctx, msg); token {
 				<-w.working
 			}
 
@@ -228,7 +228,7 @@ func TestRejectedBeforeHostSlot(t *testing.T) {
 	}
 	msg := &ackMsg{data: []byte(`{"id":"d1","type":"discord","url":"https://discord.com/api/webhooks/1/t","discord":{"content":5}}`)}
 	w.working <- struct{}{}
-	if w.handle(context.Background(), msg) {
+	if token, _ := w.handle(context.Background(), msg); token {
 		<-w.working
 	}
 	if len(msg.verbs) != 1 || msg.verbs[0] != "ack" || len(pub.msgs) != 1 {
@@ -259,7 +259,7 @@ func TestOnAttemptReachesTheRequest(t *testing.T) {
 	}
 	msg := &ackMsg{data: []byte(settleJob)}
 	w.working <- struct{}{}
-	if w.handle(context.Background(), msg) {
+	if token, _ := w.handle(context.Background(), msg); token {
 		<-w.working
 	}
 	if len(heard) != 1 || heard[0].ID != "j1" || len(pub.msgs) != 1 {
