@@ -21,7 +21,7 @@ func TestHostParkingServesInOrder(t *testing.T) {
 		if !h.tryAcquire("a:443") {
 			t.Fatal("free slot refused")
 		}
-		time.Sleep(time.Second) // the host holds its slot a second, so far
+		h.hosts["a:443"].hold = time.Second
 		first, second := parkable("a:443"), parkable("a:443")
 		for _, d := range []*delivery{first, second} {
 			if got := h.park(d, 100); got != parked {
@@ -96,6 +96,16 @@ func TestHostParkingBounds(t *testing.T) {
 		}
 		if got := h.park(parkable("b:443"), 10); got != parkGot {
 			t.Errorf("park of an idle host's job = %v, want its free slot taken", got)
+		}
+
+		// A host not measured yet, or a fast one, keeps its jobs in line
+		// or hands them back: its slots may be lent beyond its share.
+		for _, hold := range []time.Duration{0, maxQueueWait} {
+			h = newHostLimiter(1, 4)
+			busy(h, hold)
+			if got := h.park(parkable("a:443"), 10); got == parked {
+				t.Errorf("a job of a host holding a slot %s was parked", hold)
+			}
 		}
 
 		// A host that holds a slot 40 s: the first parked job waits 40 s,

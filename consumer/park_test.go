@@ -1,8 +1,8 @@
 package consumer_test
 
 import (
-	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,10 +11,11 @@ import (
 )
 
 // A slow host's jobs beyond its share wait for it parked, apart from the
-// worker's slots, instead of going back to the server: none is delivered
-// twice by the server, the host never gets more than its share at once,
-// and a fast host's jobs behind them are delivered meanwhile. With parking
-// off, the same jobs are handed back.
+// worker's slots, instead of going back to the server: once the worker
+// has measured the host slow, none of the host's jobs is delivered twice
+// by the server, the host never gets more than its share at once, and a
+// fast host's jobs behind them are delivered meanwhile. With parking off,
+// the same jobs are handed back.
 func TestSlowHostJobsParked(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -28,55 +29,67 @@ func TestSlowHostJobsParked(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, 5*time.Second)
-			var inFlight, peak atomic.Int64
+			var inFlight, peak, requests atomic.Int64
+			secondIn, published := make(chan struct{}), make(chan struct{})
 			slow := newReceiver(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
 				n := inFlight.Add(1)
 				defer inFlight.Add(-1)
 				for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 				}
-				time.Sleep(40 * time.Millisecond)
+				if requests.Add(1) == 2 {
+					// The host is measured slow and busy: the test
+					// publishes the rest now.
+					close(secondIn)
+					<-published
+				}
+				time.Sleep(150 * time.Millisecond)
 				w.WriteHeader(http.StatusNoContent)
 			})
 			fast := newReceiver(t, nil)
-			const slowJobs, fastJobs = 12, 4
-			for i := range slowJobs {
-				e.publishAsync(fmt.Sprintf(`{"id":"slow-%d","url":%q,"payload":{}}`, i, slow.URL))
-			}
-			for i := range fastJobs {
-				e.publishAsync(fmt.Sprintf(`{"id":"fast-%d","url":%q,"payload":{}}`, i, fast.URL))
-			}
+			const slowJobs, fastJobs = 10, 4
+			e.publishJobs("first", 2, slow.URL)
 			e.publishWait()
 			e.startWorker(workerOpts{concurrency: 4, hostConcurrency: 1, maxParked: tt.maxParked})
-			fastDone := -1
-			results := e.waitResults(slowJobs + fastJobs)
-			for i, r := range results {
-				if r.Outcome != job.Delivered || r.Attempts != 1 {
-					t.Errorf("result = %+v, want delivered at the first attempt", r)
-				}
-				if r.ID[:4] == "fast" {
-					fastDone = i
-				}
-			}
-			if fastDone >= len(results)-1 {
-				t.Errorf("the fast host's last job finished last of all (%d of %d), want before the slow host's", fastDone+1, len(results))
-			}
-			if p := peak.Load(); p != 1 {
-				t.Errorf("the slow host had %d requests at once, want 1 (HostConcurrency)", p)
-			}
-			if got := slow.total.Load(); got != slowJobs {
-				t.Errorf("slow host got %d requests, want %d", got, slowJobs)
-			}
+			<-secondIn
 			cons, err := e.js.Consumer(t.Context(), e.topo.Stream, e.topo.Durable)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ci, err := cons.Info(t.Context())
+			before, err := cons.Info(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.publishJobs("slow", slowJobs, slow.URL)
+			e.publishJobs("fast", fastJobs, fast.URL)
+			e.publishWait()
+			time.Sleep(300 * time.Millisecond) // the worker takes them
+			close(published)
+			fastDone := -1
+			results := e.waitResults(2 + slowJobs + fastJobs)
+			for i, r := range results {
+				if r.Outcome != job.Delivered || r.Attempts != 1 {
+					t.Errorf("result = %+v, want delivered at the first attempt", r)
+				}
+				if strings.HasPrefix(r.ID, "fast") {
+					fastDone = i
+				}
+			}
+			if fastDone >= len(results)-slowJobs/2 {
+				t.Errorf("the fast host's last job finished %d of %d, want before most of the slow host's", fastDone+1, len(results))
+			}
+			if p := peak.Load(); p != 1 {
+				t.Errorf("the slow host had %d requests at once, want 1 (HostConcurrency)", p)
+			}
+			if got := slow.total.Load(); got != 2+slowJobs {
+				t.Errorf("slow host got %d requests, want %d", got, 2+slowJobs)
+			}
+			after, err := cons.Info(t.Context())
 			if err != nil {
 				t.Fatal(err)
 			}
 			// Every delivery takes a consumer sequence: those beyond the
-			// jobs are redeliveries.
-			again := ci.Delivered.Consumer - slowJobs - fastJobs
+			// jobs published meanwhile are redeliveries.
+			again := after.Delivered.Consumer - before.Delivered.Consumer - slowJobs - fastJobs
 			if handedBack := again > 0; handedBack != tt.handBacks {
 				t.Errorf("%d deliveries again by the server, want hand-backs %v", again, tt.handBacks)
 			}
@@ -91,11 +104,14 @@ func TestStopHandsBackParkedJobs(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 5*time.Second)
 	release := make(chan struct{})
-	firstIn := make(chan struct{})
+	stuckIn := make(chan struct{})
 	var requests atomic.Int64
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) {
-		if requests.Add(1) == 1 {
-			close(firstIn)
+		switch requests.Add(1) {
+		case 1: // the host is measured slow
+			time.Sleep(150 * time.Millisecond)
+		case 2: // and then stuck
+			close(stuckIn)
 			select {
 			case <-release:
 			case <-r.Context().Done():
@@ -103,19 +119,17 @@ func TestStopHandsBackParkedJobs(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-	ids := e.publishJobs("stuck", 4, rc.URL)
-	e.publishWait()
+	ids := e.publishJobs("first", 2, rc.URL)
 	a := e.startWorker(workerOpts{concurrency: 4, hostConcurrency: 1, shutdown: time.Minute})
-	<-firstIn
+	<-stuckIn
 	cons, err := e.js.Consumer(t.Context(), e.topo.Stream, e.topo.Durable)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The three behind the stuck one leave the host's line within its
-	// patience for a host not measured yet, and are parked.
-	time.Sleep(1500 * time.Millisecond)
-	if ci, err := cons.Info(t.Context()); err != nil || ci.NumAckPending != 4 || ci.NumRedelivered != 0 {
-		t.Fatalf("consumer info %+v, %v: want all 4 jobs with the worker, none handed back", ci, err)
+	ids = append(ids, e.publishJobs("parked", 3, rc.URL)...)
+	time.Sleep(300 * time.Millisecond) // the worker takes them
+	if ci, err := cons.Info(t.Context()); err != nil || ci.NumAckPending != 4 || ci.Delivered.Consumer != 5 {
+		t.Fatalf("consumer info %+v, %v: want the 4 jobs left with the worker, none handed back", ci, err)
 	}
 	stopped := make(chan struct{})
 	go func() {
@@ -124,16 +138,26 @@ func TestStopHandsBackParkedJobs(t *testing.T) {
 		close(stopped)
 	}()
 	e.startWorker(workerOpts{concurrency: 4})
-	got := e.waitResults(3)
+	var got []job.Result
+	for len(got) < 4 {
+		got = append(got, e.waitResults(1)...)
+	}
 	select {
 	case <-stopped:
 		t.Fatal("the stopping worker returned while its request was stuck")
 	default:
 	}
+	parked := 0
 	for _, r := range got {
 		if r.Outcome != job.Delivered || r.Attempts != 1 {
-			t.Errorf("result = %+v, want delivered at the first attempt by the second worker", r)
+			t.Errorf("result = %+v, want delivered at the first attempt", r)
 		}
+		if strings.HasPrefix(r.ID, "parked") {
+			parked++
+		}
+	}
+	if parked != 3 {
+		t.Errorf("results %+v came before the stuck job's, want the 3 parked jobs among them", got)
 	}
 	close(release)
 	<-stopped
