@@ -297,8 +297,11 @@ func (w *Worker) Run(ctx context.Context) {
 	defer interrupt()
 	var wg sync.WaitGroup
 	w.pull(ctx, jobCtx, &wg)
-	// The parked jobs have not started: they go back at once.
-	w.handBackParked(w.hosts.unpark(), "worker stopping", false)
+	// The parked jobs have not started: they go back at once, while the
+	// jobs in flight have their grace.
+	if parked := w.hosts.unpark(); len(parked) > 0 {
+		w.background.Go(func() { w.handBackParked(parked, "worker stopping", false) })
+	}
 
 	done := make(chan struct{})
 	go func() {

@@ -60,7 +60,10 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) (token bool, nex
 	}
 	disp := w.decide(ctx, d, w.run)
 	if disp.kind == wait {
-		return d.token, nil
+		// Parked, with its working token (see waitOrPark), which stays
+		// with this goroutine. d is no longer this goroutine's: the job
+		// that frees a slot of its host may be running it already.
+		return true, nil
 	}
 	w.finish(d, disp)
 	return d.token, d.next
@@ -216,7 +219,9 @@ func (w *Worker) waitOrPark(ctx context.Context, d *delivery, send func(context.
 	if w.waitHost(ctx, d) {
 		return disposition{}, true
 	}
-	if ctx.Err() == nil {
+	// Only a job that holds its working token is parked: its goroutine
+	// keeps the token, and goes on to other jobs.
+	if ctx.Err() == nil && d.token {
 		d.send = send
 		switch w.hosts.park(d, parkedSize(d)) {
 		case parkGot:

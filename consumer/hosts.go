@@ -116,11 +116,12 @@ type hostLimiter struct {
 	// parked and parkedBytes are the number of parked jobs and their
 	// size, bounded by maxParked and maxParkedBytes; closed stops parking
 	// (the worker stops). checking reports whether the expiry check is
-	// armed; expired is told of the jobs it hands back, with mu held: it
-	// must not block.
+	// armed (check); expired is told of the jobs it hands back, with mu
+	// held: it must not block.
 	parked, maxParked           int
 	parkedBytes, maxParkedBytes int64
 	closed, checking            bool
+	check                       *time.Timer
 	expired                     func([]*delivery)
 	hosts                       map[string]*hostSlots
 	now                         func() time.Time
@@ -403,7 +404,7 @@ func (h *hostLimiter) park(d *delivery, size int64) parkOutcome {
 	h.parkedBytes += size
 	if !h.checking && h.expired != nil {
 		h.checking = true
-		time.AfterFunc(parkCheckEvery, h.expire)
+		h.check = time.AfterFunc(parkCheckEvery, h.expire)
 	}
 	return parked
 }
@@ -433,7 +434,7 @@ func (h *hostLimiter) expire() {
 	}
 	h.checking = h.parked > 0 && !h.closed
 	if h.checking {
-		time.AfterFunc(parkCheckEvery, h.expire)
+		h.check = time.AfterFunc(parkCheckEvery, h.expire)
 	}
 	if len(due) > 0 {
 		h.expired(due)
@@ -447,6 +448,10 @@ func (h *hostLimiter) unpark() []*delivery {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closed = true
+	if h.check != nil {
+		h.check.Stop()
+		h.checking = false
+	}
 	var all []*delivery
 	for _, s := range h.hosts {
 		for _, p := range s.parked {

@@ -14,8 +14,9 @@ import (
 // worker's slots, instead of going back to the server: once the worker
 // has measured the host slow, none of the host's jobs is delivered twice
 // by the server, the host never gets more than its share at once, and a
-// fast host's jobs behind them are delivered meanwhile. With parking off,
-// the same jobs are handed back.
+// fast host's jobs behind them are delivered meanwhile, while the last of
+// them wait longer than AckWait. With parking off, the same jobs are handed
+// back.
 func TestSlowHostJobsParked(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -28,7 +29,9 @@ func TestSlowHostJobsParked(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, 5*time.Second)
+			// The last parked jobs wait longer than AckWait: the worker
+			// keeps them alive meanwhile.
+			e := newEnv(t, time.Second)
 			var inFlight, peak, requests atomic.Int64
 			secondIn, published := make(chan struct{}), make(chan struct{})
 			slow := newReceiver(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
