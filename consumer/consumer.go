@@ -273,6 +273,9 @@ func newWorker(o Options) *Worker {
 	}
 	w.hosts.maxParked, w.hosts.maxParkedBytes = max(o.MaxParked, 0), o.MaxParkedBytes
 	w.hosts.expired = w.expired
+	if pm, ok := m.(ParkedMetrics); ok {
+		w.hosts.counted = pm.Parked
+	}
 	// Interfaces holding nil pointers would not compare equal to nil.
 	w.maxPayload = func() int64 { return defaultMaxPayload }
 	if o.JetStream != nil {
@@ -330,6 +333,14 @@ const DefaultFetchWait = 500 * time.Millisecond
 // defaultMaxPayload is the server's default max payload, used without a
 // connection to read it from.
 const defaultMaxPayload = 1 << 20
+
+// ParkedMetrics is what a Worker's Metrics may also do: be told how many
+// jobs are parked (see Worker). *metrics.Metrics does.
+type ParkedMetrics interface {
+	// Parked is called with +n when n jobs are parked and -n when n leave
+	// (to be sent, or handed back).
+	Parked(delta int)
+}
 
 // nopMetrics is the Metrics of a Worker given none.
 type nopMetrics struct{}

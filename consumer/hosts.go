@@ -123,9 +123,11 @@ type hostLimiter struct {
 	closed, checking            bool
 	check                       *time.Timer
 	expired                     func([]*delivery)
-	hosts                       map[string]*hostSlots
-	now                         func() time.Time
-	lastSweep                   time.Time
+	// counted, when set, is told of every change of parked, with mu held.
+	counted   func(delta int)
+	hosts     map[string]*hostSlots
+	now       func() time.Time
+	lastSweep time.Time
 }
 
 // hostSlots is what a hostLimiter knows of one host.
@@ -402,6 +404,9 @@ func (h *hostLimiter) park(d *delivery, size int64) parkOutcome {
 	s.parked = append(s.parked, parkedJob{d: d, size: size, until: now.Add(parkExpiry)})
 	h.parked++
 	h.parkedBytes += size
+	if h.counted != nil {
+		h.counted(1)
+	}
 	if !h.checking && h.expired != nil {
 		h.checking = true
 		h.check = time.AfterFunc(parkCheckEvery, h.expire)
@@ -413,6 +418,9 @@ func (h *hostLimiter) park(d *delivery, size int64) parkOutcome {
 func (h *hostLimiter) unparked(p parkedJob) {
 	h.parked--
 	h.parkedBytes -= p.size
+	if h.counted != nil {
+		h.counted(-1)
+	}
 }
 
 // expire hands back the parked jobs that are due, and checks again after

@@ -3,9 +3,11 @@ package consumer
 import (
 	"context"
 	"encoding/json"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hookworker/hookworker/job"
 	"github.com/hookworker/hookworker/sender"
 )
 
@@ -17,6 +19,7 @@ type parkedSetup struct {
 	w        *Worker
 	st       *memState
 	a, b     *ackMsg
+	metrics  *parkedCount
 	released chan struct{}
 	done     chan parkedHandled
 }
@@ -33,16 +36,23 @@ func newParkedSetup(t *testing.T) *parkedSetup {
 	t.Helper()
 	p := &parkedSetup{released: make(chan struct{}), done: make(chan parkedHandled, 1)}
 	sending := make(chan struct{})
-	p.w, _, p.st = settleWorker(t, func(ctx context.Context, req sender.Request) sender.Result {
+	send := func(ctx context.Context, req sender.Request) sender.Result {
 		if req.ID == "a" {
 			close(sending)
 			<-p.released
 		}
 		return sender.Result{OK: true, Outcome: sender.Delivered, Status: 204, Attempts: 1, StartedAt: time.Now(), FinishedAt: time.Now()}
+	}
+	p.metrics = &parkedCount{}
+	w := newWorker(Options{
+		AckWait: time.Minute, Concurrency: 4, HostConcurrency: 1, ResultSubject: "hooks.result", Metrics: p.metrics,
+		Deliverers: map[job.Type]Deliverer{
+			job.Webhook: func(*job.Job) (func(context.Context, sender.Request) sender.Result, error) { return send, nil },
+		},
 	})
-	w := p.w
-	w.hosts = newHostLimiter(1, 4)
-	w.hosts.expired = w.expired
+	p.st = &memState{m: map[string][]byte{}}
+	w.pub, w.state = &memPub{}, p.st
+	p.w = w
 	p.a = &ackMsg{data: []byte(`{"id":"a","url":"http://example.com/hook","payload":{}}`)}
 	p.b = &ackMsg{data: []byte(`{"id":"b","url":"http://example.com/hook","payload":{}}`)}
 	w.working <- struct{}{}
@@ -64,11 +74,19 @@ func newParkedSetup(t *testing.T) *parkedSetup {
 	if verbs := p.b.settled(); len(verbs) != 0 {
 		t.Fatalf("the parked job was settled (%v) before its host had a slot", verbs)
 	}
-	if w.hosts.parked != 1 {
-		t.Fatalf("%d jobs parked, want 1", w.hosts.parked)
+	if w.hosts.parked != 1 || p.metrics.n.Load() != 1 {
+		t.Fatalf("%d jobs parked, the metrics told of %d; want 1", w.hosts.parked, p.metrics.n.Load())
 	}
 	return p
 }
+
+// parkedCount is Metrics that count the parked jobs.
+type parkedCount struct {
+	nopMetrics
+	n atomic.Int64
+}
+
+func (c *parkedCount) Parked(delta int) { c.n.Add(int64(delta)) }
 
 // release lets a finish, and returns what handle returned for it, its
 // working token given back.
@@ -117,6 +135,9 @@ func TestParkedJobRunsWithTheFreedSlot(t *testing.T) {
 	if !p.w.hosts.tryAcquire(parkHost) {
 		t.Error("the host's slot is still taken after both jobs")
 	}
+	if n := p.metrics.n.Load(); n != 0 {
+		t.Errorf("the metrics count %d jobs parked after the job went on, want 0", n)
+	}
 }
 
 // A parked job is handed back, its hand-back recorded, when it waited too
@@ -147,6 +168,9 @@ func TestParkedJobHandedBack(t *testing.T) {
 		p.w.hosts.expire()
 		p.w.background.Wait()
 		handedBack(t, p, true)
+		if n := p.metrics.n.Load(); n != 0 {
+			t.Errorf("the metrics count %d jobs parked after the job was handed back, want 0", n)
+		}
 		if h := p.release(t); h.next != nil {
 			t.Errorf("the freed slot went to %p, a job handed back", h.next)
 		}

@@ -43,6 +43,7 @@ type Metrics struct {
 
 	jobsReceived prometheus.Counter
 	inFlight     prometheus.Gauge
+	parked       prometheus.Gauge
 	retries      prometheus.Counter
 	proxyBurns   prometheus.Counter
 	paceWaits    prometheus.Counter
@@ -73,7 +74,11 @@ func New() *Metrics {
 		}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "jobs_in_flight",
-			Help: "Jobs being delivered by this process.",
+			Help: "Jobs taken by this process and not yet settled: being delivered, waiting for their host, or parked.",
+		}),
+		parked: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "jobs_parked",
+			Help: "Jobs of a slow host parked by this process until the host has a slot for them.",
 		}),
 		retries: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "retries_total",
@@ -126,7 +131,7 @@ func New() *Metrics {
 		}
 	}
 	reg.MustRegister(
-		m.jobsReceived, m.inFlight, m.retries, m.proxyBurns, m.paceWaits, m.paceSeconds,
+		m.jobsReceived, m.inFlight, m.parked, m.retries, m.proxyBurns, m.paceWaits, m.paceSeconds,
 		m.slack.waits, m.slack.seconds,
 		attempts, results, duration,
 		collectors.NewGoCollector(),
@@ -173,6 +178,10 @@ func (m *Metrics) Finished(outcome string, d time.Duration) {
 // InFlight moves the in-flight gauge by delta: +1 when a job starts, -1 when
 // it ends.
 func (m *Metrics) InFlight(delta int) { m.inFlight.Add(float64(delta)) }
+
+// Parked moves the parked gauge by delta: +1 when a job is parked, -1 when
+// it leaves (to be sent, or handed back).
+func (m *Metrics) Parked(delta int) { m.parked.Add(float64(delta)) }
 
 // PaceWait records one Discord request held back by pacing for d.
 func (m *Metrics) PaceWait(d time.Duration) {

@@ -9,9 +9,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookworker/hookworker/consumer"
 	"github.com/hookworker/hookworker/internal/metrics"
 	"github.com/hookworker/hookworker/internal/metrics/metricstest"
 	dto "github.com/prometheus/client_model/go"
+)
+
+// The worker tells Metrics of its jobs, parked ones included.
+var (
+	_ consumer.Metrics       = (*metrics.Metrics)(nil)
+	_ consumer.ParkedMetrics = (*metrics.Metrics)(nil)
 )
 
 // scrape serves h and scrapes its /metrics.
@@ -65,6 +72,8 @@ func TestMetricsMove(t *testing.T) {
 		}, "hookworker_delivery_duration_seconds", []string{"outcome", "delivered"}, 2},
 		{"in flight", func(m *metrics.Metrics) { m.InFlight(1); m.InFlight(1); m.InFlight(-1) },
 			"hookworker_jobs_in_flight", nil, 1},
+		{"parked", func(m *metrics.Metrics) { m.Parked(3); m.Parked(-1) },
+			"hookworker_jobs_parked", nil, 2},
 		{"pace waits", func(m *metrics.Metrics) { m.PaceWait(time.Second); m.PaceWait(500 * time.Millisecond) },
 			"hookworker_discord_pace_waits_total", nil, 2},
 		{"pace seconds", func(m *metrics.Metrics) { m.PaceWait(time.Second); m.PaceWait(500 * time.Millisecond) },
@@ -240,6 +249,7 @@ func TestHotPathDoesNotAllocate(t *testing.T) {
 		{"Finished", func() { m.Finished("delivered", 20*time.Millisecond) }},
 		{"Finished unknown outcome", func() { m.Finished("exploded", time.Millisecond) }},
 		{"InFlight", func() { m.InFlight(1) }},
+		{"Parked", func() { m.Parked(1) }},
 		{"PaceWait", func() { m.PaceWait(time.Millisecond) }},
 	}
 	for _, tt := range tests {
