@@ -152,7 +152,11 @@ func Interval(rate int) time.Duration {
 // A request that wakes up later than a quarter interval (at least a
 // millisecond) after its slot, the process having been descheduled, does
 // not go: it would go too close to the request of the next slot. It takes
-// another slot instead, up to maxLate times, and is then turned away.
+// another slot instead, up to maxLate times, and is then turned away. A
+// slot that was due before the store answered (an idle endpoint, a rate
+// faster than the store's round trip) goes when the store answered, late
+// by the round trip, which the margin of Interval covers up to
+// maxStoreLate.
 func (l *Limiter) Take(ctx context.Context, key string, rate int) error {
 	if rate < 1 {
 		return nil
@@ -166,6 +170,11 @@ func (l *Limiter) Take(ctx context.Context, key string, rate int) error {
 		if err != nil {
 			return err
 		}
+		reserved := l.cfg.Now()
+		if reserved.Sub(at) > maxStoreLate {
+			continue
+		}
+		at = later(at, reserved)
 		if wait := at.Sub(l.cfg.Now()); wait > 0 {
 			t := time.NewTimer(wait)
 			select {
@@ -188,6 +197,10 @@ const maxLate = 3
 // minLate is the least lateness that misses a slot, whatever the rate:
 // a wake-up is seldom more punctual.
 const minLate = time.Millisecond
+
+// maxStoreLate is the most a request goes after its slot for the store's
+// round trip: the 10 ms of lateness the margin of Interval covers.
+const maxStoreLate = 10 * time.Millisecond
 
 // reserve moves key's shared record on by interval and returns the slot it
 // took. r.turn is held.

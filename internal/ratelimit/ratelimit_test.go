@@ -198,3 +198,43 @@ func TestMostInOneSecond(t *testing.T) {
 		}
 	}
 }
+
+// slowStore answers every call after delay, as a store across a network
+// (a replicated bucket) does.
+type slowStore struct {
+	ratelimit.Store
+	delay time.Duration
+}
+
+func (s slowStore) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	time.Sleep(s.delay)
+	return s.Store.Get(ctx, key)
+}
+
+func (s slowStore) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
+	time.Sleep(s.delay)
+	return s.Store.Create(ctx, key, value, opts...)
+}
+
+func (s slowStore) Update(ctx context.Context, key string, value []byte, revision uint64) (uint64, error) {
+	time.Sleep(s.delay)
+	return s.Store.Update(ctx, key, value, revision)
+}
+
+// An endpoint whose slots come faster than the store answers still gets
+// its requests: a slot due before the store answered goes when it did,
+// instead of counting as missed (every slot would be, and each request
+// turned away).
+func TestStoreSlowerThanTheRate(t *testing.T) {
+	t.Parallel()
+	kv, _ := bucket(t)
+	l, err := ratelimit.New(ratelimit.Config{Store: slowStore{Store: kv, delay: 3 * time.Millisecond}, MaxWait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := l.Take(context.Background(), "ep", 1000); err != nil {
+			t.Fatalf("take %d at 1000/s, the store answering in 3ms: %v", i, err)
+		}
+	}
+}
