@@ -51,22 +51,31 @@ func (s stored) signing(now time.Time) []string {
 // Failed records that a delivery to endpoint id failed at at, and returns
 // since when every delivery to it has failed: at, or the time of the first
 // failure after its last success. It writes only when the endpoint was not
-// failing already. The time comes from the mirror when it holds one, and
-// may then predate a success recorded a moment before: confirm with
-// FailingSince before acting on it. A deleted endpoint is ErrNotFound.
+// failing already, and then waits until the catalog's mirror has the
+// write. The time comes from the mirror when it holds one, and may then
+// predate a success recorded a moment before: confirm with FailingSince
+// before acting on it. A deleted endpoint is ErrNotFound.
 func (c *Catalog) Failed(ctx context.Context, id string, at time.Time) (since time.Time, err error) {
 	if s, ok := getDecoded(c.endpoints, id, decodeJSON[stored]); ok && s.FailingSince != nil {
 		return *s.FailingSince, nil
 	}
 	since = at.UTC()
+	started := false
 	err = c.change(ctx, id, func(s *stored) {
-		if s.FailingSince != nil {
+		started = s.FailingSince == nil // the change may be tried again
+		if !started {
 			since = *s.FailingSince
 			return
 		}
 		s.FailingSince = &since
 	})
-	return since, err
+	if err != nil || !started {
+		return since, err
+	}
+	// A success right after must not read, from a mirror that has not seen
+	// this write yet, that the endpoint is not failing (Succeeded would
+	// then not end the streak). This is a transition, so the wait is rare.
+	return since, c.endpoints.sync(ctx)
 }
 
 // Succeeded records that a delivery to endpoint id succeeded: it is no
