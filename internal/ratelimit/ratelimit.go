@@ -155,8 +155,8 @@ func Interval(rate int) time.Duration {
 // another slot instead, up to maxLate times, and is then turned away. A
 // slot that was due before the store answered (an idle endpoint, a rate
 // faster than the store's round trip) goes when the store answered, late
-// by the round trip, which the margin of Interval covers up to
-// maxStoreLate.
+// by the round trip, up to a quarter interval or maxStoreLate (which the
+// margin of Interval covers), whichever is longer.
 func (l *Limiter) Take(ctx context.Context, key string, rate int) error {
 	if rate < 1 {
 		return nil
@@ -171,7 +171,7 @@ func (l *Limiter) Take(ctx context.Context, key string, rate int) error {
 			return err
 		}
 		reserved := l.cfg.Now()
-		if reserved.Sub(at) > maxStoreLate {
+		if reserved.Sub(at) > max(interval/4, maxStoreLate) {
 			continue
 		}
 		at = later(at, reserved)

@@ -224,17 +224,26 @@ func (s slowStore) Update(ctx context.Context, key string, value []byte, revisio
 // An endpoint whose slots come faster than the store answers still gets
 // its requests: a slot due before the store answered goes when it did,
 // instead of counting as missed (every slot would be, and each request
-// turned away).
+// turned away). At a slow rate, a slow store's answer is as late as a
+// quarter interval may be.
 func TestStoreSlowerThanTheRate(t *testing.T) {
 	t.Parallel()
-	kv, _ := bucket(t)
-	l, err := ratelimit.New(ratelimit.Config{Store: slowStore{Store: kv, delay: 3 * time.Millisecond}, MaxWait: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 5 {
-		if err := l.Take(context.Background(), "ep", 1000); err != nil {
-			t.Fatalf("take %d at 1000/s, the store answering in 3ms: %v", i, err)
+	for _, c := range []struct {
+		rate, takes int
+		delay       time.Duration
+	}{
+		{1000, 5, 3 * time.Millisecond},
+		{1, 1, 30 * time.Millisecond},
+	} {
+		kv, _ := bucket(t)
+		l, err := ratelimit.New(ratelimit.Config{Store: slowStore{Store: kv, delay: c.delay}, MaxWait: 10 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range c.takes {
+			if err := l.Take(context.Background(), "ep", c.rate); err != nil {
+				t.Fatalf("take %d at %d/s, the store answering in %s: %v", i, c.rate, c.delay, err)
+			}
 		}
 	}
 }
