@@ -201,7 +201,7 @@ func (b *bench) mixed(ctx context.Context, r *report) error {
 	}
 	hooks := profiling(c, b.o.MixedCPUProfile, "", 0)
 	var mixedRates, inStreamRates []float64
-	var slowDone []int
+	var slowDone []float64
 	inStream := func() error {
 		var parts []partResult
 		used, err := b.cpuDuring(c, func() (err error) {
@@ -248,7 +248,7 @@ func (b *bench) mixed(ctx context.Context, r *report) error {
 		m.NATSCPU += used.nats
 		m.FastDelivered = min(m.FastDelivered, parts[1].Delivered)
 		mixedRates = append(mixedRates, parts[1].rate())
-		slowDone = append(slowDone, parts[0].Results)
+		slowDone = append(slowDone, float64(parts[0].Results))
 		// The slow host's jobs left are purged, and those the worker has
 		// already taken are waited for, so that the next run starts with
 		// an idle worker.
@@ -280,7 +280,7 @@ func (b *bench) mixed(ctx context.Context, r *report) error {
 		return err
 	}
 	m.FastMixed, m.FastInStream, m.Share = median(mixedRates), median(inStreamRates), median(m.Shares)
-	m.SlowDone = int(median(intsToFloats(slowDone)))
+	m.SlowDone = int(median(slowDone))
 	m.SlowPeak, m.WorkerHWM = counts.PeakInFlight, st.HWM
 	r.Mixed = m
 	b.logf("  fast host alone %.0f/s; with the slow host's jobs published elsewhere %.0f/s, read by a bare reader %.0f/s",
@@ -322,14 +322,6 @@ func median(v []float64) float64 {
 		return (s[n/2-1] + s[n/2]) / 2
 	}
 	return s[len(s)/2]
-}
-
-func intsToFloats(v []int) []float64 {
-	f := make([]float64, len(v))
-	for i, x := range v {
-		f[i] = float64(x)
-	}
-	return f
 }
 
 // formatFloats writes v with prec decimals, separated by commas.

@@ -258,10 +258,5 @@ func windows(arrivals []time.Duration, skip, width time.Duration) windowStats {
 	for i, c := range counts {
 		rates[i] = c / width.Seconds()
 	}
-	slices.Sort(rates)
-	median := rates[n/2]
-	if n%2 == 0 {
-		median = (rates[n/2-1] + rates[n/2]) / 2
-	}
-	return windowStats{N: n, Median: median, Worst: rates[0]}
+	return windowStats{N: n, Median: median(rates), Worst: slices.Min(rates)}
 }
