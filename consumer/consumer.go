@@ -4,11 +4,11 @@
 //
 // A job's way is: pull (a batch no larger than the free slots), handle
 // (decode, load what earlier deliveries left, take a host slot or wait for
-// one, parked when the wait is long, deliver), and settle, the one place that applies the job's disposition: publish
-// the result and acknowledge; or hand the job back, now or after a delay,
-// with its progress recorded. Deliveries that ended without either (a
-// worker died) are counted, and a job that loses too many is failed, so no
-// job ends without a result.
+// one, parked when the wait is long, deliver), and settle, the one place
+// that applies the job's disposition: publish the result and acknowledge;
+// or hand the job back, now or after a delay, with its progress recorded.
+// Deliveries that ended without either (a worker died) are counted, and a
+// job that loses too many is failed, so no job ends without a result.
 package consumer
 
 import (
@@ -163,9 +163,9 @@ type stateStore interface {
 // flight waits for one of them to finish: in the worker's slots when the
 // wait is short, else parked, apart from the slots, when the host is slow
 // (its jobs hold a slot more than 100 ms) and should free one for it
-// within a minute (parked jobs are kept alive as jobs in
-// flight are, and bounded by Options.MaxParked and MaxParkedBytes); a job
-// that can do neither is handed back, to come again when its host should
+// within a minute (parked jobs are kept alive as jobs in flight are, and
+// bounded by Options.MaxParked and MaxParkedBytes); a job that can do
+// neither is handed back, to come again when its host should
 // have a slot. A job parked for two minutes without getting a slot is
 // handed back, and so is every parked job when the worker stops.
 type Worker struct {

@@ -179,8 +179,8 @@ func TestHostParkingExpires(t *testing.T) {
 		if e := got(); !slices.Equal(e, []*delivery{early, late}) {
 			t.Fatalf("handed back %v, want both parked jobs once each", e)
 		}
-		if h.parked != 0 || h.checking {
-			t.Errorf("%d jobs parked, checking %v, after both were handed back; want none and no check armed", h.parked, h.checking)
+		if h.parked != 0 || h.check != nil {
+			t.Errorf("%d jobs parked, check armed %v, after both were handed back; want none and no check armed", h.parked, h.check != nil)
 		}
 		h.release("a:443", time.Second) // the bubble ends with no timer armed
 	})

@@ -115,12 +115,12 @@ type hostLimiter struct {
 	waiting int
 	// parked and parkedBytes are the number of parked jobs and their
 	// size, bounded by maxParked and maxParkedBytes; closed stops parking
-	// (the worker stops). checking reports whether the expiry check is
-	// armed (check); expired is told of the jobs it hands back, with mu
-	// held: it must not block.
+	// (the worker stops). check is the expiry check, nil while none is
+	// armed; expired is told of the jobs it hands back, with mu held: it
+	// must not block.
 	parked, maxParked           int
 	parkedBytes, maxParkedBytes int64
-	closed, checking            bool
+	closed                      bool
 	check                       *time.Timer
 	expired                     func([]*delivery)
 	// counted, when set, is told of every change of parked, with mu held.
@@ -382,8 +382,9 @@ const (
 // the worker stops, the host is not known to be slow (a job held a slot
 // longer than maxQueueWait, on average), the bounds of parked jobs are
 // reached, or the host should not free a slot for it within maxParkWait;
-// it takes a slot instead when its host freed one meanwhile. A parked job that has not got
-// a slot after parkExpiry is handed back: h.expired is told.
+// it takes a slot instead when its host freed one meanwhile. A parked job
+// that has not got a slot after parkExpiry is handed back: h.expired is
+// told.
 func (h *hostLimiter) park(d *delivery, size int64) parkOutcome {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -407,8 +408,7 @@ func (h *hostLimiter) park(d *delivery, size int64) parkOutcome {
 	if h.counted != nil {
 		h.counted(1)
 	}
-	if !h.checking && h.expired != nil {
-		h.checking = true
+	if h.check == nil && h.expired != nil {
 		h.check = time.AfterFunc(parkCheckEvery, h.expire)
 	}
 	return parked
@@ -440,8 +440,8 @@ func (h *hostLimiter) expire() {
 			s.parked = slices.Delete(s.parked, 0, n)
 		}
 	}
-	h.checking = h.parked > 0 && !h.closed
-	if h.checking {
+	h.check = nil
+	if h.parked > 0 && !h.closed {
 		h.check = time.AfterFunc(parkCheckEvery, h.expire)
 	}
 	if len(due) > 0 {
@@ -458,7 +458,7 @@ func (h *hostLimiter) unpark() []*delivery {
 	h.closed = true
 	if h.check != nil {
 		h.check.Stop()
-		h.checking = false
+		h.check = nil
 	}
 	var all []*delivery
 	for _, s := range h.hosts {
