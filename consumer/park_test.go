@@ -65,7 +65,10 @@ func TestSlowHostJobsParked(t *testing.T) {
 			e.publishJobs("slow", slowJobs, slow.URL)
 			e.publishJobs("fast", fastJobs, fast.URL)
 			e.publishWait()
-			time.Sleep(300 * time.Millisecond) // the worker takes them
+			eventually(t, "the worker to take the jobs", func() bool {
+				ci, err := cons.Info(t.Context())
+				return err == nil && ci.Delivered.Consumer >= before.Delivered.Consumer+slowJobs+fastJobs
+			})
 			close(published)
 			fastDone := -1
 			results := e.waitResults(2 + slowJobs + fastJobs)
@@ -130,7 +133,10 @@ func TestStopHandsBackParkedJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids = append(ids, e.publishJobs("parked", 3, rc.URL)...)
-	time.Sleep(300 * time.Millisecond) // the worker takes them
+	eventually(t, "the worker to take the jobs", func() bool {
+		ci, err := cons.Info(t.Context())
+		return err == nil && ci.Delivered.Consumer >= 5
+	})
 	if ci, err := cons.Info(t.Context()); err != nil || ci.NumAckPending != 4 || ci.Delivered.Consumer != 5 {
 		t.Fatalf("consumer info %+v, %v: want the 4 jobs left with the worker, none handed back", ci, err)
 	}
