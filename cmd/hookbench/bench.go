@@ -364,7 +364,11 @@ func settle(ctx context.Context, c *child, target int, wait time.Duration) (int,
 // measured is the resource use of one load through the bus.
 type measured struct {
 	cpu, natsCPU, receiverCPU, benchCPU float64
-	after                               Stats
+	// allocated and gcCPU are the Go heap bytes the process under test
+	// allocated and the CPU seconds its garbage collector spent.
+	allocated uint64
+	gcCPU     float64
+	after     Stats
 }
 
 // measureHooks run just before and just after the load.
@@ -458,6 +462,8 @@ func (b *bench) measure(ctx context.Context, c *child, prefix string, jobs, wind
 		return m, driveResult{}, err
 	}
 	m.cpu = m.after.CPU - cBefore.CPU
+	m.allocated = m.after.Allocated - cBefore.Allocated
+	m.gcCPU = m.after.GCCPU - cBefore.GCCPU
 	m.natsCPU = nAfter.CPU - nBefore.CPU
 	m.receiverCPU = rAfter.CPU - rBefore.CPU
 	return m, dr, nil

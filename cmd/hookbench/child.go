@@ -59,6 +59,10 @@ type Stats struct {
 	CPU float64 `json:"cpu"`
 	// FDs is the number of open file descriptors (connections included).
 	FDs int `json:"fds"`
+	// Allocated is the bytes the process has allocated on the Go heap so
+	// far, and GCCPU the CPU seconds its garbage collector has spent.
+	Allocated uint64  `json:"allocated"`
+	GCCPU     float64 `json:"gc_cpu"`
 }
 
 // sampler follows the heap and goroutine peaks of this process.
@@ -131,7 +135,10 @@ func raise(v *atomic.Uint64, n uint64) {
 func (s *sampler) stats() Stats {
 	heap, g := s.sample()
 	rss, hwm := memory("self")
+	gc := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(gc)
 	return Stats{
+		Allocated: gc[0].Value.Uint64(), GCCPU: gc[1].Value.Float64(),
 		Goroutines: g, GoroutinesPeak: int(s.goPeak.Load()),
 		HeapInuse: heap, HeapInusePeak: s.heapPeak.Load(), StackInusePeak: s.stackPeak.Load(),
 		RSS: rss, HWM: hwm, CPU: cpuSeconds(syscall.RUSAGE_SELF), FDs: openFiles(),

@@ -128,7 +128,10 @@ func (t throughput) describe(name string) string {
 
 // add returns the two runs as one.
 func (t throughput) add(u throughput) throughput {
-	return throughput{N: t.N + u.N, Seconds: t.Seconds + u.Seconds, CPU: t.CPU + u.CPU, NATSCPU: t.NATSCPU + u.NATSCPU}
+	return throughput{
+		N: t.N + u.N, Seconds: t.Seconds + u.Seconds, CPU: t.CPU + u.CPU, NATSCPU: t.NATSCPU + u.NATSCPU,
+		Allocated: t.Allocated + u.Allocated, GCCPU: t.GCCPU + u.GCCPU,
+	}
 }
 
 // eventsOnce is one events run with HOOKWORKER_ATTEMPT_LOG=attemptLog; it

@@ -21,6 +21,10 @@ type throughput struct {
 	NATSCPU     float64
 	ReceiverCPU float64
 	BenchCPU    float64
+	// Allocated and GCCPU are the Go heap bytes the process under test
+	// allocated and its garbage collector's CPU seconds, where measured.
+	Allocated float64
+	GCCPU     float64
 }
 
 func (t throughput) rate() float64 {

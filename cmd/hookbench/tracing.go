@@ -26,6 +26,9 @@ import (
 type tracingResult struct {
 	// On and Off add up the runs with tracing on and off.
 	On, Off throughput
+	// Pairs are the ratios on / off of the runs taken in pairs, in order
+	// (off, on), (on, off), ...: each pair ran next to each other.
+	Pairs []float64
 	// Spans and Requests are what the sink received from the runs with
 	// tracing on.
 	Spans, Requests int64
@@ -42,6 +45,7 @@ func (b *bench) tracingRun(ctx context.Context, r *report) error {
 	defer sink.stop()
 	var tr tracingResult
 	var runs []string
+	var prev throughput // the first run of the pair under way
 	for i := range b.o.TracingRuns {
 		on := i%4 == 1 || i%4 == 2
 		profile := ""
@@ -53,6 +57,14 @@ func (b *bench) tracingRun(ctx context.Context, r *report) error {
 			return fmt.Errorf("tracing %s: %w", onOff(on), err)
 		}
 		runs = append(runs, t.describe("tracing "+onOff(on)))
+		if i%2 == 1 {
+			if on {
+				tr.Pairs = append(tr.Pairs, ratioOf(t.rate(), prev.rate()))
+			} else {
+				tr.Pairs = append(tr.Pairs, ratioOf(prev.rate(), t.rate()))
+			}
+		}
+		prev = t
 		if on {
 			tr.On = tr.On.add(t)
 		} else {
@@ -68,6 +80,7 @@ func (b *bench) tracingRun(ctx context.Context, r *report) error {
 	b.logf("  tracing on %.0f deliveries/s, off %.0f/s; %.2f spans exported per delivery traced",
 		tr.On.rate(), tr.Off.rate(), float64(tr.Spans)/float64(max(tr.On.N, 1)))
 	b.logf("  runs in order, deliveries/s (worker, nats CPU s per 1k deliveries): %s", strings.Join(runs, ", "))
+	b.logf("  on / off of the pairs of runs side by side: %s", formatFloats(tr.Pairs, 3))
 	return nil
 }
 
@@ -78,9 +91,14 @@ func onOff(on bool) string {
 	return "off"
 }
 
-// samplerVars choose which jobs a worker traces; the bench passes its own
-// on to the runs with tracing on, and to no other worker.
-var samplerVars = []string{"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"}
+// tracedVars choose which jobs a worker traces and how its spans are
+// batched; the bench passes its own on to the runs with tracing on, and to
+// no other worker. OTEL_BSP_MAX_QUEUE_SIZE=1, for one, has nearly every
+// span recorded and then dropped rather than exported.
+var tracedVars = []string{
+	"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
+	"OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+}
 
 // tracingOnce is one end-to-end run through a worker that exports its
 // spans to the sink at endpoint when on, and traces nothing when not,
@@ -90,9 +108,10 @@ func (b *bench) tracingOnce(ctx context.Context, on bool, endpoint, cpuProfile s
 	env := b.workerEnv("trace", b.o.Concurrency, b.o.Concurrency)
 	if on {
 		env = append(env, "OTEL_EXPORTER_OTLP_ENDPOINT="+endpoint, "OTEL_SERVICE_NAME=hookbench-worker")
-		// The bench's own sampler, if it has one, is the traced runs':
-		// what tracing costs with a share of jobs traced.
-		for _, k := range samplerVars {
+		// The bench's own sampler and batching, if it has them, are the
+		// traced runs': what tracing costs with a share of jobs traced, or
+		// without the export.
+		for _, k := range tracedVars {
 			if v := os.Getenv(k); v != "" {
 				env = append(env, k+"="+v)
 			}
@@ -110,7 +129,10 @@ func (b *bench) tracingOnce(ctx context.Context, on bool, endpoint, cpuProfile s
 	if dr.Delivered != dr.Results || dr.Duplicates != 0 {
 		b.logf("  tracing %s: %d of %d delivered, %d duplicates", onOff(on), dr.Delivered, dr.Results, dr.Duplicates)
 	}
-	return throughput{N: dr.Results, Seconds: dr.Seconds, CPU: m.cpu, NATSCPU: m.natsCPU}, nil
+	return throughput{
+		N: dr.Results, Seconds: dr.Seconds, CPU: m.cpu, NATSCPU: m.natsCPU,
+		Allocated: float64(m.allocated), GCCPU: m.gcCPU,
+	}, nil
 }
 
 // sinkCounts is what the OTLP sink received.
@@ -200,6 +222,7 @@ func (r *report) tracingFields(f func(float64, int) string, ratio func(a, b floa
 	}
 	t := r.Tracing
 	vs := ratio(t.On.rate(), t.Off.rate())
+	perDelivery := func(u throughput, v float64) float64 { return ratio(v, float64(u.N)) }
 	const s = "tracing"
 	n := strconv.Itoa(r.o.TracingRuns / 2)
 	return []field{
@@ -207,8 +230,13 @@ func (r *report) tracingFields(f func(float64, int) string, ratio func(a, b floa
 		{s, "", "tracing_off_dps", f(t.Off.rate(), 0)},
 		{s, "tracing on / off (target ≥ 0.9)", "tracing_on_vs_off", f(vs, 3)},
 		{s, "target met", "tracing_target_met", strconv.FormatBool(vs >= 0.9)},
+		{s, "tracing on / off, median of the " + strconv.Itoa(len(t.Pairs)) + " pairs of runs side by side", "tracing_pairs_median", f(median(t.Pairs), 3)},
 		{s, "worker CPU s per 1k deliveries, on / off", "tracing_on_worker_cpu_s_per_1k", f(t.On.per1k(t.On.CPU), 4)},
 		{s, "", "tracing_off_worker_cpu_s_per_1k", f(t.Off.per1k(t.Off.CPU), 4)},
+		{s, "worker garbage collector CPU µs per delivery, on / off", "tracing_on_worker_gc_us", f(perDelivery(t.On, t.On.GCCPU)*1e6, 1)},
+		{s, "", "tracing_off_worker_gc_us", f(perDelivery(t.Off, t.Off.GCCPU)*1e6, 1)},
+		{s, "worker bytes allocated per delivery, on / off", "tracing_on_worker_alloc_bytes", f(perDelivery(t.On, t.On.Allocated), 0)},
+		{s, "", "tracing_off_worker_alloc_bytes", f(perDelivery(t.Off, t.Off.Allocated), 0)},
 		{s, "spans exported per delivery with tracing on (a job's and its attempt's: 2, with every job sampled)", "tracing_spans_per_delivery", f(ratio(float64(t.Spans), float64(t.On.N)), 2)},
 		{s, "OTLP export requests", "tracing_export_requests", strconv.FormatInt(t.Requests, 10)},
 	}
