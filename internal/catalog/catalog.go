@@ -159,7 +159,6 @@ func update(ctx context.Context, kv jetstream.KeyValue, key string, change func(
 	return fmt.Errorf("store %s: too many concurrent changes", key)
 }
 
-// decodeJSON returns a decoder of T for the mirrors.
 // readJSON reads key of kv, the what of that name, and decodes it, with
 // the key's revision: an error wrapping ErrNotFound when there is no such
 // key, and one naming it when it cannot be read or decoded.
@@ -179,6 +178,7 @@ func readJSON[T any](ctx context.Context, kv jetstream.KeyValue, what, key strin
 	return v, e.Revision(), nil
 }
 
+// decodeJSON decodes b as a T: the mirrors' decoder, and readJSON's.
 func decodeJSON[T any](b []byte) (T, error) {
 	var v T
 	err := json.Unmarshal(b, &v)
