@@ -269,7 +269,7 @@ func (b *bench) mixed(ctx context.Context, r *report) error {
 		if err != nil {
 			return err
 		}
-		m.Shares = append(m.Shares, mixedRates[i]/inStreamRates[i])
+		m.Shares = append(m.Shares, ratioOf(mixedRates[i], inStreamRates[i]))
 	}
 	var counts receiverCounts
 	if err := slow.callJSON(&counts, "counts"); err != nil {
