@@ -109,6 +109,8 @@ type workerOpts struct {
 	afterResult func(id string)
 	// maxParked is Options.MaxParked.
 	maxParked int
+	// metrics is Options.Metrics; nil: none.
+	metrics consumer.Metrics
 }
 
 // worker is one running Worker with its own connection.
@@ -189,7 +191,7 @@ func (e *env) startWorker(o workerOpts) *worker {
 			job.Discord: dc.Prepare,
 		},
 		Concurrency: o.concurrency, HostConcurrency: o.hostConcurrency, Working: o.working, MaxParked: o.maxParked,
-		AckWait: e.topo.AckWait, ShutdownTimeout: o.shutdown, MaxRedeliveries: o.maxRedeliveries,
+		Metrics: o.metrics, AckWait: e.topo.AckWait, ShutdownTimeout: o.shutdown, MaxRedeliveries: o.maxRedeliveries,
 		ResultSubject: e.topo.ResultSubject, FetchWait: 500 * time.Millisecond, Logger: log,
 		Limits: consumer.Limits{Timeout: scfg.Timeout, MaxRetries: scfg.MaxRetries, MaxProxyRetries: scfg.MaxProxyRetries},
 		Rebind: func(ctx context.Context) (jetstream.Consumer, error) {
