@@ -209,6 +209,19 @@ func (tb *tab) eval(expr string) string {
 	return v
 }
 
+// await evaluates a JavaScript expression whose value is a promise of a
+// string, and returns the string.
+func (tb *tab) await(expr string) string {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		tb.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
 // until waits until a JavaScript expression is true, polling from Go (the
 // page's CSP allows no code built from strings, chromedp's Poll included).
 func (tb *tab) until(what, expr string) {

@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/hookworker/hookworker/internal/api/apitest"
+	"github.com/hookworker/hookworker/internal/attempt"
 	"github.com/hookworker/hookworker/internal/auth"
 	"github.com/hookworker/hookworker/receiver"
 )
@@ -337,6 +338,25 @@ func TestPortal(t *testing.T) {
 	tb.until("the edit form's headers", `document.querySelectorAll('input[name=header_value]').length === 2`)
 	if got := tb.eval(`[...document.querySelectorAll('input[name=header_value]')].map((i) => i.type + '=' + i.value).sort().join(' ')`); got != "password="+apiKey+" text=payments" {
 		t.Errorf("the edit form's header values: %s", got)
+	}
+	// The portal's rule for which names mark a credential is the delivery
+	// log's, written again in JavaScript: the two agree.
+	names := []string{"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "Webhook-Signature",
+		"X-Api-Key", "X-Auth-Token", "Client-Secret", "X-Monkey", "X-Team", "Content-Type", "Webhook-Id", "Webhook-Timestamp"}
+	named := http.Header{}
+	for _, n := range names {
+		named.Set(n, "v")
+	}
+	logged := attempt.Headers(named)
+	var redacted []string
+	for _, n := range names {
+		if logged[strings.ToLower(n)] == attempt.Redacted {
+			redacted = append(redacted, n)
+		}
+	}
+	list, _ := json.Marshal(names)
+	if got := tb.await(`import('/portal/js/dom.js').then((m) => ` + string(list) + `.filter(m.credentialHeader).join(' '))`); got != strings.Join(redacted, " ") {
+		t.Errorf("the portal hides the values of %q, the delivery log those of %q", got, strings.Join(redacted, " "))
 	}
 	tb.checkRequests(w.base, tokA, operatorKey)
 	tb.checkConsole()
