@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -63,7 +64,20 @@ type Bus struct {
 	linkMu sync.Mutex
 	link   context.Context    // see Link
 	unlink context.CancelFunc // ends link
+
+	// outMu guards down, when the connection went down (zero while it is
+	// up), and outages, the last maxOutages ended, oldest first (see
+	// Outage).
+	outMu   sync.Mutex
+	down    time.Time
+	outages []outage
 }
+
+// outage is one time the connection was down.
+type outage struct{ from, to time.Time }
+
+// maxOutages is how many ended outages a Bus remembers.
+const maxOutages = 64
 
 // Connect connects to cfg.URL, or starts an embedded JetStream server when
 // cfg.URL is empty and connects to it in-process. An unreachable server is
@@ -92,11 +106,13 @@ func Connect(cfg Config) (*Bus, error) {
 		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			b.relink()
+			b.wentDown(time.Now())
 			if err != nil {
 				log.Warn("nats disconnected", "error", err)
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
+			b.cameBack(time.Now())
 			log.Info("nats reconnected", "server", nc.ConnectedUrlRedacted())
 		}),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -252,6 +268,61 @@ func (b *Bus) Link() context.Context {
 	b.linkMu.Lock()
 	defer b.linkMu.Unlock()
 	return b.link
+}
+
+// Outage returns the longest the connection has been down since since: the
+// longest of its outages that ended after since, and the one under way,
+// each counted from since at the earliest. It remembers the last 64
+// outages. A worker asks it of a job it kept waiting: an outage longer
+// than the job's keep-alive bridges may have let the server hand the job
+// to another worker.
+func (b *Bus) Outage(since time.Time) time.Duration {
+	b.outMu.Lock()
+	defer b.outMu.Unlock()
+	var longest time.Duration
+	span := func(from, to time.Time) {
+		if to.After(since) {
+			longest = max(longest, to.Sub(later(from, since)))
+		}
+	}
+	for _, o := range b.outages {
+		span(o.from, o.to)
+	}
+	if !b.down.IsZero() {
+		span(b.down, time.Now())
+	}
+	return longest
+}
+
+// wentDown records that the connection went down at at.
+func (b *Bus) wentDown(at time.Time) {
+	b.outMu.Lock()
+	defer b.outMu.Unlock()
+	if b.down.IsZero() {
+		b.down = at
+	}
+}
+
+// cameBack records that the connection came back at at.
+func (b *Bus) cameBack(at time.Time) {
+	b.outMu.Lock()
+	defer b.outMu.Unlock()
+	if b.down.IsZero() {
+		return
+	}
+	if len(b.outages) == maxOutages {
+		b.outages = slices.Delete(b.outages, 0, 1)
+	}
+	b.outages = append(b.outages, outage{from: b.down, to: at})
+	b.down = time.Time{}
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // relink ends the current Link and starts the next.

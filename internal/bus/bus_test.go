@@ -12,9 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookworker/hookworker/internal/bus/bustest"
 )
 
 // connectServer connects a Bus to a new in-process server; both end with
@@ -465,5 +466,55 @@ func TestEnsureRatesWaitsForJetStream(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("EnsureRates still waiting 15s after JetStream was enabled")
+	}
+}
+
+// TestOutage checks that the Bus tells how long its connection was down
+// since a time: nothing while it stays up, the outage under way while it
+// is down, and the whole outage once it is back; an outage that ended
+// before the time asked about does not count.
+func TestOutage(t *testing.T) {
+	t.Parallel()
+	opts := bustest.Options("127.0.0.1", -1, t.TempDir())
+	srv := bustest.Start(t, opts)
+	b, err := Connect(Config{URL: srv.ClientURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	start := time.Now()
+	if out := b.Outage(start.Add(-time.Hour)); out != 0 {
+		t.Fatalf("Outage = %s while connected from the first, want 0", out)
+	}
+	link := b.Link()
+	port := srv.Addr().(*net.TCPAddr).Port
+	stopped := time.Now()
+	srv.Shutdown()
+	<-link.Done()
+	time.Sleep(100 * time.Millisecond)
+	mid := time.Now() // 100ms at least into the outage
+	if out := b.Outage(start); out < 100*time.Millisecond {
+		t.Errorf("Outage = %s 100ms into the outage, want that at least", out)
+	}
+	restarted := *opts
+	restarted.Port = port
+	bustest.Start(t, &restarted)
+	deadline := time.Now().Add(10 * time.Second)
+	for !b.Connected() {
+		if time.Now().After(deadline) {
+			t.Fatal("no reconnect")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	back := time.Now()
+	out := b.Outage(start)
+	if out < 100*time.Millisecond || out > back.Sub(stopped) {
+		t.Errorf("Outage = %s once back, want 100ms to %s", out, back.Sub(stopped))
+	}
+	if got := b.Outage(mid); got > out-100*time.Millisecond || got < out-mid.Sub(stopped) {
+		t.Errorf("Outage from 100ms into it = %s, want the outage (%s) counted from then", got, out)
+	}
+	if got := b.Outage(back); got != 0 {
+		t.Errorf("Outage since the reconnect = %s, want 0", got)
 	}
 }
