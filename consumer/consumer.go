@@ -142,6 +142,14 @@ type Options struct {
 	// is handed back, or its state saved, on the next connection. Nil: they
 	// wait.
 	Link func() context.Context
+	// Outage, when set, returns the longest the NATS connection has been
+	// down since a time (bus.Bus.Outage). A parked job whose connection was
+	// down, since it came, for longer than its keep-alive bridges may have
+	// been handed to another worker by the server: it is then neither sent
+	// nor acknowledged nor handed back, but left to the server, which
+	// delivers it again after AckWait if no other worker has it. Nil: the
+	// connection is taken never to have been down.
+	Outage func(since time.Time) time.Duration
 }
 
 // publisher stores results; jetstream.JetStream satisfies it.
@@ -167,7 +175,9 @@ type stateStore interface {
 // bounded by Options.MaxParked and MaxParkedBytes); a job that can do
 // neither is handed back, to come again when its host should
 // have a slot. A job parked for two minutes without getting a slot is
-// handed back, and so is every parked job when the worker stops.
+// handed back, and so is every parked job when the worker stops; one whose
+// connection was down meanwhile for longer than its keep-alive bridges is
+// left to the server instead (see Options.Outage).
 type Worker struct {
 	cfg        Options
 	pub        publisher

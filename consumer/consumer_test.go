@@ -111,6 +111,9 @@ type workerOpts struct {
 	maxParked int
 	// metrics is Options.Metrics; nil: none.
 	metrics consumer.Metrics
+	// blindToOutages leaves Options.Outage unset: the worker takes its
+	// connection never to have been down.
+	blindToOutages bool
 }
 
 // worker is one running Worker with its own connection.
@@ -184,7 +187,7 @@ func (e *env) startWorker(o workerOpts) *worker {
 	if o.afterResult != nil {
 		js = resultHook{JetStream: js, after: o.afterResult}
 	}
-	w, err := consumer.New(consumer.Options{
+	opts := consumer.Options{
 		JetStream: js, Consumer: bound.Consumer, State: bound.State,
 		Deliverers: map[job.Type]consumer.Deliverer{
 			job.Webhook: webhooks.Prepare,
@@ -199,7 +202,11 @@ func (e *env) startWorker(o workerOpts) *worker {
 			return bound.Consumer, err
 		},
 		Link: b.Link,
-	})
+	}
+	if !o.blindToOutages {
+		opts.Outage = b.Outage
+	}
+	w, err := consumer.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,8 +72,14 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) (token bool, nex
 // resume runs parked job d, which its host's released slot went to, with
 // the slot of the worker of the job that released it: it takes a working
 // token, sends the job and settles it; or, when ctx ends first, hands it
-// back. It reports what handle does.
+// back; or, when another worker may have it by now (see elsewhere),
+// leaves it to the server. It reports what handle does.
 func (w *Worker) resume(ctx context.Context, d *delivery) (token bool, next *delivery) {
+	if why := w.elsewhere(d); why != "" {
+		d.next = w.hosts.release(d.host, 0)
+		w.finish(d, disposition{kind: leave, why: why})
+		return false, d.next
+	}
 	select {
 	case w.working <- struct{}{}:
 		d.token = true
@@ -106,7 +112,8 @@ func (w *Worker) finish(d *delivery, disp disposition) {
 
 // handBackParked hands back parked jobs ds, which did not get a slot of
 // their host, why, and returns when they are: each comes again at once, or
-// when its host should have a slot for it when paced.
+// when its host should have a slot for it when paced. One that another
+// worker may have by now (see elsewhere) is left to the server instead.
 func (w *Worker) handBackParked(ds []*delivery, why string, paced bool) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, handBackParkedAtOnce)
@@ -114,6 +121,10 @@ func (w *Worker) handBackParked(ds []*delivery, why string, paced bool) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
+			if why := w.elsewhere(d); why != "" {
+				w.finish(d, disposition{kind: leave, why: why})
+				return
+			}
 			var delay time.Duration
 			if paced {
 				delay = w.hosts.queue(d.host, w.hosts.now())
@@ -134,6 +145,24 @@ func (w *Worker) expired(ds []*delivery) {
 		defer w.background.Done()
 		w.handBackParked(ds, "parked too long", true)
 	}()
+}
+
+// elsewhere says why parked job d may be with another worker by now, ""
+// when it cannot be: the connection was down, since d came, for longer
+// than its keep-alive bridges. The keep-alive tells the server every
+// keepAliveEvery; the last word the server surely has may be from two
+// ticks before the connection dropped, so an outage longer than AckWait
+// less two ticks may have outlasted the server's AckWait.
+func (w *Worker) elsewhere(d *delivery) string {
+	if w.cfg.Outage == nil {
+		return ""
+	}
+	bridged := w.cfg.AckWait - 2*w.keepAliveEvery()
+	if out := w.cfg.Outage(d.start); out > bridged {
+		return fmt.Sprintf("the connection was down for %s while it waited, longer than its keep-alive bridges (%s): another worker may have it",
+			out.Round(time.Millisecond), bridged)
+	}
+	return ""
 }
 
 // handBackParkedAtOnce bounds the parked jobs handed back at once.

@@ -13,7 +13,7 @@ import (
 // returned stop is idempotent; once it has returned, no further tick
 // starts.
 func (w *Worker) keepAlive(msg jetstream.Msg) (stop func()) {
-	every := max(w.cfg.AckWait/3, 10*time.Millisecond)
+	every := w.keepAliveEvery()
 	var (
 		mu      sync.Mutex
 		t       *time.Timer
@@ -41,4 +41,10 @@ func (w *Worker) keepAlive(msg jetstream.Msg) (stop func()) {
 			t.Stop()
 		}
 	}
+}
+
+// keepAliveEvery is how often a job in flight is kept alive: every third
+// of AckWait.
+func (w *Worker) keepAliveEvery() time.Duration {
+	return max(w.cfg.AckWait/3, 10*time.Millisecond)
 }

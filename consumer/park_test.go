@@ -1,12 +1,14 @@
 package consumer_test
 
 import (
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/metrics"
 	"github.com/hookworker/hookworker/job"
 )
@@ -184,4 +186,78 @@ func TestStopHandsBackParkedJobs(t *testing.T) {
 	<-stopped
 	e.waitResults(1)
 	e.expectStoredOnce(ids...)
+}
+
+// A worker whose server goes away for longer than AckWait while it has
+// jobs parked gets them again from the restarted server, which took them
+// for lost: the copies it kept parked are left to the server, not sent, so
+// that each job reaches the receiver once. A worker not told of its
+// outages sends both copies (the positive control).
+func TestParkedJobsNotSentTwiceAfterOutage(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		blind bool
+	}{
+		{"told of outages", false},
+		{"blind to outages", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			opts := bustest.Options("127.0.0.1", -1, t.TempDir())
+			srv := bustest.Start(t, opts)
+			e := connectEnv(t, srv.ClientURL(), time.Second)
+			release, stuckIn := make(chan struct{}), make(chan struct{})
+			var requests atomic.Int64
+			rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+				switch requests.Add(1) {
+				case 1: // the host is measured slow
+					time.Sleep(150 * time.Millisecond)
+				case 2: // and then stuck, until after the outage
+					close(stuckIn)
+					select {
+					case <-release:
+					case <-r.Context().Done():
+					}
+				}
+				w.WriteHeader(http.StatusNoContent)
+			})
+			ids := e.publishJobs("first", 2, rc.URL)
+			gauge := &parkedGauge{Metrics: metrics.New()}
+			wk := e.startWorker(workerOpts{concurrency: 8, hostConcurrency: 1, metrics: gauge, blindToOutages: tt.blind})
+			<-stuckIn
+			parked := e.publishJobs("parked", 3, rc.URL)
+			ids = append(ids, parked...)
+			eventually(t, "the worker to park the jobs", func() bool { return gauge.n.Load() == 3 })
+
+			// The server goes away for longer than AckWait, and comes back
+			// with the same store: it delivers the jobs again, to the same
+			// worker, which parks the new copies behind the old.
+			port := srv.Addr().(*net.TCPAddr).Port
+			srv.Shutdown()
+			srv.WaitForShutdown()
+			eventually(t, "the worker to see the server gone", func() bool { return !wk.bus.Connected() })
+			time.Sleep(1500 * time.Millisecond)
+			restarted := *opts
+			restarted.Port = port
+			bustest.Start(t, &restarted)
+			eventually(t, "the parked jobs delivered again", func() bool { return gauge.n.Load() >= 6 })
+			close(release)
+
+			e.waitStored(ids, 30*time.Second)
+			twice := 0
+			for _, id := range parked {
+				if rc.count(id) > 1 {
+					twice++
+				}
+			}
+			if tt.blind && twice == 0 {
+				t.Error("no parked job reached the receiver twice with the worker blind to its outage: the test shows nothing")
+			}
+			if !tt.blind && twice > 0 {
+				t.Errorf("%d parked jobs reached the receiver twice", twice)
+			}
+			wk.stop(t)
+		})
+	}
 }

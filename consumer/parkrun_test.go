@@ -195,3 +195,69 @@ func TestParkedJobHandedBack(t *testing.T) {
 		}
 	})
 }
+
+// A parked job whose connection was down, since it came, for longer than
+// its keep-alive bridges may have been handed to another worker by the
+// server: when its host's slot comes, and when it would be handed back, it
+// is left to the server, neither sent nor acknowledged nor handed back,
+// and its slots are freed. One whose connection was down for less goes on
+// as before (the positive control).
+func TestParkedJobLeftAfterOutage(t *testing.T) {
+	t.Parallel()
+	// AckWait is a minute: the keep-alive, every 20s, bridges 20s.
+	long, short := func(time.Time) time.Duration { return 21 * time.Second }, func(time.Time) time.Duration { return 19 * time.Second }
+	left := func(t *testing.T, p *parkedSetup) {
+		t.Helper()
+		if v := p.b.settled(); len(v) != 0 {
+			t.Errorf("the parked job was settled with %v, want nothing: left to the server", v)
+		}
+		if _, ok := p.st.m[stateKey("b")]; ok {
+			t.Errorf("the parked job's state was written: %s", p.st.m[stateKey("b")])
+		}
+		if n := p.metrics.n.Load(); n != 0 {
+			t.Errorf("the metrics count %d jobs parked after the job was left, want 0", n)
+		}
+	}
+	t.Run("its turn comes", func(t *testing.T) {
+		t.Parallel()
+		p := newParkedSetup(t)
+		p.w.cfg.Outage = long
+		h := p.release(t)
+		token, next := p.w.resume(context.Background(), h.next)
+		if token || next != nil {
+			t.Errorf("resume = %v, %p; want no token and nothing next", token, next)
+		}
+		left(t, p)
+		if n := len(p.w.working); n != 0 {
+			t.Errorf("%d working tokens still taken, want none", n)
+		}
+		if !p.w.hosts.tryAcquire(parkHost) {
+			t.Error("the host's slot is still taken after the job was left")
+		}
+	})
+	t.Run("it expires", func(t *testing.T) {
+		t.Parallel()
+		p := newParkedSetup(t)
+		p.w.cfg.Outage = long
+		p.w.hosts.mu.Lock()
+		p.w.hosts.hosts[parkHost].parked[0].until = time.Now()
+		p.w.hosts.mu.Unlock()
+		p.w.hosts.expire()
+		p.w.background.Wait()
+		left(t, p)
+		p.release(t)
+	})
+	t.Run("a short outage", func(t *testing.T) {
+		t.Parallel()
+		p := newParkedSetup(t)
+		p.w.cfg.Outage = short
+		h := p.release(t)
+		token, _ := p.w.resume(context.Background(), h.next)
+		if token {
+			<-p.w.working
+		}
+		if v := p.b.settled(); len(v) != 1 || v[0] != "ack" {
+			t.Errorf("the parked job was settled with %v, want ack (delivered)", v)
+		}
+	})
+}

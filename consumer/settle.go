@@ -30,6 +30,12 @@ const (
 	// wait leaves the job parked (see hostLimiter.park): it is settled
 	// later.
 	wait
+	// leave leaves a parked job to the server, neither acknowledged nor
+	// handed back: another worker may have it by now (see
+	// Worker.elsewhere), and either word would act on that worker's
+	// delivery. The server delivers it again after AckWait if no other
+	// worker has it.
+	leave
 )
 
 // disposition is the one decision the delivery path returns for a job.
@@ -87,6 +93,7 @@ func (w *Worker) linked(ctx context.Context, timeout time.Duration) (context.Con
 //   - retry: the hand-back and the job's progress are recorded in the state
 //     bucket, then the job is handed back (Nak, or NakWithDelay).
 //   - drop: nothing.
+//   - leave: nothing either, but a warning saying why.
 func (w *Worker) settle(d *delivery, disp disposition, stop func()) {
 	switch disp.kind {
 	case store:
@@ -95,6 +102,8 @@ func (w *Worker) settle(d *delivery, disp disposition, stop func()) {
 		w.confirmStored(d, disp.result, stop)
 	case retry:
 		w.handBack(d, disp.delay, disp.why, stop)
+	case leave:
+		w.logFor(d).Warn("parked job left to the server", "job_id", d.job.ID, "reason", disp.why)
 	}
 }
 

@@ -41,6 +41,8 @@ func (w *Worker) endSpan(d *delivery, disp *disposition) {
 			}
 		case retry:
 			span.SetAttributes(id, attribute.String("hookworker.outcome", "handed back: "+disp.why))
+		case leave:
+			span.SetAttributes(id, attribute.String("hookworker.outcome", "left to the server: "+disp.why))
 		default:
 			span.SetAttributes(id)
 		}

@@ -287,7 +287,7 @@ func busLoadRole(args []string) error {
 		JetStream: b.JetStream(), Consumer: bound.Consumer, State: bound.State,
 		Deliverers:  map[job.Type]consumer.Deliverer{job.Webhook: endpoint.Plain{Send: noSend{}.Send}.Prepare},
 		Concurrency: *concurrency, AckWait: top.AckWait, ResultSubject: top.ResultSubject,
-		FetchWait: 100 * time.Millisecond, Link: b.Link,
+		FetchWait: 100 * time.Millisecond, Link: b.Link, Outage: b.Outage,
 	})
 	if err != nil {
 		return err

@@ -216,7 +216,7 @@ func run(ctx context.Context, stderr io.Writer) int {
 			bound, err := b.Ensure(ctx, topo)
 			return bound.Consumer, err
 		},
-		Link: b.Link,
+		Link: b.Link, Outage: b.Outage,
 	})
 	if err != nil {
 		log.Error("start the worker", "error", err)
