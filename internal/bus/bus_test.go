@@ -275,9 +275,13 @@ func TestEmbeddedPortInUse(t *testing.T) {
 	b.Close()
 }
 
-// TestLinkEndsWithTheConnection checks that Link's context ends when the
-// server goes away, and that the next one lives on the new connection.
-func TestLinkEndsWithTheConnection(t *testing.T) {
+// TestConnectionLost checks that Link's context ends when the server goes
+// away, and that the next one lives on the new connection; and that
+// Outage tells how long the connection was down since a time: nothing
+// while it stays up, the outage under way while it is down, and the whole
+// outage once it is back, counted from the time asked about at the
+// earliest.
+func TestConnectionLost(t *testing.T) {
 	t.Parallel()
 	opts := bustest.Options("127.0.0.1", -1, t.TempDir())
 	srv := bustest.Start(t, opts)
@@ -286,11 +290,16 @@ func TestLinkEndsWithTheConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
+	start := time.Now()
+	if out := b.Outage(start.Add(-time.Hour)); out != 0 {
+		t.Fatalf("Outage = %s while connected from the first, want 0", out)
+	}
 	first := b.Link()
 	if first.Err() != nil {
 		t.Fatalf("Link ended while connected: %v", first.Err())
 	}
 	port := srv.Addr().(*net.TCPAddr).Port
+	stopped := time.Now()
 	srv.Shutdown()
 	select {
 	case <-first.Done():
@@ -300,6 +309,11 @@ func TestLinkEndsWithTheConnection(t *testing.T) {
 	next := b.Link()
 	if next.Err() != nil {
 		t.Fatalf("the next Link has already ended: %v", next.Err())
+	}
+	time.Sleep(100 * time.Millisecond)
+	mid := time.Now() // 100ms at least into the outage
+	if out := b.Outage(start); out < 100*time.Millisecond {
+		t.Errorf("Outage = %s 100ms into the outage, want that at least", out)
 	}
 	restarted := *opts
 	restarted.Port = port
@@ -311,8 +325,19 @@ func TestLinkEndsWithTheConnection(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	back := time.Now()
 	if next.Err() != nil {
 		t.Errorf("Link of the new connection ended: %v", next.Err())
+	}
+	out := b.Outage(start)
+	if out < 100*time.Millisecond || out > back.Sub(stopped) {
+		t.Errorf("Outage = %s once back, want 100ms to %s", out, back.Sub(stopped))
+	}
+	if got := b.Outage(mid); got > out-100*time.Millisecond || got < out-mid.Sub(stopped) {
+		t.Errorf("Outage from 100ms into it = %s, want the outage (%s) counted from then", got, out)
+	}
+	if got := b.Outage(back); got != 0 {
+		t.Errorf("Outage since the reconnect = %s, want 0", got)
 	}
 }
 
@@ -466,55 +491,5 @@ func TestEnsureRatesWaitsForJetStream(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("EnsureRates still waiting 15s after JetStream was enabled")
-	}
-}
-
-// TestOutage checks that the Bus tells how long its connection was down
-// since a time: nothing while it stays up, the outage under way while it
-// is down, and the whole outage once it is back; an outage that ended
-// before the time asked about does not count.
-func TestOutage(t *testing.T) {
-	t.Parallel()
-	opts := bustest.Options("127.0.0.1", -1, t.TempDir())
-	srv := bustest.Start(t, opts)
-	b, err := Connect(Config{URL: srv.ClientURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	start := time.Now()
-	if out := b.Outage(start.Add(-time.Hour)); out != 0 {
-		t.Fatalf("Outage = %s while connected from the first, want 0", out)
-	}
-	link := b.Link()
-	port := srv.Addr().(*net.TCPAddr).Port
-	stopped := time.Now()
-	srv.Shutdown()
-	<-link.Done()
-	time.Sleep(100 * time.Millisecond)
-	mid := time.Now() // 100ms at least into the outage
-	if out := b.Outage(start); out < 100*time.Millisecond {
-		t.Errorf("Outage = %s 100ms into the outage, want that at least", out)
-	}
-	restarted := *opts
-	restarted.Port = port
-	bustest.Start(t, &restarted)
-	deadline := time.Now().Add(10 * time.Second)
-	for !b.Connected() {
-		if time.Now().After(deadline) {
-			t.Fatal("no reconnect")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	back := time.Now()
-	out := b.Outage(start)
-	if out < 100*time.Millisecond || out > back.Sub(stopped) {
-		t.Errorf("Outage = %s once back, want 100ms to %s", out, back.Sub(stopped))
-	}
-	if got := b.Outage(mid); got > out-100*time.Millisecond || got < out-mid.Sub(stopped) {
-		t.Errorf("Outage from 100ms into it = %s, want the outage (%s) counted from then", got, out)
-	}
-	if got := b.Outage(back); got != 0 {
-		t.Errorf("Outage since the reconnect = %s, want 0", got)
 	}
 }
