@@ -106,6 +106,30 @@ func TestSlowHostJobsParked(t *testing.T) {
 	}
 }
 
+// slowThenStuck is a receiver that answers its first request after 150 ms,
+// so that its host is measured slow, and holds the second until release
+// is closed; stuckIn is closed when the second comes. The others are
+// answered at once.
+func slowThenStuck(t *testing.T, release <-chan struct{}) (rc *receiver, stuckIn <-chan struct{}) {
+	t.Helper()
+	stuck := make(chan struct{})
+	var requests atomic.Int64
+	rc = newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		switch requests.Add(1) {
+		case 1:
+			time.Sleep(150 * time.Millisecond)
+		case 2:
+			close(stuck)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return rc, stuck
+}
+
 // parkedGauge is a worker's metrics that keep the count of parked jobs.
 type parkedGauge struct {
 	*metrics.Metrics
@@ -121,21 +145,7 @@ func TestStopHandsBackParkedJobs(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 5*time.Second)
 	release := make(chan struct{})
-	stuckIn := make(chan struct{})
-	var requests atomic.Int64
-	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) {
-		switch requests.Add(1) {
-		case 1: // the host is measured slow
-			time.Sleep(150 * time.Millisecond)
-		case 2: // and then stuck
-			close(stuckIn)
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
+	rc, stuckIn := slowThenStuck(t, release)
 	ids := e.publishJobs("first", 2, rc.URL)
 	gauge := &parkedGauge{Metrics: metrics.New()}
 	a := e.startWorker(workerOpts{concurrency: 4, hostConcurrency: 1, shutdown: time.Minute, metrics: gauge})
@@ -207,21 +217,8 @@ func TestParkedJobsNotSentTwiceAfterOutage(t *testing.T) {
 			opts := bustest.Options("127.0.0.1", -1, t.TempDir())
 			srv := bustest.Start(t, opts)
 			e := connectEnv(t, srv.ClientURL(), time.Second)
-			release, stuckIn := make(chan struct{}), make(chan struct{})
-			var requests atomic.Int64
-			rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) {
-				switch requests.Add(1) {
-				case 1: // the host is measured slow
-					time.Sleep(150 * time.Millisecond)
-				case 2: // and then stuck, until after the outage
-					close(stuckIn)
-					select {
-					case <-release:
-					case <-r.Context().Done():
-					}
-				}
-				w.WriteHeader(http.StatusNoContent)
-			})
+			release := make(chan struct{}) // after the outage
+			rc, stuckIn := slowThenStuck(t, release)
 			ids := e.publishJobs("first", 2, rc.URL)
 			gauge := &parkedGauge{Metrics: metrics.New()}
 			wk := e.startWorker(workerOpts{concurrency: 8, hostConcurrency: 1, metrics: gauge, blindToOutages: tt.blind})

@@ -103,6 +103,16 @@ func (p *parkedSetup) release(t *testing.T) parkedHandled {
 	return h
 }
 
+// expire has the parked job's time run out, and waits until the worker
+// has dealt with it.
+func (p *parkedSetup) expire() {
+	p.w.hosts.mu.Lock()
+	p.w.hosts.hosts[parkHost].parked[0].until = time.Now()
+	p.w.hosts.mu.Unlock()
+	p.w.hosts.expire()
+	p.w.background.Wait()
+}
+
 func (m *ackMsg) settled() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -161,12 +171,7 @@ func TestParkedJobHandedBack(t *testing.T) {
 	t.Run("expired", func(t *testing.T) {
 		t.Parallel()
 		p := newParkedSetup(t)
-		p.w.hosts.mu.Lock()
-		s := p.w.hosts.hosts[parkHost]
-		s.parked[0].until = time.Now()
-		p.w.hosts.mu.Unlock()
-		p.w.hosts.expire()
-		p.w.background.Wait()
+		p.expire()
 		handedBack(t, p, true)
 		if n := p.metrics.n.Load(); n != 0 {
 			t.Errorf("the metrics count %d jobs parked after the job was handed back, want 0", n)
@@ -239,11 +244,7 @@ func TestParkedJobLeftAfterOutage(t *testing.T) {
 		t.Parallel()
 		p := newParkedSetup(t)
 		p.w.cfg.Outage = long
-		p.w.hosts.mu.Lock()
-		p.w.hosts.hosts[parkHost].parked[0].until = time.Now()
-		p.w.hosts.mu.Unlock()
-		p.w.hosts.expire()
-		p.w.background.Wait()
+		p.expire()
 		left(t, p)
 		p.release(t)
 	})
