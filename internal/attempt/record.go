@@ -32,6 +32,11 @@ const None = "_"
 // Redacted replaces a header value that carries a credential.
 const Redacted = "[redacted]"
 
+// HeaderOutcome is the header of a record of an endpoint's attempt that
+// repeats its outcome, so that Stats counts records from their headers
+// alone. A record of no endpoint has none.
+const HeaderOutcome = "Hookworker-Outcome"
+
 // MaxResponse is the most of a response body a record keeps, as in results.
 const MaxResponse = 64 << 10
 

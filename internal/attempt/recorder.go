@@ -202,6 +202,9 @@ func (r *Recorder) Record(a Attempt) {
 		return
 	}
 	msg := &nats.Msg{Subject: Subject(a.Endpoint, a.EventType), Data: body}
+	if a.Endpoint != "" {
+		msg.Header = nats.Header{HeaderOutcome: []string{string(a.Outcome)}}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.held != nil {

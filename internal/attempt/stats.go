@@ -54,7 +54,8 @@ type Stats struct {
 
 // Stats counts the attempts recorded for endpoint in [since, until), by
 // the time they were stored, reading that window of the log forwards
-// through a subject filter; the window is at most MaxStatsWindow.
+// through a subject filter, the records' headers only when each has its
+// outcome in HeaderOutcome; the window is at most MaxStatsWindow.
 func (l *Log) Stats(ctx context.Context, endpoint string, since, until time.Time) (Stats, error) {
 	since, until = since.UTC(), until.UTC()
 	switch {
@@ -78,27 +79,66 @@ func (l *Log) Stats(ctx context.Context, endpoint string, since, until time.Time
 	if last == 0 {
 		return st, nil
 	}
-	var rec struct {
-		Endpoint *string `json:"endpoint"`
-		Outcome  Outcome `json:"outcome"`
-	}
-	err = bus.Scan(ctx, l.attempts, jetstream.ConsumerConfig{
+	// A record's header says its outcome: the scan leaves the bodies on
+	// the server. One without (written before records had it, or of no
+	// endpoint, on the subject of the endpoint "_") has the window read
+	// again, bodies and all.
+	cfg := jetstream.ConsumerConfig{
 		FilterSubject: SubjectPrefix + endpoint + ".>", DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &since,
-	}, func(m jetstream.Msg) bool {
+		HeadersOnly: true,
+	}
+	count := func(o Outcome, at time.Time) {
+		st.Total.add(o)
+		if i := int(at.UTC().Sub(first) / time.Hour); i >= 0 && i < len(st.Hours) {
+			st.Hours[i].add(o)
+		}
+	}
+	// window reports whether m is in the window: stored by until, and not
+	// after the scan started.
+	window := func(m jetstream.Msg) (time.Time, bool) {
 		meta, err := m.Metadata()
 		if err != nil || meta.Sequence.Stream > last || !meta.Timestamp.Before(until) {
+			return time.Time{}, false
+		}
+		return meta.Timestamp, true
+	}
+	headless := false
+	err = bus.Scan(ctx, l.attempts, cfg, func(m jetstream.Msg) bool {
+		at, ok := window(m)
+		if !ok {
 			return false
 		}
-		rec.Endpoint, rec.Outcome = nil, ""
-		if json.Unmarshal(m.Data(), &rec) != nil || rec.Endpoint == nil || *rec.Endpoint != endpoint {
-			return true
+		o := Outcome(m.Headers().Get(HeaderOutcome))
+		if o == "" {
+			headless = true
+			return false
 		}
-		st.Total.add(rec.Outcome)
-		if i := int(meta.Timestamp.UTC().Sub(first) / time.Hour); i >= 0 && i < len(st.Hours) {
-			st.Hours[i].add(rec.Outcome)
-		}
+		count(o, at)
 		return true
 	})
+	if err == nil && headless {
+		st.Total = Counts{}
+		for i := range st.Hours {
+			st.Hours[i].Counts = Counts{}
+		}
+		var rec struct {
+			Endpoint *string `json:"endpoint"`
+			Outcome  Outcome `json:"outcome"`
+		}
+		cfg.HeadersOnly = false
+		err = bus.Scan(ctx, l.attempts, cfg, func(m jetstream.Msg) bool {
+			at, ok := window(m)
+			if !ok {
+				return false
+			}
+			rec.Endpoint, rec.Outcome = nil, ""
+			if json.Unmarshal(m.Data(), &rec) != nil || rec.Endpoint == nil || *rec.Endpoint != endpoint {
+				return true
+			}
+			count(rec.Outcome, at)
+			return true
+		})
+	}
 	if err != nil {
 		return Stats{}, fmt.Errorf("attempt log: %w", err)
 	}
