@@ -43,6 +43,16 @@ func ParseMode(s string) (Mode, error) {
 // acknowledgement before more are dropped.
 const DefaultMaxPending = 4096
 
+// outcomeHeaders are the headers of a record of an endpoint's attempt, one
+// per outcome (see HeaderOutcome), made once and shared by the records:
+// they are only read, as the records are published without options that
+// would add to them.
+var outcomeHeaders = map[Outcome]nats.Header{
+	Delivered: {HeaderOutcome: {string(Delivered)}},
+	Retry:     {HeaderOutcome: {string(Retry)}},
+	Failed:    {HeaderOutcome: {string(Failed)}},
+}
+
 // headerRoom is what a record leaves of the server's max payload for the
 // message's subject and headers.
 const headerRoom = 1024
@@ -203,7 +213,7 @@ func (r *Recorder) Record(a Attempt) {
 	}
 	msg := &nats.Msg{Subject: Subject(a.Endpoint, a.EventType), Data: body}
 	if a.Endpoint != "" {
-		msg.Header = nats.Header{HeaderOutcome: []string{string(a.Outcome)}}
+		msg.Header = outcomeHeaders[a.Outcome]
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
