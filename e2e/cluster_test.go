@@ -258,14 +258,18 @@ func (run *clusterRun) midRun(t *testing.T) {
 func (run *clusterRun) check(t *testing.T, inFlight int) {
 	t.Helper()
 	var stored map[string][]string
-	awaitCond(t, "a result for every job", 60*time.Second, func() bool {
-		if storedCount(t, run.js) < len(run.want) {
-			return false
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if storedCount(t, run.js) >= len(run.want) {
+			var err error
+			if stored, err = readResults(t, run.js); err == nil && len(stored) >= len(run.want) {
+				break
+			}
 		}
-		var err error
-		stored, err = readResults(t, run.js)
-		return err == nil && len(stored) >= len(run.want)
-	})
+		if time.Now().After(deadline) {
+			run.explainMissing(t)
+			t.Fatal("timed out waiting for a result for every job")
+		}
+	}
 	for _, id := range run.want {
 		switch outcomes := stored[id]; {
 		case len(outcomes) != 1:
@@ -291,6 +295,47 @@ func (run *clusterRun) check(t *testing.T, inFlight int) {
 	}
 	t.Logf("%d jobs and events, %d deliveries made again; all stored %s after the fault", len(run.want), twice,
 		time.Since(run.fault).Round(time.Millisecond))
+}
+
+// explainMissing logs what is known of the jobs that have no stored
+// result yet: the job consumer's state, how often the receiver saw each,
+// and the lines of every worker's log that name them or warn.
+func (run *clusterRun) explainMissing(t *testing.T) {
+	t.Helper()
+	stored, err := readResults(t, run.js)
+	if err != nil {
+		t.Logf("read results: %v", err)
+	}
+	seen := run.recv.counts()
+	var missing []string
+	for _, id := range run.want {
+		if len(stored[id]) == 0 {
+			missing = append(missing, id)
+		}
+	}
+	t.Logf("%d of %d jobs have no result", len(missing), len(run.want))
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if c, err := run.js.Consumer(ctx, "HOOKS", "hookworker"); err == nil {
+		i := c.CachedInfo()
+		t.Logf("job consumer: %d pending, %d acks pending, %d redelivered, %d pull requests waiting",
+			i.NumPending, i.NumAckPending, i.NumRedelivered, i.NumWaiting)
+	}
+	for _, id := range missing[:min(len(missing), 5)] {
+		t.Logf("%s: receiver saw it %d times", id, seen[run.webhook[id]])
+	}
+	for n, p := range run.workers {
+		var lines []string
+		for line := range strings.Lines(p.stderr.String()) {
+			named := slices.ContainsFunc(missing[:min(len(missing), 5)], func(id string) bool {
+				return strings.Contains(line, `"`+id+`"`)
+			})
+			if named || strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) {
+				lines = append(lines, line)
+			}
+		}
+		t.Logf("worker %d (running %v), its lines of those jobs and its warnings:\n%s", n, p.running(), strings.Join(lines[:min(len(lines), 60)], ""))
+	}
 }
 
 // storedCount returns how many results the result stream holds, 0 when it
