@@ -22,6 +22,11 @@ type Span struct {
 	Seq   uint64
 }
 
+// heartbeat is how often the server tells a scan it is still there while
+// it has nothing to send: a scan that hears nothing for two of them pulls
+// again, from a new consumer.
+const heartbeat = 500 * time.Millisecond
+
 // Scan reads the headers of the results published on subject in the stream
 // info describes, from span on, oldest first, and calls fn with each one's
 // job id (its Hook-Job-Id header) and metadata until fn returns false. It
@@ -49,7 +54,13 @@ func Scan(ctx context.Context, js jetstream.JetStream, info *jetstream.StreamInf
 		// Nothing on subject from span on: Next would wait for ever.
 		return nil
 	}
-	it, err := cons.Messages()
+	// A pull request that no server took (the consumer made on another
+	// server, not yet known to the one the request went to) is answered
+	// by nothing: only the missing heartbeats tell, and the ordered
+	// consumer then makes a new consumer and pulls again. The library's
+	// heartbeat, 5 s, would take 10 s to tell, the whole of a worker's
+	// look-up.
+	it, err := cons.Messages(jetstream.PullHeartbeat(heartbeat))
 	if err != nil {
 		return fmt.Errorf("scan results in %s: %w", name, err)
 	}

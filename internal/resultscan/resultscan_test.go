@@ -1,7 +1,11 @@
 package resultscan_test
 
 import (
+	"bytes"
 	"context"
+	"net"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,4 +81,120 @@ func TestScanStopsAtTheStreamsEnd(t *testing.T) {
 	if ids := scan(info, resultscan.Span{Seq: 5}); len(ids) != 0 {
 		t.Errorf("scan of another subject's messages = %v, want none", ids)
 	}
+}
+
+// TestScanPullsAgainWhenItsPullIsLost loses the scan's first pull request
+// on its way to the server, as one is lost that reaches a server to which
+// the consumer just made elsewhere is not known yet: nothing answers it.
+// The scan hears no heartbeat, pulls again from a new consumer and reads
+// every result, well within the time a worker gives a look-up.
+func TestScanPullsAgainWhenItsPullIsLost(t *testing.T) {
+	t.Parallel()
+	srv := bustest.Server(t)
+	_, js := bustest.Connect(t, srv.ClientURL())
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "RESULTS", Subjects: []string{"hooks.result"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "b"} {
+		msg := &nats.Msg{Subject: "hooks.result", Data: []byte(`{}`), Header: nats.Header{job.HeaderJobID: {id}}}
+		if _, err := js.PublishMsg(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	lossy := &dropFirst{prefix: "$JS.API.CONSUMER.MSG.NEXT.RESULTS."}
+	nc, err := nats.Connect(srv.ClientURL(), nats.SetCustomDialer(lossy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ljs, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Less than the library's own heartbeat would take to tell (10 s).
+	sctx, scancel := context.WithTimeout(ctx, 4*time.Second)
+	defer scancel()
+	var ids []string
+	start := time.Now()
+	err = resultscan.Scan(sctx, ljs, info, "hooks.result", resultscan.Span{Seq: 1}, func(id string, _ *jetstream.MsgMetadata) bool {
+		ids = append(ids, id)
+		return true
+	})
+	if !lossy.dropped.Load() {
+		t.Fatal("no pull request was lost")
+	}
+	if err != nil || len(ids) != 2 {
+		t.Fatalf("scan after a lost pull = %v, %v; want [a b]", ids, err)
+	}
+	t.Logf("read every result %s after the lost pull", time.Since(start).Round(time.Millisecond))
+}
+
+// dropFirst dials connections that lose the first message the client
+// publishes on a subject with prefix, as a server that has no one for it
+// would.
+type dropFirst struct {
+	prefix  string
+	dropped atomic.Bool
+}
+
+func (d *dropFirst) Dial(network, address string) (net.Conn, error) {
+	c, err := net.Dial(network, address)
+	if err != nil {
+		return nil, err
+	}
+	return &dropConn{Conn: c, d: d}, nil
+}
+
+// dropConn reads the client's protocol as it writes it, op by op, and
+// leaves out the op dropFirst drops.
+type dropConn struct {
+	net.Conn
+	d       *dropFirst
+	pending []byte
+}
+
+func (c *dropConn) Write(p []byte) (int, error) {
+	c.pending = append(c.pending, p...)
+	var out []byte
+	for {
+		end := bytes.Index(c.pending, []byte("\r\n"))
+		if end < 0 {
+			break
+		}
+		line := c.pending[:end]
+		size := end + 2
+		if op, _, _ := bytes.Cut(line, []byte(" ")); string(op) == "PUB" || string(op) == "HPUB" {
+			// PUB subject [reply] bytes; HPUB subject [reply] header-bytes
+			// bytes: the message follows the line, then CRLF.
+			fields := bytes.Fields(line)
+			n, err := strconv.Atoi(string(fields[len(fields)-1]))
+			if err != nil {
+				return 0, err
+			}
+			if len(c.pending) < size+n+2 {
+				break
+			}
+			size += n + 2
+			if bytes.HasPrefix(fields[1], []byte(c.d.prefix)) && c.d.dropped.CompareAndSwap(false, true) {
+				c.pending = c.pending[size:]
+				continue
+			}
+		}
+		out = append(out, c.pending[:size]...)
+		c.pending = c.pending[size:]
+	}
+	if len(out) > 0 {
+		if _, err := c.Conn.Write(out); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
 }
