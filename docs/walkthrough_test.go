@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookworker/hookworker/internal/freeport"
 	"github.com/hookworker/hookworker/internal/syncbuf"
 )
 
@@ -185,12 +186,11 @@ func env(bin, natsAddr, receiver string) []string {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // TestWalkthrough runs the runnable blocks of the walkthrough pages, in

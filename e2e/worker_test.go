@@ -24,6 +24,7 @@ import (
 
 	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/cli"
+	"github.com/hookworker/hookworker/internal/freeport"
 	"github.com/hookworker/hookworker/internal/metrics/metricstest"
 	"github.com/hookworker/hookworker/internal/syncbuf"
 )
@@ -212,12 +213,11 @@ func (w *worker) waitStatus(t *testing.T, url string, ok func(int) bool) int {
 // freeAddr returns a loopback address with a port that was free a moment ago.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // startNATS starts a JetStream server on addr.

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/hookworker/hookworker/client"
+	"github.com/hookworker/hookworker/internal/freeport"
 )
 
 // apiInFlight is how many events.send requests the HTTP API run keeps in
@@ -47,7 +48,7 @@ func (b *bench) httpAPIRun(ctx context.Context, r *report) error {
 	if b.o.APIEvents <= 0 {
 		return nil
 	}
-	addr, err := freeAddr()
+	addr, err := freeport.Addr()
 	if err != nil {
 		return err
 	}

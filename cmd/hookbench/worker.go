@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/hookworker/hookworker/internal/cli"
+	"github.com/hookworker/hookworker/internal/freeport"
 )
 
 // workerRole runs the hookworker command itself (cli.Main "run", exactly
@@ -19,7 +19,7 @@ import (
 // ready once the worker's /readyz answers 200, that is once it is connected
 // and bound to its streams and consumer.
 func workerRole([]string) error {
-	addr, err := freeAddr()
+	addr, err := freeport.Addr()
 	if err != nil {
 		return err
 	}
@@ -39,16 +39,6 @@ func workerRole([]string) error {
 		err = fmt.Errorf("hookworker run exited with status %d", code)
 	}
 	return err
-}
-
-// freeAddr returns a loopback address with a port free a moment ago.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := l.Addr().String()
-	return addr, l.Close()
 }
 
 // waitReady polls url until it answers 200, the worker exits or wait ends.

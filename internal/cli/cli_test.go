@@ -21,6 +21,7 @@ import (
 	"github.com/hookworker/hookworker/internal/build"
 	"github.com/hookworker/hookworker/internal/bus/bustest"
 	"github.com/hookworker/hookworker/internal/cli"
+	"github.com/hookworker/hookworker/internal/freeport"
 	"github.com/hookworker/hookworker/internal/syncbuf"
 	"github.com/hookworker/hookworker/job"
 )
@@ -50,12 +51,11 @@ func TestMain(m *testing.M) {
 
 func freePort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // baseEnv is the environment every test worker gets: fast retries,

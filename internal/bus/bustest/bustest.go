@@ -3,17 +3,29 @@
 package bustest
 
 import (
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookworker/hookworker/internal/freeport"
 )
 
-// Options returns the options of a JetStream server on host:port (port -1:
-// a free one) that stores under dir and logs nothing.
+// Options returns the options of a JetStream server on host:port that
+// stores under dir and logs nothing. Port -1 is a free one, picked as
+// freeport picks them: a server stopped and started again with the same
+// options finds it free again.
 func Options(host string, port int, dir string) *server.Options {
+	if port == -1 {
+		if ports, err := freeport.Ports(1); err == nil {
+			port = ports[0]
+		}
+	}
 	return &server.Options{Host: host, Port: port, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true}
 }
 
@@ -25,12 +37,41 @@ func Start(t testing.TB, opts *server.Options) *server.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	errs := &errorLog{}
+	srv.SetLoggerV2(errs, false, false, false)
 	srv.Start()
 	t.Cleanup(srv.Shutdown)
 	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatalf("nats server %s not ready", srv.Name())
+		t.Fatalf("nats server %s not ready: %s", srv.Name(), errs)
 	}
 	return srv
+}
+
+// errorLog keeps the errors a server logs, to tell why it did not start.
+type errorLog struct {
+	mu   sync.Mutex
+	errs []string
+}
+
+func (l *errorLog) Errorf(format string, v ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.errs = append(l.errs, fmt.Sprintf(format, v...))
+}
+
+func (l *errorLog) Fatalf(format string, v ...any) { l.Errorf(format, v...) }
+func (l *errorLog) Noticef(string, ...any)         {}
+func (l *errorLog) Warnf(string, ...any)           {}
+func (l *errorLog) Debugf(string, ...any)          {}
+func (l *errorLog) Tracef(string, ...any)          {}
+
+func (l *errorLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.errs) == 0 {
+		return "no error logged"
+	}
+	return strings.Join(l.errs, "; ")
 }
 
 // Server starts a fresh JetStream server on a free loopback port.

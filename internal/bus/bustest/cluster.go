@@ -2,7 +2,6 @@ package bustest
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/hookworker/hookworker/internal/freeport"
 )
 
 // Cluster is a JetStream cluster of in-process servers on loopback, named
@@ -32,7 +33,10 @@ func NewCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
 	// Route ports must be known before the servers start, so that each one
 	// lists all the others.
-	ports := freePorts(t, 2*n)
+	ports, err := freeport.Ports(2 * n)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := &Cluster{t: t, ports: ports[:n], rports: ports[n:], servers: make([]*server.Server, n)}
 	for _, p := range c.rports {
 		c.routes = append(c.routes, &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", p)})
@@ -52,21 +56,6 @@ func NewCluster(t testing.TB, n int) *Cluster {
 		return false
 	})
 	return c
-}
-
-// freePorts returns n distinct loopback ports free a moment ago.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports
 }
 
 // options are the options of server i: the same every time it starts.
