@@ -1,11 +1,8 @@
 package resultscan_test
 
 import (
-	"bytes"
 	"context"
-	"net"
-	"strconv"
-	"sync/atomic"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,7 +106,9 @@ func TestScanPullsAgainWhenItsPullIsLost(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	lossy := &dropFirst{prefix: "$JS.API.CONSUMER.MSG.NEXT.RESULTS."}
+	lossy := bustest.Lose(func(subject string, _ []byte) bool {
+		return strings.HasPrefix(subject, "$JS.API.CONSUMER.MSG.NEXT.RESULTS.")
+	})
 	nc, err := nats.Connect(srv.ClientURL(), nats.SetCustomDialer(lossy))
 	if err != nil {
 		t.Fatal(err)
@@ -128,73 +127,11 @@ func TestScanPullsAgainWhenItsPullIsLost(t *testing.T) {
 		ids = append(ids, id)
 		return true
 	})
-	if !lossy.dropped.Load() {
+	if len(lossy.Lost()) != 1 {
 		t.Fatal("no pull request was lost")
 	}
 	if err != nil || len(ids) != 2 {
 		t.Fatalf("scan after a lost pull = %v, %v; want [a b]", ids, err)
 	}
 	t.Logf("read every result %s after the lost pull", time.Since(start).Round(time.Millisecond))
-}
-
-// dropFirst dials connections that lose the first message the client
-// publishes on a subject with prefix, as a server that has no one for it
-// would.
-type dropFirst struct {
-	prefix  string
-	dropped atomic.Bool
-}
-
-func (d *dropFirst) Dial(network, address string) (net.Conn, error) {
-	c, err := net.Dial(network, address)
-	if err != nil {
-		return nil, err
-	}
-	return &dropConn{Conn: c, d: d}, nil
-}
-
-// dropConn reads the client's protocol as it writes it, op by op, and
-// leaves out the op dropFirst drops.
-type dropConn struct {
-	net.Conn
-	d       *dropFirst
-	pending []byte
-}
-
-func (c *dropConn) Write(p []byte) (int, error) {
-	c.pending = append(c.pending, p...)
-	var out []byte
-	for {
-		end := bytes.Index(c.pending, []byte("\r\n"))
-		if end < 0 {
-			break
-		}
-		line := c.pending[:end]
-		size := end + 2
-		if op, _, _ := bytes.Cut(line, []byte(" ")); string(op) == "PUB" || string(op) == "HPUB" {
-			// PUB subject [reply] bytes; HPUB subject [reply] header-bytes
-			// bytes: the message follows the line, then CRLF.
-			fields := bytes.Fields(line)
-			n, err := strconv.Atoi(string(fields[len(fields)-1]))
-			if err != nil {
-				return 0, err
-			}
-			if len(c.pending) < size+n+2 {
-				break
-			}
-			size += n + 2
-			if bytes.HasPrefix(fields[1], []byte(c.d.prefix)) && c.d.dropped.CompareAndSwap(false, true) {
-				c.pending = c.pending[size:]
-				continue
-			}
-		}
-		out = append(out, c.pending[:size]...)
-		c.pending = c.pending[size:]
-	}
-	if len(out) > 0 {
-		if _, err := c.Conn.Write(out); err != nil {
-			return 0, err
-		}
-	}
-	return len(p), nil
 }
