@@ -47,6 +47,9 @@ type Config struct {
 	Replicas int
 	// Logger receives connection events; nil discards them.
 	Logger *slog.Logger
+	// Options are more options of the connection, applied after the
+	// bus's own (a dialer, say).
+	Options []nats.Option
 }
 
 // Bus is a NATS connection with JetStream, and the embedded server behind it
@@ -140,7 +143,7 @@ func Connect(cfg Config) (*Bus, error) {
 		opts = append(opts, nats.InProcessServer(srv))
 		url = srv.ClientURL()
 	}
-	nc, err := nats.Connect(url, opts...)
+	nc, err := nats.Connect(url, append(opts, cfg.Options...)...)
 	if err != nil {
 		b.shutdownServer()
 		return nil, fmt.Errorf("connect to nats %s: %w", redact.Servers(url), err)
