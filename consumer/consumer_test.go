@@ -114,6 +114,8 @@ type workerOpts struct {
 	// blindToOutages leaves Options.Outage unset: the worker takes its
 	// connection never to have been down.
 	blindToOutages bool
+	// connOptions are more options of the worker's connection.
+	connOptions []nats.Option
 }
 
 // worker is one running Worker with its own connection.
@@ -160,7 +162,7 @@ func (e *env) startWorker(o workerOpts) *worker {
 	if o.backoffMin == 0 {
 		o.backoffMin, o.backoffMax = 10*time.Millisecond, 50*time.Millisecond
 	}
-	b, err := bus.Connect(bus.Config{URL: e.url, Logger: log})
+	b, err := bus.Connect(bus.Config{URL: e.url, Logger: log, Options: o.connOptions})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,8 +57,51 @@ func handBack(delay time.Duration, why string) disposition {
 	return disposition{kind: retry, delay: delay, why: why}
 }
 
-// opTimeout bounds one NATS operation on the way out (publish, ack, state).
+// opTimeout bounds a NATS operation on the way out of a job (publish,
+// ack, state), its tries included (see tryTimeout).
 const opTimeout = 10 * time.Second
+
+// tryTimeout bounds one try of a request the worker sends again while it
+// goes unanswered: a result (the result stream stores it once, by its
+// message id), an acknowledgement, a state deletion. A server drops a
+// request that reaches a stream or a consumer while it has no leader (a
+// server of the cluster went away, and another is being elected), and
+// answers nothing: waiting opTimeout for the answer would hold the job's
+// slot all that time, where the request sent again is answered as soon as
+// the new leader is in place.
+const tryTimeout = 2 * time.Second
+
+// requests sends the requests on the way out of one job: each is sent
+// again while its try ends unanswered (see tryTimeout), within opTimeout
+// for them all. Its context is that of the current try.
+type requests struct {
+	w      *Worker
+	ctx    context.Context
+	cancel context.CancelFunc
+	end    time.Time
+}
+
+// requests starts the requests on the way out of a job; done ends them.
+func (w *Worker) requests() requests {
+	ctx, cancel := w.linked(context.Background(), tryTimeout)
+	return requests{w: w, ctx: ctx, cancel: cancel, end: time.Now().Add(opTimeout)}
+}
+
+// send sends op's request, and again in a new try each time a try ends
+// before an answer, until opTimeout is over. It returns op's last error.
+func (q *requests) send(op func(context.Context) error) error {
+	for {
+		err := op(q.ctx)
+		left := time.Until(q.end)
+		if err == nil || !errors.Is(q.ctx.Err(), context.DeadlineExceeded) || left <= 0 {
+			return err
+		}
+		q.cancel()
+		q.ctx, q.cancel = q.w.linked(context.Background(), min(tryTimeout, left))
+	}
+}
+
+func (q *requests) done() { q.cancel() }
 
 // linked bounds a NATS operation: timeout, the end of ctx, or the loss of
 // the connection it goes out on (see Options.Link).
@@ -109,8 +152,8 @@ func (w *Worker) settle(d *delivery, disp disposition, stop func()) {
 
 // store publishes r on the result stream and acknowledges the job.
 func (w *Worker) store(d *delivery, r job.Result, stop func()) {
-	ctx, cancel := w.linked(context.Background(), opTimeout)
-	defer cancel()
+	q := w.requests()
+	defer q.done()
 	if d.span != nil && r.TraceID == "" {
 		r.TraceID = d.span.SpanContext().TraceID().String()
 	}
@@ -130,14 +173,17 @@ func (w *Worker) store(d *delivery, r job.Result, stop func()) {
 		return
 	}
 	msg.Data = data
-	if _, err := w.pub.PublishMsg(ctx, msg); err != nil {
+	if err := q.send(func(ctx context.Context) error {
+		_, err := w.pub.PublishMsg(ctx, msg)
+		return err
+	}); err != nil {
 		w.logFor(d).Warn("publish result, job handed back", "job_id", r.ID, "error", err)
 		d.state.Result = &r
 		d.state.Progress.Response = nil // the result holds it
 		w.handBack(d, time.Second, "result not stored", stop)
 		return
 	}
-	if !w.acknowledge(ctx, d, r.ID, stop) {
+	if !w.acknowledge(&q, d, r.ID, stop) {
 		// The result is stored; if the ack was lost the job comes back and
 		// the stored result is published again (the result stream drops
 		// the duplicate), not sent again.
@@ -150,29 +196,29 @@ func (w *Worker) store(d *delivery, r job.Result, stop func()) {
 		w.saveState(sctx, d)
 		scancel()
 	}
-	w.finished(ctx, r)
+	w.finished(q.ctx, r)
 }
 
 // confirmStored acknowledges the job whose result r is stored already.
 func (w *Worker) confirmStored(d *delivery, r job.Result, stop func()) {
-	ctx, cancel := w.linked(context.Background(), opTimeout)
-	defer cancel()
-	if w.acknowledge(ctx, d, r.ID, stop) {
-		w.finished(ctx, r)
+	q := w.requests()
+	defer q.done()
+	if w.acknowledge(&q, d, r.ID, stop) {
+		w.finished(q.ctx, r)
 	}
 }
 
 // acknowledge acknowledges d's job (DoubleAck), whose result is stored,
 // and deletes its state. It reports whether the acknowledgement was
 // confirmed.
-func (w *Worker) acknowledge(ctx context.Context, d *delivery, id string, stop func()) bool {
+func (w *Worker) acknowledge(q *requests, d *delivery, id string, stop func()) bool {
 	stop()
-	if err := d.msg.DoubleAck(ctx); err != nil {
+	if err := q.send(d.msg.DoubleAck); err != nil {
 		w.logFor(d).Warn("acknowledge job", "job_id", id, "error", err)
 		return false
 	}
 	if d.stored {
-		if err := w.state.Delete(ctx, d.stateKey); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		if err := q.send(func(ctx context.Context) error { return w.state.Delete(ctx, d.stateKey) }); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 			w.logFor(d).Warn("delete job state", "job_id", id, "error", err)
 		}
 	}
