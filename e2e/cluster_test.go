@@ -390,9 +390,9 @@ func awaitCond(t *testing.T, what string, within time.Duration, cond func() bool
 }
 
 // TestClusterJobLeaderLost runs two workers with HOOKWORKER_REPLICAS=3 on a
-// three-server cluster, and stops the server that leads the job stream
-// (made the one the first worker is connected to) while jobs and events
-// are in flight, then starts it again. The stream elects another leader,
+// three-server cluster, and stops the server that leads the job stream and
+// the result stream (made the one the first worker is connected to) while
+// jobs and events are in flight, then starts it again. The stream elects another leader,
 // the worker reconnects to another server by itself, without a restart,
 // and every job ends with exactly one stored result; no delivery is lost,
 // and none is made twice but of the jobs in flight.
@@ -406,14 +406,16 @@ func TestClusterJobLeaderLost(t *testing.T) {
 	}
 	node := run.c.NameOf(servers[len(servers)-1])
 	run.midRun(t)
-	run.c.Lead("HOOKS", node)
-	leader := run.c.StreamLeader("HOOKS")
-	if leader != node {
-		t.Fatalf("HOOKS led by %q, want %s", leader, node)
+	for _, stream := range []string{"HOOKS", "HOOKS_RESULTS"} {
+		run.c.Lead(stream, node)
+		if leader := run.c.StreamLeader(stream); leader != node {
+			t.Fatalf("%s led by %q, want %s", stream, leader, node)
+		}
 	}
+	leader := node
 	run.c.Stop(leader)
 	run.fault = time.Now()
-	t.Logf("stopped %s, the job stream's leader, after %d of %d deliveries", leader, run.recv.total.Load(), len(run.want))
+	t.Logf("stopped %s, the job and result streams' leader, after %d of %d deliveries", leader, run.recv.total.Load(), len(run.want))
 	awaitCond(t, "the worker to reconnect to another server", 30*time.Second, func() bool {
 		s := first.servers()
 		return len(s) > len(servers) && run.c.NameOf(s[len(s)-1]) != leader
