@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -19,21 +20,10 @@ import (
 // skips what is on other subjects of the stream.
 func TestScanStopsAtTheStreamsEnd(t *testing.T) {
 	t.Parallel()
-	srv := bustest.Server(t)
-	_, js := bustest.Connect(t, srv.ClientURL())
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "RESULTS", Subjects: []string{"hooks.result", "other"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	publish := func(subject, id string) {
-		t.Helper()
-		msg := &nats.Msg{Subject: subject, Data: []byte(`{}`), Header: nats.Header{job.HeaderJobID: {id}}}
-		if _, err := js.PublishMsg(ctx, msg); err != nil {
-			t.Fatal(err)
-		}
-	}
+	_, js, s := newResults(t, ctx)
+	publish := func(subject, id string) { publishResult(t, ctx, js, subject, id) }
 	scan := func(info *jetstream.StreamInfo, span resultscan.Span) []string {
 		t.Helper()
 		var ids []string
@@ -87,19 +77,11 @@ func TestScanStopsAtTheStreamsEnd(t *testing.T) {
 // every result, well within the time a worker gives a look-up.
 func TestScanPullsAgainWhenItsPullIsLost(t *testing.T) {
 	t.Parallel()
-	srv := bustest.Server(t)
-	_, js := bustest.Connect(t, srv.ClientURL())
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "RESULTS", Subjects: []string{"hooks.result"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, js, s := newResults(t, ctx)
 	for _, id := range []string{"a", "b"} {
-		msg := &nats.Msg{Subject: "hooks.result", Data: []byte(`{}`), Header: nats.Header{job.HeaderJobID: {id}}}
-		if _, err := js.PublishMsg(ctx, msg); err != nil {
-			t.Fatal(err)
-		}
+		publishResult(t, ctx, js, "hooks.result", id)
 	}
 	info, err := s.Info(ctx)
 	if err != nil {
@@ -134,4 +116,26 @@ func TestScanPullsAgainWhenItsPullIsLost(t *testing.T) {
 		t.Fatalf("scan after a lost pull = %v, %v; want [a b]", ids, err)
 	}
 	t.Logf("read every result %s after the lost pull", time.Since(start).Round(time.Millisecond))
+}
+
+// newResults starts a server with a stream RESULTS of the subjects
+// hooks.result and other.
+func newResults(t *testing.T, ctx context.Context) (*server.Server, jetstream.JetStream, jetstream.Stream) {
+	t.Helper()
+	srv := bustest.Server(t)
+	_, js := bustest.Connect(t, srv.ClientURL())
+	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "RESULTS", Subjects: []string{"hooks.result", "other"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, js, s
+}
+
+// publishResult publishes a message with job id id on subject.
+func publishResult(t *testing.T, ctx context.Context, js jetstream.JetStream, subject, id string) {
+	t.Helper()
+	msg := &nats.Msg{Subject: subject, Data: []byte(`{}`), Header: nats.Header{job.HeaderJobID: {id}}}
+	if _, err := js.PublishMsg(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
 }
