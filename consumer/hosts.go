@@ -94,9 +94,9 @@ const hostSweepEvery = time.Minute
 //     to the first job in line; a job keeps its place while the line moves,
 //     and leaves it (handed back) when the line stands still.
 //   - A job whose wait in the line would be longer is parked, when its host
-//     is slow (its jobs hold a slot longer than maxQueueWait) and should
-//     have a slot for it within maxParkWait, and the bounds of parked jobs
-//     allow: it waits behind the line without a goroutine, a working
+//     is slow (its jobs hold a slot longer than maxQueueWait) or not
+//     measured yet, and should have a slot for it within maxParkWait, and
+//     the bounds of parked jobs allow: it waits behind the line without a goroutine, a working
 //     token or a slot of the worker, and a released slot of its host goes
 //     to it (release returns it) when the line is empty. Else it is handed
 //     back, paced at the rate the host frees slots.
@@ -379,8 +379,8 @@ const (
 // park parks d, whose host is busy and whose wait in the host's line would
 // be long: it waits behind the line, holding nothing, until release hands
 // it a slot of its host. d is not parked, and is to be handed back, when
-// the worker stops, the host is not known to be slow (a job held a slot
-// longer than maxQueueWait, on average), the bounds of parked jobs are
+// the worker stops, the host is known to be fast (a job held a slot for
+// maxQueueWait at most, on average), the bounds of parked jobs are
 // reached, or the host should not free a slot for it within maxParkWait;
 // it takes a slot instead when its host freed one meanwhile. A parked job
 // that has not got a slot after parkExpiry is handed back: h.expired is
@@ -394,11 +394,15 @@ func (h *hostLimiter) park(d *delivery, size int64) parkOutcome {
 		s.take(now)
 		return parkGot
 	}
-	// Only a host known to be slow parks its jobs: one that may be fast
-	// (not measured yet, or answering within maxQueueWait) takes the
-	// slots as they free, more than limit when they move fast, and its
-	// parked jobs would each wait for one of its limit slots.
-	if h.closed || s.hold <= maxQueueWait || h.parked >= h.maxParked || h.parkedBytes+size > h.maxParkedBytes ||
+	// A fast host does not park its jobs: it takes the slots as they free,
+	// more than limit when they move fast, and its parked jobs would each
+	// wait for one of its limit slots. A host not measured yet does: its
+	// jobs line up while its first ones are out (see acquire), so a fast
+	// one has answered before any is parked, and one whose first answers
+	// are slow (a receiver starting cold) may turn fast. Handed back, its
+	// jobs would be spaced as if each held a slot defaultHold, the pace
+	// they would keep however fast the host turned.
+	if h.closed || (s.hold > 0 && s.hold <= maxQueueWait) || h.parked >= h.maxParked || h.parkedBytes+size > h.maxParkedBytes ||
 		s.expectedWait(len(s.line)+len(s.parked)+1, s.busy, now) > maxParkWait {
 		return notParked
 	}
