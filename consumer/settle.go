@@ -76,15 +76,22 @@ const tryTimeout = 2 * time.Second
 // for them all. Its context is that of the current try.
 type requests struct {
 	w      *Worker
+	parent context.Context
 	ctx    context.Context
 	cancel context.CancelFunc
 	end    time.Time
 }
 
-// requests starts the requests on the way out of a job; done ends them.
+// requests starts the requests on the way out of a job, within opTimeout;
+// done ends them.
 func (w *Worker) requests() requests {
-	ctx, cancel := w.linked(context.Background(), tryTimeout)
-	return requests{w: w, ctx: ctx, cancel: cancel, end: time.Now().Add(opTimeout)}
+	return w.requestsWithin(context.Background(), opTimeout)
+}
+
+// requestsWithin starts requests that end with ctx, or after total.
+func (w *Worker) requestsWithin(ctx context.Context, total time.Duration) requests {
+	tctx, cancel := w.linked(ctx, min(tryTimeout, total))
+	return requests{w: w, parent: ctx, ctx: tctx, cancel: cancel, end: time.Now().Add(total)}
 }
 
 // send sends op's request, and again in a new try each time a try ends
@@ -97,7 +104,7 @@ func (q *requests) send(op func(context.Context) error) error {
 			return err
 		}
 		q.cancel()
-		q.ctx, q.cancel = q.w.linked(context.Background(), min(tryTimeout, left))
+		q.ctx, q.cancel = q.w.linked(q.parent, min(tryTimeout, left))
 	}
 }
 
@@ -190,11 +197,11 @@ func (w *Worker) store(d *delivery, r job.Result, stop func()) {
 		d.state.Result = &r
 		d.state.Progress.Response = nil // the result holds it
 		d.handBack()
-		// The ack's own context may have ended (timed out, or the
-		// connection went): the state goes out with a fresh one.
-		sctx, scancel := w.linked(context.Background(), opTimeout)
-		w.saveState(sctx, d)
-		scancel()
+		// The ack's own tries may have ended (timed out, or the connection
+		// went): the state goes out with fresh ones.
+		sq := w.requests()
+		w.saveState(&sq, d)
+		sq.done()
 	}
 	w.finished(q.ctx, r)
 }
@@ -261,11 +268,11 @@ func (w *Worker) logFinished(ctx context.Context, r job.Result) {
 // handBack records the hand-back (and the job's progress) in the state
 // bucket, then asks for redelivery after delay.
 func (w *Worker) handBack(d *delivery, delay time.Duration, why string, stop func()) {
-	ctx, cancel := w.linked(context.Background(), opTimeout)
-	defer cancel()
 	d.handBack()
 	if d.stateKey != "" {
-		w.saveState(ctx, d)
+		q := w.requests()
+		w.saveState(&q, d)
+		q.done()
 	}
 	stop()
 	var err error

@@ -84,19 +84,23 @@ const progressTimeout = 2 * time.Second
 // not take the count with it: the redelivery goes on from there. A first
 // attempt is never recorded, so a job delivered at once costs no write.
 func (w *Worker) saveProgress(ctx context.Context, d *delivery, p sender.Progress) {
-	ctx, cancel := w.linked(ctx, progressTimeout)
-	defer cancel()
+	q := w.requestsWithin(ctx, progressTimeout)
+	defer q.done()
 	d.state.Progress = p
-	w.saveState(ctx, d)
+	w.saveState(&q, d)
 }
 
-func (w *Worker) saveState(ctx context.Context, d *delivery) {
+// saveState records d's state in the state bucket, within q's tries.
+func (w *Worker) saveState(q *requests, d *delivery) {
 	if d.meta != nil {
 		d.state.Delivery = d.meta.NumDelivered
 	}
 	data, err := w.encodeState(d)
 	if err == nil {
-		_, err = w.state.Put(ctx, d.stateKey, data)
+		err = q.send(func(ctx context.Context) error {
+			_, err := w.state.Put(ctx, d.stateKey, data)
+			return err
+		})
 	}
 	if err != nil {
 		w.logFor(d).Warn("save job state", "job_id", d.job.ID, "error", err)

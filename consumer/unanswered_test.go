@@ -2,6 +2,7 @@ package consumer_test
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/hookworker/hookworker/internal/bus/bustest"
+	"github.com/hookworker/hookworker/job"
 )
 
 // TestUnansweredRequestsSentAgain loses, on the worker's connection, its
@@ -59,4 +61,38 @@ func TestUnansweredRequestsSentAgain(t *testing.T) {
 		t.Errorf("receiver saw the job %d times, want 1", n)
 	}
 	e.expectStoredOnce("unanswered")
+}
+
+// TestUnansweredStateWriteSentAgain loses the worker's first write to the
+// state bucket: that of a job it hands back to wait for a Retry-After. The
+// worker writes it again once its try is over, so the redelivery finds
+// what the first delivery spent: the result counts both attempts from the
+// first delivery's start.
+func TestUnansweredStateWriteSentAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 30*time.Second)
+	lossy := bustest.Lose(func(subject string, _ []byte) bool { return strings.HasPrefix(subject, "$KV.") })
+	rc := newReceiver(t, func(w http.ResponseWriter, _ *http.Request, n int) {
+		if n == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	e.startWorker(workerOpts{concurrency: 1, deferAfter: 200 * time.Millisecond, connOptions: []nats.Option{nats.SetCustomDialer(lossy)}})
+	e.publishJob(map[string]any{"id": "deferred", "url": rc.URL, "payload": map[string]any{}})
+	r := e.waitResults(1)[0]
+	if lost := lossy.Lost(); len(lost) != 1 {
+		t.Fatalf("lost %v, want the first state write", lost)
+	}
+	if r.Outcome != job.Delivered || r.Attempts != 2 {
+		t.Errorf("result = %+v, want delivered after 2 attempts", r)
+	}
+	// The state holds the first delivery's start: without it the result
+	// would start with the redelivery, after the Retry-After.
+	if !r.FinishedAt.After(r.StartedAt.Add(900 * time.Millisecond)) {
+		t.Errorf("result spans %s .. %s, want started_at from the first delivery", r.StartedAt, r.FinishedAt)
+	}
+	e.expectStoredOnce("deferred")
 }
