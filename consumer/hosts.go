@@ -399,11 +399,12 @@ func (h *hostLimiter) park(d *delivery, size int64) parkOutcome {
 	// wait for one of its limit slots. A host not measured yet does: its
 	// jobs line up while its first ones are out (see acquire), so a fast
 	// one has answered before any is parked, and one whose first answers
-	// are slow (a receiver starting cold) may turn fast. Handed back, its
-	// jobs would be spaced as if each held a slot defaultHold, the pace
-	// they would keep however fast the host turned.
+	// are slow (a receiver starting cold) may turn fast. How long its
+	// parked jobs will wait is unknown until it answers (the time its
+	// first jobs have been out is no measure of a cold host's pace), so
+	// only the bounds of parked jobs and parkExpiry hold them.
 	if h.closed || (s.hold > 0 && s.hold <= maxQueueWait) || h.parked >= h.maxParked || h.parkedBytes+size > h.maxParkedBytes ||
-		s.expectedWait(len(s.line)+len(s.parked)+1, s.busy, now) > maxParkWait {
+		s.hold > 0 && s.expectedWait(len(s.line)+len(s.parked)+1, s.busy, now) > maxParkWait {
 		return notParked
 	}
 	s.parked = append(s.parked, parkedJob{d: d, size: size, until: now.Add(parkExpiry)})
@@ -506,7 +507,15 @@ func (h *hostLimiter) queue(host string, now time.Time) time.Duration {
 	}
 	hold := s.hold
 	if hold <= 0 {
-		hold = defaultHold
+		// Not measured yet: its first jobs have been out for now - moved,
+		// and how fast it takes the rest is anyone's guess. The job comes
+		// back after as long again, when the host may have answered, to be
+		// lined up then at its pace; lined up now at a guess, it would
+		// keep that pace however fast the host turned.
+		if s.moved.IsZero() {
+			return minHostWait
+		}
+		return min(max(now.Sub(s.moved), minHostWait), maxHostWait)
 	}
 	if s.next.Before(now) {
 		s.next = now

@@ -34,11 +34,16 @@ func TestHostLimiterBoundsAndPaces(t *testing.T) {
 	if !h.tryAcquire("b:443") {
 		t.Fatal("another host was refused")
 	}
-	// Nothing held a slot yet: a job waits defaultHold over the slots, and
-	// each next one as long again after it.
+	// Nothing held a slot yet: a job comes again after as long as the
+	// host's first jobs have been out, at least minHostWait, and is not
+	// lined up behind the others at a guessed pace.
+	if w := h.queue("a:443", c.now()); w != minHostWait {
+		t.Errorf("wait with the first jobs just out = %s, want %s", w, minHostWait)
+	}
+	c.add(300 * time.Millisecond)
 	w1, w2 := h.queue("a:443", c.now()), h.queue("a:443", c.now())
-	if w1 != defaultHold/2 || w2 != defaultHold {
-		t.Errorf("queued waits %s, %s, want %s, %s", w1, w2, defaultHold/2, defaultHold)
+	if w1 != 300*time.Millisecond || w2 != 300*time.Millisecond {
+		t.Errorf("queued waits %s, %s with the first jobs out 300ms, want 300ms each", w1, w2)
 	}
 	h.release("a:443", 100*time.Millisecond)
 	if !h.tryAcquire("a:443") {
@@ -64,7 +69,8 @@ func TestHostLimiterForgetsIdleHosts(t *testing.T) {
 			t.Fatal("slot refused")
 		}
 		if i%2 == 0 {
-			h.queue(host, c.now()) // a hand-back due later
+			h.hosts[host].hold = time.Second // measured
+			h.queue(host, c.now())           // a hand-back due later
 		}
 		h.release(host, time.Second)
 	}
