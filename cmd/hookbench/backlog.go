@@ -95,10 +95,25 @@ const (
 func defaultHostConcurrency(concurrency int) int { return max(1, concurrency/4) }
 
 // backlog publishes BacklogSmall and then BacklogLarge jobs at once to one
-// host, each through a fresh worker with the default HOST_CONCURRENCY.
+// host, each through a fresh worker with the default HOST_CONCURRENCY; then
+// BacklogCold jobs the same way to a host whose first HOST_CONCURRENCY
+// answers take ColdDelay (a receiver starting cold), fast after that.
 func (b *bench) backlog(ctx context.Context, r *report) error {
-	for i, n := range []int{b.o.BacklogSmall, b.o.BacklogLarge} {
+	for i, n := range []int{b.o.BacklogSmall, b.o.BacklogLarge, b.o.BacklogCold} {
+		if n == 0 {
+			continue
+		}
 		prefix := "backlog" + strconv.Itoa(i)
+		url := b.receiver.info + "/hook"
+		if i == 2 {
+			cold, err := b.start("receiver", []string{"-cold", strconv.Itoa(defaultHostConcurrency(b.o.Concurrency)),
+				"-cold-delay", b.o.ColdDelay.String()}, nil)
+			if err != nil {
+				return err
+			}
+			defer cold.release()
+			url = cold.info + "/hook"
+		}
 		c, err := b.start("worker", nil, b.workerEnv(prefix, b.o.Concurrency, 0))
 		if err != nil {
 			return err
@@ -108,7 +123,7 @@ func (b *bench) backlog(ctx context.Context, r *report) error {
 			c.release()
 			return err
 		}
-		parts, err := burst(ctx, b.nc, topology(prefix), []burstPart{{n: n, url: b.receiver.info + "/hook", wait: true}}, 0, payload(b.o.Payload), b.o.Timeout)
+		parts, err := burst(ctx, b.nc, topology(prefix), []burstPart{{n: n, url: url, wait: true}}, 0, payload(b.o.Payload), b.o.Timeout)
 		if err != nil {
 			c.release()
 			return fmt.Errorf("%d jobs: %w", n, err)
@@ -121,10 +136,13 @@ func (b *bench) backlog(ctx context.Context, r *report) error {
 		p := parts[0]
 		res := backlogResult{Jobs: p.Results, Delivered: p.Delivered, Seconds: p.last().Seconds(),
 			Windows: windows(p.Arrivals, windowSkip, windowWidth), CPU: after.CPU - before.CPU}
-		if i == 0 {
+		switch i {
+		case 0:
 			r.BacklogSmall = res
-		} else {
+		case 1:
 			r.BacklogLarge = res
+		default:
+			r.BacklogCold = res
 		}
 		b.logf("  %d jobs: %.0f deliveries/s", n, p.rate())
 	}
@@ -467,9 +485,17 @@ func (r *report) backlogFields(add func(section, label, key, value string), e2e 
 		add(section, "worker CPU s per 1k", run.key+"_worker_cpu_s_per_1k", f(ratio(res.CPU, float64(res.Jobs))*1000, 4))
 		add(section, "targets met", run.key+"_target_met", strconv.FormatBool(ratio(rate, e2eRate) >= run.target && worst >= 0.3))
 	}
+	cold := r.BacklogCold
+	coldRate := ratio(float64(cold.Jobs), cold.Seconds)
+	section := fmt.Sprintf("cold backlog, %d jobs at once to one host whose first HOST_CONCURRENCY answers take %s", cold.Jobs, o.ColdDelay)
+	add(section, "jobs / delivered", "backlog_cold_jobs", strconv.Itoa(cold.Jobs))
+	add(section, "", "backlog_cold_delivered", strconv.Itoa(cold.Delivered))
+	add(section, "deliveries/s (first publish → last result)", "backlog_cold_dps", f(coldRate, 0))
+	add(section, "deliveries/s / the warm large backlog's", "backlog_cold_vs_large", f(ratio(coldRate, ratio(float64(r.BacklogLarge.Jobs), r.BacklogLarge.Seconds)), 3))
+	add(section, "worker CPU s per 1k", "backlog_cold_worker_cpu_s_per_1k", f(ratio(cold.CPU, float64(cold.Jobs))*1000, 4))
 
 	m := r.Mixed
-	section := fmt.Sprintf("mixed, %d jobs to a host answering in %s with %d to a fast one, %d pairs of runs", o.MixedSlow, o.SlowDelay, o.MixedFast, m.Runs)
+	section = fmt.Sprintf("mixed, %d jobs to a host answering in %s with %d to a fast one, %d pairs of runs", o.MixedSlow, o.SlowDelay, o.MixedFast, m.Runs)
 	add(section, "fast host deliveries/s alone / among the slow host's jobs (median)", "mixed_fast_alone_dps", f(m.FastAlone, 0))
 	add(section, "", "mixed_fast_dps", f(m.FastMixed, 0))
 	add(section, "fast host delivered (fewest in a run)", "mixed_fast_delivered", strconv.Itoa(m.FastDelivered))

@@ -29,7 +29,7 @@
 //	    [-slow-jobs 10000] [-slow-delay 200ms] [-cpuprofile f] [-memprofile f] \
 //	    [-slow-cpuprofile f] [-slow-snapshot f [-slow-snapshot-at 1s]] \
 //	    [-events 5000] [-events-endpoints 4] [-events-cpuprofile f]
-//	    [-backlog-small 1000] [-backlog-large 20000] [-mixed-slow 20000] \
+//	    [-backlog-small 1000] [-backlog-large 20000] [-backlog-cold 5000] [-cold-delay 500ms] [-mixed-slow 20000] \
 //	    [-mixed-fast 2000] [-mixed-runs 5] [-mixed-cpuprofile f] [-paced-jobs 5000] [-paced-rate 1000] \
 //	    [-paced-cpuprofile f] [-tracing-runs 4] [-tracing-cpuprofile f] \
 //	    [-policy-events 2000] [-policy-rate 100] [-phases "end to end,events"]
@@ -79,6 +79,8 @@ type options struct {
 	EventsCPUProfile string
 	BacklogSmall     int
 	BacklogLarge     int
+	BacklogCold      int
+	ColdDelay        time.Duration
 	MixedSlow        int
 	MixedFast        int
 	MixedRuns        int
@@ -135,6 +137,8 @@ func main() {
 	flag.StringVar(&o.EventsCPUProfile, "events-cpuprofile", "", "write a CPU profile of the worker during the events run to this file")
 	flag.IntVar(&o.BacklogSmall, "backlog-small", 1000, "jobs in the small backlog run (all published at once to one host, default HOST_CONCURRENCY)")
 	flag.IntVar(&o.BacklogLarge, "backlog-large", 20000, "jobs in the large backlog run")
+	flag.IntVar(&o.BacklogCold, "backlog-cold", 5000, "jobs in the cold backlog run: at once to one host whose first HOST_CONCURRENCY answers take cold-delay, a receiver starting cold; 0: no cold run")
+	flag.DurationVar(&o.ColdDelay, "cold-delay", 500*time.Millisecond, "how long the cold receiver's first answers take")
 	flag.IntVar(&o.MixedSlow, "mixed-slow", 20000, "jobs to the slow host (answering after slow-delay) in the mixed run")
 	flag.IntVar(&o.MixedFast, "mixed-fast", 2000, "jobs to the fast host in the mixed run")
 	flag.IntVar(&o.MixedRuns, "mixed-runs", 5, "pairs of mixed runs, each the fast host's jobs among the slow host's and among unread ones, in alternate order (0: 5)")
@@ -184,6 +188,9 @@ func (o *options) check() error {
 	}
 	if o.BacklogSmall < 1 || o.BacklogLarge < 1 || o.MixedSlow < 1 || o.MixedFast < 1 || o.PacedJobs < 1 || o.PacedRate <= 0 {
 		return errors.New("backlog, mixed and paced jobs and the paced rate must be positive")
+	}
+	if o.BacklogCold < 0 || o.ColdDelay < 0 {
+		return errors.New("backlog-cold and cold-delay must not be negative")
 	}
 	if o.MixedRuns < 0 {
 		return errors.New("mixed-runs must not be negative")

@@ -38,7 +38,7 @@ func tinyOptions() options {
 		SlowDelay: 150 * time.Millisecond, SlowJobs: 100,
 		Timeout: 30 * time.Second, Settle: 500 * time.Millisecond,
 		Events: 20, EventsEndpoints: 4,
-		BacklogSmall: 20, BacklogLarge: 60, MixedSlow: 40, MixedFast: 10, MixedRuns: 2, PacedJobs: 20, PacedRate: 200,
+		BacklogSmall: 20, BacklogLarge: 60, BacklogCold: 20, ColdDelay: 150 * time.Millisecond, MixedSlow: 40, MixedFast: 10, MixedRuns: 2, PacedJobs: 20, PacedRate: 200,
 		PolicyEvents: 20, PolicyRate: 5,
 	}
 }
@@ -52,6 +52,7 @@ var reportKeys = []string{
 	"bound_dps", "bound_vs_literal", "bound_peak_in_flight", "bound_worker_rss_peak_mib",
 	"events_dps", "events_vs_e2e", "events_plain_dps", "events_vs_e2e_phase", "events_log_on_vs_off", "events_worker_cpu_s_per_1k", "worker_events_rss_peak_mib",
 	"backlog_small_vs_e2e", "backlog_large_vs_e2e", "backlog_large_worst_vs_median", "backlog_large_window_worst_dps",
+	"backlog_cold_dps", "backlog_cold_vs_large", "backlog_cold_worker_cpu_s_per_1k",
 	"mixed_fast_vs_alone", "mixed_fast_vs_instream", "mixed_share_min", "mixed_share_max", "mixed_fast_vs_loaded", "mixed_passed_vs_loaded", "mixed_read", "mixed_worker_cpu_s", "mixed_slow_peak_in_flight", "paced_worker_cpu_s_per_1k", "paced_vs_e2e_cpu", "paced_saturated_worker_cpu_s_per_1k",
 	"cpu_total_s",
 }
@@ -175,11 +176,11 @@ func TestRunTinyAllPhases(t *testing.T) {
 		"slow_jobs": 100, "slow_concurrency": 100, "slow_delivered": 100,
 		"bound_jobs": 300, "bound_window": 100, "bound_delivered": 300,
 		"events": 20, "events_endpoints": 4, "events_results": 80, "events_delivered": 80, "events_duplicates": 0,
-		"backlog_small_delivered": 20, "backlog_large_delivered": 60,
+		"backlog_small_delivered": 20, "backlog_large_delivered": 60, "backlog_cold_delivered": 20,
 		"mixed_fast_delivered": 10, "mixed_host_limit": 1,
 		"paced_delivered": 20,
 	}, []string{
-		"backlog_small_dps", "backlog_large_dps", "mixed_fast_dps", "mixed_fast_alone_dps", "mixed_fast_loaded_dps", "mixed_fast_instream_dps", "mixed_fast_passed_dps", "mixed_read", "mixed_worker_cpu_s",
+		"backlog_small_dps", "backlog_large_dps", "backlog_cold_dps", "mixed_fast_dps", "mixed_fast_alone_dps", "mixed_fast_loaded_dps", "mixed_fast_instream_dps", "mixed_fast_passed_dps", "mixed_read", "mixed_worker_cpu_s",
 		"paced_dps", "paced_worker_cpu_s_per_1k", "http_rps", "bus_jps", "e2e_dps", "slow_dps", "bound_dps",
 		"bound_concurrency", "e2e_worker_rss_peak_mib", "slow_worker_rss_peak_mib", "bound_worker_rss_peak_mib", "cpu_total_s",
 	})

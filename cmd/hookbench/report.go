@@ -89,6 +89,7 @@ type report struct {
 	Events        eventsResult
 	BacklogSmall  backlogResult
 	BacklogLarge  backlogResult
+	BacklogCold   backlogResult
 	Mixed         mixedResult
 	Paced         pacedResult
 	Tracing       tracingResult

@@ -94,16 +94,19 @@ type receiverCounts struct {
 	Conns int64 `json:"conns"`
 }
 
-// receiverRole answers every POST with 204: at once on /hook, after -delay
-// on /slow, after a millisecond on /ms; on /limited at once, keeping the
-// time of every request (see limitedCounts).
+// receiverRole answers every POST with 204: at once on /hook (but its first
+// -cold requests, after -cold-delay), after -delay on /slow, after a
+// millisecond on /ms; on /limited at once, keeping the time of every
+// request (see limitedCounts).
 func receiverRole(args []string) error {
 	fs := flag.NewFlagSet("receiver", flag.ContinueOnError)
 	delay := fs.Duration("delay", 200*time.Millisecond, "how long /slow takes to answer")
+	cold := fs.Int64("cold", 0, "how many of the first requests on /hook answer after -cold-delay")
+	coldDelay := fs.Duration("cold-delay", 500*time.Millisecond, "how long the first -cold requests on /hook take")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var requests, inFlight, peak, conns atomic.Int64
+	var requests, hooks, inFlight, peak, conns atomic.Int64
 	var peakMu sync.Mutex
 	handler := func(slow bool) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -118,10 +121,15 @@ func receiverRole(args []string) error {
 				peakMu.Unlock()
 			}
 			_, _ = io.Copy(io.Discard, r.Body)
-			if slow {
-				if !sleep.For(r.Context(), *delay) {
-					return
+			wait := *delay
+			if !slow {
+				wait = 0
+				if hooks.Add(1) <= *cold {
+					wait = *coldDelay
 				}
+			}
+			if wait > 0 && !sleep.For(r.Context(), wait) {
+				return
 			}
 			w.WriteHeader(http.StatusNoContent)
 		}
