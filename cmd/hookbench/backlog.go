@@ -450,12 +450,7 @@ func (b *bench) paced(ctx context.Context, r *report) error {
 // backlogFields are the figures of the backlog, mixed and paced runs.
 func (r *report) backlogFields(add func(section, label, key, value string), e2e throughput) {
 	f := func(v float64, prec int) string { return strconv.FormatFloat(v, 'f', prec, 64) }
-	ratio := func(a, b float64) float64 {
-		if b == 0 {
-			return 0
-		}
-		return a / b
-	}
+	ratio := ratioOf
 	o := r.o
 	e2eRate := e2e.rate()
 	e2eCPU := e2e.per1k(e2e.CPU)

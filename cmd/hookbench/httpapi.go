@@ -112,6 +112,7 @@ func (b *bench) httpAPIRun(ctx context.Context, r *report) error {
 	return nil
 }
 
+// ratioOf is a / b, 0 when b is.
 func ratioOf(a, b float64) float64 {
 	if b == 0 {
 		return 0

@@ -149,12 +149,7 @@ func (r *report) fields() []field {
 	}
 	f := func(v float64, prec int) string { return strconv.FormatFloat(v, 'f', prec, 64) }
 	ms := func(d time.Duration) string { return f(float64(d)/float64(time.Millisecond), 2) }
-	ratio := func(a, b float64) float64 {
-		if b == 0 {
-			return 0
-		}
-		return a / b
-	}
+	ratio := ratioOf
 	o := r.o
 	add("setup", "payload bytes", "payload_bytes", strconv.Itoa(o.Payload))
 	add("setup", "jobs per run", "jobs", strconv.Itoa(o.Jobs))
