@@ -2,15 +2,14 @@ package tracing_test
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/hookworker/hookworker/internal/tracing/tracingtest"
 )
 
 // BenchmarkSpanExported is what the OpenTelemetry SDK costs per span as
@@ -22,16 +21,7 @@ import (
 //
 //	go test -run '^$' -bench SpanExported -benchmem -cpu 1 ./internal/tracing
 func BenchmarkSpanExported(b *testing.B) {
-	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/x-protobuf")
-	}))
-	defer collector.Close()
-	exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(collector.URL+"/v1/traces"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp, sdktrace.WithBlocking()))
+	tp := tracingtest.Discarding(b, sdktrace.WithBlocking())
 	tracer := tp.Tracer("bench")
 	kind := trace.WithSpanKind(trace.SpanKindClient)
 	url := attribute.String("url.full", "http://127.0.0.1:8080/hook")
