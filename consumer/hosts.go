@@ -364,6 +364,26 @@ func (h *hostLimiter) release(host string, held time.Duration) *delivery {
 	return nil
 }
 
+// spareParked takes, for the first parked job of host, a slot beyond those
+// its host has busy, when the host may still give one (see free) and has
+// no line: a host measured fast while it had parked jobs lends its spare
+// slots to them, not only the slot each release frees. It returns the
+// job, which holds the slot; nil when there is none.
+func (h *hostLimiter) spareParked(host string) *delivery {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.hosts[host]
+	if s == nil || len(s.line) > 0 || len(s.parked) == 0 || !h.free(s, h.now()) {
+		return nil
+	}
+	p := s.parked[0]
+	s.parked[0] = parkedJob{}
+	s.parked = s.parked[1:]
+	h.unparked(p)
+	s.busy++
+	return p.d
+}
+
 // parkOutcome is what became of a job park was asked to park.
 type parkOutcome int
 

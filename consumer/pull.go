@@ -128,17 +128,7 @@ func (w *Worker) runJobs(ctx context.Context, msg jetstream.Msg, next <-chan jet
 	var idle *time.Timer
 	for {
 		token, then := w.handle(ctx, msg)
-		for {
-			if token {
-				<-w.working
-			}
-			if then == nil {
-				break
-			}
-			// A parked job that took the slot of its host this job
-			// released: it runs with this job's slot of the worker.
-			token, then = w.resume(ctx, then)
-		}
+		w.runParked(ctx, token, then, release, wg)
 		release(1)
 		if idle == nil {
 			idle = time.NewTimer(runnerIdle)
@@ -153,5 +143,48 @@ func (w *Worker) runJobs(ctx context.Context, msg jetstream.Msg, next <-chan jet
 			idle.Stop()
 			return
 		}
+	}
+}
+
+// runParked gives back the working token of the job just run when it held
+// one, then runs then, the parked job that took the slot of its host the
+// job released, with the job's slot of the worker, and so on along the
+// chain. Each time, the host may have more slots for its parked jobs than
+// the one released (it was measured fast meanwhile): those start on the
+// worker's free slots too (see spareParked).
+func (w *Worker) runParked(ctx context.Context, token bool, then *delivery, release func(int), wg *sync.WaitGroup) {
+	for {
+		if token {
+			<-w.working
+		}
+		if then == nil {
+			return
+		}
+		w.spread(ctx, then.host, release, wg)
+		token, then = w.resume(ctx, then)
+	}
+}
+
+// spread starts parked jobs of host on free slots of the worker, each in a
+// goroutine of its own, as long as the host has spare slots for them.
+func (w *Worker) spread(ctx context.Context, host string, release func(int), wg *sync.WaitGroup) {
+	for {
+		select {
+		case w.slots <- struct{}{}:
+		default:
+			return
+		}
+		d := w.hosts.spareParked(host)
+		if d == nil {
+			release(1)
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			token, then := w.resume(ctx, d)
+			w.runParked(ctx, token, then, release, wg)
+			release(1)
+		}()
 	}
 }
