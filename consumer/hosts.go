@@ -94,12 +94,14 @@ const hostSweepEvery = time.Minute
 //     to the first job in line; a job keeps its place while the line moves,
 //     and leaves it (handed back) when the line stands still.
 //   - A job whose wait in the line would be longer is parked, when its host
-//     is slow (its jobs hold a slot longer than maxQueueWait) or not
-//     measured yet, and should have a slot for it within maxParkWait, and
-//     the bounds of parked jobs allow: it waits behind the line without a goroutine, a working
-//     token or a slot of the worker, and a released slot of its host goes
-//     to it (release returns it) when the line is empty. Else it is handed
-//     back, paced at the rate the host frees slots.
+//     is slow (its jobs hold a slot longer than maxQueueWait) and should
+//     have a slot for it within maxParkWait, or is not measured yet, and
+//     the bounds of parked jobs allow: it waits behind the line without a
+//     goroutine, a working token or a slot of the worker, and a released
+//     slot of its host goes to it (release returns it) when the line is
+//     empty, as do the slots a fast host may lend beyond limit
+//     (spareParked). Else it is handed back, paced at the rate the host
+//     frees slots.
 //
 // A host with no job in flight is forgotten when the last of its
 // hand-backs is due; the ones that were not (their queue still ran at
@@ -351,12 +353,7 @@ func (h *hostLimiter) release(host string, held time.Duration) *delivery {
 		return nil
 	}
 	if len(s.line) == 0 && len(s.parked) > 0 && h.free(s, now) {
-		p := s.parked[0]
-		s.parked[0] = parkedJob{}
-		s.parked = s.parked[1:]
-		h.unparked(p)
-		s.busy++
-		return p.d
+		return h.unparkFirst(s)
 	}
 	if s.busy <= 0 && len(s.parked) == 0 && !s.next.After(now) {
 		delete(h.hosts, host)
@@ -376,6 +373,12 @@ func (h *hostLimiter) spareParked(host string) *delivery {
 	if s == nil || len(s.line) > 0 || len(s.parked) == 0 || !h.free(s, h.now()) {
 		return nil
 	}
+	return h.unparkFirst(s)
+}
+
+// unparkFirst takes s's first parked job out of the parked jobs and gives
+// it a slot of its host, which it returns. h.mu is held.
+func (h *hostLimiter) unparkFirst(s *hostSlots) *delivery {
 	p := s.parked[0]
 	s.parked[0] = parkedJob{}
 	s.parked = s.parked[1:]
