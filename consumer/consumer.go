@@ -171,7 +171,7 @@ type stateStore interface {
 // flight waits for one of them to finish: in the worker's slots when the
 // wait is short, else parked, apart from the slots, when the host is slow
 // (its jobs hold a slot more than 100 ms) and should free one for it
-// within a minute (parked jobs are kept alive as jobs in flight are, and
+// within a minute, or has not answered yet (parked jobs are kept alive as jobs in flight are, and
 // bounded by Options.MaxParked and MaxParkedBytes); a job that can do
 // neither is handed back, to come again when its host should
 // have a slot. A job parked for two minutes without getting a slot is

@@ -69,11 +69,12 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) (token bool, nex
 	return d.token, d.next
 }
 
-// resume runs parked job d, which its host's released slot went to, with
-// the slot of the worker of the job that released it: it takes a working
-// token, sends the job and settles it; or, when ctx ends first, hands it
-// back; or, when another worker may have it by now (see elsewhere),
-// leaves it to the server. It reports what handle does.
+// resume runs parked job d, which a slot of its host went to, with a slot
+// of the worker (that of the job that released the host's slot, or a free
+// one, see spread): it takes a working token, sends the job and settles
+// it; or, when ctx ends first, hands it back; or, when another worker may
+// have it by now (see elsewhere), leaves it to the server. It reports what
+// handle does.
 func (w *Worker) resume(ctx context.Context, d *delivery) (token bool, next *delivery) {
 	if why := w.elsewhere(d); why != "" {
 		d.next = w.hosts.release(d.host, 0)
@@ -220,8 +221,8 @@ func (w *Worker) run(ctx context.Context, d *delivery) disposition {
 	// 10,000 jobs to a dead host would otherwise fill every slot while the
 	// jobs behind them, to healthy hosts, waited their turn. A job whose
 	// wait would be longer is parked, holding nothing, when its host should
-	// have a slot for it within a minute and the bounds of parked jobs
-	// allow; else it is handed back, its redelivery paced at the rate the
+	// have a slot for it within a minute or has not answered yet, and the
+	// bounds of parked jobs allow; else it is handed back, its redelivery paced at the rate the
 	// host frees slots, so that the redeliveries do not crowd out the jobs
 	// behind them either (the server hands out redeliveries first). Either
 	// way the host's jobs hold at most HostConcurrency slots.

@@ -95,7 +95,8 @@ func (w *Worker) requestsWithin(ctx context.Context, total time.Duration) reques
 }
 
 // send sends op's request, and again in a new try each time a try ends
-// before an answer, until opTimeout is over. It returns op's last error.
+// before an answer, until the requests' time is over. It returns op's last
+// error.
 func (q *requests) send(op func(context.Context) error) error {
 	for {
 		err := op(q.ctx)

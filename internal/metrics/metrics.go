@@ -78,7 +78,7 @@ func New() *Metrics {
 		}),
 		parked: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "jobs_parked",
-			Help: "Jobs of a slow host parked by this process until the host has a slot for them.",
+			Help: "Jobs parked by this process until their host (slow, or not answering yet) has a slot for them.",
 		}),
 		retries: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "retries_total",
